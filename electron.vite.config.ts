@@ -1,0 +1,45 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig, externalizeDepsPlugin } from 'electron-vite';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const version = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')).version as string;
+const define = { __OCULAR_VERSION__: JSON.stringify(version) };
+
+export default defineConfig({
+  main: {
+    plugins: [externalizeDepsPlugin()],
+    define,
+    build: {
+      outDir: 'out/main',
+      rollupOptions: {
+        // Three entries: the Electron shell, the backend utility process, and the job worker thread.
+        input: {
+          index: resolve(__dirname, 'src-main/electron/main.ts'),
+          backend: resolve(__dirname, 'src-main/electron/backend-process.ts'),
+          'job-worker': resolve(__dirname, 'src-main/core/jobs/worker-entry.ts'),
+        },
+      },
+    },
+  },
+  preload: {
+    plugins: [externalizeDepsPlugin()],
+    build: {
+      outDir: 'out/preload',
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'src-preload/index.ts') },
+        // Sandboxed preloads cannot be ES modules.
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(__dirname, 'src-renderer'),
+    plugins: [react()],
+    resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
+    build: {
+      outDir: resolve(__dirname, 'out/renderer'),
+      rollupOptions: { input: resolve(__dirname, 'src-renderer/index.html') },
+    },
+  },
+});

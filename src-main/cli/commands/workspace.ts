@@ -1,0 +1,79 @@
+import { Backend } from '../../core/backend/backend.js';
+import type { Job, WorkspaceInfo } from '../../contract/contract.js';
+import { requireString, UsageError, type CommandSpec } from '../args.js';
+import { nodeBundlePaths } from '../paths.js';
+
+/** Runs one contract call against a backend pinned to `dir`, throwing the contract's error text. */
+async function call<T>(backend: Backend, channel: string, payload: unknown): Promise<T> {
+  const envelope = await backend.invoke(channel, payload);
+  if (!envelope.ok) throw new UsageError(envelope.error.message);
+  return envelope.result as T;
+}
+
+function pinnedBackend(dir: string, readOnly = false): Backend {
+  return new Backend({ transport: 'http', pinnedWorkspace: dir, readOnly, workerEntry: nodeBundlePaths.jobWorker });
+}
+
+function printInfo(info: WorkspaceInfo, json: boolean): void {
+  if (json) console.log(JSON.stringify(info, null, 2));
+  else {
+    console.log(`workspace   ${info.path}`);
+    console.log(`schema      v${info.schemaVersion}`);
+    console.log(`created     ${info.createdAt}`);
+    console.log(`jobs        ${info.counts.jobs}`);
+    if (info.recoveredFromUncleanShutdown) console.log('recovered   last session did not close cleanly; integrity check passed');
+  }
+}
+
+export const workspaceCommand: CommandSpec = {
+  name: 'workspace',
+  summary: 'Create a workspace folder, or check one: opens it (migrating older schemas) and reports what it holds.',
+  usage: 'ocular workspace create|check DIR [--json]',
+  options: { json: { type: 'boolean' } },
+  help: ['    --json            print machine-readable JSON'],
+  async run(values, positionals) {
+    const [action, dir] = positionals;
+    if ((action !== 'create' && action !== 'check') || !dir) throw new UsageError('Usage: ocular workspace create|check DIR [--json]');
+    const backend = pinnedBackend(dir);
+    try {
+      const info = await call<WorkspaceInfo>(backend, action === 'create' ? 'workspace.create' : 'workspace.open', {});
+      printInfo(info, Boolean(values.json));
+    } finally {
+      await backend.close();
+    }
+    return 0;
+  },
+};
+
+export const selftestCommand: CommandSpec = {
+  name: 'selftest',
+  summary: 'Run the built-in self-test job in a workspace headless, printing its progress; exit code 0 when it succeeds.',
+  usage: 'ocular selftest --workspace DIR [--steps N] [--json]',
+  options: { workspace: { type: 'string', short: 'w' }, steps: { type: 'string' }, json: { type: 'boolean' } },
+  help: ['-w, --workspace DIR   workspace folder (created if it holds none)', '    --steps N         number of steps (default 10)', '    --json            print the finished job as JSON'],
+  async run(values) {
+    const dir = requireString(values, 'workspace');
+    const steps = values.steps === undefined ? 10 : Number(values.steps);
+    const backend = pinnedBackend(dir);
+    const json = Boolean(values.json);
+    try {
+      const opened = await backend.invoke('workspace.open', {});
+      if (!opened.ok) await call(backend, 'workspace.create', {});
+      const done = new Promise<Job>((resolve) => {
+        backend.onEvent((event) => {
+          if (event.type !== 'job.updated' || event.job.kind !== 'selftest') return;
+          if (!json) process.stderr.write(`\r${event.job.state.padEnd(10)} ${(event.job.progress * 100).toFixed(0).padStart(3)}%  ${event.job.message ?? ''}   `);
+          if (!['queued', 'running'].includes(event.job.state)) resolve(event.job);
+        });
+      });
+      await call<Job>(backend, 'jobs.start', { kind: 'selftest', params: { steps, stepMs: 50 } });
+      const job = await done;
+      if (!json) process.stderr.write('\n');
+      if (json) console.log(JSON.stringify(job, null, 2));
+      else console.log(job.state === 'succeeded' ? 'self-test succeeded' : `self-test ${job.state}: ${job.error ?? ''}`);
+      return job.state === 'succeeded' ? 0 : 1;
+    } finally {
+      await backend.close();
+    }
+  },
+};

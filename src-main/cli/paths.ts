@@ -1,0 +1,13 @@
+/**
+ * Where the bundled pieces live relative to the CLI bundle (out/node/cli.mjs):
+ * the job worker beside it, the renderer in out/renderer.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const nodeBundlePaths = {
+  jobWorker: path.join(here, 'job-worker.mjs'),
+  renderer: path.resolve(here, '..', 'renderer'),
+};

@@ -1,0 +1,153 @@
+/**
+ * The one IPC contract. Every channel the renderer may call is named here, with a runtime-validated
+ * request schema, a response schema (the typed result) and whether it changes the workspace.
+ * Both transports (Electron IPC and loopback HTTP/WebSocket) carry exactly these channels, and the
+ * backend's dispatcher validates every request against this table before a handler sees it.
+ *
+ * This file must stay importable by the renderer: zod only, no Node or Electron imports.
+ */
+import { z } from 'zod';
+
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export const jobStateSchema = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof jobStateSchema>;
+
+export const jobSchema = z.object({
+  id: z.number().int(),
+  kind: z.string(),
+  params: z.unknown(),
+  state: jobStateSchema,
+  progress: z.number().min(0).max(1),
+  message: z.string().nullable(),
+  error: z.string().nullable(),
+  result: z.unknown().nullable(),
+  resumable: z.boolean(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  /** Seconds of work done in earlier attempts, so ETA stays honest after a resume. */
+  attempts: z.number().int(),
+});
+export type Job = z.infer<typeof jobSchema>;
+
+export const workspaceInfoSchema = z.object({
+  path: z.string(),
+  schemaVersion: z.number().int(),
+  createdAt: z.string(),
+  /** True when the last session did not close cleanly and an integrity check ran on open. */
+  recoveredFromUncleanShutdown: z.boolean(),
+  counts: z.object({ jobs: z.number().int() }),
+});
+export type WorkspaceInfo = z.infer<typeof workspaceInfoSchema>;
+
+export const appInfoSchema = z.object({
+  version: z.string(),
+  transport: z.enum(['electron', 'http']),
+  readOnly: z.boolean(),
+  /** Set when the server is pinned to one workspace folder (`ocular serve --workspace DIR`). */
+  pinnedWorkspace: z.string().nullable(),
+  workspace: workspaceInfoSchema.nullable(),
+  /** When a workspace could not be opened, the reason, so the UI can show it instead of a blank page. */
+  workspaceError: z.string().nullable(),
+  jobKinds: z.array(z.object({ kind: z.string(), title: z.string(), resumable: z.boolean() })),
+});
+export type AppInfo = z.infer<typeof appInfoSchema>;
+
+const empty = z.object({}).strict();
+const jobId = z.object({ id: z.number().int().positive() }).strict();
+const folderPath = z.string().min(1).max(4096);
+
+function channel<Req extends z.ZodType, Res extends z.ZodType>(def: {
+  request: Req;
+  response: Res;
+  mutates: boolean;
+  summary: string;
+}) {
+  return def;
+}
+
+export const contract = {
+  'app.info': channel({
+    request: empty,
+    response: appInfoSchema,
+    mutates: false,
+    summary: 'Version, transport, read-only flag, open workspace and available job kinds.',
+  }),
+  'workspace.create': channel({
+    // Path may be omitted when the server is pinned to a folder: then that folder is created.
+    request: z.object({ path: folderPath.optional() }).strict(),
+    response: workspaceInfoSchema,
+    mutates: true,
+    summary: 'Create a new workspace folder (workspace.sqlite + blobs/) and open it.',
+  }),
+  'workspace.open': channel({
+    request: z.object({ path: folderPath.optional() }).strict(),
+    response: workspaceInfoSchema,
+    mutates: false,
+    summary: 'Open an existing workspace, migrating it to the current schema.',
+  }),
+  'workspace.close': channel({
+    request: empty,
+    response: z.object({ closed: z.boolean() }),
+    mutates: false,
+    summary: 'Close the open workspace cleanly.',
+  }),
+  'workspace.recent': channel({
+    request: empty,
+    response: z.array(z.object({ path: z.string(), openedAt: z.string() })),
+    mutates: false,
+    summary: 'Recently opened workspaces, newest first.',
+  }),
+  'jobs.list': channel({
+    request: z.object({ limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    response: z.array(jobSchema),
+    mutates: false,
+    summary: 'Jobs in the open workspace, newest first.',
+  }),
+  'jobs.get': channel({
+    request: jobId,
+    response: jobSchema,
+    mutates: false,
+    summary: 'One job by id.',
+  }),
+  'jobs.start': channel({
+    request: z.object({ kind: z.string().min(1).max(64), params: z.record(z.string(), z.unknown()).default({}) }).strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Queue a job of a registered kind; its params are validated by the kind.',
+  }),
+  'jobs.cancel': channel({
+    request: jobId,
+    response: jobSchema,
+    mutates: true,
+    summary: 'Cancel a queued or running job.',
+  }),
+  'jobs.resume': channel({
+    request: jobId,
+    response: jobSchema,
+    mutates: true,
+    summary: 'Resume an interrupted, failed or cancelled job from its last checkpoint (resumable kinds only).',
+  }),
+};
+
+export type Contract = typeof contract;
+export type Channel = keyof Contract;
+export type RequestOf<C extends Channel> = z.input<Contract[C]['request']>;
+export type ParsedRequestOf<C extends Channel> = z.output<Contract[C]['request']>;
+export type ResponseOf<C extends Channel> = z.output<Contract[C]['response']>;
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(contract, name);
+}
+
+/** Events pushed from the backend to every connected renderer. */
+export type BackendEvent =
+  | { type: 'job.updated'; job: Job }
+  | { type: 'workspace.changed'; workspace: WorkspaceInfo | null };
+
+/** Error shape that crosses both transports. `code` lets the UI react without parsing text. */
+export type ContractErrorCode = 'invalid_request' | 'unknown_channel' | 'read_only' | 'not_found' | 'conflict' | 'workspace' | 'internal' | 'unauthorized';
+export interface ContractErrorPayload {
+  code: ContractErrorCode;
+  message: string;
+}

@@ -1,0 +1,210 @@
+/**
+ * The backend: the open workspace, the job runner and the contract's handlers. It imports nothing
+ * from Electron. Both transports hand it (channel, payload) pairs and forward its events; it is the
+ * single place where requests are validated and read-only mode is enforced.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import {
+  contract,
+  isChannel,
+  type AppInfo,
+  type BackendEvent,
+  type Channel,
+  type ContractErrorPayload,
+  type ParsedRequestOf,
+  type ResponseOf,
+  type WorkspaceInfo,
+} from '../../contract/contract.js';
+import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
+import { JobRunner } from '../jobs/job-runner.js';
+import { jobKinds } from '../jobs/registry.js';
+import { Workspace } from '../store/workspace.js';
+import { RecentWorkspaces } from './recent-workspaces.js';
+import { VERSION } from '../version.js';
+
+export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
+
+export interface BackendOptions {
+  transport: 'electron' | 'http';
+  readOnly?: boolean;
+  /** Pin the backend to one workspace folder (serve mode): create/open act on it alone. */
+  pinnedWorkspace?: string;
+  /** Folder for per-user state such as the recent-workspaces list. */
+  configDir?: string;
+  workerEntry: string;
+  maxConcurrentJobs?: number;
+}
+
+type Handlers = { [C in Channel]: (req: ParsedRequestOf<C>) => Promise<ResponseOf<C>> | ResponseOf<C> };
+
+export function defaultConfigDir(): string {
+  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'Ocular');
+  return path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'ocular');
+}
+
+export class Backend {
+  private workspace: Workspace | null = null;
+  private runner: JobRunner | null = null;
+  private workspaceError: string | null = null;
+  private readonly listeners = new Set<(event: BackendEvent) => void>();
+  private readonly recent: RecentWorkspaces;
+  private readonly handlers: Handlers;
+  readonly readOnly: boolean;
+  readonly pinnedWorkspace: string | null;
+
+  constructor(private readonly options: BackendOptions) {
+    this.readOnly = options.readOnly ?? false;
+    this.pinnedWorkspace = options.pinnedWorkspace ? path.resolve(options.pinnedWorkspace) : null;
+    this.recent = new RecentWorkspaces(options.configDir ?? defaultConfigDir());
+    this.handlers = this.createHandlers();
+  }
+
+  onEvent(listener: (event: BackendEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Validate and run one contract call. Never throws: errors come back in the envelope. */
+  async invoke(channelName: unknown, payload: unknown): Promise<Envelope> {
+    if (!isChannel(channelName)) {
+      return fail('unknown_channel', `Unknown channel ${JSON.stringify(channelName)}.`);
+    }
+    const def = contract[channelName];
+    if (def.mutates && this.readOnly) {
+      return fail('read_only', `This workspace is open read-only: '${channelName}' would change it and was refused.`);
+    }
+    const parsed = def.request.safeParse(payload ?? {});
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
+      return fail('invalid_request', `Invalid request for '${channelName}': ${detail}`);
+    }
+    try {
+      const handler = this.handlers[channelName] as (req: unknown) => unknown;
+      const result = await handler(parsed.data);
+      return { ok: true, result };
+    } catch (err) {
+      if (err instanceof OcularError) return fail(err.code, err.message);
+      return fail('internal', `'${channelName}' failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Open the pinned workspace if it exists; an error is kept for app.info rather than thrown. */
+  openPinnedIfPresent(): void {
+    if (!this.pinnedWorkspace) return;
+    try {
+      this.openWorkspace(this.pinnedWorkspace);
+    } catch (err) {
+      this.workspaceError = errorMessage(err);
+    }
+  }
+
+  /** The open workspace's folder, for transports that serve its files. */
+  workspaceDir(): string | null {
+    return this.workspace?.dir ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.closeWorkspace();
+  }
+
+  private emit(event: BackendEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private resolveTarget(requested: string | undefined): string {
+    if (this.pinnedWorkspace) {
+      if (requested && path.resolve(requested) !== this.pinnedWorkspace) {
+        throw new OcularError('conflict', `This server is pinned to the workspace ${this.pinnedWorkspace}; it cannot open ${requested}.`);
+      }
+      return this.pinnedWorkspace;
+    }
+    if (!requested) throw new OcularError('invalid_request', 'A workspace folder path is required.');
+    return path.resolve(requested);
+  }
+
+  private openWorkspace(dir: string, create = false): WorkspaceInfo {
+    const ws = create ? Workspace.create(dir) : Workspace.open(dir, { readOnly: this.readOnly });
+    const runner = new JobRunner(ws, { workerEntry: this.options.workerEntry, maxConcurrent: this.options.maxConcurrentJobs });
+    if (!ws.readOnly) runner.recover();
+    runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
+    this.workspace = ws;
+    this.runner = runner;
+    this.workspaceError = null;
+    try {
+      this.recent.remember(ws.dir);
+    } catch {
+      /* the recent list is a convenience; never fail an open over it */
+    }
+    const info = this.workspaceInfo()!;
+    this.emit({ type: 'workspace.changed', workspace: info });
+    return info;
+  }
+
+  private async closeWorkspace(): Promise<boolean> {
+    if (!this.workspace) return false;
+    await this.runner?.shutdown();
+    this.workspace.close();
+    this.workspace = null;
+    this.runner = null;
+    this.emit({ type: 'workspace.changed', workspace: null });
+    return true;
+  }
+
+  private workspaceInfo(): WorkspaceInfo | null {
+    const ws = this.workspace;
+    if (!ws || !this.runner) return null;
+    return {
+      path: ws.dir,
+      schemaVersion: ws.schemaVersion(),
+      createdAt: ws.meta('created_at') ?? '',
+      recoveredFromUncleanShutdown: ws.recoveredFromUncleanShutdown,
+      counts: { jobs: this.runner.store.count() },
+    };
+  }
+
+  private requireRunner(): JobRunner {
+    if (!this.runner) throw new WorkspaceError('No workspace is open. Create or open one first.');
+    return this.runner;
+  }
+
+  private createHandlers(): Handlers {
+    return {
+      'app.info': (): AppInfo => ({
+        version: VERSION,
+        transport: this.options.transport,
+        readOnly: this.readOnly,
+        pinnedWorkspace: this.pinnedWorkspace,
+        workspace: this.workspaceInfo(),
+        workspaceError: this.workspaceError,
+        jobKinds: jobKinds().map((k) => ({ kind: k.kind, title: k.title, resumable: k.resumable })),
+      }),
+      'workspace.create': async (req) => {
+        const target = this.resolveTarget(req.path);
+        await this.closeWorkspace();
+        return this.openWorkspace(target, true);
+      },
+      'workspace.open': async (req) => {
+        const target = this.resolveTarget(req.path);
+        await this.closeWorkspace();
+        try {
+          return this.openWorkspace(target);
+        } catch (err) {
+          this.workspaceError = errorMessage(err);
+          throw err;
+        }
+      },
+      'workspace.close': async () => ({ closed: await this.closeWorkspace() }),
+      'workspace.recent': () => this.recent.list(),
+      'jobs.list': (req) => this.requireRunner().store.list(req.limit),
+      'jobs.get': (req) => this.requireRunner().get(req.id),
+      'jobs.start': (req) => this.requireRunner().start(req.kind, req.params),
+      'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
+      'jobs.resume': (req) => this.requireRunner().resume(req.id),
+    };
+  }
+}
+
+function fail(code: ContractErrorPayload['code'], message: string): Envelope {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,13 @@
+import type { JobKind } from './job-kind.js';
+import { selftestJob } from './kinds/selftest.js';
+
+/** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
+const KINDS: readonly JobKind<any>[] = [selftestJob];
+
+export function jobKinds(): readonly JobKind<any>[] {
+  return KINDS;
+}
+
+export function findJobKind(kind: string): JobKind<any> | undefined {
+  return KINDS.find((k) => k.kind === kind);
+}

@@ -1,0 +1,61 @@
+/**
+ * Resolves a URL path to a file inside a root folder, or returns null. Both the Electron protocol
+ * handler and the HTTP file route use this one function, so there is one place to get it right:
+ * no absolute paths, no `..` escapes (encoded or not), no NUL bytes, no symlinks leading outside.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export function resolveInside(root: string, urlPath: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null; // malformed %-escape
+  }
+  if (decoded.includes('\0')) return null;
+  const relative = decoded.replace(/\\/g, '/').replace(/^\/+/, '');
+  if (relative === '' || path.isAbsolute(relative) || /^[a-zA-Z]:/.test(relative)) return null;
+  if (relative.split('/').some((part) => part === '..')) return null;
+
+  const rootReal = safeRealpath(path.resolve(root));
+  if (!rootReal) return null;
+  const candidate = path.resolve(rootReal, relative);
+  if (!isWithin(rootReal, candidate)) return null;
+  const real = safeRealpath(candidate);
+  if (!real || !isWithin(rootReal, real)) return null;
+  return real;
+}
+
+function isWithin(root: string, target: string): boolean {
+  const rel = path.relative(root, target);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+function safeRealpath(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+export function mimeType(file: string): string {
+  return MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+}

@@ -1,0 +1,11 @@
+/** Messages between the Electron main process and the backend utility process. */
+import type { BackendEvent } from '../contract/contract.js';
+import type { Envelope } from '../core/backend/backend.js';
+
+export type ToBackend = { type: 'invoke'; id: number; channel: string; payload: unknown } | { type: 'shutdown' };
+
+export type FromBackend =
+  | { type: 'result'; id: number; envelope: Envelope }
+  | { type: 'event'; event: BackendEvent }
+  | { type: 'workspace-dir'; dir: string | null }
+  | { type: 'closed' };

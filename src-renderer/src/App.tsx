@@ -1,0 +1,53 @@
+import { AppBar, Box, Chip, CircularProgress, Drawer, List, ListItemButton, ListItemText, Toolbar, Typography, Alert } from '@mui/material';
+import { useState } from 'react';
+import { ErrorReporterProvider } from './hooks/useErrorReporter';
+import { useAppInfo } from './hooks/useAppInfo';
+import { JobsPage } from './pages/JobsPage';
+import { WorkspacePage } from './pages/WorkspacePage';
+
+const NAV_WIDTH = 200;
+type PageId = 'workspace' | 'jobs';
+const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
+  { id: 'workspace', title: 'Workspace', needsWorkspace: false },
+  { id: 'jobs', title: 'Jobs', needsWorkspace: true },
+];
+
+export function App() {
+  const { info, error, refresh } = useAppInfo();
+  const [page, setPage] = useState<PageId>('workspace');
+  const workspace = info?.workspace ?? null;
+
+  return (
+    <ErrorReporterProvider>
+      <Box sx={{ display: 'flex', minHeight: '100vh' }}>
+        <AppBar position="fixed" sx={{ zIndex: (t) => t.zIndex.drawer + 1 }}>
+          <Toolbar variant="dense" sx={{ gap: 2 }}>
+            <Typography variant="h6" component="h1">Ocular</Typography>
+            <Typography variant="body2" sx={{ opacity: 0.85, flexGrow: 1 }} noWrap data-testid="workspace-path">
+              {workspace ? workspace.path : 'No workspace open'}
+            </Typography>
+            {info?.readOnly && <Chip label="read-only" size="small" color="warning" data-testid="read-only-chip" />}
+            {info && <Typography variant="caption">v{info.version}</Typography>}
+          </Toolbar>
+        </AppBar>
+        <Drawer variant="permanent" sx={{ width: NAV_WIDTH, [`& .MuiDrawer-paper`]: { width: NAV_WIDTH, boxSizing: 'border-box' } }}>
+          <Toolbar variant="dense" />
+          <List component="nav" aria-label="Sections">
+            {PAGES.map((p) => (
+              <ListItemButton key={p.id} selected={page === p.id} disabled={p.needsWorkspace && !workspace} onClick={() => setPage(p.id)}>
+                <ListItemText primary={p.title} />
+              </ListItemButton>
+            ))}
+          </List>
+        </Drawer>
+        <Box component="main" sx={{ flexGrow: 1, p: 3 }}>
+          <Toolbar variant="dense" />
+          {error && <Alert severity="error">{error}</Alert>}
+          {!info && !error && <CircularProgress aria-label="Loading" />}
+          {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} />}
+          {info && page === 'jobs' && workspace && <JobsPage info={info} />}
+        </Box>
+      </Box>
+    </ErrorReporterProvider>
+  );
+}

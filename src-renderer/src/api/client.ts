@@ -1,0 +1,105 @@
+/**
+ * The renderer's side of the contract. Inside the desktop app the preload bridge (window.ocular)
+ * carries calls over Electron IPC; in a browser (`ocular serve`) they go over HTTP and events over
+ * a WebSocket. Pages call `invoke` and `subscribe` and never know which transport is underneath.
+ */
+import type { BackendEvent, Channel, ContractErrorPayload, RequestOf, ResponseOf } from '@contract/contract';
+
+type Envelope = { ok: true; result: unknown } | { ok: false; error: ContractErrorPayload };
+
+/** What the preload script exposes on window.ocular (see src-preload/index.ts). */
+export interface OcularBridge {
+  invoke(channel: string, payload: unknown): Promise<Envelope>;
+  onEvent(listener: (event: BackendEvent) => void): () => void;
+  pickFolder(purpose: 'create' | 'open'): Promise<string | null>;
+  fileBaseUrl: string;
+}
+
+declare global {
+  interface Window {
+    ocular?: OcularBridge;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ContractErrorPayload['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const bridge = typeof window !== 'undefined' ? window.ocular : undefined;
+
+export async function invoke<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+  let envelope: Envelope;
+  if (bridge) {
+    envelope = await bridge.invoke(channel, request);
+  } else {
+    let res: Response;
+    try {
+      res = await fetch(`/api/invoke/${encodeURIComponent(channel)}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(request),
+        credentials: 'same-origin',
+      });
+    } catch (err) {
+      throw new ApiError('internal', `Lost contact with the Ocular server: ${(err as Error).message}`);
+    }
+    try {
+      envelope = (await res.json()) as Envelope;
+    } catch {
+      throw new ApiError('internal', `The Ocular server answered ${res.status} without a readable body.`);
+    }
+  }
+  if (!envelope.ok) throw new ApiError(envelope.error.code, envelope.error.message);
+  return envelope.result as ResponseOf<C>;
+}
+
+type Listener = (event: BackendEvent) => void;
+const listeners = new Set<Listener>();
+let socket: WebSocket | null = null;
+let reconnectDelay = 500;
+
+function connectSocket(): void {
+  const protocol = location.protocol === 'https:' ? 'wss' : 'ws';
+  socket = new WebSocket(`${protocol}://${location.host}/api/events`);
+  socket.onopen = () => {
+    reconnectDelay = 500;
+  };
+  socket.onmessage = (msg) => {
+    const event = JSON.parse(String(msg.data)) as BackendEvent;
+    for (const l of listeners) l(event);
+  };
+  socket.onclose = () => {
+    socket = null;
+    if (listeners.size > 0) {
+      setTimeout(connectSocket, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, 10_000);
+    }
+  };
+}
+
+export function subscribe(listener: Listener): () => void {
+  if (bridge) return bridge.onEvent(listener);
+  listeners.add(listener);
+  if (!socket) connectSocket();
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+/** URL of a file inside the open workspace, through the custom protocol or the HTTP file route. */
+export function workspaceFileUrl(relativePath: string): string {
+  const encoded = relativePath.split('/').map(encodeURIComponent).join('/');
+  return bridge ? `${bridge.fileBaseUrl}${encoded}` : `/files/${encoded}`;
+}
+
+export const isDesktop = Boolean(bridge);
+
+export function pickFolder(purpose: 'create' | 'open'): Promise<string | null> {
+  if (!bridge) return Promise.resolve(null);
+  return bridge.pickFolder(purpose);
+}

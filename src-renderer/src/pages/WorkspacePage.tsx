@@ -1,0 +1,137 @@
+import type { AppInfo } from '@contract/contract';
+import { Alert, Box, Button, Card, CardContent, List, ListItemButton, ListItemText, Stack, TextField, Typography } from '@mui/material';
+import { useEffect, useState } from 'react';
+import { invoke, isDesktop, pickFolder } from '../api/client';
+import { useReportError } from '../hooks/useErrorReporter';
+
+interface Props {
+  info: AppInfo;
+  refresh: () => Promise<void>;
+  onShowJobs: () => void;
+}
+
+export function WorkspacePage({ info, refresh, onShowJobs }: Props) {
+  return info.workspace ? <OpenWorkspace info={info} onShowJobs={onShowJobs} /> : <NoWorkspace info={info} refresh={refresh} />;
+}
+
+function OpenWorkspace({ info, onShowJobs }: { info: AppInfo; onShowJobs: () => void }) {
+  const report = useReportError();
+  const ws = info.workspace!;
+  const isEmpty = ws.counts.jobs === 0;
+  const runSelfTest = async () => {
+    try {
+      await invoke('jobs.start', { kind: 'selftest', params: {} });
+      onShowJobs();
+    } catch (err) {
+      report(err);
+    }
+  };
+  const close = async () => {
+    try {
+      await invoke('workspace.close', {});
+    } catch (err) {
+      report(err);
+    }
+  };
+  return (
+    <Stack spacing={2} sx={{ maxWidth: 900 }}>
+      <Typography variant="h5" component="h2">Workspace</Typography>
+      {ws.recoveredFromUncleanShutdown && (
+        <Alert severity="info">The last session did not close cleanly. The integrity check passed and interrupted jobs can be resumed from the Jobs page.</Alert>
+      )}
+      <Card variant="outlined">
+        <CardContent>
+          <Typography variant="body2" color="text.secondary">Folder</Typography>
+          <Typography sx={{ fontFamily: 'monospace', wordBreak: 'break-all' }}>{ws.path}</Typography>
+          <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }}>
+            Schema v{ws.schemaVersion} · created {new Date(ws.createdAt).toLocaleString()} · {ws.counts.jobs} job{ws.counts.jobs === 1 ? '' : 's'}
+          </Typography>
+        </CardContent>
+      </Card>
+      {isEmpty && (
+        <Card variant="outlined" data-testid="empty-state">
+          <CardContent>
+            <Typography variant="h6">This workspace is empty</Typography>
+            <Typography color="text.secondary" sx={{ mb: 2 }}>
+              Nothing has run here yet. A self-test checks that jobs run in the background, report progress and can be cancelled, and that this
+              workspace's database and blob store work from a worker.
+            </Typography>
+            <Button variant="contained" onClick={runSelfTest} disabled={info.readOnly}>Run self-test</Button>
+          </CardContent>
+        </Card>
+      )}
+      <Box>
+        <Button variant="outlined" onClick={close}>Close workspace</Button>
+      </Box>
+    </Stack>
+  );
+}
+
+function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<void> }) {
+  const report = useReportError();
+  const [recent, setRecent] = useState<Array<{ path: string; openedAt: string }>>([]);
+  const [typedPath, setTypedPath] = useState('');
+  useEffect(() => {
+    invoke('workspace.recent', {}).then(setRecent, () => setRecent([]));
+  }, []);
+
+  const act = async (channel: 'workspace.create' | 'workspace.open', path?: string) => {
+    try {
+      await invoke(channel, path ? { path } : {});
+      await refresh();
+    } catch (err) {
+      report(err);
+    }
+  };
+  const chooseAndAct = async (purpose: 'create' | 'open') => {
+    const folder = await pickFolder(purpose);
+    if (folder) await act(purpose === 'create' ? 'workspace.create' : 'workspace.open', folder);
+  };
+
+  return (
+    <Stack spacing={2} sx={{ maxWidth: 900 }}>
+      <Typography variant="h5" component="h2">Welcome to Ocular</Typography>
+      <Typography color="text.secondary">
+        A workspace is a folder holding Ocular's experiment store (workspace.sqlite) and its large artifacts (blobs/). Create one for a new
+        project or open one a lab member shared.
+      </Typography>
+      {info.workspaceError && <Alert severity="warning" data-testid="workspace-error">{info.workspaceError}</Alert>}
+      {info.pinnedWorkspace ? (
+        <Card variant="outlined">
+          <CardContent>
+            <Typography sx={{ mb: 2 }}>
+              This server is set to the folder <code>{info.pinnedWorkspace}</code>.
+            </Typography>
+            <Stack direction="row" spacing={2}>
+              <Button variant="contained" onClick={() => act('workspace.create')} disabled={info.readOnly}>Create workspace</Button>
+              <Button variant="outlined" onClick={() => act('workspace.open')}>Open</Button>
+            </Stack>
+          </CardContent>
+        </Card>
+      ) : isDesktop ? (
+        <Stack direction="row" spacing={2}>
+          <Button variant="contained" onClick={() => chooseAndAct('create')}>Create workspace…</Button>
+          <Button variant="outlined" onClick={() => chooseAndAct('open')}>Open workspace…</Button>
+        </Stack>
+      ) : (
+        <Stack direction="row" spacing={2} alignItems="center">
+          <TextField size="small" label="Workspace folder" value={typedPath} onChange={(e) => setTypedPath(e.target.value)} sx={{ flexGrow: 1 }} />
+          <Button variant="contained" disabled={!typedPath || info.readOnly} onClick={() => act('workspace.create', typedPath)}>Create</Button>
+          <Button variant="outlined" disabled={!typedPath} onClick={() => act('workspace.open', typedPath)}>Open</Button>
+        </Stack>
+      )}
+      {recent.length > 0 && !info.pinnedWorkspace && (
+        <Box>
+          <Typography variant="subtitle1">Recent workspaces</Typography>
+          <List dense>
+            {recent.map((r) => (
+              <ListItemButton key={r.path} onClick={() => act('workspace.open', r.path)}>
+                <ListItemText primary={r.path} secondary={`opened ${new Date(r.openedAt).toLocaleString()}`} />
+              </ListItemButton>
+            ))}
+          </List>
+        </Box>
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,14 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Tests start worker threads and servers; two cores are shared, so keep file parallelism modest.
+    maxWorkers: 2,
+  },
+});

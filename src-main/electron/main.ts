@@ -29,7 +29,7 @@ const windows = new Set<BrowserWindow>();
 function sqliteBinding(): string {
   const candidates = app.isPackaged
     ? [path.join(process.resourcesPath, 'native', 'better_sqlite3.node')]
-    : [path.join(app.getAppPath(), 'out', 'native-electron', `electron-${process.versions.electron}`, 'better_sqlite3.node')];
+    : [path.join(app.getAppPath(), 'out', 'native-electron', 'better_sqlite3.node')];
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) {
     throw new Error(`better-sqlite3 is not built for Electron ${process.versions.electron}. Run \`npm run rebuild:electron\` (npm start does this).`);

@@ -3,6 +3,7 @@
  * from Electron. Both transports hand it (channel, payload) pairs and forward its events; it is the
  * single place where requests are validated and read-only mode is enforced.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -19,7 +20,7 @@ import {
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { jobKinds } from '../jobs/registry.js';
-import { Workspace } from '../store/workspace.js';
+import { DB_FILE, Workspace } from '../store/workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
 
@@ -91,7 +92,8 @@ export class Backend {
 
   /** Open the pinned workspace if it exists; an error is kept for app.info rather than thrown. */
   openPinnedIfPresent(): void {
-    if (!this.pinnedWorkspace) return;
+    // A folder with no database yet is the expected first run: the UI offers to create it.
+    if (!this.pinnedWorkspace || !fs.existsSync(path.join(this.pinnedWorkspace, DB_FILE))) return;
     try {
       this.openWorkspace(this.pinnedWorkspace);
     } catch (err) {

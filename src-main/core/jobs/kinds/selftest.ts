@@ -15,7 +15,7 @@ import { cancellableSleep, throwIfCancelled, type JobKind } from '../job-kind.js
 
 const params = z
   .object({
-    steps: z.number().int().min(1).max(100_000).default(20),
+    steps: z.number().int().min(1).max(100_000).default(40),
     stepMs: z.number().int().min(0).max(60_000).default(100),
     /** Synchronous CPU work per step; proves the work cannot be on the thread serving IPC. */
     spinMs: z.number().int().min(0).max(60_000).default(0),

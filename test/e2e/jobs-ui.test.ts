@@ -1,0 +1,94 @@
+/**
+ * End to end: `ocular serve` on a temp folder, the built renderer in headless Chromium.
+ * Create a workspace, see the empty state, run a self-test to 100% and success, cancel another.
+ */
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser';
+import { startServe } from '../helpers/cli';
+import { tmpDir } from '../helpers/tmp';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function jobState(page: Page, id: number): Promise<string | null> {
+  return page.getByTestId(`job-row-${id}`).getAttribute('data-state');
+}
+
+describe('UI over ocular serve', () => {
+  it('creates a workspace, runs a self-test to completion and cancels another', async () => {
+    const dir = path.join(tmpDir(), 'lab-workspace');
+    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(msg.text());
+    });
+    try {
+      await page.goto(serve.url);
+      await expect.poll(() => page.getByText('Welcome to Ocular').isVisible()).toBe(true);
+      await page.getByRole('button', { name: 'Create workspace' }).click();
+      await page.getByTestId('empty-state').waitFor();
+      expect(await page.getByTestId('workspace-path').textContent()).toBe(dir);
+
+      await page.getByRole('button', { name: 'Run self-test' }).click();
+      const row1 = page.getByTestId('job-row-1');
+      await row1.waitFor();
+      // Watch it move: some intermediate progress, then 100% and succeeded.
+      const seen = new Set<string>();
+      await expect
+        .poll(
+          async () => {
+            seen.add((await row1.getByTestId('job-progress').textContent()) ?? '');
+            return jobState(page, 1);
+          },
+          { timeout: 30_000, interval: 100 },
+        )
+        .toBe('succeeded');
+      expect(await row1.getByTestId('job-progress').textContent()).toBe('100%');
+      expect(await row1.getByTestId('job-state').textContent()).toBe('succeeded');
+      expect([...seen].some((p) => p !== '0%' && p !== '100%')).toBe(true);
+
+      await page.getByRole('button', { name: 'Start self-test' }).click();
+      const row2 = page.getByTestId('job-row-2');
+      await row2.waitFor();
+      await expect.poll(() => jobState(page, 2), { timeout: 10_000 }).toBe('running');
+      await row2.getByRole('button', { name: 'Cancel' }).click();
+      await expect.poll(() => jobState(page, 2), { timeout: 15_000 }).toBe('cancelled');
+      expect(await row2.getByTestId('job-state').textContent()).toBe('cancelled');
+      // A cancelled self-test is resumable, and the UI offers it.
+      expect(await row2.getByRole('button', { name: 'Resume' }).isVisible()).toBe(true);
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+
+  it('shows the read-only refusal to the user', async () => {
+    const dir = path.join(tmpDir(), 'ro');
+    const writer = await startServe(['--workspace', dir, '--port', '0']);
+    await fetch(`${writer.url}api/invoke/workspace.create`, { method: 'POST', body: '{}' });
+    await writer.stop();
+    const serve = await startServe(['--workspace', dir, '--port', '0', '--read-only']);
+    const page = await browser.newPage();
+    try {
+      await page.goto(serve.url);
+      await page.getByTestId('read-only-chip').waitFor();
+      await page.getByRole('button', { name: 'Jobs' }).click();
+      await page.getByRole('button', { name: 'Start self-test' }).click();
+      const alert = page.getByTestId('error-alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain("read-only: 'jobs.start' would change it and was refused");
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

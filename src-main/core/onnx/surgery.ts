@@ -1,0 +1,281 @@
+/**
+ * Graph surgery at taps. Three edits, applied in one pass:
+ *   - expose: a tap's tensor becomes an extra graph output named after the tap;
+ *   - steer: a new float input `steer.<tap>` (broadcastable to [batch, seq, d_model]) is added at the tap;
+ *   - SAE edit: x <- x + (f(z) - z) W_dec with z = encode(x), i.e. x + decode(f(z)) - decode(z). The
+ *     SAE's reconstruction error stays in x because the edit is computed from the unedited activation
+ *     and only the *difference* of decodes is added; f (per-feature multiply, clamp) comes in as inputs,
+ *     so an identity f changes nothing, bit for bit.
+ * Edited taps feed every downstream consumer; an exposed tap shows the value after any edit there.
+ */
+import type { Dim } from './graph-index.js';
+import { GraphIndex } from './graph-index.js';
+import { externalTensor, int64Tensor, node as mkNode, valueInfo } from './builder.js';
+import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model-io.js';
+import { DataType } from './schema.js';
+import type { Tap, TowerTaps } from './taps.js';
+import { validateModel } from './validate.js';
+
+export type SaeArchitecture = 'relu' | 'topk' | 'batchtopk' | 'jumprelu';
+
+export interface SaeWeights {
+  architecture: SaeArchitecture;
+  dIn: number;
+  dSae: number;
+  /** Row-major [dIn, dSae]. */
+  W_enc: Float32Array;
+  b_enc: Float32Array;
+  /** Row-major [dSae, dIn]. */
+  W_dec: Float32Array;
+  b_dec: Float32Array;
+  threshold?: Float32Array;
+  k?: number;
+  applyBDecToInput: boolean;
+}
+
+export interface SaeEditSpec {
+  /** Short identifier used in input names: `sae.<id>.scale`, ... */
+  id: string;
+  tap: string;
+  sae: SaeWeights;
+}
+
+export interface SurgerySpec {
+  expose?: string[];
+  steer?: string[];
+  saeEdits?: SaeEditSpec[];
+}
+
+export interface SurgeryResult {
+  model: ModelProto;
+  /** Bytes of the SAE weights' external data file (null when no SAE edit). */
+  saeData: Buffer | null;
+  addedInputs: string[];
+  addedOutputs: string[];
+}
+
+export class SurgeryError extends Error {}
+
+/** Inputs an SAE edit adds; feeding these values leaves the model unchanged. */
+export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: number): Record<string, { dims: number[]; data: Float32Array }> {
+  return {
+    [`sae.${id}.scale`]: { dims: [dSae], data: new Float32Array(dSae).fill(1) },
+    [`sae.${id}.clamp_mask`]: { dims: [dSae], data: new Float32Array(dSae) },
+    [`sae.${id}.clamp_value`]: { dims: [dSae], data: new Float32Array(dSae) },
+    [`sae.${id}.position_mask`]: { dims: [batch, seq], data: new Float32Array(batch * seq).fill(1) },
+  };
+}
+
+export function applySurgery(original: ModelProto, tower: TowerTaps, spec: SurgerySpec, saeDataLocation = 'sae.onnx_data'): SurgeryResult {
+  // Work on a structural copy of the graph lists; node objects that change are replaced, not mutated.
+  const g = original.graph;
+  const model: ModelProto = { ...original, graph: { ...g, node: g.node.map((n) => ({ ...n, input: [...n.input], output: [...n.output] })), input: [...g.input], output: [...g.output], initializer: [...g.initializer], value_info: [...g.value_info] } };
+  const graph = model.graph;
+  const index = new GraphIndex(original.graph);
+  const byName = new Map(tower.taps.map((t) => [t.name, t]));
+  const need = (name: string): Tap => {
+    const tap = byName.get(name);
+    if (!tap) throw new SurgeryError(`Unknown tap '${name}'. Known taps look like ${tower.taps.slice(0, 3).map((t) => t.name).join(', ')}.`);
+    return tap;
+  };
+
+  const after = new Map<number, NodeProto[]>(); // nodes to insert after graph node i (-1: first)
+  const insert = (pos: number, ...nodes: NodeProto[]) => after.set(pos, [...(after.get(pos) ?? []), ...nodes]);
+  const addedInputs: string[] = [];
+  const addedOutputs: string[] = [];
+  const newInits: TensorProto[] = [];
+  const saeChunks: Buffer[] = [];
+  let saeOffset = 0;
+  const current = new Map<string, string>(); // original tensor -> tensor now carrying the tap's value
+  const positions = new Map<string, number>(); // tensor -> node index after which its edits go
+
+  /** The tensor holding a tap's value, naming an unnamed fused output if needed. */
+  const tensorOf = (tap: Tap): string => {
+    if (tap.ref.tensor) return tap.ref.tensor;
+    const n = graph.node[tap.ref.nodeIndex];
+    if (!n) throw new SurgeryError(`Tap ${tap.name} points at a node that does not exist.`);
+    const name = `ocular/${tap.name}`;
+    while (n.output.length <= tap.ref.output) n.output.push('');
+    n.output[tap.ref.output] = name;
+    // A fused norm's residual-sum output has the type of the stream entering it.
+    const streamType = index.types.get(n.input[0] ?? '');
+    if (streamType) index.types.set(name, streamType);
+    return name;
+  };
+  const positionOf = (tensor: string): number => positions.get(tensor) ?? index.orderOf(tensor);
+  const typeOf = (tensor: string) => index.types.get(tensor);
+
+  /** Replace every original consumer of `from` with `to`, and note where `to` becomes available. */
+  const rewire = (from: string, to: string, pos: number) => {
+    for (const n of graph.node) for (let i = 0; i < n.input.length; i++) if (n.input[i] === from) n.input[i] = to;
+    positions.set(to, pos);
+  };
+
+  const castIn = (x: string, elem: number, prefix: string, pos: number): string => {
+    if (elem === DataType.FLOAT) return x;
+    insert(pos, mkNode('Cast', [x], [`${prefix}/x_f32`], `${prefix}/CastIn`, { to: DataType.FLOAT }));
+    return `${prefix}/x_f32`;
+  };
+  const castOut = (y: string, elem: number, prefix: string, pos: number): string => {
+    if (elem === DataType.FLOAT) return y;
+    insert(pos, mkNode('Cast', [y], [`${prefix}/out`], `${prefix}/CastOut`, { to: elem }));
+    return `${prefix}/out`;
+  };
+  const seqDims = (tap: Tap): [Dim, Dim] => {
+    const s = tap.shape;
+    return [s?.[0] ?? 'batch_size', s?.[1] ?? 'sequence_length'];
+  };
+
+  for (const edit of spec.saeEdits ?? []) {
+    const tap = need(edit.tap);
+    const sae = edit.sae;
+    if (!/^[A-Za-z0-9_-]+$/.test(edit.id)) throw new SurgeryError(`SAE edit id '${edit.id}' must be letters, digits, '-' or '_'.`);
+    if (tap.width !== null && tap.width !== sae.dIn) throw new SurgeryError(`SAE d_in ${sae.dIn} does not match ${tap.name} width ${tap.width}.`);
+    checkSae(sae);
+    const x0 = tensorOf(tap);
+    const x = current.get(x0) ?? x0;
+    const pos = positionOf(x);
+    const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
+    const p = `ocular/sae.${edit.id}`;
+    const w = (name: string, dims: number[], data: Float32Array) => {
+      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      newInits.push(externalTensor(`${p}.${name}`, dims, DataType.FLOAT, saeDataLocation, saeOffset, bytes.length));
+      saeChunks.push(bytes);
+      saeOffset += bytes.length;
+      const pad = (64 - (saeOffset % 64)) % 64; // keep tensors aligned for mmap
+      if (pad) {
+        saeChunks.push(Buffer.alloc(pad));
+        saeOffset += pad;
+      }
+    };
+    w('W_enc', [sae.dIn, sae.dSae], sae.W_enc);
+    w('b_enc', [sae.dSae], sae.b_enc);
+    w('W_dec', [sae.dSae, sae.dIn], sae.W_dec);
+    w('b_dec', [sae.dIn], sae.b_dec);
+    if (sae.threshold) w('threshold', [sae.dSae], sae.threshold);
+
+    const [bDim, sDim] = seqDims(tap);
+    const inputs = {
+      scale: `sae.${edit.id}.scale`,
+      clampMask: `sae.${edit.id}.clamp_mask`,
+      clampValue: `sae.${edit.id}.clamp_value`,
+      positionMask: `sae.${edit.id}.position_mask`,
+    };
+    graph.input.push(
+      valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
+      valueInfo(inputs.clampMask, DataType.FLOAT, [sae.dSae]),
+      valueInfo(inputs.clampValue, DataType.FLOAT, [sae.dSae]),
+      valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+    );
+    addedInputs.push(...Object.values(inputs));
+
+    const xf = castIn(x, elem, p, pos);
+    const nodes: NodeProto[] = [];
+    let encIn = xf;
+    if (sae.applyBDecToInput) {
+      nodes.push(mkNode('Sub', [xf, `${p}.b_dec`], [`${p}/centered`], `${p}/Center`));
+      encIn = `${p}/centered`;
+    }
+    nodes.push(
+      mkNode('MatMul', [encIn, `${p}.W_enc`], [`${p}/proj`], `${p}/Encode`),
+      mkNode('Add', [`${p}/proj`, `${p}.b_enc`], [`${p}/pre`], `${p}/EncodeBias`),
+    );
+    const code = `${p}/code`;
+    if (sae.architecture === 'relu') {
+      nodes.push(mkNode('Relu', [`${p}/pre`], [code], `${p}/Relu`));
+    } else if (sae.architecture === 'topk') {
+      newInits.push(int64Tensor(`${p}.k`, [1], [sae.k!]));
+      nodes.push(
+        mkNode('TopK', [`${p}/pre`, `${p}.k`], [`${p}/top_vals`, `${p}/top_idx`], `${p}/TopK`, { axis: -1, largest: 1, sorted: 0 }),
+        mkNode('Relu', [`${p}/top_vals`], [`${p}/top_acts`], `${p}/TopKRelu`),
+        mkNode('Sub', [`${p}/pre`, `${p}/pre`], [`${p}/zeros`], `${p}/Zeros`),
+        mkNode('ScatterElements', [`${p}/zeros`, `${p}/top_idx`, `${p}/top_acts`], [code], `${p}/Scatter`, { axis: -1 }),
+      );
+    } else {
+      // JumpReLU, and BatchTopK at inference (a learned global threshold): pre * [pre > threshold].
+      nodes.push(
+        mkNode('Greater', [`${p}/pre`, `${p}.threshold`], [`${p}/fires`], `${p}/Threshold`),
+        mkNode('Cast', [`${p}/fires`], [`${p}/fires_f`], `${p}/FiresFloat`, { to: DataType.FLOAT }),
+        mkNode('Relu', [`${p}/pre`], [`${p}/pre_pos`], `${p}/PreRelu`),
+        mkNode('Mul', [`${p}/pre_pos`, `${p}/fires_f`], [code], `${p}/Gate`),
+      );
+    }
+    newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]));
+    nodes.push(
+      // f(z): multiply, then clamp where the mask is 1: a1 + mask * (value - a1).
+      mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`),
+      mkNode('Sub', [inputs.clampValue, `${p}/scaled`], [`${p}/to_clamp`], `${p}/ClampGap`),
+      mkNode('Mul', [inputs.clampMask, `${p}/to_clamp`], [`${p}/clamp_step`], `${p}/ClampStep`),
+      mkNode('Add', [`${p}/scaled`, `${p}/clamp_step`], [`${p}/edited`], `${p}/Clamp`),
+      // decode(f(z)) - decode(z) = (f(z) - z) W_dec: the biases cancel and the error term stays in x.
+      mkNode('Sub', [`${p}/edited`, code], [`${p}/code_delta`], `${p}/CodeDelta`),
+      mkNode('MatMul', [`${p}/code_delta`, `${p}.W_dec`], [`${p}/delta`], `${p}/DecodeDelta`),
+      mkNode('Unsqueeze', [inputs.positionMask, `${p}.last_axis`], [`${p}/pos_mask`], `${p}/PositionMask`),
+      mkNode('Mul', [`${p}/delta`, `${p}/pos_mask`], [`${p}/delta_masked`], `${p}/ApplyMask`),
+      mkNode('Add', [xf, `${p}/delta_masked`], [`${p}/x_edited`], `${p}/Apply`),
+    );
+    insert(pos, ...nodes);
+    const out = castOut(`${p}/x_edited`, elem, p, pos);
+    rewire(x, out, pos);
+    current.set(x0, out);
+  }
+
+  for (const name of spec.steer ?? []) {
+    const tap = need(name);
+    const x0 = tensorOf(tap);
+    const x = current.get(x0) ?? x0;
+    const pos = positionOf(x);
+    const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
+    const p = `ocular/steer.${name}`;
+    const input = `steer.${name}`;
+    graph.input.push(valueInfo(input, DataType.FLOAT, ['steer_batch', 'steer_seq', tap.width ?? 'd_model']));
+    addedInputs.push(input);
+    const xf = castIn(x, elem, p, pos);
+    insert(pos, mkNode('Add', [xf, input], [`${p}/x_steered`], `${p}/Add`));
+    const out = castOut(`${p}/x_steered`, elem, p, pos);
+    rewire(x, out, pos);
+    current.set(x0, out);
+  }
+
+  for (const name of spec.expose ?? []) {
+    const tap = need(name);
+    const x0 = tensorOf(tap);
+    const x = current.get(x0) ?? x0;
+    if (graph.output.some((o) => o.name === tap.name)) continue;
+    insert(positionOf(x), mkNode('Identity', [x], [tap.name], `ocular/expose/${tap.name}`));
+    const t = typeOf(x0);
+    graph.output.push(valueInfo(tap.name, t?.elemType ?? DataType.FLOAT, tap.shape ?? null) as ValueInfoProto);
+    addedOutputs.push(tap.name);
+  }
+
+  const ordered: NodeProto[] = [...(after.get(-1) ?? [])];
+  graph.node.forEach((n, i) => ordered.push(n, ...(after.get(i) ?? [])));
+  graph.node = ordered;
+  graph.initializer.push(...newInits);
+  const ops = new Set(ordered.map((n) => `${n.domain}:${n.op_type}`));
+  if (ops.has(':ScatterElements') || ops.has(':TopK')) ensureOpset(model, 13);
+
+  validateModel(model, 'the edited graph');
+  return { model, saeData: saeChunks.length > 0 ? Buffer.concat(saeChunks) : null, addedInputs, addedOutputs };
+}
+
+function ensureOpset(model: ModelProto, min: number): void {
+  const onnx = model.opset_import.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (!onnx) model.opset_import = [...model.opset_import, { domain: '', version: min }];
+}
+
+function checkSae(sae: SaeWeights): void {
+  const expect = (name: string, got: number, want: number) => {
+    if (got !== want) throw new SurgeryError(`SAE ${name} has ${got} values; expected ${want} for d_in ${sae.dIn}, d_sae ${sae.dSae}.`);
+  };
+  expect('W_enc', sae.W_enc.length, sae.dIn * sae.dSae);
+  expect('W_dec', sae.W_dec.length, sae.dIn * sae.dSae);
+  expect('b_enc', sae.b_enc.length, sae.dSae);
+  expect('b_dec', sae.b_dec.length, sae.dIn);
+  if ((sae.architecture === 'jumprelu' || sae.architecture === 'batchtopk') && !sae.threshold) {
+    throw new SurgeryError(`A ${sae.architecture} SAE needs a threshold per feature.`);
+  }
+  if (sae.threshold) expect('threshold', sae.threshold.length, sae.dSae);
+  if (sae.architecture === 'topk' && !(sae.k && sae.k > 0 && sae.k <= sae.dSae)) throw new SurgeryError(`A TopK SAE needs k between 1 and d_sae (${sae.dSae}).`);
+}
+

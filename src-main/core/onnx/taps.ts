@@ -1,0 +1,227 @@
+/**
+ * Tap discovery: finds the residual stream of a transformer graph by structure and names its
+ * tensors the way TransformerLens does (`blocks.{L}.hook_resid_post`, ...).
+ *
+ * Node names are unreliable across exporters (the onnxruntime-genai builder calls Gemma-3's final
+ * norm `layers.34`), so the layers are counted from the residual chain itself: a residual join is an
+ * Add (or a fused Skip*LayerNormalization, whose 4th output is the sum) of a stream tensor r and a
+ * branch computed from r. Following joins from the head of the stream gives every sublayer in order;
+ * what a branch contains (attention, recurrence, or an MLP activation) groups sublayers into blocks.
+ */
+import { GraphIndex, type Dim } from './graph-index.js';
+import type { GraphProto, NodeProto } from './model-io.js';
+
+export type HookName = 'hook_resid_pre' | 'hook_resid_mid' | 'hook_resid_post' | 'hook_attn_out' | 'hook_mlp_in' | 'hook_mlp_out';
+
+/** Where a tap's value is produced: a node output, possibly one the graph leaves unnamed. */
+export interface TensorRef {
+  /** Name of the tensor, or null when the producing node leaves that output unnamed (fused ops). */
+  tensor: string | null;
+  node: string;
+  nodeIndex: number;
+  output: number;
+}
+
+export interface Tap {
+  name: string;
+  layer: number;
+  hook: HookName;
+  ref: TensorRef;
+  width: number | null;
+  shape: Dim[] | null;
+}
+
+export type SublayerKind = 'attention' | 'recurrent' | 'mlp' | 'mixed';
+
+interface Join {
+  node: NodeProto;
+  nodeIndex: number;
+  /** The stream tensor entering the join. */
+  streamIn: string;
+  /** The branch tensor added to it. */
+  branchOut: string;
+  /** The sum: the stream tensor after the join. */
+  out: TensorRef;
+  kind: SublayerKind;
+  /** The normalised stream feeding this join's branch, when identifiable. */
+  branchIn: TensorRef | null;
+}
+
+export interface TowerTaps {
+  layers: number;
+  width: number | null;
+  taps: Tap[];
+  streamHead: string;
+  sublayerKinds: SublayerKind[][];
+}
+
+const ATTENTION_OPS = new Set(['GroupQueryAttention', 'MultiHeadAttention', 'Attention', 'PackedAttention', 'PackedMultiHeadAttention', 'SparseAttention', 'PagedAttention', 'Softmax', 'RotaryEmbedding']);
+const RECURRENT_OPS = new Set(['Scan', 'Loop', 'LSTM', 'GRU', 'RNN', 'CumSum', 'CausalConvWithState', 'LinearAttention', 'Conv']);
+const ACTIVATION_OPS = new Set(['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Relu', 'Sigmoid', 'Tanh', 'Erf', 'Silu', 'Swish', 'Softplus', 'Mish', 'HardSigmoid', 'BiasSplitGelu']);
+const MLP_ACTIVATION_OPS = new Set(['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Relu', 'Silu', 'Swish', 'BiasSplitGelu']);
+const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'RMSNormalization']);
+const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+
+function classify(nodes: NodeProto[]): SublayerKind {
+  const has = (ops: Set<string>) => nodes.some((n) => ops.has(n.op_type));
+  const attention = has(ATTENTION_OPS);
+  // Gates (Sigmoid, Tanh) appear inside attention and recurrent mixers; only MLP-style activations
+  // beside an attention op mean a parallel attention + MLP block (GPT-J, Phi).
+  const mlpActivation = has(MLP_ACTIVATION_OPS);
+  if (attention) return mlpActivation ? 'mixed' : 'attention';
+  if (has(RECURRENT_OPS)) return 'recurrent';
+  return has(ACTIVATION_OPS) ? 'mlp' : 'mixed';
+}
+
+function ref(index: GraphIndex, node: NodeProto, output: number): TensorRef {
+  const name = node.output[output];
+  return { tensor: name ? name : null, node: node.name, nodeIndex: index.producer.get(node.output[0]!)?.order ?? -1, output };
+}
+
+/** If `node` joins stream tensor `r` with a branch computed from `r`, describe the join. */
+function asJoin(index: GraphIndex, node: NodeProto, nodeIndex: number, r: string): Omit<Join, 'kind' | 'branchIn'> | null {
+  const isAdd = node.op_type === 'Add' && node.domain === '';
+  const isSkip = SKIP_NORM_OPS.has(node.op_type);
+  if (!isAdd && !isSkip) return null;
+  const [a, b] = node.input;
+  if (!a || !b) return null;
+  const other = a === r ? b : b === r ? a : null;
+  if (other === null || index.isConstant(other) || !index.dependsOn(other, r)) return null;
+  if (isAdd) return { node, nodeIndex, streamIn: r, branchOut: other, out: { tensor: node.output[0] ?? null, node: node.name, nodeIndex, output: 0 } };
+  const sum = node.output[3];
+  return { node, nodeIndex, streamIn: r, branchOut: other, out: { tensor: sum ? sum : null, node: node.name, nodeIndex, output: 3 } };
+}
+
+function nextJoin(index: GraphIndex, r: string): Omit<Join, 'kind' | 'branchIn'> | null {
+  for (const use of index.consumers.get(r) ?? []) {
+    const join = asJoin(index, use.node, use.order, r);
+    if (join) return join;
+  }
+  return null;
+}
+
+/**
+ * For a fused Skip*Norm join the residual sum may be unnamed; the chain then continues from a
+ * name we give it later during surgery. For discovery, continue from the node itself.
+ */
+function chainFrom(index: GraphIndex, head: string): Array<Omit<Join, 'kind' | 'branchIn'>> {
+  const joins: Array<Omit<Join, 'kind' | 'branchIn'>> = [];
+  let r = head;
+  for (;;) {
+    const join = nextJoin(index, r);
+    if (!join) break;
+    joins.push(join);
+    // A fused norm may leave its residual sum unnamed when nothing reads it (the last layer):
+    // the tap still exists, and surgery names that output when it is used.
+    if (!join.out.tensor) break;
+    r = join.out.tensor;
+  }
+  return joins;
+}
+
+/** Stream-head candidates: tensors joined with a branch computed from them, that no join produced. */
+function headCandidates(index: GraphIndex): string[] {
+  const joinOutputs = new Set<string>();
+  const candidates: string[] = [];
+  index.graph.node.forEach((node, order) => {
+    for (const r of node.input.slice(0, 2)) {
+      if (!r) continue;
+      const join = asJoin(index, node, order, r);
+      if (join) {
+        if (join.out.tensor) joinOutputs.add(join.out.tensor);
+        candidates.push(r);
+      }
+    }
+  });
+  return [...new Set(candidates)].filter((c) => !joinOutputs.has(c));
+}
+
+/** The normalised input of a join's branch: a norm over the stream, or the fused norm output of the previous join. */
+function findBranchIn(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>, previous: Omit<Join, 'kind' | 'branchIn'> | undefined): TensorRef | null {
+  const branch = index.branchNodes(join.branchOut, join.streamIn);
+  const norm = branch.find((n) => NORM_OPS.has(n.op_type) && n.input[0] === join.streamIn);
+  if (norm) return ref(index, norm, 0);
+  if (previous && SKIP_NORM_OPS.has(previous.node.op_type) && previous.node.output[0]) return ref(index, previous.node, 0);
+  return null;
+}
+
+export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps | null {
+  const index = new GraphIndex(graph);
+  let best: Array<Omit<Join, 'kind' | 'branchIn'>> = [];
+  let bestHead = '';
+  for (const head of headCandidates(index)) {
+    const chain = chainFrom(index, head);
+    if (chain.length > best.length) {
+      best = chain;
+      bestHead = head;
+    }
+  }
+  if (best.length === 0) return null;
+
+  const joins: Join[] = best.map((j, i) => ({
+    ...j,
+    kind: classify(index.branchNodes(j.branchOut, j.streamIn)),
+    branchIn: findBranchIn(index, j, best[i - 1]),
+  }));
+
+  // Group sublayers into blocks: a mixer (attention/recurrent) followed by an MLP is one block;
+  // a lone sublayer (parallel block, or a model with no MLPs) is a block by itself.
+  const blocks: Join[][] = [];
+  for (const join of joins) {
+    const last = blocks[blocks.length - 1];
+    if (join.kind === 'mlp' && last && last.length === 1 && (last[0]!.kind === 'attention' || last[0]!.kind === 'recurrent')) last.push(join);
+    else blocks.push([join]);
+  }
+
+  const widthOf = (tensor: string | null): { width: number | null; shape: Dim[] | null } => {
+    const shape = tensor ? (index.types.get(tensor)?.shape ?? null) : null;
+    const last = shape?.[shape.length - 1];
+    return { width: typeof last === 'number' && last > 0 ? last : null, shape };
+  };
+  const headRef: TensorRef = (() => {
+    const p = index.producer.get(bestHead);
+    return p ? ref(index, p.node, p.slot) : { tensor: bestHead, node: '', nodeIndex: -1, output: 0 };
+  })();
+
+  const taps: Tap[] = [];
+  const add = (layer: number, hook: HookName, r: TensorRef | null) => {
+    if (!r) return;
+    taps.push({ name: `${prefix}blocks.${layer}.${hook}`, layer, hook, ref: r, ...widthOf(r.tensor) });
+  };
+  let streamRef = headRef;
+  blocks.forEach((block, layer) => {
+    add(layer, 'hook_resid_pre', streamRef);
+    const mixer = block.length === 2 ? block[0]! : block[0]!.kind !== 'mlp' ? block[0]! : null;
+    const mlp = block.length === 2 ? block[1]! : block[0]!.kind === 'mlp' ? block[0]! : null;
+    if (mixer && block.length === 2) add(layer, 'hook_resid_mid', mixer.out);
+    if (mixer && mixer.kind === 'attention') add(layer, 'hook_attn_out', branchRef(index, mixer));
+    if (mlp) {
+      add(layer, 'hook_mlp_in', mlp.branchIn);
+      add(layer, 'hook_mlp_out', branchRef(index, mlp));
+    }
+    const post = block[block.length - 1]!.out;
+    add(layer, 'hook_resid_post', post);
+    streamRef = post;
+  });
+
+  const width = taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ?? normWidth(index, bestHead);
+  for (const t of taps) if (t.width === null && (t.hook.startsWith('hook_resid') || t.hook.endsWith('_out'))) t.width = width;
+  return { layers: blocks.length, width, taps, streamHead: bestHead, sublayerKinds: blocks.map((b) => b.map((j) => j.kind)) };
+}
+
+function branchRef(index: GraphIndex, join: Join): TensorRef {
+  const p = index.producer.get(join.branchOut);
+  return p ? ref(index, p.node, p.slot) : { tensor: join.branchOut, node: '', nodeIndex: -1, output: 0 };
+}
+
+/** Width from the scale of a norm over the stream head, for graphs that declare no intermediate shapes. */
+function normWidth(index: GraphIndex, head: string): number | null {
+  for (const use of index.consumers.get(head) ?? []) {
+    if (!NORM_OPS.has(use.node.op_type)) continue;
+    for (const input of use.node.input.slice(1)) {
+      const dims = index.initializers.get(input)?.dims;
+      if (dims && dims.length === 1 && dims[0]! > 0) return dims[0]!;
+    }
+  }
+  return null;
+}

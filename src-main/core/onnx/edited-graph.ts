@@ -29,10 +29,11 @@ export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: s
   return h.digest('hex').slice(0, 16);
 }
 
+/** Writable for us, and not marked read-only by its owner (root passes access checks regardless). */
 function writable(dir: string): boolean {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
-    return true;
+    return (fs.statSync(dir).mode & 0o222) !== 0;
   } catch {
     return false;
   }

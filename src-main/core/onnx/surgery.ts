@@ -97,8 +97,9 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const name = `ocular/${tap.name}`;
     while (n.output.length <= tap.ref.output) n.output.push('');
     n.output[tap.ref.output] = name;
+    positions.set(name, tap.ref.nodeIndex);
     // A fused norm's residual-sum output has the type of the stream entering it.
-    const streamType = index.types.get(n.input[0] ?? '');
+    const streamType = n.input.slice(0, 2).map((i) => index.types.get(i)).find((t) => t !== undefined);
     if (streamType) index.types.set(name, streamType);
     return name;
   };

@@ -36,7 +36,7 @@ export const workspaceInfoSchema = z.object({
   createdAt: z.string(),
   /** True when the last session did not close cleanly and an integrity check ran on open. */
   recoveredFromUncleanShutdown: z.boolean(),
-  counts: z.object({ jobs: z.number().int() }),
+  counts: z.object({ jobs: z.number().int(), models: z.number().int() }),
 });
 export type WorkspaceInfo = z.infer<typeof workspaceInfoSchema>;
 
@@ -52,6 +52,43 @@ export const appInfoSchema = z.object({
   jobKinds: z.array(z.object({ kind: z.string(), title: z.string(), resumable: z.boolean() })),
 });
 export type AppInfo = z.infer<typeof appInfoSchema>;
+
+const tensorSummarySchema = z.object({ name: z.string(), type: z.string(), shape: z.array(z.union([z.number(), z.string()])).nullable() });
+export const componentReportSchema = z.object({
+  role: z.enum(['vision_encoder', 'embed_tokens', 'decoder', 'other']),
+  file: z.string(),
+  variants: z.array(z.object({ dtype: z.string(), file: z.string() })),
+  opset: z.array(z.object({ domain: z.string(), version: z.number() })),
+  inputs: z.array(tensorSummarySchema),
+  outputs: z.array(tensorSummarySchema),
+  ops: z.record(z.string(), z.number()),
+  externalData: z.array(z.string()),
+  missingExternalData: z.array(z.string()),
+  tower: z
+    .object({ prefix: z.string(), layers: z.number().int(), width: z.number().nullable(), taps: z.array(z.object({ name: z.string(), width: z.number().nullable() })) })
+    .nullable(),
+});
+export const modelReportSchema = z.object({
+  path: z.string(),
+  kind: z.enum(['folder', 'file']),
+  modelType: z.string().nullable(),
+  architectures: z.array(z.string()),
+  components: z.array(componentReportSchema),
+  problems: z.array(z.string()),
+  warnings: z.array(z.string()),
+});
+export type ModelReport = z.infer<typeof modelReportSchema>;
+export type ComponentReport = z.infer<typeof componentReportSchema>;
+
+export const modelRecordSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  path: z.string(),
+  addedAt: z.string(),
+  inspectedAt: z.string(),
+  report: modelReportSchema,
+});
+export type ModelRecord = z.infer<typeof modelRecordSchema>;
 
 const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
@@ -127,6 +164,30 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Resume an interrupted, failed or cancelled job from its last checkpoint (resumable kinds only).',
+  }),
+  'models.list': channel({
+    request: empty,
+    response: z.array(modelRecordSchema),
+    mutates: false,
+    summary: 'Models registered in the workspace, with their inspection reports.',
+  }),
+  'models.add': channel({
+    request: z.object({ path: folderPath, name: z.string().min(1).max(200).optional() }).strict(),
+    response: modelRecordSchema,
+    mutates: true,
+    summary: 'Inspect a local model folder (or .onnx file) and register it; refused with the problems when it is unusable.',
+  }),
+  'models.get': channel({
+    request: z.object({ id: z.number().int().positive() }).strict(),
+    response: modelRecordSchema,
+    mutates: false,
+    summary: 'One registered model.',
+  }),
+  'models.remove': channel({
+    request: z.object({ id: z.number().int().positive() }).strict(),
+    response: z.object({ removed: z.boolean() }),
+    mutates: true,
+    summary: 'Forget a registered model (its files are left alone).',
   }),
 };
 

@@ -3,12 +3,14 @@ import { useState } from 'react';
 import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
 import { JobsPage } from './pages/JobsPage';
+import { ModelsPage } from './pages/ModelsPage';
 import { WorkspacePage } from './pages/WorkspacePage';
 
 const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'jobs';
+type PageId = 'workspace' | 'models' | 'jobs';
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'workspace', title: 'Workspace', needsWorkspace: false },
+  { id: 'models', title: 'Models', needsWorkspace: true },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true },
 ];
 
@@ -45,6 +47,7 @@ export function App() {
           {error && <Alert severity="error">{error}</Alert>}
           {!info && !error && <CircularProgress aria-label="Loading" />}
           {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} />}
+          {info && page === 'models' && workspace && <ModelsPage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}
         </Box>
       </Box>

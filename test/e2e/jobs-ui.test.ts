@@ -92,3 +92,30 @@ describe('UI over ocular serve', () => {
     }
   });
 });
+
+describe('Models page over ocular serve', () => {
+  it('adds the real Gemma-3 graph folder and shows its towers', async () => {
+    const gemma = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+    const dir = path.join(tmpDir(), 'models-ws');
+    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      await page.goto(serve.url);
+      await page.getByRole('button', { name: 'Create workspace' }).click();
+      await page.getByTestId('empty-state').waitFor();
+      await page.getByRole('button', { name: 'Models' }).click();
+      await page.getByLabel('Model folder or .onnx file on this machine').fill(gemma);
+      await page.getByRole('button', { name: 'Add model' }).click();
+      await page.getByTestId('model-detail').waitFor();
+      expect(await page.getByTestId('tower-decoder').textContent()).toBe('34 layers · width 2560 · 204 taps');
+      expect(await page.getByTestId('tower-vision_encoder').textContent()).toBe('27 layers · width 1152 · 162 taps');
+      await page.getByLabel('Model folder or .onnx file on this machine').fill(dir);
+      await page.getByRole('button', { name: 'Add model' }).click();
+      await page.getByTestId('error-alert').waitFor();
+      expect(await page.getByTestId('error-alert').textContent()).toMatch(/is not a model folder: it has no .onnx files/);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

@@ -76,3 +76,25 @@ describe('Backend dispatch (the contract boundary)', () => {
     expect(info.ok && (info.result as { workspaceError: string }).workspaceError).toMatch(/is not a SQLite database/);
   });
 });
+
+describe('model registry channels', () => {
+  const GEMMA = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+
+  it('adds a model folder with its report, lists, refuses duplicates and unusable folders, removes', async () => {
+    const b = make();
+    await b.invoke('workspace.create', { path: path.join(tmpDir(), 'ws') });
+    const added = await b.invoke('models.add', { path: GEMMA, name: 'gemma-3-4b-it' });
+    expect(added.ok).toBe(true);
+    const record = contract['models.add'].response.parse(added.ok && added.result);
+    expect(record.report.components.find((c) => c.role === 'decoder')!.tower).toMatchObject({ layers: 34, width: 2560 });
+    const dup = await b.invoke('models.add', { path: GEMMA });
+    expect(!dup.ok && dup.error.message).toMatch(/already registered/);
+    const empty = await b.invoke('models.add', { path: tmpDir() });
+    expect(!empty.ok && empty.error.message).toMatch(/is not a model folder/);
+    const list = await b.invoke('models.list', {});
+    expect(list.ok && (list.result as unknown[]).length).toBe(1);
+    const info = await b.invoke('app.info', {});
+    expect(info.ok && (info.result as { workspace: { counts: { models: number } } }).workspace.counts.models).toBe(1);
+    expect(await b.invoke('models.remove', { id: record.id })).toEqual({ ok: true, result: { removed: true } });
+  });
+});

@@ -19,6 +19,7 @@ import {
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
 import { JobRunner } from '../jobs/job-runner.js';
+import { ModelRegistry } from '../model/registry.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
@@ -47,6 +48,7 @@ export function defaultConfigDir(): string {
 export class Backend {
   private workspace: Workspace | null = null;
   private runner: JobRunner | null = null;
+  private models: ModelRegistry | null = null;
   private workspaceError: string | null = null;
   private readonly listeners = new Set<(event: BackendEvent) => void>();
   private readonly recent: RecentWorkspaces;
@@ -132,6 +134,7 @@ export class Backend {
     runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
     this.workspace = ws;
     this.runner = runner;
+    this.models = new ModelRegistry(ws.db);
     this.workspaceError = null;
     try {
       this.recent.remember(ws.dir);
@@ -149,6 +152,7 @@ export class Backend {
     this.workspace.close();
     this.workspace = null;
     this.runner = null;
+    this.models = null;
     this.emit({ type: 'workspace.changed', workspace: null });
     return true;
   }
@@ -161,8 +165,13 @@ export class Backend {
       schemaVersion: ws.schemaVersion(),
       createdAt: ws.meta('created_at') ?? '',
       recoveredFromUncleanShutdown: ws.recoveredFromUncleanShutdown,
-      counts: { jobs: this.runner.store.count() },
+      counts: { jobs: this.runner.store.count(), models: this.models?.count() ?? 0 },
     };
+  }
+
+  private requireModels(): ModelRegistry {
+    if (!this.models) throw new WorkspaceError('No workspace is open. Create or open one first.');
+    return this.models;
   }
 
   private requireRunner(): JobRunner {
@@ -203,6 +212,18 @@ export class Backend {
       'jobs.start': (req) => this.requireRunner().start(req.kind, req.params),
       'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
+      'models.list': () => this.requireModels().list(),
+      'models.add': (req) => {
+        const record = this.requireModels().add(req.path, req.name);
+        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
+        return record;
+      },
+      'models.get': (req) => this.requireModels().get(req.id),
+      'models.remove': (req) => {
+        const removed = this.requireModels().remove(req.id);
+        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
+        return { removed };
+      },
     };
   }
 }

@@ -7,44 +7,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ComponentReport, ModelReport } from '../../contract/contract.js';
 import { OcularError } from '../errors.js';
-import { valueInfoType, type Dim } from '../onnx/graph-index.js';
+import { valueInfoType } from '../onnx/graph-index.js';
 import { missingExternalData, readModel, toNumber, type ModelProto } from '../onnx/model-io.js';
 import { DATA_TYPE_NAMES } from '../onnx/schema.js';
 import { discoverTowerTaps } from '../onnx/taps.js';
 
-export type ComponentRole = 'vision_encoder' | 'embed_tokens' | 'decoder' | 'other';
-
-export interface TensorSummary {
-  name: string;
-  type: string;
-  shape: Dim[] | null;
-}
-
-export interface ComponentReport {
-  role: ComponentRole;
-  /** Graph file inspected (the fp32 variant when present), relative to the model folder. */
-  file: string;
-  /** dtype variants found for this component, e.g. fp32, fp16, q4, int8. */
-  variants: Array<{ dtype: string; file: string }>;
-  opset: Array<{ domain: string; version: number }>;
-  inputs: TensorSummary[];
-  outputs: TensorSummary[];
-  ops: Record<string, number>;
-  externalData: string[];
-  missingExternalData: string[];
-  tower: { prefix: string; layers: number; width: number | null; taps: Array<{ name: string; width: number | null }> } | null;
-}
-
-export interface ModelReport {
-  path: string;
-  kind: 'folder' | 'file';
-  modelType: string | null;
-  architectures: string[];
-  components: ComponentReport[];
-  problems: string[];
-  warnings: string[];
-}
+export type { ComponentReport, ModelReport };
+export type ComponentRole = ComponentReport['role'];
+type TensorSummary = ComponentReport['inputs'][number];
 
 const VARIANT_SUFFIXES: Array<[string, string]> = [
   ['_q4f16', 'q4f16'], ['_bnb4', 'bnb4'], ['_quantized', 'quantized'], ['_uint8', 'uint8'], ['_int8', 'int8'], ['_fp16', 'fp16'], ['_q4', 'q4'],

@@ -46,6 +46,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'model registry',
+    sql: `
+      CREATE TABLE models (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        path         TEXT NOT NULL UNIQUE,
+        report_json  TEXT NOT NULL,
+        added_at     TEXT NOT NULL,
+        inspected_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -17,7 +17,7 @@ export function WorkspacePage({ info, refresh, onShowJobs }: Props) {
 function OpenWorkspace({ info, onShowJobs }: { info: AppInfo; onShowJobs: () => void }) {
   const report = useReportError();
   const ws = info.workspace!;
-  const isEmpty = ws.counts.jobs === 0;
+  const isEmpty = ws.counts.jobs === 0 && ws.counts.models === 0;
   const runSelfTest = async () => {
     try {
       await invoke('jobs.start', { kind: 'selftest', params: {} });

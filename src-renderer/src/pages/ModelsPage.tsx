@@ -1,0 +1,147 @@
+import type { AppInfo, ComponentReport, ModelRecord } from '@contract/contract';
+import {
+  Alert, Box, Button, Card, CardContent, Chip, List, ListItemButton, ListItemText, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+} from '@mui/material';
+import { useState } from 'react';
+import { invoke, isDesktop, pickFolder } from '../api/client';
+import { useReportError } from '../hooks/useErrorReporter';
+import { useModels } from '../hooks/useModels';
+
+const ROLE_TITLE: Record<ComponentReport['role'], string> = {
+  decoder: 'Text decoder',
+  vision_encoder: 'Vision tower',
+  embed_tokens: 'Token embedding',
+  other: 'Other graph',
+};
+
+export function ModelsPage({ info }: { info: AppInfo }) {
+  const { models } = useModels(info.workspace?.path ?? null);
+  const report = useReportError();
+  const [path, setPath] = useState('');
+  const [selected, setSelected] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const current = models.find((m) => m.id === selected) ?? models[0] ?? null;
+
+  const add = async (folder: string) => {
+    setBusy(true);
+    try {
+      const record = await invoke('models.add', { path: folder });
+      setSelected(record.id);
+      setPath('');
+    } catch (err) {
+      report(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (id: number) => {
+    try {
+      await invoke('models.remove', { id });
+      setSelected(null);
+    } catch (err) {
+      report(err);
+    }
+  };
+
+  return (
+    <Stack spacing={2}>
+      <Typography variant="h5" component="h2">Models</Typography>
+      <Stack direction="row" spacing={2} alignItems="center">
+        {isDesktop ? (
+          <Button variant="contained" disabled={busy || info.readOnly} onClick={async () => { const f = await pickFolder('open'); if (f) await add(f); }}>
+            Add model folder…
+          </Button>
+        ) : (
+          <>
+            <TextField size="small" label="Model folder or .onnx file on this machine" value={path} onChange={(e) => setPath(e.target.value)} sx={{ flexGrow: 1 }} />
+            <Button variant="contained" disabled={!path || busy || info.readOnly} onClick={() => add(path)}>Add model</Button>
+          </>
+        )}
+      </Stack>
+      {models.length === 0 ? (
+        <Typography color="text.secondary">
+          No models yet. Add a folder exported in the onnx-community layout (config.json, tokenizer.json, onnx/vision_encoder.onnx,
+          onnx/embed_tokens.onnx, onnx/decoder_model_merged.onnx).
+        </Typography>
+      ) : (
+        <Stack direction="row" spacing={2} alignItems="flex-start">
+          <List dense sx={{ width: 260, flexShrink: 0 }} aria-label="Registered models">
+            {models.map((m) => (
+              <ListItemButton key={m.id} selected={current?.id === m.id} onClick={() => setSelected(m.id)}>
+                <ListItemText primary={m.name} secondary={m.report.modelType ?? m.report.kind} />
+              </ListItemButton>
+            ))}
+          </List>
+          {current && <ModelDetail model={current} onRemove={() => remove(current.id)} readOnly={info.readOnly} />}
+        </Stack>
+      )}
+    </Stack>
+  );
+}
+
+function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemove: () => void; readOnly: boolean }) {
+  const r = model.report;
+  return (
+    <Box sx={{ flexGrow: 1, minWidth: 0 }} data-testid="model-detail">
+      <Stack direction="row" alignItems="center" spacing={2} sx={{ mb: 1 }}>
+        <Typography variant="h6" sx={{ flexGrow: 1 }}>{model.name}</Typography>
+        <Button size="small" color="warning" onClick={onRemove} disabled={readOnly}>Remove</Button>
+      </Stack>
+      <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>{r.path}</Typography>
+      {r.warnings.map((w) => (
+        <Alert key={w} severity="warning" sx={{ mb: 1 }}>{w}</Alert>
+      ))}
+      <Stack spacing={2}>
+        {r.components.map((c) => (
+          <Card key={c.file} variant="outlined">
+            <CardContent>
+              <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }}>
+                <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>{ROLE_TITLE[c.role]}</Typography>
+                {c.variants.map((v) => <Chip key={v.file} size="small" label={v.dtype} />)}
+              </Stack>
+              <Typography variant="body2" color="text.secondary">{c.file}</Typography>
+              {c.tower && (
+                <Typography sx={{ mt: 1 }} data-testid={`tower-${c.role}`}>
+                  {c.tower.layers} layers · width {c.tower.width ?? '?'} · {c.tower.taps.length} taps
+                </Typography>
+              )}
+              {c.tower && <TapTable taps={c.tower.taps} layers={c.tower.layers} prefix={c.tower.prefix} />}
+              <Typography variant="body2" sx={{ mt: 1 }}>
+                Inputs: {c.inputs.slice(0, 4).map((i) => `${i.name} ${i.type}[${(i.shape ?? []).join(', ')}]`).join(' · ')}
+                {c.inputs.length > 4 ? ` (+${c.inputs.length - 4} more)` : ''}
+              </Typography>
+              <Typography variant="body2">
+                Ops: {Object.entries(c.ops).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${k}×${v}`).join(', ')}
+              </Typography>
+            </CardContent>
+          </Card>
+        ))}
+      </Stack>
+    </Box>
+  );
+}
+
+/** Hooks as columns, layers as rows: which taps exist at a glance. */
+function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; layers: number; prefix: string }) {
+  const names = new Set(taps.map((t) => t.name));
+  const hooks = [...new Set(taps.map((t) => t.name.split('.').pop()!))];
+  const shown = Math.min(layers, 6);
+  return (
+    <Table size="small" sx={{ mt: 1 }} aria-label="Taps">
+      <TableHead>
+        <TableRow>
+          <TableCell>layer</TableCell>
+          {hooks.map((h) => <TableCell key={h}>{h}</TableCell>)}
+        </TableRow>
+      </TableHead>
+      <TableBody>
+        {Array.from({ length: shown }, (_, i) => (i < shown - 1 ? i : layers - 1)).map((layer) => (
+          <TableRow key={layer}>
+            <TableCell>{layer === layers - 1 && layers > shown ? `… ${layer}` : layer}</TableCell>
+            {hooks.map((h) => <TableCell key={h}>{names.has(`${prefix}blocks.${layer}.${h}`) ? '✓' : '—'}</TableCell>)}
+          </TableRow>
+        ))}
+      </TableBody>
+    </Table>
+  );
+}

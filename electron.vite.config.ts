@@ -13,11 +13,13 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       rollupOptions: {
-        // Three entries: the Electron shell, the backend utility process, and the job worker thread.
+        // Entries: the Electron shell, the backend utility process, the job worker thread, the session host.
         input: {
           index: resolve(__dirname, 'src-main/electron/main.ts'),
           backend: resolve(__dirname, 'src-main/electron/backend-process.ts'),
           'job-worker': resolve(__dirname, 'src-main/core/jobs/worker-entry.ts'),
+          // ONNX Runtime sessions run in child processes of the backend (ELECTRON_RUN_AS_NODE).
+          'session-host': resolve(__dirname, 'src-main/core/runtime/session-host.ts'),
         },
       },
     },

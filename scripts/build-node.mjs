@@ -9,6 +9,7 @@ await build({
   entryPoints: {
     cli: 'src-main/cli/main.ts',
     'job-worker': 'src-main/core/jobs/worker-entry.ts',
+    'session-host': 'src-main/core/runtime/session-host.ts',
   },
   outdir: 'out/node',
   outExtension: { '.js': '.mjs' },

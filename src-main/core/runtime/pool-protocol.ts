@@ -1,0 +1,39 @@
+/** Messages between the session pool and its host processes. Tensors travel by structured clone. */
+export type Device = 'auto' | 'cpu' | 'cuda';
+
+export interface WireTensor {
+  type: 'float32' | 'int64' | 'int32' | 'bool' | 'float16' | 'uint8';
+  dims: number[];
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+}
+
+export interface LoadedSession {
+  sessionId: number;
+  inputNames: string[];
+  outputNames: string[];
+  /** The execution provider the session actually uses. */
+  executionProvider: 'cpu' | 'cuda';
+  /** Why a requested GPU session runs on CPU; null when it got what it asked for. */
+  fallbackReason: string | null;
+}
+
+export interface RuntimeDiagnostics {
+  pid: number;
+  onnxruntimeVersion: string;
+  cudaProviderInstalled: boolean;
+  cudaProviderPath: string | null;
+  cudaLibraries: Array<{ name: string; path: string | null }>;
+  gpus: Array<{ name: string; memoryMiB: number }>;
+  notes: string[];
+}
+
+export type ToHost =
+  | { type: 'load'; id: number; modelPath: string; device: Device }
+  | { type: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor>; outputs?: string[] }
+  | { type: 'release'; id: number; sessionId: number }
+  | { type: 'diagnostics'; id: number };
+
+export type FromHost =
+  | { type: 'ready'; pid: number }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: string };

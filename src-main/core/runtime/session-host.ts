@@ -1,0 +1,73 @@
+/**
+ * Entry of a session-pool process. onnxruntime-node's run() blocks its thread and a native fault
+ * kills its whole process, so sessions live here, one process per pool slot, never in the backend.
+ * Bundled as out/node/session-host.mjs (Node) and out/main/session-host.js (Electron, started with
+ * ELECTRON_RUN_AS_NODE from the backend process).
+ */
+import * as ort from 'onnxruntime-node';
+import { errorMessage } from '../errors.js';
+import { cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
+import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
+
+const sessions = new Map<number, ort.InferenceSession>();
+let nextSession = 1;
+
+function send(msg: FromHost): void {
+  process.send!(msg);
+}
+
+async function createSession(modelPath: string, device: 'auto' | 'cpu' | 'cuda'): Promise<{ session: ort.InferenceSession; ep: 'cpu' | 'cuda'; fallbackReason: string | null }> {
+  const cpu = () => ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
+  if (device === 'cpu') return { session: await cpu(), ep: 'cpu', fallbackReason: null };
+  if (!cudaProviderPath()) {
+    const reason = 'the CUDA execution provider is not installed (run `npm run setup:cuda`)';
+    if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${reason}.`);
+    return { session: await cpu(), ep: 'cpu', fallbackReason: reason };
+  }
+  try {
+    return { session: await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'] }), ep: 'cuda', fallbackReason: null };
+  } catch (err) {
+    if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`);
+    return { session: await cpu(), ep: 'cpu', fallbackReason: `CUDA session failed: ${errorMessage(err)}` };
+  }
+}
+
+function toOrt(t: WireTensor): ort.Tensor {
+  return new ort.Tensor(t.type, t.data as never, t.dims);
+}
+
+async function handle(msg: ToHost): Promise<unknown> {
+  switch (msg.type) {
+    case 'load': {
+      const { session, ep, fallbackReason } = await createSession(msg.modelPath, msg.device);
+      const sessionId = nextSession++;
+      sessions.set(sessionId, session);
+      return { sessionId, inputNames: [...session.inputNames], outputNames: [...session.outputNames], executionProvider: ep, fallbackReason } satisfies LoadedSession;
+    }
+    case 'run': {
+      const session = sessions.get(msg.sessionId);
+      if (!session) throw new Error(`session ${msg.sessionId} is not loaded in this pool process`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = toOrt(t);
+      const out = msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds);
+      const result: Record<string, WireTensor> = {};
+      for (const [name, t] of Object.entries(out)) result[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
+      return result;
+    }
+    case 'release': {
+      await sessions.get(msg.sessionId)?.release();
+      return sessions.delete(msg.sessionId);
+    }
+    case 'diagnostics':
+      return runtimeDiagnostics(ort.env.versions.node ?? 'unknown');
+  }
+}
+
+process.on('message', (msg: ToHost) => {
+  handle(msg).then(
+    (value) => send({ type: 'result', id: msg.id, ok: true, value }),
+    (err) => send({ type: 'result', id: msg.id, ok: false, error: errorMessage(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', pid: process.pid });

@@ -1,6 +1,6 @@
 /**
  * Where the bundled pieces live relative to the CLI bundle (out/node/cli.mjs):
- * the job worker beside it, the renderer in out/renderer.
+ * the job worker and session host beside it, the renderer in out/renderer.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,5 +9,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const nodeBundlePaths = {
   jobWorker: path.join(here, 'job-worker.mjs'),
+  sessionHost: path.join(here, 'session-host.mjs'),
   renderer: path.resolve(here, '..', 'renderer'),
 };

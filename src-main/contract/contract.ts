@@ -90,6 +90,17 @@ export const modelRecordSchema = z.object({
 });
 export type ModelRecord = z.infer<typeof modelRecordSchema>;
 
+export const runtimeDiagnosticsSchema = z.object({
+  pid: z.number().int(),
+  onnxruntimeVersion: z.string(),
+  cudaProviderInstalled: z.boolean(),
+  cudaProviderPath: z.string().nullable(),
+  cudaLibraries: z.array(z.object({ name: z.string(), path: z.string().nullable() })),
+  gpus: z.array(z.object({ name: z.string(), memoryMiB: z.number() })),
+  notes: z.array(z.string()),
+});
+export type RuntimeDiagnostics = z.infer<typeof runtimeDiagnosticsSchema>;
+
 const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
 const folderPath = z.string().min(1).max(4096);
@@ -188,6 +199,12 @@ export const contract = {
     response: z.object({ removed: z.boolean() }),
     mutates: true,
     summary: 'Forget a registered model (its files are left alone).',
+  }),
+  'runtime.diagnostics': channel({
+    request: empty,
+    response: runtimeDiagnosticsSchema,
+    mutates: false,
+    summary: 'What the ONNX Runtime pool sees: CUDA provider installed or not, CUDA/cuDNN libraries found, GPUs.',
   }),
 };
 

@@ -19,6 +19,10 @@ const backend = new Backend({
   transport: 'electron',
   configDir: process.env.OCULAR_CONFIG_DIR,
   workerEntry: path.join(here, 'job-worker.js'),
+  // Pool processes are children of this backend: only the main process may create utility
+  // processes, and the main process stays a thin shell. The Electron binary runs them as Node.
+  sessionHostEntry: path.join(here, 'session-host.js'),
+  sessionHostEnv: { ELECTRON_RUN_AS_NODE: '1' },
 });
 
 backend.onEvent((event) => {

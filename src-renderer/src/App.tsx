@@ -4,14 +4,16 @@ import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
 import { JobsPage } from './pages/JobsPage';
 import { ModelsPage } from './pages/ModelsPage';
+import { SettingsPage } from './pages/SettingsPage';
 import { WorkspacePage } from './pages/WorkspacePage';
 
 const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'models' | 'jobs';
+type PageId = 'workspace' | 'models' | 'jobs' | 'settings';
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'workspace', title: 'Workspace', needsWorkspace: false },
   { id: 'models', title: 'Models', needsWorkspace: true },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true },
+  { id: 'settings', title: 'Settings', needsWorkspace: false },
 ];
 
 export function App() {
@@ -49,6 +51,7 @@ export function App() {
           {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} />}
           {info && page === 'models' && workspace && <ModelsPage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}
+          {info && page === 'settings' && <SettingsPage info={info} />}
         </Box>
       </Box>
     </ErrorReporterProvider>

@@ -119,3 +119,20 @@ describe('Models page over ocular serve', () => {
     }
   });
 });
+
+describe('Settings > Diagnostics over ocular serve', () => {
+  it('shows whether the CUDA execution provider is installed, from a pool process', async () => {
+    const serve = await startServe(['--workspace', path.join(tmpDir(), 'diag'), '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      await page.goto(serve.url);
+      await page.getByRole('button', { name: 'Settings' }).click();
+      const cell = page.getByTestId('cuda-provider');
+      await cell.waitFor({ timeout: 20_000 });
+      expect(await cell.textContent()).toMatch(/^(not installed|installed \(.+\))$/);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import {
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { ModelRegistry } from '../model/registry.js';
+import { SessionPool } from '../runtime/session-pool.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
@@ -35,6 +36,10 @@ export interface BackendOptions {
   /** Folder for per-user state such as the recent-workspaces list. */
   configDir?: string;
   workerEntry: string;
+  /** Session-pool host entry; the pool starts on first use. */
+  sessionHostEntry?: string;
+  /** Environment for pool processes (ELECTRON_RUN_AS_NODE inside the app). */
+  sessionHostEnv?: NodeJS.ProcessEnv;
   maxConcurrentJobs?: number;
 }
 
@@ -49,6 +54,7 @@ export class Backend {
   private workspace: Workspace | null = null;
   private runner: JobRunner | null = null;
   private models: ModelRegistry | null = null;
+  private pool: SessionPool | null = null;
   private workspaceError: string | null = null;
   private readonly listeners = new Set<(event: BackendEvent) => void>();
   private readonly recent: RecentWorkspaces;
@@ -110,6 +116,15 @@ export class Backend {
 
   async close(): Promise<void> {
     await this.closeWorkspace();
+    await this.pool?.close();
+    this.pool = null;
+  }
+
+  /** The ONNX Runtime session pool, started on first use (it costs processes). */
+  sessionPool(): SessionPool {
+    if (!this.options.sessionHostEntry) throw new OcularError('internal', 'This Ocular build has no ONNX Runtime session host.');
+    this.pool ??= new SessionPool({ hostEntry: this.options.sessionHostEntry, env: this.options.sessionHostEnv, size: 2 });
+    return this.pool;
   }
 
   private emit(event: BackendEvent): void {
@@ -212,6 +227,7 @@ export class Backend {
       'jobs.start': (req) => this.requireRunner().start(req.kind, req.params),
       'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
+      'runtime.diagnostics': () => this.sessionPool().diagnostics(),
       'models.list': () => this.requireModels().list(),
       'models.add': (req) => {
         const record = this.requireModels().add(req.path, req.name);

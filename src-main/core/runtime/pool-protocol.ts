@@ -1,3 +1,4 @@
+import type { RuntimeDiagnostics } from '../../contract/contract.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
 export type Device = 'auto' | 'cpu' | 'cuda';
 
@@ -17,15 +18,7 @@ export interface LoadedSession {
   fallbackReason: string | null;
 }
 
-export interface RuntimeDiagnostics {
-  pid: number;
-  onnxruntimeVersion: string;
-  cudaProviderInstalled: boolean;
-  cudaProviderPath: string | null;
-  cudaLibraries: Array<{ name: string; path: string | null }>;
-  gpus: Array<{ name: string; memoryMiB: number }>;
-  notes: string[];
-}
+export type { RuntimeDiagnostics };
 
 export type ToHost =
   | { type: 'load'; id: number; modelPath: string; device: Device }

@@ -44,7 +44,7 @@ export function App() {
             ))}
           </List>
         </Drawer>
-        <Box component="main" sx={{ flexGrow: 1, p: 3 }}>
+        <Box component="main" sx={{ flexGrow: 1, p: 3, minWidth: 0 }}>
           <Toolbar variant="dense" />
           {error && <Alert severity="error">{error}</Alert>}
           {!info && !error && <CircularProgress aria-label="Loading" />}

@@ -53,7 +53,7 @@ export function ModelsPage({ info }: { info: AppInfo }) {
           </Button>
         ) : (
           <>
-            <TextField size="small" label="Model folder or .onnx file on this machine" value={path} onChange={(e) => setPath(e.target.value)} sx={{ flexGrow: 1 }} />
+            <TextField size="small" label="Model folder or .onnx file on this machine" value={path} onChange={(e) => setPath(e.target.value)} sx={{ flexGrow: 1, minWidth: 0 }} />
             <Button variant="contained" disabled={!path || busy || info.readOnly} onClick={() => add(path)}>Add model</Button>
           </>
         )}
@@ -89,7 +89,7 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
       </Stack>
       <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>{r.path}</Typography>
       {r.warnings.map((w) => (
-        <Alert key={w} severity="warning" sx={{ mb: 1 }}>{w}</Alert>
+        <Alert key={w} severity="warning" sx={{ mb: 1, wordBreak: 'break-word' }}>{w}</Alert>
       ))}
       <Stack spacing={2}>
         {r.components.map((c) => (
@@ -106,11 +106,11 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
                 </Typography>
               )}
               {c.tower && <TapTable taps={c.tower.taps} layers={c.tower.layers} prefix={c.tower.prefix} />}
-              <Typography variant="body2" sx={{ mt: 1 }}>
+              <Typography variant="body2" sx={{ mt: 1, wordBreak: 'break-word' }}>
                 Inputs: {c.inputs.slice(0, 4).map((i) => `${i.name} ${i.type}[${(i.shape ?? []).join(', ')}]`).join(' · ')}
                 {c.inputs.length > 4 ? ` (+${c.inputs.length - 4} more)` : ''}
               </Typography>
-              <Typography variant="body2">
+              <Typography variant="body2" sx={{ wordBreak: 'break-word' }}>
                 Ops: {Object.entries(c.ops).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${k}×${v}`).join(', ')}
               </Typography>
             </CardContent>
@@ -127,7 +127,8 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
   const hooks = [...new Set(taps.map((t) => t.name.split('.').pop()!))];
   const shown = Math.min(layers, 6);
   return (
-    <Table size="small" sx={{ mt: 1 }} aria-label="Taps">
+    <Box sx={{ overflowX: 'auto', mt: 1 }}>
+    <Table size="small" aria-label="Taps">
       <TableHead>
         <TableRow>
           <TableCell>layer</TableCell>
@@ -143,5 +144,6 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
         ))}
       </TableBody>
     </Table>
+    </Box>
   );
 }

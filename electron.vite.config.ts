@@ -20,6 +20,7 @@ export default defineConfig({
           'job-worker': resolve(__dirname, 'src-main/core/jobs/worker-entry.ts'),
           // ONNX Runtime sessions run in child processes of the backend (ELECTRON_RUN_AS_NODE).
           'session-host': resolve(__dirname, 'src-main/core/runtime/session-host.ts'),
+          'task-worker': resolve(__dirname, 'src-main/core/tasks/task-worker.ts'),
         },
       },
     },

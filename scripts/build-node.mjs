@@ -10,6 +10,7 @@ await build({
     cli: 'src-main/cli/main.ts',
     'job-worker': 'src-main/core/jobs/worker-entry.ts',
     'session-host': 'src-main/core/runtime/session-host.ts',
+    'task-worker': 'src-main/core/tasks/task-worker.ts',
   },
   outdir: 'out/node',
   outExtension: { '.js': '.mjs' },

@@ -9,6 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const nodeBundlePaths = {
   jobWorker: path.join(here, 'job-worker.mjs'),
+  taskWorker: path.join(here, 'task-worker.mjs'),
   sessionHost: path.join(here, 'session-host.mjs'),
   renderer: path.resolve(here, '..', 'renderer'),
 };

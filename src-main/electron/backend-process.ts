@@ -19,6 +19,7 @@ const backend = new Backend({
   transport: 'electron',
   configDir: process.env.OCULAR_CONFIG_DIR,
   workerEntry: path.join(here, 'job-worker.js'),
+  taskWorkerEntry: path.join(here, 'task-worker.js'),
   // Pool processes are children of this backend: only the main process may create utility
   // processes, and the main process stays a thin shell. The Electron binary runs them as Node.
   sessionHostEntry: path.join(here, 'session-host.js'),

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Backend, type BackendOptions } from '../../src-main/core/backend/backend';
 import { startHttpServer, type RunningServer } from '../../src-main/transport/http-server';
-import { sessionHostEntry, tmpDir, workerEntry } from './tmp';
+import { sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from './tmp';
 
 /** A backend + HTTP server over a fake renderer folder; closed by the returned function. */
 export async function startTestServer(options: Partial<BackendOptions> & { host?: string; token?: string } = {}) {
   const rendererDir = tmpDir('ocular-renderer-');
   fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Ocular</title>');
-  const backend = new Backend({ transport: 'http', workerEntry, sessionHostEntry, configDir: tmpDir('ocular-config-'), ...options });
+  const backend = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir('ocular-config-'), ...options });
   backend.openPinnedIfPresent();
   const server: RunningServer = await startHttpServer({ backend, rendererDir, port: 0, host: options.host, token: options.token });
   return {

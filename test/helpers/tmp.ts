@@ -20,5 +20,7 @@ afterEach(() => {
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The bundled job worker built by the global setup. */
 export const workerEntry = path.join(repoRoot, 'out', 'node', 'job-worker.mjs');
+/** The bundled one-off task worker entry. */
+export const taskWorkerEntry = path.join(repoRoot, 'out', 'node', 'task-worker.mjs');
 /** The bundled session-pool host process entry. */
 export const sessionHostEntry = path.join(repoRoot, 'out', 'node', 'session-host.mjs');

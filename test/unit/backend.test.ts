@@ -2,11 +2,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { contract } from '../../src-main/contract/contract';
 import { Backend } from '../../src-main/core/backend/backend';
-import { tmpDir, workerEntry } from '../helpers/tmp';
+import { taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const backends: Backend[] = [];
 function make(options: Partial<ConstructorParameters<typeof Backend>[0]> = {}) {
-  const b = new Backend({ transport: 'http', workerEntry, configDir: tmpDir('cfg-'), ...options });
+  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, configDir: tmpDir('cfg-'), ...options });
   backends.push(b);
   return b;
 }

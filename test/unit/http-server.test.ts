@@ -8,7 +8,7 @@ import type { BackendEvent, Job } from '../../src-main/contract/contract';
 import { startHttpServer } from '../../src-main/transport/http-server';
 import { Backend } from '../../src-main/core/backend/backend';
 import { post, startTestServer } from '../helpers/server';
-import { tmpDir, workerEntry } from '../helpers/tmp';
+import { taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -80,7 +80,7 @@ describe('HTTP + WebSocket transport', () => {
 
   it('refuses mutating calls in read-only mode with a clear message', async () => {
     const dir = path.join(tmpDir(), 'ws');
-    const writer = new Backend({ transport: 'http', workerEntry, pinnedWorkspace: dir, configDir: tmpDir() });
+    const writer = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, pinnedWorkspace: dir, configDir: tmpDir() });
     await writer.invoke('workspace.create', {});
     await writer.close();
     const { base } = await serve({ pinnedWorkspace: dir, readOnly: true });
@@ -125,7 +125,7 @@ describe('HTTP + WebSocket transport', () => {
   });
 
   it('requires a token for a non-loopback host and honours it', async () => {
-    const backend = new Backend({ transport: 'http', workerEntry, configDir: tmpDir() });
+    const backend = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, configDir: tmpDir() });
     await expect(startHttpServer({ backend, rendererDir: tmpDir(), host: '0.0.0.0', port: 0 })).rejects.toThrow(/without --token/);
     const token = 'a-long-enough-test-token';
     const { server } = await serve({ host: '0.0.0.0', token });

@@ -36,7 +36,7 @@ export const serveCommand: CommandSpec = {
       transport: 'http',
       readOnly: Boolean(values['read-only']),
       pinnedWorkspace: workspace,
-      workerEntry: nodeBundlePaths.jobWorker, sessionHostEntry: nodeBundlePaths.sessionHost,
+      workerEntry: nodeBundlePaths.jobWorker, taskWorkerEntry: nodeBundlePaths.taskWorker, sessionHostEntry: nodeBundlePaths.sessionHost,
     });
     backend.openPinnedIfPresent();
     const server = await startHttpServer({

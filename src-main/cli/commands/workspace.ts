@@ -11,7 +11,7 @@ async function call<T>(backend: Backend, channel: string, payload: unknown): Pro
 }
 
 function pinnedBackend(dir: string, readOnly = false): Backend {
-  return new Backend({ transport: 'http', pinnedWorkspace: dir, readOnly, workerEntry: nodeBundlePaths.jobWorker, sessionHostEntry: nodeBundlePaths.sessionHost });
+  return new Backend({ transport: 'http', pinnedWorkspace: dir, readOnly, workerEntry: nodeBundlePaths.jobWorker, taskWorkerEntry: nodeBundlePaths.taskWorker, sessionHostEntry: nodeBundlePaths.sessionHost });
 }
 
 function printInfo(info: WorkspaceInfo, json: boolean): void {

@@ -21,6 +21,7 @@ import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { ModelRegistry } from '../model/registry.js';
 import { SessionPool } from '../runtime/session-pool.js';
+import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
@@ -36,6 +37,8 @@ export interface BackendOptions {
   /** Folder for per-user state such as the recent-workspaces list. */
   configDir?: string;
   workerEntry: string;
+  /** Entry of the one-off task worker (graph parsing and other work kept off the serving thread). */
+  taskWorkerEntry: string;
   /** Session-pool host entry; the pool starts on first use. */
   sessionHostEntry?: string;
   /** Environment for pool processes (ELECTRON_RUN_AS_NODE inside the app). */
@@ -229,8 +232,10 @@ export class Backend {
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
       'models.list': () => this.requireModels().list(),
-      'models.add': (req) => {
-        const record = this.requireModels().add(req.path, req.name);
+      'models.add': async (req) => {
+        const models = this.requireModels();
+        const report = await runTask(this.options.taskWorkerEntry, 'inspectModel', req.path);
+        const record = models.add(report, req.name);
         this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
         return record;
       },

@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { ModelRecord, ModelReport } from '../../contract/contract.js';
 import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
-import { inspectModel } from './inspect.js';
 
 interface ModelRow {
   id: number;
@@ -40,9 +39,8 @@ export class ModelRegistry {
     return toRecord(row);
   }
 
-  /** Inspect and register; a model with problems is refused with every problem named. */
-  add(modelPath: string, name?: string): ModelRecord {
-    const report = inspectModel(modelPath);
+  /** Register an inspected model; a model with problems is refused with every problem named. */
+  add(report: ModelReport, name?: string): ModelRecord {
     if (report.problems.length > 0) {
       throw new OcularError('invalid_request', `The model at ${report.path} cannot be used:\n- ${report.problems.join('\n- ')}`);
     }

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser';
 import { startServe } from '../helpers/cli';
-import { tmpDir } from '../helpers/tmp';
+import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -95,7 +95,7 @@ describe('UI over ocular serve', () => {
 
 describe('Models page over ocular serve', () => {
   it('adds the real Gemma-3 graph folder and shows its towers', async () => {
-    const gemma = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+    const gemma = gemmaGraphsDir();
     const dir = path.join(tmpDir(), 'models-ws');
     const serve = await startServe(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();

@@ -24,3 +24,15 @@ export const workerEntry = path.join(repoRoot, 'out', 'node', 'job-worker.mjs');
 export const taskWorkerEntry = path.join(repoRoot, 'out', 'node', 'task-worker.mjs');
 /** The bundled session-pool host process entry. */
 export const sessionHostEntry = path.join(repoRoot, 'out', 'node', 'session-host.mjs');
+
+/**
+ * The real Gemma-3-4B-it graphs (no weights) kept beside the repository in shared/fixtures.
+ * OCULAR_REAL_GRAPHS overrides the location.
+ */
+export function gemmaGraphsDir(): string {
+  const dir = process.env.OCULAR_REAL_GRAPHS ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+  if (!fs.existsSync(path.join(dir, 'decoder_model_merged.onnx'))) {
+    throw new Error(`The real Gemma-3 graph fixture is missing at ${dir}: check out shared/ beside the repository or set OCULAR_REAL_GRAPHS.`);
+  }
+  return dir;
+}

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { contract } from '../../src-main/contract/contract';
 import { Backend } from '../../src-main/core/backend/backend';
-import { taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import { gemmaGraphsDir, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const backends: Backend[] = [];
 function make(options: Partial<ConstructorParameters<typeof Backend>[0]> = {}) {
@@ -78,7 +78,7 @@ describe('Backend dispatch (the contract boundary)', () => {
 });
 
 describe('model registry channels', () => {
-  const GEMMA = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+  const GEMMA = gemmaGraphsDir();
 
   it('adds a model folder with its report, lists, refuses duplicates and unusable folders, removes', async () => {
     const b = make();

@@ -7,9 +7,9 @@ import { DataType } from '../../src-main/core/onnx/schema';
 import { inspectModel } from '../../src-main/core/model/inspect';
 import { runCli } from '../helpers/cli';
 import { tinyTransformer } from '../helpers/tiny-transformer';
-import { repoRoot, tmpDir } from '../helpers/tmp';
+import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
 
-const GEMMA = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+const GEMMA = gemmaGraphsDir();
 
 function embedTokens(width: number) {
   return model(graph('embed', [node('Gather', ['W', 'input_ids'], ['inputs_embeds'], 'embed')], [valueInfo('input_ids', DataType.INT64, ['b', 's'])], [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', width])], [

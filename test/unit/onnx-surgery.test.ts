@@ -9,9 +9,9 @@ import { validateModel } from '../../src-main/core/onnx/validate';
 import { maxAbsDiff, runModel, type Feeds } from '../helpers/ort';
 import { genaiFusedDecoder } from '../helpers/synthetic-graphs';
 import { mulberry32, randn, tinyTransformer } from '../helpers/tiny-transformer';
-import { repoRoot, tmpDir } from '../helpers/tmp';
+import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
 
-const GEMMA = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+const GEMMA = gemmaGraphsDir();
 const B = 2;
 const S = 5;
 const D = 16;

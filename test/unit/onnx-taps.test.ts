@@ -6,9 +6,9 @@ import { discoverTowerTaps } from '../../src-main/core/onnx/taps';
 import { DataType } from '../../src-main/core/onnx/schema';
 import { genaiFusedDecoder, hybridDecoder, quantizedDecoder } from '../helpers/synthetic-graphs';
 import { tinyTransformer } from '../helpers/tiny-transformer';
-import { repoRoot } from '../helpers/tmp';
+import { gemmaGraphsDir } from '../helpers/tmp';
 
-const GEMMA = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
+const GEMMA = gemmaGraphsDir();
 
 describe('ONNX graph I/O', () => {
   it('reads a real export graph without its weights and writes it back intact', () => {

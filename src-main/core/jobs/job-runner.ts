@@ -65,7 +65,8 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   cancel(id: number): Job {
     const job = this.require(id);
     if (job.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(id), 1);
+      const at = this.queue.indexOf(id);
+      if (at >= 0) this.queue.splice(at, 1);
       this.store.finish(id, 'cancelled');
       return this.emitJob(id);
     }

@@ -6,6 +6,7 @@
 import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../../src-main/core/onnx/builder';
 import type { ModelProto, TensorProto } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
+import { mulberry32 } from '../../src-main/core/util/random';
 
 export interface TinyWeights {
   d: number;
@@ -17,16 +18,7 @@ export interface TinyWeights {
   Wu: Float32Array;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export function randn(rand: () => number, n: number, scale: number): Float32Array {
   const out = new Float32Array(n);
@@ -37,7 +29,12 @@ export function randn(rand: () => number, n: number, scale: number): Float32Arra
   return out;
 }
 
-export function tinyTransformer(options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number } = {}): { model: ModelProto; weights: TinyWeights } {
+/**
+ * With `kvCache`, the graph has the onnx-community decoder signature: inputs_embeds, attention_mask
+ * (int64 [batch, total]) and past_key_values.{L}.key/value ([batch, 1, past, d]); outputs logits and
+ * present.{L}.key/value. The causal mask is offset by the past length, and padded positions are masked.
+ */
+export function tinyTransformer(options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number; kvCache?: boolean } = {}): { model: ModelProto; weights: TinyWeights } {
   const L = options.layers ?? 2;
   const d = options.d ?? 16;
   const dff = options.dff ?? 32;
@@ -49,17 +46,43 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
 
   const nodes = [];
   const inits: TensorProto[] = [];
-  // Causal mask [seq, seq]: 0 on and below the diagonal, -1e9 above.
+  const kv = options.kvCache ?? false;
+  // Causal mask [seq, past + seq]: 0 where key j <= past + query i, -1e9 elsewhere.
   nodes.push(
     node('Shape', ['inputs_embeds'], ['shape'], 'mask/Shape'),
     node('Gather', ['shape', 'one_i64'], ['seq'], 'mask/Gather', { axis: 0 }),
-    node('Concat', ['seq', 'seq'], ['seq_seq'], 'mask/Concat', { axis: 0 }),
-    node('ConstantOfShape', ['seq_seq'], ['ones'], 'mask/Ones', { value: { tensor: floatTensor('v', [1], [1]) } }),
-    node('Trilu', ['ones'], ['lower'], 'mask/Trilu', { upper: 0 }),
-    node('Sub', ['lower', 'one_f'], ['lower_m1'], 'mask/Sub'),
-    node('Mul', ['lower_m1', 'big_f'], ['mask'], 'mask/Mul'),
   );
+  if (kv) {
+    nodes.push(
+      node('Shape', ['past_key_values.0.key'], ['past_shape'], 'mask/PastShape'),
+      node('Gather', ['past_shape', 'two_i64'], ['past_len'], 'mask/PastLen', { axis: 0 }),
+      node('Add', ['seq', 'past_len'], ['total'], 'mask/Total'),
+      node('Concat', ['seq', 'total'], ['mask_shape'], 'mask/Concat', { axis: 0 }),
+      node('Squeeze', ['past_len', 'zero_axis'], ['past_scalar'], 'mask/PastScalar'),
+      node('ConstantOfShape', ['mask_shape'], ['ones'], 'mask/Ones', { value: { tensor: floatTensor('v', [1], [1]) } }),
+      node('Trilu', ['ones', 'past_scalar'], ['lower'], 'mask/Trilu', { upper: 0 }),
+      // Padding: attention_mask [b, total] -> [b, 1, total] additive (0 keep, -1e9 padded).
+      node('Cast', ['attention_mask'], ['am_f'], 'mask/AmFloat', { to: DataType.FLOAT }),
+      node('Unsqueeze', ['am_f', 'one_i64'], ['am_3'], 'mask/AmUnsqueeze'),
+      node('Sub', ['am_3', 'one_f'], ['am_m1'], 'mask/AmSub'),
+      node('Mul', ['am_m1', 'big_f'], ['pad_mask'], 'mask/AmMul'),
+    );
+    inits.push(int64Tensor('two_i64', [1], [2]), int64Tensor('zero_axis', [1], [0]));
+  } else {
+    nodes.push(
+      node('Concat', ['seq', 'seq'], ['mask_shape'], 'mask/Concat', { axis: 0 }),
+      node('ConstantOfShape', ['mask_shape'], ['ones'], 'mask/Ones', { value: { tensor: floatTensor('v', [1], [1]) } }),
+      node('Trilu', ['ones'], ['lower'], 'mask/Trilu', { upper: 0 }),
+    );
+  }
+  nodes.push(
+    node('Sub', ['lower', 'one_f'], ['lower_m1'], 'mask/Sub'),
+    node('Mul', ['lower_m1', 'big_f'], kv ? ['causal'] : ['mask'], 'mask/Mul'),
+  );
+  if (kv) nodes.push(node('Add', ['causal', 'pad_mask'], ['mask'], 'mask/Combine'));
   inits.push(int64Tensor('one_i64', [1], [1]), floatTensor('one_f', [], [1]), floatTensor('big_f', [], [1e9]), floatTensor('attn_scale', [], [1 / Math.sqrt(d)]));
+  const kvInputs = [];
+  const kvOutputs = [];
 
   let x = 'inputs_embeds';
   for (let l = 0; l < L; l++) {
@@ -76,12 +99,33 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
       node('MatMul', [`${p}/ln1`, `${p}.Wq`], [`${p}/q`], `${p}/attn/q_proj`),
       node('MatMul', [`${p}/ln1`, `${p}.Wk`], [`${p}/k`], `${p}/attn/k_proj`),
       node('MatMul', [`${p}/ln1`, `${p}.Wv`], [`${p}/v`], `${p}/attn/v_proj`),
-      node('Transpose', [`${p}/k`], [`${p}/kt`], `${p}/attn/Transpose`, { perm: [0, 2, 1] }),
+    );
+    let keys = `${p}/k`;
+    let values = `${p}/v`;
+    if (kv) {
+      // One head: cache tensors are [batch, 1, total, d]; the graph keeps [batch, total, d] inside.
+      const past = (w: 'key' | 'value') => `past_key_values.${l}.${w}`;
+      const present = (w: 'key' | 'value') => `present.${l}.${w}`;
+      kvInputs.push(valueInfo(past('key'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]), valueInfo(past('value'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]));
+      kvOutputs.push(valueInfo(present('key'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]), valueInfo(present('value'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]));
+      nodes.push(
+        node('Unsqueeze', [`${p}/k`, 'one_i64'], [`${p}/k4`], `${p}/attn/K4`),
+        node('Unsqueeze', [`${p}/v`, 'one_i64'], [`${p}/v4`], `${p}/attn/V4`),
+        node('Concat', [past('key'), `${p}/k4`], [present('key')], `${p}/attn/CatK`, { axis: 2 }),
+        node('Concat', [past('value'), `${p}/v4`], [present('value')], `${p}/attn/CatV`, { axis: 2 }),
+        node('Squeeze', [present('key'), 'one_i64'], [`${p}/k_all`], `${p}/attn/K3`),
+        node('Squeeze', [present('value'), 'one_i64'], [`${p}/v_all`], `${p}/attn/V3`),
+      );
+      keys = `${p}/k_all`;
+      values = `${p}/v_all`;
+    }
+    nodes.push(
+      node('Transpose', [keys], [`${p}/kt`], `${p}/attn/Transpose`, { perm: [0, 2, 1] }),
       node('MatMul', [`${p}/q`, `${p}/kt`], [`${p}/scores`], `${p}/attn/QK`),
       node('Mul', [`${p}/scores`, 'attn_scale'], [`${p}/scaled`], `${p}/attn/Scale`),
       node('Add', [`${p}/scaled`, 'mask'], [`${p}/masked`], `${p}/attn/Mask`),
       node('Softmax', [`${p}/masked`], [`${p}/probs`], `${p}/attn/Softmax`, { axis: -1 }),
-      node('MatMul', [`${p}/probs`, `${p}/v`], [`${p}/ctx`], `${p}/attn/PV`),
+      node('MatMul', [`${p}/probs`, values], [`${p}/ctx`], `${p}/attn/PV`),
       node('MatMul', [`${p}/ctx`, `${p}.Wo`], [`${p}/attn_out`], `${p}/attn/o_proj`),
       node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
       node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
@@ -100,8 +144,8 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
   const g = graph(
     'tiny_decoder',
     nodes,
-    [valueInfo('inputs_embeds', DataType.FLOAT, ['batch_size', 'sequence_length', d])],
-    [valueInfo('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocab])],
+    [valueInfo('inputs_embeds', DataType.FLOAT, ['batch_size', 'sequence_length', d]), ...(kv ? [valueInfo('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length'])] : []), ...kvInputs],
+    [valueInfo('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocab]), ...kvOutputs],
     inits,
   );
   return { model: model(g, 21), weights };

@@ -1,0 +1,101 @@
+/**
+ * Autoregressive generation over a decoder graph with the onnx-community signature
+ * (inputs_embeds, attention_mask, past_key_values.{L}.key/value -> logits, present.{L}.key/value).
+ * The caller supplies the step (an ORT session in a pool process, or in-process in tests) and the
+ * token embedding, so the same loop serves every model family whose prefix (image features merged
+ * into text embeddings) is built elsewhere. Rows are left-padded; padded positions are masked.
+ */
+import { mulberry32 } from '../util/random.js';
+import type { WireTensor } from '../runtime/pool-protocol.js';
+
+export type DecoderStep = (feeds: Record<string, WireTensor>) => Promise<Record<string, WireTensor>>;
+
+export interface GenerateOptions {
+  step: DecoderStep;
+  /** Embeddings of one token per row, row-major [rows, d]. */
+  embed: (tokenIds: number[]) => Promise<Float32Array>;
+  prefix: { embeds: Float32Array; batch: number; length: number; width: number; attentionMask: Uint8Array };
+  cache: { layers: number; heads: number; headDim: number };
+  maxNewTokens: number;
+  eosTokenIds: number[];
+  /** Greedy when absent. */
+  sampling?: { temperature: number; topK?: number; seed: number };
+}
+
+export interface GenerateResult {
+  tokens: number[][];
+  finishReasons: Array<'eos' | 'length'>;
+  steps: number;
+}
+
+function pick(logits: Float32Array, offset: number, vocab: number, rand: (() => number) | null, sampling: GenerateOptions['sampling']): number {
+  if (!rand || !sampling) {
+    let best = 0;
+    for (let v = 1; v < vocab; v++) if (logits[offset + v]! > logits[offset + best]!) best = v;
+    return best;
+  }
+  const ids = Array.from({ length: vocab }, (_, v) => v).sort((a, b) => logits[offset + b]! - logits[offset + a]!);
+  const kept = ids.slice(0, sampling.topK ?? vocab);
+  const max = logits[offset + kept[0]!]!;
+  const weights = kept.map((v) => Math.exp((logits[offset + v]! - max) / Math.max(sampling.temperature, 1e-6)));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = rand() * total;
+  for (let i = 0; i < kept.length; i++) {
+    r -= weights[i]!;
+    if (r <= 0) return kept[i]!;
+  }
+  return kept[kept.length - 1]!;
+}
+
+export async function generate(options: GenerateOptions): Promise<GenerateResult> {
+  const { batch, length, width } = options.prefix;
+  const { layers, heads, headDim } = options.cache;
+  const rand = options.sampling ? mulberry32(options.sampling.seed) : null;
+  const eos = new Set(options.eosTokenIds);
+  const tokens: number[][] = Array.from({ length: batch }, () => []);
+  const finish: Array<'eos' | 'length' | null> = Array.from({ length: batch }, () => null);
+
+  let past: Record<string, WireTensor> = {};
+  for (let l = 0; l < layers; l++) {
+    for (const kind of ['key', 'value']) past[`past_key_values.${l}.${kind}`] = { type: 'float32', dims: [batch, heads, 0, headDim], data: new Float32Array(0) };
+  }
+  let mask = Array.from(options.prefix.attentionMask, (m) => BigInt(m));
+  let total = length;
+  let inputs: WireTensor = { type: 'float32', dims: [batch, length, width], data: options.prefix.embeds };
+  let steps = 0;
+
+  while (steps < options.maxNewTokens) {
+    const out = await options.step({ inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past });
+    const logits = out.logits;
+    if (!logits) throw new Error('The decoder returned no logits output.');
+    const [, seq, vocab] = logits.dims as [number, number, number];
+    const next: number[] = [];
+    for (let row = 0; row < batch; row++) {
+      if (finish[row] !== null) {
+        next.push(options.eosTokenIds[0] ?? 0);
+        continue;
+      }
+      const token = pick(logits.data as Float32Array, (row * seq + seq - 1) * vocab, vocab, rand, options.sampling);
+      tokens[row]!.push(token);
+      next.push(token);
+      if (eos.has(token)) finish[row] = 'eos';
+    }
+    steps++;
+    if (steps >= options.maxNewTokens || finish.every((f) => f !== null)) break;
+    past = {};
+    for (let l = 0; l < layers; l++) {
+      for (const kind of ['key', 'value']) {
+        const present = out[`present.${l}.${kind}`];
+        if (!present) throw new Error(`The decoder returned no present.${l}.${kind} output.`);
+        past[`past_key_values.${l}.${kind}`] = present;
+      }
+    }
+    // Append one position per row (finished rows keep attending, their outputs are ignored).
+    const grown: bigint[] = [];
+    for (let row = 0; row < batch; row++) grown.push(...mask.slice(row * total, (row + 1) * total), 1n);
+    mask = grown;
+    total += 1;
+    inputs = { type: 'float32', dims: [batch, 1, width], data: await options.embed(next) };
+  }
+  return { tokens, finishReasons: finish.map((f) => f ?? 'length'), steps };
+}

@@ -20,6 +20,8 @@ export interface GenerateOptions {
   eosTokenIds: number[];
   /** Greedy when absent. */
   sampling?: { temperature: number; topK?: number; seed: number };
+  /** Feed position_ids (Llama-style decoders): cumulative count of attended positions, from 0. */
+  positionIds?: boolean;
 }
 
 export interface GenerateResult {
@@ -63,9 +65,20 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   let total = length;
   let inputs: WireTensor = { type: 'float32', dims: [batch, length, width], data: options.prefix.embeds };
   let steps = 0;
+  // Left padding: a row's first real token is position 0; padded slots get 0 and are masked anyway.
+  const lastPosition = new Array<number>(batch).fill(-1);
+  let positions = new BigInt64Array(batch * length);
+  for (let row = 0; row < batch; row++) {
+    for (let i = 0; i < length; i++) {
+      if (options.prefix.attentionMask[row * length + i]) lastPosition[row]! += 1;
+      positions[row * length + i] = BigInt(Math.max(0, lastPosition[row]!));
+    }
+  }
 
   while (steps < options.maxNewTokens) {
-    const out = await options.step({ inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past });
+    const feeds: Record<string, WireTensor> = { inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past };
+    if (options.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, positions.length / batch], data: positions };
+    const out = await options.step(feeds);
     const logits = out.logits;
     if (!logits) throw new Error('The decoder returned no logits output.');
     const [, seq, vocab] = logits.dims as [number, number, number];
@@ -95,6 +108,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     for (let row = 0; row < batch; row++) grown.push(...mask.slice(row * total, (row + 1) * total), 1n);
     mask = grown;
     total += 1;
+    positions = BigInt64Array.from(lastPosition.map((p, row) => BigInt((lastPosition[row] = p + 1))));
     inputs = { type: 'float32', dims: [batch, 1, width], data: await options.embed(next) };
   }
   return { tokens, finishReasons: finish.map((f) => f ?? 'length'), steps };

@@ -92,12 +92,34 @@ function asJoin(index: GraphIndex, node: NodeProto, nodeIndex: number, r: string
   return { node, nodeIndex, streamIn: r, branchOut: other, out: { tensor: sum ? sum : null, node: node.name, nodeIndex, output: 3 } };
 }
 
-function nextJoin(index: GraphIndex, r: string): Omit<Join, 'kind' | 'branchIn'> | null {
-  for (const use of index.consumers.get(r) ?? []) {
+/** Ops that carry the stream's value unchanged (a norm's upcast to float32, say): look through them. */
+const PASSTHROUGH_OPS = new Set(['Cast', 'Identity']);
+
+function nextJoin(index: GraphIndex, r: string, depth = 0): Omit<Join, 'kind' | 'branchIn'> | null {
+  const uses = index.consumers.get(r) ?? [];
+  for (const use of uses) {
     const join = asJoin(index, use.node, use.order, r);
     if (join) return join;
   }
+  if (depth >= 3) return null;
+  for (const use of uses) {
+    if (!PASSTHROUGH_OPS.has(use.node.op_type) || use.node.output.length !== 1 || !use.node.output[0]) continue;
+    const join = nextJoin(index, use.node.output[0], depth + 1);
+    if (join) return join;
+  }
   return null;
+}
+
+/** The earliest tensor carrying the same value as `tensor` through pass-through ops (e.g. inputs_embeds). */
+function aliasRoot(index: GraphIndex, tensor: string): string {
+  let t = tensor;
+  for (let i = 0; i < 3; i++) {
+    const p = index.producer.get(t);
+    const input = p?.node.input[0];
+    if (!p || !PASSTHROUGH_OPS.has(p.node.op_type) || !input || index.isConstant(input)) break;
+    t = input;
+  }
+  return t;
 }
 
 /**
@@ -139,11 +161,21 @@ function headCandidates(index: GraphIndex): string[] {
 /** The normalised input of a join's branch: a norm over the stream, or the fused norm output of the previous join. */
 function findBranchIn(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>, previous: Omit<Join, 'kind' | 'branchIn'> | undefined): TensorRef | null {
   const branch = index.branchNodes(join.branchOut, join.streamIn);
-  const norm = branch.find((n) => NORM_OPS.has(n.op_type) && n.input[0] === join.streamIn);
+  const norm = branch.find((n) => NORM_OPS.has(n.op_type) && aliasRoot(index, n.input[0] ?? '') === aliasRoot(index, join.streamIn));
   if (norm) return ref(index, norm, 0);
   if (previous && SKIP_NORM_OPS.has(previous.node.op_type) && previous.node.output[0]) return ref(index, previous.node, 0);
+  // A norm decomposed into elementwise ops (TorchScript exports of RMSNorm): the branch's input is
+  // what its first projection reads.
+  const projection = branch.find((n) => PROJECTION_OPS.has(n.op_type));
+  const input = projection?.input[0];
+  if (input && index.dependsOn(input, join.streamIn)) {
+    const p = index.producer.get(input);
+    if (p) return ref(index, p.node, p.slot);
+  }
   return null;
 }
+
+const PROJECTION_OPS = new Set(['MatMul', 'Gemm', 'MatMulNBits', 'MatMulInteger', 'DynamicQuantizeLinear', 'QLinearMatMul']);
 
 export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps | null {
   const index = new GraphIndex(graph);
@@ -157,6 +189,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     }
   }
   if (best.length === 0) return null;
+  bestHead = aliasRoot(index, bestHead);
 
   const joins: Join[] = best.map((j, i) => ({
     ...j,
@@ -204,7 +237,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     streamRef = post;
   });
 
-  const width = taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ?? normWidth(index, bestHead);
+  const width = taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ?? normWidth(index, bestHead) ?? widthOf(bestHead).width ?? projectionWidth(index, best[0]!);
   for (const t of taps) if (t.width === null && (t.hook.startsWith('hook_resid') || t.hook.endsWith('_out'))) t.width = width;
   return { layers: blocks.length, width, taps, streamHead: bestHead, sublayerKinds: blocks.map((b) => b.map((j) => j.kind)) };
 }
@@ -222,6 +255,16 @@ function normWidth(index: GraphIndex, head: string): number | null {
       const dims = index.initializers.get(input)?.dims;
       if (dims && dims.length === 1 && dims[0]! > 0) return dims[0]!;
     }
+  }
+  return null;
+}
+
+/** Width from the first projection weight of the first branch ([d_model, n] for MatMul). */
+function projectionWidth(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>): number | null {
+  for (const n of index.branchNodes(join.branchOut, join.streamIn)) {
+    if (n.op_type !== 'MatMul') continue;
+    const dims = index.initializers.get(n.input[1] ?? '')?.dims;
+    if (dims && dims.length === 2) return dims[0]!;
   }
   return null;
 }

@@ -1,0 +1,201 @@
+/**
+ * The VLM pipeline for onnx-community exports: processor (transformers.js) -> vision encoder and token
+ * embedding (session pool) -> image features merged into the prompt at the image tokens -> our own
+ * generation loop over the decoder. Every prompt token gets metadata (image or text, and for image
+ * tokens the image and patch row/column), which harvesting and the feature browser build on.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OcularError } from '../errors.js';
+import { generate, type GenerateResult } from '../generation/generate.js';
+import { valueInfoType } from '../onnx/graph-index.js';
+import { readModel } from '../onnx/model-io.js';
+import type { Device, WireTensor } from '../runtime/pool-protocol.js';
+import type { SessionHandle, SessionPool } from '../runtime/session-pool.js';
+import { familySpec, type FamilySpec } from './families.js';
+import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
+
+export interface TokenInfo {
+  tokenId: number;
+  modality: 'image' | 'text' | 'pad';
+  /** Index of the image within the batch item (image tokens only). */
+  image: number | null;
+  /** Patch grid position; null for image tokens outside the grid (CLS) and for text. */
+  patchRow: number | null;
+  patchCol: number | null;
+}
+
+export interface VlmItem {
+  /** Image file path (inside the dataset) or an already loaded transformers.js RawImage. */
+  image: string | unknown;
+  prompt: string;
+}
+
+export interface PreparedPrefix {
+  embeds: Float32Array;
+  batch: number;
+  length: number;
+  width: number;
+  attentionMask: Uint8Array;
+  inputIds: number[][];
+  tokens: TokenInfo[][];
+  texts: string[];
+}
+
+export interface GenerationOutput {
+  text: string;
+  tokenIds: number[];
+  finishReason: 'eos' | 'length';
+}
+
+interface DecoderSignature {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  positionIds: boolean;
+}
+
+function readDecoderSignature(file: string): DecoderSignature {
+  const graph = readModel(file).graph;
+  const keys = graph.input.filter((i) => /^past_key_values\.\d+\.key$/.test(i.name));
+  if (keys.length === 0) throw new OcularError('invalid_request', `${file}: no past_key_values.N.key inputs; Ocular needs a decoder exported with its KV cache.`);
+  const shape = valueInfoType(keys[0]!)?.shape ?? [];
+  const kvHeads = shape[1];
+  const headDim = shape[3];
+  if (typeof kvHeads !== 'number' || typeof headDim !== 'number') {
+    throw new OcularError('invalid_request', `${file}: ${keys[0]!.name} must declare [batch, heads, past, head_dim] with fixed heads and head_dim.`);
+  }
+  return { layers: keys.length, kvHeads, headDim, positionIds: graph.input.some((i) => i.name === 'position_ids') };
+}
+
+function toWire(t: { type: string; dims: number[]; data: unknown }): WireTensor {
+  return { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
+}
+
+export class VlmPipeline {
+  private constructor(
+    readonly folder: string,
+    private readonly pool: SessionPool,
+    private readonly loaded: LoadedProcessor,
+    readonly family: FamilySpec,
+    private readonly sessions: { vision: SessionHandle; embed: SessionHandle; decoder: SessionHandle },
+    private readonly decoder: DecoderSignature,
+    readonly eosTokenIds: number[],
+  ) {}
+
+  static async load(folder: string, pool: SessionPool, device: Device = 'auto'): Promise<VlmPipeline> {
+    const abs = path.resolve(folder);
+    const onnx = (name: string) => {
+      const file = path.join(abs, 'onnx', `${name}.onnx`);
+      if (!fs.existsSync(file)) throw new OcularError('invalid_request', `${abs}: onnx/${name}.onnx is missing.`);
+      return file;
+    };
+    const files = { vision: onnx('vision_encoder'), embed: onnx('embed_tokens'), decoder: onnx('decoder_model_merged') };
+    const loaded = await loadProcessor(abs);
+    const processorConfigFile = path.join(abs, 'processor_config.json');
+    const processorConfig = fs.existsSync(processorConfigFile) ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>) : {};
+    const family = familySpec(loaded.config, processorConfig);
+    const decoder = readDecoderSignature(files.decoder);
+    const [vision, embed, dec] = await Promise.all([pool.load(files.vision, device), pool.load(files.embed, device), pool.load(files.decoder, device)]);
+    const generationFile = path.join(abs, 'generation_config.json');
+    const generation = fs.existsSync(generationFile) ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] }) : {};
+    const eos = generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
+    const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
+    return new VlmPipeline(abs, pool, loaded, family, { vision, embed, decoder: dec }, decoder, eosTokenIds);
+  }
+
+  /** The chat-templated prompt for one image and one question. */
+  chatText(prompt: string): string {
+    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [this.family.imageContent, { type: 'text', text: prompt }] }], {
+      tokenize: false,
+      add_generation_prompt: true,
+    }) as string;
+  }
+
+  async embedTokens(ids: number[][]): Promise<Float32Array> {
+    const rows = ids.length;
+    const cols = ids[0]?.length ?? 0;
+    const out = await this.pool.run(this.sessions.embed, { input_ids: { type: 'int64', dims: [rows, cols], data: BigInt64Array.from(ids.flat().map(BigInt)) } });
+    return out.inputs_embeds!.data as Float32Array;
+  }
+
+  async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
+    const { RawImage } = await loadTransformers();
+    const images = await Promise.all(items.map((it) => (typeof it.image === 'string' ? RawImage.read(it.image) : it.image)));
+    const texts = items.map((it) => this.chatText(it.prompt));
+    const { processor } = this.loaded;
+    const inputs = this.family.processorCall === 'images-first' ? await processor(images, texts, { padding: true }) : await processor(texts, images, { padding: true });
+    const [batch, length] = inputs.input_ids.dims as [number, number];
+    const ids = Array.from(inputs.input_ids.data as BigInt64Array, Number);
+    const inputIds = Array.from({ length: batch }, (_, r) => ids.slice(r * length, (r + 1) * length));
+    const attentionMask = Uint8Array.from(Array.from(inputs.attention_mask.data as BigInt64Array, Number));
+
+    const visionFeeds: Record<string, WireTensor> = {};
+    for (const name of this.sessions.vision.inputNames) {
+      if (!inputs[name]) throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
+      visionFeeds[name] = toWire(inputs[name]);
+    }
+    const features = (await this.pool.run(this.sessions.vision, visionFeeds)).image_features;
+    if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
+    const width = features.dims[features.dims.length - 1]!;
+    const featureData = features.data as Float32Array;
+    const embeds = await this.embedTokens(inputIds);
+
+    // Replace image tokens, in reading order, with the image features.
+    const tokens: TokenInfo[][] = [];
+    const { imageTokenId, layout } = this.family;
+    let next = 0;
+    const totalFeatures = featureData.length / width;
+    for (let r = 0; r < batch; r++) {
+      const row: TokenInfo[] = [];
+      let imageTokens = 0;
+      for (let i = 0; i < length; i++) {
+        const tokenId = inputIds[r]![i]!;
+        if (!attentionMask[r * length + i]) {
+          row.push({ tokenId, modality: 'pad', image: null, patchRow: null, patchCol: null });
+          continue;
+        }
+        if (tokenId !== imageTokenId) {
+          row.push({ tokenId, modality: 'text', image: null, patchRow: null, patchCol: null });
+          continue;
+        }
+        if (next >= totalFeatures) throw new OcularError('invalid_request', `The prompts hold more image tokens than the vision encoder produced features (${totalFeatures}).`);
+        embeds.set(featureData.subarray(next * width, (next + 1) * width), (r * length + i) * width);
+        next++;
+        const k = imageTokens % layout.tokensPerImage;
+        const inGrid = k >= layout.leadingTokens ? k - layout.leadingTokens : null;
+        row.push({
+          tokenId,
+          modality: 'image',
+          image: Math.floor(imageTokens / layout.tokensPerImage),
+          patchRow: inGrid === null ? null : Math.floor(inGrid / layout.gridCols),
+          patchCol: inGrid === null ? null : inGrid % layout.gridCols,
+        });
+        imageTokens++;
+      }
+      tokens.push(row);
+    }
+    if (next !== totalFeatures) throw new OcularError('invalid_request', `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`);
+    return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts };
+  }
+
+  async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number } }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
+    const prefix = await this.prepare(items);
+    const result = await generate({
+      step: (feeds) => this.pool.run(this.sessions.decoder, feeds),
+      embed: (ids) => this.embedTokens(ids.map((id) => [id])),
+      prefix,
+      cache: { layers: this.decoder.layers, heads: this.decoder.kvHeads, headDim: this.decoder.headDim },
+      maxNewTokens: options.maxNewTokens,
+      eosTokenIds: this.eosTokenIds,
+      sampling: options.sampling,
+      positionIds: this.decoder.positionIds,
+    });
+    const outputs = result.tokens.map((ids, r) => ({
+      text: this.loaded.tokenizer.decode(ids, { skip_special_tokens: true }) as string,
+      tokenIds: ids,
+      finishReason: result.finishReasons[r]!,
+    }));
+    return { outputs, prefix, result };
+  }
+}

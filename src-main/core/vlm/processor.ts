@@ -1,0 +1,51 @@
+/**
+ * Image preprocessing, tokenization and chat templates through @huggingface/transformers'
+ * processors, loaded from a local model folder only: remote loading is switched off, so nothing
+ * here touches the network.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OcularError, errorMessage } from '../errors.js';
+
+type TransformersModule = typeof import('@huggingface/transformers');
+let transformers: Promise<TransformersModule> | null = null;
+
+/** Loaded lazily: the package is large and only model work needs it. */
+export function loadTransformers(): Promise<TransformersModule> {
+  transformers ??= import('@huggingface/transformers').then((mod) => {
+    mod.env.allowRemoteModels = false;
+    mod.env.allowLocalModels = true;
+    mod.env.useBrowserCache = false;
+    mod.env.useFSCache = false;
+    return mod;
+  });
+  return transformers;
+}
+
+export interface LoadedProcessor {
+  // transformers.js processors are dynamically typed per family.
+  processor: any;
+  tokenizer: any;
+  config: Record<string, any>;
+}
+
+export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
+  const abs = path.resolve(folder);
+  const configFile = path.join(abs, 'config.json');
+  if (!fs.existsSync(configFile)) throw new OcularError('invalid_request', `${abs}: config.json is missing, so the model family is unknown.`);
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, any>;
+  const mod = await loadTransformers();
+  // transformers.js resolves local models as <localModelPath>/<id>/<file>.
+  mod.env.localModelPath = `${path.dirname(abs)}${path.sep}`;
+  const id = path.basename(abs);
+  let processor: any;
+  try {
+    processor = await mod.AutoProcessor.from_pretrained(id, { local_files_only: true });
+  } catch (err) {
+    throw new OcularError('invalid_request', `${abs}: could not load the processor (preprocessor_config.json, tokenizer files): ${errorMessage(err)}`);
+  }
+  const tokenizer = processor.tokenizer;
+  if (!tokenizer) throw new OcularError('invalid_request', `${abs}: the processor has no tokenizer (tokenizer.json missing?).`);
+  tokenizer.padding_side = 'left'; // generation appends on the right
+  return { processor, tokenizer, config };
+}

@@ -175,13 +175,13 @@ def merge(input_ids, inputs_embeds, image_features, image_token_id):
     return merged
 
 
-def write_reference(out, processor, vision, embed, decoder, image_token_id, layers, kv_heads, head_dim, size, prompts, eos, image_marker):
+def write_reference(out, processor, vision, embed, decoder, image_token_id, layers, kv_heads, head_dim, size, prompts, eos, image_marker, nest_images=False):
     images = test_images(len(prompts), size)
     os.makedirs(os.path.join(out, 'test-images'), exist_ok=True)
     for i, im in enumerate(images):
         im.save(os.path.join(out, 'test-images', f'{i}.png'))
     texts = [processor.tokenizer.apply_chat_template([{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': p}]}], tokenize=False, add_generation_prompt=True) for p in prompts]
-    inputs = processor(images=images, text=texts, return_tensors='pt', padding=True)
+    inputs = processor(images=[[im] for im in images] if nest_images else images, text=texts, return_tensors='pt', padding=True)
     with torch.no_grad():
         feats = vision(*[inputs[k] for k in vision.input_names])
         embeds = embed(inputs['input_ids'])
@@ -246,7 +246,61 @@ def export_llava(out):
                     tc.hidden_size // tc.num_attention_heads, image_size, PROMPTS, tc.eos_token_id, '<image>')
 
 
-FAMILIES = {'llava': export_llava}
+def export_gemma3(out):
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor, Gemma3TextConfig, SiglipVisionConfig
+    specials = ['<pad>', '<unk>', '<s>', '</s>', '<start_of_image>', '<end_of_image>', '<image_soft_token>']
+    tok, vocab = make_tokenizer(specials)
+    image_size, patch, tokens_per_image = 32, 8, 4
+    vc = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=image_size, patch_size=patch)
+    tc = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                          vocab_size=len(vocab), max_position_embeddings=256, sliding_window=64, bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    cfg = Gemma3Config(text_config=tc, vision_config=vc, mm_tokens_per_image=tokens_per_image, boi_token_index=vocab['<start_of_image>'],
+                       eoi_token_index=vocab['<end_of_image>'], image_token_index=vocab['<image_soft_token>'])
+    for c in (cfg, cfg.text_config, cfg.vision_config):
+        c._attn_implementation = 'eager'
+    torch.manual_seed(1)
+    model = Gemma3ForConditionalGeneration(cfg).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    os.remove(os.path.join(out, 'model.safetensors'))
+
+    extra = {'boi_token': '<start_of_image>', 'eoi_token': '<end_of_image>', 'image_token': '<image_soft_token>'}
+    fast = save_tokenizer(out, tok, specials, extra, '<start_of_image>')
+    for k, v in extra.items():
+        setattr(fast, k, v)
+    fast.image_token_id = vocab['<image_soft_token>']
+    fast.boi_token_id = vocab['<start_of_image>']
+    fast.eoi_token_id = vocab['<end_of_image>']
+    image_processor = Gemma3ImageProcessor(size={'height': image_size, 'width': image_size}, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+                                           do_pan_and_scan=False)
+    image_processor.save_pretrained(out)
+    set_processor_class(out, 'Gemma3Processor')
+    processor = Gemma3Processor(image_processor=image_processor, tokenizer=fast, chat_template=fast.chat_template, image_seq_length=tokens_per_image)
+    with open(os.path.join(out, 'processor_config.json'), 'w') as f:
+        json.dump({'processor_class': 'Gemma3Processor', 'image_seq_length': tokens_per_image}, f, indent=2)
+
+    class Vision(torch.nn.Module):
+        input_names = ['pixel_values']
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, pixel_values):
+            hidden = self.m.model.vision_tower(pixel_values=pixel_values).last_hidden_state
+            return self.m.model.multi_modal_projector(hidden)
+
+    vision = Vision(model).eval()
+    torch.onnx.export(vision, (torch.randn(2, 3, image_size, image_size),), os.path.join(out, 'onnx', 'vision_encoder.onnx'), input_names=['pixel_values'],
+                      output_names=['image_features'], dynamic_axes={'pixel_values': {0: 'batch_size'}, 'image_features': {0: 'batch_size'}}, opset_version=18, dynamo=False)
+    embed = Embed(model.model.language_model.embed_tokens).eval()
+    export_embed(out, embed)
+    decoder = Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval()
+    export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, tc.head_dim)
+    write_reference(out, processor, vision, embed, decoder, vocab['<image_soft_token>'], tc.num_hidden_layers, tc.num_key_value_heads,
+                    tc.head_dim, image_size, PROMPTS, tc.eos_token_id, '<start_of_image>', nest_images=True)
+
+
+FAMILIES = {'llava': export_llava, 'gemma3': export_gemma3}
 
 
 def main():

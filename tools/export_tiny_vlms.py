@@ -300,7 +300,74 @@ def export_gemma3(out):
                     tc.head_dim, image_size, PROMPTS, tc.eos_token_id, '<start_of_image>', nest_images=True)
 
 
-FAMILIES = {'llava': export_llava, 'gemma3': export_gemma3}
+def export_idefics3(out):
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor, Idefics3Processor, Idefics3VisionConfig, LlamaConfig
+    specials = ['<pad>', '<unk>', '<s>', '</s>', '<fake_token_around_image>', '<image>', '<global-img>', '<end_of_utterance>']
+    tok, vocab = make_tokenizer(specials)
+    image_size, patch, scale = 32, 8, 2
+    tokens_per_image = (image_size // patch) ** 2 // (scale ** 2)
+    vc = Idefics3VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=image_size, patch_size=patch)
+    tc = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, vocab_size=len(vocab),
+                     max_position_embeddings=256, bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    cfg = Idefics3Config(vision_config=vc.to_dict(), text_config=tc.to_dict(), scale_factor=scale, image_token_id=vocab['<image>'], pad_token_id=0)
+    for c in (cfg, cfg.text_config, cfg.vision_config):
+        c._attn_implementation = 'eager'
+    torch.manual_seed(2)
+    model = Idefics3ForConditionalGeneration(cfg).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    os.remove(os.path.join(out, 'model.safetensors'))
+
+    fast = save_tokenizer(out, tok, specials, {'fake_image_token': '<fake_token_around_image>', 'image_token': '<image>', 'global_image_token': '<global-img>',
+                                               'end_of_utterance_token': '<end_of_utterance>'}, '<image>')
+    fast.fake_image_token, fast.image_token, fast.global_image_token = '<fake_token_around_image>', '<image>', '<global-img>'
+    fast.end_of_utterance_token = '<end_of_utterance>'
+    fast.image_token_id = vocab['<image>']
+    fast.fake_image_token_id = vocab['<fake_token_around_image>']
+    image_processor = Idefics3ImageProcessor(do_image_splitting=False, size={'longest_edge': image_size}, max_image_size={'longest_edge': image_size},
+                                             image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    image_processor.save_pretrained(out)
+    set_processor_class(out, 'Idefics3Processor')
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=fast, chat_template=fast.chat_template, image_seq_len=tokens_per_image)
+    with open(os.path.join(out, 'processor_config.json'), 'w') as f:
+        json.dump({'processor_class': 'Idefics3Processor', 'image_seq_len': tokens_per_image}, f, indent=2)
+
+    class Vision(torch.nn.Module):
+        input_names = ['pixel_values', 'pixel_attention_mask']
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, pixel_values, pixel_attention_mask):
+            # get_image_features' Unfold does not export; with one real image per prompt (no splitting, no
+            # padding images) the patch mask is 'any pixel of the patch is real', computed by reshaping.
+            # The embeddings' bucketised position ids do not export either (ScatterND type clash); for a
+            # whole, unpadded image they are simply 0..num_patches-1, so compute the embeddings directly.
+            # pixel_attention_mask is accepted for the onnx-community signature; every pixel is real here.
+            vm = self.m.model.vision_model
+            pv = pixel_values.flatten(0, 1)
+            patches = vm.embeddings.patch_embedding(pv).flatten(2).transpose(1, 2)
+            positions = torch.arange(patches.shape[1], device=pv.device)
+            hidden = patches + vm.embeddings.position_embedding(positions).unsqueeze(0) + 0 * pixel_attention_mask.flatten(0, 1)[:, :1, :1].to(pv.dtype).flatten(1).unsqueeze(-1)
+            hidden = vm.encoder(inputs_embeds=hidden, attention_mask=None).last_hidden_state
+            hidden = vm.post_layernorm(hidden)
+            return self.m.model.connector(hidden)
+
+    vision = Vision(model).eval()
+    px = torch.randn(2, 1, 3, image_size, image_size)
+    pam = torch.ones(2, 1, image_size, image_size, dtype=torch.bool)
+    torch.onnx.export(vision, (px, pam), os.path.join(out, 'onnx', 'vision_encoder.onnx'), input_names=['pixel_values', 'pixel_attention_mask'],
+                      output_names=['image_features'], dynamic_axes={'pixel_values': {0: 'batch_size', 1: 'num_images'}, 'pixel_attention_mask': {0: 'batch_size', 1: 'num_images'},
+                                                                      'image_features': {0: 'num_real_images'}}, opset_version=18, dynamo=False)
+    embed = Embed(model.model.text_model.embed_tokens).eval()
+    export_embed(out, embed)
+    decoder = Decoder(model.model.text_model, model.lm_head, tc.num_hidden_layers).eval()
+    export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads)
+    write_reference(out, processor, vision, embed, decoder, vocab['<image>'], tc.num_hidden_layers, tc.num_key_value_heads,
+                    tc.hidden_size // tc.num_attention_heads, image_size, PROMPTS, tc.eos_token_id, '<image>', nest_images=True)
+
+
+FAMILIES = {'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3}
 
 
 def main():

@@ -21,7 +21,7 @@ interface Reference {
   max_new_tokens: number;
 }
 
-const FAMILIES = ['llava', 'gemma3'];
+const FAMILIES = ['llava', 'gemma3', 'idefics3'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });

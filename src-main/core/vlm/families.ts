@@ -18,8 +18,8 @@ export interface FamilySpec {
   family: string;
   imageTokenId: number;
   layout: ImageLayout;
-  /** Arguments order of the processor call: (images, text) or (text, images). */
-  processorCall: 'images-first' | 'text-first';
+  /** How the processor is called for one item: (images, text), (text, images) or (text, images per text). */
+  processorCall: 'images-first' | 'text-first' | 'text-first-nested';
   /** How an image is marked in a chat message for this family's template. */
   imageContent: Record<string, unknown>;
 }
@@ -64,7 +64,7 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         family,
         imageTokenId: config.image_token_id ?? config.image_token_index,
         layout: { tokensPerImage: tokens, leadingTokens: 0, gridRows: side, gridCols: side },
-        processorCall: 'text-first',
+        processorCall: 'text-first-nested',
         imageContent: { type: 'image' },
       };
     }

@@ -72,6 +72,24 @@ function toWire(t: { type: string; dims: number[]; data: unknown }): WireTensor 
   return { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
 }
 
+/** Stack per-item tensors along the batch axis; their other dimensions must agree. */
+function concatBatch(parts: WireTensor[], name: string): WireTensor {
+  const first = parts[0]!;
+  const rest = first.dims.slice(1).join(',');
+  if (parts.some((p) => p.dims.slice(1).join(',') !== rest)) {
+    throw new OcularError('invalid_request', `Items produce '${name}' of different shapes (${parts.map((p) => `[${p.dims}]`).join(' ')}); batch them separately.`);
+  }
+  const total = parts.reduce((n, p) => n + p.data.length, 0);
+  const Ctor = first.data.constructor as new (n: number) => WireTensor['data'];
+  const data = new Ctor(total);
+  let offset = 0;
+  for (const p of parts) {
+    (data as Float32Array).set(p.data as Float32Array, offset);
+    offset += p.data.length;
+  }
+  return { type: first.type, dims: [parts.reduce((n, p) => n + p.dims[0]!, 0), ...first.dims.slice(1)], data };
+}
+
 export class VlmPipeline {
   private constructor(
     readonly folder: string,
@@ -104,6 +122,19 @@ export class VlmPipeline {
     return new VlmPipeline(abs, pool, loaded, family, { vision, embed, decoder: dec }, decoder, eosTokenIds);
   }
 
+  /** One image and its chat-templated text through the family's processor. */
+  private process(image: unknown, text: string): Promise<any> {
+    const { processor } = this.loaded;
+    switch (this.family.processorCall) {
+      case 'images-first':
+        return processor([image], [text]);
+      case 'text-first':
+        return processor([text], [image]);
+      case 'text-first-nested':
+        return processor([text], [[image]]);
+    }
+  }
+
   /** The chat-templated prompt for one image and one question. */
   chatText(prompt: string): string {
     return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [this.family.imageContent, { type: 'text', text: prompt }] }], {
@@ -121,19 +152,26 @@ export class VlmPipeline {
 
   async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
     const { RawImage } = await loadTransformers();
-    const images = await Promise.all(items.map((it) => (typeof it.image === 'string' ? RawImage.read(it.image) : it.image)));
     const texts = items.map((it) => this.chatText(it.prompt));
-    const { processor } = this.loaded;
-    const inputs = this.family.processorCall === 'images-first' ? await processor(images, texts, { padding: true }) : await processor(texts, images, { padding: true });
-    const [batch, length] = inputs.input_ids.dims as [number, number];
-    const ids = Array.from(inputs.input_ids.data as BigInt64Array, Number);
-    const inputIds = Array.from({ length: batch }, (_, r) => ids.slice(r * length, (r + 1) * length));
-    const attentionMask = Uint8Array.from(Array.from(inputs.attention_mask.data as BigInt64Array, Number));
+    // Each item goes through the processor alone, then the batch is left-padded here: processors
+    // differ in whether (and on which side) they pad, and generation needs left padding.
+    const perItem: any[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const image = typeof items[i]!.image === 'string' ? await RawImage.read(items[i]!.image as string) : items[i]!.image;
+      perItem.push(await this.process(image, texts[i]!));
+    }
+    const batch = items.length;
+    const rowsIds = perItem.map((inp) => Array.from(inp.input_ids.data as BigInt64Array, Number));
+    const length = Math.max(...rowsIds.map((r) => r.length));
+    const padId = Number(this.loaded.tokenizer.pad_token_id ?? 0);
+    const inputIds = rowsIds.map((r) => [...new Array<number>(length - r.length).fill(padId), ...r]);
+    const attentionMask = new Uint8Array(batch * length);
+    rowsIds.forEach((r, i) => attentionMask.fill(1, i * length + (length - r.length), (i + 1) * length));
 
     const visionFeeds: Record<string, WireTensor> = {};
     for (const name of this.sessions.vision.inputNames) {
-      if (!inputs[name]) throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
-      visionFeeds[name] = toWire(inputs[name]);
+      if (!perItem[0][name]) throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
+      visionFeeds[name] = concatBatch(perItem.map((inp) => toWire(inp[name])), name);
     }
     const features = (await this.pool.run(this.sessions.vision, visionFeeds)).image_features;
     if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');

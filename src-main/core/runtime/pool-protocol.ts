@@ -24,7 +24,18 @@ export type ToHost =
   | { type: 'load'; id: number; modelPath: string; device: Device }
   | { type: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor>; outputs?: string[] }
   | { type: 'release'; id: number; sessionId: number }
-  | { type: 'diagnostics'; id: number };
+  | { type: 'diagnostics'; id: number }
+  | { type: 'generate'; id: number; decoder: number; embed: number; options: HostGenerateOptions };
+
+/** Generation run inside a host, so the KV cache never leaves the process that owns the session. */
+export interface HostGenerateOptions {
+  prefix: { embeds: Float32Array; batch: number; length: number; width: number; attentionMask: Uint8Array };
+  cache: { layers: number; heads: number; headDim: number };
+  maxNewTokens: number;
+  eosTokenIds: number[];
+  sampling?: { temperature: number; topK?: number; seed: number };
+  positionIds?: boolean;
+}
 
 export type FromHost =
   | { type: 'ready'; pid: number }

@@ -6,6 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
+import { generate } from '../generation/generate.js';
 import { cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
@@ -32,8 +33,22 @@ async function createSession(modelPath: string, device: 'auto' | 'cpu' | 'cuda')
   }
 }
 
-function toOrt(t: WireTensor): ort.Tensor {
-  return new ort.Tensor(t.type, t.data as never, t.dims);
+function need(sessionId: number): ort.InferenceSession {
+  const session = sessions.get(sessionId);
+  if (!session) throw new Error(`session ${sessionId} is not loaded in this pool process`);
+  return session;
+}
+
+function toFeeds(feeds: Record<string, WireTensor>): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) out[name] = new ort.Tensor(t.type, t.data as never, t.dims);
+  return out;
+}
+
+function fromOrt(out: ort.InferenceSession.OnnxValueMapType): Record<string, WireTensor> {
+  const result: Record<string, WireTensor> = {};
+  for (const [name, t] of Object.entries(out)) result[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
+  return result;
 }
 
 async function handle(msg: ToHost): Promise<unknown> {
@@ -45,14 +60,9 @@ async function handle(msg: ToHost): Promise<unknown> {
       return { sessionId, inputNames: [...session.inputNames], outputNames: [...session.outputNames], executionProvider: ep, fallbackReason } satisfies LoadedSession;
     }
     case 'run': {
-      const session = sessions.get(msg.sessionId);
-      if (!session) throw new Error(`session ${msg.sessionId} is not loaded in this pool process`);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = toOrt(t);
-      const out = msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds);
-      const result: Record<string, WireTensor> = {};
-      for (const [name, t] of Object.entries(out)) result[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
-      return result;
+      const session = need(msg.sessionId);
+      const feeds = toFeeds(msg.feeds);
+      return fromOrt(msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds));
     }
     case 'release': {
       await sessions.get(msg.sessionId)?.release();
@@ -60,6 +70,18 @@ async function handle(msg: ToHost): Promise<unknown> {
     }
     case 'diagnostics':
       return runtimeDiagnostics(ort.env.versions.node ?? 'unknown');
+    case 'generate': {
+      const decoder = need(msg.decoder);
+      const embed = need(msg.embed);
+      return generate({
+        ...msg.options,
+        step: async (feeds) => fromOrt(await decoder.run(toFeeds(feeds))),
+        embed: async (ids) => {
+          const out = await embed.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length, 1]) });
+          return out.inputs_embeds!.data as Float32Array;
+        },
+      });
+    }
   }
 }
 

@@ -6,7 +6,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Device, FromHost, LoadedSession, RuntimeDiagnostics, ToHost, WireTensor } from './pool-protocol.js';
+import type { GenerateResult } from '../generation/generate.js';
+import type { Device, FromHost, HostGenerateOptions, LoadedSession, RuntimeDiagnostics, ToHost, WireTensor } from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -56,12 +57,12 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     return Promise.all(this.hosts.map((h) => h.ready));
   }
 
-  /** Load (or reuse) a session for a model file on the least-loaded host. */
-  load(modelPath: string, device: Device = 'auto'): Promise<SessionHandle> {
+  /** Load (or reuse) a session for a model file on the least-loaded host, or on `slot` when given. */
+  load(modelPath: string, device: Device = 'auto', slot?: number): Promise<SessionHandle> {
     const key = `${device}:${modelPath}`;
     const existing = this.sessions.get(key);
     if (existing) return existing;
-    const host = [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
+    const host = slot !== undefined ? this.hosts[slot % this.hosts.length]! : [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
     host.sessions.add(key);
     const loading = this.call<LoadedSession>(host, { type: 'load', id: 0, modelPath, device }).then(
       async (loaded) => ({ ...loaded, modelPath, device, host: host.slot, pid: await host.ready }),
@@ -81,6 +82,29 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
     }
     return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs });
+  }
+
+  /**
+   * Load several graphs into one host (a decoder and its token embedding, say) so work that needs
+   * them together can run inside that process. Reuses them when they already share a host.
+   */
+  async loadTogether(modelPaths: string[], device: Device = 'auto'): Promise<SessionHandle[]> {
+    const existing = await Promise.all(modelPaths.map((p) => this.sessions.get(`${device}:${p}`)).filter((s): s is Promise<SessionHandle> => s !== undefined));
+    const slot = existing[0]?.host ?? [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!.slot;
+    if (existing.some((h) => h.host !== slot)) {
+      for (const p of modelPaths) await this.releaseModel(p);
+    }
+    return Promise.all(modelPaths.map((p) => this.load(p, device, slot)));
+  }
+
+  /** Generate inside the host holding both sessions: the KV cache never crosses processes. */
+  async generate(decoder: SessionHandle, embed: SessionHandle, options: HostGenerateOptions): Promise<GenerateResult> {
+    if (decoder.host !== embed.host) throw new Error('internal: the decoder and its embedding must share a pool process (use loadTogether).');
+    const host = this.hosts[decoder.host]!;
+    if ((await host.ready) !== decoder.pid) {
+      throw new SessionCrashed(`The session for ${decoder.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
+    }
+    return this.call(host, { type: 'generate', id: 0, decoder: decoder.sessionId, embed: embed.sessionId, options });
   }
 
   /** Free a model's sessions (all devices) in their hosts. */

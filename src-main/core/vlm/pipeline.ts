@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
-import { generate, type GenerateResult } from '../generation/generate.js';
+import type { GenerateResult } from '../generation/generate.js';
 import { valueInfoType } from '../onnx/graph-index.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, WireTensor } from '../runtime/pool-protocol.js';
@@ -114,12 +114,13 @@ export class VlmPipeline {
     const processorConfig = fs.existsSync(processorConfigFile) ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>) : {};
     const family = familySpec(loaded.config, processorConfig);
     const decoder = readDecoderSignature(files.decoder);
-    const [vision, embed, dec] = await Promise.all([pool.load(files.vision, device), pool.load(files.embed, device), pool.load(files.decoder, device)]);
+    const [dec, embed] = await pool.loadTogether([files.decoder, files.embed], device);
+    const vision = await pool.load(files.vision, device);
     const generationFile = path.join(abs, 'generation_config.json');
     const generation = fs.existsSync(generationFile) ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] }) : {};
     const eos = generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
-    return new VlmPipeline(abs, pool, loaded, family, { vision, embed, decoder: dec }, decoder, eosTokenIds);
+    return new VlmPipeline(abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds);
   }
 
   /** One image and its chat-templated text through the family's processor. */
@@ -219,10 +220,8 @@ export class VlmPipeline {
 
   async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number } }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
     const prefix = await this.prepare(items);
-    const result = await generate({
-      step: (feeds) => this.pool.run(this.sessions.decoder, feeds),
-      embed: (ids) => this.embedTokens(ids.map((id) => [id])),
-      prefix,
+    const result = await this.pool.generate(this.sessions.decoder, this.sessions.embed, {
+      prefix: { embeds: prefix.embeds, batch: prefix.batch, length: prefix.length, width: prefix.width, attentionMask: prefix.attentionMask },
       cache: { layers: this.decoder.layers, heads: this.decoder.kvHeads, headDim: this.decoder.headDim },
       maxNewTokens: options.maxNewTokens,
       eosTokenIds: this.eosTokenIds,

@@ -64,3 +64,72 @@ for (const family of FAMILIES) {
     });
   });
 }
+
+/** Left-padded rows: a row's first real token is position 0 (padding gets 0 too, and is masked). */
+function positionsFromMask(mask: Uint8Array, batch: number, length: number): BigInt64Array {
+  const out = new BigInt64Array(batch * length);
+  for (let r = 0; r < batch; r++) {
+    let seen = -1;
+    for (let i = 0; i < length; i++) {
+      if (mask[r * length + i]) seen++;
+      out[r * length + i] = BigInt(Math.max(0, seen));
+    }
+  }
+  return out;
+}
+
+describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
+  it('exposed taps are consistent, an identity SAE edit keeps the logits, steering moves them', async () => {
+    const { writeEditedGraph } = await import('../../src-main/core/onnx/edited-graph');
+    const { saeIdentityInputs } = await import('../../src-main/core/onnx/surgery');
+    const os = await import('node:os');
+    const src = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+    // Work on a copy: edited graphs are written beside the original.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-vlm-edit-'));
+    try {
+      fs.cpSync(src, dir, { recursive: true });
+      const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+      const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as Reference;
+      const items = reference.prompts.slice(0, 2).map((prompt, i) => ({ image: path.join(dir, 'test-images', `${i}.png`), prompt }));
+      const prefix = await vlm.prepare(items);
+      const { batch, length, width } = prefix;
+      const feeds: Record<string, any> = {
+        inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
+        attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
+        position_ids: { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length) },
+      };
+      for (let l = 0; l < 2; l++) for (const k of ['key', 'value']) feeds[`past_key_values.${l}.${k}`] = { type: 'float32', dims: [batch, 1, 0, 16], data: new Float32Array(0) };
+      const decoderFile = path.join(dir, 'onnx', 'decoder_model_merged.onnx');
+      const base = await pool.run(await pool.load(decoderFile, 'cpu'), feeds);
+
+      const taps = writeEditedGraph(decoderFile, { expose: ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_mid', 'blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post'] }, { cacheDir: dir });
+      const t = await pool.run(await pool.load(taps.path, 'cpu'), feeds);
+      const get = (n: string) => t[n]!.data as Float32Array;
+      // resid_pre is the merged prompt; resid_mid = resid_pre + attn_out; resid_post = resid_mid + mlp_out.
+      expect(Array.from(get('blocks.0.hook_resid_pre'))).toEqual(Array.from(prefix.embeds));
+      const mid = get('blocks.0.hook_resid_mid');
+      const diffMid = Math.max(...Array.from(mid, (v, i) => Math.abs(v - (get('blocks.0.hook_resid_pre')[i]! + get('blocks.0.hook_attn_out')[i]!))));
+      const diffPost = Math.max(...Array.from(get('blocks.0.hook_resid_post'), (v, i) => Math.abs(v - (mid[i]! + get('blocks.0.hook_mlp_out')[i]!))));
+      expect(diffMid).toBeLessThan(1e-5);
+      expect(diffPost).toBeLessThan(1e-5);
+
+      const r = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.3);
+      const sae = { architecture: 'topk' as const, dIn: 32, dSae: 64, k: 8, W_enc: r(32 * 64, 1), b_enc: r(64, 2), W_dec: r(64 * 32, 3), b_dec: r(32, 4), applyBDecToInput: true };
+      const edited = writeEditedGraph(decoderFile, { saeEdits: [{ id: 's', tap: 'blocks.1.hook_resid_post', sae }], steer: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });
+      const session = await pool.load(edited.path, 'cpu');
+      const identity: Record<string, any> = {};
+      for (const [k, v] of Object.entries(saeIdentityInputs('s', 64, batch, length))) identity[k] = { type: 'float32', ...v };
+      const zero = { type: 'float32', dims: [1, 1, 32], data: new Float32Array(32) };
+      const same = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': zero });
+      const maxDiff = (a: any, b: any) => Math.max(...Array.from(a.data as Float32Array, (v: number, i: number) => Math.abs(v - (b.data as Float32Array)[i]!)));
+      expect(maxDiff(same.logits, base.logits)).toBeLessThan(1e-5);
+      const push = { type: 'float32', dims: [1, 1, 32], data: r(32, 9).map((v) => v * 10) };
+      const moved1 = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': push });
+      const moved2 = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': push });
+      expect(maxDiff(moved1.logits, base.logits)).toBeGreaterThan(1e-2);
+      expect(maxDiff(moved1.logits, moved2.logits)).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

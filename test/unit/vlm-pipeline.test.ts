@@ -119,11 +119,11 @@ describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
       const session = await pool.load(edited.path, 'cpu');
       const identity: Record<string, any> = {};
       for (const [k, v] of Object.entries(saeIdentityInputs('s', 64, batch, length))) identity[k] = { type: 'float32', ...v };
-      const zero = { type: 'float32', dims: [1, 1, 32], data: new Float32Array(32) };
+      const zero = { type: 'float32' as const, dims: [1, 1, 32], data: new Float32Array(32) };
       const same = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': zero });
       const maxDiff = (a: any, b: any) => Math.max(...Array.from(a.data as Float32Array, (v: number, i: number) => Math.abs(v - (b.data as Float32Array)[i]!)));
       expect(maxDiff(same.logits, base.logits)).toBeLessThan(1e-5);
-      const push = { type: 'float32', dims: [1, 1, 32], data: r(32, 9).map((v) => v * 10) };
+      const push = { type: 'float32' as const, dims: [1, 1, 32], data: r(32, 9).map((v) => v * 10) };
       const moved1 = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': push });
       const moved2 = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': push });
       expect(maxDiff(moved1.logits, base.logits)).toBeGreaterThan(1e-2);

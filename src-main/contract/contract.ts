@@ -49,7 +49,7 @@ export const appInfoSchema = z.object({
   workspace: workspaceInfoSchema.nullable(),
   /** When a workspace could not be opened, the reason, so the UI can show it instead of a blank page. */
   workspaceError: z.string().nullable(),
-  jobKinds: z.array(z.object({ kind: z.string(), title: z.string(), resumable: z.boolean() })),
+  jobKinds: z.array(z.object({ kind: z.string(), title: z.string(), resumable: z.boolean(), startFromUi: z.boolean() })),
 });
 export type AppInfo = z.infer<typeof appInfoSchema>;
 
@@ -187,6 +187,18 @@ export const contract = {
     response: modelRecordSchema,
     mutates: true,
     summary: 'Inspect a local model folder (or .onnx file) and register it; refused with the problems when it is unusable.',
+  }),
+  'models.download': channel({
+    request: z
+      .object({
+        repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repository id looks like owner/name'),
+        revision: z.string().regex(/^[\w.-]+$/).default('main'),
+        dtype: z.enum(['fp32', 'fp16', 'q4', 'q4f16', 'int8', 'uint8', 'quantized', 'bnb4']).default('fp32'),
+      })
+      .strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Start downloading an onnx-community export from the Hugging Face Hub into the workspace (the only network use).',
   }),
   'models.get': channel({
     request: z.object({ id: z.number().int().positive() }).strict(),

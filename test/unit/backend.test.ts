@@ -98,3 +98,20 @@ describe('model registry channels', () => {
     expect(await b.invoke('models.remove', { id: record.id })).toEqual({ ok: true, result: { removed: true } });
   });
 });
+
+describe('hub download channel', () => {
+  it('downloads into the workspace only, and jobs.start cannot aim the download elsewhere', async () => {
+    const b = make();
+    const ws = path.join(tmpDir(), 'ws');
+    await b.invoke('workspace.create', { path: ws });
+    const refused = await b.invoke('jobs.start', { kind: 'model-download', params: { repo: 'a/b', dest: '/etc' } });
+    expect(!refused.ok && refused.error.message).toMatch(/started by their own command/);
+    const bad = await b.invoke('models.download', { repo: '../../etc' });
+    expect(!bad.ok && bad.error.code).toBe('invalid_request');
+    const started = await b.invoke('models.download', { repo: 'onnx-community/tiny', dtype: 'q4' });
+    expect(started.ok).toBe(true);
+    const job = contract['models.download'].response.parse(started.ok && started.result);
+    expect(job.params).toMatchObject({ repo: 'onnx-community/tiny', dtype: 'q4', dest: path.join(ws, 'models', 'onnx-community', 'tiny') });
+    await b.invoke('jobs.cancel', { id: job.id });
+  });
+});

@@ -13,6 +13,7 @@ import {
   type BackendEvent,
   type Channel,
   type ContractErrorPayload,
+  type Job,
   type ParsedRequestOf,
   type ResponseOf,
   type WorkspaceInfo,
@@ -112,6 +113,11 @@ export class Backend {
     }
   }
 
+  /** Start any job kind with any params: for trusted local callers (the CLI), never a transport. */
+  startTrustedJob(kind: string, params: unknown): Job {
+    return this.requireRunner().start(kind, params);
+  }
+
   /** The open workspace's folder, for transports that serve its files. */
   workspaceDir(): string | null {
     return this.workspace?.dir ?? null;
@@ -206,7 +212,7 @@ export class Backend {
         pinnedWorkspace: this.pinnedWorkspace,
         workspace: this.workspaceInfo(),
         workspaceError: this.workspaceError,
-        jobKinds: jobKinds().map((k) => ({ kind: k.kind, title: k.title, resumable: k.resumable })),
+        jobKinds: jobKinds().map((k) => ({ kind: k.kind, title: k.title, resumable: k.resumable, startFromUi: k.startFromUi })),
       }),
       'workspace.create': async (req) => {
         const target = this.resolveTarget(req.path);
@@ -227,7 +233,11 @@ export class Backend {
       'workspace.recent': () => this.recent.list(),
       'jobs.list': (req) => this.requireRunner().store.list(req.limit),
       'jobs.get': (req) => this.requireRunner().get(req.id),
-      'jobs.start': (req) => this.requireRunner().start(req.kind, req.params),
+      'jobs.start': (req) => {
+        const kind = jobKinds().find((k) => k.kind === req.kind);
+        if (kind && !kind.startFromUi) throw new OcularError('invalid_request', `Jobs of kind '${req.kind}' are started by their own command, not by jobs.start.`);
+        return this.requireRunner().start(req.kind, req.params);
+      },
       'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
@@ -238,6 +248,11 @@ export class Backend {
         const record = models.add(report, req.name);
         this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
         return record;
+      },
+      'models.download': (req) => {
+        const runner = this.requireRunner();
+        const dest = path.join(this.workspace!.dir, 'models', ...req.repo.split('/'));
+        return runner.start('model-download', { ...req, dest });
       },
       'models.get': (req) => this.requireModels().get(req.id),
       'models.remove': (req) => {

@@ -19,6 +19,11 @@ export interface JobKind<P = unknown> {
   kind: string;
   title: string;
   resumable: boolean;
+  /**
+   * Whether `jobs.start` may start it from a renderer. Kinds whose params name places on disk are
+   * started by a dedicated channel that fixes those places inside the workspace instead.
+   */
+  startFromUi: boolean;
   params: z.ZodType<P>;
   run(ctx: JobContext<P>): Promise<unknown>;
 }

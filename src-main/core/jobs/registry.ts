@@ -1,8 +1,9 @@
 import type { JobKind } from './job-kind.js';
+import { modelDownloadJob } from './kinds/model-download.js';
 import { selftestJob } from './kinds/selftest.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

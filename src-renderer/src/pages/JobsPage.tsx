@@ -37,7 +37,7 @@ export function JobsPage({ info }: { info: AppInfo }) {
     <Stack spacing={2}>
       <Stack direction="row" alignItems="center" spacing={2}>
         <Typography variant="h5" component="h2" sx={{ flexGrow: 1 }}>Jobs</Typography>
-        {info.jobKinds.map((k) => (
+        {info.jobKinds.filter((k) => k.startFromUi).map((k) => (
           <Button key={k.kind} variant="contained" onClick={() => call(invoke('jobs.start', { kind: k.kind, params: {} }))}>
             Start {k.title.toLowerCase()}
           </Button>

@@ -1,10 +1,11 @@
 import type { AppInfo, ComponentReport, ModelRecord } from '@contract/contract';
 import {
-  Alert, Box, Button, Card, CardContent, Chip, List, ListItemButton, ListItemText, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Alert, Box, Button, Card, CardContent, Chip, LinearProgress, List, ListItemButton, ListItemText, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
 } from '@mui/material';
 import { useState } from 'react';
 import { invoke, isDesktop, pickFolder } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
+import { useJobs } from '../hooks/useJobs';
 import { useModels } from '../hooks/useModels';
 
 const ROLE_TITLE: Record<ComponentReport['role'], string> = {
@@ -58,6 +59,7 @@ export function ModelsPage({ info }: { info: AppInfo }) {
           </>
         )}
       </Stack>
+      <HubDownload info={info} registered={new Set(models.map((m) => m.path))} onAdd={add} />
       {models.length === 0 ? (
         <Typography color="text.secondary">
           No models yet. Add a folder exported in the onnx-community layout (config.json, tokenizer.json, onnx/vision_encoder.onnx,
@@ -145,5 +147,54 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
       </TableBody>
     </Table>
     </Box>
+  );
+}
+
+const DTYPES = ['fp32', 'fp16', 'q4', 'q4f16', 'int8', 'uint8', 'quantized', 'bnb4'] as const;
+
+/** Explicit, opt-in network use: fetch an onnx-community export into the workspace, resumable. */
+function HubDownload({ info, registered, onAdd }: { info: AppInfo; registered: Set<string>; onAdd: (path: string) => Promise<void> }) {
+  const report = useReportError();
+  const jobs = useJobs(info.workspace?.path ?? null).filter((j) => j.kind === 'model-download');
+  const [repo, setRepo] = useState('');
+  const [dtype, setDtype] = useState<(typeof DTYPES)[number]>('fp32');
+  const start = async () => {
+    try {
+      await invoke('models.download', { repo, dtype });
+      setRepo('');
+    } catch (err) {
+      report(err);
+    }
+  };
+  return (
+    <Card variant="outlined">
+      <CardContent>
+        <Typography variant="subtitle1">Download from the Hugging Face Hub</Typography>
+        <Typography variant="body2" color="text.secondary" sx={{ mb: 1 }}>
+          The only thing in Ocular that uses the network. Files go into this workspace's models/ folder; an interrupted download resumes.
+        </Typography>
+        <Stack direction="row" spacing={2} alignItems="center">
+          <TextField size="small" label="Repository (owner/name)" value={repo} onChange={(e) => setRepo(e.target.value)} sx={{ flexGrow: 1, minWidth: 0 }} />
+          <TextField size="small" select label="dtype" value={dtype} onChange={(e) => setDtype(e.target.value as (typeof DTYPES)[number])} sx={{ width: 120 }}>
+            {DTYPES.map((d) => <MenuItem key={d} value={d}>{d}</MenuItem>)}
+          </TextField>
+          <Button variant="outlined" disabled={!/^[\w.-]+\/[\w.-]+$/.test(repo) || info.readOnly} onClick={start}>Download</Button>
+        </Stack>
+        {jobs.slice(0, 5).map((j) => {
+          const target = (j.result as { path?: string } | null)?.path;
+          return (
+            <Stack key={j.id} direction="row" spacing={2} alignItems="center" sx={{ mt: 1 }}>
+              <Typography variant="body2" sx={{ width: 260 }} noWrap>{(j.params as { repo: string }).repo}</Typography>
+              <Box sx={{ flexGrow: 1 }}><LinearProgress variant="determinate" value={j.progress * 100} /></Box>
+              <Chip size="small" label={j.state} />
+              {j.state === 'succeeded' && target && !registered.has(target) && (
+                <Button size="small" onClick={() => onAdd(target)} disabled={info.readOnly}>Add to models</Button>
+              )}
+              {j.error && <Typography variant="caption" color="error">{j.error}</Typography>}
+            </Stack>
+          );
+        })}
+      </CardContent>
+    </Card>
   );
 }

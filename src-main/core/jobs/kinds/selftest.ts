@@ -53,6 +53,7 @@ export const selftestJob: JobKind<Params> = {
   kind: 'selftest',
   title: 'Self-test',
   resumable: true,
+  startFromUi: true,
   params,
   async run(ctx) {
     const { steps, stepMs, spinMs, failAtStep } = ctx.params;

@@ -153,7 +153,11 @@ export class Backend {
 
   private openWorkspace(dir: string, create = false): WorkspaceInfo {
     const ws = create ? Workspace.create(dir) : Workspace.open(dir, { readOnly: this.readOnly });
-    const runner = new JobRunner(ws, { workerEntry: this.options.workerEntry, maxConcurrent: this.options.maxConcurrentJobs });
+    const runner = new JobRunner(ws, {
+      workerEntry: this.options.workerEntry,
+      maxConcurrent: this.options.maxConcurrentJobs,
+      pool: () => this.sessionPool(),
+    });
     if (!ws.readOnly) runner.recover();
     runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
     this.workspace = ws;

@@ -22,6 +22,8 @@ export interface GenerateOptions {
   sampling?: { temperature: number; topK?: number; seed: number };
   /** Feed position_ids (Llama-style decoders): cumulative count of attended positions, from 0. */
   positionIds?: boolean;
+  /** Keep generating past end-of-sequence tokens (fixed-length outputs, benchmarks). */
+  ignoreEos?: boolean;
 }
 
 export interface GenerateResult {
@@ -91,7 +93,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       const token = pick(logits.data as Float32Array, (row * seq + seq - 1) * vocab, vocab, rand, options.sampling);
       tokens[row]!.push(token);
       next.push(token);
-      if (eos.has(token)) finish[row] = 'eos';
+      if (eos.has(token) && !options.ignoreEos) finish[row] = 'eos';
     }
     steps++;
     if (steps >= options.maxNewTokens || finish.every((f) => f !== null)) break;

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { PoolClient } from '../runtime/pool-client.js';
 
 /** What a job's code sees while it runs in its worker thread. */
 export interface JobContext<P> {
@@ -13,6 +14,8 @@ export interface JobContext<P> {
   progress(fraction: number, message?: string): void;
   /** Persist resumable state; an interrupted job restarts from the last one saved. */
   saveCheckpoint(state: unknown): void;
+  /** The backend's ONNX Runtime session pool, shared by every job. */
+  pool: PoolClient;
 }
 
 export interface JobKind<P = unknown> {

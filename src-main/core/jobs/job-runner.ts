@@ -11,6 +11,7 @@ import type { Workspace } from '../store/workspace.js';
 import { JobStore } from './job-store.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, WorkerStart } from './worker-protocol.js';
+import { POOL_METHODS, type PoolClient } from '../runtime/pool-client.js';
 
 export interface JobRunnerOptions {
   /** Path of the bundled worker entry (see worker-entry.ts). */
@@ -20,6 +21,8 @@ export interface JobRunnerOptions {
   progressIntervalMs?: number;
   /** How long a cancelled job may take to stop by itself before its thread is terminated. */
   cancelGraceMs?: number;
+  /** The session pool jobs reach through their context (started on first use). */
+  pool?: () => PoolClient;
 }
 
 interface Running {
@@ -185,6 +188,21 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
       case 'cancelled':
         this.settle(id, run, 'cancelled');
         break;
+      case 'pool':
+        void this.forwardPoolCall(run, msg.callId, msg.method, msg.args);
+        break;
+    }
+  }
+
+  private async forwardPoolCall(run: Running, callId: number, method: string, args: unknown[]): Promise<void> {
+    try {
+      if (!this.options.pool) throw new Error('This Ocular process has no ONNX Runtime session pool.');
+      if (!(POOL_METHODS as readonly string[]).includes(method)) throw new Error(`unknown pool method ${method}`);
+      const pool = this.options.pool() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      const value = await pool[method]!.apply(pool, args);
+      if (!run.settled) run.worker.postMessage({ type: 'pool-result', callId, ok: true, value });
+    } catch (err) {
+      if (!run.settled) run.worker.postMessage({ type: 'pool-result', callId, ok: false, error: errorMessage(err) });
     }
   }
 

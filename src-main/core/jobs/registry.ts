@@ -1,9 +1,10 @@
 import type { JobKind } from './job-kind.js';
 import { modelDownloadJob } from './kinds/model-download.js';
 import { selftestJob } from './kinds/selftest.js';
+import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

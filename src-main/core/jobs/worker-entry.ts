@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
+import { POOL_METHODS, type PoolClient } from '../runtime/pool-client.js';
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('job worker must run in a worker thread');
@@ -14,9 +15,28 @@ async function main(): Promise<void> {
   const start = workerData as WorkerStart;
   const post = (msg: FromWorker) => port.postMessage(msg);
   const abort = new AbortController();
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextCall = 1;
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'cancel') abort.abort();
+    if (msg.type === 'pool-result') {
+      const waiter = pending.get(msg.callId);
+      pending.delete(msg.callId);
+      if (msg.ok) waiter?.resolve(msg.value);
+      else waiter?.reject(new Error(msg.error));
+    }
   });
+  const pool = Object.fromEntries(
+    POOL_METHODS.map((method) => [
+      method,
+      (...args: unknown[]) =>
+        new Promise((resolve, reject) => {
+          const callId = nextCall++;
+          pending.set(callId, { resolve, reject });
+          post({ type: 'pool', callId, method, args });
+        }),
+    ]),
+  ) as unknown as PoolClient;
 
   const kind = findJobKind(start.kind);
   if (!kind) {
@@ -32,6 +52,7 @@ async function main(): Promise<void> {
       signal: abort.signal,
       progress: (progress, message) => post({ type: 'progress', progress: Math.min(1, Math.max(0, progress)), message }),
       saveCheckpoint: (state) => post({ type: 'checkpoint', state }),
+      pool,
     });
     post({ type: 'done', result: result ?? null });
   } catch (err) {

@@ -7,11 +7,15 @@ export interface WorkerStart {
   workspaceDir: string;
 }
 
-export type ToWorker = { type: 'cancel' };
+export type ToWorker =
+  | { type: 'cancel' }
+  | { type: 'pool-result'; callId: number; ok: true; value: unknown }
+  | { type: 'pool-result'; callId: number; ok: false; error: string };
 
 export type FromWorker =
   | { type: 'progress'; progress: number; message?: string }
   | { type: 'checkpoint'; state: unknown }
   | { type: 'done'; result: unknown }
   | { type: 'failed'; error: string }
-  | { type: 'cancelled' };
+  | { type: 'cancelled' }
+  | { type: 'pool'; callId: number; method: string; args: unknown[] };

@@ -35,6 +35,7 @@ export interface HostGenerateOptions {
   eosTokenIds: number[];
   sampling?: { temperature: number; topK?: number; seed: number };
   positionIds?: boolean;
+  ignoreEos?: boolean;
 }
 
 export type FromHost =

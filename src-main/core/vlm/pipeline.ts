@@ -11,7 +11,8 @@ import type { GenerateResult } from '../generation/generate.js';
 import { valueInfoType } from '../onnx/graph-index.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, WireTensor } from '../runtime/pool-protocol.js';
-import type { SessionHandle, SessionPool } from '../runtime/session-pool.js';
+import type { PoolClient } from '../runtime/pool-client.js';
+import type { SessionHandle } from '../runtime/session-pool.js';
 import { familySpec, type FamilySpec } from './families.js';
 import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
 
@@ -93,7 +94,7 @@ function concatBatch(parts: WireTensor[], name: string): WireTensor {
 export class VlmPipeline {
   private constructor(
     readonly folder: string,
-    private readonly pool: SessionPool,
+    private readonly pool: PoolClient,
     private readonly loaded: LoadedProcessor,
     readonly family: FamilySpec,
     private readonly sessions: { vision: SessionHandle; embed: SessionHandle; decoder: SessionHandle },
@@ -101,7 +102,7 @@ export class VlmPipeline {
     readonly eosTokenIds: number[],
   ) {}
 
-  static async load(folder: string, pool: SessionPool, device: Device = 'auto'): Promise<VlmPipeline> {
+  static async load(folder: string, pool: PoolClient, device: Device = 'auto'): Promise<VlmPipeline> {
     const abs = path.resolve(folder);
     const onnx = (name: string) => {
       const file = path.join(abs, 'onnx', `${name}.onnx`);
@@ -218,7 +219,7 @@ export class VlmPipeline {
     return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts };
   }
 
-  async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number } }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
+  async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number }; ignoreEos?: boolean }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
     const prefix = await this.prepare(items);
     const result = await this.pool.generate(this.sessions.decoder, this.sessions.embed, {
       prefix: { embeds: prefix.embeds, batch: prefix.batch, length: prefix.length, width: prefix.width, attentionMask: prefix.attentionMask },
@@ -227,6 +228,7 @@ export class VlmPipeline {
       eosTokenIds: this.eosTokenIds,
       sampling: options.sampling,
       positionIds: this.decoder.positionIds,
+      ignoreEos: options.ignoreEos,
     });
     const outputs = result.tokens.map((ids, r) => ({
       text: this.loaded.tokenizer.decode(ids, { skip_special_tokens: true }) as string,

@@ -1,0 +1,63 @@
+/**
+ * A VLM job runs its pipeline in a worker thread with sessions in the backend's shared pool; killing
+ * the pool process mid-generation fails the job with the cause, and the backend keeps working.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src-main/contract/contract';
+import { Backend } from '../../src-main/core/backend/backend';
+import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+
+const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'), 'utf8')) as { prompts: string[]; greedy_tokens: number[][]; max_new_tokens: number };
+const items = reference.prompts.map((prompt, i) => ({ image: path.join(LLAVA, 'test-images', `${i}.png`), prompt }));
+
+const backends: Backend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+async function backendWithWorkspace() {
+  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: path.join(tmpDir(), 'ws') });
+  backends.push(b);
+  await b.invoke('workspace.create', {});
+  return b;
+}
+
+function finished(b: Backend, id: number): Promise<Job> {
+  return new Promise((resolve) => {
+    const off = b.onEvent((e) => {
+      if (e.type === 'job.updated' && e.job.id === id && !['queued', 'running'].includes(e.job.state)) {
+        off();
+        resolve(e.job);
+      }
+    });
+  });
+}
+
+describe('vlm-generate job', () => {
+  it('answers a batch of 8 images in a worker thread through the shared pool', async () => {
+    const b = await backendWithWorkspace();
+    const job = b.startTrustedJob('vlm-generate', { model: LLAVA, items, maxNewTokens: reference.max_new_tokens, device: 'cpu' });
+    const done = await finished(b, job.id);
+    expect(done.error).toBeNull();
+    expect(done.state).toBe('succeeded');
+    const result = done.result as { family: string; outputs: Array<{ tokenIds: number[] }> };
+    expect(result.family).toBe('llava');
+    expect(result.outputs.map((o) => o.tokenIds)).toEqual(reference.greedy_tokens);
+  });
+
+  it('fails with the cause when its pool process is killed, and the next job still runs', async () => {
+    const b = await backendWithWorkspace();
+    const job = b.startTrustedJob('vlm-generate', { model: LLAVA, items, maxNewTokens: 8000, ignoreEos: true, device: 'cpu' });
+    const outcome = finished(b, job.id);
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const pid of await b.sessionPool().pids()) process.kill(pid, 'SIGKILL');
+    const failed = await outcome;
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatch(/killed by SIGKILL/);
+    const again = b.startTrustedJob('vlm-generate', { model: LLAVA, items: items.slice(0, 2), maxNewTokens: 3, device: 'cpu' });
+    expect((await finished(b, again.id)).state).toBe('succeeded');
+  });
+});

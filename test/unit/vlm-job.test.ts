@@ -61,3 +61,15 @@ describe('vlm-generate job', () => {
     expect((await finished(b, again.id)).state).toBe('succeeded');
   });
 });
+
+describe('ocular model generate', () => {
+  it('prints answers for images and prompts, as JSON too', async () => {
+    const { runCli } = await import('../helpers/cli');
+    const res = await runCli(['model', 'generate', LLAVA, '--image', items[0]!.image, '--image', items[1]!.image, '--prompt', items[0]!.prompt, '--prompt', items[1]!.prompt, '--max-new-tokens', String(reference.max_new_tokens), '--device', 'cpu', '--json']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout) as { outputs: Array<{ tokenIds: number[]; text: string }> };
+    expect(out.outputs.map((o) => o.tokenIds)).toEqual(reference.greedy_tokens.slice(0, 2));
+    expect(fs.readdirSync(LLAVA).some((f) => f.startsWith('.ocular'))).toBe(false);
+  });
+});

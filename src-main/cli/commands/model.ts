@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Backend } from '../../core/backend/backend.js';
 import type { Job } from '../../contract/contract.js';
@@ -10,9 +12,16 @@ export const modelCommand: CommandSpec = {
   summary:
     'Inspect an ONNX model folder (onnx-community layout) or graph file: towers, layer counts, widths,\n' +
     'TransformerLens-style taps, inputs/outputs, ops and dtype variants. Reads graphs only, never weights.',
-  usage: 'ocular model inspect PATH [--json] | ocular model download OWNER/NAME --out DIR [--dtype D] [--revision R] [--endpoint URL]',
+  usage:
+    'ocular model inspect PATH [--json]\n' +
+    '       ocular model download OWNER/NAME --out DIR [--dtype D] [--revision R] [--endpoint URL]\n' +
+    '       ocular model generate PATH --image IMG --prompt TEXT [--image IMG --prompt TEXT ...] [--max-new-tokens N] [--device D] [--json]',
   options: {
     json: { type: 'boolean' },
+    image: { type: 'string', multiple: true },
+    prompt: { type: 'string', multiple: true },
+    'max-new-tokens': { type: 'string' },
+    device: { type: 'string' },
     out: { type: 'string' },
     dtype: { type: 'string' },
     revision: { type: 'string' },
@@ -24,6 +33,10 @@ export const modelCommand: CommandSpec = {
     '    --dtype D         download: graph variant (fp32, fp16, q4, q4f16, int8, uint8, quantized, bnb4; default fp32)',
     '    --revision R      download: branch, tag or commit (default main)',
     '    --endpoint URL    download: Hub address (default https://huggingface.co)',
+    '    --image IMG       generate: an image file; pair each with a --prompt (or give one prompt for all)',
+    '    --prompt TEXT     generate: the question or instruction',
+    '    --max-new-tokens N  generate: token limit per answer (default 64)',
+    '    --device D        generate: auto (CUDA when it loads, else CPU, with the reason), cpu or cuda',
   ],
   async run(values, positionals) {
     const [action, target] = positionals;
@@ -33,6 +46,7 @@ export const modelCommand: CommandSpec = {
       return report.problems.length > 0 ? 1 : 0;
     }
     if (action === 'download' && target) return download(target, values);
+    if (action === 'generate' && target) return generateAnswers(target, values);
     throw new UsageError(`Usage: ${modelCommand.usage}`);
   },
 };
@@ -43,7 +57,7 @@ async function download(repo: string, values: Record<string, unknown>): Promise<
   const dest = path.resolve(values.out);
   const backend = new Backend({
     transport: 'http',
-    pinnedWorkspace: path.join(path.dirname(dest), '.ocular-downloads'),
+    pinnedWorkspace: scratchWorkspace(),
     workerEntry: nodeBundlePaths.jobWorker,
     taskWorkerEntry: nodeBundlePaths.taskWorker,
   });
@@ -69,5 +83,57 @@ async function download(repo: string, values: Record<string, unknown>): Promise<
     return 0;
   } finally {
     await backend.close();
+    fs.rmSync(path.dirname(backend.pinnedWorkspace!), { recursive: true, force: true });
   }
+}
+
+/** Runs the vlm-generate job headless and prints each answer. */
+async function generateAnswers(modelPath: string, values: Record<string, unknown>): Promise<number> {
+  const images = (values.image as string[] | undefined) ?? [];
+  const prompts = (values.prompt as string[] | undefined) ?? [];
+  if (images.length === 0) throw new UsageError('Give at least one --image.');
+  if (prompts.length !== images.length && prompts.length !== 1) throw new UsageError('Give one --prompt per --image, or a single --prompt for all.');
+  const items = images.map((image, i) => ({ image: path.resolve(image), prompt: prompts.length === 1 ? prompts[0]! : prompts[i]! }));
+  const backend = new Backend({
+    transport: 'http',
+    pinnedWorkspace: scratchWorkspace(),
+    workerEntry: nodeBundlePaths.jobWorker,
+    taskWorkerEntry: nodeBundlePaths.taskWorker,
+    sessionHostEntry: nodeBundlePaths.sessionHost,
+  });
+  try {
+    const opened = await backend.invoke('workspace.open', {});
+    if (!opened.ok) await backend.invoke('workspace.create', {});
+    const finished = new Promise<Job>((resolve) =>
+      backend.onEvent((e) => {
+        if (e.type === 'job.updated' && !['queued', 'running'].includes(e.job.state)) resolve(e.job);
+      }),
+    );
+    backend.startTrustedJob('vlm-generate', {
+      model: path.resolve(modelPath),
+      items,
+      maxNewTokens: values['max-new-tokens'] === undefined ? 64 : Number(values['max-new-tokens']),
+      device: values.device ?? 'auto',
+    });
+    const job = await finished;
+    if (job.state !== 'succeeded') {
+      console.error(`generation ${job.state}: ${job.error ?? ''}`);
+      return 1;
+    }
+    const result = job.result as { outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>; hitTokenLimit: number };
+    if (values.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      for (const o of result.outputs) console.log(`${path.basename(o.image)}  ${o.prompt}\n  -> ${o.text}${o.finishReason === 'length' ? '  [token limit]' : ''}`);
+      if (result.hitTokenLimit > 0) console.log(`note: ${result.hitTokenLimit} of ${result.outputs.length} answers hit the token limit.`);
+    }
+    return 0;
+  } finally {
+    await backend.close();
+    fs.rmSync(path.dirname(backend.pinnedWorkspace!), { recursive: true, force: true });
+  }
+}
+
+/** These commands run one job headless; its workspace is temporary and removed afterwards. */
+function scratchWorkspace(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-cli-')), 'workspace');
 }

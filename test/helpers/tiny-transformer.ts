@@ -34,7 +34,12 @@ export function randn(rand: () => number, n: number, scale: number): Float32Arra
  * (int64 [batch, total]) and past_key_values.{L}.key/value ([batch, 1, past, d]); outputs logits and
  * present.{L}.key/value. The causal mask is offset by the past length, and padded positions are masked.
  */
-export function tinyTransformer(options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number; kvCache?: boolean } = {}): { model: ModelProto; weights: TinyWeights } {
+/**
+ * `convLayers` (with kvCache) turns those layers' attention into a causal depthwise convolution
+ * mixer (kernel 3) carrying a conv state past_conv.{L} [batch, d, 2] -> present_conv.{L}: the shape
+ * of the recurrent/conv caches hybrid models use.
+ */
+export function tinyTransformer(options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number; kvCache?: boolean; convLayers?: number[] } = {}): { model: ModelProto; weights: TinyWeights } {
   const L = options.layers ?? 2;
   const d = options.d ?? 16;
   const dff = options.dff ?? 32;
@@ -54,9 +59,10 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
   );
   if (kv) {
     nodes.push(
-      node('Shape', ['past_key_values.0.key'], ['past_shape'], 'mask/PastShape'),
-      node('Gather', ['past_shape', 'two_i64'], ['past_len'], 'mask/PastLen', { axis: 0 }),
-      node('Add', ['seq', 'past_len'], ['total'], 'mask/Total'),
+      // total = attention_mask length; past = total - seq (works whatever kind of cache each layer has).
+      node('Shape', ['attention_mask'], ['am_shape'], 'mask/AmShape'),
+      node('Gather', ['am_shape', 'one_i64'], ['total'], 'mask/Total', { axis: 0 }),
+      node('Sub', ['total', 'seq'], ['past_len'], 'mask/PastLen'),
       node('Concat', ['seq', 'total'], ['mask_shape'], 'mask/Concat', { axis: 0 }),
       node('Squeeze', ['past_len', 'zero_axis'], ['past_scalar'], 'mask/PastScalar'),
       node('ConstantOfShape', ['mask_shape'], ['ones'], 'mask/Ones', { value: { tensor: floatTensor('v', [1], [1]) } }),
@@ -67,7 +73,7 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
       node('Sub', ['am_3', 'one_f'], ['am_m1'], 'mask/AmSub'),
       node('Mul', ['am_m1', 'big_f'], ['pad_mask'], 'mask/AmMul'),
     );
-    inits.push(int64Tensor('two_i64', [1], [2]), int64Tensor('zero_axis', [1], [0]));
+    inits.push(int64Tensor('zero_axis', [1], [0]));
   } else {
     nodes.push(
       node('Concat', ['seq', 'seq'], ['mask_shape'], 'mask/Concat', { axis: 0 }),
@@ -102,6 +108,29 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
     );
     let keys = `${p}/k`;
     let values = `${p}/v`;
+    if (kv && options.convLayers?.includes(l)) {
+      // Causal depthwise conv over [state | x]: the state holds the last two normalised inputs.
+      const conv = randn(rand, d * 3, 0.5);
+      inits.push(floatTensor(`${p}.conv`, [d, 1, 3], conv), int64Tensor(`${p}.keep_from`, [1], [-2]), int64Tensor(`${p}.keep_to`, [1], [2 ** 31]), int64Tensor(`${p}.time_axis`, [1], [2]));
+      kvInputs.push(valueInfo(`past_conv.${l}`, DataType.FLOAT, ['batch_size', d, 2]));
+      kvOutputs.push(valueInfo(`present_conv.${l}`, DataType.FLOAT, ['batch_size', d, 2]));
+      nodes.push(
+        node('Transpose', [`${p}/ln1`], [`${p}/xt`], `${p}/mix/T`, { perm: [0, 2, 1] }),
+        node('Concat', [`past_conv.${l}`, `${p}/xt`], [`${p}/ext`], `${p}/mix/Cat`, { axis: 2 }),
+        node('Conv', [`${p}/ext`, `${p}.conv`], [`${p}/convd`], `${p}/mix/Conv`, { group: d, kernel_shape: [3] }),
+        node('Slice', [`${p}/ext`, `${p}.keep_from`, `${p}.keep_to`, `${p}.time_axis`], [`present_conv.${l}`], `${p}/mix/State`),
+        node('Transpose', [`${p}/convd`], [`${p}/ctx`], `${p}/mix/T2`, { perm: [0, 2, 1] }),
+        node('MatMul', [`${p}/ctx`, `${p}.Wo`], [`${p}/attn_out`], `${p}/mix/o_proj`),
+        node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
+        node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
+        node('MatMul', [`${p}/ln2`, `${p}.W1`], [`${p}/h`], `${p}/mlp/fc1`),
+        node('Gelu', [`${p}/h`], [`${p}/act`], `${p}/mlp/act`),
+        node('MatMul', [`${p}/act`, `${p}.W2`], [`${p}/mlp_out`], `${p}/mlp/fc2`),
+        node('Add', [`${p}/resid_mid`, `${p}/mlp_out`], [`${p}/resid_post`], `${p}/Add_2`),
+      );
+      x = `${p}/resid_post`;
+      continue;
+    }
     if (kv) {
       // One head: cache tensors are [batch, 1, total, d]; the graph keeps [batch, total, d] inside.
       const past = (w: 'key' | 'value') => `past_key_values.${l}.${w}`;

@@ -7,6 +7,7 @@
  */
 import { mulberry32 } from '../util/random.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
+import type { StateSpec } from './decoder-states.js';
 
 export type DecoderStep = (feeds: Record<string, WireTensor>) => Promise<Record<string, WireTensor>>;
 
@@ -15,7 +16,8 @@ export interface GenerateOptions {
   /** Embeddings of one token per row, row-major [rows, d]. */
   embed: (tokenIds: number[]) => Promise<Float32Array>;
   prefix: { embeds: Float32Array; batch: number; length: number; width: number; attentionMask: Uint8Array };
-  cache: { layers: number; heads: number; headDim: number };
+  /** The decoder's carried state (KV caches, conv/recurrent states): see decoder-states.ts. */
+  states: StateSpec[];
   maxNewTokens: number;
   eosTokenIds: number[];
   /** Greedy when absent. */
@@ -53,15 +55,16 @@ function pick(logits: Float32Array, offset: number, vocab: number, rand: (() => 
 
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const { batch, length, width } = options.prefix;
-  const { layers, heads, headDim } = options.cache;
   const rand = options.sampling ? mulberry32(options.sampling.seed) : null;
   const eos = new Set(options.eosTokenIds);
   const tokens: number[][] = Array.from({ length: batch }, () => []);
   const finish: Array<'eos' | 'length' | null> = Array.from({ length: batch }, () => null);
 
   let past: Record<string, WireTensor> = {};
-  for (let l = 0; l < layers; l++) {
-    for (const kind of ['key', 'value']) past[`past_key_values.${l}.${kind}`] = { type: 'float32', dims: [batch, heads, 0, headDim], data: new Float32Array(0) };
+  for (const state of options.states) {
+    const dims = state.dims.map((d) => (d === 'batch' ? batch : d === 'past' ? 0 : d));
+    const size = dims.reduce((a, b) => a * b, 1);
+    past[state.input] = { type: state.type, dims, data: state.type === 'float32' ? new Float32Array(size) : new Uint16Array(size) };
   }
   let mask = Array.from(options.prefix.attentionMask, (m) => BigInt(m));
   let total = length;
@@ -98,12 +101,10 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     steps++;
     if (steps >= options.maxNewTokens || finish.every((f) => f !== null)) break;
     past = {};
-    for (let l = 0; l < layers; l++) {
-      for (const kind of ['key', 'value']) {
-        const present = out[`present.${l}.${kind}`];
-        if (!present) throw new Error(`The decoder returned no present.${l}.${kind} output.`);
-        past[`past_key_values.${l}.${kind}`] = present;
-      }
+    for (const state of options.states) {
+      const present = out[state.output];
+      if (!present) throw new Error(`The decoder returned no ${state.output} output.`);
+      past[state.input] = present;
     }
     // Append one position per row (finished rows keep attending, their outputs are ignored).
     const grown: bigint[] = [];

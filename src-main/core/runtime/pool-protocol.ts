@@ -1,4 +1,5 @@
 import type { RuntimeDiagnostics } from '../../contract/contract.js';
+import type { StateSpec } from '../generation/decoder-states.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
 export type Device = 'auto' | 'cpu' | 'cuda';
 
@@ -30,7 +31,7 @@ export type ToHost =
 /** Generation run inside a host, so the KV cache never leaves the process that owns the session. */
 export interface HostGenerateOptions {
   prefix: { embeds: Float32Array; batch: number; length: number; width: number; attentionMask: Uint8Array };
-  cache: { layers: number; heads: number; headDim: number };
+  states: StateSpec[];
   maxNewTokens: number;
   eosTokenIds: number[];
   sampling?: { temperature: number; topK?: number; seed: number };

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
 import type { GenerateResult } from '../generation/generate.js';
-import { valueInfoType } from '../onnx/graph-index.js';
+import { decoderSignature, type DecoderSignature } from '../generation/decoder-states.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
@@ -47,26 +47,6 @@ export interface GenerationOutput {
   text: string;
   tokenIds: number[];
   finishReason: 'eos' | 'length';
-}
-
-interface DecoderSignature {
-  layers: number;
-  kvHeads: number;
-  headDim: number;
-  positionIds: boolean;
-}
-
-function readDecoderSignature(file: string): DecoderSignature {
-  const graph = readModel(file).graph;
-  const keys = graph.input.filter((i) => /^past_key_values\.\d+\.key$/.test(i.name));
-  if (keys.length === 0) throw new OcularError('invalid_request', `${file}: no past_key_values.N.key inputs; Ocular needs a decoder exported with its KV cache.`);
-  const shape = valueInfoType(keys[0]!)?.shape ?? [];
-  const kvHeads = shape[1];
-  const headDim = shape[3];
-  if (typeof kvHeads !== 'number' || typeof headDim !== 'number') {
-    throw new OcularError('invalid_request', `${file}: ${keys[0]!.name} must declare [batch, heads, past, head_dim] with fixed heads and head_dim.`);
-  }
-  return { layers: keys.length, kvHeads, headDim, positionIds: graph.input.some((i) => i.name === 'position_ids') };
 }
 
 function toWire(t: { type: string; dims: number[]; data: unknown }): WireTensor {
@@ -114,7 +94,8 @@ export class VlmPipeline {
     const processorConfigFile = path.join(abs, 'processor_config.json');
     const processorConfig = fs.existsSync(processorConfigFile) ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>) : {};
     const family = familySpec(loaded.config, processorConfig);
-    const decoder = readDecoderSignature(files.decoder);
+    const decoder = decoderSignature(readModel(files.decoder).graph, files.decoder);
+    if (decoder.states.length === 0) throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
     const [dec, embed] = await pool.loadTogether([files.decoder, files.embed], device);
     const vision = await pool.load(files.vision, device);
     const generationFile = path.join(abs, 'generation_config.json');
@@ -223,7 +204,7 @@ export class VlmPipeline {
     const prefix = await this.prepare(items);
     const result = await this.pool.generate(this.sessions.decoder, this.sessions.embed, {
       prefix: { embeds: prefix.embeds, batch: prefix.batch, length: prefix.length, width: prefix.width, attentionMask: prefix.attentionMask },
-      cache: { layers: this.decoder.layers, heads: this.decoder.kvHeads, headDim: this.decoder.headDim },
+      states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,
       eosTokenIds: this.eosTokenIds,
       sampling: options.sampling,

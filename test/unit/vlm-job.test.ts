@@ -73,3 +73,25 @@ describe('ocular model generate', () => {
     expect(fs.readdirSync(LLAVA).some((f) => f.startsWith('.ocular'))).toBe(false);
   });
 });
+
+describe('model registry and the pool', () => {
+  it('removing a model releases its sessions; unsupported families are flagged', async () => {
+    const b = await backendWithWorkspace();
+    const added = await b.invoke('models.add', { path: LLAVA });
+    expect(added.ok).toBe(true);
+    const id = (added as { result: { id: number; report: { warnings: string[] } } }).result.id;
+    expect((added as { result: { report: { warnings: string[] } } }).result.report.warnings.some((w) => w.includes('cannot generate'))).toBe(false);
+    const decoder = path.join(LLAVA, 'onnx', 'decoder_model_merged.onnx');
+    const first = await b.sessionPool().load(decoder, 'cpu');
+    expect((await b.sessionPool().load(decoder, 'cpu')).sessionId).toBe(first.sessionId);
+    expect(await b.invoke('models.remove', { id })).toEqual({ ok: true, result: { removed: true } });
+    expect((await b.sessionPool().load(decoder, 'cpu')).sessionId).not.toBe(first.sessionId);
+
+    const foreign = tmpDir();
+    fs.cpSync(LLAVA, foreign, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(foreign, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(foreign, 'config.json'), JSON.stringify({ ...config, model_type: 'florence2' }));
+    const flagged = await b.invoke('models.add', { path: foreign });
+    expect((flagged as { result: { report: { warnings: string[] } } }).result.report.warnings.join(' ')).toMatch(/Model family 'florence2'.*cannot generate with it yet/);
+  });
+});

@@ -259,8 +259,12 @@ export class Backend {
         return runner.start('model-download', { ...req, dest });
       },
       'models.get': (req) => this.requireModels().get(req.id),
-      'models.remove': (req) => {
-        const removed = this.requireModels().remove(req.id);
+      'models.remove': async (req) => {
+        const models = this.requireModels();
+        const record = models.get(req.id);
+        // Free the sessions its graphs hold in the pool, so removing a model releases its memory.
+        if (this.pool) for (const c of record.report.components) await this.pool.releaseModel(path.join(record.path, c.file));
+        const removed = models.remove(req.id);
         this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
         return { removed };
       },

@@ -13,6 +13,7 @@ import { valueInfoType } from '../onnx/graph-index.js';
 import { missingExternalData, readModel, toNumber, type ModelProto } from '../onnx/model-io.js';
 import { DATA_TYPE_NAMES } from '../onnx/schema.js';
 import { discoverTowerTaps } from '../onnx/taps.js';
+import { SUPPORTED_FAMILIES } from '../vlm/families.js';
 
 export type { ComponentReport, ModelReport };
 export type ComponentRole = ComponentReport['role'];
@@ -119,6 +120,9 @@ export function inspectModel(target: string): ModelReport {
     }
   }
 
+  if (modelType && !(SUPPORTED_FAMILIES as readonly string[]).includes(modelType)) {
+    warnings.push(`Model family '${modelType}': taps, surgery and inspection work, but Ocular cannot generate with it yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`);
+  }
   const byRole = (role: ComponentRole) => components.find((c) => c.role === role);
   const decoder = byRole('decoder');
   const embed = byRole('embed_tokens');

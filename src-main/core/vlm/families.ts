@@ -24,6 +24,9 @@ export interface FamilySpec {
   imageContent: Record<string, unknown>;
 }
 
+/** Families the pipeline can generate with. */
+export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm'] as const;
+
 function squareGrid(tokens: number, family: string): number {
   const side = Math.round(Math.sqrt(tokens));
   if (side * side !== tokens) throw new OcularError('invalid_request', `${family}: ${tokens} image tokens do not form a square grid.`);
@@ -69,6 +72,6 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
       };
     }
     default:
-      throw new OcularError('invalid_request', `Model family '${family || 'unknown'}' is not supported yet (supported: llava, gemma3, idefics3, smolvlm).`);
+      throw new OcularError('invalid_request', `Model family '${family || 'unknown'}' is not supported yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`);
   }
 }

@@ -20,6 +20,18 @@ export interface TinyWeights {
 
 export { mulberry32 };
 
+/** The mixer's residual join, then LayerNorm -> Gelu MLP -> the second residual join. */
+function residualAndMlp(p: string, x: string) {
+  return [
+    node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
+    node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
+    node('MatMul', [`${p}/ln2`, `${p}.W1`], [`${p}/h`], `${p}/mlp/fc1`),
+    node('Gelu', [`${p}/h`], [`${p}/act`], `${p}/mlp/act`),
+    node('MatMul', [`${p}/act`, `${p}.W2`], [`${p}/mlp_out`], `${p}/mlp/fc2`),
+    node('Add', [`${p}/resid_mid`, `${p}/mlp_out`], [`${p}/resid_post`], `${p}/Add_2`),
+  ];
+}
+
 export function randn(rand: () => number, n: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -121,12 +133,7 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
         node('Slice', [`${p}/ext`, `${p}.keep_from`, `${p}.keep_to`, `${p}.time_axis`], [`present_conv.${l}`], `${p}/mix/State`),
         node('Transpose', [`${p}/convd`], [`${p}/ctx`], `${p}/mix/T2`, { perm: [0, 2, 1] }),
         node('MatMul', [`${p}/ctx`, `${p}.Wo`], [`${p}/attn_out`], `${p}/mix/o_proj`),
-        node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
-        node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
-        node('MatMul', [`${p}/ln2`, `${p}.W1`], [`${p}/h`], `${p}/mlp/fc1`),
-        node('Gelu', [`${p}/h`], [`${p}/act`], `${p}/mlp/act`),
-        node('MatMul', [`${p}/act`, `${p}.W2`], [`${p}/mlp_out`], `${p}/mlp/fc2`),
-        node('Add', [`${p}/resid_mid`, `${p}/mlp_out`], [`${p}/resid_post`], `${p}/Add_2`),
+        ...residualAndMlp(p, x),
       );
       x = `${p}/resid_post`;
       continue;
@@ -156,12 +163,7 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
       node('Softmax', [`${p}/masked`], [`${p}/probs`], `${p}/attn/Softmax`, { axis: -1 }),
       node('MatMul', [`${p}/probs`, values], [`${p}/ctx`], `${p}/attn/PV`),
       node('MatMul', [`${p}/ctx`, `${p}.Wo`], [`${p}/attn_out`], `${p}/attn/o_proj`),
-      node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
-      node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
-      node('MatMul', [`${p}/ln2`, `${p}.W1`], [`${p}/h`], `${p}/mlp/fc1`),
-      node('Gelu', [`${p}/h`], [`${p}/act`], `${p}/mlp/act`),
-      node('MatMul', [`${p}/act`, `${p}.W2`], [`${p}/mlp_out`], `${p}/mlp/fc2`),
-      node('Add', [`${p}/resid_mid`, `${p}/mlp_out`], [`${p}/resid_post`], `${p}/Add_2`),
+      ...residualAndMlp(p, x),
     );
     x = `${p}/resid_post`;
   }

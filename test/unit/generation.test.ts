@@ -45,14 +45,18 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const inProcessStep: DecoderStep = async (feeds) => {
-  const inputs: Record<string, ort.Tensor> = {};
-  for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.type, t.data as never, t.dims);
-  const out = await session.run(inputs);
-  const result: Record<string, WireTensor> = {};
-  for (const [k, t] of Object.entries(out)) result[k] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as Float32Array };
-  return result;
-};
+/** A decoder step over an in-process session (the pool does the same in its host). */
+function sessionStep(s: () => ort.InferenceSession): DecoderStep {
+  return async (feeds) => {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.type, t.data as never, t.dims);
+    const out = await s().run(inputs);
+    const result: Record<string, WireTensor> = {};
+    for (const [k, t] of Object.entries(out)) result[k] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as Float32Array };
+    return result;
+  };
+}
+const inProcessStep = sessionStep(() => session);
 
 /** Left-pads rows of token ids into a prefix batch. */
 async function prefixOf(rows: number[][]) {
@@ -133,14 +137,7 @@ describe('generation with a hybrid cache (conv state + KV cache)', () => {
     expect(signature.states.find((s) => s.input === 'past_conv.0')!.dims).toEqual(['batch', D, 2]);
     const hybrid = await ort.InferenceSession.create(hybridFile, { executionProviders: ['cpu'] });
     try {
-      const step: DecoderStep = async (feeds) => {
-        const inputs: Record<string, ort.Tensor> = {};
-        for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.type, t.data as never, t.dims);
-        const out = await hybrid.run(inputs);
-        const result: Record<string, WireTensor> = {};
-        for (const [k, t] of Object.entries(out)) result[k] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as Float32Array };
-        return result;
-      };
+      const step = sessionStep(() => hybrid);
       const row = rows[2]!;
       const cachedRun = await generate({ step, embed: embedRows, prefix: await prefixOf([row]), states: signature.states, maxNewTokens: 5, eosTokenIds: [] });
       // Reference: every step from scratch (zero conv state = causal zero padding, empty KV).

@@ -1,11 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Backend } from '../../core/backend/backend.js';
-import type { Job } from '../../contract/contract.js';
 import { formatReport, inspectModel } from '../../core/model/inspect.js';
 import { UsageError, type CommandSpec } from '../args.js';
-import { nodeBundlePaths } from '../paths.js';
+import { runHeadlessJob } from '../headless-job.js';
 
 export const modelCommand: CommandSpec = {
   name: 'model',
@@ -51,89 +47,51 @@ export const modelCommand: CommandSpec = {
   },
 };
 
-/** Runs the download job in a scratch workspace beside the target folder, printing progress. */
+/** Downloads through the model-download job; re-running resumes from the partial files in --out. */
 async function download(repo: string, values: Record<string, unknown>): Promise<number> {
   if (typeof values.out !== 'string') throw new UsageError('--out DIR is required for download.');
   const dest = path.resolve(values.out);
-  const backend = new Backend({
-    transport: 'http',
-    pinnedWorkspace: scratchWorkspace(),
-    workerEntry: nodeBundlePaths.jobWorker,
-    taskWorkerEntry: nodeBundlePaths.taskWorker,
+  const job = await runHeadlessJob('model-download', {
+    repo,
+    dest,
+    dtype: values.dtype ?? 'fp32',
+    revision: values.revision ?? 'main',
+    endpoint: values.endpoint ?? 'https://huggingface.co',
   });
-  try {
-    const opened = await backend.invoke('workspace.open', {});
-    if (!opened.ok) await backend.invoke('workspace.create', {});
-    const finished = new Promise<Job>((resolve) =>
-      backend.onEvent((e) => {
-        if (e.type !== 'job.updated') return;
-        process.stderr.write(`\r${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(100));
-        if (!['queued', 'running'].includes(e.job.state)) resolve(e.job);
-      }),
-    );
-    // The CLI may aim anywhere the user can write, so it starts the job kind directly.
-    backend.startTrustedJob('model-download', { repo, dest, dtype: values.dtype ?? 'fp32', revision: values.revision ?? 'main', endpoint: values.endpoint ?? 'https://huggingface.co' });
-    const job = await finished;
-    process.stderr.write('\n');
-    if (job.state !== 'succeeded') {
-      console.error(`download ${job.state}: ${job.error ?? ''}`);
-      return 1;
-    }
-    console.log(`downloaded ${repo} to ${dest}`);
-    return 0;
-  } finally {
-    await backend.close();
-    fs.rmSync(path.dirname(backend.pinnedWorkspace!), { recursive: true, force: true });
+  if (job.state !== 'succeeded') {
+    console.error(`download ${job.state}: ${job.error ?? ''}`);
+    return 1;
   }
+  console.log(`downloaded ${repo} to ${dest}`);
+  return 0;
 }
 
-/** Runs the vlm-generate job headless and prints each answer. */
+/** Runs the vlm-generate job and prints each answer. */
 async function generateAnswers(modelPath: string, values: Record<string, unknown>): Promise<number> {
   const images = (values.image as string[] | undefined) ?? [];
   const prompts = (values.prompt as string[] | undefined) ?? [];
   if (images.length === 0) throw new UsageError('Give at least one --image.');
   if (prompts.length !== images.length && prompts.length !== 1) throw new UsageError('Give one --prompt per --image, or a single --prompt for all.');
   const items = images.map((image, i) => ({ image: path.resolve(image), prompt: prompts.length === 1 ? prompts[0]! : prompts[i]! }));
-  const backend = new Backend({
-    transport: 'http',
-    pinnedWorkspace: scratchWorkspace(),
-    workerEntry: nodeBundlePaths.jobWorker,
-    taskWorkerEntry: nodeBundlePaths.taskWorker,
-    sessionHostEntry: nodeBundlePaths.sessionHost,
-  });
-  try {
-    const opened = await backend.invoke('workspace.open', {});
-    if (!opened.ok) await backend.invoke('workspace.create', {});
-    const finished = new Promise<Job>((resolve) =>
-      backend.onEvent((e) => {
-        if (e.type === 'job.updated' && !['queued', 'running'].includes(e.job.state)) resolve(e.job);
-      }),
-    );
-    backend.startTrustedJob('vlm-generate', {
+  const job = await runHeadlessJob(
+    'vlm-generate',
+    {
       model: path.resolve(modelPath),
       items,
       maxNewTokens: values['max-new-tokens'] === undefined ? 64 : Number(values['max-new-tokens']),
       device: values.device ?? 'auto',
-    });
-    const job = await finished;
-    if (job.state !== 'succeeded') {
-      console.error(`generation ${job.state}: ${job.error ?? ''}`);
-      return 1;
-    }
-    const result = job.result as { outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>; hitTokenLimit: number };
-    if (values.json) console.log(JSON.stringify(result, null, 2));
-    else {
-      for (const o of result.outputs) console.log(`${path.basename(o.image)}  ${o.prompt}\n  -> ${o.text}${o.finishReason === 'length' ? '  [token limit]' : ''}`);
-      if (result.hitTokenLimit > 0) console.log(`note: ${result.hitTokenLimit} of ${result.outputs.length} answers hit the token limit.`);
-    }
-    return 0;
-  } finally {
-    await backend.close();
-    fs.rmSync(path.dirname(backend.pinnedWorkspace!), { recursive: true, force: true });
+    },
+    { quiet: true },
+  );
+  if (job.state !== 'succeeded') {
+    console.error(`generation ${job.state}: ${job.error ?? ''}`);
+    return 1;
   }
-}
-
-/** These commands run one job headless; its workspace is temporary and removed afterwards. */
-function scratchWorkspace(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-cli-')), 'workspace');
+  const result = job.result as { outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>; hitTokenLimit: number };
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else {
+    for (const o of result.outputs) console.log(`${path.basename(o.image)}  ${o.prompt}\n  -> ${o.text}${o.finishReason === 'length' ? '  [token limit]' : ''}`);
+    if (result.hitTokenLimit > 0) console.log(`note: ${result.hitTokenLimit} of ${result.outputs.length} answers hit the token limit.`);
+  }
+  return 0;
 }

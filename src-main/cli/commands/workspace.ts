@@ -1,6 +1,8 @@
 import { Backend } from '../../core/backend/backend.js';
-import type { Job, WorkspaceInfo } from '../../contract/contract.js';
+import path from 'node:path';
+import type { WorkspaceInfo } from '../../contract/contract.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
+import { runHeadlessJob } from '../headless-job.js';
 import { nodeBundlePaths } from '../paths.js';
 
 /** Runs one contract call against a backend pinned to `dir`, throwing the contract's error text. */
@@ -54,26 +56,10 @@ export const selftestCommand: CommandSpec = {
   async run(values) {
     const dir = requireString(values, 'workspace');
     const steps = values.steps === undefined ? 10 : Number(values.steps);
-    const backend = pinnedBackend(dir);
     const json = Boolean(values.json);
-    try {
-      const opened = await backend.invoke('workspace.open', {});
-      if (!opened.ok) await call(backend, 'workspace.create', {});
-      const done = new Promise<Job>((resolve) => {
-        backend.onEvent((event) => {
-          if (event.type !== 'job.updated' || event.job.kind !== 'selftest') return;
-          if (!json) process.stderr.write(`\r${event.job.state.padEnd(10)} ${(event.job.progress * 100).toFixed(0).padStart(3)}%  ${event.job.message ?? ''}   `);
-          if (!['queued', 'running'].includes(event.job.state)) resolve(event.job);
-        });
-      });
-      await call<Job>(backend, 'jobs.start', { kind: 'selftest', params: { steps, stepMs: 50 } });
-      const job = await done;
-      if (!json) process.stderr.write('\n');
-      if (json) console.log(JSON.stringify(job, null, 2));
-      else console.log(job.state === 'succeeded' ? 'self-test succeeded' : `self-test ${job.state}: ${job.error ?? ''}`);
-      return job.state === 'succeeded' ? 0 : 1;
-    } finally {
-      await backend.close();
-    }
+    const job = await runHeadlessJob('selftest', { steps, stepMs: 50 }, { workspace: path.resolve(dir), quiet: json });
+    if (json) console.log(JSON.stringify(job, null, 2));
+    else console.log(job.state === 'succeeded' ? 'self-test succeeded' : `self-test ${job.state}: ${job.error ?? ''}`);
+    return job.state === 'succeeded' ? 0 : 1;
   },
 };

@@ -1,5 +1,5 @@
 import type { RuntimeDiagnostics } from '../../contract/contract.js';
-import type { StateSpec } from '../generation/decoder-states.js';
+import type { GenerateOptions } from '../generation/generate.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
 export type Device = 'auto' | 'cpu' | 'cuda';
 
@@ -29,15 +29,7 @@ export type ToHost =
   | { type: 'generate'; id: number; decoder: number; embed: number; options: HostGenerateOptions };
 
 /** Generation run inside a host, so the KV cache never leaves the process that owns the session. */
-export interface HostGenerateOptions {
-  prefix: { embeds: Float32Array; batch: number; length: number; width: number; attentionMask: Uint8Array };
-  states: StateSpec[];
-  maxNewTokens: number;
-  eosTokenIds: number[];
-  sampling?: { temperature: number; topK?: number; seed: number };
-  positionIds?: boolean;
-  ignoreEos?: boolean;
-}
+export type HostGenerateOptions = Omit<GenerateOptions, 'step' | 'embed'>;
 
 export type FromHost =
   | { type: 'ready'; pid: number }

@@ -1,0 +1,43 @@
+/**
+ * Runs one job headless for a CLI command: a backend over a workspace (a temporary one unless the
+ * command names a folder), the job started directly (the CLI is trusted to name places on disk),
+ * progress on stderr unless quiet, and the finished job returned.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Job } from '../contract/contract.js';
+import { Backend } from '../core/backend/backend.js';
+import { nodeBundlePaths } from './paths.js';
+
+export async function runHeadlessJob(kind: string, params: unknown, options: { workspace?: string; quiet?: boolean } = {}): Promise<Job> {
+  const scratch = options.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-cli-'));
+  const backend = new Backend({
+    transport: 'http',
+    pinnedWorkspace: options.workspace ?? path.join(scratch!, 'workspace'),
+    workerEntry: nodeBundlePaths.jobWorker,
+    taskWorkerEntry: nodeBundlePaths.taskWorker,
+    sessionHostEntry: nodeBundlePaths.sessionHost,
+  });
+  try {
+    const opened = await backend.invoke('workspace.open', {});
+    if (!opened.ok) {
+      const created = await backend.invoke('workspace.create', {});
+      if (!created.ok) throw new Error(created.error.message);
+    }
+    const finished = new Promise<Job>((resolve) =>
+      backend.onEvent((e) => {
+        if (e.type !== 'job.updated') return;
+        if (!options.quiet) process.stderr.write(`\r${e.job.state.padEnd(10)} ${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(100));
+        if (!['queued', 'running'].includes(e.job.state)) resolve(e.job);
+      }),
+    );
+    backend.startTrustedJob(kind, params);
+    const job = await finished;
+    if (!options.quiet) process.stderr.write('\n');
+    return job;
+  } finally {
+    await backend.close();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}

@@ -60,6 +60,52 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'datasets, evaluations and predictions',
+    sql: `
+      CREATE TABLE datasets (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        source     TEXT NOT NULL CHECK (source IN ('synth', 'import')),
+        meta_json  TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE dataset_items (
+        id          INTEGER PRIMARY KEY,
+        dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        item_key    TEXT NOT NULL,
+        image       TEXT NOT NULL,
+        question    TEXT NOT NULL,
+        answer_type TEXT NOT NULL CHECK (answer_type IN ('integer', 'float', 'text')),
+        answer_json TEXT NOT NULL,
+        task        TEXT,
+        difficulty  INTEGER,
+        scene_json  TEXT,
+        UNIQUE (dataset_id, item_key)
+      ) STRICT;
+      CREATE TABLE evals (
+        id          INTEGER PRIMARY KEY,
+        job_id      INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        model_path  TEXT NOT NULL,
+        dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        params_json TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE predictions (
+        eval_id        INTEGER NOT NULL REFERENCES evals(id) ON DELETE CASCADE,
+        item_id        INTEGER NOT NULL REFERENCES dataset_items(id) ON DELETE CASCADE,
+        raw            TEXT NOT NULL,
+        extracted_json TEXT,
+        method         TEXT NOT NULL,
+        correct        INTEGER NOT NULL,
+        hit_limit      INTEGER NOT NULL,
+        tokens         INTEGER NOT NULL,
+        PRIMARY KEY (eval_id, item_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,99 @@
+/** Datasets in the workspace: one row per dataset, its items beside it, inserted in one transaction. */
+import { OcularError } from '../errors.js';
+import type { Db } from '../store/sqlite.js';
+import type { AnswerType, DatasetFolder } from './dataset-folder.js';
+
+export interface DatasetRecord {
+  id: number;
+  name: string;
+  path: string;
+  source: 'synth' | 'import';
+  meta: Record<string, unknown>;
+  createdAt: string;
+  items: number;
+}
+
+export interface StoredItem {
+  id: number;
+  key: string;
+  image: string;
+  question: string;
+  answer: { type: AnswerType; value: number | string };
+  task: string | null;
+  difficulty: number | null;
+  scene: unknown;
+}
+
+interface ItemRow {
+  id: number;
+  item_key: string;
+  image: string;
+  question: string;
+  answer_type: AnswerType;
+  answer_json: string;
+  task: string | null;
+  difficulty: number | null;
+  scene_json: string | null;
+}
+
+export const toItem = (r: ItemRow): StoredItem => ({
+  id: r.id,
+  key: r.item_key,
+  image: r.image,
+  question: r.question,
+  answer: { type: r.answer_type, value: JSON.parse(r.answer_json) as number | string },
+  task: r.task,
+  difficulty: r.difficulty,
+  scene: r.scene_json ? JSON.parse(r.scene_json) : null,
+});
+
+export class DatasetStore {
+  constructor(private readonly db: Db) {}
+
+  insert(folder: DatasetFolder, name: string): DatasetRecord {
+    const insert = this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT INTO datasets (name, path, source, meta_json, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(name, folder.dir, folder.source, JSON.stringify(folder.meta), new Date().toISOString());
+      const id = Number(info.lastInsertRowid);
+      const item = this.db.prepare(
+        'INSERT INTO dataset_items (dataset_id, item_key, image, question, answer_type, answer_json, task, difficulty, scene_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const r of folder.rows) {
+        item.run(id, r.key, r.image, r.question, r.answerType, JSON.stringify(r.answer), r.task, r.difficulty, r.scene === null || r.scene === undefined ? null : JSON.stringify(r.scene));
+      }
+      return id;
+    });
+    return this.get(insert());
+  }
+
+  list(): DatasetRecord[] {
+    const rows = this.db
+      .prepare('SELECT d.*, (SELECT count(*) FROM dataset_items i WHERE i.dataset_id = d.id) AS items FROM datasets d ORDER BY d.id')
+      .all() as Array<{ id: number; name: string; path: string; source: 'synth' | 'import'; meta_json: string; created_at: string; items: number }>;
+    return rows.map((r) => ({ id: r.id, name: r.name, path: r.path, source: r.source, meta: JSON.parse(r.meta_json), createdAt: r.created_at, items: r.items }));
+  }
+
+  get(id: number): DatasetRecord {
+    const found = this.list().find((d) => d.id === id);
+    if (!found) throw new OcularError('not_found', `No dataset with id ${id}.`);
+    return found;
+  }
+
+  items(datasetId: number, options: { offset?: number; limit?: number } = {}): StoredItem[] {
+    const rows = this.db
+      .prepare('SELECT * FROM dataset_items WHERE dataset_id = ? ORDER BY id LIMIT ? OFFSET ?')
+      .all(datasetId, options.limit ?? -1, options.offset ?? 0) as ItemRow[];
+    return rows.map(toItem);
+  }
+
+  /** Distinct text answers: the choices answer extraction looks for. */
+  textChoices(datasetId: number): string[] {
+    const rows = this.db.prepare("SELECT DISTINCT answer_json FROM dataset_items WHERE dataset_id = ? AND answer_type = 'text'").all(datasetId) as Array<{ answer_json: string }>;
+    return rows.map((r) => String(JSON.parse(r.answer_json)));
+  }
+
+  remove(id: number): boolean {
+    return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+  }
+}

@@ -36,7 +36,7 @@ export const workspaceInfoSchema = z.object({
   createdAt: z.string(),
   /** True when the last session did not close cleanly and an integrity check ran on open. */
   recoveredFromUncleanShutdown: z.boolean(),
-  counts: z.object({ jobs: z.number().int(), models: z.number().int() }),
+  counts: z.object({ jobs: z.number().int(), models: z.number().int(), datasets: z.number().int() }),
 });
 export type WorkspaceInfo = z.infer<typeof workspaceInfoSchema>;
 
@@ -100,6 +100,73 @@ export const runtimeDiagnosticsSchema = z.object({
   notes: z.array(z.string()),
 });
 export type RuntimeDiagnostics = z.infer<typeof runtimeDiagnosticsSchema>;
+
+export const datasetSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  path: z.string(),
+  source: z.enum(['synth', 'import']),
+  meta: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+  items: z.number().int(),
+});
+export type DatasetRecord = z.infer<typeof datasetSchema>;
+
+export const accuracySchema = z.object({ key: z.string(), n: z.number().int(), correct: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]) });
+export type Accuracy = z.infer<typeof accuracySchema>;
+
+export const evalParamsSchema = z.object({
+  maxNewTokens: z.number().int().min(1).max(8192),
+  promptTemplate: z.string(),
+  batchSize: z.number().int().min(1).max(256),
+  limit: z.number().int().positive().nullable(),
+  device: z.enum(['auto', 'cpu', 'cuda']),
+});
+export const evalRecordSchema = z.object({
+  id: z.number().int(),
+  jobId: z.number().int().nullable(),
+  modelPath: z.string(),
+  datasetId: z.number().int(),
+  datasetName: z.string(),
+  params: evalParamsSchema,
+  createdAt: z.string(),
+  predictions: z.number().int(),
+  accuracy: z.number().nullable(),
+});
+export type EvalRecord = z.infer<typeof evalRecordSchema>;
+
+export const evalSummarySchema = z.object({
+  eval: evalRecordSchema,
+  overall: accuracySchema,
+  byTask: z.array(accuracySchema),
+  byDifficulty: z.array(accuracySchema),
+  byAnswerType: z.array(accuracySchema),
+  byTaskAndDifficulty: z.array(accuracySchema),
+  hitLimitShare: z.number(),
+  extractionFailures: z.number().int(),
+  bootstrap: z.object({ resamples: z.number().int(), seed: z.number().int() }),
+});
+export type EvalSummary = z.infer<typeof evalSummarySchema>;
+
+export const predictionSchema = z.object({
+  item: z.object({
+    id: z.number().int(),
+    key: z.string(),
+    image: z.string(),
+    question: z.string(),
+    answer: z.object({ type: z.enum(['integer', 'float', 'text']), value: z.union([z.number(), z.string()]) }),
+    task: z.string().nullable(),
+    difficulty: z.number().int().nullable(),
+    scene: z.unknown(),
+  }),
+  raw: z.string(),
+  extracted: z.union([z.number(), z.string()]).nullable(),
+  method: z.string(),
+  correct: z.boolean(),
+  hitLimit: z.boolean(),
+  tokens: z.number().int(),
+});
+export type Prediction = z.infer<typeof predictionSchema>;
 
 const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
@@ -211,6 +278,70 @@ export const contract = {
     response: z.object({ removed: z.boolean() }),
     mutates: true,
     summary: 'Forget a registered model (its files are left alone).',
+  }),
+  'datasets.list': channel({
+    request: empty,
+    response: z.array(datasetSchema),
+    mutates: false,
+    summary: 'Datasets in the workspace.',
+  }),
+  'datasets.import': channel({
+    request: z.object({ path: folderPath, name: z.string().min(1).max(200).optional() }).strict(),
+    response: datasetSchema,
+    mutates: true,
+    summary: 'Import a folder of images with a JSONL or CSV of questions and answers; all rows are checked first, nothing is half-imported.',
+  }),
+  'datasets.synth': channel({
+    request: z.object({ seed: z.number().int().min(0).default(0), perCell: z.number().int().min(1).max(5000).default(20), imageSize: z.number().int().min(48).max(512).default(96) }).strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Generate the synthetic benchmark into the workspace and add it as a dataset (a job).',
+  }),
+  'datasets.remove': channel({
+    request: jobId,
+    response: z.object({ removed: z.boolean() }),
+    mutates: true,
+    summary: 'Remove a dataset and its evaluations from the workspace (image files are left alone).',
+  }),
+  'evals.start': channel({
+    request: z
+      .object({
+        modelId: z.number().int().positive(),
+        datasetId: z.number().int().positive(),
+        maxNewTokens: z.number().int().min(1).max(8192).default(32),
+        promptTemplate: z.string().includes('{question}', { message: 'the template must contain {question}' }).default('{question}'),
+        batchSize: z.number().int().min(1).max(256).default(8),
+        limit: z.number().int().positive().nullable().default(null),
+        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+      })
+      .strict(),
+    response: z.object({ eval: evalRecordSchema, job: jobSchema }),
+    mutates: true,
+    summary: 'Evaluate a registered model on a dataset (a resumable job).',
+  }),
+  'evals.list': channel({
+    request: empty,
+    response: z.array(evalRecordSchema),
+    mutates: false,
+    summary: 'Evaluations in the workspace, newest first.',
+  }),
+  'evals.get': channel({
+    request: jobId,
+    response: evalSummarySchema,
+    mutates: false,
+    summary: 'Accuracy overall and per task, difficulty and answer type, with bootstrap 95% CIs.',
+  }),
+  'evals.predictions': channel({
+    request: z.object({ id: z.number().int().positive(), offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100), onlyWrong: z.boolean().default(false) }).strict(),
+    response: z.array(predictionSchema),
+    mutates: false,
+    summary: 'Predictions with raw outputs, extracted answers and grades.',
+  }),
+  'evals.export': channel({
+    request: z.object({ id: z.number().int().positive(), format: z.enum(['csv', 'json']) }).strict(),
+    response: z.object({ filename: z.string(), content: z.string() }),
+    mutates: false,
+    summary: 'An evaluation as CSV (one row per prediction) or JSON (summary and predictions).',
   }),
   'runtime.diagnostics': channel({
     request: empty,

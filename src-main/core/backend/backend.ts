@@ -21,6 +21,8 @@ import {
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { ModelRegistry } from '../model/registry.js';
+import { DatasetStore } from '../datasets/dataset-store.js';
+import { EvalStore } from '../eval/eval-store.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
@@ -58,6 +60,8 @@ export class Backend {
   private workspace: Workspace | null = null;
   private runner: JobRunner | null = null;
   private models: ModelRegistry | null = null;
+  private datasets: DatasetStore | null = null;
+  private evals: EvalStore | null = null;
   private pool: SessionPool | null = null;
   private workspaceError: string | null = null;
   private readonly listeners = new Set<(event: BackendEvent) => void>();
@@ -163,6 +167,8 @@ export class Backend {
     this.workspace = ws;
     this.runner = runner;
     this.models = new ModelRegistry(ws.db);
+    this.datasets = new DatasetStore(ws.db);
+    this.evals = new EvalStore(ws.db);
     this.workspaceError = null;
     try {
       this.recent.remember(ws.dir);
@@ -181,6 +187,8 @@ export class Backend {
     this.workspace = null;
     this.runner = null;
     this.models = null;
+    this.datasets = null;
+    this.evals = null;
     this.emit({ type: 'workspace.changed', workspace: null });
     return true;
   }
@@ -193,8 +201,13 @@ export class Backend {
       schemaVersion: ws.schemaVersion(),
       createdAt: ws.meta('created_at') ?? '',
       recoveredFromUncleanShutdown: ws.recoveredFromUncleanShutdown,
-      counts: { jobs: this.runner.store.count(), models: this.models?.count() ?? 0 },
+      counts: { jobs: this.runner.store.count(), models: this.models?.count() ?? 0, datasets: this.datasets?.list().length ?? 0 },
     };
+  }
+
+  private requireStores(): { datasets: DatasetStore; evals: EvalStore; models: ModelRegistry; runner: JobRunner; dir: string } {
+    if (!this.datasets || !this.evals || !this.models || !this.runner || !this.workspace) throw new WorkspaceError('No workspace is open. Create or open one first.');
+    return { datasets: this.datasets, evals: this.evals, models: this.models, runner: this.runner, dir: this.workspace.dir };
   }
 
   private requireModels(): ModelRegistry {
@@ -245,6 +258,38 @@ export class Backend {
       'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
+      'datasets.list': () => this.requireStores().datasets.list(),
+      'datasets.import': async (req) => {
+        const { datasets } = this.requireStores();
+        const folder = await runTask(this.options.taskWorkerEntry, 'readDatasetFolder', req.path, {});
+        const record = datasets.insert(folder, req.name ?? path.basename(folder.dir));
+        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
+        return record;
+      },
+      'datasets.synth': (req) => {
+        const { runner, dir } = this.requireStores();
+        const name = `benchmark seed ${req.seed} x${req.perCell}`;
+        const dest = path.join(dir, 'datasets', `synth-seed${req.seed}-n${req.perCell}-${req.imageSize}px`);
+        return runner.start('dataset-synth', { ...req, dest, name });
+      },
+      'datasets.remove': (req) => {
+        const removed = this.requireStores().datasets.remove(req.id);
+        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
+        return { removed };
+      },
+      'evals.start': (req) => {
+        const { models, datasets, evals, runner } = this.requireStores();
+        const model = models.get(req.modelId);
+        datasets.get(req.datasetId);
+        const record = evals.create(model.path, req.datasetId, { maxNewTokens: req.maxNewTokens, promptTemplate: req.promptTemplate, batchSize: req.batchSize, limit: req.limit, device: req.device });
+        const job = runner.start('evaluate', { evalId: record.id });
+        evals.attachJob(record.id, job.id);
+        return { eval: evals.get(record.id), job };
+      },
+      'evals.list': () => this.requireStores().evals.list(),
+      'evals.get': (req) => this.requireStores().evals.summary(req.id),
+      'evals.predictions': (req) => this.requireStores().evals.predictions(req.id, req),
+      'evals.export': (req) => this.requireStores().evals.export(req.id, req.format),
       'models.list': () => this.requireModels().list(),
       'models.add': async (req) => {
         const models = this.requireModels();

@@ -1,0 +1,42 @@
+/** Generate the synthetic benchmark into a folder and add it to the workspace as a dataset. */
+import path from 'node:path';
+import { z } from 'zod';
+import { synthesizeBenchmark } from '../../benchmark/synth.js';
+import { readDatasetFolder } from '../../datasets/dataset-folder.js';
+import { DatasetStore } from '../../datasets/dataset-store.js';
+import { openSqlite } from '../../store/sqlite.js';
+import { DB_FILE } from '../../store/workspace.js';
+import type { JobKind } from '../job-kind.js';
+
+const params = z
+  .object({
+    seed: z.number().int().min(0),
+    perCell: z.number().int().min(1).max(5000),
+    imageSize: z.number().int().min(48).max(512).default(96),
+    dest: z.string().min(1),
+    name: z.string().min(1),
+  })
+  .strict();
+
+export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
+  kind: 'dataset-synth',
+  title: 'Generate benchmark',
+  resumable: false,
+  startFromUi: false,
+  params,
+  async run(ctx) {
+    const p = ctx.params;
+    await synthesizeBenchmark({ out: p.dest, seed: p.seed, perCell: p.perCell, imageSize: p.imageSize, onProgress: (done, total) => ctx.progress((0.9 * done) / total, `${done} of ${total} images`) });
+    ctx.progress(0.9, 'checking and importing');
+    const folder = await readDatasetFolder(p.dest);
+    const db = openSqlite(path.join(ctx.workspaceDir, DB_FILE), { fileMustExist: true });
+    db.pragma('busy_timeout = 10000');
+    db.pragma('foreign_keys = ON');
+    try {
+      const record = new DatasetStore(db).insert(folder, p.name);
+      return { datasetId: record.id, items: record.items, path: record.path };
+    } finally {
+      db.close();
+    }
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * Evaluate a VLM on a dataset in the workspace: prompts from a template, answers generated in
+ * batches through the shared pool, extracted and graded item by item, predictions written in one
+ * transaction per batch. Resuming skips items already graded.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
+import { EvalStore } from '../../eval/eval-store.js';
+import { extractAnswer, isCorrect } from '../../eval/extract.js';
+import { openSqlite } from '../../store/sqlite.js';
+import { DB_FILE } from '../../store/workspace.js';
+import { VlmPipeline } from '../../vlm/pipeline.js';
+import { throwIfCancelled, type JobKind } from '../job-kind.js';
+
+const params = z.object({ evalId: z.number().int().positive() }).strict();
+
+const YES_NO = ['yes', 'no'];
+
+/** The answer space a grader reads from: yes/no for yes/no questions, else the dataset's other text answers. */
+export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
+  if (item.answer.type !== 'text') return [];
+  if (YES_NO.includes(String(item.answer.value).toLowerCase())) return YES_NO;
+  return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
+}
+
+export const evaluateJob: JobKind<z.infer<typeof params>> = {
+  kind: 'evaluate',
+  title: 'Evaluate',
+  resumable: true,
+  startFromUi: false,
+  params,
+  async run(ctx) {
+    const db = openSqlite(path.join(ctx.workspaceDir, DB_FILE), { fileMustExist: true });
+    db.pragma('busy_timeout = 10000');
+    try {
+      const evals = new EvalStore(db);
+      const datasets = new DatasetStore(db);
+      const e = evals.get(ctx.params.evalId);
+      const dataset = datasets.get(e.datasetId);
+      const textChoices = datasets.textChoices(dataset.id);
+      const pending = evals.pendingItems(e.id, e.params.limit);
+      const total = e.predictions + pending.length;
+      let done = e.predictions;
+      ctx.progress(total ? done / total : 0, 'loading the model');
+      const vlm = await VlmPipeline.load(e.modelPath, ctx.pool, e.params.device);
+      for (let start = 0; start < pending.length; start += e.params.batchSize) {
+        throwIfCancelled(ctx.signal);
+        const batch = pending.slice(start, start + e.params.batchSize);
+        const { outputs } = await vlm.generate(
+          batch.map((item) => ({ image: path.join(dataset.path, item.image), prompt: e.params.promptTemplate.replace('{question}', item.question) })),
+          { maxNewTokens: e.params.maxNewTokens },
+        );
+        evals.record(
+          e.id,
+          outputs.map((o, i) => {
+            const item = batch[i]!;
+            const extraction = extractAnswer(o.text, item.answer.type, choicesFor(item, textChoices));
+            return {
+              itemId: item.id,
+              raw: o.text,
+              extracted: extraction.value,
+              method: extraction.method,
+              correct: isCorrect(item.answer, extraction),
+              hitLimit: o.finishReason === 'length',
+              tokens: o.tokenIds.length,
+            };
+          }),
+        );
+        done += batch.length;
+        ctx.saveCheckpoint({ done });
+        ctx.progress(done / total, `${done} of ${total} items graded`);
+      }
+      const finished = evals.get(e.id);
+      return { evalId: e.id, items: finished.predictions, accuracy: finished.accuracy };
+    } finally {
+      db.close();
+    }
+  },
+};

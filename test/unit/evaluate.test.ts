@@ -1,0 +1,90 @@
+/**
+ * The evaluation path end to end through the backend: generate the benchmark into the workspace,
+ * register a model, evaluate (a resumable job), read accuracy with CIs, page predictions, export.
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { contract, type Job } from '../../src-main/contract/contract';
+import { Backend } from '../../src-main/core/backend/backend';
+import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+
+const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+const backends: Backend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+async function setup() {
+  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: path.join(tmpDir(), 'ws') });
+  backends.push(b);
+  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
+    const r = await b.invoke(channel, payload);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.result as T;
+  };
+  const until = (id: number, predicate: (j: Job) => boolean) =>
+    new Promise<Job>((resolve) => {
+      const off = b.onEvent((e) => {
+        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
+          off();
+          resolve(e.job);
+        }
+      });
+    });
+  const done = (j: Job) => !['queued', 'running'].includes(j.state);
+  await call('workspace.create', {});
+  const synth = await call<Job>('datasets.synth', { seed: 3, perCell: 2 });
+  expect((await until(synth.id, done)).state).toBe('succeeded');
+  const [dataset] = await call<Array<{ id: number; items: number; source: string }>>('datasets.list', {});
+  expect(dataset).toMatchObject({ items: 42, source: 'synth' });
+  const model = await call<{ id: number }>('models.add', { path: LLAVA });
+  return { b, call, until, done, datasetId: dataset!.id, modelId: model.id };
+}
+
+describe('evaluation harness', () => {
+  it('grades a model on the benchmark and reports accuracy with bootstrap CIs, predictions and exports', async () => {
+    const { call, until, done, datasetId, modelId } = await setup();
+    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', { modelId, datasetId, maxNewTokens: 3, device: 'cpu' });
+    expect((await until(started.job.id, done)).state).toBe('succeeded');
+    const summary = contract['evals.get'].response.parse(await call('evals.get', { id: started.eval.id }));
+    expect(summary.overall.n).toBe(42);
+    expect(summary.byTask.map((t) => t.key).sort()).toEqual(['arithmetic', 'color', 'count', 'exists', 'shape', 'size', 'spatial']);
+    expect(summary.byDifficulty.map((t) => [t.key, t.n])).toEqual([['1', 14], ['2', 14], ['3', 14]]);
+    for (const a of [summary.overall, ...summary.byTask]) {
+      expect(a.ci95[0]).toBeLessThanOrEqual(a.accuracy);
+      expect(a.ci95[1]).toBeGreaterThanOrEqual(a.accuracy);
+    }
+    expect(summary.hitLimitShare).toBeGreaterThan(0); // a random-weight model rambles until the limit
+    const preds = await call<Array<{ raw: string; item: { question: string } }>>('evals.predictions', { id: started.eval.id, limit: 5 });
+    expect(preds).toHaveLength(5);
+    expect(typeof preds[0]!.raw).toBe('string');
+    const csv = await call<{ filename: string; content: string }>('evals.export', { id: started.eval.id, format: 'csv' });
+    expect(csv.content.trim().split('\n')).toHaveLength(43);
+    expect(csv.content.split('\n')[0]).toMatch(/^item,task,difficulty,image,question,answer_type,answer,extracted,method,correct/);
+    const json = JSON.parse((await call<{ content: string }>('evals.export', { id: started.eval.id, format: 'json' })).content);
+    expect(json.predictions).toHaveLength(42);
+  });
+
+  it('resumes a cancelled evaluation without grading any item twice', async () => {
+    const { call, until, done, datasetId, modelId } = await setup();
+    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', { modelId, datasetId, maxNewTokens: 40, batchSize: 2, device: 'cpu' });
+    await until(started.job.id, (j) => j.progress > 0.1);
+    await call('jobs.cancel', { id: started.job.id });
+    expect((await until(started.job.id, done)).state).toBe('cancelled');
+    const partial = (await call<{ eval: { predictions: number } }>('evals.get', { id: started.eval.id })).eval.predictions;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(42);
+    await call('jobs.resume', { id: started.job.id });
+    const finished = await until(started.job.id, done);
+    expect(finished.state).toBe('succeeded');
+    expect(finished.attempts).toBe(2);
+    const summary = await call<{ overall: { n: number } }>('evals.get', { id: started.eval.id });
+    expect(summary.overall.n).toBe(42);
+  });
+
+  it('refuses a prompt template without {question}', async () => {
+    const { b } = await setup();
+    const r = await b.invoke('evals.start', { modelId: 1, datasetId: 1, promptTemplate: 'Answer:' });
+    expect(!r.ok && r.error.message).toMatch(/must contain \{question\}/);
+  });
+});

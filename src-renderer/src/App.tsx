@@ -2,16 +2,18 @@ import { AppBar, Box, Chip, CircularProgress, Drawer, List, ListItemButton, List
 import { useState } from 'react';
 import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
+import { EvaluatePage } from './pages/EvaluatePage';
 import { JobsPage } from './pages/JobsPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { WorkspacePage } from './pages/WorkspacePage';
 
 const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'models' | 'jobs' | 'settings';
+type PageId = 'workspace' | 'models' | 'evaluate' | 'jobs' | 'settings';
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'workspace', title: 'Workspace', needsWorkspace: false },
   { id: 'models', title: 'Models', needsWorkspace: true },
+  { id: 'evaluate', title: 'Evaluate', needsWorkspace: true },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true },
   { id: 'settings', title: 'Settings', needsWorkspace: false },
 ];
@@ -50,6 +52,7 @@ export function App() {
           {!info && !error && <CircularProgress aria-label="Loading" />}
           {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} />}
           {info && page === 'models' && workspace && <ModelsPage info={info} />}
+          {info && page === 'evaluate' && workspace && <EvaluatePage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}
           {info && page === 'settings' && <SettingsPage info={info} />}
         </Box>

@@ -136,3 +136,40 @@ describe('Settings > Diagnostics over ocular serve', () => {
     }
   });
 });
+
+describe('Evaluate page over ocular serve', () => {
+  it('generates the benchmark, evaluates a model, shows accuracy with CIs and the token-limit warning', async () => {
+    const { repoRoot } = await import('../helpers/tmp');
+    const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+    const dir = path.join(tmpDir(), 'eval-ws');
+    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      await page.goto(serve.url);
+      await page.getByRole('button', { name: 'Create workspace' }).click();
+      await page.getByTestId('empty-state').waitFor();
+      await page.getByRole('button', { name: 'Models' }).click();
+      await page.getByLabel('Model folder or .onnx file on this machine').fill(llava);
+      await page.getByRole('button', { name: 'Add model' }).click();
+      await page.getByTestId('model-detail').waitFor();
+      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+      await page.getByLabel('Items per task & difficulty').fill('1');
+      await page.getByRole('button', { name: 'Generate benchmark' }).click();
+      await page.getByText('21 items').waitFor({ timeout: 30_000 });
+      await page.getByLabel('Model', { exact: true }).click();
+      await page.getByRole('option', { name: 'tiny-llava' }).click();
+      await page.getByLabel('Dataset', { exact: true }).click();
+      await page.getByRole('option').first().click();
+      await page.getByLabel('Max new tokens').fill('2');
+      await page.getByRole('button', { name: 'Evaluate', exact: true }).last().click();
+      await expect.poll(async () => (await page.getByTestId('overall-accuracy').textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/overall \(\d+\/21\), 95% CI/);
+      await page.getByTestId('token-limit-warning').waitFor();
+      expect(await page.getByTestId('token-limit-warning').textContent()).toMatch(/hit the token limit of 2/);
+      expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
+      expect(await page.getByRole('table', { name: 'Predictions' }).getByRole('row').count()).toBe(22);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

@@ -7,18 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Job } from '../contract/contract.js';
-import { Backend } from '../core/backend/backend.js';
-import { nodeBundlePaths } from './paths.js';
+
+import { nodeBackend } from './node-backend.js';
 
 export async function runHeadlessJob(kind: string, params: unknown, options: { workspace?: string; quiet?: boolean } = {}): Promise<Job> {
   const scratch = options.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-cli-'));
-  const backend = new Backend({
-    transport: 'http',
-    pinnedWorkspace: options.workspace ?? path.join(scratch!, 'workspace'),
-    workerEntry: nodeBundlePaths.jobWorker,
-    taskWorkerEntry: nodeBundlePaths.taskWorker,
-    sessionHostEntry: nodeBundlePaths.sessionHost,
-  });
+  const backend = nodeBackend({ pinnedWorkspace: options.workspace ?? path.join(scratch!, 'workspace') });
   try {
     const opened = await backend.invoke('workspace.open', {});
     if (!opened.ok) {

@@ -6,12 +6,13 @@ import { VERSION } from '../core/version.js';
 import { OcularError } from '../core/errors.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { datasetCommand } from './commands/dataset.js';
+import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { modelCommand } from './commands/model.js';
 import { serveCommand } from './commands/serve.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand];
+const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

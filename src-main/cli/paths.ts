@@ -12,4 +12,6 @@ export const nodeBundlePaths = {
   taskWorker: path.join(here, 'task-worker.mjs'),
   sessionHost: path.join(here, 'session-host.mjs'),
   renderer: path.resolve(here, '..', 'renderer'),
+  /** Bundled models and icons (resources/ at the repository root). */
+  resources: path.resolve(here, '..', '..', 'resources'),
 };

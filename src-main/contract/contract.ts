@@ -49,6 +49,8 @@ export const appInfoSchema = z.object({
   workspace: workspaceInfoSchema.nullable(),
   /** When a workspace could not be opened, the reason, so the UI can show it instead of a blank page. */
   workspaceError: z.string().nullable(),
+  /** Whether the bundled demo model is present (the first-run screen offers the demo only then). */
+  demoAvailable: z.boolean(),
   jobKinds: z.array(z.object({ kind: z.string(), title: z.string(), resumable: z.boolean(), startFromUi: z.boolean() })),
 });
 export type AppInfo = z.infer<typeof appInfoSchema>;
@@ -342,6 +344,12 @@ export const contract = {
     response: z.object({ filename: z.string(), content: z.string() }),
     mutates: false,
     summary: 'An evaluation as CSV (one row per prediction) or JSON (summary and predictions).',
+  }),
+  'demo.start': channel({
+    request: z.object({ perCell: z.number().int().min(1).max(500).default(20) }).strict(),
+    response: z.object({ model: modelRecordSchema, job: jobSchema }),
+    mutates: true,
+    summary: 'Register the bundled demo model, generate the benchmark and, when it is ready, evaluate the model on it.',
   }),
   'runtime.diagnostics': channel({
     request: empty,

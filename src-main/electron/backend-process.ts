@@ -24,6 +24,7 @@ const backend = new Backend({
   // processes, and the main process stays a thin shell. The Electron binary runs them as Node.
   sessionHostEntry: path.join(here, 'session-host.js'),
   sessionHostEnv: { ELECTRON_RUN_AS_NODE: '1' },
+  resourcesDir: process.env.OCULAR_RESOURCES,
 });
 
 backend.onEvent((event) => {

@@ -160,7 +160,8 @@ app.whenReady().then(() => {
   hardenSession();
   registerProtocol();
   registerIpc();
-  host.start({ OCULAR_SQLITE_BINDING: binding, OCULAR_CONFIG_DIR: app.getPath('userData') });
+  const resources = app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources');
+  host.start({ OCULAR_SQLITE_BINDING: binding, OCULAR_CONFIG_DIR: app.getPath('userData'), OCULAR_RESOURCES: resources });
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

@@ -88,3 +88,15 @@ describe('evaluation harness', () => {
     expect(!r.ok && r.error.message).toMatch(/must contain \{question\}/);
   });
 });
+
+describe('ocular demo', () => {
+  it('generates the benchmark and evaluates the model on it, headless', async () => {
+    const { runCli } = await import('../helpers/cli');
+    const ws = path.join(tmpDir(), 'demo');
+    const res = await runCli(['demo', '--workspace', ws, '--per-cell', '1', '--model', LLAVA, '--json'], 120_000);
+    expect(res.code).toBe(0);
+    const summary = JSON.parse(res.stdout) as { overall: { n: number }; byTask: unknown[] };
+    expect(summary.overall.n).toBe(21);
+    expect(summary.byTask).toHaveLength(7);
+  });
+});

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EvalSummary, Job } from '../../contract/contract.js';
-import { Backend } from '../../core/backend/backend.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { nodeBundlePaths } from '../paths.js';
+
+import { nodeBackend } from '../node-backend.js';
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
@@ -47,13 +47,7 @@ export const evalCommand: CommandSpec = {
     const model = path.resolve(requireString(values, 'model'));
     const dataset = path.resolve(requireString(values, 'dataset'));
     const scratch = values.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-eval-'));
-    const backend = new Backend({
-      transport: 'http',
-      pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace'),
-      workerEntry: nodeBundlePaths.jobWorker,
-      taskWorkerEntry: nodeBundlePaths.taskWorker,
-      sessionHostEntry: nodeBundlePaths.sessionHost,
-    });
+    const backend = nodeBackend({ pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace') });
     const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
       const r = await backend.invoke(channel, payload);
       if (!r.ok) throw new UsageError(r.error.message);

@@ -1,7 +1,7 @@
-import { Backend } from '../../core/backend/backend.js';
 import { isLoopbackHost, startHttpServer } from '../../transport/http-server.js';
 import { optionalPort, requireString, UsageError, type CommandSpec } from '../args.js';
 import { nodeBundlePaths } from '../paths.js';
+import { nodeBackend } from '../node-backend.js';
 
 export const serveCommand: CommandSpec = {
   name: 'serve',
@@ -32,12 +32,7 @@ export const serveCommand: CommandSpec = {
       throw new UsageError(`Refusing to serve on ${host} without --token: anyone who can reach it could read and change the workspace.`);
     }
     if (token !== undefined && token.length < 16) throw new UsageError('--token must be at least 16 characters.');
-    const backend = new Backend({
-      transport: 'http',
-      readOnly: Boolean(values['read-only']),
-      pinnedWorkspace: workspace,
-      workerEntry: nodeBundlePaths.jobWorker, taskWorkerEntry: nodeBundlePaths.taskWorker, sessionHostEntry: nodeBundlePaths.sessionHost,
-    });
+    const backend = nodeBackend({ pinnedWorkspace: workspace, readOnly: Boolean(values['read-only']) });
     backend.openPinnedIfPresent();
     const server = await startHttpServer({
       backend,

@@ -1,9 +1,10 @@
-import { Backend } from '../../core/backend/backend.js';
 import path from 'node:path';
 import type { WorkspaceInfo } from '../../contract/contract.js';
+import type { Backend } from '../../core/backend/backend.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
-import { nodeBundlePaths } from '../paths.js';
+
+import { nodeBackend } from '../node-backend.js';
 
 /** Runs one contract call against a backend pinned to `dir`, throwing the contract's error text. */
 async function call<T>(backend: Backend, channel: string, payload: unknown): Promise<T> {
@@ -13,7 +14,7 @@ async function call<T>(backend: Backend, channel: string, payload: unknown): Pro
 }
 
 function pinnedBackend(dir: string, readOnly = false): Backend {
-  return new Backend({ transport: 'http', pinnedWorkspace: dir, readOnly, workerEntry: nodeBundlePaths.jobWorker, taskWorkerEntry: nodeBundlePaths.taskWorker, sessionHostEntry: nodeBundlePaths.sessionHost });
+  return nodeBackend({ pinnedWorkspace: dir, readOnly });
 }
 
 function printInfo(info: WorkspaceInfo, json: boolean): void {

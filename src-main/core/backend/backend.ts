@@ -14,6 +14,7 @@ import {
   type Channel,
   type ContractErrorPayload,
   type Job,
+  type ModelRecord,
   type ParsedRequestOf,
   type ResponseOf,
   type WorkspaceInfo,
@@ -47,7 +48,11 @@ export interface BackendOptions {
   /** Environment for pool processes (ELECTRON_RUN_AS_NODE inside the app). */
   sessionHostEnv?: NodeJS.ProcessEnv;
   maxConcurrentJobs?: number;
+  /** resources/ folder: the bundled demo model lives in resources/models/ocular-demo-vlm. */
+  resourcesDir?: string;
 }
+
+export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 
 type Handlers = { [C in Channel]: (req: ParsedRequestOf<C>) => Promise<ResponseOf<C>> | ResponseOf<C> };
 
@@ -115,6 +120,36 @@ export class Backend {
     } catch (err) {
       this.workspaceError = errorMessage(err);
     }
+  }
+
+  /** The bundled demo model folder, when this installation has one. */
+  demoModelPath(): string | null {
+    if (!this.options.resourcesDir) return null;
+    const dir = path.join(this.options.resourcesDir, DEMO_MODEL_DIR);
+    return fs.existsSync(path.join(dir, 'onnx', 'decoder_model_merged.onnx')) ? dir : null;
+  }
+
+  /**
+   * Demo: register a model (the bundled one unless given), generate the benchmark, and evaluate the
+   * model on it as soon as the benchmark job succeeds. Returns the benchmark job.
+   */
+  async startDemo(perCell: number, modelPath = this.demoModelPath()): Promise<{ model: ModelRecord; job: Job }> {
+    if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
+    const { models, runner, dir, evals, datasets } = this.requireStores();
+    const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
+    const name = `benchmark seed 0 x${perCell}`;
+    const job = runner.start('dataset-synth', { seed: 0, perCell, imageSize: 96, dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`), name });
+    const onUpdate = (updated: Job) => {
+      if (updated.id !== job.id || ['queued', 'running'].includes(updated.state)) return;
+      runner.off('updated', onUpdate);
+      if (updated.state !== 'succeeded') return;
+      const datasetId = (updated.result as { datasetId: number }).datasetId;
+      datasets.get(datasetId);
+      const record = evals.create(model.path, datasetId, { maxNewTokens: 8, promptTemplate: '{question}', batchSize: 16, limit: null, device: 'auto' });
+      evals.attachJob(record.id, runner.start('evaluate', { evalId: record.id }).id);
+    };
+    runner.on('updated', onUpdate);
+    return { model, job };
   }
 
   /** Start any job kind with any params: for trusted local callers (the CLI), never a transport. */
@@ -229,6 +264,7 @@ export class Backend {
         pinnedWorkspace: this.pinnedWorkspace,
         workspace: this.workspaceInfo(),
         workspaceError: this.workspaceError,
+        demoAvailable: this.demoModelPath() !== null,
         jobKinds: jobKinds().map((k) => ({ kind: k.kind, title: k.title, resumable: k.resumable, startFromUi: k.startFromUi })),
       }),
       'workspace.create': async (req) => {
@@ -258,6 +294,7 @@ export class Backend {
       'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
       'jobs.resume': (req) => this.requireRunner().resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
+      'demo.start': (req) => this.startDemo(req.perCell),
       'datasets.list': () => this.requireStores().datasets.list(),
       'datasets.import': async (req) => {
         const { datasets } = this.requireStores();

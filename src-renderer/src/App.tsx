@@ -50,7 +50,7 @@ export function App() {
           <Toolbar variant="dense" />
           {error && <Alert severity="error">{error}</Alert>}
           {!info && !error && <CircularProgress aria-label="Loading" />}
-          {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} />}
+          {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} onShowEvaluate={() => setPage('evaluate')} />}
           {info && page === 'models' && workspace && <ModelsPage info={info} />}
           {info && page === 'evaluate' && workspace && <EvaluatePage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}

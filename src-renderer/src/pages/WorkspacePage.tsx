@@ -8,16 +8,25 @@ interface Props {
   info: AppInfo;
   refresh: () => Promise<void>;
   onShowJobs: () => void;
+  onShowEvaluate: () => void;
 }
 
-export function WorkspacePage({ info, refresh, onShowJobs }: Props) {
-  return info.workspace ? <OpenWorkspace info={info} onShowJobs={onShowJobs} /> : <NoWorkspace info={info} refresh={refresh} />;
+export function WorkspacePage({ info, refresh, onShowJobs, onShowEvaluate }: Props) {
+  return info.workspace ? <OpenWorkspace info={info} onShowJobs={onShowJobs} onShowEvaluate={onShowEvaluate} /> : <NoWorkspace info={info} refresh={refresh} />;
 }
 
-function OpenWorkspace({ info, onShowJobs }: { info: AppInfo; onShowJobs: () => void }) {
+function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; onShowJobs: () => void; onShowEvaluate: () => void }) {
   const report = useReportError();
   const ws = info.workspace!;
-  const isEmpty = ws.counts.jobs === 0 && ws.counts.models === 0;
+  const isEmpty = ws.counts.jobs === 0 && ws.counts.models === 0 && ws.counts.datasets === 0;
+  const startDemo = async () => {
+    try {
+      await invoke('demo.start', {});
+      onShowEvaluate();
+    } catch (err) {
+      report(err);
+    }
+  };
   const runSelfTest = async () => {
     try {
       await invoke('jobs.start', { kind: 'selftest', params: {} });
@@ -53,10 +62,16 @@ function OpenWorkspace({ info, onShowJobs }: { info: AppInfo; onShowJobs: () => 
           <CardContent>
             <Typography variant="h6">This workspace is empty</Typography>
             <Typography color="text.secondary" sx={{ mb: 2 }}>
-              Nothing has run here yet. A self-test checks that jobs run in the background, report progress and can be cancelled, and that this
-              workspace's database and blob store work from a worker.
+              Nothing has run here yet.{info.demoAvailable ? ' The demo registers the bundled VLM, generates the synthetic benchmark and evaluates the model on it.' : ''} A
+              self-test checks that jobs run in the background, report progress and can be cancelled, and that this workspace's database and blob
+              store work from a worker.
             </Typography>
-            <Button variant="contained" onClick={runSelfTest} disabled={info.readOnly}>Run self-test</Button>
+            <Stack direction="row" spacing={2}>
+              {info.demoAvailable && (
+                <Button variant="contained" onClick={startDemo} disabled={info.readOnly}>Start with the demo model and benchmark</Button>
+              )}
+              <Button variant={info.demoAvailable ? 'outlined' : 'contained'} onClick={runSelfTest} disabled={info.readOnly}>Run self-test</Button>
+            </Stack>
           </CardContent>
         </Card>
       )}

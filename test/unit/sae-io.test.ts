@@ -131,3 +131,26 @@ describe('SAE files', () => {
     expect(again.metadata).toEqual({ source: 'test' });
   });
 });
+
+describe('SAEs in a workspace and `ocular sae`', () => {
+  it('imports into the workspace, lists and exports back to SAELens with identical encodes', async () => {
+    const { runCli } = await import('../helpers/cli');
+    const src = tmpDir();
+    const sae = randomSae('jumprelu');
+    exportSaeLens(sae, src);
+    const ws = path.join(tmpDir(), 'ws');
+    const imported = await runCli(['sae', 'import', src, '--workspace', ws, '--name', 'resid-1', '--json']);
+    expect(imported.code).toBe(0);
+    const record = JSON.parse(imported.stdout) as { id: number; folder: string; architecture: string };
+    expect(record).toMatchObject({ architecture: 'jumprelu', folder: path.join('blobs', 'saes', String(record.id)) });
+    const list = JSON.parse((await runCli(['sae', 'list', '--workspace', ws, '--json'])).stdout) as unknown[];
+    expect(list).toHaveLength(1);
+    const out = path.join(tmpDir(), 'exported');
+    expect((await runCli(['sae', 'export', String(record.id), '--workspace', ws, '--out', out])).code).toBe(0);
+    const x = randn(mulberry32(4), 5 * D_IN, 1);
+    expect(maxDiff(encode(importSae(out), x), encode(sae, x))).toBeLessThanOrEqual(1e-6);
+    const refused = await runCli(['sae', 'import', tmpDir(), '--workspace', ws]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/has no sae_weights.safetensors \(SAELens\) or sae.safetensors \(sparsify\)/);
+  });
+});

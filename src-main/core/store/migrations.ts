@@ -106,6 +106,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'SAE registry',
+    sql: `
+      CREATE TABLE saes (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        folder       TEXT NOT NULL,
+        architecture TEXT NOT NULL,
+        d_in         INTEGER NOT NULL,
+        d_sae        INTEGER NOT NULL,
+        k            INTEGER,
+        hook_name    TEXT,
+        model_name   TEXT,
+        source       TEXT NOT NULL CHECK (source IN ('import', 'trained')),
+        created_at   TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,96 @@
+/**
+ * SAEs kept in the workspace: each in blobs/saes/<id>/ as a SAELens folder (cfg.json +
+ * sae_weights.safetensors), so any SAE in a workspace can be handed to Python as it is.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OcularError } from '../errors.js';
+import type { Db } from '../store/sqlite.js';
+import { exportSaeLens, importSae, type SaeFile } from './sae-io.js';
+
+export interface SaeRecord {
+  id: number;
+  name: string;
+  folder: string;
+  architecture: string;
+  dIn: number;
+  dSae: number;
+  k: number | null;
+  hookName: string | null;
+  modelName: string | null;
+  source: 'import' | 'trained';
+  createdAt: string;
+}
+
+interface SaeRow {
+  id: number;
+  name: string;
+  folder: string;
+  architecture: string;
+  d_in: number;
+  d_sae: number;
+  k: number | null;
+  hook_name: string | null;
+  model_name: string | null;
+  source: 'import' | 'trained';
+  created_at: string;
+}
+
+const toRecord = (r: SaeRow): SaeRecord => ({
+  id: r.id,
+  name: r.name,
+  folder: r.folder,
+  architecture: r.architecture,
+  dIn: r.d_in,
+  dSae: r.d_sae,
+  k: r.k,
+  hookName: r.hook_name,
+  modelName: r.model_name,
+  source: r.source,
+  createdAt: r.created_at,
+});
+
+export class SaeStore {
+  constructor(
+    private readonly db: Db,
+    private readonly workspaceDir: string,
+  ) {}
+
+  list(): SaeRecord[] {
+    return (this.db.prepare('SELECT * FROM saes ORDER BY id').all() as SaeRow[]).map(toRecord);
+  }
+
+  get(id: number): SaeRecord {
+    const row = this.db.prepare('SELECT * FROM saes WHERE id = ?').get(id) as SaeRow | undefined;
+    if (!row) throw new OcularError('not_found', `No SAE with id ${id}.`);
+    return toRecord(row);
+  }
+
+  /** Stores an SAE (from a file in any supported format) in the workspace. */
+  add(sae: Omit<SaeFile, 'format'>, name: string, source: 'import' | 'trained'): SaeRecord {
+    const insert = this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT INTO saes (name, folder, architecture, d_in, d_sae, k, hook_name, model_name, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(name, '', sae.architecture, sae.dIn, sae.dSae, sae.k ?? null, sae.hookName, sae.modelName, source, new Date().toISOString());
+      const id = Number(info.lastInsertRowid);
+      const folder = path.join('blobs', 'saes', String(id));
+      // Write the files inside the transaction: if writing fails (a full disk), the row is rolled back.
+      exportSaeLens(sae, path.join(this.workspaceDir, folder));
+      this.db.prepare('UPDATE saes SET folder = ? WHERE id = ?').run(folder, id);
+      return id;
+    });
+    return this.get(insert());
+  }
+
+  load(id: number): SaeFile {
+    return importSae(path.join(this.workspaceDir, this.get(id).folder));
+  }
+
+  /** Writes a SAELens folder for an SAE in the workspace. */
+  export(id: number, dir: string): string {
+    const target = path.resolve(dir);
+    if (fs.existsSync(path.join(target, 'sae_weights.safetensors'))) throw new OcularError('conflict', `${target} already holds an SAE; choose an empty folder.`);
+    exportSaeLens(this.load(id), target);
+    return target;
+  }
+}

@@ -198,8 +198,47 @@ PROMPTS = ['what is in the image ?', 'describe the image .', 'how many shapes ar
            'is there a red square ?', 'what is left of the circle ?', 'describe the image', 'answer yes or no : big ?']
 
 
+class LlavaVision(torch.nn.Module):
+    """pixel_values -> image_features: the CLIP tower's last hidden states through the projector ('full' strategy)."""
+    input_names = ['pixel_values']
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, pixel_values):
+        hidden = self.m.model.vision_tower(pixel_values, output_hidden_states=True).hidden_states[-1]
+        return self.m.model.multi_modal_projector(hidden)
+
+
+def export_llava_folder(model, out, fast, image_size, patch):
+    """Write a LLaVA model (CLIP tower, 'full' features) in the onnx-community layout; returns (processor, vision, embed, decoder)."""
+    from transformers import CLIPImageProcessor, LlavaProcessor
+    tc = model.config.text_config
+    model.save_pretrained(out, safe_serialization=True)
+    os.remove(os.path.join(out, 'model.safetensors'))  # the ONNX graphs carry the weights
+    image_processor = CLIPImageProcessor(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size}, do_center_crop=True,
+                                         image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    image_processor.save_pretrained(out)
+    set_processor_class(out, 'LlavaProcessor')
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=patch, vision_feature_select_strategy='full',
+                               image_token='<image>', num_additional_image_tokens=1, chat_template=fast.chat_template)
+    with open(os.path.join(out, 'processor_config.json'), 'w') as f:
+        json.dump({'processor_class': 'LlavaProcessor', 'image_token': '<image>', 'patch_size': patch, 'num_additional_image_tokens': 1,
+                   'vision_feature_select_strategy': 'full'}, f, indent=2)
+    vision = LlavaVision(model).eval()
+    with torch.no_grad():
+        torch.onnx.export(vision, (torch.randn(2, 3, image_size, image_size),), os.path.join(out, 'onnx', 'vision_encoder.onnx'), input_names=['pixel_values'],
+                          output_names=['image_features'], dynamic_axes={'pixel_values': {0: 'batch_size'}, 'image_features': {0: 'batch_size'}}, opset_version=18, dynamo=False)
+        embed = Embed(model.model.language_model.embed_tokens).eval()
+        export_embed(out, embed)
+        decoder = Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval()
+        export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads)
+    return processor, vision, embed, decoder
+
+
 def export_llava(out):
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
     specials = ['<pad>', '<unk>', '<s>', '</s>', '<image>']
     tok, vocab = make_tokenizer(specials)
     image_size, patch = 32, 8
@@ -210,38 +249,8 @@ def export_llava(out):
     cfg._attn_implementation = 'eager'
     torch.manual_seed(0)
     model = LlavaForConditionalGeneration(cfg).eval()
-    model.save_pretrained(out, safe_serialization=True)
-    os.remove(os.path.join(out, 'model.safetensors'))  # the ONNX graphs carry the weights
-
     fast = save_tokenizer(out, tok, specials, {}, '<image>')
-    image_processor = CLIPImageProcessor(size={'shortest_edge': image_size}, crop_size={'height': image_size, 'width': image_size}, do_center_crop=True,
-                                         image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
-    image_processor.save_pretrained(out)
-    set_processor_class(out, 'LlavaProcessor')
-    processor = LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=patch, vision_feature_select_strategy='full',
-                               image_token='<image>', num_additional_image_tokens=1, chat_template=fast.chat_template)
-    with open(os.path.join(out, 'processor_config.json'), 'w') as f:
-        json.dump({'processor_class': 'LlavaProcessor', 'image_token': '<image>', 'patch_size': patch, 'num_additional_image_tokens': 1,
-                   'vision_feature_select_strategy': 'full'}, f, indent=2)
-
-    class Vision(torch.nn.Module):
-        input_names = ['pixel_values']
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, pixel_values):
-            hidden = self.m.model.vision_tower(pixel_values, output_hidden_states=True).hidden_states[-1]
-            return self.m.model.multi_modal_projector(hidden)
-
-    vision = Vision(model).eval()
-    torch.onnx.export(vision, (torch.randn(2, 3, image_size, image_size),), os.path.join(out, 'onnx', 'vision_encoder.onnx'), input_names=['pixel_values'],
-                      output_names=['image_features'], dynamic_axes={'pixel_values': {0: 'batch_size'}, 'image_features': {0: 'batch_size'}}, opset_version=18, dynamo=False)
-    embed = Embed(model.model.language_model.embed_tokens).eval()
-    export_embed(out, embed)
-    decoder = Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval()
-    export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads)
+    processor, vision, embed, decoder = export_llava_folder(model, out, fast, image_size, patch)
     write_reference(out, processor, vision, embed, decoder, vocab['<image>'], tc.num_hidden_layers, tc.num_key_value_heads,
                     tc.hidden_size // tc.num_attention_heads, image_size, PROMPTS, tc.eos_token_id, '<image>')
 

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast
+from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_tiny_vlms import CHAT_TEMPLATE, Decoder, Embed, export_decoder, export_embed, set_processor_class  # noqa: E402
+from export_tiny_vlms import CHAT_TEMPLATE, export_llava_folder  # noqa: E402
 
 SPECIALS = ['<pad>', '<unk>', '<s>', '</s>', '<image>']
 PROMPT = 'user : <image>{q} \n assistant : '
@@ -82,6 +82,31 @@ def pixels(data_dir, image, size):
     return torch.from_numpy(((a - 0.5) / 0.5).transpose(2, 0, 1).copy())
 
 
+SHAPE_CLASSES = ['background', 'circle', 'square', 'triangle', 'diamond']
+COLOR_CLASSES = ['background', 'red', 'green', 'blue', 'yellow', 'purple', 'orange']
+
+
+def patch_labels(scene, size, patch):
+    """Per-patch ground truth (colour, shape) of the object under each patch centre, or background.
+
+    Dense supervision of the vision tower from the benchmark's scene annotations: it learns colour
+    and shape per patch quickly, which the language model can then read (and which SAEs on the
+    vision tower can find). The auxiliary heads are dropped at export.
+    """
+    side = size // patch
+    colours = np.zeros(side * side + 1, dtype=np.int64)  # slot 0: the CLS token, no label
+    shapes = np.zeros(side * side + 1, dtype=np.int64)
+    for row in range(side):
+        for col in range(side):
+            cx, cy = col * patch + patch / 2, row * patch + patch / 2
+            for o in scene['objects']:
+                x, y, w, h = o['bbox']
+                if x <= cx <= x + w and y <= cy <= y + h:
+                    colours[1 + row * side + col] = COLOR_CLASSES.index(o['color'])
+                    shapes[1 + row * side + col] = SHAPE_CLASSES.index(o['shape'])
+    return colours, shapes
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data', required=True)
@@ -125,8 +150,14 @@ def main():
 
     encoded = [encode(it) for it in items]
     assert all(vocab['<unk>'] not in a for _, a in encoded), 'an answer is out of vocabulary'
+    labels_aux = [patch_labels(it['scene'], size, patch) for it in items]
+    aux_colour = torch.nn.Linear(vc.hidden_size, len(COLOR_CLASSES))
+    aux_shape = torch.nn.Linear(vc.hidden_size, len(SHAPE_CLASSES))
+    captured = {}
+    model.model.vision_tower.register_forward_hook(lambda _m, _i, out: captured.__setitem__('hidden', out.hidden_states[-1]))
     order = list(range(len(items)))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    params = list(model.parameters()) + list(aux_colour.parameters()) + list(aux_shape.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     deadline = time.time() + args.minutes * 60
     est_steps = max(1000, int(args.minutes * 60 / 0.25))
     step = 0
@@ -155,45 +186,27 @@ def main():
             for g in opt.param_groups:
                 g['lr'] = lr
             outputs = model(input_ids=ids, pixel_values=px, attention_mask=mask, labels=labels)
+            hidden = captured['hidden']
+            col_t = torch.from_numpy(np.stack([labels_aux[i][0] for i in idx]))
+            shp_t = torch.from_numpy(np.stack([labels_aux[i][1] for i in idx]))
+            aux = torch.nn.functional.cross_entropy(aux_colour(hidden[:, 1:]).flatten(0, 1), col_t[:, 1:].flatten()) + torch.nn.functional.cross_entropy(
+                aux_shape(hidden[:, 1:]).flatten(0, 1), shp_t[:, 1:].flatten())
+            loss = outputs.loss + 0.5 * aux
             opt.zero_grad()
-            outputs.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             if step % 100 == 0:
-                print(f'step {step} loss {outputs.loss.item():.4f} lr {lr:.2e} {int(deadline - time.time())}s left', flush=True)
+                with torch.no_grad():
+                    pred = outputs.logits[:, :-1].argmax(-1)
+                    tgt = labels[:, 1:]
+                    answered = ((pred == tgt) | (tgt == -100)).all(-1).float().mean().item()
+                print(f'step {step} lm {outputs.loss.item():.4f} aux {aux.item():.3f} answer-acc {answered:.2f} lr {lr:.2e} {int(deadline - time.time())}s left', flush=True)
             step += 1
 
     model.eval()
-    export(model, cfg, tc, fast, vocab, out, size, patch)
+    export_llava_folder(model, out, fast, size, patch)
     print(f'trained {step} steps; exported to {out}', flush=True)
-
-
-def export(model, cfg, tc, fast, vocab, out, size, patch):
-    model.save_pretrained(out, safe_serialization=True)
-    os.remove(os.path.join(out, 'model.safetensors'))
-    image_processor = CLIPImageProcessor(size={'shortest_edge': size}, crop_size={'height': size, 'width': size}, do_center_crop=True,
-                                         image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
-    image_processor.save_pretrained(out)
-    set_processor_class(out, 'LlavaProcessor')
-    with open(os.path.join(out, 'processor_config.json'), 'w') as f:
-        json.dump({'processor_class': 'LlavaProcessor', 'image_token': '<image>', 'patch_size': patch, 'num_additional_image_tokens': 1,
-                   'vision_feature_select_strategy': 'full'}, f, indent=2)
-
-    class Vision(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, pixel_values):
-            hidden = self.m.model.vision_tower(pixel_values, output_hidden_states=True).hidden_states[-1]
-            return self.m.model.multi_modal_projector(hidden)
-
-    with torch.no_grad():
-        torch.onnx.export(Vision(model).eval(), (torch.randn(2, 3, size, size),), os.path.join(out, 'onnx', 'vision_encoder.onnx'), input_names=['pixel_values'],
-                          output_names=['image_features'], dynamic_axes={'pixel_values': {0: 'batch_size'}, 'image_features': {0: 'batch_size'}}, opset_version=18, dynamo=False)
-        export_embed(out, Embed(model.model.language_model.embed_tokens).eval())
-        export_decoder(out, Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval(), tc.hidden_size, tc.num_hidden_layers,
-                       tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads)
 
 
 if __name__ == '__main__':

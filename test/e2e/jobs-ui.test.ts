@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser';
 import { startServe } from '../helpers/cli';
-import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
+import { gemmaGraphsDir, repoRoot, tmpDir } from '../helpers/tmp';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -16,6 +16,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+/** Open the served UI, create its workspace and register a model folder on the Models page. */
+async function createWorkspaceWithModel(page: Page, url: string, modelDir: string): Promise<void> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Create workspace' }).click();
+  await page.getByTestId('empty-state').waitFor();
+  await page.getByRole('button', { name: 'Models' }).click();
+  await page.getByLabel('Model folder or .onnx file on this machine').fill(modelDir);
+  await page.getByRole('button', { name: 'Add model' }).click();
+  await page.getByTestId('model-detail').waitFor();
+}
 
 async function jobState(page: Page, id: number): Promise<string | null> {
   return page.getByTestId(`job-row-${id}`).getAttribute('data-state');
@@ -100,13 +111,7 @@ describe('Models page over ocular serve', () => {
     const serve = await startServe(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();
     try {
-      await page.goto(serve.url);
-      await page.getByRole('button', { name: 'Create workspace' }).click();
-      await page.getByTestId('empty-state').waitFor();
-      await page.getByRole('button', { name: 'Models' }).click();
-      await page.getByLabel('Model folder or .onnx file on this machine').fill(gemma);
-      await page.getByRole('button', { name: 'Add model' }).click();
-      await page.getByTestId('model-detail').waitFor();
+      await createWorkspaceWithModel(page, serve.url, gemma);
       expect(await page.getByTestId('tower-decoder').textContent()).toBe('34 layers · width 2560 · 204 taps');
       expect(await page.getByTestId('tower-vision_encoder').textContent()).toBe('27 layers · width 1152 · 162 taps');
       await page.getByLabel('Model folder or .onnx file on this machine').fill(dir);
@@ -139,19 +144,12 @@ describe('Settings > Diagnostics over ocular serve', () => {
 
 describe('Evaluate page over ocular serve', () => {
   it('generates the benchmark, evaluates a model, shows accuracy with CIs and the token-limit warning', async () => {
-    const { repoRoot } = await import('../helpers/tmp');
     const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
     const dir = path.join(tmpDir(), 'eval-ws');
     const serve = await startServe(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();
     try {
-      await page.goto(serve.url);
-      await page.getByRole('button', { name: 'Create workspace' }).click();
-      await page.getByTestId('empty-state').waitFor();
-      await page.getByRole('button', { name: 'Models' }).click();
-      await page.getByLabel('Model folder or .onnx file on this machine').fill(llava);
-      await page.getByRole('button', { name: 'Add model' }).click();
-      await page.getByTestId('model-detail').waitFor();
+      await createWorkspaceWithModel(page, serve.url, llava);
       await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
       await page.getByLabel('Items per task & difficulty').fill('1');
       await page.getByRole('button', { name: 'Generate benchmark' }).click();

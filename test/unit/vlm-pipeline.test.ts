@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
+import { positionsFromMask } from '../../src-main/core/generation/generate';
 import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 
 interface Reference {
@@ -65,19 +66,6 @@ for (const family of FAMILIES) {
   });
 }
 
-/** Left-padded rows: a row's first real token is position 0 (padding gets 0 too, and is masked). */
-function positionsFromMask(mask: Uint8Array, batch: number, length: number): BigInt64Array {
-  const out = new BigInt64Array(batch * length);
-  for (let r = 0; r < batch; r++) {
-    let seen = -1;
-    for (let i = 0; i < length; i++) {
-      if (mask[r * length + i]) seen++;
-      out[r * length + i] = BigInt(Math.max(0, seen));
-    }
-  }
-  return out;
-}
-
 describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
   it('exposed taps are consistent, an identity SAE edit keeps the logits, steering moves them', async () => {
     const { writeEditedGraph } = await import('../../src-main/core/onnx/edited-graph');
@@ -96,7 +84,7 @@ describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
       const feeds: Record<string, any> = {
         inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
         attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
-        position_ids: { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length) },
+        position_ids: { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions },
       };
       for (let l = 0; l < 2; l++) for (const k of ['key', 'value']) feeds[`past_key_values.${l}.${k}`] = { type: 'float32', dims: [batch, 1, 0, 16], data: new Float32Array(0) };
       const decoderFile = path.join(dir, 'onnx', 'decoder_model_merged.onnx');

@@ -46,3 +46,14 @@ export function decoderSignature(graph: GraphProto, label = 'decoder'): DecoderS
   }
   return { states, positionIds: graph.input.some((i) => i.name === 'position_ids') };
 }
+
+/** Each state at its start: empty along its past axis, zeros of its fixed size otherwise. */
+export function emptyStates(states: StateSpec[], batch: number): Record<string, { type: 'float32' | 'float16'; dims: number[]; data: Float32Array | Uint16Array }> {
+  const out: Record<string, { type: 'float32' | 'float16'; dims: number[]; data: Float32Array | Uint16Array }> = {};
+  for (const state of states) {
+    const dims = state.dims.map((d) => (d === 'batch' ? batch : d === 'past' ? 0 : d));
+    const size = dims.reduce((a, b) => a * b, 1);
+    out[state.input] = { type: state.type, dims, data: state.type === 'float32' ? new Float32Array(size) : new Uint16Array(size) };
+  }
+  return out;
+}

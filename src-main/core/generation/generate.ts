@@ -7,7 +7,7 @@
  */
 import { mulberry32 } from '../util/random.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
-import type { StateSpec } from './decoder-states.js';
+import { emptyStates, type StateSpec } from './decoder-states.js';
 
 export type DecoderStep = (feeds: Record<string, WireTensor>) => Promise<Record<string, WireTensor>>;
 
@@ -53,6 +53,22 @@ function pick(logits: Float32Array, offset: number, vocab: number, rand: (() => 
   return kept[kept.length - 1]!;
 }
 
+/**
+ * Position ids for left-padded rows: a row's first real token is position 0; padded slots get 0
+ * (they are masked anyway). Also returns each row's last position, where generation continues.
+ */
+export function positionsFromMask(mask: Uint8Array, batch: number, length: number): { positions: BigInt64Array; last: number[] } {
+  const last = new Array<number>(batch).fill(-1);
+  const positions = new BigInt64Array(batch * length);
+  for (let row = 0; row < batch; row++) {
+    for (let i = 0; i < length; i++) {
+      if (mask[row * length + i]) last[row]! += 1;
+      positions[row * length + i] = BigInt(Math.max(0, last[row]!));
+    }
+  }
+  return { positions, last };
+}
+
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const { batch, length, width } = options.prefix;
   const rand = options.sampling ? mulberry32(options.sampling.seed) : null;
@@ -60,25 +76,13 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const tokens: number[][] = Array.from({ length: batch }, () => []);
   const finish: Array<'eos' | 'length' | null> = Array.from({ length: batch }, () => null);
 
-  let past: Record<string, WireTensor> = {};
-  for (const state of options.states) {
-    const dims = state.dims.map((d) => (d === 'batch' ? batch : d === 'past' ? 0 : d));
-    const size = dims.reduce((a, b) => a * b, 1);
-    past[state.input] = { type: state.type, dims, data: state.type === 'float32' ? new Float32Array(size) : new Uint16Array(size) };
-  }
+  let past: Record<string, WireTensor> = emptyStates(options.states, batch);
   let mask = Array.from(options.prefix.attentionMask, (m) => BigInt(m));
   let total = length;
   let inputs: WireTensor = { type: 'float32', dims: [batch, length, width], data: options.prefix.embeds };
   let steps = 0;
-  // Left padding: a row's first real token is position 0; padded slots get 0 and are masked anyway.
-  const lastPosition = new Array<number>(batch).fill(-1);
-  let positions = new BigInt64Array(batch * length);
-  for (let row = 0; row < batch; row++) {
-    for (let i = 0; i < length; i++) {
-      if (options.prefix.attentionMask[row * length + i]) lastPosition[row]! += 1;
-      positions[row * length + i] = BigInt(Math.max(0, lastPosition[row]!));
-    }
-  }
+  const { positions: firstPositions, last: lastPosition } = positionsFromMask(options.prefix.attentionMask, batch, length);
+  let positions = firstPositions;
 
   while (steps < options.maxNewTokens) {
     const feeds: Record<string, WireTensor> = { inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past };

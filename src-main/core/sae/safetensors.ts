@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { OcularError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fromHalf } from '../util/half.js';
 
 export interface Tensor {
   shape: number[];
@@ -15,15 +16,6 @@ export interface Tensor {
 }
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 function decode(dtype: string, bytes: Buffer, count: number): Float32Array {
   // F32: copy into a fresh, aligned buffer (safetensors data is little-endian, as are our targets).
@@ -34,7 +26,7 @@ function decode(dtype: string, bytes: Buffer, count: number): Float32Array {
       for (let i = 0; i < count; i++) out[i] = bytes.readDoubleLE(i * 8);
       return out;
     case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
+      for (let i = 0; i < count; i++) out[i] = fromHalf(bytes.readUInt16LE(i * 2));
       return out;
     case 'BF16': {
       const view = new DataView(new ArrayBuffer(4));

@@ -125,6 +125,48 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    name: 'activation harvests',
+    sql: `
+      CREATE TABLE harvests (
+        id          INTEGER PRIMARY KEY,
+        job_id      INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        model_path  TEXT NOT NULL,
+        dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        params_json TEXT NOT NULL,
+        stats_json  TEXT NOT NULL DEFAULT '{}',
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE harvest_shards (
+        harvest_id INTEGER NOT NULL REFERENCES harvests(id) ON DELETE CASCADE,
+        tap        TEXT NOT NULL,
+        shard      INTEGER NOT NULL,
+        file       TEXT NOT NULL,
+        first_row  INTEGER NOT NULL,
+        rows       INTEGER NOT NULL,
+        PRIMARY KEY (harvest_id, tap, shard)
+      ) STRICT;
+      CREATE TABLE harvest_rows (
+        harvest_id INTEGER NOT NULL REFERENCES harvests(id) ON DELETE CASCADE,
+        stream     TEXT NOT NULL CHECK (stream IN ('decoder', 'vision')),
+        row        INTEGER NOT NULL,
+        item_id    INTEGER NOT NULL,
+        position   INTEGER NOT NULL,
+        modality   TEXT NOT NULL CHECK (modality IN ('image', 'text', 'generated')),
+        image      INTEGER,
+        patch_row  INTEGER,
+        patch_col  INTEGER,
+        token_id   INTEGER,
+        PRIMARY KEY (harvest_id, stream, row)
+      ) STRICT;
+      CREATE TABLE harvest_items (
+        harvest_id INTEGER NOT NULL REFERENCES harvests(id) ON DELETE CASCADE,
+        item_id    INTEGER NOT NULL,
+        PRIMARY KEY (harvest_id, item_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

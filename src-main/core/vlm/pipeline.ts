@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
-import type { GenerateResult } from '../generation/generate.js';
-import { decoderSignature, type DecoderSignature } from '../generation/decoder-states.js';
+import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
+import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
@@ -41,6 +41,8 @@ export interface PreparedPrefix {
   inputIds: number[][];
   tokens: TokenInfo[][];
   texts: string[];
+  /** The processor outputs the vision encoder reads, for running edited (tapped) vision graphs. */
+  visionFeeds: Record<string, WireTensor>;
 }
 
 export interface GenerationOutput {
@@ -73,12 +75,13 @@ function concatBatch(parts: WireTensor[], name: string): WireTensor {
 
 export class VlmPipeline {
   private constructor(
+    readonly files: { vision: string; embed: string; decoder: string },
     readonly folder: string,
     private readonly pool: PoolClient,
     private readonly loaded: LoadedProcessor,
     readonly family: FamilySpec,
     private readonly sessions: { vision: SessionHandle; embed: SessionHandle; decoder: SessionHandle },
-    private readonly decoder: DecoderSignature,
+    readonly decoder: DecoderSignature,
     readonly eosTokenIds: number[],
   ) {}
 
@@ -102,7 +105,18 @@ export class VlmPipeline {
     const generation = fs.existsSync(generationFile) ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] }) : {};
     const eos = generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
-    return new VlmPipeline(abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds);
+    return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds);
+  }
+
+  /** Feeds for one full forward pass of a decoder graph over a prefix (empty states). */
+  prefillFeeds(prefix: Pick<PreparedPrefix, 'embeds' | 'batch' | 'length' | 'width' | 'attentionMask'>): Record<string, WireTensor> {
+    const { batch, length, width } = prefix;
+    const feeds: Record<string, WireTensor> = {
+      inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
+      attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
+    };
+    if (this.decoder.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
+    return { ...feeds, ...emptyStates(this.decoder.states, batch) };
   }
 
   /** One image and its chat-templated text through the family's processor. */
@@ -197,7 +211,7 @@ export class VlmPipeline {
       tokens.push(row);
     }
     if (next !== totalFeatures) throw new OcularError('invalid_request', `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`);
-    return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts };
+    return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts, visionFeeds };
   }
 
   async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number }; ignoreEos?: boolean }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {

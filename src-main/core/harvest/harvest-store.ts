@@ -1,0 +1,168 @@
+/**
+ * Harvested activations: shards of rows per tap in blobs/harvests/<id>/ (fp16 or fp32, row-major
+ * [rows, width]), and an index in the database saying what each row is (item, token position,
+ * modality, image patch row/column, token id). A shard and its index rows are committed together
+ * with the items they complete, so a resumed harvest continues after the last complete shard.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OcularError } from '../errors.js';
+import type { Db } from '../store/sqlite.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { floatToHalf, halfToFloat } from '../util/half.js';
+
+export type Stream = 'decoder' | 'vision';
+export type TokenKind = 'image' | 'text' | 'generated';
+
+export interface HarvestParams {
+  taps: string[];
+  tokenKinds: TokenKind[];
+  dtype: 'fp16' | 'fp32';
+  limit: number | null;
+  batchSize: number;
+  shardRows: number;
+  maxNewTokens: number;
+  device: 'auto' | 'cpu' | 'cuda';
+}
+
+export interface TapStats {
+  rows: number;
+  width: number;
+  /** Per-dimension running mean. */
+  mean: number[];
+  /** Mean L2 norm of the rows (SAELens-style activation normalisation uses it). */
+  meanNorm: number;
+}
+
+export interface HarvestRecord {
+  id: number;
+  jobId: number | null;
+  modelPath: string;
+  datasetId: number;
+  params: HarvestParams;
+  stats: Record<string, TapStats>;
+  createdAt: string;
+  items: number;
+  rows: Record<Stream, number>;
+}
+
+export interface RowMeta {
+  itemId: number;
+  position: number;
+  modality: TokenKind;
+  image: number | null;
+  patchRow: number | null;
+  patchCol: number | null;
+  tokenId: number | null;
+}
+
+export const streamOf = (tap: string): Stream => (tap.startsWith('vision.') ? 'vision' : 'decoder');
+const bytesPer = (dtype: HarvestParams['dtype']) => (dtype === 'fp16' ? 2 : 4);
+
+export class HarvestStore {
+  constructor(
+    private readonly db: Db,
+    private readonly workspaceDir: string,
+  ) {}
+
+  create(modelPath: string, datasetId: number, params: HarvestParams): HarvestRecord {
+    const info = this.db.prepare('INSERT INTO harvests (model_path, dataset_id, params_json, created_at) VALUES (?, ?, ?, ?)').run(modelPath, datasetId, JSON.stringify(params), new Date().toISOString());
+    return this.get(Number(info.lastInsertRowid));
+  }
+
+  attachJob(id: number, jobId: number): void {
+    this.db.prepare('UPDATE harvests SET job_id = ? WHERE id = ?').run(jobId, id);
+  }
+
+  list(): HarvestRecord[] {
+    const rows = this.db.prepare('SELECT * FROM harvests ORDER BY id DESC').all() as Array<{ id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string }>;
+    return rows.map((r) => {
+      const count = (stream: Stream) => (this.db.prepare('SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(r.id, stream) as { n: number }).n;
+      return {
+        id: r.id,
+        jobId: r.job_id,
+        modelPath: r.model_path,
+        datasetId: r.dataset_id,
+        params: JSON.parse(r.params_json) as HarvestParams,
+        stats: JSON.parse(r.stats_json) as Record<string, TapStats>,
+        createdAt: r.created_at,
+        items: (this.db.prepare('SELECT count(*) AS n FROM harvest_items WHERE harvest_id = ?').get(r.id) as { n: number }).n,
+        rows: { decoder: count('decoder'), vision: count('vision') },
+      };
+    });
+  }
+
+  get(id: number): HarvestRecord {
+    const found = this.list().find((h) => h.id === id);
+    if (!found) throw new OcularError('not_found', `No harvest with id ${id}.`);
+    return found;
+  }
+
+  doneItems(id: number): Set<number> {
+    return new Set((this.db.prepare('SELECT item_id FROM harvest_items WHERE harvest_id = ?').all(id) as Array<{ item_id: number }>).map((r) => r.item_id));
+  }
+
+  folder(id: number): string {
+    return path.join(this.workspaceDir, 'blobs', 'harvests', String(id));
+  }
+
+  /**
+   * Commit one flush: a shard file per tap (written atomically first), then, in one transaction, the
+   * shard records, the row index and the items now complete. A crash or a full disk between the
+   * two leaves at worst an unreferenced file; the database never points at a partial shard.
+   */
+  commit(id: number, flush: { shards: Record<string, { data: Float32Array; width: number }>; rows: Record<Stream, RowMeta[]>; items: number[]; stats: Record<string, TapStats> }): void {
+    const h = this.get(id);
+    const dir = this.folder(id);
+    fs.mkdirSync(dir, { recursive: true });
+    const first: Record<Stream, number> = { ...h.rows };
+    const written: Array<{ tap: string; shard: number; file: string; rows: number; firstRow: number }> = [];
+    for (const [tap, { data, width }] of Object.entries(flush.shards)) {
+      const rows = data.length / width;
+      if (rows === 0) continue;
+      const shard = (this.db.prepare('SELECT count(*) AS n FROM harvest_shards WHERE harvest_id = ? AND tap = ?').get(id, tap) as { n: number }).n;
+      const file = path.join('blobs', 'harvests', String(id), `${tap}.${String(shard).padStart(5, '0')}.${h.params.dtype}`);
+      const bytes = h.params.dtype === 'fp16' ? Buffer.from(floatToHalf(data).buffer) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      writeFileAtomic(path.join(this.workspaceDir, file), bytes);
+      written.push({ tap, shard, file, rows, firstRow: first[streamOf(tap)] });
+    }
+    const insertShard = this.db.prepare('INSERT INTO harvest_shards (harvest_id, tap, shard, file, first_row, rows) VALUES (?, ?, ?, ?, ?, ?)');
+    const insertRow = this.db.prepare('INSERT INTO harvest_rows (harvest_id, stream, row, item_id, position, modality, image, patch_row, patch_col, token_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insertItem = this.db.prepare('INSERT INTO harvest_items (harvest_id, item_id) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const w of written) insertShard.run(id, w.tap, w.shard, w.file, w.firstRow, w.rows);
+      for (const stream of ['decoder', 'vision'] as const) {
+        flush.rows[stream].forEach((m, i) => insertRow.run(id, stream, first[stream] + i, m.itemId, m.position, m.modality, m.image, m.patchRow, m.patchCol, m.tokenId));
+      }
+      for (const item of flush.items) insertItem.run(id, item);
+      this.db.prepare('UPDATE harvests SET stats_json = ? WHERE id = ?').run(JSON.stringify(flush.stats), id);
+    })();
+  }
+
+  /** All rows of one tap as float32 [rows, width] (for tests and small harvests; large ones stream shard by shard). */
+  readTap(id: number, tap: string): { data: Float32Array; width: number; rows: number } {
+    const h = this.get(id);
+    const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{ file: string; rows: number }>;
+    const width = h.stats[tap]?.width ?? 0;
+    const total = shards.reduce((n, s) => n + s.rows, 0);
+    const out = new Float32Array(total * width);
+    let at = 0;
+    for (const s of shards) {
+      const buf = fs.readFileSync(path.join(this.workspaceDir, s.file));
+      const values = h.params.dtype === 'fp16' ? halfToFloat(new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))) : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      out.set(values, at);
+      at += values.length;
+    }
+    return { data: out, width, rows: total };
+  }
+
+  rowIndex(id: number, stream: Stream): RowMeta[] {
+    const rows = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row').all(id, stream) as Array<{ item_id: number; position: number; modality: TokenKind; image: number | null; patch_row: number | null; patch_col: number | null; token_id: number | null }>;
+    return rows.map((r) => ({ itemId: r.item_id, position: r.position, modality: r.modality, image: r.image, patchRow: r.patch_row, patchCol: r.patch_col, tokenId: r.token_id }));
+  }
+
+  /** Bytes a harvest will take: rows per item times width times bytes per value, per tap. */
+  static estimateBytes(rowsPerItem: Record<Stream, number>, widths: Record<string, number>, items: number, dtype: HarvestParams['dtype']): number {
+    return Object.entries(widths).reduce((n, [tap, width]) => n + rowsPerItem[streamOf(tap)] * items * width * bytesPer(dtype), 0);
+  }
+}

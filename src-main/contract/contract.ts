@@ -170,6 +170,30 @@ export const predictionSchema = z.object({
 });
 export type Prediction = z.infer<typeof predictionSchema>;
 
+export const tapStatsSchema = z.object({ rows: z.number().int(), width: z.number().int(), mean: z.array(z.number()), meanNorm: z.number() });
+export const harvestParamsSchema = z.object({
+  taps: z.array(z.string().min(1)).min(1).max(64),
+  tokenKinds: z.array(z.enum(['image', 'text', 'generated'])).min(1),
+  dtype: z.enum(['fp16', 'fp32']),
+  limit: z.number().int().positive().nullable(),
+  batchSize: z.number().int().min(1).max(256),
+  shardRows: z.number().int().min(1),
+  maxNewTokens: z.number().int().min(1).max(4096),
+  device: z.enum(['auto', 'cpu', 'cuda']),
+});
+export const harvestRecordSchema = z.object({
+  id: z.number().int(),
+  jobId: z.number().int().nullable(),
+  modelPath: z.string(),
+  datasetId: z.number().int(),
+  params: harvestParamsSchema,
+  stats: z.record(z.string(), tapStatsSchema),
+  createdAt: z.string(),
+  items: z.number().int(),
+  rows: z.object({ decoder: z.number().int(), vision: z.number().int() }),
+});
+export type HarvestRecord = z.infer<typeof harvestRecordSchema>;
+
 const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
 const folderPath = z.string().min(1).max(4096);
@@ -350,6 +374,31 @@ export const contract = {
     response: z.object({ model: modelRecordSchema, job: jobSchema }),
     mutates: true,
     summary: 'Register the bundled demo model, generate the benchmark and, when it is ready, evaluate the model on it.',
+  }),
+  'harvests.start': channel({
+    request: z
+      .object({
+        modelId: z.number().int().positive(),
+        datasetId: z.number().int().positive(),
+        taps: harvestParamsSchema.shape.taps,
+        tokenKinds: harvestParamsSchema.shape.tokenKinds.default(['image', 'text']),
+        dtype: z.enum(['fp16', 'fp32']).default('fp16'),
+        limit: z.number().int().positive().nullable().default(null),
+        batchSize: z.number().int().min(1).max(256).default(8),
+        shardRows: z.number().int().min(1).default(65536),
+        maxNewTokens: z.number().int().min(1).max(4096).default(16),
+        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+      })
+      .strict(),
+    response: z.object({ harvest: harvestRecordSchema, job: jobSchema, estimate: z.object({ bytes: z.number(), freeBytes: z.number().nullable() }) }),
+    mutates: true,
+    summary: 'Harvest activations at chosen taps over a dataset into shards (a resumable job); refused when the estimate exceeds free disk.',
+  }),
+  'harvests.list': channel({
+    request: empty,
+    response: z.array(harvestRecordSchema),
+    mutates: false,
+    summary: 'Harvests in the workspace with their row counts and activation statistics.',
   }),
   'runtime.diagnostics': channel({
     request: empty,

@@ -24,6 +24,8 @@ import { JobRunner } from '../jobs/job-runner.js';
 import { ModelRegistry } from '../model/registry.js';
 import { DatasetStore } from '../datasets/dataset-store.js';
 import { EvalStore } from '../eval/eval-store.js';
+import { HarvestStore } from '../harvest/harvest-store.js';
+import { estimateHarvest, freeDiskBytes } from '../harvest/estimate.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
@@ -67,6 +69,7 @@ export class Backend {
   private models: ModelRegistry | null = null;
   private datasets: DatasetStore | null = null;
   private evals: EvalStore | null = null;
+  private harvests: HarvestStore | null = null;
   private pool: SessionPool | null = null;
   private workspaceError: string | null = null;
   private readonly listeners = new Set<(event: BackendEvent) => void>();
@@ -204,6 +207,7 @@ export class Backend {
     this.models = new ModelRegistry(ws.db);
     this.datasets = new DatasetStore(ws.db);
     this.evals = new EvalStore(ws.db);
+    this.harvests = new HarvestStore(ws.db, ws.dir);
     this.workspaceError = null;
     try {
       this.recent.remember(ws.dir);
@@ -224,6 +228,7 @@ export class Backend {
     this.models = null;
     this.datasets = null;
     this.evals = null;
+    this.harvests = null;
     this.emit({ type: 'workspace.changed', workspace: null });
     return true;
   }
@@ -240,9 +245,9 @@ export class Backend {
     };
   }
 
-  private requireStores(): { datasets: DatasetStore; evals: EvalStore; models: ModelRegistry; runner: JobRunner; dir: string } {
-    if (!this.datasets || !this.evals || !this.models || !this.runner || !this.workspace) throw new WorkspaceError('No workspace is open. Create or open one first.');
-    return { datasets: this.datasets, evals: this.evals, models: this.models, runner: this.runner, dir: this.workspace.dir };
+  private requireStores(): { datasets: DatasetStore; evals: EvalStore; harvests: HarvestStore; models: ModelRegistry; runner: JobRunner; dir: string } {
+    if (!this.datasets || !this.evals || !this.harvests || !this.models || !this.runner || !this.workspace) throw new WorkspaceError('No workspace is open. Create or open one first.');
+    return { datasets: this.datasets, evals: this.evals, harvests: this.harvests, models: this.models, runner: this.runner, dir: this.workspace.dir };
   }
 
   private requireModels(): ModelRegistry {
@@ -323,6 +328,22 @@ export class Backend {
         evals.attachJob(record.id, job.id);
         return { eval: evals.get(record.id), job };
       },
+      'harvests.start': (req) => {
+        const { models, datasets, harvests, runner, dir } = this.requireStores();
+        const model = models.get(req.modelId);
+        const dataset = datasets.get(req.datasetId);
+        const estimate = estimateHarvest(model, dataset.items, req);
+        const freeBytes = freeDiskBytes(dir);
+        if (freeBytes !== null && estimate > freeBytes) {
+          throw new OcularError('workspace', `This harvest needs about ${(estimate / 1e9).toFixed(2)} GB but the workspace disk has ${(freeBytes / 1e9).toFixed(2)} GB free. Harvest fewer items, taps or token kinds, or use fp16.`);
+        }
+        const { modelId: _m, datasetId: _d, ...params } = req;
+        const harvest = harvests.create(model.path, dataset.id, params);
+        const job = runner.start('harvest', { harvestId: harvest.id });
+        harvests.attachJob(harvest.id, job.id);
+        return { harvest: harvests.get(harvest.id), job, estimate: { bytes: estimate, freeBytes } };
+      },
+      'harvests.list': () => this.requireStores().harvests.list(),
       'evals.list': () => this.requireStores().evals.list(),
       'evals.get': (req) => this.requireStores().evals.summary(req.id),
       'evals.predictions': (req) => this.requireStores().evals.predictions(req.id, req),

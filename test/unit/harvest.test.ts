@@ -1,0 +1,132 @@
+/**
+ * Harvesting on the tiny LLaVA export: rows for the chosen taps and token kinds with their index,
+ * values equal to a direct run of the tapped graph, fp16 shards close to fp32, statistics, and a
+ * cancelled harvest resumed to the same rows as an uninterrupted one.
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HarvestRecord, Job } from '../../src-main/contract/contract';
+import { Backend } from '../../src-main/core/backend/backend';
+import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
+import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
+import { SessionPool } from '../../src-main/core/runtime/session-pool';
+import { Workspace } from '../../src-main/core/store/workspace';
+import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
+import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+
+const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+const TAPS = ['blocks.1.hook_resid_post', 'vision.blocks.1.hook_resid_post'];
+const backends: Backend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+async function setup() {
+  const ws = path.join(tmpDir(), 'ws');
+  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
+  backends.push(b);
+  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
+    const r = await b.invoke(channel, payload);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.result as T;
+  };
+  const until = (id: number, predicate: (j: Job) => boolean) =>
+    new Promise<Job>((resolve) => {
+      const off = b.onEvent((e) => {
+        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
+          off();
+          resolve(e.job);
+        }
+      });
+    });
+  const done = (j: Job) => !['queued', 'running'].includes(j.state);
+  await call('workspace.create', {});
+  const synth = await call<Job>('datasets.synth', { seed: 4, perCell: 1 });
+  await until(synth.id, done);
+  const [dataset] = await call<Array<{ id: number }>>('datasets.list', {});
+  const model = await call<{ id: number }>('models.add', { path: LLAVA });
+  return { b, ws, call, until, done, datasetId: dataset!.id, modelId: model.id };
+}
+
+describe('harvest', () => {
+  it('captures decoder and vision taps for image, text and generated tokens, equal to a direct run', async () => {
+    const { ws, call, until, done, datasetId, modelId } = await setup();
+    const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number } }>('harvests.start', { modelId, datasetId, taps: TAPS, tokenKinds: ['image', 'text', 'generated'], dtype: 'fp32', limit: 6, batchSize: 4, maxNewTokens: 3, shardRows: 40, device: 'cpu' });
+    expect(started.estimate.bytes).toBeGreaterThan(0);
+    const job = await until(started.job.id, done);
+    expect(job.error).toBeNull();
+    const [h] = await call<HarvestRecord[]>('harvests.list', {});
+    expect(h!.items).toBe(6);
+    // 6 items x 16 vision patches + CLS = 102 vision rows
+    expect(h!.rows.vision).toBe(6 * 17);
+    expect(h!.stats['blocks.1.hook_resid_post']).toMatchObject({ width: 32, rows: h!.rows.decoder });
+    expect(h!.stats['blocks.1.hook_resid_post']!.meanNorm).toBeGreaterThan(0);
+
+    const workspace = Workspace.open(ws, { readOnly: true });
+    try {
+      const store = new HarvestStore(workspace.db, ws);
+      const index = store.rowIndex(h!.id, 'decoder');
+      expect(new Set(index.map((r) => r.modality))).toEqual(new Set(['image', 'text', 'generated']));
+      expect(index.filter((r) => r.modality === 'image').every((r) => r.image === 0)).toBe(true);
+      const patches = index.filter((r) => r.modality === 'image' && r.patchRow !== null);
+      expect(patches.length).toBe(6 * 16);
+      const vision = store.rowIndex(h!.id, 'vision');
+      expect(vision.filter((r) => r.patchRow === null)).toHaveLength(6); // the CLS token of each image
+      const decoded = store.readTap(h!.id, 'blocks.1.hook_resid_post');
+      expect(decoded.rows).toBe(index.length);
+
+      // Recompute the first item's prompt rows by running the tapped decoder directly.
+      const pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
+      try {
+        const vlm = await VlmPipeline.load(LLAVA, pool, 'cpu');
+        const firstItem = index[0]!.itemId;
+        const item = workspace.db.prepare('SELECT image, question FROM dataset_items WHERE id = ?').get(firstItem) as { image: string; question: string };
+        const datasetPath = (workspace.db.prepare('SELECT path FROM datasets LIMIT 1').get() as { path: string }).path;
+        const prefix = await vlm.prepare([{ image: path.join(datasetPath, item.image), prompt: item.question }]);
+        const tapped = writeEditedGraph(vlm.files.decoder, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: tmpDir() });
+        const out = await pool.run(await pool.load(tapped.path, 'cpu'), vlm.prefillFeeds(prefix), ['blocks.1.hook_resid_post']);
+        const direct = out['blocks.1.hook_resid_post']!.data as Float32Array;
+        const promptRows = index.map((r, i) => ({ r, i })).filter(({ r }) => r.itemId === firstItem && r.modality !== 'generated');
+        for (const { r, i } of promptRows) {
+          const offset = r.position; // alone, the item has no padding
+          const a = decoded.data.subarray(i * 32, (i + 1) * 32);
+          const b = direct.subarray(offset * 32, (offset + 1) * 32);
+          expect(Math.max(...Array.from(a, (v, k) => Math.abs(v - b[k]!)))).toBeLessThan(1e-4);
+        }
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      workspace.close();
+    }
+  });
+
+  it('stores fp16 shards close to fp32, and resumes a cancelled harvest to the same rows', async () => {
+    const { ws, call, until, done, datasetId, modelId } = await setup();
+    const base = { modelId, datasetId, taps: TAPS, tokenKinds: ['image', 'text'], limit: 12, batchSize: 2, shardRows: 10, device: 'cpu' };
+    const full = await call<{ harvest: HarvestRecord; job: Job }>('harvests.start', { ...base, dtype: 'fp32' });
+    await until(full.job.id, done);
+    const half = await call<{ harvest: HarvestRecord; job: Job }>('harvests.start', { ...base, dtype: 'fp16' });
+    await until(half.job.id, (j) => j.progress > 0.3);
+    await call('jobs.cancel', { id: half.job.id });
+    expect((await until(half.job.id, done)).state).toBe('cancelled');
+    await call('jobs.resume', { id: half.job.id });
+    expect((await until(half.job.id, done)).state).toBe('succeeded');
+    const list = await call<HarvestRecord[]>('harvests.list', {});
+    const [a, b] = [list.find((h) => h.id === full.harvest.id)!, list.find((h) => h.id === half.harvest.id)!];
+    expect(b.items).toBe(12);
+    expect(b.rows).toEqual(a.rows);
+    const workspace = Workspace.open(ws, { readOnly: true });
+    try {
+      const store = new HarvestStore(workspace.db, ws);
+      const x = store.readTap(a.id, 'vision.blocks.1.hook_resid_post');
+      const y = store.readTap(b.id, 'vision.blocks.1.hook_resid_post');
+      expect(y.rows).toBe(x.rows);
+      let worst = 0;
+      for (let i = 0; i < x.data.length; i++) worst = Math.max(worst, Math.abs(x.data[i]! - y.data[i]!) / (Math.abs(x.data[i]!) + 1e-2));
+      expect(worst).toBeLessThan(1e-2);
+    } finally {
+      workspace.close();
+    }
+  });
+});

@@ -8,12 +8,13 @@ import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js'
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { harvestCommand } from './commands/harvest.js';
 import { modelCommand } from './commands/model.js';
 import { saeCommand } from './commands/sae.js';
 import { serveCommand } from './commands/serve.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, saeCommand];
+const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, saeCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -130,3 +130,18 @@ describe('harvest', () => {
     }
   });
 });
+
+describe('ocular harvest', () => {
+  it('harvests from the command line and reports rows and statistics', async () => {
+    const { runCli } = await import('../helpers/cli');
+    const { synthesizeBenchmark } = await import('../../src-main/core/benchmark/synth');
+    const { dir } = await synthesizeBenchmark({ out: tmpDir(), seed: 8, perCell: 1 });
+    const res = await runCli(['harvest', '--workspace', path.join(tmpDir(), 'ws'), '--model', LLAVA, '--dataset', dir, '--tap', 'vision.blocks.0.hook_resid_post', '--limit', '3', '--device', 'cpu', '--json']);
+    expect(res.code).toBe(0);
+    const record = JSON.parse(res.stdout) as HarvestRecord;
+    expect(record).toMatchObject({ items: 3, rows: { decoder: 0, vision: 3 * 17 } });
+    const missing = await runCli(['harvest', '--workspace', path.join(tmpDir(), 'ws2'), '--model', LLAVA, '--dataset', dir]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/Give at least one --tap/);
+  });
+});

@@ -394,6 +394,22 @@ export const contract = {
     mutates: true,
     summary: 'Harvest activations at chosen taps over a dataset into shards (a resumable job); refused when the estimate exceeds free disk.',
   }),
+  'harvests.estimate': channel({
+    request: z
+      .object({
+        modelId: z.number().int().positive(),
+        datasetId: z.number().int().positive(),
+        taps: harvestParamsSchema.shape.taps,
+        tokenKinds: harvestParamsSchema.shape.tokenKinds.default(['image', 'text']),
+        dtype: z.enum(['fp16', 'fp32']).default('fp16'),
+        limit: z.number().int().positive().nullable().default(null),
+        maxNewTokens: z.number().int().min(1).max(4096).default(16),
+      })
+      .strict(),
+    response: z.object({ bytes: z.number(), freeBytes: z.number().nullable() }),
+    mutates: false,
+    summary: 'Disk space a harvest would take, and the free space of the workspace disk.',
+  }),
   'harvests.list': channel({
     request: empty,
     response: z.array(harvestRecordSchema),

@@ -2,6 +2,7 @@ import { AppBar, Box, Chip, CircularProgress, Drawer, List, ListItemButton, List
 import { useState } from 'react';
 import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
+import { ActivationsPage } from './pages/ActivationsPage';
 import { EvaluatePage } from './pages/EvaluatePage';
 import { JobsPage } from './pages/JobsPage';
 import { ModelsPage } from './pages/ModelsPage';
@@ -9,11 +10,12 @@ import { SettingsPage } from './pages/SettingsPage';
 import { WorkspacePage } from './pages/WorkspacePage';
 
 const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'models' | 'evaluate' | 'jobs' | 'settings';
+type PageId = 'workspace' | 'models' | 'evaluate' | 'activations' | 'jobs' | 'settings';
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'workspace', title: 'Workspace', needsWorkspace: false },
   { id: 'models', title: 'Models', needsWorkspace: true },
   { id: 'evaluate', title: 'Evaluate', needsWorkspace: true },
+  { id: 'activations', title: 'Activations', needsWorkspace: true },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true },
   { id: 'settings', title: 'Settings', needsWorkspace: false },
 ];
@@ -53,6 +55,7 @@ export function App() {
           {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} onShowEvaluate={() => setPage('evaluate')} />}
           {info && page === 'models' && workspace && <ModelsPage info={info} />}
           {info && page === 'evaluate' && workspace && <EvaluatePage info={info} />}
+          {info && page === 'activations' && workspace && <ActivationsPage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}
           {info && page === 'settings' && <SettingsPage info={info} />}
         </Box>

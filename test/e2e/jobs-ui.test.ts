@@ -171,3 +171,36 @@ describe('Evaluate page over ocular serve', () => {
     }
   });
 });
+
+describe('Activations page over ocular serve', () => {
+  it('shows the disk estimate and harvests chosen taps', async () => {
+    const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+    const serve = await startServe(['--workspace', path.join(tmpDir(), 'harvest-ws'), '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      await createWorkspaceWithModel(page, serve.url, llava);
+      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+      await page.getByLabel('Items per task & difficulty').fill('1');
+      await page.getByRole('button', { name: 'Generate benchmark' }).click();
+      await page.getByText('21 items').waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Activations' }).click();
+      await page.getByLabel('Model', { exact: true }).click();
+      await page.getByRole('option', { name: 'tiny-llava' }).click();
+      await page.getByLabel('Dataset', { exact: true }).click();
+      await page.getByRole('option').first().click();
+      await page.getByLabel('Taps').click();
+      await page.getByRole('option', { name: 'blocks.1.hook_resid_post', exact: true }).click();
+      await page.getByRole('option', { name: 'vision.blocks.0.hook_resid_post', exact: true }).click();
+      await page.keyboard.press('Escape');
+      await page.getByLabel('Limit items').fill('4');
+      await page.getByTestId('harvest-estimate').waitFor();
+      expect(await page.getByTestId('harvest-estimate').textContent()).toMatch(/^About [\d.]+ (MB|GB) on disk/);
+      await page.getByRole('button', { name: 'Harvest', exact: true }).click();
+      const row = page.getByTestId('harvest-1');
+      await expect.poll(async () => (await row.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

@@ -343,6 +343,10 @@ export class Backend {
         harvests.attachJob(harvest.id, job.id);
         return { harvest: harvests.get(harvest.id), job, estimate: { bytes: estimate, freeBytes } };
       },
+      'harvests.estimate': (req) => {
+        const { models, datasets, dir } = this.requireStores();
+        return { bytes: estimateHarvest(models.get(req.modelId), datasets.get(req.datasetId).items, req), freeBytes: freeDiskBytes(dir) };
+      },
       'harvests.list': () => this.requireStores().harvests.list(),
       'evals.list': () => this.requireStores().evals.list(),
       'evals.get': (req) => this.requireStores().evals.summary(req.id),

@@ -11,25 +11,20 @@ import {
   isChannel,
   type AppInfo,
   type BackendEvent,
-  type Channel,
   type ContractErrorPayload,
   type Job,
   type ModelRecord,
-  type ParsedRequestOf,
-  type ResponseOf,
   type WorkspaceInfo,
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
-import { JobRunner } from '../jobs/job-runner.js';
-import { ModelRegistry } from '../model/registry.js';
-import { DatasetStore } from '../datasets/dataset-store.js';
-import { EvalStore } from '../eval/eval-store.js';
-import { HarvestStore } from '../harvest/harvest-store.js';
-import { estimateHarvest, freeDiskBytes } from '../harvest/estimate.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
+import { dataHandlers } from './handlers/data-handlers.js';
+import { modelHandlers } from './handlers/model-handlers.js';
+import type { HandlerContext, Handlers } from './handlers/types.js';
+import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
 
@@ -56,20 +51,13 @@ export interface BackendOptions {
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 
-type Handlers = { [C in Channel]: (req: ParsedRequestOf<C>) => Promise<ResponseOf<C>> | ResponseOf<C> };
-
 export function defaultConfigDir(): string {
   if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'Ocular');
   return path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'ocular');
 }
 
 export class Backend {
-  private workspace: Workspace | null = null;
-  private runner: JobRunner | null = null;
-  private models: ModelRegistry | null = null;
-  private datasets: DatasetStore | null = null;
-  private evals: EvalStore | null = null;
-  private harvests: HarvestStore | null = null;
+  private current: OpenWorkspace | null = null;
   private pool: SessionPool | null = null;
   private workspaceError: string | null = null;
   private readonly listeners = new Set<(event: BackendEvent) => void>();
@@ -82,7 +70,14 @@ export class Backend {
     this.readOnly = options.readOnly ?? false;
     this.pinnedWorkspace = options.pinnedWorkspace ? path.resolve(options.pinnedWorkspace) : null;
     this.recent = new RecentWorkspaces(options.configDir ?? defaultConfigDir());
-    this.handlers = this.createHandlers();
+    const ctx: HandlerContext = {
+      options,
+      open: () => this.open(),
+      startedPool: () => this.pool,
+      sessionPool: () => this.sessionPool(),
+      changed: () => this.emit({ type: 'workspace.changed', workspace: this.current?.info() ?? null }),
+    };
+    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx) };
   }
 
   onEvent(listener: (event: BackendEvent) => void): () => void {
@@ -138,7 +133,7 @@ export class Backend {
    */
   async startDemo(perCell: number, modelPath = this.demoModelPath()): Promise<{ model: ModelRecord; job: Job }> {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
-    const { models, runner, dir, evals, datasets } = this.requireStores();
+    const { models, runner, dir, evals, datasets } = this.open();
     const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
     const job = runner.start('dataset-synth', { seed: 0, perCell, imageSize: 96, dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`), name });
@@ -157,12 +152,12 @@ export class Backend {
 
   /** Start any job kind with any params: for trusted local callers (the CLI), never a transport. */
   startTrustedJob(kind: string, params: unknown): Job {
-    return this.requireRunner().start(kind, params);
+    return this.open().runner.start(kind, params);
   }
 
   /** The open workspace's folder, for transports that serve its files. */
   workspaceDir(): string | null {
-    return this.workspace?.dir ?? null;
+    return this.current?.dir ?? null;
   }
 
   async close(): Promise<void> {
@@ -176,6 +171,11 @@ export class Backend {
     if (!this.options.sessionHostEntry) throw new OcularError('internal', 'This Ocular build has no ONNX Runtime session host.');
     this.pool ??= new SessionPool({ hostEntry: this.options.sessionHostEntry, env: this.options.sessionHostEnv, size: 2 });
     return this.pool;
+  }
+
+  private open(): OpenWorkspace {
+    if (!this.current) throw new WorkspaceError('No workspace is open. Create or open one first.');
+    return this.current;
   }
 
   private emit(event: BackendEvent): void {
@@ -195,79 +195,38 @@ export class Backend {
 
   private openWorkspace(dir: string, create = false): WorkspaceInfo {
     const ws = create ? Workspace.create(dir) : Workspace.open(dir, { readOnly: this.readOnly });
-    const runner = new JobRunner(ws, {
-      workerEntry: this.options.workerEntry,
-      maxConcurrent: this.options.maxConcurrentJobs,
-      pool: () => this.sessionPool(),
-    });
-    if (!ws.readOnly) runner.recover();
-    runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
-    this.workspace = ws;
-    this.runner = runner;
-    this.models = new ModelRegistry(ws.db);
-    this.datasets = new DatasetStore(ws.db);
-    this.evals = new EvalStore(ws.db);
-    this.harvests = new HarvestStore(ws.db, ws.dir);
+    const current = new OpenWorkspace(ws, { workerEntry: this.options.workerEntry, maxConcurrent: this.options.maxConcurrentJobs, pool: () => this.sessionPool() });
+    current.runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
+    this.current = current;
     this.workspaceError = null;
     try {
       this.recent.remember(ws.dir);
     } catch {
       /* the recent list is a convenience; never fail an open over it */
     }
-    const info = this.workspaceInfo()!;
+    const info = current.info();
     this.emit({ type: 'workspace.changed', workspace: info });
     return info;
   }
 
   private async closeWorkspace(): Promise<boolean> {
-    if (!this.workspace) return false;
-    await this.runner?.shutdown();
-    this.workspace.close();
-    this.workspace = null;
-    this.runner = null;
-    this.models = null;
-    this.datasets = null;
-    this.evals = null;
-    this.harvests = null;
+    if (!this.current) return false;
+    const closing = this.current;
+    this.current = null;
+    await closing.close();
     this.emit({ type: 'workspace.changed', workspace: null });
     return true;
   }
 
-  private workspaceInfo(): WorkspaceInfo | null {
-    const ws = this.workspace;
-    if (!ws || !this.runner) return null;
-    return {
-      path: ws.dir,
-      schemaVersion: ws.schemaVersion(),
-      createdAt: ws.meta('created_at') ?? '',
-      recoveredFromUncleanShutdown: ws.recoveredFromUncleanShutdown,
-      counts: { jobs: this.runner.store.count(), models: this.models?.count() ?? 0, datasets: this.datasets?.list().length ?? 0 },
-    };
-  }
-
-  private requireStores(): { datasets: DatasetStore; evals: EvalStore; harvests: HarvestStore; models: ModelRegistry; runner: JobRunner; dir: string } {
-    if (!this.datasets || !this.evals || !this.harvests || !this.models || !this.runner || !this.workspace) throw new WorkspaceError('No workspace is open. Create or open one first.');
-    return { datasets: this.datasets, evals: this.evals, harvests: this.harvests, models: this.models, runner: this.runner, dir: this.workspace.dir };
-  }
-
-  private requireModels(): ModelRegistry {
-    if (!this.models) throw new WorkspaceError('No workspace is open. Create or open one first.');
-    return this.models;
-  }
-
-  private requireRunner(): JobRunner {
-    if (!this.runner) throw new WorkspaceError('No workspace is open. Create or open one first.');
-    return this.runner;
-  }
-
-  private createHandlers(): Handlers {
+  /** Channels that open, close and describe the workspace, run jobs and report on the runtime. */
+  private lifecycleHandlers(): Pick<Handlers, 'app.info' | 'workspace.create' | 'workspace.open' | 'workspace.close' | 'workspace.recent' | 'jobs.list' | 'jobs.get' | 'jobs.start' | 'jobs.cancel' | 'jobs.resume' | 'runtime.diagnostics' | 'demo.start'> {
     return {
       'app.info': (): AppInfo => ({
         version: VERSION,
         transport: this.options.transport,
         readOnly: this.readOnly,
         pinnedWorkspace: this.pinnedWorkspace,
-        workspace: this.workspaceInfo(),
+        workspace: this.current?.info() ?? null,
         workspaceError: this.workspaceError,
         demoAvailable: this.demoModelPath() !== null,
         jobKinds: jobKinds().map((k) => ({ kind: k.kind, title: k.title, resumable: k.resumable, startFromUi: k.startFromUi })),
@@ -289,92 +248,17 @@ export class Backend {
       },
       'workspace.close': async () => ({ closed: await this.closeWorkspace() }),
       'workspace.recent': () => this.recent.list(),
-      'jobs.list': (req) => this.requireRunner().store.list(req.limit),
-      'jobs.get': (req) => this.requireRunner().get(req.id),
+      'jobs.list': (req) => this.open().runner.store.list(req.limit),
+      'jobs.get': (req) => this.open().runner.get(req.id),
       'jobs.start': (req) => {
         const kind = jobKinds().find((k) => k.kind === req.kind);
         if (kind && !kind.startFromUi) throw new OcularError('invalid_request', `Jobs of kind '${req.kind}' are started by their own command, not by jobs.start.`);
-        return this.requireRunner().start(req.kind, req.params);
+        return this.open().runner.start(req.kind, req.params);
       },
-      'jobs.cancel': (req) => this.requireRunner().cancel(req.id),
-      'jobs.resume': (req) => this.requireRunner().resume(req.id),
+      'jobs.cancel': (req) => this.open().runner.cancel(req.id),
+      'jobs.resume': (req) => this.open().runner.resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
       'demo.start': (req) => this.startDemo(req.perCell),
-      'datasets.list': () => this.requireStores().datasets.list(),
-      'datasets.import': async (req) => {
-        const { datasets } = this.requireStores();
-        const folder = await runTask(this.options.taskWorkerEntry, 'readDatasetFolder', req.path, {});
-        const record = datasets.insert(folder, req.name ?? path.basename(folder.dir));
-        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
-        return record;
-      },
-      'datasets.synth': (req) => {
-        const { runner, dir } = this.requireStores();
-        const name = `benchmark seed ${req.seed} x${req.perCell}`;
-        const dest = path.join(dir, 'datasets', `synth-seed${req.seed}-n${req.perCell}-${req.imageSize}px`);
-        return runner.start('dataset-synth', { ...req, dest, name });
-      },
-      'datasets.remove': (req) => {
-        const removed = this.requireStores().datasets.remove(req.id);
-        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
-        return { removed };
-      },
-      'evals.start': (req) => {
-        const { models, datasets, evals, runner } = this.requireStores();
-        const model = models.get(req.modelId);
-        datasets.get(req.datasetId);
-        const record = evals.create(model.path, req.datasetId, { maxNewTokens: req.maxNewTokens, promptTemplate: req.promptTemplate, batchSize: req.batchSize, limit: req.limit, device: req.device });
-        const job = runner.start('evaluate', { evalId: record.id });
-        evals.attachJob(record.id, job.id);
-        return { eval: evals.get(record.id), job };
-      },
-      'harvests.start': (req) => {
-        const { models, datasets, harvests, runner, dir } = this.requireStores();
-        const model = models.get(req.modelId);
-        const dataset = datasets.get(req.datasetId);
-        const estimate = estimateHarvest(model, dataset.items, req);
-        const freeBytes = freeDiskBytes(dir);
-        if (freeBytes !== null && estimate > freeBytes) {
-          throw new OcularError('workspace', `This harvest needs about ${(estimate / 1e9).toFixed(2)} GB but the workspace disk has ${(freeBytes / 1e9).toFixed(2)} GB free. Harvest fewer items, taps or token kinds, or use fp16.`);
-        }
-        const { modelId: _m, datasetId: _d, ...params } = req;
-        const harvest = harvests.create(model.path, dataset.id, params);
-        const job = runner.start('harvest', { harvestId: harvest.id });
-        harvests.attachJob(harvest.id, job.id);
-        return { harvest: harvests.get(harvest.id), job, estimate: { bytes: estimate, freeBytes } };
-      },
-      'harvests.estimate': (req) => {
-        const { models, datasets, dir } = this.requireStores();
-        return { bytes: estimateHarvest(models.get(req.modelId), datasets.get(req.datasetId).items, req), freeBytes: freeDiskBytes(dir) };
-      },
-      'harvests.list': () => this.requireStores().harvests.list(),
-      'evals.list': () => this.requireStores().evals.list(),
-      'evals.get': (req) => this.requireStores().evals.summary(req.id),
-      'evals.predictions': (req) => this.requireStores().evals.predictions(req.id, req),
-      'evals.export': (req) => this.requireStores().evals.export(req.id, req.format),
-      'models.list': () => this.requireModels().list(),
-      'models.add': async (req) => {
-        const models = this.requireModels();
-        const report = await runTask(this.options.taskWorkerEntry, 'inspectModel', req.path);
-        const record = models.add(report, req.name);
-        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
-        return record;
-      },
-      'models.download': (req) => {
-        const runner = this.requireRunner();
-        const dest = path.join(this.workspace!.dir, 'models', ...req.repo.split('/'));
-        return runner.start('model-download', { ...req, dest });
-      },
-      'models.get': (req) => this.requireModels().get(req.id),
-      'models.remove': async (req) => {
-        const models = this.requireModels();
-        const record = models.get(req.id);
-        // Free the sessions its graphs hold in the pool, so removing a model releases its memory.
-        if (this.pool) for (const c of record.report.components) await this.pool.releaseModel(path.join(record.path, c.file));
-        const removed = models.remove(req.id);
-        this.emit({ type: 'workspace.changed', workspace: this.workspaceInfo() });
-        return { removed };
-      },
     };
   }
 }

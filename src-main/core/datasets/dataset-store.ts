@@ -1,17 +1,10 @@
 /** Datasets in the workspace: one row per dataset, its items beside it, inserted in one transaction. */
 import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
+import type { DatasetRecord } from '../../contract/contract.js';
 import type { AnswerType, DatasetFolder } from './dataset-folder.js';
 
-export interface DatasetRecord {
-  id: number;
-  name: string;
-  path: string;
-  source: 'synth' | 'import';
-  meta: Record<string, unknown>;
-  createdAt: string;
-  items: number;
-}
+export type { DatasetRecord };
 
 export interface StoredItem {
   id: number;

@@ -2,49 +2,12 @@
 import { OcularError } from '../errors.js';
 import { toItem, type StoredItem } from '../datasets/dataset-store.js';
 import type { Db } from '../store/sqlite.js';
-import { accuracyOf, groupAccuracy, type Accuracy } from './stats.js';
+import { accuracyOf, groupAccuracy } from './stats.js';
+import type { z } from 'zod';
+import type { EvalRecord, EvalSummary, Prediction, evalParamsSchema } from '../../contract/contract.js';
 
-export interface EvalParams {
-  maxNewTokens: number;
-  promptTemplate: string;
-  batchSize: number;
-  limit: number | null;
-  device: 'auto' | 'cpu' | 'cuda';
-}
-
-export interface EvalRecord {
-  id: number;
-  jobId: number | null;
-  modelPath: string;
-  datasetId: number;
-  datasetName: string;
-  params: EvalParams;
-  createdAt: string;
-  predictions: number;
-  accuracy: number | null;
-}
-
-export interface Prediction {
-  item: StoredItem;
-  raw: string;
-  extracted: number | string | null;
-  method: string;
-  correct: boolean;
-  hitLimit: boolean;
-  tokens: number;
-}
-
-export interface EvalSummary {
-  eval: EvalRecord;
-  overall: Accuracy;
-  byTask: Accuracy[];
-  byDifficulty: Accuracy[];
-  byAnswerType: Accuracy[];
-  byTaskAndDifficulty: Accuracy[];
-  hitLimitShare: number;
-  extractionFailures: number;
-  bootstrap: { resamples: number; seed: number };
-}
+export type EvalParams = z.infer<typeof evalParamsSchema>;
+export type { EvalRecord, EvalSummary, Prediction };
 
 const BOOTSTRAP = { resamples: 2000, seed: 12345 };
 

@@ -10,41 +10,15 @@ import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { floatToHalf, halfToFloat } from '../util/half.js';
+import type { z } from 'zod';
+import type { HarvestRecord, harvestParamsSchema, tapStatsSchema } from '../../contract/contract.js';
 
 export type Stream = 'decoder' | 'vision';
 export type TokenKind = 'image' | 'text' | 'generated';
 
-export interface HarvestParams {
-  taps: string[];
-  tokenKinds: TokenKind[];
-  dtype: 'fp16' | 'fp32';
-  limit: number | null;
-  batchSize: number;
-  shardRows: number;
-  maxNewTokens: number;
-  device: 'auto' | 'cpu' | 'cuda';
-}
-
-export interface TapStats {
-  rows: number;
-  width: number;
-  /** Per-dimension running mean. */
-  mean: number[];
-  /** Mean L2 norm of the rows (SAELens-style activation normalisation uses it). */
-  meanNorm: number;
-}
-
-export interface HarvestRecord {
-  id: number;
-  jobId: number | null;
-  modelPath: string;
-  datasetId: number;
-  params: HarvestParams;
-  stats: Record<string, TapStats>;
-  createdAt: string;
-  items: number;
-  rows: Record<Stream, number>;
-}
+export type HarvestParams = z.infer<typeof harvestParamsSchema>;
+export type TapStats = z.infer<typeof tapStatsSchema>;
+export type { HarvestRecord };
 
 export interface RowMeta {
   itemId: number;

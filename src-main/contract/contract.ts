@@ -100,6 +100,8 @@ export const runtimeDiagnosticsSchema = z.object({
   cudaLibraries: z.array(z.object({ name: z.string(), path: z.string().nullable() })),
   gpus: z.array(z.object({ name: z.string(), memoryMiB: z.number() })),
   notes: z.array(z.string()),
+  /** Sessions that asked for a GPU and run on CPU, with the reason (never a silent fallback). */
+  fallbacks: z.array(z.object({ modelPath: z.string(), reason: z.string() })).default([]),
 });
 export type RuntimeDiagnostics = z.infer<typeof runtimeDiagnosticsSchema>;
 

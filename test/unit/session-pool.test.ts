@@ -67,6 +67,7 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     if (!diagnostics.cudaProviderInstalled) {
       expect(handle.executionProvider).toBe('cpu');
       expect(handle.fallbackReason).toMatch(/CUDA execution provider is not installed/);
+      expect((await p.diagnostics()).fallbacks).toEqual([{ modelPath: f, reason: handle.fallbackReason }]);
       await expect(p.load(f, 'cuda')).rejects.toThrow(/Cannot create a CUDA session: the CUDA execution provider is not installed/);
       expect(diagnostics.notes.join(' ')).toMatch(/npm run setup:cuda/);
     } else {

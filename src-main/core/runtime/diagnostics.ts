@@ -70,5 +70,5 @@ export function runtimeDiagnostics(onnxruntimeVersion: string): RuntimeDiagnosti
   if (!provider) notes.push('The CUDA execution provider is not installed: sessions run on CPU. Run `npm run setup:cuda` on a machine with an NVIDIA GPU.');
   if (provider && libs.some((l) => !l.path)) notes.push(`CUDA libraries not found: ${libs.filter((l) => !l.path).map((l) => l.name).join(', ')}; CUDA sessions will fall back to CPU.`);
   if (found.length === 0) notes.push('No NVIDIA GPU reported by nvidia-smi.');
-  return { pid: process.pid, onnxruntimeVersion, cudaProviderInstalled: provider !== null, cudaProviderPath: provider, cudaLibraries: libs, gpus: found, notes };
+  return { pid: process.pid, onnxruntimeVersion, cudaProviderInstalled: provider !== null, cudaProviderPath: provider, cudaLibraries: libs, gpus: found, notes, fallbacks: [] };
 }

@@ -45,6 +45,8 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
   private readonly sessions = new Map<string, Promise<SessionHandle>>();
   private nextId = 1;
   private closed = false;
+  /** Sessions that asked for a GPU and got the CPU, with why. */
+  private readonly fallbacks: Array<{ modelPath: string; reason: string }> = [];
 
   constructor(private readonly options: SessionPoolOptions) {
     super();
@@ -65,7 +67,10 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     const host = slot !== undefined ? this.hosts[slot % this.hosts.length]! : [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
     host.sessions.add(key);
     const loading = this.call<LoadedSession>(host, { type: 'load', id: 0, modelPath, device }).then(
-      async (loaded) => ({ ...loaded, modelPath, device, host: host.slot, pid: await host.ready }),
+      async (loaded) => {
+        if (loaded.fallbackReason) this.fallbacks.push({ modelPath, reason: loaded.fallbackReason });
+        return { ...loaded, modelPath, device, host: host.slot, pid: await host.ready };
+      },
       (err: Error) => {
         this.sessions.delete(key);
         host.sessions.delete(key);
@@ -120,8 +125,9 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     }
   }
 
-  diagnostics(): Promise<RuntimeDiagnostics> {
-    return this.call(this.hosts[0]!, { type: 'diagnostics', id: 0 });
+  async diagnostics(): Promise<RuntimeDiagnostics> {
+    const d = await this.call<RuntimeDiagnostics>(this.hosts[0]!, { type: 'diagnostics', id: 0 });
+    return { ...d, fallbacks: [...this.fallbacks] };
   }
 
   async close(): Promise<void> {

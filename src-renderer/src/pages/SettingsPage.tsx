@@ -40,6 +40,11 @@ export function SettingsPage({ info }: { info: AppInfo }) {
                 </TableBody>
               </Table>
               {diag.notes.map((n) => <Alert key={n} severity="info" sx={{ mt: 1 }}>{n}</Alert>)}
+              {diag.fallbacks.map((f) => (
+                <Alert key={f.modelPath} severity="warning" sx={{ mt: 1, wordBreak: 'break-word' }} data-testid="session-fallback">
+                  {f.modelPath} runs on CPU: {f.reason}
+                </Alert>
+              ))}
             </>
           )}
         </CardContent>

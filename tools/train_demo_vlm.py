@@ -115,6 +115,8 @@ def main():
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--checkpoint', help='save model, auxiliary heads and optimiser state here at the end (to continue later)')
+    parser.add_argument('--resume', help='continue from a --checkpoint file')
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -158,8 +160,18 @@ def main():
     order = list(range(len(items)))
     params = list(model.parameters()) + list(aux_colour.parameters()) + list(aux_shape.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    resumed_steps = 0
+    if args.resume:
+        state = torch.load(args.resume, weights_only=True)  # tensors only: never unpickle code
+        model.load_state_dict(state['model'])
+        aux_colour.load_state_dict(state['aux_colour'])
+        aux_shape.load_state_dict(state['aux_shape'])
+        opt.load_state_dict(state['opt'])
+        resumed_steps = int(state['step'])
+        print(f'resumed from {args.resume} at step {resumed_steps}', flush=True)
     deadline = time.time() + args.minutes * 60
-    est_steps = max(1000, int(args.minutes * 60 / 0.25))
+    started = time.time()
+    est_steps = max(1000, int(args.minutes * 60 / 0.3))  # refined from the measured step time below
     step = 0
     model.train()
     while time.time() < deadline:
@@ -181,7 +193,9 @@ def main():
                 mask[r, off:] = 1
                 labels[r, off + len(p):] = torch.tensor(a)
             px = torch.stack([pixels(args.data, items[i]['image'], size) for i in idx])
-            warm = min(1.0, (step + 1) / 200)
+            if step == 50:
+                est_steps = max(100, int(50 * args.minutes * 60 / (time.time() - started)))
+            warm = 1.0 if resumed_steps else min(1.0, (step + 1) / 200)
             lr = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / est_steps))))
             for g in opt.param_groups:
                 g['lr'] = lr
@@ -205,6 +219,9 @@ def main():
             step += 1
 
     model.eval()
+    if args.checkpoint:
+        torch.save({'model': model.state_dict(), 'aux_colour': aux_colour.state_dict(), 'aux_shape': aux_shape.state_dict(), 'opt': opt.state_dict(), 'step': resumed_steps + step},
+                   args.checkpoint)
     export_llava_folder(model, out, fast, size, patch)
     print(f'trained {step} steps; exported to {out}', flush=True)
 

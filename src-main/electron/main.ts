@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isChannel, type BackendEvent } from '../contract/contract.js';
 import { contentSecurityPolicy } from '../core/util/csp.js';
-import { resolveInside } from '../core/util/safe-path.js';
+import { resolveInside, resolveWorkspaceFile } from '../core/util/safe-path.js';
 import { BackendHost } from './backend-host.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -92,7 +92,7 @@ function registerProtocol(): void {
       return new Response(res.body, { status: res.status, headers });
     }
     if (url.host === 'workspace') {
-      const file = workspaceDir ? resolveInside(workspaceDir, url.pathname) : null;
+      const file = workspaceDir ? resolveWorkspaceFile(workspaceDir, url.pathname) : null;
       if (!file || !fs.statSync(file).isFile()) return new Response('Not found', { status: 404 });
       return net.fetch(pathToFileURL(file).toString());
     }

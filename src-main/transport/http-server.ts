@@ -17,7 +17,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../core/backend/backend.js';
 import { contentSecurityPolicy } from '../core/util/csp.js';
-import { mimeType, resolveInside } from '../core/util/safe-path.js';
+import { mimeType, resolveInside, resolveWorkspaceFile } from '../core/util/safe-path.js';
 
 export interface ServeOptions {
   backend: Backend;
@@ -109,7 +109,7 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
     if (url.pathname.startsWith('/files/')) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Use GET.');
       const root = backend.workspaceDir();
-      const file = root ? resolveInside(root, url.pathname.slice('/files/'.length)) : null;
+      const file = root ? resolveWorkspaceFile(root, url.pathname.slice('/files/'.length)) : null;
       if (!file || !fs.statSync(file).isFile()) return sendText(res, 404, 'Not found.');
       return sendFile(res, file, { 'Cache-Control': 'no-cache' });
     }

@@ -118,7 +118,7 @@ describe('HTTP + WebSocket transport', () => {
     const ok = await fetch(`${base}/files/blobs/patch.png`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/png');
-    for (const evil of ['/files/../secret.txt', '/files/%2e%2e/secret.txt', '/files/blobs/..%2f..%2fsecret.txt', '/files/blobs/link.txt', '/files/%00']) {
+    for (const evil of ['/files/../secret.txt', '/files/%2e%2e/secret.txt', '/files/blobs/..%2f..%2fsecret.txt', '/files/blobs/link.txt', '/files/%00', '/files/workspace.sqlite', '/files/workspace.lock']) {
       const res = await fetch(`${base}${evil}`);
       expect(res.status, evil).toBe(404);
     }

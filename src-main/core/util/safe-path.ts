@@ -40,6 +40,18 @@ function safeRealpath(p: string): string | null {
   }
 }
 
+/**
+ * Files under a workspace that its file route may serve: artifacts, not the live database or its
+ * lock (reading those mid-write gives torn copies, and they are not for display).
+ */
+export function resolveWorkspaceFile(workspaceDir: string, urlPath: string): string | null {
+  const file = resolveInside(workspaceDir, urlPath);
+  if (!file) return null;
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  if (base.startsWith('workspace.sqlite') || base === 'workspace.lock') return null;
+  return file;
+}
+
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -47,7 +47,7 @@ function safeRealpath(p: string): string | null {
 export function resolveWorkspaceFile(workspaceDir: string, urlPath: string): string | null {
   const file = resolveInside(workspaceDir, urlPath);
   if (!file) return null;
-  const base = file.slice(file.lastIndexOf('/') + 1);
+  const base = path.basename(file);
   if (base.startsWith('workspace.sqlite') || base === 'workspace.lock') return null;
   return file;
 }

@@ -196,6 +196,17 @@ export const harvestRecordSchema = z.object({
 });
 export type HarvestRecord = z.infer<typeof harvestRecordSchema>;
 
+/** What a harvest reads and writes; its estimate needs exactly these. */
+const harvestRequest = z.object({
+  modelId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  taps: harvestParamsSchema.shape.taps,
+  tokenKinds: harvestParamsSchema.shape.tokenKinds.default(['image', 'text']),
+  dtype: z.enum(['fp16', 'fp32']).default('fp16'),
+  limit: z.number().int().positive().nullable().default(null),
+  maxNewTokens: z.number().int().min(1).max(4096).default(16),
+});
+
 const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
 const folderPath = z.string().min(1).max(4096);
@@ -378,17 +389,10 @@ export const contract = {
     summary: 'Register the bundled demo model, generate the benchmark and, when it is ready, evaluate the model on it.',
   }),
   'harvests.start': channel({
-    request: z
-      .object({
-        modelId: z.number().int().positive(),
-        datasetId: z.number().int().positive(),
-        taps: harvestParamsSchema.shape.taps,
-        tokenKinds: harvestParamsSchema.shape.tokenKinds.default(['image', 'text']),
-        dtype: z.enum(['fp16', 'fp32']).default('fp16'),
-        limit: z.number().int().positive().nullable().default(null),
+    request: harvestRequest
+      .extend({
         batchSize: z.number().int().min(1).max(256).default(8),
         shardRows: z.number().int().min(1).default(65536),
-        maxNewTokens: z.number().int().min(1).max(4096).default(16),
         device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
       })
       .strict(),
@@ -397,17 +401,7 @@ export const contract = {
     summary: 'Harvest activations at chosen taps over a dataset into shards (a resumable job); refused when the estimate exceeds free disk.',
   }),
   'harvests.estimate': channel({
-    request: z
-      .object({
-        modelId: z.number().int().positive(),
-        datasetId: z.number().int().positive(),
-        taps: harvestParamsSchema.shape.taps,
-        tokenKinds: harvestParamsSchema.shape.tokenKinds.default(['image', 'text']),
-        dtype: z.enum(['fp16', 'fp32']).default('fp16'),
-        limit: z.number().int().positive().nullable().default(null),
-        maxNewTokens: z.number().int().min(1).max(4096).default(16),
-      })
-      .strict(),
+    request: harvestRequest.strict(),
     response: z.object({ bytes: z.number(), freeBytes: z.number().nullable() }),
     mutates: false,
     summary: 'Disk space a harvest would take, and the free space of the workspace disk.',

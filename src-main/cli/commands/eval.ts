@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EvalSummary, Job } from '../../contract/contract.js';
-import { UsageError, requireString, type CommandSpec } from '../args.js';
+import { requireString, type CommandSpec } from '../args.js';
+import { caller, ensureModelAndDataset, finished } from '../backend-calls.js';
 
 import { nodeBackend } from '../node-backend.js';
 
@@ -48,17 +49,10 @@ export const evalCommand: CommandSpec = {
     const dataset = path.resolve(requireString(values, 'dataset'));
     const scratch = values.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-eval-'));
     const backend = nodeBackend({ pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace') });
-    const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
-      const r = await backend.invoke(channel, payload);
-      if (!r.ok) throw new UsageError(r.error.message);
-      return r.result as T;
-    };
+    const call = caller(backend);
     try {
       if (!(await backend.invoke('workspace.open', {})).ok) await call('workspace.create', {});
-      const models = await call<Array<{ id: number; path: string }>>('models.list', {});
-      const modelId = models.find((m) => m.path === model)?.id ?? (await call<{ id: number }>('models.add', { path: model })).id;
-      const datasets = await call<Array<{ id: number; path: string }>>('datasets.list', {});
-      const datasetId = datasets.find((d) => d.path === dataset)?.id ?? (await call<{ id: number }>('datasets.import', { path: dataset })).id;
+      const { modelId, datasetId } = await ensureModelAndDataset(backend, model, dataset);
       const json = Boolean(values.json);
       const started = await call<{ eval: { id: number }; job: Job }>('evals.start', {
         modelId,
@@ -68,14 +62,7 @@ export const evalCommand: CommandSpec = {
         limit: values.limit === undefined ? null : Number(values.limit),
         device: values.device ?? 'auto',
       });
-      const job = await new Promise<Job>((resolve) => {
-        backend.onEvent((e) => {
-          if (e.type !== 'job.updated' || e.job.id !== started.job.id) return;
-          if (!json) process.stderr.write(`\r${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(80));
-          if (!['queued', 'running'].includes(e.job.state)) resolve(e.job);
-        });
-      });
-      if (!json) process.stderr.write('\n');
+      const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`evaluation ${job.state}: ${job.error ?? ''}`);
         return 1;

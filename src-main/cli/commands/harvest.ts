@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { HarvestRecord, Job } from '../../contract/contract.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
+import { caller, ensureModelAndDataset, finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 export const harvestCommand: CommandSpec = {
@@ -35,18 +36,11 @@ export const harvestCommand: CommandSpec = {
     const taps = (values.tap as string[] | undefined) ?? [];
     if (taps.length === 0) throw new UsageError('Give at least one --tap (see `ocular model inspect` for the tap names).');
     const backend = nodeBackend({ pinnedWorkspace: ws });
-    const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
-      const r = await backend.invoke(channel, payload);
-      if (!r.ok) throw new UsageError(r.error.message);
-      return r.result as T;
-    };
+    const call = caller(backend);
     const json = Boolean(values.json);
     try {
       await call(fs.existsSync(path.join(ws, 'workspace.sqlite')) ? 'workspace.open' : 'workspace.create', {});
-      const model = path.resolve(requireString(values, 'model'));
-      const dataset = path.resolve(requireString(values, 'dataset'));
-      const modelId = (await call<Array<{ id: number; path: string }>>('models.list', {})).find((m) => m.path === model)?.id ?? (await call<{ id: number }>('models.add', { path: model })).id;
-      const datasetId = (await call<Array<{ id: number; path: string }>>('datasets.list', {})).find((d) => d.path === dataset)?.id ?? (await call<{ id: number }>('datasets.import', { path: dataset })).id;
+      const { modelId, datasetId } = await ensureModelAndDataset(backend, path.resolve(requireString(values, 'model')), path.resolve(requireString(values, 'dataset')));
       const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number; freeBytes: number | null } }>('harvests.start', {
         modelId,
         datasetId,
@@ -57,14 +51,7 @@ export const harvestCommand: CommandSpec = {
         device: values.device ?? 'auto',
       });
       if (!json) console.error(`estimated size ${(started.estimate.bytes / 1e6).toFixed(1)} MB${started.estimate.freeBytes === null ? '' : ` (free: ${(started.estimate.freeBytes / 1e9).toFixed(1)} GB)`}`);
-      const job = await new Promise<Job>((resolve) =>
-        backend.onEvent((e) => {
-          if (e.type !== 'job.updated' || e.job.id !== started.job.id) return;
-          if (!json) process.stderr.write(`\r${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(80));
-          if (!['queued', 'running'].includes(e.job.state)) resolve(e.job);
-        }),
-      );
-      if (!json) process.stderr.write('\n');
+      const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`harvest ${job.state}: ${job.error ?? ''}`);
         return 1;

@@ -18,3 +18,14 @@ export function openSqlite(file: string, options: { readonly?: boolean; fileMust
     nativeBinding,
   });
 }
+
+/**
+ * A job worker's own connection to its workspace database (WAL lets it write beside the backend):
+ * waits on locks instead of failing, and enforces foreign keys like every other connection.
+ */
+export function openWorkerDb(file: string): Db {
+  const db = openSqlite(file, { fileMustExist: true });
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  return db;
+}

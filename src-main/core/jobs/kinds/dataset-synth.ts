@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { synthesizeBenchmark } from '../../benchmark/synth.js';
 import { readDatasetFolder } from '../../datasets/dataset-folder.js';
 import { DatasetStore } from '../../datasets/dataset-store.js';
-import { openSqlite } from '../../store/sqlite.js';
+import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import type { JobKind } from '../job-kind.js';
 
@@ -29,9 +29,7 @@ export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
     await synthesizeBenchmark({ out: p.dest, seed: p.seed, perCell: p.perCell, imageSize: p.imageSize, onProgress: (done, total) => ctx.progress((0.9 * done) / total, `${done} of ${total} images`) });
     ctx.progress(0.9, 'checking and importing');
     const folder = await readDatasetFolder(p.dest);
-    const db = openSqlite(path.join(ctx.workspaceDir, DB_FILE), { fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
-    db.pragma('foreign_keys = ON');
+    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
     try {
       const record = new DatasetStore(db).insert(folder, p.name);
       return { datasetId: record.id, items: record.items, path: record.path };

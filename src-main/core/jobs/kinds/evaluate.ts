@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
 import { EvalStore } from '../../eval/eval-store.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
-import { openSqlite } from '../../store/sqlite.js';
+import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
@@ -31,8 +31,7 @@ export const evaluateJob: JobKind<z.infer<typeof params>> = {
   startFromUi: false,
   params,
   async run(ctx) {
-    const db = openSqlite(path.join(ctx.workspaceDir, DB_FILE), { fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
+    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
     try {
       const evals = new EvalStore(db);
       const datasets = new DatasetStore(db);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
 import { HarvestStore, streamOf, type RowMeta, type Stream, type TapStats } from '../../harvest/harvest-store.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { openSqlite } from '../../store/sqlite.js';
+import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
@@ -59,9 +59,7 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
   startFromUi: false,
   params,
   async run(ctx) {
-    const db = openSqlite(path.join(ctx.workspaceDir, DB_FILE), { fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
-    db.pragma('foreign_keys = ON');
+    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
     try {
       const harvests = new HarvestStore(db, ctx.workspaceDir);
       const datasets = new DatasetStore(db);

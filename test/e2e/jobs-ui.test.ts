@@ -28,6 +28,14 @@ async function createWorkspaceWithModel(page: Page, url: string, modelDir: strin
   await page.getByTestId('model-detail').waitFor();
 }
 
+/** On the Evaluate page, generate a one-item-per-cell benchmark and wait for its 21 items. */
+async function generateBenchmark(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  await page.getByLabel('Items per task & difficulty').fill('1');
+  await page.getByRole('button', { name: 'Generate benchmark' }).click();
+  await page.getByText('21 items').waitFor({ timeout: 30_000 });
+}
+
 async function jobState(page: Page, id: number): Promise<string | null> {
   return page.getByTestId(`job-row-${id}`).getAttribute('data-state');
 }
@@ -150,10 +158,7 @@ describe('Evaluate page over ocular serve', () => {
     const page = await browser.newPage();
     try {
       await createWorkspaceWithModel(page, serve.url, llava);
-      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
-      await page.getByLabel('Items per task & difficulty').fill('1');
-      await page.getByRole('button', { name: 'Generate benchmark' }).click();
-      await page.getByText('21 items').waitFor({ timeout: 30_000 });
+      await generateBenchmark(page);
       await page.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
       await page.getByLabel('Dataset', { exact: true }).click();
@@ -179,10 +184,7 @@ describe('Activations page over ocular serve', () => {
     const page = await browser.newPage();
     try {
       await createWorkspaceWithModel(page, serve.url, llava);
-      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
-      await page.getByLabel('Items per task & difficulty').fill('1');
-      await page.getByRole('button', { name: 'Generate benchmark' }).click();
-      await page.getByText('21 items').waitFor({ timeout: 30_000 });
+      await generateBenchmark(page);
       await page.getByRole('button', { name: 'Activations' }).click();
       await page.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();

@@ -3,42 +3,15 @@
  * register a model, evaluate (a resumable job), read accuracy with CIs, page predictions, export.
  */
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contract, type Job } from '../../src-main/contract/contract';
-import { Backend } from '../../src-main/core/backend/backend';
-import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
-
-const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
-const backends: Backend[] = [];
-afterEach(async () => {
-  for (const b of backends.splice(0)) await b.close();
-});
+import { backendWithBenchmark, TINY_LLAVA as LLAVA } from '../helpers/backend';
+import { tmpDir } from '../helpers/tmp';
 
 async function setup() {
-  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: path.join(tmpDir(), 'ws') });
-  backends.push(b);
-  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
-    const r = await b.invoke(channel, payload);
-    if (!r.ok) throw new Error(r.error.message);
-    return r.result as T;
-  };
-  const until = (id: number, predicate: (j: Job) => boolean) =>
-    new Promise<Job>((resolve) => {
-      const off = b.onEvent((e) => {
-        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
-          off();
-          resolve(e.job);
-        }
-      });
-    });
-  const done = (j: Job) => !['queued', 'running'].includes(j.state);
-  await call('workspace.create', {});
-  const synth = await call<Job>('datasets.synth', { seed: 3, perCell: 2 });
-  expect((await until(synth.id, done)).state).toBe('succeeded');
-  const [dataset] = await call<Array<{ id: number; items: number; source: string }>>('datasets.list', {});
-  expect(dataset).toMatchObject({ items: 42, source: 'synth' });
-  const model = await call<{ id: number }>('models.add', { path: LLAVA });
-  return { b, call, until, done, datasetId: dataset!.id, modelId: model.id };
+  const env = await backendWithBenchmark(3, 2);
+  expect(env.dataset).toMatchObject({ items: 42, source: 'synth' });
+  return env;
 }
 
 describe('evaluation harness', () => {

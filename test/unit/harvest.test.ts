@@ -4,49 +4,18 @@
  * cancelled harvest resumed to the same rows as an uninterrupted one.
  */
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HarvestRecord, Job } from '../../src-main/contract/contract';
-import { Backend } from '../../src-main/core/backend/backend';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
-import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import { backendWithBenchmark, TINY_LLAVA as LLAVA } from '../helpers/backend';
+import { sessionHostEntry, tmpDir } from '../helpers/tmp';
 
-const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
 const TAPS = ['blocks.1.hook_resid_post', 'vision.blocks.1.hook_resid_post'];
-const backends: Backend[] = [];
-afterEach(async () => {
-  for (const b of backends.splice(0)) await b.close();
-});
-
-async function setup() {
-  const ws = path.join(tmpDir(), 'ws');
-  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
-  backends.push(b);
-  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
-    const r = await b.invoke(channel, payload);
-    if (!r.ok) throw new Error(r.error.message);
-    return r.result as T;
-  };
-  const until = (id: number, predicate: (j: Job) => boolean) =>
-    new Promise<Job>((resolve) => {
-      const off = b.onEvent((e) => {
-        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
-          off();
-          resolve(e.job);
-        }
-      });
-    });
-  const done = (j: Job) => !['queued', 'running'].includes(j.state);
-  await call('workspace.create', {});
-  const synth = await call<Job>('datasets.synth', { seed: 4, perCell: 1 });
-  await until(synth.id, done);
-  const [dataset] = await call<Array<{ id: number }>>('datasets.list', {});
-  const model = await call<{ id: number }>('models.add', { path: LLAVA });
-  return { b, ws, call, until, done, datasetId: dataset!.id, modelId: model.id };
-}
+const setup = () => backendWithBenchmark(4, 1);
 
 describe('harvest', () => {
   it('captures decoder and vision taps for image, text and generated tokens, equal to a direct run', async () => {

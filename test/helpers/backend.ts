@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import type { Job } from '../../src-main/contract/contract';
+import { Backend } from '../../src-main/core/backend/backend';
+import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from './tmp';
+
+export const TINY_LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
+
+const backends: Backend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+export const isDone = (j: Job) => !['queued', 'running'].includes(j.state);
+
+/**
+ * A backend on a fresh workspace with the synthetic benchmark generated into it (seed, per cell)
+ * and the tiny LLaVA registered: what evaluation and harvest tests start from.
+ */
+export async function backendWithBenchmark(seed: number, perCell: number) {
+  const ws = path.join(tmpDir(), 'ws');
+  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
+  backends.push(b);
+  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
+    const r = await b.invoke(channel, payload);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.result as T;
+  };
+  const until = (id: number, predicate: (j: Job) => boolean) =>
+    new Promise<Job>((resolve) => {
+      const off = b.onEvent((e) => {
+        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
+          off();
+          resolve(e.job);
+        }
+      });
+    });
+  await call('workspace.create', {});
+  const synth = await call<Job>('datasets.synth', { seed, perCell });
+  const generated = await until(synth.id, isDone);
+  if (generated.state !== 'succeeded') throw new Error(`benchmark generation ${generated.state}: ${generated.error}`);
+  const [dataset] = await call<Array<{ id: number; items: number; source: string }>>('datasets.list', {});
+  const model = await call<{ id: number }>('models.add', { path: TINY_LLAVA });
+  return { b, ws, call, until, done: isDone, dataset: dataset!, datasetId: dataset!.id, modelId: model.id };
+}

@@ -7,7 +7,7 @@ describe('ocular CLI', () => {
   it('prints help for the program and every command', async () => {
     const main = await runCli(['--help']);
     expect(main.code).toBe(0);
-    for (const command of ['serve', 'demo', 'workspace', 'selftest', 'model', 'dataset', 'eval', 'harvest', 'sae']) {
+    for (const command of ['serve', 'demo', 'workspace', 'selftest', 'model', 'dataset', 'eval', 'harvest', 'train', 'sae']) {
       expect(main.stdout).toContain(command);
       const help = await runCli([command, '--help']);
       expect(help.code, command).toBe(0);

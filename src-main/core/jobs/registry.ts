@@ -2,12 +2,13 @@ import type { JobKind } from './job-kind.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { harvestJob } from './kinds/harvest.js';
+import { saeTrainJob } from './kinds/sae-train.js';
 import { modelDownloadJob } from './kinds/model-download.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

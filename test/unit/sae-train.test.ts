@@ -29,12 +29,31 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => fs.rmSync(path.dirname(ws), { recursive: true, force: true }));
 
+describe('learning-rate schedule', () => {
+  it('warms up linearly, then decays by a cosine to a tenth', async () => {
+    const { learningRate } = await import('../../src-main/core/jobs/kinds/sae-train');
+    expect(learningRate(0, 100, 1, 10, 'cosine')).toBeCloseTo(0.1);
+    expect(learningRate(9, 100, 1, 10, 'cosine')).toBeCloseTo(1);
+    expect(learningRate(10, 100, 1, 10, 'cosine')).toBeCloseTo(1);
+    expect(learningRate(100, 100, 1, 10, 'cosine')).toBeCloseTo(0.1);
+    expect(learningRate(55, 100, 1, 10, 'none')).toBe(1);
+  });
+});
+
 describe('SAE training', () => {
   it('a short CPU run on a middle decoder layer reaches FVU <= 0.15, L0 within 10% of k, < 5% dead', async () => {
     const res = await runCli(['train', '--workspace', ws, '--harvest', '1', '--tap', TAP, '--expansion', '4', '--k', '16', '--steps', '600', '--batch', '512', '--lr', '2e-3', '--device', 'cpu', '--json'], 180_000);
     expect(res.code).toBe(0);
-    const r = JSON.parse(res.stdout) as { saeId: number; final: { fvu: number; l0: number; deadFraction: number }; history: Array<{ step: number; fvu: number }> };
+    const r = JSON.parse(res.stdout) as { saeId: number; final: { fvu: number; l0: number; deadFraction: number; fvuByModality: Record<string, number | null> }; history: Array<{ step: number; fvu: number; lr: number }> };
     expect(r.final.fvu).toBeLessThanOrEqual(0.15);
+    // Per-modality FVU: the harvest holds image and text tokens, and both are reconstructed.
+    expect(r.final.fvuByModality.image).toBeLessThanOrEqual(0.15);
+    expect(r.final.fvuByModality.text).toBeLessThanOrEqual(0.3);
+    expect(r.final.fvuByModality.generated).toBeNull();
+    // After warmup (30 steps here, before the first log) the logged rate decays towards a tenth of 2e-3.
+    const lrs = r.history.map((h) => h.lr);
+    expect(lrs[0]!).toBeGreaterThan(1.9e-3);
+    expect(lrs.at(-1)!).toBeLessThan(lrs[0]! * 0.2);
     expect(Math.abs(r.final.l0 - 16)).toBeLessThanOrEqual(1.6);
     expect(r.final.deadFraction).toBeLessThan(0.05);
     expect(r.history[0]!.fvu).toBeGreaterThan(r.final.fvu);

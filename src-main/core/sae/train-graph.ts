@@ -47,6 +47,7 @@ function forwardBackward(s: SaeTrainShape): { nodes: NodeProto[]; consts: Return
     node('Sub', ['x_hat', 'x'], ['err'], 'fwd/err'),
     node('Mul', ['err', 'err'], ['err2'], 'fwd/err2'),
     node('ReduceSum', ['err2'], ['sse'], 'fwd/sse', { keepdims: 0 }),
+    node('ReduceSum', ['err2', 'axis1'], ['row_sse'], 'met/row_sse', { keepdims: 0 }),
     node('Shape', ['x'], ['x_shape'], 'fwd/shape'),
     node('Gather', ['x_shape', 'zero_i'], ['batch_i'], 'fwd/batch', { axis: 0 }),
     node('Cast', ['batch_i'], ['batch_f'], 'fwd/batch_f', { to: F }),
@@ -84,7 +85,7 @@ function forwardBackward(s: SaeTrainShape): { nodes: NodeProto[]; consts: Return
 }
 
 function commonInits(s: SaeTrainShape) {
-  return [int64Tensor('k', [1], [s.k]), int64Tensor('zero_i', [], [0]), int64Tensor('axis0', [1], [0])];
+  return [int64Tensor('k', [1], [s.k]), int64Tensor('zero_i', [], [0]), int64Tensor('axis0', [1], [0]), int64Tensor('axis1', [1], [1])];
 }
 
 function paramInputs(s: SaeTrainShape) {
@@ -92,7 +93,8 @@ function paramInputs(s: SaeTrainShape) {
   return [valueInfo('x', F, ['batch', s.dIn]), ...SAE_PARAMS.map((p) => valueInfo(p, F, dims[p]))];
 }
 
-const metricOutputs = () => [valueInfo('loss', F, []), valueInfo('fvu', F, []), valueInfo('l0', F, [])];
+/** Loss, FVU and L0 of the batch, and each row's squared error (for per-modality FVU). */
+const metricOutputs = () => [valueInfo('loss', F, []), valueInfo('fvu', F, []), valueInfo('l0', F, []), valueInfo('row_sse', F, ['batch'])];
 
 /** Forward + hand-written gradients only (for finite-difference checks). */
 export function saeGradientGraph(s: SaeTrainShape): ModelProto {
@@ -148,7 +150,6 @@ export function saeTrainStepGraph(s: SaeTrainShape, adam = { beta1: 0.9, beta2: 
   const inits = [
     ...consts,
     ...commonInits(s),
-    int64Tensor('axis1', [1], [1]),
     floatTensor('beta1', [], [adam.beta1]),
     floatTensor('beta2', [], [adam.beta2]),
     floatTensor('one_minus_beta1', [], [1 - adam.beta1]),

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { HarvestStore } from '../../harvest/harvest-store.js';
+import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { validateModel } from '../../onnx/validate.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../sae/safetensors.js';
@@ -28,6 +28,9 @@ const params = z
     steps: z.number().int().min(1).max(10_000_000).default(2000),
     batchSize: z.number().int().min(1).max(65536).default(1024),
     lr: z.number().positive().default(4e-4),
+    /** Linear warmup over this many steps (default: 5% of the run, at most 500), then cosine decay to 10%. */
+    warmupSteps: z.number().int().min(0).optional(),
+    decay: z.enum(['cosine', 'none']).default('cosine'),
     seed: z.number().int().default(0),
     checkpointEvery: z.number().int().min(1).default(250),
     logEvery: z.number().int().min(1).default(50),
@@ -40,12 +43,29 @@ export interface TrainMetrics {
   step: number;
   loss: number;
   fvu: number;
+  /** FVU over the batch's image-token rows and text-token rows (null when the batch had none). */
+  fvuByModality: Record<string, number | null>;
   l0: number;
   deadFraction: number;
+  lr: number;
+}
+
+/** Learning rate at a step: linear warmup, then cosine decay to a tenth (or constant). */
+export function learningRate(step: number, total: number, base: number, warmup: number, decay: 'cosine' | 'none'): number {
+  if (warmup > 0 && step < warmup) return (base * (step + 1)) / warmup;
+  if (decay === 'none') return base;
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return base * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
 /** Steps a feature may go without firing before it counts as dead. */
 const DEAD_AFTER_STEPS = 200;
+
+function meanOf(data: Float32Array, rows: number, width: number): Float32Array {
+  const mean = new Float32Array(width);
+  for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) mean[i]! += data[r * width + i]! / rows;
+  return mean;
+}
 
 export const saeTrainJob: JobKind<z.infer<typeof params>> = {
   kind: 'sae-train',
@@ -61,6 +81,8 @@ export const saeTrainJob: JobKind<z.infer<typeof params>> = {
       const h = harvests.get(p.harvestId);
       const { data, width, rows } = harvests.readTap(h.id, p.tap);
       if (rows === 0) throw new Error(`Harvest ${h.id} has no rows for ${p.tap}.`);
+      const modality = harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
+      const warmup = p.warmupSteps ?? Math.min(500, Math.floor(p.steps * 0.05));
       const shape: SaeTrainShape = { dIn: width, dSae: width * p.expansion, k: Math.min(p.k, width * p.expansion) };
       const dims = paramDims(shape);
 
@@ -88,8 +110,7 @@ export const saeTrainJob: JobKind<z.infer<typeof params>> = {
       } else {
         // b_dec starts at the mean activation; decoder rows random unit vectors; encoder = decoder^T.
         const rand = mulberry32(p.seed);
-        const mean = new Float32Array(width);
-        for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) mean[i]! += data[r * width + i]! / rows;
+        const mean = meanOf(data, rows, width);
         const wDec = new Float32Array(shape.dSae * width);
         for (let f = 0; f < shape.dSae; f++) {
           let n = 0;
@@ -124,17 +145,25 @@ export const saeTrainJob: JobKind<z.infer<typeof params>> = {
         ctx.saveCheckpoint({ step });
       };
 
+      // Each row's variance about the mean activation: the denominator of per-modality FVU.
+      const mean = meanOf(data, rows, width);
+      const rowVar = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) rowVar[r]! += (data[r * width + i]! - mean[i]!) ** 2;
+      const picked = new Int32Array(batch.length / width);
+
       while (step < p.steps) {
         throwIfCancelled(ctx.signal);
         const n = batch.length / width;
         for (let b = 0; b < n; b++) {
           const r = Math.floor(batchRand() * rows);
+          picked[b] = r;
           batch.set(data.subarray(r * width, (r + 1) * width), b * width);
         }
+        const lr = learningRate(step, p.steps, p.lr, warmup, p.decay);
         const feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> = {
           x: { type: 'float32', dims: [n, width], data: batch },
           t: { type: 'float32', dims: [], data: Float32Array.of(step + 1) },
-          lr: { type: 'float32', dims: [], data: Float32Array.of(p.lr) },
+          lr: { type: 'float32', dims: [], data: Float32Array.of(lr) },
         };
         for (const name of SAE_PARAMS) {
           feeds[name] = { type: 'float32', dims: dims[name], data: state[name]! };
@@ -152,7 +181,19 @@ export const saeTrainJob: JobKind<z.infer<typeof params>> = {
         for (let f = 0; f < shape.dSae; f++) if (fired[f]! > 0) lastFired[f] = step;
         if (step % p.logEvery === 0 || step === p.steps) {
           const dead = lastFired.filter((s) => step - s >= DEAD_AFTER_STEPS && step >= DEAD_AFTER_STEPS).length / shape.dSae;
-          const m = { step, loss: out.loss!.data[0] as number, fvu: out.fvu!.data[0] as number, l0: out.l0!.data[0] as number, deadFraction: dead };
+          const rowSse = out.row_sse!.data as Float32Array;
+          const fvuByModality: Record<string, number | null> = {};
+          for (const kind of ['image', 'text', 'generated']) {
+            let sse = 0;
+            let sst = 0;
+            for (let b = 0; b < n; b++) {
+              if (modality[picked[b]!] !== kind) continue;
+              sse += rowSse[b]!;
+              sst += rowVar[picked[b]!]!;
+            }
+            fvuByModality[kind] = sst > 0 ? sse / sst : null;
+          }
+          const m = { step, loss: out.loss!.data[0] as number, fvu: out.fvu!.data[0] as number, fvuByModality, l0: out.l0!.data[0] as number, deadFraction: dead, lr };
           history.push(m);
           ctx.progress(step / p.steps, `step ${step}: FVU ${m.fvu.toFixed(3)}, L0 ${m.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
         }

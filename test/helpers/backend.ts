@@ -13,6 +13,18 @@ afterEach(async () => {
 
 export const isDone = (j: Job) => !['queued', 'running'].includes(j.state);
 
+/** Resolves with the job once an update for it satisfies `predicate`. */
+export function untilJob(b: Backend, id: number, predicate: (j: Job) => boolean): Promise<Job> {
+  return new Promise<Job>((resolve) => {
+    const off = b.onEvent((e) => {
+      if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
+        off();
+        resolve(e.job);
+      }
+    });
+  });
+}
+
 /**
  * A backend on a fresh workspace with the synthetic benchmark generated into it (seed, per cell)
  * and the tiny LLaVA registered: what evaluation and harvest tests start from.
@@ -26,15 +38,7 @@ export async function backendWithBenchmark(seed: number, perCell: number) {
     if (!r.ok) throw new Error(r.error.message);
     return r.result as T;
   };
-  const until = (id: number, predicate: (j: Job) => boolean) =>
-    new Promise<Job>((resolve) => {
-      const off = b.onEvent((e) => {
-        if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
-          off();
-          resolve(e.job);
-        }
-      });
-    });
+  const until = (id: number, predicate: (j: Job) => boolean) => untilJob(b, id, predicate);
   await call('workspace.create', {});
   const synth = await call<Job>('datasets.synth', { seed, perCell });
   const generated = await until(synth.id, isDone);

@@ -12,6 +12,7 @@ import { Backend } from '../../src-main/core/backend/backend';
 import { SaeStore } from '../../src-main/core/sae/sae-store';
 import { encode } from '../../src-main/core/sae/sae-io';
 import { Workspace } from '../../src-main/core/store/workspace';
+import { untilJob } from '../helpers/backend';
 import { runCli } from '../helpers/cli';
 import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
@@ -74,15 +75,7 @@ describe('SAE training', () => {
     try {
       const opened = await b.invoke('workspace.open', {});
       expect(opened.ok ? 'opened' : opened.error.message).toBe('opened');
-      const until = (id: number, predicate: (j: Job) => boolean) =>
-        new Promise<Job>((resolve) => {
-          const off = b.onEvent((e) => {
-            if (e.type === 'job.updated' && e.job.id === id && predicate(e.job)) {
-              off();
-              resolve(e.job);
-            }
-          });
-        });
+      const until = (id: number, predicate: (j: Job) => boolean) => untilJob(b, id, predicate);
       const job = b.startTrustedJob('sae-train', { harvestId: 1, tap: TAP, expansion: 2, k: 8, steps: 400, batchSize: 256, checkpointEvery: 50, logEvery: 10, device: 'cpu' });
       await until(job.id, (j) => j.progress >= 0.3);
       await b.invoke('jobs.cancel', { id: job.id });

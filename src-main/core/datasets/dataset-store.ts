@@ -61,16 +61,21 @@ export class DatasetStore {
   }
 
   list(): DatasetRecord[] {
-    const rows = this.db
-      .prepare('SELECT d.*, (SELECT count(*) FROM dataset_items i WHERE i.dataset_id = d.id) AS items FROM datasets d ORDER BY d.id')
-      .all() as Array<{ id: number; name: string; path: string; source: 'synth' | 'import'; meta_json: string; created_at: string; items: number }>;
-    return rows.map((r) => ({ id: r.id, name: r.name, path: r.path, source: r.source, meta: JSON.parse(r.meta_json), createdAt: r.created_at, items: r.items }));
+    return this.select(null);
   }
 
   get(id: number): DatasetRecord {
-    const found = this.list().find((d) => d.id === id);
+    const found = this.select(id)[0];
     if (!found) throw new OcularError('not_found', `No dataset with id ${id}.`);
     return found;
+  }
+
+  /** All datasets, or the one with `id`: get() reads one row, not the whole list. */
+  private select(id: number | null): DatasetRecord[] {
+    const rows = this.db
+      .prepare(`SELECT d.*, (SELECT count(*) FROM dataset_items i WHERE i.dataset_id = d.id) AS items FROM datasets d ${id === null ? '' : 'WHERE d.id = ?'} ORDER BY d.id`)
+      .all(...(id === null ? [] : [id])) as Array<{ id: number; name: string; path: string; source: 'synth' | 'import'; meta_json: string; created_at: string; items: number }>;
+    return rows.map((r) => ({ id: r.id, name: r.name, path: r.path, source: r.source, meta: JSON.parse(r.meta_json), createdAt: r.created_at, items: r.items }));
   }
 
   items(datasetId: number, options: { offset?: number; limit?: number } = {}): StoredItem[] {

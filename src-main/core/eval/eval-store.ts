@@ -38,13 +38,24 @@ export class EvalStore {
   }
 
   list(): EvalRecord[] {
+    return this.select(null);
+  }
+
+  get(id: number): EvalRecord {
+    const found = this.select(id)[0];
+    if (!found) throw new OcularError('not_found', `No evaluation with id ${id}.`);
+    return found;
+  }
+
+  /** All evaluations, or the one with `id`: get() reads one row, not the whole list. */
+  private select(id: number | null): EvalRecord[] {
     const rows = this.db
       .prepare(
         `SELECT e.*, d.name AS dataset_name, count(p.item_id) AS predictions, sum(p.correct) AS correct
          FROM evals e JOIN datasets d ON d.id = e.dataset_id LEFT JOIN predictions p ON p.eval_id = e.id
-         GROUP BY e.id ORDER BY e.id DESC`,
+         ${id === null ? '' : 'WHERE e.id = ?'} GROUP BY e.id ORDER BY e.id DESC`,
       )
-      .all() as EvalRow[];
+      .all(...(id === null ? [] : [id])) as EvalRow[];
     return rows.map((r) => ({
       id: r.id,
       jobId: r.job_id,
@@ -56,12 +67,6 @@ export class EvalStore {
       predictions: r.predictions,
       accuracy: r.predictions ? (r.correct ?? 0) / r.predictions : null,
     }));
-  }
-
-  get(id: number): EvalRecord {
-    const found = this.list().find((e) => e.id === id);
-    if (!found) throw new OcularError('not_found', `No evaluation with id ${id}.`);
-    return found;
   }
 
   /** Items of the evaluation's dataset that have no prediction yet (what a resumed job still has to do). */

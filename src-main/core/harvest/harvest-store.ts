@@ -49,7 +49,12 @@ export class HarvestStore {
   }
 
   list(): HarvestRecord[] {
-    const rows = this.db.prepare('SELECT * FROM harvests ORDER BY id DESC').all() as Array<{ id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string }>;
+    return this.select(null);
+  }
+
+  /** All harvests, or the one with `id`: get() reads one row, not the whole list. */
+  private select(id: number | null): HarvestRecord[] {
+    const rows = this.db.prepare(`SELECT * FROM harvests ${id === null ? '' : 'WHERE id = ?'} ORDER BY id DESC`).all(...(id === null ? [] : [id])) as Array<{ id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string }>;
     return rows.map((r) => {
       const count = (stream: Stream) => (this.db.prepare('SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(r.id, stream) as { n: number }).n;
       return {
@@ -67,7 +72,7 @@ export class HarvestStore {
   }
 
   get(id: number): HarvestRecord {
-    const found = this.list().find((h) => h.id === id);
+    const found = this.select(id)[0];
     if (!found) throw new OcularError('not_found', `No harvest with id ${id}.`);
     return found;
   }

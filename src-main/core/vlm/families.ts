@@ -20,8 +20,6 @@ export interface FamilySpec {
   layout: ImageLayout;
   /** How the processor is called for one item: (images, text), (text, images) or (text, images per text). */
   processorCall: 'images-first' | 'text-first' | 'text-first-nested';
-  /** How an image is marked in a chat message for this family's template. */
-  imageContent: Record<string, unknown>;
 }
 
 /** Families the pipeline can generate with. */
@@ -45,7 +43,6 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         imageTokenId: config.image_token_index ?? config.image_token_id,
         layout: { tokensPerImage: side * side + (full ? 1 : 0), leadingTokens: full ? 1 : 0, gridRows: side, gridCols: side },
         processorCall: 'images-first',
-        imageContent: { type: 'image' },
       };
     }
     case 'gemma3': {
@@ -56,7 +53,6 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         imageTokenId: config.image_token_index ?? config.image_token_id,
         layout: { tokensPerImage: tokens, leadingTokens: 0, gridRows: side, gridCols: side },
         processorCall: 'text-first',
-        imageContent: { type: 'image' },
       };
     }
     case 'idefics3':
@@ -68,7 +64,6 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         imageTokenId: config.image_token_id ?? config.image_token_index,
         layout: { tokensPerImage: tokens, leadingTokens: 0, gridRows: side, gridCols: side },
         processorCall: 'text-first-nested',
-        imageContent: { type: 'image' },
       };
     }
     default:

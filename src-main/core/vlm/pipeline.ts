@@ -134,7 +134,7 @@ export class VlmPipeline {
 
   /** The chat-templated prompt for one image and one question. */
   chatText(prompt: string): string {
-    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [this.family.imageContent, { type: 'text', text: prompt }] }], {
+    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }], {
       tokenize: false,
       add_generation_prompt: true,
     }) as string;

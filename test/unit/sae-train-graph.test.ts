@@ -1,7 +1,8 @@
 /**
- * The SAE training step as an ONNX graph: hand-written gradients agree with finite differences of
- * the graph's own loss, and Adam steps drive the reconstruction loss down on data drawn from a
- * sparse dictionary while keeping decoder rows at unit norm.
+ * SAE and transcoder training graphs: for every architecture the hand-written gradients agree with
+ * finite differences of the graph's own loss (AuxK and L1 terms included), and chunks of Adam
+ * steps run as an ONNX Loop drive the loss down, keep decoder rows at unit norm and carry state
+ * exactly across calls (two chunks of 5 steps = one chunk of 10).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,11 +10,9 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeModel } from '../../src-main/core/onnx/model-io';
 import { validateModel } from '../../src-main/core/onnx/validate';
-import { SAE_PARAMS, paramDims, saeGradientGraph, saeTrainStepGraph, type SaeParam } from '../../src-main/core/sae/train-graph';
+import { SAE_PARAMS, paramDims, saeGradientGraph, saeTrainChunkGraph, stateDims, stateNames, trainSpec, type SaeParam, type SaeTrainSpec } from '../../src-main/core/sae/train-graph';
 import { mulberry32, randn } from '../helpers/tiny-transformer';
 import { tmpDir } from '../helpers/tmp';
-
-const SHAPE = { dIn: 6, dSae: 12, k: 3 };
 
 async function session(model: ReturnType<typeof saeGradientGraph>): Promise<ort.InferenceSession> {
   validateModel(model);
@@ -22,91 +21,178 @@ async function session(model: ReturnType<typeof saeGradientGraph>): Promise<ort.
   return ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
 }
 
-function tensors(values: Record<string, Float32Array>, dims: Record<string, number[]>): Record<string, ort.Tensor> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, new ort.Tensor('float32', v, dims[k]!)]));
-}
+const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 
-function randomParams(seed: number): Record<SaeParam, Float32Array> {
+function randomParams(s: SaeTrainSpec, seed: number): Record<SaeParam, Float32Array> {
   const r = mulberry32(seed);
-  const d = paramDims(SHAPE);
+  const d = paramDims(s);
   return Object.fromEntries(SAE_PARAMS.map((p) => [p, randn(r, d[p].reduce((a, b) => a * b, 1), 0.5)])) as Record<SaeParam, Float32Array>;
 }
 
-describe('SAE training graph', () => {
-  it('hand-written gradients match central finite differences of the loss', async () => {
-    const s = await session(saeGradientGraph(SHAPE));
-    const B = 5;
-    const x = randn(mulberry32(1), B * SHAPE.dIn, 1);
-    const params = randomParams(2);
-    const dims = { ...paramDims(SHAPE), x: [B, SHAPE.dIn] } as Record<string, number[]>;
-    const run = async (p: Record<SaeParam, Float32Array>) => s.run(tensors({ x, ...p }, dims));
-    const base = await run(params);
-    const h = 1e-2;
-    let checked = 0;
-    for (const p of SAE_PARAMS) {
-      const grad = base[`grad_${p}`]!.data as Float32Array;
-      for (let i = 0; i < grad.length; i += Math.max(1, Math.floor(grad.length / 8))) {
-        const plus = { ...params, [p]: Float32Array.from(params[p]) };
-        const minus = { ...params, [p]: Float32Array.from(params[p]) };
-        plus[p][i]! += h;
-        minus[p][i]! -= h;
-        const lp = (await run(plus)).loss!.data[0] as number;
-        const lm = (await run(minus)).loss!.data[0] as number;
-        const numeric = (lp - lm) / (2 * h);
-        expect(Math.abs(numeric - grad[i]!), `${p}[${i}]: numeric ${numeric}, analytic ${grad[i]}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(grad[i]!)));
-        checked++;
-      }
-    }
-    expect(checked).toBeGreaterThan(20);
+async function checkGradients(s: SaeTrainSpec, seed: number): Promise<number> {
+  const aux = s.architecture !== 'relu' && s.auxK > 0;
+  const B = 5;
+  const x = randn(mulberry32(seed), B * s.dIn, 1);
+  const y = randn(mulberry32(seed + 1), B * s.dOut, 1);
+  const params = randomParams(s, seed + 2);
+  const r = mulberry32(seed + 3);
+  const dead = Float32Array.from({ length: s.dSae }, () => (r() < 0.5 ? 1 : 0));
+  const dims = paramDims(s);
+  const feeds = (p: Record<SaeParam, Float32Array>, auxTarget?: Float32Array): Record<string, ort.Tensor> => ({
+    x: t(x, [B, s.dIn]),
+    ...(s.transcoder ? { y: t(y, [B, s.dOut]) } : {}),
+    ...Object.fromEntries(SAE_PARAMS.map((k) => [k, t(p[k], dims[k])])),
+    dead: t(dead, [s.dSae]),
+    ...(auxTarget ? { aux_target: t(auxTarget, [B, s.dOut]) } : {}),
   });
+  // AuxK treats its target (the residual) as a constant: read it once, then feed it back fixed.
+  let auxTarget: Float32Array | undefined;
+  if (aux) auxTarget = (await (await session(saeGradientGraph(s))).run(feeds(params))).aux_e!.data as Float32Array;
+  const g = await session(saeGradientGraph(s, { auxTargetInput: aux }));
+  const base = await g.run(feeds(params, auxTarget));
+  if (aux) expect(base.aux!.data[0] as number).toBeGreaterThan(0);
+  if (s.architecture === 'relu' && s.l1Coefficient > 0) expect(base.l1!.data[0] as number).toBeGreaterThan(0);
+  const h = 1e-2;
+  let checked = 0;
+  for (const p of SAE_PARAMS) {
+    const grad = base[`grad_${p}`]!.data as Float32Array;
+    for (let i = 0; i < grad.length; i += Math.max(1, Math.floor(grad.length / 8))) {
+      const plus = { ...params, [p]: Float32Array.from(params[p]) };
+      const minus = { ...params, [p]: Float32Array.from(params[p]) };
+      plus[p][i]! += h;
+      minus[p][i]! -= h;
+      const lp = (await g.run(feeds(plus, auxTarget))).loss!.data[0] as number;
+      const lm = (await g.run(feeds(minus, auxTarget))).loss!.data[0] as number;
+      const numeric = (lp - lm) / (2 * h);
+      expect(Math.abs(numeric - grad[i]!), `${s.architecture} ${p}[${i}]: numeric ${numeric}, analytic ${grad[i]}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(grad[i]!)));
+      checked++;
+    }
+  }
+  return checked;
+}
 
-  it('Adam steps reduce the loss on sparse-dictionary data and keep decoder rows at unit norm', async () => {
-    const s = await session(saeTrainStepGraph(SHAPE));
-    const r = mulberry32(5);
-    const B = 64;
-    // Data: each row is a sum of 2 of 12 random unit directions with positive weights.
-    const dirs = Array.from({ length: 12 }, () => {
-      const v = randn(r, SHAPE.dIn, 1);
-      const n = Math.hypot(...v);
-      return v.map((x) => x / n);
-    });
-    const batch = () => {
-      const x = new Float32Array(B * SHAPE.dIn);
-      for (let b = 0; b < B; b++) for (let j = 0; j < 2; j++) {
+describe('SAE training graph gradients match central finite differences', () => {
+  const base = { dIn: 6, dSae: 12, k: 3 };
+  it('TopK with AuxK', async () => {
+    expect(await checkGradients(trainSpec({ ...base, architecture: 'topk', auxK: 4 }), 1)).toBeGreaterThan(20);
+  });
+  it('TopK without AuxK', async () => {
+    expect(await checkGradients(trainSpec({ ...base, architecture: 'topk', auxK: 0 }), 11)).toBeGreaterThan(20);
+  });
+  it('ReLU with decoder-norm-weighted L1', async () => {
+    expect(await checkGradients(trainSpec({ ...base, architecture: 'relu', l1Coefficient: 0.3 }), 21)).toBeGreaterThan(20);
+  });
+  it('BatchTopK with AuxK', async () => {
+    expect(await checkGradients(trainSpec({ ...base, architecture: 'batchtopk', auxK: 4 }), 31)).toBeGreaterThan(20);
+  });
+  it('TopK transcoder (input and output widths differ)', async () => {
+    expect(await checkGradients(trainSpec({ ...base, dOut: 4, transcoder: true, architecture: 'topk', auxK: 3 }), 41)).toBeGreaterThan(20);
+  });
+});
+
+/** Rows that are sums of 2 of 12 random unit directions with positive weights. */
+function sparseData(dIn: number, seed: number) {
+  const r = mulberry32(seed);
+  const dirs = Array.from({ length: 12 }, () => {
+    const v = randn(r, dIn, 1);
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  });
+  return (rows: number) => {
+    const x = new Float32Array(rows * dIn);
+    for (let b = 0; b < rows; b++) {
+      for (let j = 0; j < 2; j++) {
         const d = dirs[Math.floor(r() * 12)]!;
         const w = 0.5 + r();
-        for (let i = 0; i < SHAPE.dIn; i++) x[b * SHAPE.dIn + i]! += w * d[i]!;
+        for (let i = 0; i < dIn; i++) x[b * dIn + i]! += w * d[i]!;
       }
-      return x;
-    };
-    const dims = paramDims(SHAPE);
-    let state: Record<string, Float32Array> = { ...randomParams(6) };
-    for (const p of SAE_PARAMS) {
-      state[`m_${p}`] = new Float32Array(state[p]!.length);
-      state[`v_${p}`] = new Float32Array(state[p]!.length);
     }
-    const allDims: Record<string, number[]> = { x: [B, SHAPE.dIn], t: [], lr: [] };
-    for (const p of SAE_PARAMS) allDims[p] = allDims[`m_${p}`] = allDims[`v_${p}`] = dims[p];
+    return x;
+  };
+}
+
+function initialState(s: SaeTrainSpec, seed: number): Record<string, Float32Array> {
+  const state: Record<string, Float32Array> = { ...randomParams(s, seed) };
+  for (const p of SAE_PARAMS) {
+    state[`m_${p}`] = new Float32Array(state[p]!.length);
+    state[`v_${p}`] = new Float32Array(state[p]!.length);
+  }
+  state.last_fired = new Float32Array(s.dSae);
+  state.fire_counts = new Float32Array(s.dSae);
+  state.threshold = new Float32Array(1);
+  return state;
+}
+
+async function runChunk(sess: ort.InferenceSession, s: SaeTrainSpec, state: Record<string, Float32Array>, xs: Float32Array, steps: number, t0: number, lr = 1e-2) {
+  const B = xs.length / steps / s.dIn;
+  const dims = stateDims(s);
+  const feeds: Record<string, ort.Tensor> = {
+    xs: t(xs, [steps, B, s.dIn]),
+    lrs: t(new Float32Array(steps).fill(lr), [steps]),
+    t0: t(Float32Array.of(t0), []),
+    dead_after: t(Float32Array.of(50), []),
+  };
+  for (const nm of stateNames(s)) feeds[`in_${nm}`] = t(state[nm]!.subarray(0, dims[nm]!.reduce((a, b) => a * b, 1)), dims[nm]!);
+  const out = await sess.run(feeds);
+  const next: Record<string, Float32Array> = { ...state };
+  for (const nm of stateNames(s)) next[nm] = out[`out_${nm}`]!.data as Float32Array;
+  return { next, loss: Array.from(out.loss!.data as Float32Array), l0: Array.from(out.l0!.data as Float32Array), rowSse: out.row_sse! };
+}
+
+describe('SAE training chunks (ONNX Loop)', () => {
+  it('TopK: loss falls, L0 <= k, decoder rows stay unit norm, and firing is tracked', async () => {
+    const s = trainSpec({ dIn: 6, dSae: 12, k: 3, architecture: 'topk' });
+    const sess = await session(saeTrainChunkGraph(s));
+    const data = sparseData(s.dIn, 5);
+    let state = initialState(s, 6);
     const losses: number[] = [];
-    for (let t = 1; t <= 300; t++) {
-      const out = await s.run(tensors({ ...state, x: batch(), t: Float32Array.of(t), lr: Float32Array.of(1e-2) }, allDims));
-      losses.push(out.loss!.data[0] as number);
-      const next: Record<string, Float32Array> = {};
-      for (const p of SAE_PARAMS) {
-        next[p] = out[`next_${p}`]!.data as Float32Array;
-        next[`m_${p}`] = out[`next_m_${p}`]!.data as Float32Array;
-        next[`v_${p}`] = out[`next_v_${p}`]!.data as Float32Array;
-      }
-      state = next;
-      expect(out.l0!.data[0]).toBeLessThanOrEqual(SHAPE.k);
+    for (let c = 0; c < 30; c++) {
+      const r = await runChunk(sess, s, state, data(10 * 64), 10, c * 10);
+      expect(r.rowSse.dims).toEqual([10, 64]);
+      losses.push(...r.loss);
+      for (const l0 of r.l0) expect(l0).toBeLessThanOrEqual(3);
+      state = r.next;
     }
-    const early = losses.slice(0, 10).reduce((a, b) => a + b, 0) / 10;
-    const late = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
-    expect(late).toBeLessThan(early * 0.5);
-    const W = state.W_dec!;
-    for (let f = 0; f < SHAPE.dSae; f++) {
-      const norm = Math.hypot(...Array.from(W.subarray(f * SHAPE.dIn, (f + 1) * SHAPE.dIn)));
-      expect(norm).toBeCloseTo(1, 4);
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 10)) * 0.5);
+    for (let f = 0; f < s.dSae; f++) expect(Math.hypot(...Array.from(state.W_dec!.subarray(f * s.dIn, (f + 1) * s.dIn)))).toBeCloseTo(1, 4);
+    // last_fired holds the step at which each feature last fired; counts add up to L0 x tokens.
+    expect(Math.max(...state.last_fired!)).toBe(300);
+    expect(state.fire_counts!.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('state carries exactly across calls: two chunks of 5 steps equal one chunk of 10', async () => {
+    const s = trainSpec({ dIn: 6, dSae: 12, k: 3, architecture: 'batchtopk', auxK: 3 });
+    const sess = await session(saeTrainChunkGraph(s));
+    const xs = sparseData(s.dIn, 9)(10 * 32);
+    const start = initialState(s, 10);
+    const whole = await runChunk(sess, s, start, xs, 10, 0);
+    const first = await runChunk(sess, s, start, xs.subarray(0, 5 * 32 * s.dIn), 5, 0);
+    const second = await runChunk(sess, s, first.next, xs.subarray(5 * 32 * s.dIn), 5, 5);
+    for (const nm of stateNames(s)) {
+      const a = whole.next[nm]!;
+      const b = second.next[nm]!;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `${nm}[${i}]`).toBeLessThan(1e-5);
     }
+    expect([...first.loss, ...second.loss].map((v) => v.toFixed(5))).toEqual(whole.loss.map((v) => v.toFixed(5)));
+    // BatchTopK keeps k x B activations per batch, so mean L0 is k; its threshold becomes positive.
+    for (const l0 of whole.l0) expect(l0).toBeCloseTo(3, 5);
+    expect(whole.next.threshold![0]).toBeGreaterThan(0);
+  });
+
+  it('ReLU + L1 trains sparse codes without decoder renormalisation', async () => {
+    const s = trainSpec({ dIn: 6, dSae: 12, k: 3, architecture: 'relu', l1Coefficient: 0.05 });
+    const sess = await session(saeTrainChunkGraph(s));
+    const data = sparseData(s.dIn, 15);
+    let state = initialState(s, 16);
+    const first = await runChunk(sess, s, state, data(10 * 64), 10, 0);
+    let last = first;
+    state = first.next;
+    for (let c = 1; c < 40; c++) {
+      last = await runChunk(sess, s, state, data(10 * 64), 10, c * 10);
+      state = last.next;
+    }
+    expect(last.loss.at(-1)!).toBeLessThan(first.loss[0]! * 0.5);
+    expect(last.l0.at(-1)!).toBeLessThan(12);
   });
 });

@@ -25,8 +25,10 @@ export interface SaeWeights {
   /** Row-major [dIn, dSae]. */
   W_enc: Float32Array;
   b_enc: Float32Array;
-  /** Row-major [dSae, dIn]. */
+  /** Row-major [dSae, dOut]. */
   W_dec: Float32Array;
+  /** Output width when it differs from dIn (a transcoder); absent for an SAE. */
+  dOut?: number;
   b_dec: Float32Array;
   threshold?: Float32Array;
   k?: number;
@@ -270,6 +272,7 @@ function checkSae(sae: SaeWeights): void {
     if (got !== want) throw new SurgeryError(`SAE ${name} has ${got} values; expected ${want} for d_in ${sae.dIn}, d_sae ${sae.dSae}.`);
   };
   expect('W_enc', sae.W_enc.length, sae.dIn * sae.dSae);
+  if (sae.dOut !== undefined && sae.dOut !== sae.dIn) throw new SurgeryError(`A transcoder (d_in ${sae.dIn}, d_out ${sae.dOut}) cannot replace a single tap; splice SAEs, whose input and output widths agree.`);
   expect('W_dec', sae.W_dec.length, sae.dIn * sae.dSae);
   expect('b_enc', sae.b_enc.length, sae.dSae);
   expect('b_dec', sae.b_dec.length, sae.dIn);

@@ -18,6 +18,8 @@ import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js
 
 export interface SaeFile extends SaeWeights {
   hookName: string | null;
+  /** A transcoder's output tap (it reads hookName and predicts this one). */
+  hookNameOut?: string | null;
   modelName: string | null;
   normalizeActivations: string;
   format: 'saelens' | 'sparsify' | 'ocular';
@@ -41,6 +43,7 @@ function architectureFrom(cfg: Record<string, any>): { architecture: SaeArchitec
   const arch = String(cfg.architecture ?? '').toLowerCase();
   const kwargs = cfg.activation_fn_kwargs ?? {};
   const k = cfg.k ?? kwargs.k;
+  if (arch === 'transcoder') return { architecture: 'relu' };
   if (arch === 'topk' || cfg.activation_fn_str === 'topk' || cfg.activation_fn === 'topk') return { architecture: 'topk', k: Number(k) };
   if (arch === 'jumprelu') return { architecture: 'jumprelu' };
   if (arch === 'batchtopk') return { architecture: 'batchtopk', k: k === undefined ? undefined : Number(k) };
@@ -78,10 +81,15 @@ export function importSae(dir: string): SaeFile {
   const bEnc = need('b_enc', 'encoder.bias');
   const bDec = need('b_dec');
   const dSae = bEnc.data.length;
-  const dIn = bDec.data.length;
-  if (cfg.d_in !== undefined && Number(cfg.d_in) !== dIn) throw new OcularError('invalid_request', `cfg.json says d_in ${cfg.d_in} but b_dec has ${dIn} values.`);
-  const wEnc = transposeIfNeeded(need('W_enc', 'encoder.weight'), dIn, dSae, 'the encoder weight');
-  const wDec = transposeIfNeeded(need('W_dec'), dSae, dIn, 'W_dec');
+  const dOut = bDec.data.length;
+  const encT = need('W_enc', 'encoder.weight');
+  // An SAE's input width is its output width; a transcoder's comes from cfg.d_in or the encoder's other axis.
+  const transcoder = cfg.d_out !== undefined || cfg.metadata?.hook_name_out !== undefined;
+  const dIn = transcoder ? Number(cfg.d_in ?? (encT.shape[0] === dSae ? encT.shape[1] : encT.shape[0])) : dOut;
+  if (!transcoder && cfg.d_in !== undefined && Number(cfg.d_in) !== dIn) throw new OcularError('invalid_request', `cfg.json says d_in ${cfg.d_in} but b_dec has ${dIn} values.`);
+  if (transcoder && cfg.d_out !== undefined && Number(cfg.d_out) !== dOut) throw new OcularError('invalid_request', `cfg.json says d_out ${cfg.d_out} but b_dec has ${dOut} values.`);
+  const wEnc = transposeIfNeeded(encT, dIn, dSae, 'the encoder weight');
+  const wDec = transposeIfNeeded(need('W_dec'), dSae, dOut, 'W_dec');
   const arch = sparsify ? { architecture: 'topk' as const, k: Number(cfg.k) } : architectureFrom(cfg);
   const threshold = tensors.get('threshold')?.data;
   if ((arch.architecture === 'jumprelu' || arch.architecture === 'batchtopk') && !threshold) {
@@ -92,6 +100,7 @@ export function importSae(dir: string): SaeFile {
     ...arch,
     dIn,
     dSae,
+    ...(transcoder ? { dOut, hookNameOut: (cfg.metadata?.hook_name_out ?? null) as string | null } : {}),
     W_enc: wEnc,
     b_enc: bEnc.data,
     W_dec: wDec,
@@ -109,25 +118,29 @@ const SAELENS_ARCH: Record<SaeArchitecture, string> = { relu: 'standard', topk: 
 
 export function exportSaeLens(sae: Omit<SaeFile, 'format'>, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
+  const dOut = sae.dOut ?? sae.dIn;
+  const transcoder = sae.dOut !== undefined;
   const tensors: Record<string, Tensor> = {
     W_enc: { shape: [sae.dIn, sae.dSae], data: sae.W_enc },
     b_enc: { shape: [sae.dSae], data: sae.b_enc },
-    W_dec: { shape: [sae.dSae, sae.dIn], data: sae.W_dec },
-    b_dec: { shape: [sae.dIn], data: sae.b_dec },
+    W_dec: { shape: [sae.dSae, dOut], data: sae.W_dec },
+    b_dec: { shape: [dOut], data: sae.b_dec },
   };
   if (sae.threshold) tensors.threshold = { shape: [sae.dSae], data: sae.threshold };
   writeSafetensors(path.join(dir, 'sae_weights.safetensors'), tensors);
   const cfg = {
-    architecture: SAELENS_ARCH[sae.architecture],
+    // SAELens names a ReLU transcoder 'transcoder'; other transcoders keep their activation's name plus d_out.
+    architecture: transcoder && sae.architecture === 'relu' ? 'transcoder' : SAELENS_ARCH[sae.architecture],
     d_in: sae.dIn,
     d_sae: sae.dSae,
+    ...(transcoder ? { d_out: dOut } : {}),
     ...(sae.k !== undefined ? { k: sae.k } : {}),
     apply_b_dec_to_input: sae.applyBDecToInput,
     normalize_activations: sae.normalizeActivations,
     dtype: 'float32',
     device: 'cpu',
     reshape_activations: 'none',
-    metadata: { hook_name: sae.hookName, model_name: sae.modelName, hook_head_index: null, prepend_bos: true, exported_by: 'ocular' },
+    metadata: { hook_name: sae.hookName, ...(transcoder ? { hook_name_out: sae.hookNameOut ?? null } : {}), model_name: sae.modelName, hook_head_index: null, prepend_bos: true, exported_by: 'ocular' },
   };
   writeFileAtomic(path.join(dir, 'cfg.json'), JSON.stringify(cfg, null, 2) + '\n');
 }

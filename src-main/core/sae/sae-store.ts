@@ -20,6 +20,26 @@ export interface SaeRecord {
   modelName: string | null;
   source: 'import' | 'trained';
   createdAt: string;
+  /** The training job that made it (null for imports). */
+  jobId: number | null;
+  /** A transcoder's output tap and width (null for an SAE). */
+  hookNameOut: string | null;
+  dOut: number | null;
+  /** Spliced-in evaluation, once run. */
+  evaluation: SaeEvaluation | null;
+}
+
+export interface SaeEvaluation {
+  items: number;
+  tokens: number;
+  ceClean: number;
+  ceSpliced: number;
+  ceZeroAblated: number;
+  ceIncrease: number;
+  ceLossRecovered: number;
+  accuracyClean: number | null;
+  accuracySpliced: number | null;
+  accuracyChange: number | null;
 }
 
 interface SaeRow {
@@ -34,6 +54,10 @@ interface SaeRow {
   model_name: string | null;
   source: 'import' | 'trained';
   created_at: string;
+  job_id: number | null;
+  hook_name_out: string | null;
+  d_out: number | null;
+  eval_json: string | null;
 }
 
 const toRecord = (r: SaeRow): SaeRecord => ({
@@ -48,6 +72,10 @@ const toRecord = (r: SaeRow): SaeRecord => ({
   modelName: r.model_name,
   source: r.source,
   createdAt: r.created_at,
+  jobId: r.job_id,
+  hookNameOut: r.hook_name_out,
+  dOut: r.d_out,
+  evaluation: r.eval_json ? (JSON.parse(r.eval_json) as SaeEvaluation) : null,
 });
 
 export class SaeStore {
@@ -67,11 +95,11 @@ export class SaeStore {
   }
 
   /** Stores an SAE (from a file in any supported format) in the workspace. */
-  add(sae: Omit<SaeFile, 'format'>, name: string, source: 'import' | 'trained'): SaeRecord {
+  add(sae: Omit<SaeFile, 'format'>, name: string, source: 'import' | 'trained', jobId: number | null = null): SaeRecord {
     const insert = this.db.transaction(() => {
       const info = this.db
-        .prepare('INSERT INTO saes (name, folder, architecture, d_in, d_sae, k, hook_name, model_name, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(name, '', sae.architecture, sae.dIn, sae.dSae, sae.k ?? null, sae.hookName, sae.modelName, source, new Date().toISOString());
+        .prepare('INSERT INTO saes (name, folder, architecture, d_in, d_sae, k, hook_name, model_name, source, created_at, job_id, hook_name_out, d_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(name, '', sae.architecture, sae.dIn, sae.dSae, sae.k ?? null, sae.hookName, sae.modelName, source, new Date().toISOString(), jobId, sae.hookNameOut ?? null, sae.dOut ?? null);
       const id = Number(info.lastInsertRowid);
       const folder = path.join('blobs', 'saes', String(id));
       // Write the files inside the transaction: if writing fails (a full disk), the row is rolled back.
@@ -80,6 +108,17 @@ export class SaeStore {
       return id;
     });
     return this.get(insert());
+  }
+
+  /** The SAE a training job stored (null until it finishes). */
+  byJob(jobId: number): SaeRecord | null {
+    const row = this.db.prepare('SELECT * FROM saes WHERE job_id = ?').get(jobId) as SaeRow | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  setEvaluation(id: number, evaluation: SaeEvaluation): void {
+    this.get(id);
+    this.db.prepare('UPDATE saes SET eval_json = ? WHERE id = ?').run(JSON.stringify(evaluation), id);
   }
 
   load(id: number): SaeFile {

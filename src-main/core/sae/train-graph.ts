@@ -1,161 +1,404 @@
 /**
- * The TopK SAE training step as an ONNX graph, built here so onnxruntime runs training on whatever
- * device its sessions use (CPU here, CUDA on a workstation) with no Python:
+ * SAE and transcoder training as ONNX graphs built here, so onnxruntime runs training on whatever
+ * device its sessions use (CPU here, CUDA on a workstation) with no Python. ONNX has no autodiff,
+ * so the backward pass is written out by hand and checked against finite differences in tests.
  *
- *   forward   xc = x - b_dec; pre = xc W_enc + b_enc; z = scatter(TopK(pre, k) through ReLU)
- *             x_hat = z W_dec + b_dec; loss = sum((x_hat - x)^2) / B
- *   backward  written out by hand (the graph has no autodiff): g = 2 (x_hat - x) / B,
- *             dW_dec = z^T g, dz = g W_dec^T, dpre = dz * [z > 0], dW_enc = xc^T dpre,
- *             db_enc = sum dpre, db_dec = sum g - sum(dpre W_enc^T)
- *   update    Adam with bias correction, then decoder rows renormalised to unit norm.
+ *   forward   xc = x - b_dec (SAE) or x (transcoder); pre = xc W_enc + b_enc
+ *             z = ReLU(pre)                          relu (+ decoder-norm-weighted L1)
+ *               | scatter(ReLU(TopK_row(pre, k)))     topk
+ *               | scatter(TopK_batch(ReLU(pre), kB))  batchtopk (threshold tracked for inference)
+ *             y_hat = z W_dec + b_dec; mse = sum((y_hat - y)^2) / B   (y = x for an SAE)
+ *   AuxK      e = y - y_hat (held constant); z_aux = scatter(TopK(pre over dead features, k_aux));
+ *             aux = c_aux * sum((z_aux W_dec - e)^2) / B   — gives dead features a gradient
+ *   L1        l1 = c_l1 * sum_b sum_f z_bf ||W_dec[f]|| / B
+ *   update    Adam with bias correction; decoder rows renormalised to unit norm (TopK, BatchTopK).
  *
- * Parameters and Adam moments go in and come out, so a caller keeps them between steps. The
- * gradient-only graph (`saeGradientGraph`) exists so tests can check the hand-written backward
- * against finite differences.
+ * Training runs a chunk of steps per session call: an ONNX Loop whose body is one step, with the
+ * parameters, Adam moments and feature-firing bookkeeping as loop-carried state. State crosses
+ * between host and device once per chunk, not once per step, so a GPU is not stalled by copies.
  */
-import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../onnx/builder.js';
-import type { ModelProto, NodeProto } from '../onnx/model-io.js';
+import { floatTensor, graph, int64Tensor, model, node, valueInfo, type AttrValue } from '../onnx/builder.js';
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/model-io.js';
 import { DataType } from '../onnx/schema.js';
+import { validateModel } from '../onnx/validate.js';
 
-export interface SaeTrainShape {
+export type TrainArchitecture = 'relu' | 'topk' | 'batchtopk';
+
+export interface SaeTrainSpec {
+  architecture: TrainArchitecture;
   dIn: number;
+  /** Width of the reconstruction target: dIn for an SAE, the output tap's width for a transcoder. */
+  dOut: number;
   dSae: number;
+  /** Active features per token (topk), or on average per token (batchtopk). Unused for relu. */
   k: number;
+  /** Transcoder: reconstruct a second tap y from x; the input is not centred by b_dec. */
+  transcoder: boolean;
+  /** Weight of the decoder-norm-weighted L1 penalty (relu). */
+  l1Coefficient: number;
+  /** Dead features revived per token by the AuxK loss (topk, batchtopk); 0 turns it off. */
+  auxK: number;
+  auxCoefficient: number;
+  /** Keep decoder rows at unit norm after each step (TopK / BatchTopK; not with a norm-weighted L1). */
+  normalizeDecoder: boolean;
 }
 
 export const SAE_PARAMS = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;
 export type SaeParam = (typeof SAE_PARAMS)[number];
 
-export function paramDims(s: SaeTrainShape): Record<SaeParam, number[]> {
-  return { W_enc: [s.dIn, s.dSae], b_enc: [s.dSae], W_dec: [s.dSae, s.dIn], b_dec: [s.dIn] };
+/** Defaults for a spec, as SAELens / sparsify users would expect them. */
+export function trainSpec(s: Partial<SaeTrainSpec> & Pick<SaeTrainSpec, 'dIn' | 'dSae'>): SaeTrainSpec {
+  const architecture = s.architecture ?? 'topk';
+  const k = Math.min(s.k ?? 32, s.dSae);
+  return {
+    architecture,
+    dIn: s.dIn,
+    dOut: s.dOut ?? s.dIn,
+    dSae: s.dSae,
+    k,
+    transcoder: s.transcoder ?? false,
+    l1Coefficient: s.l1Coefficient ?? (architecture === 'relu' ? 5 : 0),
+    auxK: architecture === 'relu' ? 0 : Math.min(s.auxK ?? Math.max(1, Math.floor(s.dIn / 2)), s.dSae),
+    auxCoefficient: s.auxCoefficient ?? 1 / 32,
+    normalizeDecoder: s.normalizeDecoder ?? architecture !== 'relu',
+  };
+}
+
+export function paramDims(s: Pick<SaeTrainSpec, 'dIn' | 'dOut' | 'dSae'>): Record<SaeParam, number[]> {
+  return { W_enc: [s.dIn, s.dSae], b_enc: [s.dSae], W_dec: [s.dSae, s.dOut], b_dec: [s.dOut] };
 }
 
 const F = DataType.FLOAT;
+const BIG = 1e9;
 
-/** Forward pass and hand-written gradients; returns the nodes and constants. */
-function forwardBackward(s: SaeTrainShape): { nodes: NodeProto[]; consts: ReturnType<typeof floatTensor>[] } {
-  const nodes: NodeProto[] = [
-    node('Sub', ['x', 'b_dec'], ['xc'], 'fwd/center'),
-    node('MatMul', ['xc', 'W_enc'], ['proj'], 'fwd/encode'),
-    node('Add', ['proj', 'b_enc'], ['pre'], 'fwd/bias'),
-    node('TopK', ['pre', 'k'], ['top_vals', 'top_idx'], 'fwd/topk', { axis: -1, largest: 1, sorted: 0 }),
-    node('Relu', ['top_vals'], ['top_acts'], 'fwd/relu'),
-    node('Sub', ['pre', 'pre'], ['zeros'], 'fwd/zeros'),
-    node('ScatterElements', ['zeros', 'top_idx', 'top_acts'], ['z'], 'fwd/scatter', { axis: -1 }),
-    node('MatMul', ['z', 'W_dec'], ['dec'], 'fwd/decode'),
-    node('Add', ['dec', 'b_dec'], ['x_hat'], 'fwd/dec_bias'),
-    node('Sub', ['x_hat', 'x'], ['err'], 'fwd/err'),
-    node('Mul', ['err', 'err'], ['err2'], 'fwd/err2'),
-    node('ReduceSum', ['err2'], ['sse'], 'fwd/sse', { keepdims: 0 }),
-    node('ReduceSum', ['err2', 'axis1'], ['row_sse'], 'met/row_sse', { keepdims: 0 }),
-    node('Shape', ['x'], ['x_shape'], 'fwd/shape'),
-    node('Gather', ['x_shape', 'zero_i'], ['batch_i'], 'fwd/batch', { axis: 0 }),
-    node('Cast', ['batch_i'], ['batch_f'], 'fwd/batch_f', { to: F }),
-    node('Div', ['sse', 'batch_f'], ['loss'], 'fwd/loss'),
-    // Fraction of variance unexplained, and L0, for the metrics log.
-    node('ReduceMean', ['x', 'axis0'], ['x_mean'], 'met/mean', { keepdims: 1 }),
-    node('Sub', ['x', 'x_mean'], ['x_centered'], 'met/centered'),
-    node('Mul', ['x_centered', 'x_centered'], ['var2'], 'met/var2'),
-    node('ReduceSum', ['var2'], ['sst'], 'met/sst', { keepdims: 0 }),
-    node('Div', ['sse', 'sst'], ['fvu'], 'met/fvu'),
-    node('Greater', ['z', 'zero_f'], ['fires'], 'met/fires'),
-    node('Cast', ['fires'], ['fires_f'], 'met/fires_f', { to: F }),
-    node('ReduceSum', ['fires_f'], ['fire_count'], 'met/fire_count', { keepdims: 0 }),
-    node('Div', ['fire_count', 'batch_f'], ['l0'], 'met/l0'),
-    node('ReduceMax', ['fires_f', 'axis0'], ['fired'], 'met/fired', { keepdims: 0 }),
-    // Backward.
-    node('Mul', ['err', 'two'], ['err_2'], 'bwd/2e'),
-    node('Div', ['err_2', 'batch_f'], ['g'], 'bwd/g'),
-    node('Transpose', ['z'], ['z_t'], 'bwd/z_t', { perm: [1, 0] }),
-    node('MatMul', ['z_t', 'g'], ['grad_W_dec'], 'bwd/W_dec'),
-    node('Transpose', ['W_dec'], ['W_dec_t'], 'bwd/W_dec_t', { perm: [1, 0] }),
-    node('MatMul', ['g', 'W_dec_t'], ['gz'], 'bwd/gz'),
-    node('Mul', ['gz', 'fires_f'], ['gpre'], 'bwd/gpre'),
-    node('Transpose', ['xc'], ['xc_t'], 'bwd/xc_t', { perm: [1, 0] }),
-    node('MatMul', ['xc_t', 'gpre'], ['grad_W_enc'], 'bwd/W_enc'),
-    node('ReduceSum', ['gpre', 'axis0'], ['grad_b_enc'], 'bwd/b_enc', { keepdims: 0 }),
-    node('Transpose', ['W_enc'], ['W_enc_t'], 'bwd/W_enc_t', { perm: [1, 0] }),
-    node('MatMul', ['gpre', 'W_enc_t'], ['gxc'], 'bwd/gxc'),
-    node('ReduceSum', ['g', 'axis0'], ['gb_dec_out'], 'bwd/b_dec_out', { keepdims: 0 }),
-    node('ReduceSum', ['gxc', 'axis0'], ['gb_dec_in'], 'bwd/b_dec_in', { keepdims: 0 }),
-    node('Sub', ['gb_dec_out', 'gb_dec_in'], ['grad_b_dec'], 'bwd/b_dec'),
-  ];
-  const consts = [floatTensor('two', [], [2]), floatTensor('zero_f', [], [0])];
-  return { nodes, consts };
-}
-
-function commonInits(s: SaeTrainShape) {
-  return [int64Tensor('k', [1], [s.k]), int64Tensor('zero_i', [], [0]), int64Tensor('axis0', [1], [0]), int64Tensor('axis1', [1], [1])];
-}
-
-function paramInputs(s: SaeTrainShape) {
-  const dims = paramDims(s);
-  return [valueInfo('x', F, ['batch', s.dIn]), ...SAE_PARAMS.map((p) => valueInfo(p, F, dims[p]))];
-}
-
-/** Loss, FVU and L0 of the batch, and each row's squared error (for per-modality FVU). */
-const metricOutputs = () => [valueInfo('loss', F, []), valueInfo('fvu', F, []), valueInfo('l0', F, []), valueInfo('row_sse', F, ['batch'])];
-
-/** Forward + hand-written gradients only (for finite-difference checks). */
-export function saeGradientGraph(s: SaeTrainShape): ModelProto {
-  const { nodes, consts } = forwardBackward(s);
-  const dims = paramDims(s);
-  return model(
-    graph('sae_grad', nodes, paramInputs(s), [...metricOutputs(), ...SAE_PARAMS.map((p) => valueInfo(`grad_${p}`, F, dims[p]))], [...consts, ...commonInits(s)]),
-    18,
-  );
-}
-
-/** One Adam step: params and moments in, updated params and moments out, with loss, FVU, L0 and which features fired. */
-export function saeTrainStepGraph(s: SaeTrainShape, adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8 }): ModelProto {
-  const { nodes, consts } = forwardBackward(s);
-  const dims = paramDims(s);
-  const inputs = [...paramInputs(s), ...SAE_PARAMS.flatMap((p) => [valueInfo(`m_${p}`, F, dims[p]), valueInfo(`v_${p}`, F, dims[p])]), valueInfo('t', F, []), valueInfo('lr', F, [])];
-  nodes.push(
-    node('Pow', ['beta1', 't'], ['b1t'], 'adam/b1t'),
-    node('Pow', ['beta2', 't'], ['b2t'], 'adam/b2t'),
-    node('Sub', ['one', 'b1t'], ['bc1'], 'adam/bc1'),
-    node('Sub', ['one', 'b2t'], ['bc2'], 'adam/bc2'),
-  );
-  for (const p of SAE_PARAMS) {
-    const a = `adam/${p}`;
-    nodes.push(
-      node('Mul', [`m_${p}`, 'beta1'], [`${a}/m_old`], `${a}/m_old`),
-      node('Mul', [`grad_${p}`, 'one_minus_beta1'], [`${a}/m_new`], `${a}/m_new`),
-      node('Add', [`${a}/m_old`, `${a}/m_new`], [`next_m_${p}`], `${a}/m`),
-      node('Mul', [`grad_${p}`, `grad_${p}`], [`${a}/g2`], `${a}/g2`),
-      node('Mul', [`v_${p}`, 'beta2'], [`${a}/v_old`], `${a}/v_old`),
-      node('Mul', [`${a}/g2`, 'one_minus_beta2'], [`${a}/v_new`], `${a}/v_new`),
-      node('Add', [`${a}/v_old`, `${a}/v_new`], [`next_v_${p}`], `${a}/v`),
-      node('Div', [`next_m_${p}`, 'bc1'], [`${a}/m_hat`], `${a}/m_hat`),
-      node('Div', [`next_v_${p}`, 'bc2'], [`${a}/v_hat`], `${a}/v_hat`),
-      node('Sqrt', [`${a}/v_hat`], [`${a}/v_sqrt`], `${a}/v_sqrt`),
-      node('Add', [`${a}/v_sqrt`, 'eps'], [`${a}/denom`], `${a}/denom`),
-      node('Div', [`${a}/m_hat`, `${a}/denom`], [`${a}/dir`], `${a}/dir`),
-      node('Mul', [`${a}/dir`, 'lr'], [`${a}/step`], `${a}/step`),
-      node('Sub', [p, `${a}/step`], [p === 'W_dec' ? 'W_dec_raw' : `next_${p}`], `${a}/apply`),
-    );
+/** Accumulates nodes with generated names, so each step reads as a list of equations. */
+class Nodes {
+  readonly list: NodeProto[] = [];
+  constructor(private readonly prefix: string) {}
+  add(op: string, inputs: string[], output: string, attrs: Record<string, AttrValue> = {}): string {
+    this.list.push(node(op, inputs, [output], `${this.prefix}/${output}`, attrs));
+    return output;
   }
-  // Unit-norm decoder rows (each feature's direction), as SAELens and sparsify keep them.
-  nodes.push(
-    node('ReduceL2', ['W_dec_raw', 'axis1'], ['dec_norm'], 'renorm/norm', { keepdims: 1 }),
-    node('Max', ['dec_norm', 'eps'], ['dec_norm_safe'], 'renorm/safe'),
-    node('Div', ['W_dec_raw', 'dec_norm_safe'], ['next_W_dec'], 'renorm/div'),
-  );
+  multi(op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}): void {
+    this.list.push(node(op, inputs, outputs, `${this.prefix}/${outputs[0]}`, attrs));
+  }
+}
+
+function constants(s: SaeTrainSpec): TensorProto[] {
+  return [
+    floatTensor('c_two', [], [2]),
+    floatTensor('c_zero', [], [0]),
+    floatTensor('c_one', [], [1]),
+    floatTensor('c_big', [], [BIG]),
+    floatTensor('c_tiny', [], [1e-12]),
+    floatTensor('c_l1', [], [s.l1Coefficient]),
+    floatTensor('c_k_aux_f', [], [Math.max(1, s.auxK)]),
+    floatTensor('c_aux', [], [s.auxCoefficient]),
+    floatTensor('c_thr_keep', [], [0.99]),
+    floatTensor('c_thr_new', [], [0.01]),
+    int64Tensor('c_k', [1], [s.k]),
+    int64Tensor('c_k_aux', [1], [Math.max(1, s.auxK)]),
+    int64Tensor('c_zero_i', [], [0]),
+    int64Tensor('c_axis0', [1], [0]),
+    int64Tensor('c_axis1', [1], [1]),
+    int64Tensor('c_flat', [1], [-1]),
+  ];
+}
+
+/**
+ * Forward pass, losses, metrics and hand-written gradients of one batch. Reads x, y, the four
+ * parameters and `dead` (1 for features AuxK should revive); with `auxTarget` the AuxK target e is
+ * read from that tensor instead of computed (so finite differences can hold it constant).
+ * Produces loss, mse, l1, aux, fvu, l0, row_sse, fired, fire_sum, grad_<param>, and for batchtopk
+ * `batch_threshold` (the smallest activation kept in the batch).
+ */
+function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
+  const add = n.add.bind(n);
+  const xc = s.transcoder ? add('Identity', ['x'], 'xc') : add('Sub', ['x', 'b_dec'], 'xc');
+  add('MatMul', [xc, 'W_enc'], 'proj');
+  add('Add', ['proj', 'b_enc'], 'pre');
+  add('Shape', ['x'], 'x_shape');
+  add('Gather', ['x_shape', 'c_zero_i'], 'batch_i', { axis: 0 });
+  add('Cast', ['batch_i'], 'batch_f', { to: F });
+  add('Sub', ['pre', 'pre'], 'zeros');
+  if (s.architecture === 'relu') {
+    add('Relu', ['pre'], 'z');
+  } else if (s.architecture === 'topk') {
+    n.multi('TopK', ['pre', 'c_k'], ['top_vals', 'top_idx'], { axis: -1, largest: 1, sorted: 0 });
+    add('Relu', ['top_vals'], 'top_acts');
+    add('ScatterElements', ['zeros', 'top_idx', 'top_acts'], 'z', { axis: -1 });
+  } else {
+    // BatchTopK: the k x B largest activations across the whole batch.
+    add('Relu', ['pre'], 'pre_relu');
+    add('Reshape', ['pre_relu', 'c_flat'], 'pre_flat');
+    add('Reshape', ['zeros', 'c_flat'], 'zeros_flat');
+    add('Mul', ['c_k', 'batch_i'], 'k_batch');
+    n.multi('TopK', ['pre_flat', 'k_batch'], ['top_vals', 'top_idx'], { axis: -1, largest: 1, sorted: 0 });
+    add('ScatterElements', ['zeros_flat', 'top_idx', 'top_vals'], 'z_flat', { axis: 0 });
+    add('Shape', ['pre'], 'pre_shape');
+    add('Reshape', ['z_flat', 'pre_shape'], 'z');
+    add('ReduceMin', ['top_vals'], 'batch_threshold', { keepdims: 0 });
+  }
+  add('MatMul', ['z', 'W_dec'], 'dec');
+  add('Add', ['dec', 'b_dec'], 'y_hat');
+  add('Sub', ['y_hat', 'y'], 'err');
+  add('Mul', ['err', 'err'], 'err2');
+  add('ReduceSum', ['err2'], 'sse', { keepdims: 0 });
+  add('ReduceSum', ['err2', 'c_axis1'], 'row_sse', { keepdims: 0 });
+  add('Div', ['sse', 'batch_f'], 'mse');
+  // Metrics: fraction of variance unexplained, L0, which features fired and how often.
+  add('ReduceMean', ['y', 'c_axis0'], 'y_mean', { keepdims: 1 });
+  add('Sub', ['y', 'y_mean'], 'y_centered');
+  add('Mul', ['y_centered', 'y_centered'], 'var2');
+  add('ReduceSum', ['var2'], 'sst', { keepdims: 0 });
+  add('Div', ['sse', 'sst'], 'fvu');
+  add('Greater', ['z', 'c_zero'], 'fires');
+  add('Cast', ['fires'], 'fires_f', { to: F });
+  add('ReduceSum', ['fires_f'], 'fire_count', { keepdims: 0 });
+  add('Div', ['fire_count', 'batch_f'], 'l0');
+  add('ReduceMax', ['fires_f', 'c_axis0'], 'fired', { keepdims: 0 });
+  add('ReduceSum', ['fires_f', 'c_axis0'], 'fire_sum', { keepdims: 0 });
+
+  // Backward of the reconstruction loss.
+  add('Mul', ['err', 'c_two'], 'err_2');
+  add('Div', ['err_2', 'batch_f'], 'g');
+  add('Transpose', ['z'], 'z_t', { perm: [1, 0] });
+  add('MatMul', ['z_t', 'g'], 'gW_dec_mse');
+  add('Transpose', ['W_dec'], 'W_dec_t', { perm: [1, 0] });
+  add('MatMul', ['g', 'W_dec_t'], 'gz_mse');
+  let gz = 'gz_mse';
+  let gWdec = 'gW_dec_mse';
+  let loss = 'mse';
+
+  if (s.architecture === 'relu' && s.l1Coefficient > 0) {
+    add('ReduceL2', ['W_dec', 'c_axis1'], 'dec_norm', { keepdims: 0 });
+    add('Mul', ['z', 'dec_norm'], 'z_weighted');
+    add('ReduceSum', ['z_weighted'], 'l1_sum', { keepdims: 0 });
+    add('Mul', ['l1_sum', 'c_l1'], 'l1_scaled');
+    add('Div', ['l1_scaled', 'batch_f'], 'l1');
+    loss = add('Add', [loss, 'l1'], 'loss_with_l1');
+    // d l1 / d z = c n_f / B ; d l1 / d W_dec[f] = c (sum_b z_bf) W_dec[f] / (n_f B)
+    add('Div', ['c_l1', 'batch_f'], 'l1_per_row');
+    add('Mul', ['dec_norm', 'l1_per_row'], 'gz_l1');
+    gz = add('Add', [gz, 'gz_l1'], 'gz_with_l1');
+    add('ReduceSum', ['z', 'c_axis0'], 'z_sum', { keepdims: 0 });
+    add('Max', ['dec_norm', 'c_tiny'], 'dec_norm_safe');
+    add('Mul', ['z_sum', 'l1_per_row'], 'l1_row_coef');
+    add('Div', ['l1_row_coef', 'dec_norm_safe'], 'l1_row_scale');
+    add('Unsqueeze', ['l1_row_scale', 'c_axis1'], 'l1_row_scale_col');
+    add('Mul', ['W_dec', 'l1_row_scale_col'], 'gW_dec_l1');
+    gWdec = add('Add', [gWdec, 'gW_dec_l1'], 'gW_dec_with_l1');
+  } else {
+    add('Mul', ['mse', 'c_zero'], 'l1');
+  }
+  add('Mul', [gz, 'fires_f'], 'gpre_main');
+  let gpre = 'gpre_main';
+
+  if (s.architecture !== 'relu' && s.auxK > 0) {
+    const e = auxTarget ?? add('Neg', ['err'], 'aux_e');
+    add('Mul', ['pre', 'dead'], 'pre_dead');
+    add('Sub', ['dead', 'c_one'], 'alive_neg');
+    add('Mul', ['alive_neg', 'c_big'], 'alive_penalty');
+    add('Add', ['pre_dead', 'alive_penalty'], 'aux_pre');
+    n.multi('TopK', ['aux_pre', 'c_k_aux'], ['aux_vals', 'aux_idx'], { axis: -1, largest: 1, sorted: 0 });
+    add('Relu', ['aux_vals'], 'aux_acts');
+    add('ScatterElements', ['zeros', 'aux_idx', 'aux_acts'], 'z_aux', { axis: -1 });
+    add('MatMul', ['z_aux', 'W_dec'], 'e_hat');
+    add('Sub', ['e_hat', e], 'aux_err');
+    add('Mul', ['aux_err', 'aux_err'], 'aux_err2');
+    add('ReduceSum', ['aux_err2'], 'aux_sse', { keepdims: 0 });
+    // Scaled by min(dead / k_aux, 1) as sparsify does: no term while nothing is dead.
+    add('ReduceSum', ['dead'], 'dead_count', { keepdims: 0 });
+    add('Div', ['dead_count', 'c_k_aux_f'], 'dead_share');
+    add('Min', ['dead_share', 'c_one'], 'aux_scale');
+    add('Mul', ['c_aux', 'aux_scale'], 'aux_coef');
+    add('Mul', ['aux_sse', 'aux_coef'], 'aux_scaled');
+    add('Div', ['aux_scaled', 'batch_f'], 'aux');
+    loss = add('Add', [loss, 'aux'], 'loss_with_aux');
+    add('Mul', ['aux_coef', 'c_two'], 'aux_coef2');
+    add('Mul', ['aux_err', 'aux_coef2'], 'ga_scaled');
+    add('Div', ['ga_scaled', 'batch_f'], 'ga');
+    add('Transpose', ['z_aux'], 'z_aux_t', { perm: [1, 0] });
+    add('MatMul', ['z_aux_t', 'ga'], 'gW_dec_aux');
+    gWdec = add('Add', [gWdec, 'gW_dec_aux'], 'gW_dec_with_aux');
+    add('MatMul', ['ga', 'W_dec_t'], 'gz_aux');
+    add('Greater', ['z_aux', 'c_zero'], 'aux_fires');
+    add('Cast', ['aux_fires'], 'aux_fires_f', { to: F });
+    add('Mul', ['gz_aux', 'aux_fires_f'], 'gpre_aux');
+    gpre = add('Add', [gpre, 'gpre_aux'], 'gpre_with_aux');
+  } else {
+    add('Mul', ['mse', 'c_zero'], 'aux');
+  }
+  add('Identity', [loss], 'loss');
+  add('Identity', [gWdec], 'grad_W_dec');
+  add('Transpose', [xc], 'xc_t', { perm: [1, 0] });
+  add('MatMul', ['xc_t', gpre], 'grad_W_enc');
+  add('ReduceSum', [gpre, 'c_axis0'], 'grad_b_enc', { keepdims: 0 });
+  if (s.transcoder) {
+    add('ReduceSum', ['g', 'c_axis0'], 'grad_b_dec', { keepdims: 0 });
+  } else {
+    // b_dec also centres the input: its gradient has an output term and an input term.
+    add('Transpose', ['W_enc'], 'W_enc_t', { perm: [1, 0] });
+    add('MatMul', [gpre, 'W_enc_t'], 'gxc');
+    add('ReduceSum', ['g', 'c_axis0'], 'gb_dec_out', { keepdims: 0 });
+    add('ReduceSum', ['gxc', 'c_axis0'], 'gb_dec_in', { keepdims: 0 });
+    add('Sub', ['gb_dec_out', 'gb_dec_in'], 'grad_b_dec');
+  }
+}
+
+const scalar = (name: string) => valueInfo(name, F, []);
+
+/** Only the constants some node reads (onnxruntime warns about the rest). */
+function used(inits: TensorProto[], nodes: NodeProto[]): TensorProto[] {
+  const read = new Set(nodes.flatMap((n) => n.input));
+  return inits.filter((t) => read.has(t.name));
+}
+
+/** Forward + hand-written gradients of one batch (for finite-difference checks). */
+export function saeGradientGraph(s: SaeTrainSpec, opts: { auxTargetInput?: boolean } = {}): ModelProto {
+  const n = new Nodes('grad');
+  if (!s.transcoder) n.add('Identity', ['x'], 'y');
+  forwardBackward(s, n, opts.auxTargetInput ? 'aux_target' : undefined);
+  const dims = paramDims(s);
+  const inputs = [
+    valueInfo('x', F, ['batch', s.dIn]),
+    ...(s.transcoder ? [valueInfo('y', F, ['batch', s.dOut])] : []),
+    ...SAE_PARAMS.map((p) => valueInfo(p, F, dims[p])),
+    valueInfo('dead', F, [s.dSae]),
+    ...(opts.auxTargetInput ? [valueInfo('aux_target', F, ['batch', s.dOut])] : []),
+  ];
   const outputs = [
-    ...metricOutputs(),
-    valueInfo('fired', F, [s.dSae]),
-    ...SAE_PARAMS.flatMap((p) => [valueInfo(`next_${p}`, F, dims[p]), valueInfo(`next_m_${p}`, F, dims[p]), valueInfo(`next_v_${p}`, F, dims[p])]),
+    ...['loss', 'mse', 'l1', 'aux', 'fvu', 'l0'].map(scalar),
+    ...(s.architecture !== 'relu' && s.auxK > 0 && !opts.auxTargetInput ? [valueInfo('aux_e', F, ['batch', s.dOut])] : []),
+    ...SAE_PARAMS.map((p) => valueInfo(`grad_${p}`, F, dims[p])),
   ];
+  return model(graph('sae_grad', n.list, inputs, outputs, used(constants(s), n.list)), 18);
+}
+
+/** Names of the loop-carried state, in Loop order. */
+export function stateNames(s: SaeTrainSpec): string[] {
+  return [...SAE_PARAMS, ...SAE_PARAMS.flatMap((p) => [`m_${p}`, `v_${p}`]), 'last_fired', 'fire_counts', ...(s.architecture === 'batchtopk' ? ['threshold'] : [])];
+}
+
+export function stateDims(s: SaeTrainSpec): Record<string, number[]> {
+  const dims: Record<string, number[]> = { ...paramDims(s), last_fired: [s.dSae], fire_counts: [s.dSae], threshold: [] };
+  for (const p of SAE_PARAMS) dims[`m_${p}`] = dims[`v_${p}`] = dims[p]!;
+  return dims;
+}
+
+/** Per-step values the chunk graph returns, each stacked over the chunk's steps. */
+export const STEP_OUTPUTS = ['loss', 'mse', 'l1', 'aux', 'fvu', 'l0'] as const;
+
+/** One training step as a Loop body: batch `iter` of xs (and ys), Adam update, firing bookkeeping. */
+function stepBody(s: SaeTrainSpec, adam: { beta1: number; beta2: number; eps: number }): GraphProto {
+  const n = new Nodes('step');
+  n.add('Gather', ['xs', 'iter'], 'x', { axis: 0 });
+  n.add(s.transcoder ? 'Gather' : 'Identity', s.transcoder ? ['ys', 'iter'] : ['x'], 'y', s.transcoder ? { axis: 0 } : {});
+  n.add('Gather', ['lrs', 'iter'], 'lr', { axis: 0 });
+  n.add('Cast', ['iter'], 'iter_f', { to: F });
+  n.add('Add', ['t0', 'iter_f'], 't_before');
+  n.add('Add', ['t_before', 'c_one'], 't');
+  // Features unfired for more than dead_after steps are revived by AuxK.
+  n.add('Sub', ['t', 'last_fired'], 'since_fired');
+  n.add('Greater', ['since_fired', 'dead_after'], 'dead_b');
+  n.add('Cast', ['dead_b'], 'dead', { to: F });
+  forwardBackward(s, n);
+  n.add('Pow', ['c_beta1', 't'], 'b1t');
+  n.add('Pow', ['c_beta2', 't'], 'b2t');
+  n.add('Sub', ['c_one', 'b1t'], 'bc1');
+  n.add('Sub', ['c_one', 'b2t'], 'bc2');
+  for (const p of SAE_PARAMS) {
+    const a = `adam_${p}`;
+    n.add('Mul', [`m_${p}`, 'c_beta1'], `${a}_m_old`);
+    n.add('Mul', [`grad_${p}`, 'c_one_minus_beta1'], `${a}_m_new`);
+    n.add('Add', [`${a}_m_old`, `${a}_m_new`], `next_m_${p}`);
+    n.add('Mul', [`grad_${p}`, `grad_${p}`], `${a}_g2`);
+    n.add('Mul', [`v_${p}`, 'c_beta2'], `${a}_v_old`);
+    n.add('Mul', [`${a}_g2`, 'c_one_minus_beta2'], `${a}_v_new`);
+    n.add('Add', [`${a}_v_old`, `${a}_v_new`], `next_v_${p}`);
+    n.add('Div', [`next_m_${p}`, 'bc1'], `${a}_m_hat`);
+    n.add('Div', [`next_v_${p}`, 'bc2'], `${a}_v_hat`);
+    n.add('Sqrt', [`${a}_v_hat`], `${a}_v_sqrt`);
+    n.add('Add', [`${a}_v_sqrt`, 'c_eps'], `${a}_denom`);
+    n.add('Div', [`${a}_m_hat`, `${a}_denom`], `${a}_dir`);
+    n.add('Mul', [`${a}_dir`, 'lr'], `${a}_step`);
+    n.add('Sub', [p, `${a}_step`], p === 'W_dec' && s.normalizeDecoder ? 'W_dec_raw' : `next_${p}`);
+  }
+  if (s.normalizeDecoder) {
+    // Unit-norm decoder rows (each feature's direction), as SAELens and sparsify keep them.
+    n.add('ReduceL2', ['W_dec_raw', 'c_axis1'], 'dec_row_norm', { keepdims: 1 });
+    n.add('Max', ['dec_row_norm', 'c_eps'], 'dec_row_norm_safe');
+    n.add('Div', ['W_dec_raw', 'dec_row_norm_safe'], 'next_W_dec');
+  }
+  n.add('Greater', ['fired', 'c_zero'], 'fired_b');
+  n.add('Where', ['fired_b', 't', 'last_fired'], 'next_last_fired');
+  n.add('Add', ['fire_counts', 'fire_sum'], 'next_fire_counts');
+  if (s.architecture === 'batchtopk') {
+    // Inference threshold: running average of the smallest activation BatchTopK keeps (SAELens).
+    n.add('Mul', ['threshold', 'c_thr_keep'], 'thr_old');
+    n.add('Mul', ['batch_threshold', 'c_thr_new'], 'thr_new');
+    n.add('Add', ['thr_old', 'thr_new'], 'next_threshold');
+  }
+  n.add('Identity', ['cond_in'], 'cond_out');
+  for (const o of STEP_OUTPUTS) n.add('Identity', [o], `s_${o}`);
+  n.add('Identity', ['row_sse'], 's_row_sse');
+
+  const dims = stateDims(s);
+  const names = stateNames(s);
   const inits = [
-    ...consts,
-    ...commonInits(s),
-    floatTensor('beta1', [], [adam.beta1]),
-    floatTensor('beta2', [], [adam.beta2]),
-    floatTensor('one_minus_beta1', [], [1 - adam.beta1]),
-    floatTensor('one_minus_beta2', [], [1 - adam.beta2]),
-    floatTensor('one', [], [1]),
-    floatTensor('eps', [], [adam.eps]),
+    ...constants(s),
+    floatTensor('c_beta1', [], [adam.beta1]),
+    floatTensor('c_beta2', [], [adam.beta2]),
+    floatTensor('c_one_minus_beta1', [], [1 - adam.beta1]),
+    floatTensor('c_one_minus_beta2', [], [1 - adam.beta2]),
+    floatTensor('c_eps', [], [adam.eps]),
   ];
-  return model(graph('sae_train_step', nodes, inputs, outputs, inits), 18);
+  return graph(
+    'sae_train_step',
+    n.list,
+    [valueInfo('iter', DataType.INT64, []), valueInfo('cond_in', DataType.BOOL, []), ...names.map((nm) => valueInfo(nm, F, dims[nm]!))],
+    [
+      valueInfo('cond_out', DataType.BOOL, []),
+      ...names.map((nm) => valueInfo(`next_${nm}`, F, dims[nm]!)),
+      ...STEP_OUTPUTS.map((o) => scalar(`s_${o}`)),
+      valueInfo('s_row_sse', F, ['batch']),
+    ],
+    used(inits, n.list),
+  );
+}
+
+/**
+ * A chunk of training steps per call. Inputs: xs [K, B, dIn] (and ys [K, B, dOut] for a
+ * transcoder), lrs [K], t0 (steps done before the chunk), dead_after (steps), and the state as
+ * `in_<name>`. Outputs: the state as `out_<name>`, and per step `loss`, `mse`, `l1`, `aux`, `fvu`,
+ * `l0` [K] and `row_sse` [K, B] (each row's squared error, for per-modality FVU).
+ */
+export function saeTrainChunkGraph(s: SaeTrainSpec, adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8 }): ModelProto {
+  const body = stepBody(s, adam);
+  const outerRefs = ['xs', ...(s.transcoder ? ['ys'] : []), 'lrs', 't0', 'dead_after'];
+  // The body reads these from the enclosing graph; validate it as if they were its inputs.
+  validateModel(model({ ...body, input: [...body.input, ...outerRefs.map((r) => valueInfo(r, F, null))] }, 18), 'the SAE training step');
+  const dims = stateDims(s);
+  const names = stateNames(s);
+  const nodes: NodeProto[] = [
+    node('Shape', ['lrs'], ['trip_1d'], 'chunk/trip_1d'),
+    node('Reshape', ['trip_1d', 'scalar_shape'], ['trip'], 'chunk/trip'),
+    node(
+      'Loop',
+      ['trip', '', ...names.map((nm) => `in_${nm}`)],
+      [...names.map((nm) => `out_${nm}`), ...STEP_OUTPUTS, 'row_sse'],
+      'chunk/loop',
+      { body: { graph: body } },
+    ),
+  ];
+  const inputs = [
+    valueInfo('xs', F, ['steps', 'batch', s.dIn]),
+    ...(s.transcoder ? [valueInfo('ys', F, ['steps', 'batch', s.dOut])] : []),
+    valueInfo('lrs', F, ['steps']),
+    scalar('t0'),
+    scalar('dead_after'),
+    ...names.map((nm) => valueInfo(`in_${nm}`, F, dims[nm]!)),
+  ];
+  const outputs = [...names.map((nm) => valueInfo(`out_${nm}`, F, dims[nm]!)), ...STEP_OUTPUTS.map((o) => valueInfo(o, F, ['steps'])), valueInfo('row_sse', F, ['steps', 'batch'])];
+  return model(graph('sae_train_chunk', nodes, inputs, outputs, [int64Tensor('scalar_shape', [0], [])]), 18);
 }

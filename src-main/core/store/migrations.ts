@@ -167,6 +167,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    name: 'training metrics and SAE provenance',
+    sql: `
+      CREATE TABLE train_metrics (
+        job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        step         INTEGER NOT NULL,
+        metrics_json TEXT NOT NULL,
+        PRIMARY KEY (job_id, step)
+      ) STRICT;
+      ALTER TABLE saes ADD COLUMN job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL;
+      ALTER TABLE saes ADD COLUMN hook_name_out TEXT;
+      ALTER TABLE saes ADD COLUMN d_out INTEGER;
+      ALTER TABLE saes ADD COLUMN eval_json TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,30 +1,46 @@
 /**
- * Train a TopK SAE on one tap of a harvest. Each step runs the ONNX training graph
- * (core/sae/train-graph.ts) in the shared session pool; parameters and Adam moments are carried
- * between steps by this job and checkpointed to the workspace (safetensors), so an interrupted run
- * resumes from its last checkpoint without losing completed steps. The trained SAE is stored in
- * the workspace as a SAELens folder.
+ * Train an SAE (ReLU + L1, TopK or BatchTopK) or a transcoder on taps of a harvest. Chunks of steps
+ * run as one ONNX Loop call (core/sae/train-graph.ts) in the shared session pool; the job samples
+ * batches, carries the state between chunks, logs metrics to the workspace and checkpoints state
+ * (safetensors), so an interrupted run resumes from its last checkpoint without losing completed
+ * steps. The trained SAE is stored in the workspace as a SAELens folder.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { OcularError } from '../../errors.js';
 import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
-import { writeModel } from '../../onnx/model-io.js';
+import { encodeModel } from '../../onnx/model-io.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 import { validateModel } from '../../onnx/validate.js';
+import { geometricMedian, initialWeights, meanOf } from '../../sae/init.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../sae/safetensors.js';
 import { SaeStore } from '../../sae/sae-store.js';
-import { SAE_PARAMS, paramDims, saeTrainStepGraph, type SaeTrainShape } from '../../sae/train-graph.js';
+import { TrainMetricsStore, type TrainMetrics } from '../../sae/train-metrics.js';
+import { SAE_PARAMS, STEP_OUTPUTS, saeTrainChunkGraph, stateDims, stateNames, trainSpec, type SaeTrainSpec } from '../../sae/train-graph.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
-const params = z
+export const saeTrainParams = z
   .object({
     harvestId: z.number().int().positive(),
     tap: z.string().min(1),
+    /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
+    outputTap: z.string().min(1).optional(),
+    architecture: z.enum(['topk', 'batchtopk', 'relu']).default('topk'),
     expansion: z.number().int().min(1).max(64).default(8),
     k: z.number().int().min(1).default(32),
+    /** Decoder-norm-weighted L1 weight for ReLU SAEs. */
+    l1Coefficient: z.number().min(0).default(5),
+    /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
+    auxK: z.number().int().min(0).optional(),
+    auxCoefficient: z.number().min(0).default(1 / 32),
+    /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
+    deadAfterSteps: z.number().int().min(1).default(200),
+    bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
     steps: z.number().int().min(1).max(10_000_000).default(2000),
     batchSize: z.number().int().min(1).max(65536).default(1024),
     lr: z.number().positive().default(4e-4),
@@ -34,21 +50,13 @@ const params = z
     seed: z.number().int().default(0),
     checkpointEvery: z.number().int().min(1).default(250),
     logEvery: z.number().int().min(1).default(50),
+    /** Training steps per session call (one ONNX Loop over a chunk of batches). */
+    stepsPerCall: z.number().int().min(1).max(256).default(8),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
     name: z.string().min(1).optional(),
   })
   .strict();
-
-export interface TrainMetrics {
-  step: number;
-  loss: number;
-  fvu: number;
-  /** FVU over the batch's image-token rows and text-token rows (null when the batch had none). */
-  fvuByModality: Record<string, number | null>;
-  l0: number;
-  deadFraction: number;
-  lr: number;
-}
+export type SaeTrainParams = z.infer<typeof saeTrainParams>;
 
 /** Learning rate at a step: linear warmup, then cosine decay to a tenth (or constant). */
 export function learningRate(step: number, total: number, base: number, warmup: number, decay: 'cosine' | 'none'): number {
@@ -58,170 +66,197 @@ export function learningRate(step: number, total: number, base: number, warmup: 
   return base * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
-/** Steps a feature may go without firing before it counts as dead. */
-const DEAD_AFTER_STEPS = 200;
+/** A feature firing on more than this share of tokens counts as dense. */
+const DENSE_SHARE = 0.1;
 
-function meanOf(data: Float32Array, rows: number, width: number): Float32Array {
-  const mean = new Float32Array(width);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) mean[i]! += data[r * width + i]! / rows;
-  return mean;
-}
-
-export const saeTrainJob: JobKind<z.infer<typeof params>> = {
+export const saeTrainJob: JobKind<SaeTrainParams> = {
   kind: 'sae-train',
   title: 'Train SAE',
   resumable: true,
-  startFromUi: false,
-  params,
+  startFromUi: true,
+  params: saeTrainParams,
   async run(ctx) {
     const p = ctx.params;
     const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
     try {
       const harvests = new HarvestStore(db, ctx.workspaceDir);
+      const metricsStore = new TrainMetricsStore(db);
       const h = harvests.get(p.harvestId);
-      const { data, width, rows } = harvests.readTap(h.id, p.tap);
-      if (rows === 0) throw new Error(`Harvest ${h.id} has no rows for ${p.tap}.`);
+      const input = harvests.readTap(h.id, p.tap);
+      if (input.rows === 0) throw new OcularError('invalid_request', `Harvest ${h.id} has no rows for ${p.tap}.`);
+      let target = input;
+      if (p.outputTap) {
+        if (streamOf(p.outputTap) !== streamOf(p.tap)) throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${p.tap} and ${p.outputTap} are not.`);
+        target = harvests.readTap(h.id, p.outputTap);
+        if (target.rows !== input.rows) throw new OcularError('invalid_request', `Harvest ${h.id} has ${input.rows} rows for ${p.tap} but ${target.rows} for ${p.outputTap}.`);
+      }
+      const rows = input.rows;
       const modality = harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
       const warmup = p.warmupSteps ?? Math.min(500, Math.floor(p.steps * 0.05));
-      const shape: SaeTrainShape = { dIn: width, dSae: width * p.expansion, k: Math.min(p.k, width * p.expansion) };
-      const dims = paramDims(shape);
+      const spec: SaeTrainSpec = trainSpec({
+        architecture: p.architecture,
+        dIn: input.width,
+        dOut: target.width,
+        dSae: input.width * p.expansion,
+        k: p.k,
+        transcoder: Boolean(p.outputTap),
+        l1Coefficient: p.architecture === 'relu' ? p.l1Coefficient : 0,
+        auxK: p.auxK,
+        auxCoefficient: p.auxCoefficient,
+      });
+      const dims = stateDims(spec);
+      const names = stateNames(spec);
 
-      const graph = saeTrainStepGraph(shape);
+      const graph = saeTrainChunkGraph(spec);
       validateModel(graph, 'the SAE training graph');
       const graphDir = path.join(ctx.workspaceDir, 'blobs', 'graph-cache');
       fs.mkdirSync(graphDir, { recursive: true });
-      const graphFile = path.join(graphDir, `sae-train-${shape.dIn}x${shape.dSae}-k${shape.k}.onnx`);
-      if (!fs.existsSync(graphFile)) writeModel(graph, graphFile);
+      // Cached by content, so a changed graph (new spec or new Ocular) never reuses a stale file.
+      const bytes = encodeModel(graph);
+      const graphFile = path.join(graphDir, `sae-train-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`);
+      if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
       const session = await ctx.pool.load(graphFile, p.device);
 
       const checkpointDir = path.join(ctx.workspaceDir, 'blobs', 'sae-train', String(ctx.jobId));
       const checkpointFile = path.join(checkpointDir, 'checkpoint.safetensors');
       const state: Record<string, Float32Array> = {};
-      const lastFired = new Float64Array(shape.dSae);
       let step = 0;
-      const history: TrainMetrics[] = [];
       const resumed = (ctx.checkpoint as { step?: number } | null)?.step;
       if (resumed && fs.existsSync(checkpointFile)) {
         const { tensors, metadata } = readSafetensors(checkpointFile);
         for (const [name, t] of tensors) state[name] = t.data;
         step = Number(metadata.step);
-        lastFired.set(state.last_fired ?? lastFired);
-        history.push(...(JSON.parse(metadata.history ?? '[]') as TrainMetrics[]));
       } else {
-        // b_dec starts at the mean activation; decoder rows random unit vectors; encoder = decoder^T.
-        const rand = mulberry32(p.seed);
-        const mean = meanOf(data, rows, width);
-        const wDec = new Float32Array(shape.dSae * width);
-        for (let f = 0; f < shape.dSae; f++) {
-          let n = 0;
-          for (let i = 0; i < width; i++) {
-            const v = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-            wDec[f * width + i] = v;
-            n += v * v;
-          }
-          n = Math.sqrt(n);
-          for (let i = 0; i < width; i++) wDec[f * width + i]! /= n;
-        }
-        const wEnc = new Float32Array(width * shape.dSae);
-        for (let f = 0; f < shape.dSae; f++) for (let i = 0; i < width; i++) wEnc[i * shape.dSae + f] = wDec[f * width + i]!;
-        Object.assign(state, { W_enc: wEnc, b_enc: new Float32Array(shape.dSae), W_dec: wDec, b_dec: mean });
+        const { W_enc, W_dec } = initialWeights(spec.dIn, spec.dOut, spec.dSae, p.seed);
+        const bDec =
+          p.bDecInit === 'zeros' ? new Float32Array(spec.dOut) : p.bDecInit === 'mean' ? meanOf(target.data, rows, spec.dOut) : geometricMedian(target.data, rows, spec.dOut, { seed: p.seed });
+        Object.assign(state, { W_enc, b_enc: new Float32Array(spec.dSae), W_dec, b_dec: bDec });
         for (const name of SAE_PARAMS) {
           state[`m_${name}`] = new Float32Array(state[name]!.length);
           state[`v_${name}`] = new Float32Array(state[name]!.length);
         }
+        state.last_fired = new Float32Array(spec.dSae);
+        state.fire_counts = new Float32Array(spec.dSae);
+        state.threshold = new Float32Array(1);
       }
 
-      const batchRand = mulberry32(p.seed * 7919 + step);
-      const batch = new Float32Array(Math.min(p.batchSize, rows) * width);
       const saveCheckpoint = () => {
         fs.mkdirSync(checkpointDir, { recursive: true });
-        const tensors: Record<string, Tensor> = { last_fired: { shape: [shape.dSae], data: Float32Array.from(lastFired) } };
-        for (const name of SAE_PARAMS) {
-          tensors[name] = { shape: dims[name], data: state[name]! };
-          tensors[`m_${name}`] = { shape: dims[name], data: state[`m_${name}`]! };
-          tensors[`v_${name}`] = { shape: dims[name], data: state[`v_${name}`]! };
-        }
-        writeSafetensors(checkpointFile, tensors, { step: String(step), history: JSON.stringify(history) });
+        const tensors: Record<string, Tensor> = {};
+        for (const name of [...names, 'threshold']) tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
+        writeSafetensors(checkpointFile, tensors, { step: String(step) });
         ctx.saveCheckpoint({ step });
       };
 
-      // Each row's variance about the mean activation: the denominator of per-modality FVU.
-      const mean = meanOf(data, rows, width);
+      // Each row's variance about the mean target: the denominator of per-modality FVU.
+      const mean = meanOf(target.data, rows, spec.dOut);
       const rowVar = new Float64Array(rows);
-      for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) rowVar[r]! += (data[r * width + i]! - mean[i]!) ** 2;
-      const picked = new Int32Array(batch.length / width);
+      for (let r = 0; r < rows; r++) for (let i = 0; i < spec.dOut; i++) rowVar[r]! += (target.data[r * spec.dOut + i]! - mean[i]!) ** 2;
+
+      const B = Math.min(p.batchSize, rows);
+      const batchRand = mulberry32(p.seed * 7919 + step);
+      const maxChunk = p.stepsPerCall;
+      const xs = new Float32Array(maxChunk * B * spec.dIn);
+      const ys = spec.transcoder ? new Float32Array(maxChunk * B * spec.dOut) : xs;
+      const picked = new Int32Array(maxChunk * B);
+      let final: TrainMetrics | null = null;
 
       while (step < p.steps) {
         throwIfCancelled(ctx.signal);
-        const n = batch.length / width;
-        for (let b = 0; b < n; b++) {
+        // A chunk ends at the next log or checkpoint step, so both happen between calls.
+        const nextLog = (Math.floor(step / p.logEvery) + 1) * p.logEvery;
+        const nextCheckpoint = (Math.floor(step / p.checkpointEvery) + 1) * p.checkpointEvery;
+        const K = Math.min(maxChunk, nextLog - step, nextCheckpoint - step, p.steps - step);
+        for (let j = 0; j < K * B; j++) {
           const r = Math.floor(batchRand() * rows);
-          picked[b] = r;
-          batch.set(data.subarray(r * width, (r + 1) * width), b * width);
+          picked[j] = r;
+          xs.set(input.data.subarray(r * spec.dIn, (r + 1) * spec.dIn), j * spec.dIn);
+          if (spec.transcoder) ys.set(target.data.subarray(r * spec.dOut, (r + 1) * spec.dOut), j * spec.dOut);
         }
-        const lr = learningRate(step, p.steps, p.lr, warmup, p.decay);
+        const lrs = Float32Array.from({ length: K }, (_, j) => learningRate(step + j, p.steps, p.lr, warmup, p.decay));
         const feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> = {
-          x: { type: 'float32', dims: [n, width], data: batch },
-          t: { type: 'float32', dims: [], data: Float32Array.of(step + 1) },
-          lr: { type: 'float32', dims: [], data: Float32Array.of(lr) },
+          xs: { type: 'float32', dims: [K, B, spec.dIn], data: xs.subarray(0, K * B * spec.dIn) },
+          lrs: { type: 'float32', dims: [K], data: lrs },
+          t0: { type: 'float32', dims: [], data: Float32Array.of(step) },
+          dead_after: { type: 'float32', dims: [], data: Float32Array.of(p.deadAfterSteps) },
         };
-        for (const name of SAE_PARAMS) {
-          feeds[name] = { type: 'float32', dims: dims[name], data: state[name]! };
-          feeds[`m_${name}`] = { type: 'float32', dims: dims[name], data: state[`m_${name}`]! };
-          feeds[`v_${name}`] = { type: 'float32', dims: dims[name], data: state[`v_${name}`]! };
-        }
+        if (spec.transcoder) feeds.ys = { type: 'float32', dims: [K, B, spec.dOut], data: ys.subarray(0, K * B * spec.dOut) };
+        for (const name of names) feeds[`in_${name}`] = { type: 'float32', dims: dims[name]!, data: name === 'threshold' ? state.threshold!.subarray(0, 1) : state[name]! };
         const out = await ctx.pool.run(session, feeds);
-        for (const name of SAE_PARAMS) {
-          state[name] = out[`next_${name}`]!.data as Float32Array;
-          state[`m_${name}`] = out[`next_m_${name}`]!.data as Float32Array;
-          state[`v_${name}`] = out[`next_v_${name}`]!.data as Float32Array;
-        }
-        step++;
-        const fired = out.fired!.data as Float32Array;
-        for (let f = 0; f < shape.dSae; f++) if (fired[f]! > 0) lastFired[f] = step;
+        for (const name of names) state[name] = out[`out_${name}`]!.data as Float32Array;
+        step += K;
+
         if (step % p.logEvery === 0 || step === p.steps) {
-          const dead = lastFired.filter((s) => step - s >= DEAD_AFTER_STEPS && step >= DEAD_AFTER_STEPS).length / shape.dSae;
-          const rowSse = out.row_sse!.data as Float32Array;
+          const last = K - 1;
+          const stepValue = (o: (typeof STEP_OUTPUTS)[number]) => (out[o]!.data as Float32Array)[last]!;
+          const rowSse = (out.row_sse!.data as Float32Array).subarray(last * B, (last + 1) * B);
           const fvuByModality: Record<string, number | null> = {};
           for (const kind of ['image', 'text', 'generated']) {
             let sse = 0;
             let sst = 0;
-            for (let b = 0; b < n; b++) {
-              if (modality[picked[b]!] !== kind) continue;
+            for (let b = 0; b < B; b++) {
+              const r = picked[last * B + b]!;
+              if (modality[r] !== kind) continue;
               sse += rowSse[b]!;
-              sst += rowVar[picked[b]!]!;
+              sst += rowVar[r]!;
             }
             fvuByModality[kind] = sst > 0 ? sse / sst : null;
           }
-          const m = { step, loss: out.loss!.data[0] as number, fvu: out.fvu!.data[0] as number, fvuByModality, l0: out.l0!.data[0] as number, deadFraction: dead, lr };
-          history.push(m);
-          ctx.progress(step / p.steps, `step ${step}: FVU ${m.fvu.toFixed(3)}, L0 ${m.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
+          const lastFired = state.last_fired!;
+          const dead = step >= p.deadAfterSteps ? lastFired.filter((s) => step - s >= p.deadAfterSteps).length / spec.dSae : 0;
+          const counted = (step - Math.floor((step - 1) / p.logEvery) * p.logEvery) * B;
+          const dense = state.fire_counts!.filter((c) => c / counted > DENSE_SHARE).length / spec.dSae;
+          state.fire_counts!.fill(0);
+          final = {
+            step,
+            loss: stepValue('loss'),
+            mse: stepValue('mse'),
+            l1: stepValue('l1'),
+            aux: stepValue('aux'),
+            fvu: stepValue('fvu'),
+            fvuByModality,
+            l0: stepValue('l0'),
+            deadFraction: dead,
+            denseFraction: dense,
+            lr: lrs[last]!,
+          };
+          if (!Number.isFinite(final.loss)) throw new OcularError('internal', `Training diverged at step ${step} (loss ${final.loss}); lower the learning rate.`);
+          metricsStore.record(ctx.jobId, final);
+          ctx.progress(step / p.steps, `step ${step}: FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
         }
         if (step % p.checkpointEvery === 0) saveCheckpoint();
       }
       saveCheckpoint();
 
+      const architecture = spec.architecture === 'batchtopk' ? 'jumprelu' : spec.architecture;
       const saes = new SaeStore(db, ctx.workspaceDir);
-      const record = saes.add(
-        {
-          architecture: 'topk',
-          dIn: shape.dIn,
-          dSae: shape.dSae,
-          k: shape.k,
-          W_enc: state.W_enc!,
-          b_enc: state.b_enc!,
-          W_dec: state.W_dec!,
-          b_dec: state.b_dec!,
-          applyBDecToInput: true,
-          hookName: p.tap,
-          modelName: path.basename(h.modelPath),
-          normalizeActivations: 'none',
-        },
-        p.name ?? `${p.tap} topk k${shape.k} x${p.expansion}`,
-        'trained',
-      );
-      const last = history[history.length - 1]!;
-      return { saeId: record.id, steps: step, final: last, history };
+      const existing = saes.byJob(ctx.jobId);
+      const record =
+        existing ??
+        saes.add(
+          {
+            architecture,
+            dIn: spec.dIn,
+            dSae: spec.dSae,
+            ...(spec.transcoder ? { dOut: spec.dOut, hookNameOut: p.outputTap } : {}),
+            ...(spec.architecture === 'relu' ? {} : { k: spec.k }),
+            W_enc: state.W_enc!,
+            b_enc: state.b_enc!,
+            W_dec: state.W_dec!,
+            b_dec: state.b_dec!,
+            // BatchTopK becomes JumpReLU for inference, with the threshold learned in training (as SAELens does).
+            ...(spec.architecture === 'batchtopk' ? { threshold: new Float32Array(spec.dSae).fill(state.threshold![0]!) } : {}),
+            applyBDecToInput: !spec.transcoder,
+            hookName: p.tap,
+            modelName: path.basename(h.modelPath),
+            normalizeActivations: 'none',
+          },
+          p.name ?? `${p.tap}${p.outputTap ? ` -> ${p.outputTap}` : ''} ${spec.architecture}${spec.architecture === 'relu' ? '' : ` k${spec.k}`} x${p.expansion}`,
+          'trained',
+          ctx.jobId,
+        );
+      const history = metricsStore.list(ctx.jobId);
+      return { saeId: record.id, steps: step, final: final ?? history.at(-1) ?? null, history };
     } finally {
       db.close();
     }

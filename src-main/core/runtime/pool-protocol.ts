@@ -23,10 +23,23 @@ export type { RuntimeDiagnostics };
 
 export type ToHost =
   | { type: 'load'; id: number; modelPath: string; device: Device }
-  | { type: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor>; outputs?: string[] }
+  | { type: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor>; outputs?: string[]; carry?: CarrySpec }
+  | { type: 'drop-carry'; id: number; key: string }
   | { type: 'release'; id: number; sessionId: number }
   | { type: 'diagnostics'; id: number }
   | { type: 'generate'; id: number; decoder: number; embed: number; options: HostGenerateOptions };
+
+/**
+ * State a host keeps between runs (an SAE's weights and optimiser moments during training), so it
+ * crosses processes only when asked for: each pair [output, input] feeds the run's output back as
+ * that input of the next run under the same key. Feeds given explicitly override carried ones;
+ * carried outputs are returned only when listed in `keep`.
+ */
+export interface CarrySpec {
+  key: string;
+  pairs: Array<[output: string, input: string]>;
+  keep?: string[];
+}
 
 /** Generation run inside a host, so the KV cache never leaves the process that owns the session. */
 export type HostGenerateOptions = Omit<GenerateOptions, 'step' | 'embed'>;

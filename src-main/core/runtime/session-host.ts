@@ -33,6 +33,9 @@ async function createSession(modelPath: string, device: 'auto' | 'cpu' | 'cuda')
   }
 }
 
+/** Tensors carried between runs, by key (see CarrySpec). */
+const carried = new Map<string, Record<string, ort.Tensor>>();
+
 function need(sessionId: number): ort.InferenceSession {
   const session = sessions.get(sessionId);
   if (!session) throw new Error(`session ${sessionId} is not loaded in this pool process`);
@@ -61,9 +64,18 @@ async function handle(msg: ToHost): Promise<unknown> {
     }
     case 'run': {
       const session = need(msg.sessionId);
-      const feeds = toFeeds(msg.feeds);
-      return fromOrt(msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds));
+      if (!msg.carry) {
+        const feeds = toFeeds(msg.feeds);
+        return fromOrt(msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds));
+      }
+      const { key, pairs, keep = [] } = msg.carry;
+      const out = await session.run({ ...carried.get(key), ...toFeeds(msg.feeds) });
+      carried.set(key, Object.fromEntries(pairs.map(([o, i]) => [i, out[o]!])));
+      const hidden = new Set(pairs.map(([o]) => o).filter((o) => !keep.includes(o)));
+      return fromOrt(Object.fromEntries(Object.entries(out).filter(([name]) => !hidden.has(name))));
     }
+    case 'drop-carry':
+      return carried.delete(msg.key);
     case 'release': {
       await sessions.get(msg.sessionId)?.release();
       return sessions.delete(msg.sessionId);

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { GenerateResult } from '../generation/generate.js';
-import type { Device, FromHost, HostGenerateOptions, LoadedSession, RuntimeDiagnostics, ToHost, WireTensor } from './pool-protocol.js';
+import type { CarrySpec, Device, FromHost, HostGenerateOptions, LoadedSession, RuntimeDiagnostics, ToHost, WireTensor } from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -81,12 +81,18 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     return loading;
   }
 
-  async run(handle: SessionHandle, feeds: Record<string, WireTensor>, outputs?: string[]): Promise<Record<string, WireTensor>> {
+  async run(handle: SessionHandle, feeds: Record<string, WireTensor>, outputs?: string[], carry?: CarrySpec): Promise<Record<string, WireTensor>> {
     const host = this.hosts[handle.host]!;
     if ((await host.ready) !== handle.pid) {
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
     }
-    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs });
+    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs, carry });
+  }
+
+  async dropCarry(handle: SessionHandle, key: string): Promise<void> {
+    const host = this.hosts[handle.host]!;
+    if ((await host.ready) !== handle.pid) return;
+    await this.call(host, { type: 'drop-carry', id: 0, key });
   }
 
   /**

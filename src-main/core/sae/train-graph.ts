@@ -101,8 +101,51 @@ function constants(s: SaeTrainSpec): TensorProto[] {
     int64Tensor('c_zero_i', [], [0]),
     int64Tensor('c_axis0', [1], [0]),
     int64Tensor('c_axis1', [1], [1]),
+    int64Tensor('c_axis2', [1], [2]),
     int64Tensor('c_flat', [1], [-1]),
+    int64Tensor('c_one_i', [1], [1]),
+    int64Tensor('c_two_i', [1], [2]),
+    int64Tensor('c_idx_col', [2], [-1, 1]),
+    int64Tensor('c_shape_dec', [2], [s.dSae, s.dOut]),
+    int64Tensor('c_shape_enc_t', [2], [s.dSae, s.dIn]),
   ];
+}
+
+/**
+ * Decoding from each row's few active features: y[b] = sum_j vals[b,j] W_dec[idx[b,j]], k x d work
+ * per row instead of d_sae x d. Returns the gathered decoder rows [B, k, d] for sparseGradient.
+ */
+function sparseDecode(n: Nodes, vals: string, idx: string, out: string): string {
+  n.add('Gather', ['W_dec', idx], `${out}_rows`, { axis: 0 });
+  n.add('Unsqueeze', [vals, 'c_axis1'], `${out}_w`);
+  n.add('MatMul', [`${out}_w`, `${out}_rows`], `${out}_3d`);
+  n.add('Squeeze', [`${out}_3d`, 'c_axis1'], out);
+  return `${out}_rows`;
+}
+
+/** sum over entries of weights[b,j] * vecs[b], added into row idx[b,j] of a zero matrix of the given shape. */
+function scatterOuter(n: Nodes, idx: string, weights: string, vecs: string, shape: string, out: string): string {
+  n.add('Unsqueeze', [weights, 'c_axis2'], `${out}_w3`);
+  n.add('Unsqueeze', [vecs, 'c_axis1'], `${out}_v3`);
+  n.add('Mul', [`${out}_w3`, `${out}_v3`], `${out}_upd3`);
+  n.add('Shape', [vecs], `${out}_vshape`);
+  n.add('Slice', [`${out}_vshape`, 'c_one_i', 'c_two_i'], `${out}_width`);
+  n.add('Concat', ['c_flat', `${out}_width`], `${out}_upd_shape`, { axis: 0 });
+  n.add('Reshape', [`${out}_upd3`, `${out}_upd_shape`], `${out}_upd`);
+  n.add('Reshape', [idx, 'c_idx_col'], `${out}_idx`);
+  n.add('ConstantOfShape', [shape], `${out}_zeros`);
+  return n.add('ScatterND', [`${out}_zeros`, `${out}_idx`, `${out}_upd`], out, { reduction: 'add' });
+}
+
+/** Gradient at the pre-activations, non-zero only at active entries: g[b] . W_dec[idx[b,j]], scattered to [B, d_sae]. */
+function sparseGradient(n: Nodes, rows: string, g: string, vals: string, idx: string, out: string): string {
+  n.add('Unsqueeze', [g, 'c_axis2'], `${out}_g3`);
+  n.add('MatMul', [rows, `${out}_g3`], `${out}_dot3`);
+  n.add('Squeeze', [`${out}_dot3`, 'c_axis2'], `${out}_dot`);
+  n.add('Greater', [vals, 'c_zero'], `${out}_on`);
+  n.add('Cast', [`${out}_on`], `${out}_on_f`, { to: F });
+  n.add('Mul', [`${out}_dot`, `${out}_on_f`], `${out}_sel`);
+  return n.add('ScatterElements', ['zeros', idx, `${out}_sel`], out, { axis: -1 });
 }
 
 /**
@@ -139,7 +182,8 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Reshape', ['z_flat', 'pre_shape'], 'z');
     add('ReduceMin', ['top_vals'], 'batch_threshold', { keepdims: 0 });
   }
-  add('MatMul', ['z', 'W_dec'], 'dec');
+  // TopK decodes from each row's k features; ReLU and BatchTopK (any number per row) decode densely.
+  const topRows = s.architecture === 'topk' ? sparseDecode(n, 'top_acts', 'top_idx', 'dec') : add('MatMul', ['z', 'W_dec'], 'dec');
   add('Add', ['dec', 'b_dec'], 'y_hat');
   add('Sub', ['y_hat', 'y'], 'err');
   add('Mul', ['err', 'err'], 'err2');
@@ -162,11 +206,10 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
   // Backward of the reconstruction loss.
   add('Mul', ['err', 'c_two'], 'err_2');
   add('Div', ['err_2', 'batch_f'], 'g');
-  add('Transpose', ['z'], 'z_t', { perm: [1, 0] });
-  add('MatMul', ['z_t', 'g'], 'gW_dec_mse');
-  add('Transpose', ['W_dec'], 'W_dec_t', { perm: [1, 0] });
-  add('MatMul', ['g', 'W_dec_t'], 'gz_mse');
-  let gz = 'gz_mse';
+  // d W_dec = z^T g: for TopK a scatter-add of each active entry's g row, not a dense d_sae x B x d product.
+  if (s.architecture === 'topk') scatterOuter(n, 'top_idx', 'top_acts', 'g', 'c_shape_dec', 'gW_dec_mse');
+  else add('MatMul', [add('Transpose', ['z'], 'z_t', { perm: [1, 0] }), 'g'], 'gW_dec_mse');
+  let gz = s.architecture === 'topk' ? '' : add('MatMul', ['g', add('Transpose', ['W_dec'], 'W_dec_t', { perm: [1, 0] })], 'gz_mse');
   let gWdec = 'gW_dec_mse';
   let loss = 'mse';
 
@@ -191,8 +234,9 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
   } else {
     add('Mul', ['mse', 'c_zero'], 'l1');
   }
-  add('Mul', [gz, 'fires_f'], 'gpre_main');
-  let gpre = 'gpre_main';
+  let gpre = s.architecture === 'topk' ? sparseGradient(n, topRows, 'g', 'top_acts', 'top_idx', 'gpre_main') : add('Mul', [gz, 'fires_f'], 'gpre_main');
+  // For TopK, d W_enc^T is assembled by scatter-adds of xc rows at the active entries (main + AuxK).
+  const encScatters = s.architecture === 'topk' ? [scatterOuter(n, 'top_idx', 'gpre_main_sel', xc, 'c_shape_enc_t', 'gW_enc_t_main')] : [];
 
   if (s.architecture !== 'relu' && s.auxK > 0) {
     const e = auxTarget ?? add('Neg', ['err'], 'aux_e');
@@ -202,8 +246,7 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Add', ['pre_dead', 'alive_penalty'], 'aux_pre');
     n.multi('TopK', ['aux_pre', 'c_k_aux'], ['aux_vals', 'aux_idx'], { axis: -1, largest: 1, sorted: 0 });
     add('Relu', ['aux_vals'], 'aux_acts');
-    add('ScatterElements', ['zeros', 'aux_idx', 'aux_acts'], 'z_aux', { axis: -1 });
-    add('MatMul', ['z_aux', 'W_dec'], 'e_hat');
+    const auxRows = sparseDecode(n, 'aux_acts', 'aux_idx', 'e_hat');
     add('Sub', ['e_hat', e], 'aux_err');
     add('Mul', ['aux_err', 'aux_err'], 'aux_err2');
     add('ReduceSum', ['aux_err2'], 'aux_sse', { keepdims: 0 });
@@ -218,30 +261,28 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Mul', ['aux_coef', 'c_two'], 'aux_coef2');
     add('Mul', ['aux_err', 'aux_coef2'], 'ga_scaled');
     add('Div', ['ga_scaled', 'batch_f'], 'ga');
-    add('Transpose', ['z_aux'], 'z_aux_t', { perm: [1, 0] });
-    add('MatMul', ['z_aux_t', 'ga'], 'gW_dec_aux');
-    gWdec = add('Add', [gWdec, 'gW_dec_aux'], 'gW_dec_with_aux');
-    add('MatMul', ['ga', 'W_dec_t'], 'gz_aux');
-    add('Greater', ['z_aux', 'c_zero'], 'aux_fires');
-    add('Cast', ['aux_fires'], 'aux_fires_f', { to: F });
-    add('Mul', ['gz_aux', 'aux_fires_f'], 'gpre_aux');
-    gpre = add('Add', [gpre, 'gpre_aux'], 'gpre_with_aux');
+    gWdec = add('Add', [gWdec, scatterOuter(n, 'aux_idx', 'aux_acts', 'ga', 'c_shape_dec', 'gW_dec_aux')], 'gW_dec_with_aux');
+    gpre = add('Add', [gpre, sparseGradient(n, auxRows, 'ga', 'aux_acts', 'aux_idx', 'gpre_aux')], 'gpre_with_aux');
+    if (s.architecture === 'topk') encScatters.push(scatterOuter(n, 'aux_idx', 'gpre_aux_sel', xc, 'c_shape_enc_t', 'gW_enc_t_aux'));
   } else {
     add('Mul', ['mse', 'c_zero'], 'aux');
   }
   add('Identity', [loss], 'loss');
   add('Identity', [gWdec], 'grad_W_dec');
-  add('Transpose', [xc], 'xc_t', { perm: [1, 0] });
-  add('MatMul', ['xc_t', gpre], 'grad_W_enc');
+  if (encScatters.length > 0) {
+    const t = encScatters.length === 1 ? encScatters[0]! : add('Add', encScatters, 'gW_enc_t');
+    add('Transpose', [t], 'grad_W_enc', { perm: [1, 0] });
+  } else {
+    add('MatMul', [add('Transpose', [xc], 'xc_t', { perm: [1, 0] }), gpre], 'grad_W_enc');
+  }
   add('ReduceSum', [gpre, 'c_axis0'], 'grad_b_enc', { keepdims: 0 });
   if (s.transcoder) {
     add('ReduceSum', ['g', 'c_axis0'], 'grad_b_dec', { keepdims: 0 });
   } else {
-    // b_dec also centres the input: its gradient has an output term and an input term.
-    add('Transpose', ['W_enc'], 'W_enc_t', { perm: [1, 0] });
-    add('MatMul', [gpre, 'W_enc_t'], 'gxc');
+    // b_dec also centres the input: its gradient has an output term and an input term. The input
+    // term sum_b (gpre W_enc^T) equals (sum_b gpre) W_enc^T = W_enc grad_b_enc: a matrix-vector product.
     add('ReduceSum', ['g', 'c_axis0'], 'gb_dec_out', { keepdims: 0 });
-    add('ReduceSum', ['gxc', 'c_axis0'], 'gb_dec_in', { keepdims: 0 });
+    add('MatMul', ['W_enc', 'grad_b_enc'], 'gb_dec_in');
     add('Sub', ['gb_dec_out', 'gb_dec_in'], 'grad_b_dec');
   }
 }

@@ -161,70 +161,83 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       const picked = new Int32Array(maxChunk * B);
       let final: TrainMetrics | null = null;
 
-      while (step < p.steps) {
-        throwIfCancelled(ctx.signal);
-        // A chunk ends at the next log or checkpoint step, so both happen between calls.
-        const nextLog = (Math.floor(step / p.logEvery) + 1) * p.logEvery;
-        const nextCheckpoint = (Math.floor(step / p.checkpointEvery) + 1) * p.checkpointEvery;
-        const K = Math.min(maxChunk, nextLog - step, nextCheckpoint - step, p.steps - step);
-        for (let j = 0; j < K * B; j++) {
-          const r = Math.floor(batchRand() * rows);
-          picked[j] = r;
-          xs.set(input.data.subarray(r * spec.dIn, (r + 1) * spec.dIn), j * spec.dIn);
-          if (spec.transcoder) ys.set(target.data.subarray(r * spec.dOut, (r + 1) * spec.dOut), j * spec.dOut);
-        }
-        const lrs = Float32Array.from({ length: K }, (_, j) => learningRate(step + j, p.steps, p.lr, warmup, p.decay));
-        const feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> = {
-          xs: { type: 'float32', dims: [K, B, spec.dIn], data: xs.subarray(0, K * B * spec.dIn) },
-          lrs: { type: 'float32', dims: [K], data: lrs },
-          t0: { type: 'float32', dims: [], data: Float32Array.of(step) },
-          dead_after: { type: 'float32', dims: [], data: Float32Array.of(p.deadAfterSteps) },
-        };
-        if (spec.transcoder) feeds.ys = { type: 'float32', dims: [K, B, spec.dOut], data: ys.subarray(0, K * B * spec.dOut) };
-        for (const name of names) feeds[`in_${name}`] = { type: 'float32', dims: dims[name]!, data: name === 'threshold' ? state.threshold!.subarray(0, 1) : state[name]! };
-        const out = await ctx.pool.run(session, feeds);
-        for (const name of names) state[name] = out[`out_${name}`]!.data as Float32Array;
-        step += K;
-
-        if (step % p.logEvery === 0 || step === p.steps) {
-          const last = K - 1;
-          const stepValue = (o: (typeof STEP_OUTPUTS)[number]) => (out[o]!.data as Float32Array)[last]!;
-          const rowSse = (out.row_sse!.data as Float32Array).subarray(last * B, (last + 1) * B);
-          const fvuByModality: Record<string, number | null> = {};
-          for (const kind of ['image', 'text', 'generated']) {
-            let sse = 0;
-            let sst = 0;
-            for (let b = 0; b < B; b++) {
-              const r = picked[last * B + b]!;
-              if (modality[r] !== kind) continue;
-              sse += rowSse[b]!;
-              sst += rowVar[r]!;
-            }
-            fvuByModality[kind] = sst > 0 ? sse / sst : null;
+      const carryKey = `sae-train:${ctx.jobId}:${process.pid}:${Date.now()}`;
+      let sendState = [...names];
+      try {
+        while (step < p.steps) {
+          throwIfCancelled(ctx.signal);
+          // A chunk ends at the next log or checkpoint step, so both happen between calls.
+          const nextLog = (Math.floor(step / p.logEvery) + 1) * p.logEvery;
+          const nextCheckpoint = (Math.floor(step / p.checkpointEvery) + 1) * p.checkpointEvery;
+          const K = Math.min(maxChunk, nextLog - step, nextCheckpoint - step, p.steps - step);
+          for (let j = 0; j < K * B; j++) {
+            const r = Math.floor(batchRand() * rows);
+            picked[j] = r;
+            xs.set(input.data.subarray(r * spec.dIn, (r + 1) * spec.dIn), j * spec.dIn);
+            if (spec.transcoder) ys.set(target.data.subarray(r * spec.dOut, (r + 1) * spec.dOut), j * spec.dOut);
           }
-          const lastFired = state.last_fired!;
-          const dead = step >= p.deadAfterSteps ? lastFired.filter((s) => step - s >= p.deadAfterSteps).length / spec.dSae : 0;
-          const counted = (step - Math.floor((step - 1) / p.logEvery) * p.logEvery) * B;
-          const dense = state.fire_counts!.filter((c) => c / counted > DENSE_SHARE).length / spec.dSae;
-          state.fire_counts!.fill(0);
-          final = {
-            step,
-            loss: stepValue('loss'),
-            mse: stepValue('mse'),
-            l1: stepValue('l1'),
-            aux: stepValue('aux'),
-            fvu: stepValue('fvu'),
-            fvuByModality,
-            l0: stepValue('l0'),
-            deadFraction: dead,
-            denseFraction: dense,
-            lr: lrs[last]!,
+          const lrs = Float32Array.from({ length: K }, (_, j) => learningRate(step + j, p.steps, p.lr, warmup, p.decay));
+          const feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> = {
+            xs: { type: 'float32', dims: [K, B, spec.dIn], data: xs.subarray(0, K * B * spec.dIn) },
+            lrs: { type: 'float32', dims: [K], data: lrs },
+            t0: { type: 'float32', dims: [], data: Float32Array.of(step) },
+            dead_after: { type: 'float32', dims: [], data: Float32Array.of(p.deadAfterSteps) },
           };
-          if (!Number.isFinite(final.loss)) throw new OcularError('internal', `Training diverged at step ${step} (loss ${final.loss}); lower the learning rate.`);
-          metricsStore.record(ctx.jobId, final);
-          ctx.progress(step / p.steps, `step ${step}: FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
+          if (spec.transcoder) feeds.ys = { type: 'float32', dims: [K, B, spec.dOut], data: ys.subarray(0, K * B * spec.dOut) };
+          // The state lives in the pool process between calls; it is sent once, and read back only
+          // where needed: firing bookkeeping at log steps, everything at checkpoints.
+          for (const name of sendState) feeds[`in_${name}`] = { type: 'float32', dims: dims[name]!, data: name === 'threshold' ? state.threshold!.subarray(0, 1) : state[name]! };
+          sendState = [];
+          const logs = (step + K) % p.logEvery === 0 || step + K === p.steps;
+          const checkpoints = (step + K) % p.checkpointEvery === 0 || step + K === p.steps;
+          const keep = checkpoints ? names : logs ? ['last_fired', 'fire_counts'] : [];
+          const out = await ctx.pool.run(session, feeds, undefined, { key: carryKey, pairs: names.map((nm) => [`out_${nm}`, `in_${nm}`]), keep: keep.map((nm) => `out_${nm}`) });
+          for (const name of keep) state[name] = out[`out_${name}`]!.data as Float32Array;
+          step += K;
+
+          if (step % p.logEvery === 0 || step === p.steps) {
+            const last = K - 1;
+            const stepValue = (o: (typeof STEP_OUTPUTS)[number]) => (out[o]!.data as Float32Array)[last]!;
+            const rowSse = (out.row_sse!.data as Float32Array).subarray(last * B, (last + 1) * B);
+            const fvuByModality: Record<string, number | null> = {};
+            for (const kind of ['image', 'text', 'generated']) {
+              let sse = 0;
+              let sst = 0;
+              for (let b = 0; b < B; b++) {
+                const r = picked[last * B + b]!;
+                if (modality[r] !== kind) continue;
+                sse += rowSse[b]!;
+                sst += rowVar[r]!;
+              }
+              fvuByModality[kind] = sst > 0 ? sse / sst : null;
+            }
+            const lastFired = state.last_fired!;
+            const dead = step >= p.deadAfterSteps ? lastFired.filter((s) => step - s >= p.deadAfterSteps).length / spec.dSae : 0;
+            const counted = (step - Math.floor((step - 1) / p.logEvery) * p.logEvery) * B;
+            const dense = state.fire_counts!.filter((c) => c / counted > DENSE_SHARE).length / spec.dSae;
+            state.fire_counts!.fill(0);
+            sendState.push('fire_counts');
+            final = {
+              step,
+              loss: stepValue('loss'),
+              mse: stepValue('mse'),
+              l1: stepValue('l1'),
+              aux: stepValue('aux'),
+              fvu: stepValue('fvu'),
+              fvuByModality,
+              l0: stepValue('l0'),
+              deadFraction: dead,
+              denseFraction: dense,
+              lr: lrs[last]!,
+            };
+            if (!Number.isFinite(final.loss)) throw new OcularError('internal', `Training diverged at step ${step} (loss ${final.loss}); lower the learning rate.`);
+            metricsStore.record(ctx.jobId, final);
+            ctx.progress(step / p.steps, `step ${step}: FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
+          }
+          if (step % p.checkpointEvery === 0) saveCheckpoint();
         }
-        if (step % p.checkpointEvery === 0) saveCheckpoint();
+      } finally {
+        await ctx.pool.dropCarry(session, carryKey).catch(() => undefined);
       }
       saveCheckpoint();
 

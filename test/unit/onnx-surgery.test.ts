@@ -124,6 +124,27 @@ describe('graph surgery on a runnable model', () => {
     expect(maxAbsDiff(after, before)).toBeGreaterThan(1e-2);
   });
 
+  it('splicing (keep_error 0) makes the tap the SAE reconstruction; output_scale 0 zero-ablates it, only where the position mask is 1', async () => {
+    const { dir, file, feeds } = fixture();
+    const sae = randomSae(48, 'relu');
+    const edited = writeEditedGraph(file, { saeEdits: [{ id: 'a', tap: 'blocks.1.hook_resid_post', sae }], expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
+    const plain = writeEditedGraph(file, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
+    const before = (await runModel(plain.path, feeds))['blocks.1.hook_resid_post']!.data;
+    const centered = before.map((v, i) => v - sae.b_dec[i % D]!);
+    const z = matmul(centered, sae.W_enc, D, 48).map((v, i) => Math.max(0, v + sae.b_enc[i % 48]!));
+    const recon = matmul(z, sae.W_dec, 48, D).map((v, i) => v + sae.b_dec[i % D]!);
+    const spliceInputs = saeIdentityInputs('a', 48, B, S);
+    spliceInputs['sae.a.keep_error']!.data.fill(0);
+    const spliced = (await runModel(edited.path, { ...feeds, ...spliceInputs }))['blocks.1.hook_resid_post']!.data;
+    expect(maxAbsDiff(spliced, recon)).toBeLessThan(1e-4);
+    const zeroInputs = saeIdentityInputs('a', 48, B, S);
+    zeroInputs['sae.a.output_scale']!.data.fill(0);
+    zeroInputs['sae.a.position_mask']!.data.fill(0, 0, S); // first row untouched
+    const zeroed = (await runModel(edited.path, { ...feeds, ...zeroInputs }))['blocks.1.hook_resid_post']!.data;
+    expect(maxAbsDiff(zeroed.slice(0, S * D), before.slice(0, S * D))).toBeLessThan(1e-5);
+    expect(Math.max(...Array.from(zeroed.slice(S * D), Math.abs))).toBe(0);
+  });
+
   it('a steering vector changes logits deterministically; a zero vector does not', async () => {
     const { dir, file, feeds } = fixture();
     const edited = writeEditedGraph(file, { steer: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });

@@ -10,7 +10,7 @@
  */
 import type { Dim } from './graph-index.js';
 import { GraphIndex } from './graph-index.js';
-import { externalTensor, int64Tensor, node as mkNode, valueInfo } from './builder.js';
+import { externalTensor, floatTensor, int64Tensor, node as mkNode, valueInfo } from './builder.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model-io.js';
 import { DataType } from './schema.js';
 import type { Tap, TowerTaps } from './taps.js';
@@ -65,6 +65,8 @@ export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: 
     [`sae.${id}.clamp_mask`]: { dims: [dSae], data: new Float32Array(dSae) },
     [`sae.${id}.clamp_value`]: { dims: [dSae], data: new Float32Array(dSae) },
     [`sae.${id}.position_mask`]: { dims: [batch, seq], data: new Float32Array(batch * seq).fill(1) },
+    [`sae.${id}.keep_error`]: { dims: [1], data: Float32Array.of(1) },
+    [`sae.${id}.output_scale`]: { dims: [1], data: Float32Array.of(1) },
   };
 }
 
@@ -163,12 +165,16 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       clampMask: `sae.${edit.id}.clamp_mask`,
       clampValue: `sae.${edit.id}.clamp_value`,
       positionMask: `sae.${edit.id}.position_mask`,
+      keepError: `sae.${edit.id}.keep_error`,
+      outputScale: `sae.${edit.id}.output_scale`,
     };
     graph.input.push(
       valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampMask, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampValue, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+      valueInfo(inputs.keepError, DataType.FLOAT, [1]),
+      valueInfo(inputs.outputScale, DataType.FLOAT, [1]),
     );
     addedInputs.push(...Object.values(inputs));
 
@@ -203,7 +209,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
         mkNode('Mul', [`${p}/pre_pos`, `${p}/fires_f`], [code], `${p}/Gate`),
       );
     }
-    newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]));
+    newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]), floatTensor(`${p}.one`, [1], [1]));
     nodes.push(
       // f(z): multiply, then clamp where the mask is 1: a1 + mask * (value - a1).
       mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`),
@@ -215,7 +221,20 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       mkNode('MatMul', [`${p}/code_delta`, `${p}.W_dec`], [`${p}/delta`], `${p}/DecodeDelta`),
       mkNode('Unsqueeze', [inputs.positionMask, `${p}.last_axis`], [`${p}/pos_mask`], `${p}/PositionMask`),
       mkNode('Mul', [`${p}/delta`, `${p}/pos_mask`], [`${p}/delta_masked`], `${p}/ApplyMask`),
-      mkNode('Add', [xf, `${p}/delta_masked`], [`${p}/x_edited`], `${p}/Apply`),
+      mkNode('Add', [xf, `${p}/delta_masked`], [`${p}/x_kept`], `${p}/Apply`),
+      // Splicing (keep_error 0) drops the error term x - decode(z) where the mask is 1, so the tap
+      // becomes decode(f(z)); output_scale 0 zero-ablates the tap there (the CE-recovered baseline).
+      mkNode('MatMul', [code, `${p}.W_dec`], [`${p}/recon_nobias`], `${p}/Decode`),
+      mkNode('Add', [`${p}/recon_nobias`, `${p}.b_dec`], [`${p}/recon`], `${p}/DecodeBias`),
+      mkNode('Sub', [xf, `${p}/recon`], [`${p}/error`], `${p}/Error`),
+      mkNode('Sub', [`${p}.one`, inputs.keepError], [`${p}/drop_error`], `${p}/DropError`),
+      mkNode('Mul', [`${p}/error`, `${p}/drop_error`], [`${p}/error_dropped`], `${p}/ErrorDropped`),
+      mkNode('Mul', [`${p}/error_dropped`, `${p}/pos_mask`], [`${p}/error_dropped_masked`], `${p}/ErrorMask`),
+      mkNode('Sub', [`${p}/x_kept`, `${p}/error_dropped_masked`], [`${p}/x_spliced`], `${p}/Splice`),
+      mkNode('Sub', [`${p}.one`, inputs.outputScale], [`${p}/zeroing`], `${p}/Zeroing`),
+      mkNode('Mul', [`${p}/pos_mask`, `${p}/zeroing`], [`${p}/zeroing_masked`], `${p}/ZeroingMask`),
+      mkNode('Sub', [`${p}.one`, `${p}/zeroing_masked`], [`${p}/out_scale`], `${p}/OutScale`),
+      mkNode('Mul', [`${p}/x_spliced`, `${p}/out_scale`], [`${p}/x_edited`], `${p}/ScaleOut`),
     );
     insert(pos, ...nodes);
     const out = castOut(`${p}/x_edited`, elem, p, pos);

@@ -19,8 +19,12 @@ export interface EditedGraph {
   cached: boolean;
 }
 
+/** Bumped whenever surgery changes what it writes, so cached edited graphs from older versions are not reused. */
+const SURGERY_VERSION = 2;
+
 export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: string): string {
   const h = crypto.createHash('sha256');
+  h.update(`ocular-surgery-v${SURGERY_VERSION}`);
   h.update(graphBytes);
   h.update(JSON.stringify({ tapPrefix, expose: spec.expose ?? [], steer: spec.steer ?? [], sae: (spec.saeEdits ?? []).map((e) => ({ id: e.id, tap: e.tap, arch: e.sae.architecture, k: e.sae.k, dIn: e.sae.dIn, dSae: e.sae.dSae, b: e.sae.applyBDecToInput })) }));
   for (const e of spec.saeEdits ?? []) {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src-main/contract/contract';
 import { Backend } from '../../src-main/core/backend/backend';
-import { SaeStore } from '../../src-main/core/sae/sae-store';
+import { SaeStore, type SaeEvaluation } from '../../src-main/core/sae/sae-store';
+import { crossEntropySum, lossRecovered } from '../../src-main/core/sae/splice-metrics';
 import { encode } from '../../src-main/core/sae/sae-io';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { untilJob } from '../helpers/backend';
@@ -65,6 +66,16 @@ describe('learning-rate schedule', () => {
   });
 });
 
+describe('spliced-in metrics', () => {
+  it('cross-entropy sums -log softmax at the targets; loss recovered is 1 for a free splice and 0 for one as bad as zero-ablation', () => {
+    const logits = Float32Array.of(0, Math.log(3), 1, 1); // one row, two positions, vocab 2
+    expect(crossEntropySum(logits, 2, 2, [{ row: 0, position: 0, token: 1 }, { row: 0, position: 1, token: 0 }])).toBeCloseTo(-Math.log(3 / 4) - Math.log(1 / 2), 6);
+    expect(lossRecovered(1, 1, 3)).toBe(1);
+    expect(lossRecovered(1, 3, 3)).toBe(0);
+    expect(lossRecovered(1, 2, 3)).toBe(0.5);
+  });
+});
+
 describe('SAE training', () => {
   it('a short CPU run on a middle decoder layer reaches FVU <= 0.15, L0 within 10% of k, < 5% dead', async () => {
     const r = await train(['--tap', TAP, '--expansion', '4', '--k', '16', '--steps', '600', '--batch', '512', '--lr', '1e-3']);
@@ -87,6 +98,20 @@ describe('SAE training', () => {
     expect(record.jobId).not.toBeNull();
     const acts = encode(sae, new Float32Array(128).fill(0.5));
     expect(acts.filter((v) => v > 0).length).toBeLessThanOrEqual(16);
+  }, 180_000);
+
+  it('spliced in, the SAE recovers most of the cross-entropy that zero-ablating its tap loses; accuracy change reported and stored', async () => {
+    const res = await runCli(['sae', 'eval', '1', '--workspace', ws, '--model', DEMO, '--dataset', path.join(path.dirname(ws), 'bench'), '--limit', '24', '--device', 'cpu', '--json'], 180_000);
+    expect(res.code, res.stderr).toBe(0);
+    const e = JSON.parse(res.stdout) as SaeEvaluation;
+    expect(e.items).toBe(24);
+    expect(e.tokens).toBeGreaterThanOrEqual(24);
+    expect(e.ceZeroAblated).toBeGreaterThan(e.ceClean);
+    expect(e.ceLossRecovered).toBeGreaterThan(0.8);
+    expect(e.ceIncrease).toBeCloseTo(e.ceSpliced - e.ceClean, 10);
+    expect(e.accuracyClean).toBeGreaterThanOrEqual(0);
+    expect(e.accuracyChange).toBeCloseTo(e.accuracySpliced! - e.accuracyClean!, 10);
+    expect(loadSae(1).record.evaluation).toEqual(e);
   }, 180_000);
 
   it('BatchTopK keeps k active features per token on average and is stored as JumpReLU with its learned threshold', async () => {

@@ -26,12 +26,21 @@ export interface GenerateOptions {
   positionIds?: boolean;
   /** Keep generating past end-of-sequence tokens (fixed-length outputs, benchmarks). */
   ignoreEos?: boolean;
+  /**
+   * Inputs an edited decoder adds (SAE edit controls, steering vectors): `prefill` for the prompt
+   * pass, `step` for each generated token (position masks and per-position vectors differ in length).
+   */
+  extraFeeds?: { prefill: Record<string, WireTensor>; step: Record<string, WireTensor> };
+  /** Return each row's next-token logits after the prompt (the first answer token's distribution). */
+  returnFirstLogits?: boolean;
 }
 
 export interface GenerateResult {
   tokens: number[][];
   finishReasons: Array<'eos' | 'length'>;
   steps: number;
+  /** [batch, vocab] row-major, when asked for. */
+  firstLogits?: Float32Array;
 }
 
 function pick(logits: Float32Array, offset: number, vocab: number, rand: (() => number) | null, sampling: GenerateOptions['sampling']): number {
@@ -81,16 +90,22 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   let total = length;
   let inputs: WireTensor = { type: 'float32', dims: [batch, length, width], data: options.prefix.embeds };
   let steps = 0;
+  let firstLogits: Float32Array | undefined;
   const { positions: firstPositions, last: lastPosition } = positionsFromMask(options.prefix.attentionMask, batch, length);
   let positions = firstPositions;
 
   while (steps < options.maxNewTokens) {
     const feeds: Record<string, WireTensor> = { inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past };
     if (options.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, positions.length / batch], data: positions };
+    if (options.extraFeeds) Object.assign(feeds, steps === 0 ? options.extraFeeds.prefill : options.extraFeeds.step);
     const out = await options.step(feeds);
     const logits = out.logits;
     if (!logits) throw new Error('The decoder returned no logits output.');
     const [, seq, vocab] = logits.dims as [number, number, number];
+    if (steps === 0 && options.returnFirstLogits) {
+      firstLogits = new Float32Array(batch * vocab);
+      for (let row = 0; row < batch; row++) firstLogits.set((logits.data as Float32Array).subarray((row * seq + seq - 1) * vocab, (row * seq + seq) * vocab), row * vocab);
+    }
     const next: number[] = [];
     for (let row = 0; row < batch; row++) {
       if (finish[row] !== null) {
@@ -118,5 +133,5 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     positions = BigInt64Array.from(lastPosition.map((p, row) => BigInt((lastPosition[row] = p + 1))));
     inputs = { type: 'float32', dims: [batch, 1, width], data: await options.embed(next) };
   }
-  return { tokens, finishReasons: finish.map((f) => f ?? 'length'), steps };
+  return { tokens, finishReasons: finish.map((f) => f ?? 'length'), steps, ...(firstLogits ? { firstLogits } : {}) };
 }

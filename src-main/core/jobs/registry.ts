@@ -2,13 +2,14 @@ import type { JobKind } from './job-kind.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { harvestJob } from './kinds/harvest.js';
+import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
 import { modelDownloadJob } from './kinds/model-download.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

@@ -10,7 +10,7 @@ import { OcularError } from '../errors.js';
 import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
 import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
 import { readModel } from '../onnx/model-io.js';
-import type { Device, WireTensor } from '../runtime/pool-protocol.js';
+import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
 import { familySpec, type FamilySpec } from './families.js';
@@ -83,6 +83,7 @@ export class VlmPipeline {
     private readonly sessions: { vision: SessionHandle; embed: SessionHandle; decoder: SessionHandle },
     readonly decoder: DecoderSignature,
     readonly eosTokenIds: number[],
+    readonly device: Device,
   ) {}
 
   static async load(folder: string, pool: PoolClient, device: Device = 'auto'): Promise<VlmPipeline> {
@@ -105,7 +106,7 @@ export class VlmPipeline {
     const generation = fs.existsSync(generationFile) ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] }) : {};
     const eos = generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
-    return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds);
+    return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds, device);
   }
 
   /** Feeds for one full forward pass of a decoder graph over a prefix (empty states). */
@@ -117,6 +118,32 @@ export class VlmPipeline {
     };
     if (this.decoder.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
     return { ...feeds, ...emptyStates(this.decoder.states, batch) };
+  }
+
+  /** Token ids of plain text (no special tokens): reference answers for teacher-forced passes. */
+  tokenize(text: string): number[] {
+    return Array.from(this.loaded.tokenizer.encode(text, { add_special_tokens: false }) as number[], Number);
+  }
+
+  /**
+   * A prefix with each row's extra tokens appended after its prompt (right side), for one
+   * teacher-forced pass; rows are padded to the longest continuation with masked-out positions.
+   */
+  async appendTokens(prefix: PreparedPrefix, extra: number[][]): Promise<{ prefix: PreparedPrefix; extraLength: number }> {
+    const longest = Math.max(0, ...extra.map((e) => e.length));
+    if (longest === 0) return { prefix, extraLength: 0 };
+    const padded = extra.map((e) => [...e, ...new Array<number>(longest - e.length).fill(this.eosTokenIds[0] ?? 0)]);
+    const extraEmbeds = await this.embedTokens(padded);
+    const length = prefix.length + longest;
+    const embeds = new Float32Array(prefix.batch * length * prefix.width);
+    const mask = new Uint8Array(prefix.batch * length);
+    for (let r = 0; r < prefix.batch; r++) {
+      embeds.set(prefix.embeds.subarray(r * prefix.length * prefix.width, (r + 1) * prefix.length * prefix.width), r * length * prefix.width);
+      embeds.set(extraEmbeds.subarray(r * longest * prefix.width, (r + 1) * longest * prefix.width), (r * length + prefix.length) * prefix.width);
+      mask.set(prefix.attentionMask.subarray(r * prefix.length, (r + 1) * prefix.length), r * length);
+      mask.fill(1, r * length + prefix.length, r * length + prefix.length + extra[r]!.length);
+    }
+    return { prefix: { ...prefix, embeds, attentionMask: mask, length }, extraLength: longest };
   }
 
   /** One image and its chat-templated text through the family's processor. */
@@ -143,7 +170,7 @@ export class VlmPipeline {
   async embedTokens(ids: number[][]): Promise<Float32Array> {
     const rows = ids.length;
     const cols = ids[0]?.length ?? 0;
-    const out = await this.pool.run(this.sessions.embed, { input_ids: { type: 'int64', dims: [rows, cols], data: BigInt64Array.from(ids.flat().map(BigInt)) } });
+    const out = await this.pool.run(await this.pool.load(this.files.embed, this.device), { input_ids: { type: 'int64', dims: [rows, cols], data: BigInt64Array.from(ids.flat().map(BigInt)) } });
     return out.inputs_embeds!.data as Float32Array;
   }
 
@@ -214,9 +241,27 @@ export class VlmPipeline {
     return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts, visionFeeds };
   }
 
-  async generate(items: VlmItem[], options: { maxNewTokens: number; sampling?: { temperature: number; topK?: number; seed: number }; ignoreEos?: boolean }): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
+  /**
+   * Generate answers. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of
+   * the model's own, fed the extra inputs `edit.feeds` returns for the prepared prompts.
+   */
+  async generate(
+    items: VlmItem[],
+    options: {
+      maxNewTokens: number;
+      sampling?: { temperature: number; topK?: number; seed: number };
+      ignoreEos?: boolean;
+      returnFirstLogits?: boolean;
+      edit?: { decoderPath: string; feeds: (prefix: PreparedPrefix) => NonNullable<HostGenerateOptions['extraFeeds']> };
+    },
+  ): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
     const prefix = await this.prepare(items);
-    const result = await this.pool.generate(this.sessions.decoder, this.sessions.embed, {
+    // Looked up each time (the pool reuses loaded sessions): loading an edited decoder beside the
+    // embedding may have moved the embedding to another pool process.
+    const [decoder, embed] = (await this.pool.loadTogether([options.edit?.decoderPath ?? this.files.decoder, this.files.embed], this.device)) as [SessionHandle, SessionHandle];
+    const result = await this.pool.generate(decoder, embed, {
+      returnFirstLogits: options.returnFirstLogits,
+      ...(options.edit ? { extraFeeds: options.edit.feeds(prefix) } : {}),
       prefix: { embeds: prefix.embeds, batch: prefix.batch, length: prefix.length, width: prefix.width, attentionMask: prefix.attentionMask },
       states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,

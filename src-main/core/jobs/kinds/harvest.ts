@@ -116,23 +116,13 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
         if (kinds.has('generated')) {
           // Teacher-forced pass over prompt + answer: append the answers' embeddings on the right.
           const { outputs } = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
-          const extra = Math.max(...outputs.map((o) => o.tokenIds.length));
-          const ids = outputs.map((o) => [...o.tokenIds, ...new Array<number>(extra - o.tokenIds.length).fill(vlm.eosTokenIds[0] ?? 0)]);
-          const generatedEmbeds = extra > 0 ? await vlm.embedTokens(ids) : new Float32Array(0);
-          const length = prefix.length + extra;
-          const embeds = new Float32Array(prefix.batch * length * prefix.width);
-          const mask = new Uint8Array(prefix.batch * length);
-          for (let r = 0; r < prefix.batch; r++) {
-            embeds.set(prefix.embeds.subarray(r * prefix.length * prefix.width, (r + 1) * prefix.length * prefix.width), r * length * prefix.width);
-            embeds.set(generatedEmbeds.subarray(r * extra * prefix.width, (r + 1) * extra * prefix.width), (r * length + prefix.length) * prefix.width);
-            mask.set(prefix.attentionMask.subarray(r * prefix.length, (r + 1) * prefix.length), r * length);
-            mask.fill(1, r * length + prefix.length, r * length + prefix.length + outputs[r]!.tokenIds.length);
-          }
+          const appended = await vlm.appendTokens(prefix, outputs.map((o) => o.tokenIds));
+          const ids = outputs.map((o) => [...o.tokenIds, ...new Array<number>(appended.extraLength - o.tokenIds.length).fill(vlm.eosTokenIds[0] ?? 0)]);
           tokenMeta = tokenMeta.map((row, r) => [
             ...row,
             ...ids[r]!.map((tokenId, i) => ({ modality: (i < outputs[r]!.tokenIds.length ? 'generated' : 'pad') as RowMeta['modality'] | 'pad', image: null, patchRow: null, patchCol: null, tokenId })),
           ]);
-          prefix = { ...prefix, embeds, attentionMask: mask, length };
+          prefix = appended.prefix;
         }
 
         if (decoderGraph) {

@@ -196,6 +196,118 @@ export const harvestRecordSchema = z.object({
 });
 export type HarvestRecord = z.infer<typeof harvestRecordSchema>;
 
+
+/** Spliced-in evaluation of an SAE (see core/jobs/kinds/sae-eval.ts). */
+export const saeEvaluationSchema = z.object({
+  items: z.number().int(),
+  tokens: z.number().int(),
+  ceClean: z.number(),
+  ceSpliced: z.number(),
+  ceZeroAblated: z.number(),
+  ceIncrease: z.number(),
+  ceLossRecovered: z.number(),
+  accuracyClean: z.number().nullable(),
+  accuracySpliced: z.number().nullable(),
+  accuracyChange: z.number().nullable(),
+});
+export type SaeEvaluation = z.infer<typeof saeEvaluationSchema>;
+
+export const saeRecordSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  folder: z.string(),
+  architecture: z.string(),
+  dIn: z.number().int(),
+  dSae: z.number().int(),
+  k: z.number().int().nullable(),
+  hookName: z.string().nullable(),
+  modelName: z.string().nullable(),
+  source: z.enum(['import', 'trained']),
+  createdAt: z.string(),
+  /** The training job that made it (null for imports). */
+  jobId: z.number().int().nullable(),
+  /** A transcoder's output tap and width (null for an SAE). */
+  hookNameOut: z.string().nullable(),
+  dOut: z.number().int().nullable(),
+  evaluation: saeEvaluationSchema.nullable(),
+});
+export type SaeRecord = z.infer<typeof saeRecordSchema>;
+
+/** Training metrics logged every N steps (core/sae/train-metrics.ts). */
+export const trainMetricsSchema = z.object({
+  step: z.number().int(),
+  loss: z.number(),
+  mse: z.number(),
+  l1: z.number(),
+  aux: z.number(),
+  fvu: z.number(),
+  fvuByModality: z.record(z.string(), z.number().nullable()),
+  l0: z.number(),
+  deadFraction: z.number(),
+  denseFraction: z.number(),
+  lr: z.number(),
+});
+export type TrainMetrics = z.infer<typeof trainMetricsSchema>;
+
+/** An SAE / transcoder training run: the sae-train job's parameters, with defaults users expect. */
+export const saeTrainRequestSchema = z.object({
+  harvestId: z.number().int().positive(),
+  tap: z.string().min(1),
+  /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
+  outputTap: z.string().min(1).optional(),
+  architecture: z.enum(['topk', 'batchtopk', 'relu']).default('topk'),
+  expansion: z.number().int().min(1).max(64).default(8),
+  k: z.number().int().min(1).default(32),
+  /** Decoder-norm-weighted L1 weight for ReLU SAEs. */
+  l1Coefficient: z.number().min(0).default(5),
+  /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
+  auxK: z.number().int().min(0).optional(),
+  auxCoefficient: z.number().min(0).default(1 / 32),
+  /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
+  deadAfterSteps: z.number().int().min(1).default(200),
+  bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
+  steps: z.number().int().min(1).max(10_000_000).default(2000),
+  batchSize: z.number().int().min(1).max(65536).default(1024),
+  lr: z.number().positive().default(4e-4),
+  /** Linear warmup over this many steps (default: 5% of the run, at most 500), then cosine decay to 10%. */
+  warmupSteps: z.number().int().min(0).optional(),
+  decay: z.enum(['cosine', 'none']).default('cosine'),
+  seed: z.number().int().default(0),
+  checkpointEvery: z.number().int().min(1).default(250),
+  logEvery: z.number().int().min(1).default(50),
+  /** Training steps per session call (one ONNX Loop over a chunk of batches). */
+  stepsPerCall: z.number().int().min(1).max(256).default(8),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  name: z.string().min(1).max(200).optional(),
+});
+export type SaeTrainRequest = z.infer<typeof saeTrainRequestSchema>;
+
+export const saeTrainEstimateSchema = z.object({
+  dIn: z.number().int(),
+  dOut: z.number().int(),
+  dSae: z.number().int(),
+  parameters: z.number().int(),
+  /** Parameters, Adam moments and the chunk's activations, in bytes. */
+  memoryBytes: z.number(),
+  tokens: z.number(),
+  /** From the speed a finished run in this workspace measured; null before any run. */
+  seconds: z.number().nullable(),
+});
+
+export const saeEvalRequestSchema = z.object({
+  saeId: z.number().int().positive(),
+  modelId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  limit: z.number().int().positive().default(64),
+  batchSize: z.number().int().min(1).max(64).default(8),
+  /** Also generate answers with and without the splice and grade them (slower). */
+  accuracy: z.boolean().default(true),
+  maxNewTokens: z.number().int().min(1).max(256).default(16),
+  /** Score the reference answer's tokens (default), or every text token (prompt and answer). */
+  scoreTokens: z.enum(['answer', 'text']).default('answer'),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
 /** What a harvest reads and writes; its estimate needs exactly these. */
 const harvestRequest = z.object({
   modelId: z.number().int().positive(),
@@ -411,6 +523,36 @@ export const contract = {
     response: z.array(harvestRecordSchema),
     mutates: false,
     summary: 'Harvests in the workspace with their row counts and activation statistics.',
+  }),
+  'saes.list': channel({
+    request: empty,
+    response: z.array(saeRecordSchema),
+    mutates: false,
+    summary: 'SAEs and transcoders in the workspace (trained or imported), with their spliced-in evaluation when run.',
+  }),
+  'saes.estimate': channel({
+    request: saeTrainRequestSchema.strict(),
+    response: saeTrainEstimateSchema,
+    mutates: false,
+    summary: 'Size, memory and (once a run has measured this machine) time of a training run before it starts.',
+  }),
+  'saes.train': channel({
+    request: saeTrainRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Train an SAE or transcoder on taps of a harvest (a resumable job).',
+  }),
+  'saes.metrics': channel({
+    request: z.object({ jobId: z.number().int().positive(), afterStep: z.number().int().min(-1).default(-1) }).strict(),
+    response: z.array(trainMetricsSchema),
+    mutates: false,
+    summary: "A training run's logged metrics after a step (for live curves).",
+  }),
+  'saes.evaluate': channel({
+    request: saeEvalRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Splice an SAE into its model: cross-entropy increase, CE loss recovered vs zero-ablation, accuracy change (a job).',
   }),
   'runtime.diagnostics': channel({
     request: empty,

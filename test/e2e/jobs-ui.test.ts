@@ -177,8 +177,8 @@ describe('Evaluate page over ocular serve', () => {
   });
 });
 
-describe('Activations page over ocular serve', () => {
-  it('shows the disk estimate and harvests chosen taps', async () => {
+describe('Activations and SAEs pages over ocular serve', () => {
+  it('shows the disk estimate, harvests chosen taps, then trains an SAE on them with live curves', async () => {
     const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
     const serve = await startServe(['--workspace', path.join(tmpDir(), 'harvest-ws'), '--port', '0']);
     const page = await browser.newPage();
@@ -200,6 +200,30 @@ describe('Activations page over ocular serve', () => {
       await page.getByRole('button', { name: 'Harvest', exact: true }).click();
       const row = page.getByTestId('harvest-1');
       await expect.poll(async () => (await row.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
+
+      // Train SAE wizard: model -> tap -> harvest -> architecture, estimate, then a live run page.
+      await page.getByRole('button', { name: 'SAEs' }).click();
+      const wizard = page.getByTestId('train-sae-wizard');
+      await wizard.getByLabel('Model', { exact: true }).click();
+      await page.getByRole('option', { name: 'tiny-llava' }).click();
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      await wizard.getByLabel('Tap', { exact: true }).click();
+      await page.getByRole('option', { name: 'blocks.1.hook_resid_post', exact: true }).click();
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      await wizard.getByLabel('Harvest', { exact: true }).click();
+      await page.getByRole('option').first().click();
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      await wizard.getByLabel('Expansion (d_sae / d_in)').fill('2');
+      await wizard.getByLabel('k (active features)').fill('4');
+      await wizard.getByLabel('Steps').fill('120');
+      await wizard.getByLabel('Batch (tokens)').fill('32');
+      await wizard.getByLabel('Learning rate').fill('1e-3');
+      await expect.poll(async () => (await page.getByTestId('train-estimate').textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toMatch(/d_in 32 → 64 features .* of memory/);
+      await wizard.getByRole('button', { name: 'Train', exact: true }).click();
+      await expect.poll(async () => page.getByTestId('training-state').textContent(), { timeout: 60_000 }).toBe('succeeded');
+      await expect.poll(async () => (await page.getByTestId('training-latest').textContent()) ?? '', { timeout: 10_000 }).toMatch(/^step 120: FVU \d\.\d{3}.*L0 4\.0/);
+      for (const curve of ['curve-loss', 'curve-fvu', 'curve-l0', 'curve-dead']) expect(await page.getByTestId(curve).locator('canvas').count()).toBe(1);
+      await expect.poll(async () => (await page.getByTestId('sae-1').textContent().catch(() => '')) ?? '').toMatch(/topk k=4blocks.1.hook_resid_post64/);
     } finally {
       await page.close();
       await serve.stop();

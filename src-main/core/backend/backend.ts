@@ -23,6 +23,7 @@ import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { modelHandlers } from './handlers/model-handlers.js';
+import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
@@ -77,7 +78,7 @@ export class Backend {
       sessionPool: () => this.sessionPool(),
       changed: () => this.emit({ type: 'workspace.changed', workspace: this.current?.info() ?? null }),
     };
-    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx) };
+    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx) };
   }
 
   onEvent(listener: (event: BackendEvent) => void): () => void {

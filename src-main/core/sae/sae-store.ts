@@ -5,42 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
+import type { SaeEvaluation, SaeRecord } from '../../contract/contract.js';
 import type { Db } from '../store/sqlite.js';
 import { exportSaeLens, importSae, type SaeFile } from './sae-io.js';
 
-export interface SaeRecord {
-  id: number;
-  name: string;
-  folder: string;
-  architecture: string;
-  dIn: number;
-  dSae: number;
-  k: number | null;
-  hookName: string | null;
-  modelName: string | null;
-  source: 'import' | 'trained';
-  createdAt: string;
-  /** The training job that made it (null for imports). */
-  jobId: number | null;
-  /** A transcoder's output tap and width (null for an SAE). */
-  hookNameOut: string | null;
-  dOut: number | null;
-  /** Spliced-in evaluation, once run. */
-  evaluation: SaeEvaluation | null;
-}
-
-export interface SaeEvaluation {
-  items: number;
-  tokens: number;
-  ceClean: number;
-  ceSpliced: number;
-  ceZeroAblated: number;
-  ceIncrease: number;
-  ceLossRecovered: number;
-  accuracyClean: number | null;
-  accuracySpliced: number | null;
-  accuracyChange: number | null;
-}
+export type { SaeEvaluation, SaeRecord };
 
 interface SaeRow {
   id: number;

@@ -2,24 +2,10 @@
  * Training metrics logged every N steps, kept per job in the workspace so a run page can plot a
  * live run (and a finished one) without the job's in-memory state.
  */
+import type { TrainMetrics } from '../../contract/contract.js';
 import type { Db } from '../store/sqlite.js';
 
-export interface TrainMetrics {
-  step: number;
-  /** Total loss and its terms (reconstruction MSE, L1 penalty, AuxK). */
-  loss: number;
-  mse: number;
-  l1: number;
-  aux: number;
-  fvu: number;
-  /** FVU over the batch's image-token, text-token and generated-token rows (null when the batch had none). */
-  fvuByModality: Record<string, number | null>;
-  l0: number;
-  /** Features that have not fired for the dead window, and features firing on more than 10% of tokens. */
-  deadFraction: number;
-  denseFraction: number;
-  lr: number;
-}
+export type { TrainMetrics };
 
 export class TrainMetricsStore {
   constructor(private readonly db: Db) {}

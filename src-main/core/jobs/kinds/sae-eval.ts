@@ -6,7 +6,8 @@
  * generated answers with and without the splice. Results are stored on the SAE.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
 import { DatasetStore } from '../../datasets/dataset-store.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
@@ -22,21 +23,7 @@ import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 
-export const saeEvalParams = z
-  .object({
-    saeId: z.number().int().positive(),
-    modelId: z.number().int().positive(),
-    datasetId: z.number().int().positive(),
-    limit: z.number().int().positive().default(64),
-    batchSize: z.number().int().min(1).max(64).default(8),
-    /** Also generate answers with and without the splice and grade them (slower). */
-    accuracy: z.boolean().default(true),
-    maxNewTokens: z.number().int().min(1).max(256).default(16),
-    /** Score the reference answer's tokens (default), or every text token (prompt and answer). */
-    scoreTokens: z.enum(['answer', 'text']).default('answer'),
-    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
-  })
-  .strict();
+export const saeEvalParams = saeEvalRequestSchema.strict();
 
 type Mode = 'clean' | 'spliced' | 'zero';
 
@@ -54,7 +41,7 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
   kind: 'sae-eval',
   title: 'Evaluate SAE (spliced in)',
   resumable: false,
-  startFromUi: true,
+  startFromUi: false,
   params: saeEvalParams,
   async run(ctx) {
     const p = ctx.params;

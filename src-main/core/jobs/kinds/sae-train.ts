@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { saeTrainRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
 import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
 import { encodeModel } from '../../onnx/model-io.js';
@@ -24,38 +25,7 @@ import { DB_FILE } from '../../store/workspace.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
-export const saeTrainParams = z
-  .object({
-    harvestId: z.number().int().positive(),
-    tap: z.string().min(1),
-    /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
-    outputTap: z.string().min(1).optional(),
-    architecture: z.enum(['topk', 'batchtopk', 'relu']).default('topk'),
-    expansion: z.number().int().min(1).max(64).default(8),
-    k: z.number().int().min(1).default(32),
-    /** Decoder-norm-weighted L1 weight for ReLU SAEs. */
-    l1Coefficient: z.number().min(0).default(5),
-    /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
-    auxK: z.number().int().min(0).optional(),
-    auxCoefficient: z.number().min(0).default(1 / 32),
-    /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
-    deadAfterSteps: z.number().int().min(1).default(200),
-    bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
-    steps: z.number().int().min(1).max(10_000_000).default(2000),
-    batchSize: z.number().int().min(1).max(65536).default(1024),
-    lr: z.number().positive().default(4e-4),
-    /** Linear warmup over this many steps (default: 5% of the run, at most 500), then cosine decay to 10%. */
-    warmupSteps: z.number().int().min(0).optional(),
-    decay: z.enum(['cosine', 'none']).default('cosine'),
-    seed: z.number().int().default(0),
-    checkpointEvery: z.number().int().min(1).default(250),
-    logEvery: z.number().int().min(1).default(50),
-    /** Training steps per session call (one ONNX Loop over a chunk of batches). */
-    stepsPerCall: z.number().int().min(1).max(256).default(8),
-    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
-    name: z.string().min(1).optional(),
-  })
-  .strict();
+export const saeTrainParams = saeTrainRequestSchema.strict();
 export type SaeTrainParams = z.infer<typeof saeTrainParams>;
 
 /** Learning rate at a step: linear warmup, then cosine decay to a tenth (or constant). */
@@ -73,7 +43,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
   kind: 'sae-train',
   title: 'Train SAE',
   resumable: true,
-  startFromUi: true,
+  startFromUi: false,
   params: saeTrainParams,
   async run(ctx) {
     const p = ctx.params;

@@ -1,0 +1,71 @@
+import { OcularError } from '../../errors.js';
+import { streamOf } from '../../harvest/harvest-store.js';
+import { SaeStore } from '../../sae/sae-store.js';
+import { TrainMetricsStore } from '../../sae/train-metrics.js';
+import type { SaeTrainRequest } from '../../../contract/contract.js';
+import type { OpenWorkspace } from '../open-workspace.js';
+import type { HandlerContext, Handlers } from './types.js';
+
+type SaeChannels = 'saes.list' | 'saes.estimate' | 'saes.train' | 'saes.metrics' | 'saes.evaluate';
+
+/** Widths of a training request's taps, checked against its harvest. */
+function trainShape(open: OpenWorkspace, req: SaeTrainRequest): { dIn: number; dOut: number; dSae: number; rows: number } {
+  const h = open.harvests.get(req.harvestId);
+  const width = (tap: string) => {
+    const stats = h.stats[tap];
+    if (!stats) throw new OcularError('invalid_request', `Harvest ${h.id} has no tap ${tap}; it holds ${Object.keys(h.stats).join(', ') || 'nothing yet'}.`);
+    return stats;
+  };
+  const input = width(req.tap);
+  const output = req.outputTap ? width(req.outputTap) : input;
+  if (req.outputTap && streamOf(req.outputTap) !== streamOf(req.tap)) throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${req.tap} and ${req.outputTap} are not.`);
+  if (req.k > input.width * req.expansion) throw new OcularError('invalid_request', `k (${req.k}) is larger than the number of features (${input.width * req.expansion}).`);
+  return { dIn: input.width, dOut: output.width, dSae: input.width * req.expansion, rows: input.rows };
+}
+
+/** A cost proxy for one training step, to scale a measured run's speed to another configuration. */
+const stepCost = (batch: number, dIn: number, dOut: number, dSae: number) => batch * (dIn + dOut) * dSae;
+
+/** SAE and transcoder training, the registry, metrics and spliced-in evaluation. */
+export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
+  const saes = () => new SaeStore(ctx.open().ws.db, ctx.open().dir);
+  return {
+    'saes.list': () => saes().list(),
+    'saes.estimate': (req) => {
+      const open = ctx.open();
+      const { dIn, dOut, dSae, rows } = trainShape(open, req);
+      const parameters = dIn * dSae + dSae + dSae * dOut + dOut;
+      // Parameters and Adam moments live in the pool process and are copied to the job at
+      // checkpoints; one step's activations; the chunk of batches; the harvest rows in memory.
+      const memoryBytes = 4 * (2 * 3 * parameters + 8 * req.batchSize * dSae + req.stepsPerCall * req.batchSize * (dIn + dOut) + rows * (dIn + (req.outputTap ? dOut : 0)));
+      const previous = open.runner.store
+        .list(200)
+        .find((j) => j.kind === 'sae-train' && j.state === 'succeeded' && j.startedAt && j.finishedAt && (j.result as { steps?: number } | null)?.steps);
+      let seconds: number | null = null;
+      if (previous) {
+        const prevReq = previous.params as SaeTrainRequest;
+        const prev = (previous.result as { steps: number }).steps;
+        const elapsed = (Date.parse(previous.finishedAt!) - Date.parse(previous.startedAt!)) / 1000;
+        const prevShape = open.harvests.get(prevReq.harvestId).stats[prevReq.tap];
+        if (prevShape && elapsed > 0) {
+          const prevCost = stepCost(prevReq.batchSize ?? 1024, prevShape.width, prevShape.width, prevShape.width * (prevReq.expansion ?? 8));
+          seconds = (elapsed / prev) * (stepCost(req.batchSize, dIn, dOut, dSae) / prevCost) * req.steps;
+        }
+      }
+      return { dIn, dOut, dSae, parameters, memoryBytes, tokens: req.steps * req.batchSize, seconds };
+    },
+    'saes.train': (req) => {
+      const open = ctx.open();
+      trainShape(open, req);
+      return open.runner.start('sae-train', req);
+    },
+    'saes.metrics': (req) => new TrainMetricsStore(ctx.open().ws.db).list(req.jobId, req.afterStep),
+    'saes.evaluate': (req) => {
+      const open = ctx.open();
+      saes().get(req.saeId);
+      open.models.get(req.modelId);
+      open.datasets.get(req.datasetId);
+      return open.runner.start('sae-eval', req);
+    },
+  };
+}

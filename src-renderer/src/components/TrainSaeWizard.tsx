@@ -1,0 +1,128 @@
+import type { Job, RequestOf, ResponseOf } from '@contract/contract';
+import {
+  Alert, Button, Checkbox, FormControlLabel, MenuItem, Stack, Step, StepLabel, Stepper, TextField, Typography,
+} from '@mui/material';
+import { useEffect, useMemo, useState } from 'react';
+import { invoke } from '../api/client';
+import { useChannel } from '../hooks/useChannel';
+import { useReportError } from '../hooks/useErrorReporter';
+import { formatDuration } from '../lib/eta';
+
+const STEPS = ['Model', 'Tap', 'Harvest', 'Architecture'];
+type Arch = 'topk' | 'batchtopk' | 'relu';
+const mb = (bytes: number) => (bytes > 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
+
+/** Train SAE: model -> tap (or transcoder taps) -> harvest -> architecture and hyperparameters, with an estimate. */
+export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onStarted: (job: Job) => void }) {
+  const report = useReportError();
+  const { data: models } = useChannel('models.list', {});
+  const { data: harvests } = useChannel('harvests.list', {});
+  const [step, setStep] = useState(0);
+  const [modelId, setModelId] = useState<number | ''>('');
+  const [tap, setTap] = useState('');
+  const [transcoder, setTranscoder] = useState(false);
+  const [outputTap, setOutputTap] = useState('');
+  const [harvestId, setHarvestId] = useState<number | ''>('');
+  const [arch, setArch] = useState<Arch>('topk');
+  const [form, setForm] = useState({ expansion: '8', k: '32', l1: '5', steps: '2000', batch: '1024', lr: '4e-4' });
+  const [estimate, setEstimate] = useState<ResponseOf<'saes.estimate'> | null>(null);
+  const [estimateError, setEstimateError] = useState<string | null>(null);
+  const model = models?.find((m) => m.id === modelId);
+  const taps = useMemo(() => (model ? model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []) : []), [model]);
+  const usable = (harvests ?? []).filter((h) => model && h.modelPath === model.path && h.stats[tap] && (!transcoder || h.stats[outputTap]));
+  const request: RequestOf<'saes.train'> | null =
+    harvestId === ''
+      ? null
+      : {
+          harvestId: Number(harvestId),
+          tap,
+          ...(transcoder ? { outputTap } : {}),
+          architecture: arch,
+          expansion: Number(form.expansion),
+          k: Number(form.k),
+          l1Coefficient: Number(form.l1),
+          steps: Number(form.steps),
+          batchSize: Number(form.batch),
+          lr: Number(form.lr),
+        };
+  const key = JSON.stringify(request);
+  useEffect(() => {
+    if (!request || step !== 3) return;
+    invoke('saes.estimate', request).then(
+      (e) => { setEstimate(e); setEstimateError(null); },
+      (e: Error) => { setEstimate(null); setEstimateError(e.message); },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, step]);
+  const canNext = [modelId !== '', tap !== '' && (!transcoder || outputTap !== ''), harvestId !== '', false][step];
+  const field = (name: keyof typeof form, label: string, width = 120) => (
+    <TextField size="small" label={label} value={form[name]} onChange={(e) => setForm({ ...form, [name]: e.target.value })} sx={{ width }} inputProps={{ 'aria-label': label }} />
+  );
+  const train = () => request && invoke('saes.train', request).then(onStarted, report);
+
+  return (
+    <Stack spacing={2} data-testid="train-sae-wizard">
+      <Stepper activeStep={step}>
+        {STEPS.map((s) => <Step key={s}><StepLabel>{s}</StepLabel></Step>)}
+      </Stepper>
+      {step === 0 && (
+        <TextField select size="small" label="Model" value={modelId} onChange={(e) => { setModelId(Number(e.target.value)); setTap(''); setHarvestId(''); }} sx={{ width: 320 }}>
+          {(models ?? []).map((m) => <MenuItem key={m.id} value={m.id}>{m.name}</MenuItem>)}
+        </TextField>
+      )}
+      {step === 1 && (
+        <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
+          <TextField select size="small" label={transcoder ? 'Input tap' : 'Tap'} value={tap} onChange={(e) => { setTap(e.target.value); setHarvestId(''); }} sx={{ width: 320 }}>
+            {taps.map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+          </TextField>
+          <FormControlLabel label="Transcoder (predict another tap)" control={<Checkbox checked={transcoder} onChange={(e) => setTranscoder(e.target.checked)} />} />
+          {transcoder && (
+            <TextField select size="small" label="Output tap" value={outputTap} onChange={(e) => { setOutputTap(e.target.value); setHarvestId(''); }} sx={{ width: 320 }}>
+              {taps.map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+            </TextField>
+          )}
+        </Stack>
+      )}
+      {step === 2 && (usable.length === 0 ? (
+        <Alert severity="info">No harvest of this model holds {transcoder ? `${tap} and ${outputTap}` : tap}. Harvest it on the Activations page first.</Alert>
+      ) : (
+        <TextField select size="small" label="Harvest" value={harvestId} onChange={(e) => setHarvestId(Number(e.target.value))} sx={{ width: 420 }}>
+          {usable.map((h) => <MenuItem key={h.id} value={h.id}>#{h.id}: {h.items} items, {h.stats[tap]!.rows} rows of {tap}</MenuItem>)}
+        </TextField>
+      ))}
+      {step === 3 && (
+        <Stack spacing={2}>
+          <Stack direction="row" spacing={2} flexWrap="wrap" useFlexGap>
+            <TextField select size="small" label="Architecture" value={arch} onChange={(e) => setArch(e.target.value as Arch)} sx={{ width: 200 }}>
+              <MenuItem value="topk">TopK</MenuItem>
+              <MenuItem value="batchtopk">BatchTopK</MenuItem>
+              <MenuItem value="relu">ReLU + L1</MenuItem>
+            </TextField>
+            {field('expansion', 'Expansion (d_sae / d_in)')}
+            {arch === 'relu' ? field('l1', 'L1 coefficient') : field('k', 'k (active features)')}
+            {field('steps', 'Steps')}
+            {field('batch', 'Batch (tokens)')}
+            {field('lr', 'Learning rate')}
+          </Stack>
+          {estimateError && <Alert severity="error">{estimateError}</Alert>}
+          {estimate && (
+            <Alert severity="info" data-testid="train-estimate">
+              d_in {estimate.dIn} → {estimate.dSae} features ({(estimate.parameters / 1e6).toFixed(2)}M parameters), about {mb(estimate.memoryBytes)} of memory,{' '}
+              {(estimate.tokens / 1e6).toFixed(2)}M training tokens;{' '}
+              {estimate.seconds === null ? 'time: shown once a run in this workspace has measured this machine (the run page shows a live ETA)' : `about ${formatDuration(estimate.seconds)} at the speed of the last run`}.
+            </Alert>
+          )}
+          <Typography variant="caption" color="text.secondary">Adam with linear warmup and cosine decay, unit-norm decoder rows (TopK / BatchTopK), AuxK for dead features, b_dec at the geometric median.</Typography>
+        </Stack>
+      )}
+      <Stack direction="row" spacing={1}>
+        <Button disabled={step === 0} onClick={() => setStep(step - 1)}>Back</Button>
+        {step < 3 ? (
+          <Button variant="contained" disabled={!canNext} onClick={() => setStep(step + 1)}>Next</Button>
+        ) : (
+          <Button variant="contained" disabled={!request || readOnly || Boolean(estimateError)} onClick={train}>Train</Button>
+        )}
+      </Stack>
+    </Stack>
+  );
+}

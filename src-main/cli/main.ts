@@ -9,13 +9,14 @@ import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { harvestCommand } from './commands/harvest.js';
+import { jobsCommand } from './commands/jobs.js';
 import { modelCommand } from './commands/model.js';
 import { saeCommand } from './commands/sae.js';
 import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand];
+const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, jobsCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -4,6 +4,7 @@
  * BatchTopK, ReLU + L1 and a transcoder (hook_mlp_in -> hook_mlp_out) train and store SAELens
  * folders; a run killed mid-way resumes from its checkpoint without losing completed steps.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { crossEntropySum, lossRecovered } from '../../src-main/core/sae/splice-m
 import { encode } from '../../src-main/core/sae/sae-io';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { untilJob } from '../helpers/backend';
-import { runCli } from '../helpers/cli';
+import { ocularBin, runCli } from '../helpers/cli';
 import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
@@ -138,6 +139,32 @@ describe('SAE training', () => {
     expect(record).toMatchObject({ hookName: MLP_IN, hookNameOut: MLP_OUT, dOut: 128 });
     expect(sae).toMatchObject({ hookName: MLP_IN, hookNameOut: MLP_OUT, applyBDecToInput: false });
   }, 180_000);
+
+  it('an ocular train process killed with SIGKILL mid-run resumes with ocular jobs resume from its last checkpoint', async () => {
+    const before = new Set(fs.existsSync(path.join(ws, 'blobs', 'sae-train')) ? fs.readdirSync(path.join(ws, 'blobs', 'sae-train')) : []);
+    const child = spawn(process.execPath, [ocularBin, 'train', '--workspace', ws, '--harvest', '1', '--tap', TAP, '--expansion', '2', '--k', '8', '--steps', '3000', '--batch', '256', '--checkpoint-every', '50', '--log-every', '10', '--device', 'cpu', '--json'], { stdio: 'ignore', detached: true });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    // Wait for a checkpoint of the new job, then kill the CLI and its pool processes at once.
+    let jobId = 0;
+    await expect
+      .poll(() => {
+        const dirs = fs.existsSync(path.join(ws, 'blobs', 'sae-train')) ? fs.readdirSync(path.join(ws, 'blobs', 'sae-train')).filter((d) => !before.has(d)) : [];
+        jobId = Number(dirs[0] ?? 0);
+        return jobId > 0 && fs.existsSync(path.join(ws, 'blobs', 'sae-train', String(jobId), 'checkpoint.safetensors'));
+      }, { timeout: 60_000, interval: 100 })
+      .toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    const res = await runCli(['jobs', 'resume', String(jobId), '--workspace', ws, '--json'], 180_000);
+    expect(res.code, res.stderr).toBe(0);
+    const job = JSON.parse(res.stdout) as Job;
+    expect(job.state).toBe('succeeded');
+    const r = job.result as { steps: number; history: Array<{ step: number }> };
+    expect(r.steps).toBe(3000);
+    // One logged point per 10 steps from the first to the last: nothing completed before the kill was lost or skipped.
+    expect(r.history.map((h) => h.step)).toEqual(Array.from({ length: 300 }, (_, i) => (i + 1) * 10));
+  }, 240_000);
 
   it('killed mid-run and resumed, continues from the last checkpoint without losing completed steps', async () => {
     const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });

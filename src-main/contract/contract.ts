@@ -308,6 +308,109 @@ export const saeEvalRequestSchema = z.object({
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
 });
 
+
+// ---- Feature analysis, browser and labels ----
+
+export const analysisRequestSchema = z.object({
+  saeId: z.number().int().positive(),
+  harvestId: z.number().int().positive(),
+  /** Top-activating examples kept per feature. */
+  topN: z.number().int().min(1).max(200).default(20),
+  /** Image and text tokens per feature behind the cross-modal weight. */
+  crossK: z.number().int().min(1).max(100).default(10),
+  /** Promoted / suppressed tokens kept per feature. */
+  logitTokens: z.number().int().min(0).max(50).default(10),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
+export const analysisSummarySchema = z.object({
+  rows: z.number().int(),
+  features: z.number().int(),
+  /** Features that never fired on these rows. */
+  neverFired: z.number().int(),
+  truncatedRows: z.number().int(),
+  histogramEdges: z.array(z.number()),
+  logitEffects: z.boolean(),
+  seconds: z.number(),
+});
+
+export const analysisRecordSchema = z.object({
+  id: z.number().int(),
+  saeId: z.number().int(),
+  harvestId: z.number().int(),
+  jobId: z.number().int().nullable(),
+  params: analysisRequestSchema,
+  summary: analysisSummarySchema.nullable(),
+  createdAt: z.string(),
+});
+export type AnalysisRecord = z.infer<typeof analysisRecordSchema>;
+
+export const labelStatusSchema = z.enum(['unlabelled', 'labelled', 'needs-review', 'uninterpretable']);
+export type LabelStatus = z.infer<typeof labelStatusSchema>;
+
+export const featureLabelSchema = z.object({
+  feature: z.number().int().min(0),
+  label: z.string().max(2000),
+  tags: z.array(z.string().min(1).max(100)).max(50),
+  confidence: z.number().min(0).max(1).nullable(),
+  status: labelStatusSchema,
+  annotator: z.string().min(1).max(200),
+  updatedAt: z.string(),
+});
+export type FeatureLabel = z.infer<typeof featureLabelSchema>;
+
+export const featureRowSchema = z.object({
+  feature: z.number().int(),
+  density: z.number(),
+  maxAct: z.number(),
+  meanAct: z.number(),
+  imageShare: z.number().nullable(),
+  crossModal: z.number().nullable(),
+  label: z.string().nullable(),
+  status: labelStatusSchema,
+});
+export type FeatureRow = z.infer<typeof featureRowSchema>;
+
+export const featureSortSchema = z.enum(['feature', 'density', 'maxAct', 'imageShare', 'crossModal', 'label', 'status']);
+
+const tokenActivation = z.object({ token: z.string(), activation: z.number() });
+
+export const featureExampleSchema = z.object({
+  rank: z.number().int(),
+  row: z.number().int(),
+  activation: z.number(),
+  itemId: z.number().int(),
+  position: z.number().int(),
+  modality: z.enum(['image', 'text', 'generated']),
+  patchRow: z.number().int().nullable(),
+  patchCol: z.number().int().nullable(),
+  /** The item's image, copied into the workspace by the analysis (a path inside it). */
+  imagePath: z.string().nullable(),
+  /** This feature's activation on every image token of the item, [rows x cols] row-major. */
+  heatmap: z.object({ rows: z.number().int(), cols: z.number().int(), values: z.array(z.number()) }).nullable(),
+  /** Text tokens around the example with this feature's activation on each; `at` marks the example. */
+  context: z.array(tokenActivation.extend({ at: z.boolean() })),
+  question: z.string(),
+  answer: z.string(),
+  task: z.string().nullable(),
+  /** The benchmark object under the patch (synthetic datasets), or null. */
+  object: z.object({ shape: z.string(), color: z.string(), size: z.string() }).nullable(),
+});
+export type FeatureExample = z.infer<typeof featureExampleSchema>;
+
+export const featureDetailSchema = z.object({
+  row: featureRowSchema,
+  quantiles: z.object({ q50: z.number(), q90: z.number(), q99: z.number() }),
+  histogram: z.object({ edges: z.array(z.number()), counts: z.array(z.number()) }),
+  logits: z.object({ promoted: z.array(tokenActivation), suppressed: z.array(tokenActivation) }).nullable(),
+  examples: z.array(featureExampleSchema),
+  label: featureLabelSchema.nullable(),
+});
+export type FeatureDetail = z.infer<typeof featureDetailSchema>;
+
+export const labelConflictSchema = z.object({ feature: z.number().int(), ours: featureLabelSchema, theirs: featureLabelSchema });
+export type LabelConflict = z.infer<typeof labelConflictSchema>;
+
 /** What a harvest reads and writes; its estimate needs exactly these. */
 const harvestRequest = z.object({
   modelId: z.number().int().positive(),
@@ -553,6 +656,72 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Splice an SAE into its model: cross-entropy increase, CE loss recovered vs zero-ablation, accuracy change (a job).',
+  }),
+  'analyses.start': channel({
+    request: analysisRequestSchema.strict(),
+    response: z.object({ analysis: analysisRecordSchema, job: jobSchema }),
+    mutates: true,
+    summary: "Analyse an SAE's features over a harvest (streaming over its shards; a job).",
+  }),
+  'analyses.list': channel({
+    request: empty,
+    response: z.array(analysisRecordSchema),
+    mutates: false,
+    summary: 'Feature analyses in the workspace.',
+  }),
+  'features.list': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(200),
+        sort: featureSortSchema.default('feature'),
+        order: z.enum(['asc', 'desc']).default('asc'),
+        search: z.string().max(200).default(''),
+        status: labelStatusSchema.nullable().default(null),
+      })
+      .strict(),
+    response: z.object({ total: z.number().int(), features: z.array(featureRowSchema) }),
+    mutates: false,
+    summary: 'A window of the feature list, sorted and filtered (search matches labels, tags and feature ids).',
+  }),
+  'features.get': channel({
+    request: z.object({ analysisId: z.number().int().positive(), feature: z.number().int().min(0) }).strict(),
+    response: featureDetailSchema,
+    mutates: false,
+    summary: "A feature page: statistics, histogram, logit effects, top examples with patch heatmaps and text contexts, label.",
+  }),
+  'labels.set': channel({
+    request: featureLabelSchema.omit({ updatedAt: true }).extend({ saeId: z.number().int().positive() }).strict(),
+    response: featureLabelSchema,
+    mutates: true,
+    summary: "Label a feature (text, tags, confidence, status, annotator); the previous value goes to its history.",
+  }),
+  'labels.history': channel({
+    request: z.object({ saeId: z.number().int().positive(), feature: z.number().int().min(0) }).strict(),
+    response: z.array(featureLabelSchema.extend({ source: z.string() })),
+    mutates: false,
+    summary: "Every change to a feature's label, newest first.",
+  }),
+  'labels.export': channel({
+    request: z.object({ saeId: z.number().int().positive(), format: z.enum(['json', 'csv']) }).strict(),
+    response: z.object({ filename: z.string(), content: z.string() }),
+    mutates: false,
+    summary: "An SAE's labels as JSON or CSV, to merge several annotators' work.",
+  }),
+  'labels.import': channel({
+    request: z
+      .object({
+        saeId: z.number().int().positive(),
+        format: z.enum(['json', 'csv']),
+        content: z.string().max(50_000_000),
+        /** For features listed here, take the imported label over ours; other conflicts are only reported. */
+        takeTheirs: z.array(z.number().int().min(0)).default([]),
+      })
+      .strict(),
+    response: z.object({ applied: z.number().int(), unchanged: z.number().int(), conflicts: z.array(labelConflictSchema) }),
+    mutates: true,
+    summary: 'Import labels: new and identical ones merge; differing ones are listed as conflicts, never silently overwritten.',
   }),
   'runtime.diagnostics': channel({
     request: empty,

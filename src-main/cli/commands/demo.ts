@@ -1,28 +1,36 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EvalSummary, Job } from '../../contract/contract.js';
+import type { AnalysisRecord, EvalSummary, FeatureDetail, FeatureRow, Job } from '../../contract/contract.js';
+import { pureFeatures } from '../../core/analysis/purity.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-
+import { caller } from '../backend-calls.js';
 import { formatSummary } from './eval.js';
 import { nodeBackend } from '../node-backend.js';
 
+/** The demo's jobs in order; the last one ends the pipeline. */
+const STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze'] as const;
+
 export const demoCommand: CommandSpec = {
   name: 'demo',
-  summary: 'Run the pipeline headless on the bundled demo model: generate the benchmark into a workspace, then\nevaluate the model on it and print accuracy with confidence intervals.',
+  summary:
+    'Run the pipeline headless on the bundled demo model: generate the benchmark into a workspace, evaluate the\n' +
+    'model on it, harvest a middle decoder layer, train a TopK SAE there, analyse its features, and print a summary.',
   usage: 'ocular demo --workspace DIR [--per-cell N] [--model DIR] [--json]',
   options: { workspace: { type: 'string', short: 'w' }, 'per-cell': { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } },
   help: [
     '-w, --workspace DIR   workspace folder (created if needed)',
     '    --per-cell N      benchmark items per task and difficulty (default 20)',
     '    --model DIR       use this model folder instead of the bundled demo model',
-    '    --json            print the evaluation summary as JSON',
+    '    --json            print the summary as JSON',
   ],
   async run(values) {
     const dir = path.resolve(requireString(values, 'workspace'));
     const perCell = values['per-cell'] === undefined ? 20 : Number(values['per-cell']);
     if (!Number.isInteger(perCell) || perCell < 1) throw new UsageError('--per-cell must be a positive integer.');
     const json = Boolean(values.json);
+    const started = Date.now();
     const backend = nodeBackend({ pinnedWorkspace: dir });
+    const call = caller(backend);
     const log = (line: string) => {
       if (!json) console.error(line);
     };
@@ -31,23 +39,47 @@ export const demoCommand: CommandSpec = {
       if (!opened.ok) throw new UsageError(opened.error.message);
       const model = typeof values.model === 'string' ? path.resolve(values.model) : (backend.demoModelPath() ?? undefined);
       if (!model) throw new UsageError('This installation has no bundled demo model (resources/models/ocular-demo-vlm); pass --model DIR.');
-      const evaluation = new Promise<Job>((resolve, reject) =>
+      const done = new Map<string, Job>();
+      const finished = new Promise<Job>((resolve) =>
         backend.onEvent((e) => {
-          if (e.type !== 'job.updated' || ['queued', 'running'].includes(e.job.state)) return;
-          if (e.job.kind === 'dataset-synth' && e.job.state !== 'succeeded') reject(new Error(`benchmark generation ${e.job.state}: ${e.job.error ?? ''}`));
-          if (e.job.kind === 'dataset-synth' && e.job.state === 'succeeded') log(`benchmark ready: ${(e.job.result as { items: number }).items} items; evaluating…`);
-          if (e.job.kind === 'evaluate') resolve(e.job);
+          if (e.type !== 'job.updated' || ['queued', 'running'].includes(e.job.state) || !STAGES.includes(e.job.kind as (typeof STAGES)[number])) return;
+          done.set(e.job.kind, e.job);
+          log(`${e.job.kind.padEnd(14)} ${e.job.state} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+          if (e.job.state !== 'succeeded' || e.job.kind === STAGES[STAGES.length - 1]) resolve(e.job);
         }),
       );
-      log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty)…`);
+      log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse…`);
       await backend.startDemo(perCell, model);
-      const job = await evaluation;
-      if (job.state !== 'succeeded') {
-        console.error(`evaluation ${job.state}: ${job.error ?? ''}`);
+      const last = await finished;
+      if (last.state !== 'succeeded') {
+        console.error(`${last.kind} ${last.state}: ${last.error ?? ''}`);
         return 1;
       }
-      const summary = (await backend.invoke('evals.get', { id: (job.result as { evalId: number }).evalId })) as { ok: true; result: EvalSummary };
-      console.log(json ? JSON.stringify(summary.result, null, 2) : formatSummary(summary.result));
+      const evaluation = await call<EvalSummary>('evals.get', { id: (done.get('evaluate')!.result as { evalId: number }).evalId });
+      const train = done.get('sae-train')!.result as { saeId: number; final: { fvu: number; l0: number; deadFraction: number } };
+      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find((a) => a.id === (last.result as { analysisId: number }).analysisId)!;
+      const rows = (await call<{ features: FeatureRow[] }>('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })).features.filter((f) => f.density > 0);
+      const details: FeatureDetail[] = [];
+      for (const f of rows) details.push(await call<FeatureDetail>('features.get', { analysisId: analysis.id, feature: f.feature }));
+      const pure = pureFeatures(details, { minExamples: 20, threshold: 0.8 });
+      const summary = {
+        seconds: (Date.now() - started) / 1000,
+        evaluation,
+        sae: { id: train.saeId, ...train.final },
+        analysis: { id: analysis.id, ...analysis.summary!, histogramEdges: undefined },
+        groundTruth: { examined: pure.examined, colourPure: pure.colour, shapePure: pure.shape },
+      };
+      if (json) console.log(JSON.stringify(summary, null, 2));
+      else {
+        console.log(formatSummary(evaluation));
+        console.log(`\nSAE ${train.saeId} on blocks.1.hook_resid_post: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`);
+        console.log(`analysis ${analysis.id}: ${analysis.summary!.rows} tokens, ${analysis.summary!.features} features (${analysis.summary!.neverFired} never fired)`);
+        console.log(`ground truth: of ${pure.examined} features with 20 examples, ${pure.colour.length} have top-20 patches >= 80% one colour, ${pure.shape.length} one shape`);
+        const show = (list: typeof pure.colour) => list.slice(0, 5).map((p) => `#${p.feature} ${p.value} ${(p.share * 100).toFixed(0)}%`).join(', ');
+        if (pure.colour.length) console.log(`  colour features: ${show(pure.colour)}`);
+        if (pure.shape.length) console.log(`  shape features: ${show(pure.shape)}`);
+        console.log(`\ndone in ${summary.seconds.toFixed(0)} s; open the workspace in the app (or \`ocular serve --workspace ${dir}\`) to browse the features`);
+      }
       return 0;
     } finally {
       await backend.close();

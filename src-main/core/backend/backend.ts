@@ -21,7 +21,9 @@ import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
+import { analysisHandlers } from './handlers/analysis-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
+import { AnalysisStore } from '../analysis/analysis-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
@@ -51,6 +53,8 @@ export interface BackendOptions {
 }
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
+/** The demo pipeline's SAE tap: the middle of the demo model's three decoder layers. */
+export const DEMO_TAP = 'blocks.1.hook_resid_post';
 
 export function defaultConfigDir(): string {
   if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'Ocular');
@@ -78,7 +82,7 @@ export class Backend {
       sessionPool: () => this.sessionPool(),
       changed: () => this.emit({ type: 'workspace.changed', workspace: this.current?.info() ?? null }),
     };
-    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx) };
+    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx), ...analysisHandlers(ctx) };
   }
 
   onEvent(listener: (event: BackendEvent) => void): () => void {
@@ -132,23 +136,60 @@ export class Backend {
    * Demo: register a model (the bundled one unless given), generate the benchmark, and evaluate the
    * model on it as soon as the benchmark job succeeds. Returns the benchmark job.
    */
+  /**
+   * The demo pipeline on the bundled model, one job after another: generate the benchmark, evaluate
+   * the model on it, harvest a middle decoder layer, train a TopK SAE there, analyse its features.
+   * Each stage starts when the previous one succeeds; the returned job is the first.
+   */
   async startDemo(perCell: number, modelPath = this.demoModelPath()): Promise<{ model: ModelRecord; job: Job }> {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
-    const { models, runner, dir, evals, datasets } = this.open();
+    const open = this.open();
+    const { models, runner, dir, evals, harvests } = open;
     const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
-    const job = runner.start('dataset-synth', { seed: 0, perCell, imageSize: 96, dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`), name });
+    let datasetId = 0;
+    const stages: Array<(previous: Job) => Job> = [
+      (synth) => {
+        datasetId = (synth.result as { datasetId: number }).datasetId;
+        const record = evals.create(model.path, datasetId, { maxNewTokens: 8, promptTemplate: '{question}', batchSize: 16, limit: null, device: 'auto' });
+        const job = runner.start('evaluate', { evalId: record.id });
+        evals.attachJob(record.id, job.id);
+        return job;
+      },
+      () => {
+        const harvest = harvests.create(model.path, datasetId, { taps: [DEMO_TAP], tokenKinds: ['image', 'text'], dtype: 'fp32', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
+        const job = runner.start('harvest', { harvestId: harvest.id });
+        harvests.attachJob(harvest.id, job.id);
+        return job;
+      },
+      (harvest) =>
+        runner.start('sae-train', { harvestId: (harvest.result as { harvestId: number }).harvestId, tap: DEMO_TAP, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
+      (train) => {
+        const analyses = new AnalysisStore(open.ws.db);
+        const harvestId = (train.params as { harvestId: number }).harvestId;
+        const analysis = analyses.create({ saeId: (train.result as { saeId: number }).saeId, harvestId, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
+        const job = runner.start('analyze', { analysisId: analysis.id });
+        analyses.attachJob(analysis.id, job.id);
+        return job;
+      },
+    ];
+    const first = runner.start('dataset-synth', { seed: 0, perCell, imageSize: 96, dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`), name });
+    let current = first.id;
     const onUpdate = (updated: Job) => {
-      if (updated.id !== job.id || ['queued', 'running'].includes(updated.state)) return;
-      runner.off('updated', onUpdate);
-      if (updated.state !== 'succeeded') return;
-      const datasetId = (updated.result as { datasetId: number }).datasetId;
-      datasets.get(datasetId);
-      const record = evals.create(model.path, datasetId, { maxNewTokens: 8, promptTemplate: '{question}', batchSize: 16, limit: null, device: 'auto' });
-      evals.attachJob(record.id, runner.start('evaluate', { evalId: record.id }).id);
+      if (updated.id !== current || ['queued', 'running'].includes(updated.state)) return;
+      const next = stages.shift();
+      if (updated.state !== 'succeeded' || !next || this.current !== open) {
+        runner.off('updated', onUpdate);
+        return;
+      }
+      try {
+        current = next(updated).id;
+      } catch {
+        runner.off('updated', onUpdate);
+      }
     };
     runner.on('updated', onUpdate);
-    return { model, job };
+    return { model, job: first };
   }
 
   /** Start any job kind with any params: for trusted local callers (the CLI), never a transport. */

@@ -87,3 +87,41 @@ export function placeObjects(
   }
   return placed;
 }
+
+/** Whether a point lies inside an object's actual shape (not just its bounding box). */
+export function containsPoint(o: SceneObject, px: number, py: number): boolean {
+  const [x, y, w, h] = o.bbox;
+  const u = (px - x) / w;
+  const v = (py - y) / h;
+  if (u < 0 || u > 1 || v < 0 || v > 1) return false;
+  switch (o.shape) {
+    case 'square':
+      return true;
+    case 'circle':
+      return (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25;
+    case 'triangle':
+      return Math.abs(u - 0.5) <= v / 2;
+    case 'diamond':
+      return Math.abs(u - 0.5) + Math.abs(v - 0.5) <= 0.5;
+  }
+}
+
+/**
+ * The object under an image patch: the one covering most of a 3 x 3 grid of sample points in the
+ * patch (the image is split into `rows` x `cols` equal patches), or null for background.
+ */
+export function objectAtPatch(scene: Scene, patchRow: number, patchCol: number, rows: number, cols: number): SceneObject | null {
+  const pw = scene.width / cols;
+  const ph = scene.height / rows;
+  let best: SceneObject | null = null;
+  let bestHits = 0;
+  for (const o of scene.objects) {
+    let hits = 0;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (containsPoint(o, (patchCol + (j + 0.5) / 3) * pw, (patchRow + (i + 0.5) / 3) * ph)) hits++;
+    if (hits > bestHits) {
+      best = o;
+      bestHits = hits;
+    }
+  }
+  return bestHits >= 3 ? best : null;
+}

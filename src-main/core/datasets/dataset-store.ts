@@ -85,6 +85,17 @@ export class DatasetStore {
     return rows.map(toItem);
   }
 
+  /** Items by id (any dataset), for pages that show a few examples. */
+  itemsById(ids: number[]): Map<number, StoredItem> {
+    const out = new Map<number, StoredItem>();
+    const stmt = this.db.prepare('SELECT * FROM dataset_items WHERE id = ?');
+    for (const id of new Set(ids)) {
+      const row = stmt.get(id) as ItemRow | undefined;
+      if (row) out.set(id, toItem(row));
+    }
+    return out;
+  }
+
   /** Distinct text answers: the choices answer extraction looks for. */
   textChoices(datasetId: number): string[] {
     const rows = this.db.prepare("SELECT DISTINCT answer_json FROM dataset_items WHERE dataset_id = ? AND answer_type = 'text'").all(datasetId) as Array<{ answer_json: string }>;

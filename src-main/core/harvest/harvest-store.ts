@@ -71,6 +71,13 @@ export class HarvestStore {
     });
   }
 
+  /** A harvest's record without its row and item counts (which scan the index): for hot paths. */
+  meta(id: number): Omit<HarvestRecord, 'items' | 'rows'> {
+    const r = this.db.prepare('SELECT * FROM harvests WHERE id = ?').get(id) as { id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string } | undefined;
+    if (!r) throw new OcularError('not_found', `No harvest with id ${id}.`);
+    return { id: r.id, jobId: r.job_id, modelPath: r.model_path, datasetId: r.dataset_id, params: JSON.parse(r.params_json) as HarvestParams, stats: JSON.parse(r.stats_json) as Record<string, TapStats>, createdAt: r.created_at };
+  }
+
   get(id: number): HarvestRecord {
     const found = this.select(id)[0];
     if (!found) throw new OcularError('not_found', `No harvest with id ${id}.`);

@@ -1,4 +1,5 @@
 import type { JobKind } from './job-kind.js';
+import { analyzeJob } from './kinds/analyze.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { harvestJob } from './kinds/harvest.js';
@@ -9,7 +10,7 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob, analyzeJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

@@ -8,7 +8,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { externalDataLocations, readModel, writeModel } from './model-io.js';
+import { externalDataLocations, readModel, writeModel, type ModelProto } from './model-io.js';
+import { sliceToLogits } from './slice.js';
 import { applySurgery, type SurgerySpec } from './surgery.js';
 import { discoverTowerTaps } from './taps.js';
 
@@ -43,6 +44,40 @@ function writable(dir: string): boolean {
   }
 }
 
+/** An edited graph outside its model folder reaches the weight files through links beside it. */
+function linkWeights(model: ModelProto, sourceDir: string, targetDir: string): void {
+  fs.mkdirSync(targetDir, { recursive: true });
+  if (targetDir === sourceDir) return;
+  for (const loc of externalDataLocations(model)) {
+    const link = path.join(targetDir, loc);
+    if (!fs.existsSync(link)) {
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(path.resolve(sourceDir, loc), link);
+    }
+  }
+}
+
+/**
+ * The part of a decoder graph from its last residual-stream tap to the logits (final norm and
+ * unembedding, with the model's own weights): input `resid` [batch, seq, d], output `logits`.
+ * Used for logit effects of feature directions. Written beside the model, or in the cache folder.
+ */
+export function writeUnembedGraph(graphFile: string, options: { cacheDir: string }): { path: string; inputType: number } {
+  const bytes = fs.readFileSync(graphFile);
+  const hash = crypto.createHash('sha256').update(`ocular-unembed-v${SURGERY_VERSION}`).update(bytes).digest('hex').slice(0, 16);
+  const stem = path.basename(graphFile, '.onnx');
+  const sourceDir = path.dirname(graphFile);
+  const targetDir = writable(sourceDir) ? sourceDir : path.join(options.cacheDir, `${stem}-${hash}`);
+  const target = path.join(targetDir, `${stem}.ocular-unembed-${hash}.onnx`);
+  const model = readModel(graphFile);
+  const sliced = sliceToLogits(model);
+  if (!fs.existsSync(target)) {
+    linkWeights(model, sourceDir, targetDir);
+    writeModel(sliced.model, target);
+  }
+  return { path: target, inputType: sliced.inputType };
+}
+
 export function writeEditedGraph(graphFile: string, spec: SurgerySpec, options: { tapPrefix?: string; cacheDir: string }): EditedGraph {
   const bytes = fs.readFileSync(graphFile);
   const prefix = options.tapPrefix ?? '';
@@ -61,16 +96,7 @@ export function writeEditedGraph(graphFile: string, spec: SurgerySpec, options: 
   if (!tower) throw new Error(`${graphFile}: no residual stream found, so no taps can be edited.`);
   const saeFile = `${stem}.ocular-${hash}.sae.onnx_data`;
   const result = applySurgery(model, tower, spec, saeFile);
-  fs.mkdirSync(targetDir, { recursive: true });
-  if (targetDir !== sourceDir) {
-    for (const loc of externalDataLocations(model)) {
-      const link = path.join(targetDir, loc);
-      if (!fs.existsSync(link)) {
-        fs.mkdirSync(path.dirname(link), { recursive: true });
-        fs.symlinkSync(path.resolve(sourceDir, loc), link);
-      }
-    }
-  }
+  linkWeights(model, sourceDir, targetDir);
   if (result.saeData) writeFileAtomic(path.join(targetDir, saeFile), result.saeData);
   writeModel(result.model, target);
   writeFileAtomic(manifest, JSON.stringify({ addedInputs: result.addedInputs, addedOutputs: result.addedOutputs }));

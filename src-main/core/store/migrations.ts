@@ -183,6 +183,68 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE saes ADD COLUMN eval_json TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'feature analyses and labels',
+    sql: `
+      CREATE INDEX harvest_rows_by_item ON harvest_rows (harvest_id, stream, item_id, position);
+      CREATE TABLE analyses (
+        id           INTEGER PRIMARY KEY,
+        sae_id       INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+        harvest_id   INTEGER NOT NULL REFERENCES harvests(id) ON DELETE CASCADE,
+        job_id       INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        params_json  TEXT NOT NULL,
+        summary_json TEXT,
+        created_at   TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE features (
+        analysis_id    INTEGER NOT NULL REFERENCES analyses(id) ON DELETE CASCADE,
+        feature        INTEGER NOT NULL,
+        density        REAL NOT NULL,
+        max_act        REAL NOT NULL,
+        mean_act       REAL NOT NULL,
+        image_share    REAL,
+        cross_modal    REAL,
+        quantiles_json TEXT NOT NULL,
+        hist_json      TEXT NOT NULL,
+        logits_json    TEXT,
+        PRIMARY KEY (analysis_id, feature)
+      ) STRICT;
+      CREATE TABLE feature_examples (
+        analysis_id INTEGER NOT NULL REFERENCES analyses(id) ON DELETE CASCADE,
+        feature     INTEGER NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('top', 'image', 'text')),
+        rank        INTEGER NOT NULL,
+        row         INTEGER NOT NULL,
+        activation  REAL NOT NULL,
+        PRIMARY KEY (analysis_id, feature, kind, rank)
+      ) STRICT;
+      CREATE TABLE feature_labels (
+        sae_id     INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+        feature    INTEGER NOT NULL,
+        label      TEXT NOT NULL,
+        tags_json  TEXT NOT NULL,
+        confidence REAL,
+        status     TEXT NOT NULL CHECK (status IN ('unlabelled', 'labelled', 'needs-review', 'uninterpretable')),
+        annotator  TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (sae_id, feature)
+      ) STRICT;
+      CREATE TABLE feature_label_history (
+        id         INTEGER PRIMARY KEY,
+        sae_id     INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+        feature    INTEGER NOT NULL,
+        label      TEXT NOT NULL,
+        tags_json  TEXT NOT NULL,
+        confidence REAL,
+        status     TEXT NOT NULL,
+        annotator  TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        source     TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX feature_label_history_by_feature ON feature_label_history (sae_id, feature, id);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,18 +1,33 @@
 import type { AppInfo, RuntimeDiagnostics } from '@contract/contract';
-import { Alert, Card, CardContent, CircularProgress, Stack, Table, TableBody, TableCell, TableRow, Typography } from '@mui/material';
+import { Alert, Card, CardContent, CircularProgress, Stack, Table, TableBody, TableCell, TableRow, TextField, Typography } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
+import { getAnnotator, setAnnotator } from '../lib/annotator';
 
 /** Settings > Diagnostics: what the ONNX Runtime pool can use, and why a GPU session would fall back. */
 export function SettingsPage({ info }: { info: AppInfo }) {
   const [diag, setDiag] = useState<RuntimeDiagnostics | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [annotator, setName] = useState(getAnnotator());
   useEffect(() => {
     invoke('runtime.diagnostics', {}).then(setDiag, (err: Error) => setError(err.message));
   }, []);
   return (
     <Stack spacing={2} sx={{ maxWidth: 900 }}>
       <Typography variant="h5" component="h2">Settings</Typography>
+      <Card variant="outlined">
+        <CardContent>
+          <Typography variant="h6">Annotation</Typography>
+          <TextField
+            size="small"
+            label="Annotator name"
+            value={annotator}
+            onChange={(e) => { setName(e.target.value); setAnnotator(e.target.value); }}
+            helperText="Recorded with every label you edit (kept in this browser or app profile)."
+            sx={{ mt: 1, width: 320 }}
+          />
+        </CardContent>
+      </Card>
       <Card variant="outlined">
         <CardContent>
           <Typography variant="h6">Diagnostics</Typography>

@@ -1,0 +1,143 @@
+/**
+ * Per-feature statistics gathered in one streaming pass over a harvest's rows, chunk by chunk, so
+ * no more than a chunk of activations is ever in memory: firing counts, sums, maxima and image-token
+ * mass (exact, from the encoder's dense codes), a log-scale activation histogram, the top-N
+ * activating rows, and the top-K image rows and top-K text rows (for the cross-modal weight).
+ */
+
+/** Histogram bins: half-octaves from 2^-12 to 2^4 times the first chunk's largest activation. */
+export const HIST_BINS = 32;
+const BIN_OFFSET = 24;
+
+/** The lower edge of each histogram bin for a scale. */
+export function binEdges(scale: number): number[] {
+  return Array.from({ length: HIST_BINS }, (_, j) => scale * 2 ** ((j - BIN_OFFSET) / 2));
+}
+
+/** A fixed-size "keep the N largest" per feature: a flat array of slots and each feature's minimum slot. */
+class TopRows {
+  readonly vals: Float32Array;
+  readonly rows: Int32Array;
+  private readonly minAt: Int32Array;
+  private readonly minVal: Float32Array;
+  constructor(readonly features: number, readonly size: number) {
+    this.vals = new Float32Array(features * size).fill(-Infinity);
+    this.rows = new Int32Array(features * size).fill(-1);
+    this.minAt = new Int32Array(features);
+    this.minVal = new Float32Array(features).fill(-Infinity);
+  }
+  offer(feature: number, value: number, row: number): void {
+    if (value <= this.minVal[feature]!) return;
+    const base = feature * this.size;
+    this.vals[base + this.minAt[feature]!] = value;
+    this.rows[base + this.minAt[feature]!] = row;
+    let at = 0;
+    let min = Infinity;
+    for (let j = 0; j < this.size; j++) {
+      const v = this.vals[base + j]!;
+      if (v < min) {
+        min = v;
+        at = j;
+      }
+    }
+    this.minAt[feature] = at;
+    this.minVal[feature] = min;
+  }
+  /** A feature's rows, largest activation first. */
+  of(feature: number): Array<{ row: number; activation: number }> {
+    const out: Array<{ row: number; activation: number }> = [];
+    for (let j = 0; j < this.size; j++) {
+      const row = this.rows[feature * this.size + j]!;
+      if (row >= 0) out.push({ row, activation: this.vals[feature * this.size + j]! });
+    }
+    return out.sort((a, b) => b.activation - a.activation || a.row - b.row);
+  }
+}
+
+export interface ChunkCodes {
+  firstRow: number;
+  rows: number;
+  /** Active features per row: values and feature indices, [rows, perRow]; zeros are padding. */
+  vals: Float32Array;
+  idx: Int32Array;
+  perRow: number;
+  /** True when every active feature fits in perRow (TopK); else a full row counts as truncated. */
+  complete: boolean;
+  /** 1 for image-token rows, 0 otherwise. */
+  image: Uint8Array;
+  /** Exact per-feature reductions over the chunk's dense codes. */
+  count: Float32Array;
+  sum: Float32Array;
+  max: Float32Array;
+  imageSum: Float32Array;
+}
+
+export class FeatureAccumulator {
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly max: Float64Array;
+  readonly imageSum: Float64Array;
+  readonly hist: Uint32Array;
+  readonly top: TopRows;
+  readonly topImage: TopRows;
+  readonly topText: TopRows;
+  rows = 0;
+  /** Rows whose active features did not all fit in the sparse output (ReLU SAEs only). */
+  truncatedRows = 0;
+  scale = 0;
+
+  constructor(readonly features: number, options: { topN: number; crossK: number }) {
+    this.count = new Float64Array(features);
+    this.sum = new Float64Array(features);
+    this.max = new Float64Array(features);
+    this.imageSum = new Float64Array(features);
+    this.hist = new Uint32Array(features * HIST_BINS);
+    this.top = new TopRows(features, options.topN);
+    this.topImage = new TopRows(features, options.crossK);
+    this.topText = new TopRows(features, options.crossK);
+  }
+
+  add(c: ChunkCodes): void {
+    for (let f = 0; f < this.features; f++) {
+      this.count[f]! += c.count[f]!;
+      this.sum[f]! += c.sum[f]!;
+      this.max[f] = Math.max(this.max[f]!, c.max[f]!);
+      this.imageSum[f]! += c.imageSum[f]!;
+    }
+    if (this.scale === 0) this.scale = c.vals.reduce((m, v) => Math.max(m, v), 0) || 1;
+    const invLog = 2 / Math.LN2;
+    const logScale = Math.log(this.scale);
+    for (let r = 0; r < c.rows; r++) {
+      const row = c.firstRow + r;
+      const image = c.image[r] === 1;
+      const base = r * c.perRow;
+      if (!c.complete && c.vals[base + c.perRow - 1]! > 0 && c.perRow < this.features) this.truncatedRows++;
+      for (let j = 0; j < c.perRow; j++) {
+        const v = c.vals[base + j]!;
+        if (!(v > 0)) continue;
+        const f = c.idx[base + j]!;
+        const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
+        this.hist[f * HIST_BINS + bin]!++;
+        this.top.offer(f, v, row);
+        (image ? this.topImage : this.topText).offer(f, v, row);
+      }
+    }
+    this.rows += c.rows;
+  }
+
+  /** Quantiles of a feature's non-zero activations, read from its histogram (bin geometric midpoints). */
+  quantiles(feature: number, qs: number[]): number[] {
+    const h = this.hist.subarray(feature * HIST_BINS, (feature + 1) * HIST_BINS);
+    const total = h.reduce((a, b) => a + b, 0);
+    if (total === 0) return qs.map(() => 0);
+    const edges = binEdges(this.scale);
+    return qs.map((q) => {
+      let seen = 0;
+      for (let j = 0; j < HIST_BINS; j++) {
+        seen += h[j]!;
+        if (seen >= q * total) return Math.min(this.max[feature]!, edges[j]! * Math.SQRT2 ** 0.5);
+      }
+      return this.max[feature]!;
+    });
+  }
+}

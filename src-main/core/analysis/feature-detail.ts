@@ -1,0 +1,173 @@
+/**
+ * A feature page's data, assembled on request: statistics and top examples from the analysis,
+ * and for each example its item (question, answer, benchmark object under the patch), a heatmap of
+ * this feature over every image token of the item, and the text tokens around it with this
+ * feature's activation on each. Activations are recomputed from the feature's encoder column
+ * alone (for TopK SAEs, against each row's stored k-th largest pre-activation), reading only the
+ * rows shown, so a page costs milliseconds whatever the harvest's size.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FeatureDetail, FeatureExample } from '../../contract/contract.js';
+import { objectAtPatch, type Scene } from '../benchmark/scene.js';
+import { DatasetStore } from '../datasets/dataset-store.js';
+import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
+import { ShardReader } from '../harvest/shard-reader.js';
+import type { SaeFile } from '../sae/sae-io.js';
+import { SaeStore } from '../sae/sae-store.js';
+import type { Db } from '../store/sqlite.js';
+import { AnalysisStore } from './analysis-store.js';
+import { LabelStore } from './label-store.js';
+
+/** Text tokens shown on each side of a text example. */
+const CONTEXT = 8;
+
+interface IndexRow {
+  row: number;
+  item_id: number;
+  position: number;
+  modality: 'image' | 'text' | 'generated';
+  patch_row: number | null;
+  patch_col: number | null;
+  token_id: number | null;
+}
+
+/** One feature's activation on rows of the SAE's input, from its encoder column. */
+export function featureActivations(sae: SaeFile, feature: number, x: Float32Array, kth: Float32Array | null): Float32Array {
+  const n = x.length / sae.dIn;
+  const out = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let pre = sae.b_enc[feature]!;
+    for (let i = 0; i < sae.dIn; i++) pre += (x[r * sae.dIn + i]! - (sae.applyBDecToInput ? sae.b_dec[i]! : 0)) * sae.W_enc[i * sae.dSae + feature]!;
+    let act = Math.max(0, pre);
+    if (sae.architecture === 'topk' && kth) act = pre >= kth[r]! - 1e-5 * Math.max(1, Math.abs(kth[r]!)) ? act : 0;
+    else if (sae.architecture === 'jumprelu' || sae.architecture === 'batchtopk') act = pre > sae.threshold![feature]! ? act : 0;
+    out[r] = act;
+  }
+  return out;
+}
+
+export class FeatureDetails {
+  private readonly saes = new Map<number, SaeFile>();
+  private readonly vocabs = new Map<number, Record<number, string>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly workspaceDir: string,
+  ) {}
+
+  private sae(id: number): SaeFile {
+    let sae = this.saes.get(id);
+    if (!sae) {
+      sae = new SaeStore(this.db, this.workspaceDir).load(id);
+      if (this.saes.size >= 2) this.saes.delete(this.saes.keys().next().value!);
+      this.saes.set(id, sae);
+    }
+    return sae;
+  }
+
+  private folder(analysisId: number): string {
+    return path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId));
+  }
+
+  private vocab(analysisId: number): Record<number, string> {
+    let v = this.vocabs.get(analysisId);
+    if (!v) {
+      const file = path.join(this.folder(analysisId), 'vocab.json');
+      v = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<number, string>) : {};
+      this.vocabs.set(analysisId, v);
+    }
+    return v;
+  }
+
+  private kth(analysisId: number, rows: number[]): Float32Array {
+    const out = new Float32Array(rows.length).fill(-Infinity);
+    const file = path.join(this.folder(analysisId), 'kth.f32');
+    if (!fs.existsSync(file)) return out;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(4);
+      rows.forEach((row, i) => {
+        fs.readSync(fd, buf, 0, 4, row * 4);
+        out[i] = buf.readFloatLE(0);
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  }
+
+  get(analysisId: number, feature: number): FeatureDetail {
+    const analyses = new AnalysisStore(this.db);
+    const a = analyses.get(analysisId);
+    const base = analyses.feature(analysisId, feature);
+    const sae = this.sae(a.saeId);
+    const h = new HarvestStore(this.db, this.workspaceDir).meta(a.harvestId);
+    const tap = sae.hookName!;
+    const stream = streamOf(tap);
+    const reader = new ShardReader(this.db, this.workspaceDir, h, tap);
+    const vocab = this.vocab(analysisId);
+    const rowStmt = this.db.prepare('SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
+    const itemStmt = this.db.prepare('SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position');
+
+    const examples = base.examples.top.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
+    const itemRows = new Map<number, IndexRow[]>();
+    for (const e of examples) if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, itemStmt.all(h.id, stream, e.meta.item_id) as IndexRow[]);
+
+    // Rows whose activation the page shows: every image token of each example's item, and text around text examples.
+    const plans = examples.map((e) => {
+      const rows = itemRows.get(e.meta.item_id)!;
+      const image = rows.filter((r) => r.modality === 'image' && r.patch_row !== null && r.patch_col !== null);
+      const text = rows.filter((r) => r.modality !== 'image');
+      const context = e.meta.modality === 'image' ? text.slice(0, 2 * CONTEXT) : text.filter((r) => Math.abs(r.position - e.meta.position) <= CONTEXT);
+      return { e, image, context };
+    });
+    const needed = [...new Set(plans.flatMap((p) => [...p.image, ...p.context].map((r) => r.row)))].sort((x, y) => x - y);
+    const acts = featureActivations(sae, feature, reader.readRows(needed), sae.architecture === 'topk' ? this.kth(analysisId, needed) : null);
+    const actOf = new Map(needed.map((row, i) => [row, acts[i]!]));
+
+    const items = new DatasetStore(this.db).itemsById(examples.map((e) => e.meta.item_id));
+    const imageFile = (itemId: number, name: string) => {
+      const rel = path.join('blobs', 'analyses', String(analysisId), 'images', `${itemId}${path.extname(name)}`);
+      return fs.existsSync(path.join(this.workspaceDir, rel)) ? rel.split(path.sep).join('/') : null;
+    };
+    const out: FeatureExample[] = plans.map(({ e, image, context }, rank) => {
+      const item = items.get(e.meta.item_id);
+      let heatmap: FeatureExample['heatmap'] = null;
+      if (image.length > 0) {
+        const rows = Math.max(...image.map((r) => r.patch_row!)) + 1;
+        const cols = Math.max(...image.map((r) => r.patch_col!)) + 1;
+        const values = new Array<number>(rows * cols).fill(0);
+        for (const r of image) values[r.patch_row! * cols + r.patch_col!] = actOf.get(r.row) ?? 0;
+        heatmap = { rows, cols, values };
+      }
+      const scene = (item?.scene ?? null) as Scene | null;
+      const obj = scene?.objects && heatmap && e.meta.patch_row !== null && e.meta.patch_col !== null ? objectAtPatch(scene, e.meta.patch_row, e.meta.patch_col, heatmap.rows, heatmap.cols) : null;
+      return {
+        rank,
+        row: e.row,
+        activation: e.activation,
+        itemId: e.meta.item_id,
+        position: e.meta.position,
+        modality: e.meta.modality,
+        patchRow: e.meta.patch_row,
+        patchCol: e.meta.patch_col,
+        imagePath: item ? imageFile(item.id, item.image) : null,
+        heatmap,
+        context: context.map((r) => ({ token: r.token_id === null ? '' : (vocab[r.token_id] ?? `#${r.token_id}`), activation: actOf.get(r.row) ?? 0, at: r.row === e.row })),
+        question: item?.question ?? '',
+        answer: item ? String(item.answer.value) : '',
+        task: item?.task ?? null,
+        object: obj ? { shape: obj.shape, color: obj.color, size: obj.size } : null,
+      };
+    });
+    return {
+      row: base.row,
+      quantiles: base.quantiles,
+      histogram: { edges: a.summary?.histogramEdges ?? [], counts: base.histogram },
+      logits: base.logits,
+      examples: out,
+      label: new LabelStore(this.db).get(a.saeId, feature),
+    };
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Logit effects of SAE features: each decoder direction through the model's own final norm and
+ * unembedding (a sliced copy of its decoder graph), and the tokens it most promotes and suppresses.
+ */
+import path from 'node:path';
+import type { JobContext } from '../jobs/job-kind.js';
+import { writeUnembedGraph } from '../onnx/edited-graph.js';
+import { DataType } from '../onnx/schema.js';
+import type { SaeWeights } from '../onnx/surgery.js';
+import type { Device } from '../runtime/pool-protocol.js';
+import { floatToHalf } from '../util/half.js';
+
+export interface LogitEffect {
+  promoted: Array<{ id: number; value: number }>;
+  suppressed: Array<{ id: number; value: number }>;
+}
+
+/** The n largest and n smallest entries of one row. */
+export function extremes(row: Float32Array, n: number): LogitEffect {
+  const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!);
+  return {
+    promoted: order.slice(0, n).map((id) => ({ id, value: row[id]! })),
+    suppressed: order.slice(-n).reverse().map((id) => ({ id, value: row[id]! })),
+  };
+}
+
+export async function logitEffects(ctx: Pick<JobContext<unknown>, 'pool' | 'workspaceDir' | 'signal'>, modelFolder: string, sae: SaeWeights, n: number, device: Device): Promise<LogitEffect[] | null> {
+  let graph: { path: string; inputType: number };
+  try {
+    graph = writeUnembedGraph(path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'), { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') });
+  } catch {
+    return null; // An export whose logits cannot be sliced from the stream: the page says logit effects are unavailable.
+  }
+  const session = await ctx.pool.load(graph.path, device);
+  const d = sae.dIn;
+  const perCall = 256;
+  const effects: LogitEffect[] = [];
+  for (let start = 0; start < sae.dSae; start += perCall) {
+    if (ctx.signal.aborted) throw new Error('cancelled');
+    const count = Math.min(perCall, sae.dSae - start);
+    const dirs = sae.W_dec.subarray(start * d, (start + count) * d);
+    const feed = graph.inputType === DataType.FLOAT16 ? { type: 'float16' as const, dims: [1, count, d], data: floatToHalf(dirs) } : { type: 'float32' as const, dims: [1, count, d], data: dirs };
+    const out = await ctx.pool.run(session, { [session.inputNames[0]!]: feed });
+    const logits = out.logits!;
+    const vocab = logits.dims[2]!;
+    const values = logits.data instanceof Float32Array ? logits.data : Float32Array.from(logits.data as unknown as ArrayLike<number>);
+    for (let i = 0; i < count; i++) effects.push(extremes(values.subarray(i * vocab, (i + 1) * vocab), n));
+  }
+  return effects;
+}

@@ -1,0 +1,199 @@
+/**
+ * The feature analysis pass: stream a harvest's shards for the SAE's tap through an ONNX encoder
+ * graph in the session pool, a chunk of rows at a time, accumulating per-feature statistics
+ * (core/analysis/accumulator.ts) without ever holding the whole harvest. Then: the cross-modal
+ * weight from the top image and text rows' hidden states, logit effects through the model's own
+ * final norm and unembedding, the token strings and item images feature pages show, and the results
+ * written in one transaction.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { FeatureAccumulator, binEdges } from '../../analysis/accumulator.js';
+import { AnalysisStore, type FeatureResult } from '../../analysis/analysis-store.js';
+import { activePerRow, analysisEncodeGraph } from '../../analysis/encode-graph.js';
+import { logitEffects } from '../../analysis/logit-effects.js';
+import { DatasetStore } from '../../datasets/dataset-store.js';
+import { OcularError } from '../../errors.js';
+import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
+import { ShardReader } from '../../harvest/shard-reader.js';
+import { encodeModel } from '../../onnx/model-io.js';
+import { SaeStore } from '../../sae/sae-store.js';
+import { openWorkerDb } from '../../store/sqlite.js';
+import { DB_FILE } from '../../store/workspace.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import { loadProcessor } from '../../vlm/processor.js';
+import { throwIfCancelled, type JobKind } from '../job-kind.js';
+
+const params = z.object({ analysisId: z.number().int().positive() }).strict();
+
+/** Dense codes per call stay near 8M floats, whatever the SAE's width. */
+const rowsPerCall = (dSae: number) => Math.max(32, Math.floor(8_000_000 / dSae));
+
+export function analysisFolder(workspaceDir: string, id: number): string {
+  return path.join(workspaceDir, 'blobs', 'analyses', String(id));
+}
+
+function cosine(a: Float64Array, b: Float64Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+export const analyzeJob: JobKind<z.infer<typeof params>> = {
+  kind: 'analyze',
+  title: 'Analyse features',
+  resumable: true,
+  startFromUi: false,
+  params,
+  async run(ctx) {
+    const started = Date.now();
+    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
+    try {
+      const analyses = new AnalysisStore(db);
+      const a = analyses.get(ctx.params.analysisId);
+      const p = a.params;
+      const sae = new SaeStore(db, ctx.workspaceDir).load(a.saeId);
+      const harvests = new HarvestStore(db, ctx.workspaceDir);
+      const h = harvests.get(a.harvestId);
+      const tap = sae.hookName;
+      if (!tap || !h.stats[tap]) throw new OcularError('invalid_request', `SAE ${a.saeId} reads ${tap ?? 'no tap'}, which harvest ${h.id} does not hold (it has ${Object.keys(h.stats).join(', ')}).`);
+      if (h.stats[tap]!.width !== sae.dIn) throw new OcularError('invalid_request', `SAE ${a.saeId} expects width ${sae.dIn} but ${tap} has width ${h.stats[tap]!.width}.`);
+      const stream = streamOf(tap);
+      const folder = analysisFolder(ctx.workspaceDir, a.id);
+      fs.mkdirSync(folder, { recursive: true });
+
+      const bytes = encodeModel(analysisEncodeGraph(sae));
+      const graphFile = path.join(ctx.workspaceDir, 'blobs', 'graph-cache', `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`);
+      if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
+      const session = await ctx.pool.load(graphFile, p.device);
+
+      const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
+      const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK });
+      const kth = new Float32Array(reader.rows);
+      const modalityOf = db.prepare("SELECT row, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row");
+      const perCall = rowsPerCall(sae.dSae);
+      const perRow = activePerRow(sae);
+      let done = 0;
+      for (const chunk of reader.chunks()) {
+        for (let start = 0; start < chunk.rows; start += perCall) {
+          throwIfCancelled(ctx.signal);
+          const n = Math.min(perCall, chunk.rows - start);
+          const firstRow = chunk.firstRow + start;
+          const image = new Uint8Array(n);
+          for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; image: number }>) image[r.row - firstRow] = r.image;
+          const out = await ctx.pool.run(session, {
+            x: { type: 'float32', dims: [n, sae.dIn], data: chunk.data.subarray(start * sae.dIn, (start + n) * sae.dIn) },
+            img: { type: 'float32', dims: [1, n], data: Float32Array.from(image) },
+          });
+          acc.add({
+            firstRow,
+            rows: n,
+            vals: out.vals!.data as Float32Array,
+            idx: out.idx32!.data as Int32Array,
+            perRow,
+            complete: sae.architecture === 'topk',
+            image,
+            count: out.count!.data as Float32Array,
+            sum: out.sum!.data as Float32Array,
+            max: out.max!.data as Float32Array,
+            imageSum: out.image_sum!.data as Float32Array,
+          });
+          kth.set(out.kth!.data as Float32Array, firstRow);
+          done += n;
+          ctx.progress((0.85 * done) / reader.rows, `${done} of ${reader.rows} rows`);
+        }
+      }
+      writeFileAtomic(path.join(folder, 'kth.f32'), new Uint8Array(kth.buffer));
+
+      // Cross-modal weight (SAE-V): cosine of the mean hidden state of the top image rows and of the top text rows.
+      ctx.progress(0.86, 'cross-modal weights');
+      const needed = new Set<number>();
+      for (let f = 0; f < sae.dSae; f++) for (const e of [...acc.topImage.of(f), ...acc.topText.of(f)]) needed.add(e.row);
+      const rowList = [...needed].sort((x, y) => x - y);
+      const hidden = reader.readRows(rowList);
+      const at = new Map(rowList.map((r, i) => [r, i]));
+      const meanOf = (rows: Array<{ row: number }>) => {
+        const m = new Float64Array(sae.dIn);
+        for (const { row } of rows) {
+          const i = at.get(row)!;
+          for (let d = 0; d < sae.dIn; d++) m[d]! += hidden[i * sae.dIn + d]! / rows.length;
+        }
+        return m;
+      };
+
+      throwIfCancelled(ctx.signal);
+      ctx.progress(0.9, 'logit effects');
+      const logits = stream === 'decoder' && p.logitTokens > 0 ? await logitEffects(ctx, h.modelPath, sae, p.logitTokens, p.device) : null;
+
+      // Token strings and item images that feature pages show.
+      ctx.progress(0.95, 'token strings and images');
+      const tokenIds = (db.prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL').all(h.id, stream) as Array<{ token_id: number }>).map((r) => r.token_id);
+      const extra = logits ? logits.flatMap((l) => [...l.promoted, ...l.suppressed].map((t) => t.id)) : [];
+      const { tokenizer } = await loadProcessor(h.modelPath);
+      const vocab: Record<number, string> = {};
+      // Each token as it reads after a word, so contexts keep their spaces (word-level, BPE and
+      // SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
+      const reference = (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0];
+      const referenceText = reference === undefined ? '' : String(tokenizer.decode([reference], { skip_special_tokens: false }));
+      for (const id of new Set([...tokenIds, ...extra])) {
+        const alone = String(tokenizer.decode([id], { skip_special_tokens: false }));
+        const after = reference === undefined ? alone : String(tokenizer.decode([reference, id], { skip_special_tokens: false }));
+        vocab[id] = reference !== undefined && after.startsWith(referenceText) ? after.slice(referenceText.length) : alone;
+      }
+      writeFileAtomic(path.join(folder, 'vocab.json'), JSON.stringify(vocab));
+      const exampleRows = new Set<number>();
+      for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);
+      const rowItems = db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
+      const items = new Set([...exampleRows].map((row) => (rowItems.get(h.id, stream, row) as { item_id: number }).item_id));
+      const dataset = new DatasetStore(db).get(h.datasetId);
+      const imageDir = path.join(folder, 'images');
+      fs.mkdirSync(imageDir, { recursive: true });
+      for (const [id, item] of new DatasetStore(db).itemsById([...items])) {
+        const target = path.join(imageDir, `${id}${path.extname(item.image)}`);
+        if (!fs.existsSync(target)) fs.copyFileSync(path.join(dataset.path, item.image), target);
+      }
+
+      const edges = binEdges(acc.scale);
+      const features: FeatureResult[] = [];
+      for (let f = 0; f < sae.dSae; f++) {
+        const count = acc.count[f]!;
+        const topImage = acc.topImage.of(f);
+        const topText = acc.topText.of(f);
+        const [q50, q90, q99] = acc.quantiles(f, [0.5, 0.9, 0.99]);
+        features.push({
+          feature: f,
+          density: count / Math.max(1, acc.rows),
+          maxAct: acc.max[f]!,
+          meanAct: count > 0 ? acc.sum[f]! / count : 0,
+          imageShare: acc.sum[f]! > 0 ? acc.imageSum[f]! / acc.sum[f]! : null,
+          crossModal: topImage.length > 0 && topText.length > 0 ? cosine(meanOf(topImage), meanOf(topText)) : null,
+          quantiles: { q50: q50!, q90: q90!, q99: q99! },
+          histogram: Array.from(acc.hist.subarray(f * edges.length, (f + 1) * edges.length)),
+          logits: logits ? { promoted: logits[f]!.promoted.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })), suppressed: logits[f]!.suppressed.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })) } : null,
+          examples: { top: acc.top.of(f), image: topImage, text: topText },
+        });
+      }
+      const summary = {
+        rows: acc.rows,
+        features: sae.dSae,
+        neverFired: features.filter((x) => x.density === 0).length,
+        truncatedRows: acc.truncatedRows,
+        histogramEdges: edges,
+        logitEffects: logits !== null,
+        seconds: (Date.now() - started) / 1000,
+      };
+      analyses.saveResults(a.id, summary, features);
+      return { analysisId: a.id, ...summary, histogramEdges: undefined };
+    } finally {
+      db.close();
+    }
+  },
+};

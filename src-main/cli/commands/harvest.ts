@@ -17,6 +17,7 @@ export const harvestCommand: CommandSpec = {
     tokens: { type: 'string' },
     dtype: { type: 'string' },
     limit: { type: 'string' },
+    'shard-rows': { type: 'string' },
     device: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -28,6 +29,7 @@ export const harvestCommand: CommandSpec = {
     '    --tokens KINDS    comma-separated: image, text, generated (default image,text)',
     '    --dtype D         fp16 (default) or fp32',
     '    --limit N         only the first N items',
+    '    --shard-rows N    rows per shard file (default 65536)',
     '    --device D        auto, cpu or cuda',
     '    --json            print the harvest record as JSON',
   ],
@@ -48,6 +50,7 @@ export const harvestCommand: CommandSpec = {
         tokenKinds: typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text'],
         dtype: values.dtype ?? 'fp16',
         limit: values.limit === undefined ? null : Number(values.limit),
+        ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
         device: values.device ?? 'auto',
       });
       if (!json) console.error(`estimated size ${(started.estimate.bytes / 1e6).toFixed(1)} MB${started.estimate.freeBytes === null ? '' : ` (free: ${(started.estimate.freeBytes / 1e9).toFixed(1)} GB)`}`);

@@ -1,0 +1,109 @@
+/**
+ * End to end in headless Chromium over `ocular serve`: the demo workspace (`ocular demo`: benchmark,
+ * evaluation, harvest, SAE, analysis) opened in the Features page; a feature's patch crops render
+ * (pixels checked, not blank); keyboard review moves between features; a label is added, survives a
+ * reload; a read-only server refuses the edit with a visible message.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser';
+import { runCli, startServe } from '../helpers/cli';
+
+let browser: Browser;
+let root: string;
+let ws: string;
+beforeAll(async () => {
+  browser = await launchBrowser();
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-browser-'));
+  ws = path.join(root, 'demo');
+  const demo = await runCli(['demo', '--workspace', ws, '--per-cell', '4', '--json'], 300_000);
+  expect(demo.code, demo.stderr).toBe(0);
+}, 320_000);
+afterAll(async () => {
+  await browser?.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** Open the Features page and move (with j) to the first feature whose examples include an image patch. */
+async function openFeatureWithPatches(page: Page, url: string): Promise<string> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Features' }).click();
+  await page.locator('[data-testid^="feature-row-"]').first().click();
+  for (let i = 0; i < 40; i++) {
+    await page.getByTestId('feature-examples').waitFor();
+    if ((await page.getByTestId('patch-crop').count()) > 0) return (await page.getByTestId('feature-title').textContent())!;
+    const before = await page.getByTestId('feature-title').textContent();
+    await page.locator('body').press('j');
+    await expect.poll(() => page.getByTestId('feature-title').textContent().catch(() => before)).not.toBe(before);
+  }
+  throw new Error('no feature with image-patch examples among the first 40');
+}
+
+/** Whether a canvas holds a real picture: several distinct colours, not one flat fill. */
+async function canvasColours(page: Page, testId: string): Promise<number> {
+  return page.getByTestId(testId).first().evaluate((c) => {
+    const canvas = c as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return colours.size;
+  });
+}
+
+describe('feature browser over ocular serve', () => {
+  it('shows patch crops and heatmaps, moves with j/k, saves a label that survives a reload', async () => {
+    const serve = await startServe(['--workspace', ws, '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      const title = await openFeatureWithPatches(page, serve.url);
+      await expect.poll(() => canvasColours(page, 'patch-crop'), { timeout: 10_000 }).toBeGreaterThan(3);
+      await expect.poll(() => canvasColours(page, 'patch-heatmap'), { timeout: 10_000 }).toBeGreaterThan(3);
+      expect(await page.getByTestId('feature-histogram').locator('canvas').count()).toBe(1);
+      expect(await page.getByTestId('ground-truth').first().textContent()).toMatch(/→/);
+      expect(await page.getByTestId('feature-count').textContent()).toBe('512 features');
+      // j moves to the next feature in list order, k back again.
+      await page.locator('body').press('j');
+      await expect.poll(() => page.getByTestId('feature-title').textContent()).not.toBe(title);
+      await page.locator('body').press('k');
+      await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(title);
+      await page.getByTestId('feature-examples').waitFor();
+      // A number key sets the status and puts the cursor in the label field.
+      await page.locator('body').press('3');
+      await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.closest('[data-testid="label-editor"]') !== null)).toBe(true);
+      await page.keyboard.type('green diamond patches');
+      await page.keyboard.press('Enter');
+      await page.getByTestId('label-saved').waitFor();
+      await page.reload();
+      await page.getByRole('button', { name: 'Features' }).click();
+      const feature = title.replace('Feature ', '');
+      await page.getByLabel('Search labels, tags or #id').fill(`#${feature}`);
+      await page.getByTestId(`feature-row-${feature}`).click();
+      await expect.poll(() => page.getByLabel('Label', { exact: true }).inputValue(), { timeout: 10_000 }).toBe('green diamond patches');
+      expect(await page.getByTestId(`feature-row-${feature}`).textContent()).toContain('needs-review');
+      await page.getByLabel('Search labels, tags or #id').fill('diamond');
+      await expect.poll(() => page.getByTestId('feature-count').textContent()).toBe('1 features');
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+
+  it('a read-only server shows the features and refuses a label edit with a visible message', async () => {
+    const serve = await startServe(['--workspace', ws, '--port', '0', '--read-only']);
+    const page = await browser.newPage();
+    try {
+      await openFeatureWithPatches(page, serve.url);
+      await page.getByLabel('Label', { exact: true }).fill('should not be saved');
+      await page.getByRole('button', { name: 'Save label' }).click();
+      const alert = page.getByTestId('error-alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain("read-only: 'labels.set' would change it and was refused");
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+});

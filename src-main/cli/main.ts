@@ -9,6 +9,7 @@ import { analyzeCommand } from './commands/analyze.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
 import { modelCommand } from './commands/model.js';
@@ -17,7 +18,7 @@ import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, analyzeCommand, jobsCommand];
+const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, analyzeCommand, exportCommand, jobsCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

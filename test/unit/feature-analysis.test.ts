@@ -14,6 +14,8 @@ import type { FeatureDetail } from '../../src-main/contract/contract';
 import { AnalysisStore } from '../../src-main/core/analysis/analysis-store';
 import { FeatureDetails } from '../../src-main/core/analysis/feature-detail';
 import { LabelStore } from '../../src-main/core/analysis/label-store';
+import { exportNeuronpedia } from '../../src-main/core/analysis/neuronpedia-export';
+import { gunzipSync } from 'node:zlib';
 import { pureFeatures } from '../../src-main/core/analysis/purity';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
 import { writeEditedGraph, writeUnembedGraph } from '../../src-main/core/onnx/edited-graph';
@@ -192,5 +194,31 @@ describe('labels', () => {
       expect(labels.history(1, 3)[0]).toMatchObject({ label: 'warm colours', source: 'import', annotator: 'cleo' });
       expect(() => LabelStore.parse('csv', 'feature,label,tags,confidence,status,annotator,updated_at\nx,a,,,labelled,me,2026-01-01T00:00:00Z\n')).toThrow(/row 2: feature/);
     }, false);
+  });
+});
+
+describe('sharing', () => {
+  it("writes Neuronpedia's bulk layout for the text side and Ocular's records (with image patches) beside it", () => {
+    withWorkspace((w) => {
+      const out = path.join(root, 'share');
+      const labels = new LabelStore(w.db);
+      const labelled = labels.all(1).filter((l) => l.label.trim()).length;
+      expect(labelled).toBeGreaterThan(0); // from the labels test
+      const r = exportNeuronpedia(1, 1, { analyses: new AnalysisStore(w.db), details: new FeatureDetails(w.db, ws), labels }, { modelId: 'ocular-demo-vlm', source: '1-ocular-res-512', hookName: TAP, out, batchSize: 200, workspaceDir: ws });
+      expect(r.features).toBe(512);
+      expect(r.explanations).toBe(labelled);
+      const read = (rel: string) => gunzipSync(fs.readFileSync(path.join(out, rel))).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+      expect(r.files).toContain('ocular-demo-vlm/1-ocular-res-512/features/batch-2.jsonl.gz');
+      const features = read('ocular-demo-vlm/1-ocular-res-512/features/batch-0.jsonl.gz');
+      expect(features).toHaveLength(200);
+      expect(features[0]).toMatchObject({ modelId: 'ocular-demo-vlm', layer: '1-ocular-res-512', index: '0', hookName: TAP });
+      expect(features[0]!.freq_hist_data_bar_heights).toHaveLength(features[0]!.freq_hist_data_bar_values.length);
+      const explanations = r.files.filter((f) => f.includes('/explanations/')).flatMap(read);
+      expect(explanations.map((e) => e.description)).toContain('warm colours');
+      const ocular = read('ocular-demo-vlm/1-ocular-res-512/ocular/batch-0.jsonl.gz');
+      const patch = ocular.flatMap((f) => f.examples).find((e: any) => e.modality === 'image' && e.image);
+      expect(patch.heatmap.values.length).toBe(patch.heatmap.rows * patch.heatmap.cols);
+      expect(fs.existsSync(path.join(out, 'ocular-demo-vlm/1-ocular-res-512/ocular', patch.image))).toBe(true);
+    });
   });
 });

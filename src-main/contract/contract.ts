@@ -332,6 +332,8 @@ export const analysisSummarySchema = z.object({
   histogramEdges: z.array(z.number()),
   logitEffects: z.boolean(),
   seconds: z.number(),
+  /** Seconds per stage: the streaming pass, cross-modal reads, logit effects, tokens and images, features, saving. */
+  timings: z.record(z.string(), z.number()).optional(),
 });
 
 export const analysisRecordSchema = z.object({

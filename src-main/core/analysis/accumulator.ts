@@ -65,11 +65,8 @@ export interface ChunkCodes {
   complete: boolean;
   /** 1 for image-token rows, 0 otherwise. */
   image: Uint8Array;
-  /** Exact per-feature reductions over the chunk's dense codes. */
-  count: Float32Array;
-  sum: Float32Array;
-  max: Float32Array;
-  imageSum: Float32Array;
+  /** Exact per-feature reductions over the chunk's dense codes; absent when the sparse codes are complete (TopK). */
+  dense: { count: Float32Array; sum: Float32Array; max: Float32Array; imageSum: Float32Array } | null;
 }
 
 export class FeatureAccumulator {
@@ -98,11 +95,14 @@ export class FeatureAccumulator {
   }
 
   add(c: ChunkCodes): void {
-    for (let f = 0; f < this.features; f++) {
-      this.count[f]! += c.count[f]!;
-      this.sum[f]! += c.sum[f]!;
-      this.max[f] = Math.max(this.max[f]!, c.max[f]!);
-      this.imageSum[f]! += c.imageSum[f]!;
+    const d = c.dense;
+    if (d) {
+      for (let f = 0; f < this.features; f++) {
+        this.count[f]! += d.count[f]!;
+        this.sum[f]! += d.sum[f]!;
+        this.max[f] = Math.max(this.max[f]!, d.max[f]!);
+        this.imageSum[f]! += d.imageSum[f]!;
+      }
     }
     if (this.scale === 0) this.scale = c.vals.reduce((m, v) => Math.max(m, v), 0) || 1;
     const invLog = 2 / Math.LN2;
@@ -116,6 +116,12 @@ export class FeatureAccumulator {
         const v = c.vals[base + j]!;
         if (!(v > 0)) continue;
         const f = c.idx[base + j]!;
+        if (!d) {
+          this.count[f]!++;
+          this.sum[f]! += v;
+          if (v > this.max[f]!) this.max[f] = v;
+          if (image) this.imageSum[f]! += v;
+        }
         const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
         this.hist[f * HIST_BINS + bin]!++;
         this.top.offer(f, v, row);

@@ -30,8 +30,6 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
     n('TopK', ['pre', 'kk'], ['top_pre', 'idx'], { axis: -1, largest: 1, sorted: 1 });
     n('Relu', ['top_pre'], ['vals']);
     n('ReduceMin', ['top_pre', 'axis1'], ['kth'], { keepdims: 0 });
-    n('Sub', ['pre', 'pre'], ['zeros']);
-    n('ScatterElements', ['zeros', 'idx', 'vals'], ['z'], { axis: -1 });
   } else {
     if (sae.architecture === 'relu') n('Relu', ['pre'], ['z']);
     else {
@@ -45,13 +43,18 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
     n('Mul', ['kth_any', 'zero'], ['kth']);
   }
   n('Cast', ['idx'], ['idx32'], { to: DataType.INT32 });
-  n('Greater', ['z', 'zero'], ['fires']);
-  n('Cast', ['fires'], ['fires_f'], { to: F });
-  n('ReduceSum', ['fires_f', 'axis0'], ['count'], { keepdims: 0 });
-  n('ReduceSum', ['z', 'axis0'], ['sum'], { keepdims: 0 });
-  n('ReduceMax', ['z', 'axis0'], ['max'], { keepdims: 0 });
-  n('MatMul', ['img', 'z'], ['image_sum_2d']);
-  n('Reshape', ['image_sum_2d', 'flat'], ['image_sum']);
+  // A TopK row's sparse output is complete, so per-feature sums come from it (in the accumulator);
+  // other architectures reduce their dense codes here, exactly, whatever fits in the sparse output.
+  const dense = sae.architecture !== 'topk';
+  if (dense) {
+    n('Greater', ['z', 'zero'], ['fires']);
+    n('Cast', ['fires'], ['fires_f'], { to: F });
+    n('ReduceSum', ['fires_f', 'axis0'], ['count'], { keepdims: 0 });
+    n('ReduceSum', ['z', 'axis0'], ['sum'], { keepdims: 0 });
+    n('ReduceMax', ['z', 'axis0'], ['max'], { keepdims: 0 });
+    n('MatMul', ['img', 'z'], ['image_sum_2d']);
+    n('Reshape', ['image_sum_2d', 'flat'], ['image_sum']);
+  }
   const inits = [
     floatTensor('W_enc', [sae.dIn, sae.dSae], sae.W_enc),
     floatTensor('b_enc', [sae.dSae], sae.b_enc),
@@ -68,12 +71,12 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
     graph(
       'sae_analysis_encode',
       nodes,
-      [valueInfo('x', F, ['rows', sae.dIn]), valueInfo('img', F, [1, 'rows'])],
+      [valueInfo('x', F, ['rows', sae.dIn]), ...(dense ? [valueInfo('img', F, [1, 'rows'])] : [])],
       [
         valueInfo('vals', F, ['rows', kk]),
         valueInfo('idx32', DataType.INT32, ['rows', kk]),
         valueInfo('kth', F, ['rows']),
-        ...['count', 'sum', 'max', 'image_sum'].map((o) => valueInfo(o, F, [sae.dSae])),
+        ...(dense ? ['count', 'sum', 'max', 'image_sum'].map((o) => valueInfo(o, F, [sae.dSae])) : []),
       ],
       inits.filter((t) => used.has(t.name)),
     ),

@@ -28,8 +28,8 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
 const params = z.object({ analysisId: z.number().int().positive() }).strict();
 
-/** Dense codes per call stay near 8M floats, whatever the SAE's width. */
-const rowsPerCall = (dSae: number) => Math.max(32, Math.floor(8_000_000 / dSae));
+/** Pre-activations (and dense codes) per call stay near 16M floats, whatever the SAE's width. */
+const rowsPerCall = (dSae: number) => Math.max(32, Math.floor(16_000_000 / dSae));
 
 export function analysisFolder(workspaceDir: string, id: number): string {
   return path.join(workspaceDir, 'blobs', 'analyses', String(id));
@@ -72,6 +72,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
 
       const bytes = encodeModel(analysisEncodeGraph(sae));
       const graphFile = path.join(ctx.workspaceDir, 'blobs', 'graph-cache', `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`);
+      fs.mkdirSync(path.dirname(graphFile), { recursive: true });
       if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
       const session = await ctx.pool.load(graphFile, p.device);
 
@@ -89,9 +90,10 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const firstRow = chunk.firstRow + start;
           const image = new Uint8Array(n);
           for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; image: number }>) image[r.row - firstRow] = r.image;
+          const dense = sae.architecture !== 'topk';
           const out = await ctx.pool.run(session, {
             x: { type: 'float32', dims: [n, sae.dIn], data: chunk.data.subarray(start * sae.dIn, (start + n) * sae.dIn) },
-            img: { type: 'float32', dims: [1, n], data: Float32Array.from(image) },
+            ...(dense ? { img: { type: 'float32' as const, dims: [1, n], data: Float32Array.from(image) } } : {}),
           });
           acc.add({
             firstRow,
@@ -101,10 +103,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
             perRow,
             complete: sae.architecture === 'topk',
             image,
-            count: out.count!.data as Float32Array,
-            sum: out.sum!.data as Float32Array,
-            max: out.max!.data as Float32Array,
-            imageSum: out.image_sum!.data as Float32Array,
+            dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
           });
           kth.set(out.kth!.data as Float32Array, firstRow);
           done += n;
@@ -112,6 +111,12 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         }
       }
       writeFileAtomic(path.join(folder, 'kth.f32'), new Uint8Array(kth.buffer));
+      const timings: Record<string, number> = { stream: (Date.now() - started) / 1000 };
+      let mark = Date.now();
+      const lap = (name: string) => {
+        timings[name] = (Date.now() - mark) / 1000;
+        mark = Date.now();
+      };
 
       // Cross-modal weight (SAE-V): cosine of the mean hidden state of the top image rows and of the top text rows.
       ctx.progress(0.86, 'cross-modal weights');
@@ -129,21 +134,24 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         return m;
       };
 
+      lap('crossModalRead');
       throwIfCancelled(ctx.signal);
       ctx.progress(0.9, 'logit effects');
       const logits = stream === 'decoder' && p.logitTokens > 0 ? await logitEffects(ctx, h.modelPath, sae, p.logitTokens, p.device) : null;
 
+      lap('logitEffects');
       // Token strings and item images that feature pages show.
       ctx.progress(0.95, 'token strings and images');
       const tokenIds = (db.prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL').all(h.id, stream) as Array<{ token_id: number }>).map((r) => r.token_id);
       const extra = logits ? logits.flatMap((l) => [...l.promoted, ...l.suppressed].map((t) => t.id)) : [];
-      const { tokenizer } = await loadProcessor(h.modelPath);
       const vocab: Record<number, string> = {};
+      // A model folder that is gone (or never was: synthetic harvests) leaves token ids as #id.
+      const tokenizer = await loadProcessor(h.modelPath).then((l) => l.tokenizer, () => null);
       // Each token as it reads after a word, so contexts keep their spaces (word-level, BPE and
       // SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
-      const reference = (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0];
+      const reference = tokenizer ? (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0] : undefined;
       const referenceText = reference === undefined ? '' : String(tokenizer.decode([reference], { skip_special_tokens: false }));
-      for (const id of new Set([...tokenIds, ...extra])) {
+      for (const id of tokenizer ? new Set([...tokenIds, ...extra]) : []) {
         const alone = String(tokenizer.decode([id], { skip_special_tokens: false }));
         const after = reference === undefined ? alone : String(tokenizer.decode([reference, id], { skip_special_tokens: false }));
         vocab[id] = reference !== undefined && after.startsWith(referenceText) ? after.slice(referenceText.length) : alone;
@@ -161,6 +169,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         if (!fs.existsSync(target)) fs.copyFileSync(path.join(dataset.path, item.image), target);
       }
 
+      lap('tokensAndImages');
       const edges = binEdges(acc.scale);
       const features: FeatureResult[] = [];
       for (let f = 0; f < sae.dSae; f++) {
@@ -188,9 +197,14 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         truncatedRows: acc.truncatedRows,
         histogramEdges: edges,
         logitEffects: logits !== null,
-        seconds: (Date.now() - started) / 1000,
+        seconds: 0,
+        timings,
       };
+      lap('features');
       analyses.saveResults(a.id, summary, features);
+      lap('save');
+      summary.seconds = (Date.now() - started) / 1000;
+      db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), a.id);
       return { analysisId: a.id, ...summary, histogramEdges: undefined };
     } finally {
       db.close();

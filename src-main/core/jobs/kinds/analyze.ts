@@ -83,6 +83,29 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const perCall = rowsPerCall(sae.dSae);
       const perRow = activePerRow(sae);
       let done = 0;
+      const dense = sae.architecture !== 'topk';
+      // One call in flight while the previous call's codes are accumulated: the pool process
+      // encodes the next rows while this thread does the bookkeeping.
+      let inFlight: { firstRow: number; n: number; image: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
+      const settle = async () => {
+        if (!inFlight) return;
+        const { firstRow, n, image, result } = inFlight;
+        inFlight = null;
+        const out = await result;
+        acc.add({
+          firstRow,
+          rows: n,
+          vals: out.vals!.data as Float32Array,
+          idx: out.idx32!.data as Int32Array,
+          perRow,
+          complete: !dense,
+          image,
+          dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
+        });
+        kth.set(out.kth!.data as Float32Array, firstRow);
+        done += n;
+        ctx.progress((0.85 * done) / reader.rows, `${done} of ${reader.rows} rows`);
+      };
       for (const chunk of reader.chunks()) {
         for (let start = 0; start < chunk.rows; start += perCall) {
           throwIfCancelled(ctx.signal);
@@ -90,26 +113,16 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const firstRow = chunk.firstRow + start;
           const image = new Uint8Array(n);
           for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; image: number }>) image[r.row - firstRow] = r.image;
-          const dense = sae.architecture !== 'topk';
-          const out = await ctx.pool.run(session, {
+          const result = ctx.pool.run(session, {
             x: { type: 'float32', dims: [n, sae.dIn], data: chunk.data.subarray(start * sae.dIn, (start + n) * sae.dIn) },
             ...(dense ? { img: { type: 'float32' as const, dims: [1, n], data: Float32Array.from(image) } } : {}),
           });
-          acc.add({
-            firstRow,
-            rows: n,
-            vals: out.vals!.data as Float32Array,
-            idx: out.idx32!.data as Int32Array,
-            perRow,
-            complete: sae.architecture === 'topk',
-            image,
-            dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
-          });
-          kth.set(out.kth!.data as Float32Array, firstRow);
-          done += n;
-          ctx.progress((0.85 * done) / reader.rows, `${done} of ${reader.rows} rows`);
+          result.catch(() => undefined); // awaited in settle(); a failure surfaces there
+          await settle();
+          inFlight = { firstRow, n, image, result };
         }
       }
+      await settle();
       writeFileAtomic(path.join(folder, 'kth.f32'), new Uint8Array(kth.buffer));
       const timings: Record<string, number> = { stream: (Date.now() - started) / 1000 };
       let mark = Date.now();

@@ -413,6 +413,147 @@ export type FeatureDetail = z.infer<typeof featureDetailSchema>;
 export const labelConflictSchema = z.object({ feature: z.number().int(), ours: featureLabelSchema, theirs: featureLabelSchema });
 export type LabelConflict = z.infer<typeof labelConflictSchema>;
 
+
+// ---- Experiments and probes ----
+
+/** A set of features to intervene on: listed by hand, found by label/tag search, or picked by a task-selectivity rule. */
+export const featureSetSchema = z
+  .object({
+    name: z.string().min(1).max(100),
+    features: z.array(z.number().int().min(0)).max(4096).optional(),
+    search: z.string().min(1).max(200).optional(),
+    /** The `top` features whose mean activation on `task` items most exceeds their largest mean on any other task, by at least `margin`. */
+    selective: z.object({ task: z.string().min(1), top: z.number().int().min(1).max(1024).default(10), margin: z.number().min(0).default(0) }).optional(),
+  })
+  .refine((s) => [s.features, s.search, s.selective].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of features, search or selective' });
+export type FeatureSetSpec = z.infer<typeof featureSetSchema>;
+
+export const operationSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('scale'), values: z.array(z.number()).min(1).max(20) }),
+  z.object({ op: z.literal('clamp'), values: z.array(z.number()).min(1).max(20) }),
+  z.object({ op: z.literal('zero') }),
+  z.object({ op: z.literal('mean') }),
+  z.object({ op: z.literal('add'), values: z.array(z.number()).min(1).max(20) }),
+]);
+export type OperationSpec = z.infer<typeof operationSchema>;
+
+export const experimentSpecSchema = z.object({
+  name: z.string().min(1).max(200),
+  modelId: z.number().int().positive(),
+  saeId: z.number().int().positive(),
+  /** The analysis behind selectivity rules and mean-ablation values. */
+  analysisId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  /** Only items of these task types (null: all). */
+  tasks: z.array(z.string()).nullable().default(null),
+  limit: z.number().int().positive().nullable().default(null),
+  featureSets: z.array(featureSetSchema).min(1).max(4),
+  operation: operationSchema,
+  where: z.enum(['image', 'text', 'generated', 'all']).default('all'),
+  controls: z
+    .object({
+      randomSets: z.number().int().min(0).max(10).default(2),
+      randomDirections: z.boolean().default(true),
+      union: z.boolean().default(true),
+    })
+    .default({ randomSets: 2, randomDirections: true, union: true }),
+  seed: z.number().int().default(0),
+  resamples: z.number().int().min(100).max(100_000).default(2000),
+  maxNewTokens: z.number().int().min(1).max(256).default(8),
+  batchSize: z.number().int().min(1).max(64).default(16),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
+
+const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number() });
+
+export const conditionResultSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['baseline', 'intervention', 'union', 'random-set', 'random-direction']),
+  set: z.string().nullable(),
+  value: z.number().nullable(),
+  features: z.array(z.number().int()),
+  /** For controls: the intervention they control for. */
+  controlFor: z.string().nullable(),
+  n: z.number().int(),
+  accuracy: z.number(),
+  ci95: z.tuple([z.number(), z.number()]),
+  accuracyChange: z.number(),
+  accuracyChangeCi95: z.tuple([z.number(), z.number()]),
+  /** Share of items whose extracted answer differs from the baseline's. */
+  drift: z.number(),
+  /** Mean L2 norm of the activation change at the edited positions. */
+  shiftNorm: z.number(),
+  /** Mean KL(baseline || condition) of the first answer token's distribution. */
+  klFirstToken: z.number(),
+  pVsBaseline: z.number().nullable(),
+  /** Interventions: paired permutation p against each of their controls. */
+  pVsControls: z.record(z.string(), z.number()),
+  /** An intervention some control moved at least as much. */
+  flagged: z.boolean(),
+  byTask: z.array(groupStats),
+  byDifficulty: z.array(groupStats),
+});
+export type ConditionResult = z.infer<typeof conditionResultSchema>;
+
+export const experimentResultsSchema = z.object({
+  conditions: z.array(conditionResultSchema),
+  items: z.number().int(),
+  resamples: z.number().int(),
+  seed: z.number().int(),
+  version: z.string(),
+  featureSets: z.record(z.string(), z.array(z.number().int())),
+  seconds: z.number(),
+});
+export type ExperimentResults = z.infer<typeof experimentResultsSchema>;
+
+export const experimentRecordSchema = z.object({
+  id: z.number().int(),
+  jobId: z.number().int().nullable(),
+  name: z.string(),
+  spec: experimentSpecSchema,
+  results: experimentResultsSchema.nullable(),
+  createdAt: z.string(),
+});
+export type ExperimentRecord = z.infer<typeof experimentRecordSchema>;
+
+export const experimentOutputSchema = z.object({
+  itemId: z.number().int(),
+  condition: z.string(),
+  raw: z.string(),
+  extracted: z.string().nullable(),
+  correct: z.boolean(),
+  shiftNorm: z.number(),
+  kl: z.number(),
+  question: z.string(),
+  answer: z.string(),
+  task: z.string().nullable(),
+  difficulty: z.number().nullable(),
+});
+export type ExperimentOutput = z.infer<typeof experimentOutputSchema>;
+
+export const probeSpecSchema = z.object({
+  harvestId: z.number().int().positive(),
+  /** What to predict from each token's activation: the item's task type, or the benchmark object under an image patch. */
+  label: z.enum(['task', 'color', 'shape']),
+  /** Token kinds used (colour and shape probes use image tokens). */
+  modality: z.enum(['image', 'text', 'all']).default('all'),
+  heldOut: z.number().min(0.05).max(0.5).default(0.25),
+  epochs: z.number().int().min(1).max(500).default(60),
+  l2: z.number().min(0).default(1e-3),
+  seed: z.number().int().default(0),
+});
+export type ProbeSpec = z.infer<typeof probeSpecSchema>;
+
+export const probeResultsSchema = z.object({
+  classes: z.array(z.string()),
+  train: z.number().int(),
+  test: z.number().int(),
+  layers: z.array(z.object({ tap: z.string(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), shuffledAccuracy: z.number(), majority: z.number() })),
+});
+export const probeRecordSchema = z.object({ id: z.number().int(), jobId: z.number().int().nullable(), harvestId: z.number().int(), spec: probeSpecSchema, results: probeResultsSchema.nullable(), createdAt: z.string() });
+export type ProbeRecord = z.infer<typeof probeRecordSchema>;
+
 /** What a harvest reads and writes; its estimate needs exactly these. */
 const harvestRequest = z.object({
   modelId: z.number().int().positive(),
@@ -724,6 +865,42 @@ export const contract = {
     response: z.object({ applied: z.number().int(), unchanged: z.number().int(), conflicts: z.array(labelConflictSchema) }),
     mutates: true,
     summary: 'Import labels: new and identical ones merge; differing ones are listed as conflicts, never silently overwritten.',
+  }),
+  'experiments.start': channel({
+    request: experimentSpecSchema,
+    response: z.object({ experiment: experimentRecordSchema, job: jobSchema }),
+    mutates: true,
+    summary: 'Run a steering / ablation experiment with its controls (a resumable job); the full spec, seeds and version are stored.',
+  }),
+  'experiments.list': channel({
+    request: empty,
+    response: z.array(experimentRecordSchema),
+    mutates: false,
+    summary: 'Experiments with their results.',
+  }),
+  'experiments.outputs': channel({
+    request: z.object({ id: z.number().int().positive(), condition: z.string().optional(), offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    response: z.array(experimentOutputSchema),
+    mutates: false,
+    summary: "Per-item outputs of an experiment's conditions, for drill-down against the baseline.",
+  }),
+  'experiments.export': channel({
+    request: z.object({ id: z.number().int().positive(), format: z.enum(['json', 'csv', 'html']) }).strict(),
+    response: z.object({ filename: z.string(), content: z.string() }),
+    mutates: false,
+    summary: 'An experiment as JSON, CSV, or a self-contained HTML report that opens offline.',
+  }),
+  'probes.start': channel({
+    request: probeSpecSchema.strict(),
+    response: z.object({ probe: probeRecordSchema, job: jobSchema }),
+    mutates: true,
+    summary: "Linear probes per harvested layer for a label, with held-out accuracy and a shuffled-label baseline (a job).",
+  }),
+  'probes.list': channel({
+    request: empty,
+    response: z.array(probeRecordSchema),
+    mutates: false,
+    summary: 'Probe runs with their per-layer accuracy.',
   }),
   'runtime.diagnostics': channel({
     request: empty,

@@ -39,6 +39,6 @@ describe('bundled demo model', () => {
   it('`ocular demo` runs on the bundled model when no --model is given', async () => {
     const res = await runCli(['demo', '--workspace', path.join(tmpDir(), 'demo'), '--per-cell', '1', '--json'], 180_000);
     expect(res.code).toBe(0);
-    expect((JSON.parse(res.stdout) as EvalSummary).eval.modelPath).toBe(DEMO);
+    expect((JSON.parse(res.stdout) as { evaluation: EvalSummary }).evaluation.eval.modelPath).toBe(DEMO);
   });
 });

@@ -63,13 +63,16 @@ describe('evaluation harness', () => {
 });
 
 describe('ocular demo', () => {
-  it('generates the benchmark and evaluates the model on it, headless', async () => {
+  it('generates the benchmark, evaluates the model, harvests, trains an SAE and analyses it, headless', async () => {
     const { runCli } = await import('../helpers/cli');
     const ws = path.join(tmpDir(), 'demo');
     const res = await runCli(['demo', '--workspace', ws, '--per-cell', '1', '--model', LLAVA, '--json'], 120_000);
     expect(res.code).toBe(0);
-    const summary = JSON.parse(res.stdout) as { overall: { n: number }; byTask: unknown[] };
-    expect(summary.overall.n).toBe(21);
-    expect(summary.byTask).toHaveLength(7);
+    const summary = JSON.parse(res.stdout) as { evaluation: { overall: { n: number }; byTask: unknown[] }; sae: { id: number }; analysis: { features: number } };
+    expect(summary.evaluation.overall.n).toBe(21);
+    expect(summary.evaluation.byTask).toHaveLength(7);
+    // The rest of the pipeline ran too: an SAE trained on the harvest, its features analysed.
+    expect(summary.sae.id).toBe(1);
+    expect(summary.analysis.features).toBeGreaterThan(0);
   });
 });

@@ -65,11 +65,14 @@ export interface ChunkCodes {
   complete: boolean;
   /** 1 for image-token rows, 0 otherwise. */
   image: Uint8Array;
+  /** Each row's item's task (index into the analysis's task list), 255 for none. */
+  task?: Uint8Array;
   /** Exact per-feature reductions over the chunk's dense codes; absent when the sparse codes are complete (TopK). */
   dense: { count: Float32Array; sum: Float32Array; max: Float32Array; imageSum: Float32Array } | null;
 }
 
 export class FeatureAccumulator {
+  readonly tasks: number;
   readonly count: Float64Array;
   readonly sum: Float64Array;
   readonly max: Float64Array;
@@ -78,12 +81,18 @@ export class FeatureAccumulator {
   readonly top: TopRows;
   readonly topImage: TopRows;
   readonly topText: TopRows;
+  /** Per feature and task: the sum of activations, and tokens per task (for mean activation by task). */
+  readonly taskSum: Float64Array;
+  readonly taskRows: Float64Array;
   rows = 0;
   /** Rows whose active features did not all fit in the sparse output (ReLU SAEs only). */
   truncatedRows = 0;
   scale = 0;
 
-  constructor(readonly features: number, options: { topN: number; crossK: number }) {
+  constructor(readonly features: number, options: { topN: number; crossK: number; tasks?: number }) {
+    this.tasks = options.tasks ?? 0;
+    this.taskSum = new Float64Array(features * Math.max(1, this.tasks));
+    this.taskRows = new Float64Array(Math.max(1, this.tasks));
     this.count = new Float64Array(features);
     this.sum = new Float64Array(features);
     this.max = new Float64Array(features);
@@ -110,6 +119,8 @@ export class FeatureAccumulator {
     for (let r = 0; r < c.rows; r++) {
       const row = c.firstRow + r;
       const image = c.image[r] === 1;
+      const task = c.task && c.task[r]! < this.tasks ? c.task[r]! : -1;
+      if (task >= 0) this.taskRows[task]!++;
       const base = r * c.perRow;
       if (!c.complete && c.vals[base + c.perRow - 1]! > 0 && c.perRow < this.features) this.truncatedRows++;
       for (let j = 0; j < c.perRow; j++) {
@@ -124,11 +135,17 @@ export class FeatureAccumulator {
         }
         const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
         this.hist[f * HIST_BINS + bin]!++;
+        if (task >= 0) this.taskSum[f * this.tasks + task]! += v;
         this.top.offer(f, v, row);
         (image ? this.topImage : this.topText).offer(f, v, row);
       }
     }
     this.rows += c.rows;
+  }
+
+  /** A feature's mean activation over all tokens of each task's items (zeros included). */
+  taskMeans(feature: number): number[] {
+    return Array.from({ length: this.tasks }, (_, t) => (this.taskRows[t]! > 0 ? this.taskSum[feature * this.tasks + t]! / this.taskRows[t]! : 0));
   }
 
   /** Quantiles of a feature's non-zero activations, read from its histogram (bin geometric midpoints). */

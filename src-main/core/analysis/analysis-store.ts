@@ -23,6 +23,8 @@ export interface FeatureResult {
   histogram: number[];
   logits: { promoted: Array<{ token: string; activation: number }>; suppressed: Array<{ token: string; activation: number }> } | null;
   examples: Record<'top' | 'image' | 'text', Array<{ row: number; activation: number }>>;
+  /** Mean activation over all tokens of each task's items (benchmark datasets), or null. */
+  taskMeans: Record<string, number> | null;
 }
 
 interface AnalysisRow {
@@ -80,14 +82,14 @@ export class AnalysisStore {
   /** Replace an analysis's results (a re-run after a resume writes them again) in one transaction. */
   saveResults(id: number, summary: AnalysisSummary, features: FeatureResult[]): void {
     const insertFeature = this.db.prepare(
-      'INSERT INTO features (analysis_id, feature, density, max_act, mean_act, image_share, cross_modal, quantiles_json, hist_json, logits_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO features (analysis_id, feature, density, max_act, mean_act, image_share, cross_modal, quantiles_json, hist_json, logits_json, task_means_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const insertExample = this.db.prepare('INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES (?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM features WHERE analysis_id = ?').run(id);
       this.db.prepare('DELETE FROM feature_examples WHERE analysis_id = ?').run(id);
       for (const f of features) {
-        insertFeature.run(id, f.feature, f.density, f.maxAct, f.meanAct, f.imageShare, f.crossModal, JSON.stringify(f.quantiles), JSON.stringify(f.histogram), f.logits ? JSON.stringify(f.logits) : null);
+        insertFeature.run(id, f.feature, f.density, f.maxAct, f.meanAct, f.imageShare, f.crossModal, JSON.stringify(f.quantiles), JSON.stringify(f.histogram), f.logits ? JSON.stringify(f.logits) : null, f.taskMeans ? JSON.stringify(f.taskMeans) : null);
         for (const kind of ['top', 'image', 'text'] as const) f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
       }
       this.db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), id);
@@ -127,6 +129,18 @@ export class AnalysisStore {
       total,
       features: rows.map((r) => ({ feature: r.feature, density: r.density, maxAct: r.max_act, meanAct: r.mean_act, imageShare: r.image_share, crossModal: r.cross_modal, label: r.label, status: r.status })),
     };
+  }
+
+  /** Every feature's mean activation by task, for task-selectivity rules. */
+  taskMeans(analysisId: number): Map<number, Record<string, number>> {
+    const rows = this.db.prepare('SELECT feature, task_means_json FROM features WHERE analysis_id = ? AND task_means_json IS NOT NULL').all(analysisId) as Array<{ feature: number; task_means_json: string }>;
+    return new Map(rows.map((r) => [r.feature, JSON.parse(r.task_means_json) as Record<string, number>]));
+  }
+
+  /** Mean activation over all tokens (zeros included): the value mean-ablation clamps to. */
+  overallMeans(analysisId: number): Map<number, number> {
+    const rows = this.db.prepare('SELECT feature, density * mean_act AS m FROM features WHERE analysis_id = ?').all(analysisId) as Array<{ feature: number; m: number }>;
+    return new Map(rows.map((r) => [r.feature, r.m]));
   }
 
   feature(analysisId: number, feature: number): { row: FeatureRow; quantiles: { q50: number; q90: number; q99: number }; histogram: number[]; logits: FeatureResult['logits']; examples: FeatureResult['examples'] } {

@@ -22,6 +22,7 @@ import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
+import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { AnalysisStore } from '../analysis/analysis-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
@@ -82,7 +83,7 @@ export class Backend {
       sessionPool: () => this.sessionPool(),
       changed: () => this.emit({ type: 'workspace.changed', workspace: this.current?.info() ?? null }),
     };
-    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx), ...analysisHandlers(ctx) };
+    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx), ...analysisHandlers(ctx), ...experimentHandlers(ctx) };
   }
 
   onEvent(listener: (event: BackendEvent) => void): () => void {

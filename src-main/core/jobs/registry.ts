@@ -2,15 +2,17 @@ import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
+import { experimentJob } from './kinds/experiment.js';
 import { harvestJob } from './kinds/harvest.js';
 import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
 import { modelDownloadJob } from './kinds/model-download.js';
+import { probeJob } from './kinds/probe.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob, analyzeJob];
+const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob, analyzeJob, experimentJob, probeJob];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

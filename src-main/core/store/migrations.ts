@@ -245,6 +245,36 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX feature_label_history_by_feature ON feature_label_history (sae_id, feature, id);
     `,
   },
+  {
+    version: 9,
+    name: 'per-task feature means and experiments',
+    sql: `
+      ALTER TABLE features ADD COLUMN task_means_json TEXT;
+      CREATE TABLE experiments (
+        id           INTEGER PRIMARY KEY,
+        job_id       INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        name         TEXT NOT NULL,
+        spec_json    TEXT NOT NULL,
+        results_json TEXT,
+        created_at   TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE experiment_outputs (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        condition     TEXT NOT NULL,
+        item_id       INTEGER NOT NULL,
+        output_json   TEXT NOT NULL,
+        PRIMARY KEY (experiment_id, condition, item_id)
+      ) STRICT;
+      CREATE TABLE probes (
+        id           INTEGER PRIMARY KEY,
+        job_id       INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        harvest_id   INTEGER NOT NULL REFERENCES harvests(id) ON DELETE CASCADE,
+        spec_json    TEXT NOT NULL,
+        results_json TEXT,
+        created_at   TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -77,19 +77,23 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const session = await ctx.pool.load(graphFile, p.device);
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
-      const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK });
+      // Tasks of the harvest's items (benchmark task types), for per-task mean activations.
+      const itemTask = new Map((db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{ id: number; task: string | null }>).map((r) => [r.id, r.task]));
+      const tasks = [...new Set([...itemTask.values()].filter((t): t is string => t !== null))].sort().slice(0, 254);
+      const taskIndex = new Map(tasks.map((t, i) => [t, i]));
+      const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       const kth = new Float32Array(reader.rows);
-      const modalityOf = db.prepare("SELECT row, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row");
+      const modalityOf = db.prepare("SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row");
       const perCall = rowsPerCall(sae.dSae);
       const perRow = activePerRow(sae);
       let done = 0;
       const dense = sae.architecture !== 'topk';
       // One call in flight while the previous call's codes are accumulated: the pool process
       // encodes the next rows while this thread does the bookkeeping.
-      let inFlight: { firstRow: number; n: number; image: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
+      let inFlight: { firstRow: number; n: number; image: Uint8Array; task: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
       const settle = async () => {
         if (!inFlight) return;
-        const { firstRow, n, image, result } = inFlight;
+        const { firstRow, n, image, task, result } = inFlight;
         inFlight = null;
         const out = await result;
         acc.add({
@@ -100,6 +104,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           perRow,
           complete: !dense,
           image,
+          task,
           dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
         });
         kth.set(out.kth!.data as Float32Array, firstRow);
@@ -112,14 +117,18 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const n = Math.min(perCall, chunk.rows - start);
           const firstRow = chunk.firstRow + start;
           const image = new Uint8Array(n);
-          for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; image: number }>) image[r.row - firstRow] = r.image;
+          const task = new Uint8Array(n).fill(255);
+          for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; item_id: number; image: number }>) {
+            image[r.row - firstRow] = r.image;
+            task[r.row - firstRow] = taskIndex.get(itemTask.get(r.item_id) ?? '') ?? 255;
+          }
           const result = ctx.pool.run(session, {
             x: { type: 'float32', dims: [n, sae.dIn], data: chunk.data.subarray(start * sae.dIn, (start + n) * sae.dIn) },
             ...(dense ? { img: { type: 'float32' as const, dims: [1, n], data: Float32Array.from(image) } } : {}),
           });
           result.catch(() => undefined); // awaited in settle(); a failure surfaces there
           await settle();
-          inFlight = { firstRow, n, image, result };
+          inFlight = { firstRow, n, image, task, result };
         }
       }
       await settle();
@@ -201,6 +210,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           histogram: Array.from(acc.hist.subarray(f * edges.length, (f + 1) * edges.length)),
           logits: logits ? { promoted: logits[f]!.promoted.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })), suppressed: logits[f]!.suppressed.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })) } : null,
           examples: { top: acc.top.of(f), image: topImage, text: topText },
+          taskMeans: tasks.length ? Object.fromEntries(tasks.map((t, i) => [t, acc.taskMeans(f)[i]!])) : null,
         });
       }
       const summary = {

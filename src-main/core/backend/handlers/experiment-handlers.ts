@@ -1,0 +1,47 @@
+import { AnalysisStore } from '../../analysis/analysis-store.js';
+import { ExperimentStore } from '../../experiments/experiment-store.js';
+import { experimentCsv, experimentHtml, experimentJson } from '../../experiments/report.js';
+import { ProbeStore } from '../../probes/probe-store.js';
+import { OcularError } from '../../errors.js';
+import { SaeStore } from '../../sae/sae-store.js';
+import type { HandlerContext, Handlers } from './types.js';
+
+type ExperimentChannels = 'experiments.start' | 'experiments.list' | 'experiments.outputs' | 'experiments.export' | 'probes.start' | 'probes.list';
+
+/** Steering / ablation experiments and linear probes. */
+export function experimentHandlers(ctx: HandlerContext): Pick<Handlers, ExperimentChannels> {
+  const experiments = () => new ExperimentStore(ctx.open().ws.db);
+  const probes = () => new ProbeStore(ctx.open().ws.db);
+  return {
+    'experiments.start': (spec) => {
+      const open = ctx.open();
+      new SaeStore(open.ws.db, open.dir).get(spec.saeId);
+      const a = new AnalysisStore(open.ws.db).get(spec.analysisId);
+      if (a.saeId !== spec.saeId) throw new OcularError('invalid_request', `Analysis ${a.id} is of SAE ${a.saeId}, not SAE ${spec.saeId}.`);
+      open.models.get(spec.modelId);
+      open.datasets.get(spec.datasetId);
+      const experiment = experiments().create(spec);
+      const job = open.runner.start('experiment', { experimentId: experiment.id });
+      experiments().attachJob(experiment.id, job.id);
+      return { experiment: experiments().get(experiment.id), job };
+    },
+    'experiments.list': () => experiments().list(),
+    'experiments.outputs': (req) => experiments().outputs(req.id, req),
+    'experiments.export': (req) => {
+      const e = experiments().get(req.id);
+      const stem = `experiment-${e.id}`;
+      if (req.format === 'csv') return { filename: `${stem}.csv`, content: experimentCsv(e) };
+      const outputs = experiments().outputs(e.id, { offset: 0, limit: 1_000_000 });
+      return req.format === 'json' ? { filename: `${stem}.json`, content: experimentJson(e, outputs) } : { filename: `${stem}.html`, content: experimentHtml(e, outputs) };
+    },
+    'probes.start': (spec) => {
+      const open = ctx.open();
+      open.harvests.meta(spec.harvestId);
+      const probe = probes().create(spec);
+      const job = open.runner.start('probe', { probeId: probe.id });
+      probes().attachJob(probe.id, job.id);
+      return { probe: probes().get(probe.id), job };
+    },
+    'probes.list': () => probes().list(),
+  };
+}

@@ -9,6 +9,7 @@ import { analyzeCommand } from './commands/analyze.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { experimentCommand } from './commands/experiment.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -18,7 +19,7 @@ import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, analyzeCommand, exportCommand, jobsCommand];
+const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, analyzeCommand, experimentCommand, exportCommand, jobsCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -423,7 +423,15 @@ export const featureSetSchema = z
     features: z.array(z.number().int().min(0)).max(4096).optional(),
     search: z.string().min(1).max(200).optional(),
     /** The `top` features whose mean activation on `task` items most exceeds their largest mean on any other task, by at least `margin`. */
-    selective: z.object({ task: z.string().min(1), top: z.number().int().min(1).max(1024).default(10), margin: z.number().min(0).default(0) }).optional(),
+    selective: z
+      .object({
+        task: z.string().min(1),
+        top: z.number().int().min(1).max(1024).default(10),
+        margin: z.number().min(0).default(0),
+        /** Which tokens the per-task means are taken over: the question's text tokens, the image's, or all. */
+        tokens: z.enum(['text', 'image', 'all']).default('text'),
+      })
+      .optional(),
   })
   .refine((s) => [s.features, s.search, s.selective].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of features, search or selective' });
 export type FeatureSetSpec = z.infer<typeof featureSetSchema>;

@@ -81,9 +81,9 @@ export class FeatureAccumulator {
   readonly top: TopRows;
   readonly topImage: TopRows;
   readonly topText: TopRows;
-  /** Per feature and task: the sum of activations, and tokens per task (for mean activation by task). */
-  readonly taskSum: Float64Array;
-  readonly taskRows: Float64Array;
+  /** Per token kind (0 image, 1 text/generated), feature and task: the sum of activations, and tokens per task. */
+  readonly taskSum: [Float64Array, Float64Array];
+  readonly taskRows: [Float64Array, Float64Array];
   rows = 0;
   /** Rows whose active features did not all fit in the sparse output (ReLU SAEs only). */
   truncatedRows = 0;
@@ -91,8 +91,8 @@ export class FeatureAccumulator {
 
   constructor(readonly features: number, options: { topN: number; crossK: number; tasks?: number }) {
     this.tasks = options.tasks ?? 0;
-    this.taskSum = new Float64Array(features * Math.max(1, this.tasks));
-    this.taskRows = new Float64Array(Math.max(1, this.tasks));
+    this.taskSum = [new Float64Array(features * Math.max(1, this.tasks)), new Float64Array(features * Math.max(1, this.tasks))];
+    this.taskRows = [new Float64Array(Math.max(1, this.tasks)), new Float64Array(Math.max(1, this.tasks))];
     this.count = new Float64Array(features);
     this.sum = new Float64Array(features);
     this.max = new Float64Array(features);
@@ -120,7 +120,8 @@ export class FeatureAccumulator {
       const row = c.firstRow + r;
       const image = c.image[r] === 1;
       const task = c.task && c.task[r]! < this.tasks ? c.task[r]! : -1;
-      if (task >= 0) this.taskRows[task]!++;
+      const kind = image ? 0 : 1;
+      if (task >= 0) this.taskRows[kind][task]!++;
       const base = r * c.perRow;
       if (!c.complete && c.vals[base + c.perRow - 1]! > 0 && c.perRow < this.features) this.truncatedRows++;
       for (let j = 0; j < c.perRow; j++) {
@@ -135,7 +136,7 @@ export class FeatureAccumulator {
         }
         const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
         this.hist[f * HIST_BINS + bin]!++;
-        if (task >= 0) this.taskSum[f * this.tasks + task]! += v;
+        if (task >= 0) this.taskSum[kind][f * this.tasks + task]! += v;
         this.top.offer(f, v, row);
         (image ? this.topImage : this.topText).offer(f, v, row);
       }
@@ -143,9 +144,14 @@ export class FeatureAccumulator {
     this.rows += c.rows;
   }
 
-  /** A feature's mean activation over all tokens of each task's items (zeros included). */
-  taskMeans(feature: number): number[] {
-    return Array.from({ length: this.tasks }, (_, t) => (this.taskRows[t]! > 0 ? this.taskSum[feature * this.tasks + t]! / this.taskRows[t]! : 0));
+  /** A feature's mean activation over each task's items' tokens (zeros included): all tokens, image tokens, text tokens. */
+  taskMeans(feature: number): Record<'all' | 'image' | 'text', number[]> {
+    const of = (kinds: number[]) =>
+      Array.from({ length: this.tasks }, (_, t) => {
+        const rows = kinds.reduce((n, k) => n + this.taskRows[k]![t]!, 0);
+        return rows > 0 ? kinds.reduce((n, k) => n + this.taskSum[k]![feature * this.tasks + t]!, 0) / rows : 0;
+      });
+    return { all: of([0, 1]), image: of([0]), text: of([1]) };
   }
 
   /** Quantiles of a feature's non-zero activations, read from its histogram (bin geometric midpoints). */

@@ -9,6 +9,7 @@ import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
 import type { AnalysisRecord, FeatureRow, LabelStatus, analysisRequestSchema, analysisSummarySchema, featureSortSchema } from '../../contract/contract.js';
 
+export type TaskMeans = Record<'all' | 'image' | 'text', Record<string, number>>;
 export type AnalysisParams = z.infer<typeof analysisRequestSchema>;
 export type AnalysisSummary = z.infer<typeof analysisSummarySchema>;
 
@@ -23,8 +24,8 @@ export interface FeatureResult {
   histogram: number[];
   logits: { promoted: Array<{ token: string; activation: number }>; suppressed: Array<{ token: string; activation: number }> } | null;
   examples: Record<'top' | 'image' | 'text', Array<{ row: number; activation: number }>>;
-  /** Mean activation over all tokens of each task's items (benchmark datasets), or null. */
-  taskMeans: Record<string, number> | null;
+  /** Mean activation by task over the items' tokens — all, image and text tokens (benchmark datasets) — or null. */
+  taskMeans: TaskMeans | null;
 }
 
 interface AnalysisRow {
@@ -132,9 +133,9 @@ export class AnalysisStore {
   }
 
   /** Every feature's mean activation by task, for task-selectivity rules. */
-  taskMeans(analysisId: number): Map<number, Record<string, number>> {
+  taskMeans(analysisId: number): Map<number, TaskMeans> {
     const rows = this.db.prepare('SELECT feature, task_means_json FROM features WHERE analysis_id = ? AND task_means_json IS NOT NULL').all(analysisId) as Array<{ feature: number; task_means_json: string }>;
-    return new Map(rows.map((r) => [r.feature, JSON.parse(r.task_means_json) as Record<string, number>]));
+    return new Map(rows.map((r) => [r.feature, JSON.parse(r.task_means_json) as TaskMeans]));
   }
 
   /** Mean activation over all tokens (zeros included): the value mean-ablation clamps to. */

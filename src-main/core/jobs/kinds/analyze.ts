@@ -210,7 +210,11 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           histogram: Array.from(acc.hist.subarray(f * edges.length, (f + 1) * edges.length)),
           logits: logits ? { promoted: logits[f]!.promoted.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })), suppressed: logits[f]!.suppressed.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })) } : null,
           examples: { top: acc.top.of(f), image: topImage, text: topText },
-          taskMeans: tasks.length ? Object.fromEntries(tasks.map((t, i) => [t, acc.taskMeans(f)[i]!])) : null,
+          taskMeans: tasks.length ? (() => {
+            const m = acc.taskMeans(f);
+            const byTask = (v: number[]) => Object.fromEntries(tasks.map((t, i) => [t, v[i]!]));
+            return { all: byTask(m.all), image: byTask(m.image), text: byTask(m.text) };
+          })() : null,
         });
       }
       const summary = {

@@ -544,8 +544,8 @@ export const probeSpecSchema = z.object({
   harvestId: z.number().int().positive(),
   /** What to predict from each token's activation: the item's task type, or the benchmark object under an image patch. */
   label: z.enum(['task', 'color', 'shape']),
-  /** Token kinds used (colour and shape probes use image tokens). */
-  modality: z.enum(['image', 'text', 'all']).default('all'),
+  /** Token kinds used; by default text tokens for task probes, image tokens (patches) for colour and shape. */
+  modality: z.enum(['image', 'text', 'all']).nullable().default(null),
   heldOut: z.number().min(0.05).max(0.5).default(0.25),
   epochs: z.number().int().min(1).max(500).default(60),
   l2: z.number().min(0).default(1e-3),

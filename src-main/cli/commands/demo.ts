@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AnalysisRecord, EvalSummary, FeatureDetail, FeatureRow, Job } from '../../contract/contract.js';
+import type { AnalysisRecord, EvalSummary, ExperimentRecord, FeatureDetail, FeatureRow, Job, ProbeRecord } from '../../contract/contract.js';
+import { formatExperiment } from './experiment.js';
 import { pureFeatures } from '../../core/analysis/purity.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { caller } from '../backend-calls.js';
@@ -8,13 +9,14 @@ import { formatSummary } from './eval.js';
 import { nodeBackend } from '../node-backend.js';
 
 /** The demo's jobs in order; the last one ends the pipeline. */
-const STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze'] as const;
+const STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze', 'probe', 'experiment'] as const;
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
   summary:
     'Run the pipeline headless on the bundled demo model: generate the benchmark into a workspace, evaluate the\n' +
-    'model on it, harvest a middle decoder layer, train a TopK SAE there, analyse its features, and print a summary.',
+    'model on it, harvest its decoder layers, train a TopK SAE on the middle one, analyse its features, probe the\n' +
+    'layers, run one ablation experiment with controls, and print a summary.',
   usage: 'ocular demo --workspace DIR [--per-cell N] [--model DIR] [--json]',
   options: { workspace: { type: 'string', short: 'w' }, 'per-cell': { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } },
   help: [
@@ -48,7 +50,7 @@ export const demoCommand: CommandSpec = {
           if (e.job.state !== 'succeeded' || e.job.kind === STAGES[STAGES.length - 1]) resolve(e.job);
         }),
       );
-      log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse…`);
+      log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse, probe, experiment…`);
       await backend.startDemo(perCell, model);
       const last = await finished;
       if (last.state !== 'succeeded') {
@@ -57,7 +59,9 @@ export const demoCommand: CommandSpec = {
       }
       const evaluation = await call<EvalSummary>('evals.get', { id: (done.get('evaluate')!.result as { evalId: number }).evalId });
       const train = done.get('sae-train')!.result as { saeId: number; final: { fvu: number; l0: number; deadFraction: number } };
-      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find((a) => a.id === (last.result as { analysisId: number }).analysisId)!;
+      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find((a) => a.id === (done.get('analyze')!.result as { analysisId: number }).analysisId)!;
+      const probe = (await call<ProbeRecord[]>('probes.list', {})).find((p) => p.id === (done.get('probe')!.result as { probeId: number }).probeId)!;
+      const experiment = (await call<ExperimentRecord[]>('experiments.list', {})).find((x) => x.id === (last.result as { experimentId: number }).experimentId)!;
       const rows = (await call<{ features: FeatureRow[] }>('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })).features.filter((f) => f.density > 0);
       const details: FeatureDetail[] = [];
       for (const f of rows) details.push(await call<FeatureDetail>('features.get', { analysisId: analysis.id, feature: f.feature }));
@@ -68,6 +72,8 @@ export const demoCommand: CommandSpec = {
         sae: { id: train.saeId, ...train.final },
         analysis: { id: analysis.id, ...analysis.summary!, histogramEdges: undefined },
         groundTruth: { examined: pure.examined, colourPure: pure.colour, shapePure: pure.shape },
+        probe: probe.results,
+        experiment: experiment.results,
       };
       if (json) console.log(JSON.stringify(summary, null, 2));
       else {
@@ -78,6 +84,9 @@ export const demoCommand: CommandSpec = {
         const show = (list: typeof pure.colour) => list.slice(0, 5).map((p) => `#${p.feature} ${p.value} ${(p.share * 100).toFixed(0)}%`).join(', ');
         if (pure.colour.length) console.log(`  colour features: ${show(pure.colour)}`);
         if (pure.shape.length) console.log(`  shape features: ${show(pure.shape)}`);
+        console.log(`\nlinear probes for the colour under each image patch (held-out items):`);
+        for (const l of probe.results!.layers) console.log(`  ${l.tap}: ${(l.accuracy * 100).toFixed(1)}% [${(l.ci95[0] * 100).toFixed(1)}, ${(l.ci95[1] * 100).toFixed(1)}], shuffled labels ${(l.shuffledAccuracy * 100).toFixed(1)}%`);
+        console.log(`\n${formatExperiment(experiment)}`);
         console.log(`\ndone in ${summary.seconds.toFixed(0)} s; open the workspace in the app (or \`ocular serve --workspace ${dir}\`) to browse the features`);
       }
       return 0;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   contract,
+  experimentSpecSchema,
   isChannel,
   type AppInfo,
   type BackendEvent,
@@ -25,6 +26,8 @@ import { analysisHandlers } from './handlers/analysis-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { AnalysisStore } from '../analysis/analysis-store.js';
+import { ExperimentStore } from '../experiments/experiment-store.js';
+import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
@@ -149,6 +152,9 @@ export class Backend {
     const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
     let datasetId = 0;
+    let harvestOf = 0;
+    let saeOf = 0;
+    let analysisOf = 0;
     const stages: Array<(previous: Job) => Job> = [
       (synth) => {
         datasetId = (synth.result as { datasetId: number }).datasetId;
@@ -158,19 +164,50 @@ export class Backend {
         return job;
       },
       () => {
-        const harvest = harvests.create(model.path, datasetId, { taps: [DEMO_TAP], tokenKinds: ['image', 'text'], dtype: 'fp32', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
+        // Every decoder layer, so the probes can compare layers; the SAE trains on the middle one.
+        const harvest = harvests.create(model.path, datasetId, { taps: ['blocks.0.hook_resid_post', DEMO_TAP, 'blocks.2.hook_resid_post'], tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
         const job = runner.start('harvest', { harvestId: harvest.id });
         harvests.attachJob(harvest.id, job.id);
         return job;
       },
       (harvest) =>
-        runner.start('sae-train', { harvestId: (harvest.result as { harvestId: number }).harvestId, tap: DEMO_TAP, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
+        runner.start('sae-train', { harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId), tap: DEMO_TAP, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
       (train) => {
         const analyses = new AnalysisStore(open.ws.db);
-        const harvestId = (train.params as { harvestId: number }).harvestId;
-        const analysis = analyses.create({ saeId: (train.result as { saeId: number }).saeId, harvestId, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
+        saeOf = (train.result as { saeId: number }).saeId;
+        const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
+        analysisOf = analysis.id;
         const job = runner.start('analyze', { analysisId: analysis.id });
         analyses.attachJob(analysis.id, job.id);
+        return job;
+      },
+      () => {
+        const probes = new ProbeStore(open.ws.db);
+        const probe = probes.create({ harvestId: harvestOf, label: 'color', modality: null, heldOut: 0.25, epochs: 60, l2: 1e-3, seed: 0 });
+        const job = runner.start('probe', { probeId: probe.id });
+        probes.attachJob(probe.id, job.id);
+        return job;
+      },
+      () => {
+        const experiments = new ExperimentStore(open.ws.db);
+        const spec = experimentSpecSchema.parse({
+          name: 'demo: ablate colour- and shape-question features',
+          modelId: model.id,
+          saeId: saeOf,
+          analysisId: analysisOf,
+          datasetId,
+          tasks: ['color', 'shape'],
+          featureSets: [
+            { name: 'colour-question features', selective: { task: 'color', top: 20 } },
+            { name: 'shape-question features', selective: { task: 'shape', top: 20 } },
+          ],
+          operation: { op: 'zero' },
+          where: 'all',
+          controls: { randomSets: 1, randomDirections: true, union: true },
+        });
+        const experiment = experiments.create(spec);
+        const job = runner.start('experiment', { experimentId: experiment.id });
+        experiments.attachJob(experiment.id, job.id);
         return job;
       },
     ];

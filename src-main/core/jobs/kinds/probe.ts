@@ -35,6 +35,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       const store = new ProbeStore(db);
       const probe = store.get(ctx.params.probeId);
       const spec = probe.spec;
+      const modality = spec.modality ?? (spec.label === 'task' ? 'text' : 'image');
       const harvests = new HarvestStore(db, ctx.workspaceDir);
       const h = harvests.meta(spec.harvestId);
       const taps = Object.keys(h.stats).filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task').sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
@@ -60,7 +61,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
         const labelOf = (r: (typeof index)[number]): string | null => {
           const item = items.get(r.item_id);
           if (!item) return null;
-          if (spec.modality !== 'all' && r.modality !== spec.modality) return null;
+          if (modality !== 'all' && (modality === 'image' ? r.modality !== 'image' : r.modality === 'image')) return null;
           if (spec.label === 'task') return item.task;
           if (r.patch_row === null || !item.scene_json) return null;
           const [rows, cols] = grid.get(r.item_id)!;
@@ -68,7 +69,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
           return o ? (spec.label === 'color' ? o.color : o.shape) : null;
         };
         const labelled = index.map((r) => ({ r, label: labelOf(r) })).filter((x): x is { r: (typeof index)[number]; label: string } => x.label !== null);
-        if (labelled.length === 0) throw new OcularError('invalid_request', `No ${spec.modality} tokens of harvest ${h.id} carry a ${spec.label} label.`);
+        if (labelled.length === 0) throw new OcularError('invalid_request', `No ${modality} tokens of harvest ${h.id} carry a ${spec.label} label.`);
         classes = [...new Set(labelled.map((x) => x.label))].sort();
         const pick = (test: boolean) => {
           const side = labelled.filter((x) => testItems.has(x.r.item_id) === test);

@@ -4,6 +4,7 @@ import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
 import { ActivationsPage } from './pages/ActivationsPage';
 import { EvaluatePage } from './pages/EvaluatePage';
+import { ExperimentsPage } from './pages/ExperimentsPage';
 import { FeaturesPage } from './pages/FeaturesPage';
 import { JobsPage } from './pages/JobsPage';
 import { ModelsPage } from './pages/ModelsPage';
@@ -12,7 +13,7 @@ import { SettingsPage } from './pages/SettingsPage';
 import { WorkspacePage } from './pages/WorkspacePage';
 
 const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'models' | 'evaluate' | 'activations' | 'saes' | 'features' | 'jobs' | 'settings';
+type PageId = 'workspace' | 'models' | 'evaluate' | 'activations' | 'saes' | 'features' | 'experiments' | 'jobs' | 'settings';
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'workspace', title: 'Workspace', needsWorkspace: false },
   { id: 'models', title: 'Models', needsWorkspace: true },
@@ -20,6 +21,7 @@ const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
   { id: 'activations', title: 'Activations', needsWorkspace: true },
   { id: 'saes', title: 'SAEs', needsWorkspace: true },
   { id: 'features', title: 'Features', needsWorkspace: true },
+  { id: 'experiments', title: 'Experiments', needsWorkspace: true },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true },
   { id: 'settings', title: 'Settings', needsWorkspace: false },
 ];
@@ -62,6 +64,7 @@ export function App() {
           {info && page === 'activations' && workspace && <ActivationsPage info={info} />}
           {info && page === 'saes' && workspace && <SaesPage info={info} />}
           {info && page === 'features' && workspace && <FeaturesPage info={info} />}
+          {info && page === 'experiments' && workspace && <ExperimentsPage info={info} />}
           {info && page === 'jobs' && workspace && <JobsPage info={info} />}
           {info && page === 'settings' && <SettingsPage info={info} />}
         </Box>

@@ -2,7 +2,9 @@
  * End to end in headless Chromium over `ocular serve`: the demo workspace (`ocular demo`: benchmark,
  * evaluation, harvest, SAE, analysis) opened in the Features page; a feature's patch crops render
  * (pixels checked, not blank); keyboard review moves between features; a label is added, survives a
- * reload; a read-only server refuses the edit with a visible message.
+ * reload; a read-only server refuses the edit with a visible message. The Experiments page shows the
+ * demo's ablation experiment (conditions with CIs and p-values, the union-vs-single view, per-item
+ * drill-down) and the per-layer probe plot.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -101,6 +103,29 @@ describe('feature browser over ocular serve', () => {
       const alert = page.getByTestId('error-alert');
       await alert.waitFor();
       expect(await alert.textContent()).toContain("read-only: 'labels.set' would change it and was refused");
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
+
+  it('shows the demo experiment with controls, the interference view, item drill-down and probes per layer', async () => {
+    const serve = await startServe(['--workspace', ws, '--port', '0']);
+    const page = await browser.newPage();
+    try {
+      await page.goto(serve.url);
+      await page.getByRole('button', { name: 'Experiments' }).click();
+      await page.getByTestId('experiment-results').waitFor();
+      for (const kind of ['baseline', 'intervention', 'union', 'random-set', 'random-direction']) expect(await page.getByTestId(`condition-${kind}`).count()).toBeGreaterThan(0);
+      expect(await page.getByTestId('condition-intervention').first().textContent()).toMatch(/%.*\[.*%.*\]/);
+      expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
+      const interference = page.getByTestId('interference');
+      expect(await interference.textContent()).toMatch(/sum of the two.*observed/);
+      expect(await interference.getByRole('row').count()).toBe(4); // header, all, color, shape
+      await page.getByLabel('Condition', { exact: true }).click();
+      await page.getByRole('option', { name: 'shape-question features', exact: true }).click();
+      await expect.poll(() => page.getByRole('table', { name: 'Items' }).getByRole('row').count()).toBeGreaterThan(10);
+      await page.getByTestId('probe-chart').first().locator('canvas').waitFor();
     } finally {
       await page.close();
       await serve.stop();

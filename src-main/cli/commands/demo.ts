@@ -78,7 +78,7 @@ export const demoCommand: CommandSpec = {
       if (json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(formatSummary(evaluation));
-        console.log(`\nSAE ${train.saeId} on blocks.1.hook_resid_post: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`);
+        console.log(`\nSAE ${train.saeId} on ${(done.get('sae-train')!.params as { tap: string }).tap}: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`);
         console.log(`analysis ${analysis.id}: ${analysis.summary!.rows} tokens, ${analysis.summary!.features} features (${analysis.summary!.neverFired} never fired)`);
         console.log(`ground truth: of ${pure.examined} features with 20 examples, ${pure.colour.length} have top-20 patches >= 80% one colour, ${pure.shape.length} one shape`);
         const show = (list: typeof pure.colour) => list.slice(0, 5).map((p) => `#${p.feature} ${p.value} ${(p.share * 100).toFixed(0)}%`).join(', ');

@@ -57,8 +57,11 @@ export interface BackendOptions {
 }
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
-/** The demo pipeline's SAE tap: the middle of the demo model's three decoder layers. */
-export const DEMO_TAP = 'blocks.1.hook_resid_post';
+/** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the middle one. */
+export function residPostTaps(model: ModelRecord): string[] {
+  const names = model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []).filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
+  return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+}
 
 export function defaultConfigDir(): string {
   if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'Ocular');
@@ -151,6 +154,9 @@ export class Backend {
     const { models, runner, dir, evals, harvests } = open;
     const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
+    const taps = residPostTaps(model);
+    if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
+    const saeTap = taps[Math.floor(taps.length / 2)]!;
     let datasetId = 0;
     let harvestOf = 0;
     let saeOf = 0;
@@ -165,13 +171,13 @@ export class Backend {
       },
       () => {
         // Every decoder layer, so the probes can compare layers; the SAE trains on the middle one.
-        const harvest = harvests.create(model.path, datasetId, { taps: ['blocks.0.hook_resid_post', DEMO_TAP, 'blocks.2.hook_resid_post'], tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
+        const harvest = harvests.create(model.path, datasetId, { taps, tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
         const job = runner.start('harvest', { harvestId: harvest.id });
         harvests.attachJob(harvest.id, job.id);
         return job;
       },
       (harvest) =>
-        runner.start('sae-train', { harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId), tap: DEMO_TAP, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
+        runner.start('sae-train', { harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId), tap: saeTap, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
       (train) => {
         const analyses = new AnalysisStore(open.ws.db);
         saeOf = (train.result as { saeId: number }).saeId;

@@ -3,15 +3,8 @@ import { Alert, Button, Checkbox, Dialog, DialogActions, DialogContent, DialogTi
 import { useRef, useState } from 'react';
 import { invoke } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
+import { download } from '../lib/download';
 
-function download(filename: string, content: string, type: string) {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  URL.revokeObjectURL(url);
-}
 
 /** Export an SAE's labels, or import another annotator's: conflicts are listed, and only the ones ticked take the imported side. */
 export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; readOnly: boolean; onChanged: () => void }) {

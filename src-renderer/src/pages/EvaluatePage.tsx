@@ -7,6 +7,7 @@ import { invoke } from '../api/client';
 import { AccuracyChart } from '../components/AccuracyChart';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { download } from '../lib/download';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
@@ -110,14 +111,6 @@ function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: num
   );
 }
 
-function download(filename: string, content: string, type: string) {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  URL.revokeObjectURL(url);
-}
 
 function EvalResults({ id }: { id: number }) {
   const report = useReportError();

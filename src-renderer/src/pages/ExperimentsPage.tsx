@@ -10,19 +10,12 @@ import { ProbeChart } from '../components/ProbeChart';
 import { SweepChart } from '../components/SweepChart';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { download } from '../lib/download';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
 const p = (v: number | null) => (v === null ? '–' : v < 0.001 ? '<0.001' : v.toFixed(3));
 
-function download(filename: string, content: string) {
-  const url = URL.createObjectURL(new Blob([content], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  URL.revokeObjectURL(url);
-}
 
 /** Two sets alone next to their union, per task: do their effects add up, or interfere? */
 function Interference({ conditions, tasks }: { conditions: ConditionResult[]; tasks: string[] }) {

@@ -473,7 +473,7 @@ export const experimentSpecSchema = z.object({
 });
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
 
-const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number() });
+const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number(), shiftNorm: z.number(), klFirstToken: z.number() });
 
 export const conditionResultSchema = z.object({
   id: z.string(),

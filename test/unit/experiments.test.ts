@@ -95,6 +95,10 @@ describe('the demo experiment', () => {
       expect(control.pVsBaseline).toBeGreaterThan(0.05);
       expect(shape.flagged).toBe(false);
       expect(shape.klFirstToken).toBeGreaterThan(control.klFirstToken);
+      // Per task: the shape-question features move shape answers' first-token distribution more than colour answers'.
+      const kl = (task: string) => shape.byTask.find((g) => g.key === task)!.klFirstToken;
+      expect(kl('shape')).toBeGreaterThan(kl('color'));
+      expect(shape.byTask.find((g) => g.key === 'shape')!.shiftNorm).toBeGreaterThan(0);
       // Per-item outputs are kept for drill-down, baseline beside each condition.
       const outputs = await call<Array<{ condition: string; raw: string }>>(b, 'experiments.outputs', { id: e!.id, condition: shape.id, limit: 1000 });
       expect(outputs).toHaveLength(shape.n);

@@ -22,7 +22,7 @@ export function experimentCsv(e: ExperimentRecord): string {
   for (const c of e.results?.conditions ?? []) {
     lines.push([c.id, c.kind, c.set, c.value, c.controlFor, 'all', c.n, c.accuracy, c.ci95[0], c.ci95[1], c.accuracyChange, c.accuracyChangeCi95[0], c.accuracyChangeCi95[1], c.drift, c.shiftNorm, c.klFirstToken, c.pVsBaseline, c.flagged].map(csvCell).join(','));
     for (const g of [...c.byTask.map((x) => ({ ...x, key: `task:${x.key}` })), ...c.byDifficulty.map((x) => ({ ...x, key: `difficulty:${x.key}` }))]) {
-      lines.push([c.id, c.kind, c.set, c.value, c.controlFor, g.key, g.n, g.accuracy, g.ci95[0], g.ci95[1], '', '', '', g.drift, '', '', '', ''].map(csvCell).join(','));
+      lines.push([c.id, c.kind, c.set, c.value, c.controlFor, g.key, g.n, g.accuracy, g.ci95[0], g.ci95[1], '', '', '', g.drift, g.shiftNorm, g.klFirstToken, '', ''].map(csvCell).join(','));
     }
   }
   return lines.join('\n') + '\n';

@@ -61,6 +61,8 @@ function Results({ e }: { e: ExperimentRecord }) {
       setBaseline(new Map(b.map((x) => [x.itemId, x])));
     }, report);
   }, [drill, e.id, report]);
+  // The table follows the task filter: that task's accuracy, drift, shift and KL (change and p-values are overall).
+  const view = (c: ConditionResult) => (task === 'all' ? c : { ...c, ...(c.byTask.find((g) => g.key === task) ?? {}) });
   const exportAs = (format: 'json' | 'csv' | 'html') => invoke('experiments.export', { id: e.id, format }).then((x) => download(x.filename, x.content), report);
   return (
     <Stack spacing={2} data-testid="experiment-results">
@@ -72,12 +74,18 @@ function Results({ e }: { e: ExperimentRecord }) {
         <Button size="small" onClick={() => exportAs('json')}>JSON</Button>
         <Button size="small" onClick={() => exportAs('html')}>HTML report</Button>
       </Stack>
+      <Stack direction="row" spacing={1} alignItems="center">
+        <TextField select size="small" label="Task" value={task} onChange={(ev) => setTask(ev.target.value)} sx={{ width: 180 }}>
+          {['all', ...tasks].map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+        </TextField>
+        <Typography variant="caption" color="text.secondary">Accuracy, drift, shift and KL for the chosen task; change, its CI and p-values are over all items.</Typography>
+      </Stack>
       <Table size="small" aria-label="Conditions">
         <TableHead>
           <TableRow><TableCell>condition</TableCell><TableCell>accuracy [95% CI]</TableCell><TableCell>change (pts) [95% CI]</TableCell><TableCell>drift</TableCell><TableCell>shift norm</TableCell><TableCell>KL first token</TableCell><TableCell>p vs baseline</TableCell><TableCell>p vs controls</TableCell><TableCell /></TableRow>
         </TableHead>
         <TableBody>
-          {r.conditions.map((c) => (
+          {r.conditions.map(view).map((c) => (
             <TableRow key={c.id} data-testid={`condition-${c.kind}`} sx={{ bgcolor: c.kind === 'random-set' || c.kind === 'random-direction' ? 'action.hover' : undefined }}>
               <TableCell>{c.id}</TableCell>
               <TableCell>{pct(c.accuracy)} [{pct(c.ci95[0])}, {pct(c.ci95[1])}]</TableCell>
@@ -92,11 +100,6 @@ function Results({ e }: { e: ExperimentRecord }) {
           ))}
         </TableBody>
       </Table>
-      <Stack direction="row" spacing={1}>
-        <TextField select size="small" label="Task" value={task} onChange={(ev) => setTask(ev.target.value)} sx={{ width: 180 }}>
-          {['all', ...tasks].map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
-        </TextField>
-      </Stack>
       {r.conditions.some((c) => c.value !== null) ? (
         <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="accuracy" />
       ) : (

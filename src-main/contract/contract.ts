@@ -428,8 +428,11 @@ export const featureSetSchema = z
         task: z.string().min(1),
         top: z.number().int().min(1).max(1024).default(10),
         margin: z.number().min(0).default(0),
-        /** Which tokens the per-task means are taken over: the question's text tokens, the image's, or all. */
-        tokens: z.enum(['text', 'image', 'all']).default('text'),
+        /**
+         * Which tokens the per-task means are taken over: each item's last prompt token (`answer`: where
+         * the model decides its answer), the question's text tokens, the image's, or all.
+         */
+        tokens: z.enum(['answer', 'text', 'image', 'all']).default('answer'),
       })
       .optional(),
   })
@@ -473,7 +476,7 @@ export const experimentSpecSchema = z.object({
 });
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
 
-const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number(), shiftNorm: z.number(), klFirstToken: z.number() });
+const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number(), shiftNorm: z.number(), klFirstToken: z.number(), pVsBaseline: z.number().nullable() });
 
 export const conditionResultSchema = z.object({
   id: z.string(),

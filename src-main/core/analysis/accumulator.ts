@@ -67,6 +67,8 @@ export interface ChunkCodes {
   image: Uint8Array;
   /** Each row's item's task (index into the analysis's task list), 255 for none. */
   task?: Uint8Array;
+  /** 1 for each item's last prompt token, where the model decides its answer. */
+  answer?: Uint8Array;
   /** Exact per-feature reductions over the chunk's dense codes; absent when the sparse codes are complete (TopK). */
   dense: { count: Float32Array; sum: Float32Array; max: Float32Array; imageSum: Float32Array } | null;
 }
@@ -81,9 +83,9 @@ export class FeatureAccumulator {
   readonly top: TopRows;
   readonly topImage: TopRows;
   readonly topText: TopRows;
-  /** Per token kind (0 image, 1 text/generated), feature and task: the sum of activations, and tokens per task. */
-  readonly taskSum: [Float64Array, Float64Array];
-  readonly taskRows: [Float64Array, Float64Array];
+  /** Per token kind (0 image, 1 text/generated, 2 last prompt token), feature and task: the sum of activations, and tokens per task. */
+  readonly taskSum: [Float64Array, Float64Array, Float64Array];
+  readonly taskRows: [Float64Array, Float64Array, Float64Array];
   rows = 0;
   /** Rows whose active features did not all fit in the sparse output (ReLU SAEs only). */
   truncatedRows = 0;
@@ -91,8 +93,10 @@ export class FeatureAccumulator {
 
   constructor(readonly features: number, options: { topN: number; crossK: number; tasks?: number }) {
     this.tasks = options.tasks ?? 0;
-    this.taskSum = [new Float64Array(features * Math.max(1, this.tasks)), new Float64Array(features * Math.max(1, this.tasks))];
-    this.taskRows = [new Float64Array(Math.max(1, this.tasks)), new Float64Array(Math.max(1, this.tasks))];
+    const sums = () => new Float64Array(features * Math.max(1, this.tasks));
+    const rows = () => new Float64Array(Math.max(1, this.tasks));
+    this.taskSum = [sums(), sums(), sums()];
+    this.taskRows = [rows(), rows(), rows()];
     this.count = new Float64Array(features);
     this.sum = new Float64Array(features);
     this.max = new Float64Array(features);
@@ -121,7 +125,11 @@ export class FeatureAccumulator {
       const image = c.image[r] === 1;
       const task = c.task && c.task[r]! < this.tasks ? c.task[r]! : -1;
       const kind = image ? 0 : 1;
-      if (task >= 0) this.taskRows[kind][task]!++;
+      const answer = c.answer?.[r] === 1;
+      if (task >= 0) {
+        this.taskRows[kind][task]!++;
+        if (answer) this.taskRows[2][task]!++;
+      }
       const base = r * c.perRow;
       if (!c.complete && c.vals[base + c.perRow - 1]! > 0 && c.perRow < this.features) this.truncatedRows++;
       for (let j = 0; j < c.perRow; j++) {
@@ -136,7 +144,10 @@ export class FeatureAccumulator {
         }
         const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
         this.hist[f * HIST_BINS + bin]!++;
-        if (task >= 0) this.taskSum[kind][f * this.tasks + task]! += v;
+        if (task >= 0) {
+          this.taskSum[kind][f * this.tasks + task]! += v;
+          if (answer) this.taskSum[2][f * this.tasks + task]! += v;
+        }
         this.top.offer(f, v, row);
         (image ? this.topImage : this.topText).offer(f, v, row);
       }
@@ -144,14 +155,14 @@ export class FeatureAccumulator {
     this.rows += c.rows;
   }
 
-  /** A feature's mean activation over each task's items' tokens (zeros included): all tokens, image tokens, text tokens. */
-  taskMeans(feature: number): Record<'all' | 'image' | 'text', number[]> {
+  /** A feature's mean activation over each task's items' tokens (zeros included): all, image, text, and last prompt tokens. */
+  taskMeans(feature: number): Record<'all' | 'image' | 'text' | 'answer', number[]> {
     const of = (kinds: number[]) =>
       Array.from({ length: this.tasks }, (_, t) => {
         const rows = kinds.reduce((n, k) => n + this.taskRows[k]![t]!, 0);
         return rows > 0 ? kinds.reduce((n, k) => n + this.taskSum[k]![feature * this.tasks + t]!, 0) / rows : 0;
       });
-    return { all: of([0, 1]), image: of([0]), text: of([1]) };
+    return { all: of([0, 1]), image: of([0]), text: of([1]), answer: of([2]) };
   }
 
   /** Quantiles of a feature's non-zero activations, read from its histogram (bin geometric midpoints). */

@@ -9,7 +9,7 @@ import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
 import type { AnalysisRecord, FeatureRow, LabelStatus, analysisRequestSchema, analysisSummarySchema, featureSortSchema } from '../../contract/contract.js';
 
-export type TaskMeans = Record<'all' | 'image' | 'text', Record<string, number>>;
+export type TaskMeans = Record<'all' | 'image' | 'text' | 'answer', Record<string, number>>;
 export type AnalysisParams = z.infer<typeof analysisRequestSchema>;
 export type AnalysisSummary = z.infer<typeof analysisSummarySchema>;
 

@@ -204,8 +204,8 @@ export class Backend {
           datasetId,
           tasks: ['color', 'shape'],
           featureSets: [
-            { name: 'colour-question features', selective: { task: 'color', top: 20 } },
-            { name: 'shape-question features', selective: { task: 'shape', top: 20 } },
+            { name: 'colour-question features', selective: { task: 'color', top: 20, tokens: 'answer' } },
+            { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens: 'answer' } },
           ],
           operation: { op: 'zero' },
           where: 'all',

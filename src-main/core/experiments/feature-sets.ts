@@ -29,7 +29,7 @@ export function resolveFeatureSet(spec: FeatureSetSpec, ctx: { saeId: number; dS
   const rule = spec.selective!;
   const means = ctx.analyses.taskMeans(ctx.analysisId);
   if (means.size === 0) throw new OcularError('invalid_request', `Analysis ${ctx.analysisId} has no per-task means (its dataset has no task types, or it predates them: re-run the analysis).`);
-  const scored = [...means].map(([f, m]) => ({ f, s: selectivity(m[rule.tokens], rule.task) })).filter((x): x is { f: number; s: number } => x.s !== null && x.s >= rule.margin && x.s > 0);
+  const scored = [...means].filter(([, m]) => m[rule.tokens] !== undefined).map(([f, m]) => ({ f, s: selectivity(m[rule.tokens], rule.task) })).filter((x): x is { f: number; s: number } => x.s !== null && x.s >= rule.margin && x.s > 0);
   if (scored.length === 0) throw new OcularError('invalid_request', `Feature set '${spec.name}': no feature is selective for '${rule.task}' by a margin of ${rule.margin}.`);
   return scored.sort((a, b) => b.s - a.s || a.f - b.f).slice(0, rule.top).map((x) => x.f);
 }

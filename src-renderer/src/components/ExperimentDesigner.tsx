@@ -38,7 +38,7 @@ export function ExperimentDesigner({ readOnly, onStarted }: { readOnly: boolean;
     limit: form.limit ? Number(form.limit) : null,
     featureSets: sets
       .filter((s) => s.value.trim())
-      .map((s) => (s.mode === 'selective' ? { name: s.name, selective: { task: s.value.trim(), top: Number(s.top) || 10, margin: 0, tokens: 'text' as const } } : s.mode === 'features' ? { name: s.name, features: numbers(s.value) } : { name: s.name, search: s.value.trim() })),
+      .map((s) => (s.mode === 'selective' ? { name: s.name, selective: { task: s.value.trim(), top: Number(s.top) || 10, margin: 0, tokens: 'answer' as const } } : s.mode === 'features' ? { name: s.name, features: numbers(s.value) } : { name: s.name, search: s.value.trim() })),
     operation: form.op === 'zero' || form.op === 'mean' ? { op: form.op } : { op: form.op as 'scale' | 'clamp' | 'add', values: numbers(form.values) },
     where: form.where as 'all',
     controls: { randomSets: Number(form.randomSets) || 0, randomDirections: form.randomDirections, union: form.union },

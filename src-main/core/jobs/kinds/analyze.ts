@@ -81,6 +81,8 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const itemTask = new Map((db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{ id: number; task: string | null }>).map((r) => [r.id, r.task]));
       const tasks = [...new Set([...itemTask.values()].filter((t): t is string => t !== null))].sort().slice(0, 254);
       const taskIndex = new Map(tasks.map((t, i) => [t, i]));
+      // Each item's last prompt token: where a causal model decides its answer.
+      const answerRows = new Set((db.prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id").all(h.id, stream) as Array<{ row: number }>).map((r) => r.row));
       const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       const kth = new Float32Array(reader.rows);
       const modalityOf = db.prepare("SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row");
@@ -90,10 +92,10 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const dense = sae.architecture !== 'topk';
       // One call in flight while the previous call's codes are accumulated: the pool process
       // encodes the next rows while this thread does the bookkeeping.
-      let inFlight: { firstRow: number; n: number; image: Uint8Array; task: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
+      let inFlight: { firstRow: number; n: number; image: Uint8Array; task: Uint8Array; answer: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
       const settle = async () => {
         if (!inFlight) return;
-        const { firstRow, n, image, task, result } = inFlight;
+        const { firstRow, n, image, task, answer, result } = inFlight;
         inFlight = null;
         const out = await result;
         acc.add({
@@ -105,6 +107,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           complete: !dense,
           image,
           task,
+          answer,
           dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
         });
         kth.set(out.kth!.data as Float32Array, firstRow);
@@ -118,6 +121,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const firstRow = chunk.firstRow + start;
           const image = new Uint8Array(n);
           const task = new Uint8Array(n).fill(255);
+          const answer = Uint8Array.from({ length: n }, (_, i) => (answerRows.has(firstRow + i) ? 1 : 0));
           for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; item_id: number; image: number }>) {
             image[r.row - firstRow] = r.image;
             task[r.row - firstRow] = taskIndex.get(itemTask.get(r.item_id) ?? '') ?? 255;
@@ -128,7 +132,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           });
           result.catch(() => undefined); // awaited in settle(); a failure surfaces there
           await settle();
-          inFlight = { firstRow, n, image, task, result };
+          inFlight = { firstRow, n, image, task, answer, result };
         }
       }
       await settle();
@@ -213,7 +217,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           taskMeans: tasks.length ? (() => {
             const m = acc.taskMeans(f);
             const byTask = (v: number[]) => Object.fromEntries(tasks.map((t, i) => [t, v[i]!]));
-            return { all: byTask(m.all), image: byTask(m.image), text: byTask(m.text) };
+            return { all: byTask(m.all), image: byTask(m.image), text: byTask(m.text), answer: byTask(m.answer) };
           })() : null,
         });
       }

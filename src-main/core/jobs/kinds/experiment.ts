@@ -203,12 +203,13 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       const correct = (id: string) => results.get(id)!.map((o) => (o.correct ? 1 : 0));
       const baseAcc = mean(correct('baseline'));
       const groups = (id: string, key: (it: StoredItem) => string | null) => {
-        const out = new Map<string, { c: number[]; drift: number[]; shift: number[]; kl: number[] }>();
+        const out = new Map<string, { c: number[]; base: number[]; drift: number[]; shift: number[]; kl: number[] }>();
         results.get(id)!.forEach((o, i) => {
           const k = key(byItem.get(o.itemId)!);
           if (k === null) return;
-          const g = out.get(k) ?? { c: [], drift: [], shift: [], kl: [] };
+          const g = out.get(k) ?? { c: [], base: [], drift: [], shift: [], kl: [] };
           g.c.push(o.correct ? 1 : 0);
+          g.base.push(base[i]!.correct ? 1 : 0);
           g.drift.push(o.extracted === base[i]!.extracted ? 0 : 1);
           g.shift.push(o.shiftNorm);
           g.kl.push(o.kl);
@@ -216,7 +217,7 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         });
         return [...out]
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([k, g], j) => ({ key: k, n: g.c.length, accuracy: mean(g.c), ci95: bootstrapMeanCi(g.c, spec.resamples, spec.seed + j), drift: mean(g.drift), shiftNorm: mean(g.shift), klFirstToken: mean(g.kl) }));
+          .map(([k, g], j) => ({ key: k, n: g.c.length, accuracy: mean(g.c), ci95: bootstrapMeanCi(g.c, spec.resamples, spec.seed + j), drift: mean(g.drift), shiftNorm: mean(g.shift), klFirstToken: mean(g.kl), pVsBaseline: id === 'baseline' ? null : pairedPermutationP(g.c, g.base, spec.resamples, spec.seed + 500 + j) }));
       };
       const summary: ConditionResult[] = conditions.map((c, ci) => {
         const outs = results.get(c.id)!;

@@ -101,7 +101,11 @@ function Results({ e }: { e: ExperimentRecord }) {
         </TableBody>
       </Table>
       {r.conditions.some((c) => c.value !== null) ? (
-        <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="accuracy" />
+        <>
+          <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="accuracy" />
+          <Typography variant="caption" color="text.secondary">Drift (share of answers changed vs baseline) against the sweep value</Typography>
+          <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="drift" />
+        </>
       ) : (
         <AccuracyChart
           height={300}

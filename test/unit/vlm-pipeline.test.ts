@@ -106,7 +106,7 @@ describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
       const edited = writeEditedGraph(decoderFile, { saeEdits: [{ id: 's', tap: 'blocks.1.hook_resid_post', sae }], steer: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });
       const session = await pool.load(edited.path, 'cpu');
       const identity: Record<string, any> = {};
-      for (const [k, v] of Object.entries(saeIdentityInputs('s', 64, batch, length))) identity[k] = { type: 'float32', ...v };
+      Object.assign(identity, saeIdentityInputs('s', 64, batch, length));
       const zero = { type: 'float32' as const, dims: [1, 1, 32], data: new Float32Array(32) };
       const same = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': zero });
       const maxDiff = (a: any, b: any) => Math.max(...Array.from(a.data as Float32Array, (v: number, i: number) => Math.abs(v - (b.data as Float32Array)[i]!)));

@@ -8,6 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
+import { csvCell } from '../util/csv.js';
 import { featureLabelSchema, type FeatureLabel, type LabelConflict } from '../../contract/contract.js';
 
 interface LabelRow {
@@ -26,7 +27,6 @@ const toLabel = (r: LabelRow): FeatureLabel => ({ feature: r.feature, label: r.l
 const sameContent = (a: FeatureLabel, b: FeatureLabel) => a.label === b.label && a.status === b.status && a.confidence === b.confidence && JSON.stringify([...a.tags].sort()) === JSON.stringify([...b.tags].sort());
 
 const CSV_COLUMNS = ['feature', 'label', 'tags', 'confidence', 'status', 'annotator', 'updated_at'] as const;
-const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 const exportFile = z.object({ format: z.literal('ocular-labels'), version: z.literal(1), saeId: z.number().int().optional(), labels: z.array(featureLabelSchema) });
 
 export class LabelStore {

@@ -5,6 +5,7 @@ import type { Db } from '../store/sqlite.js';
 import { accuracyOf, groupAccuracy } from './stats.js';
 import type { z } from 'zod';
 import type { EvalRecord, EvalSummary, Prediction, evalParamsSchema } from '../../contract/contract.js';
+import { csvCell } from '../util/csv.js';
 
 export type EvalParams = z.infer<typeof evalParamsSchema>;
 export type { EvalRecord, EvalSummary, Prediction };
@@ -129,13 +130,9 @@ export class EvalStore {
   export(evalId: number, format: 'csv' | 'json'): { filename: string; content: string } {
     const preds = this.predictions(evalId);
     if (format === 'json') return { filename: `eval-${evalId}.json`, content: JSON.stringify({ summary: this.summary(evalId), predictions: preds }, null, 2) };
-    const quote = (v: unknown) => {
-      const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-      return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-    };
     const header = ['item', 'task', 'difficulty', 'image', 'question', 'answer_type', 'answer', 'extracted', 'method', 'correct', 'hit_token_limit', 'tokens', 'raw_output'];
     const lines = preds.map((p) =>
-      [p.item.key, p.item.task, p.item.difficulty, p.item.image, p.item.question, p.item.answer.type, p.item.answer.value, p.extracted, p.method, p.correct ? 1 : 0, p.hitLimit ? 1 : 0, p.tokens, p.raw].map(quote).join(','),
+      [p.item.key, p.item.task, p.item.difficulty, p.item.image, p.item.question, p.item.answer.type, p.item.answer.value, p.extracted, p.method, p.correct ? 1 : 0, p.hitLimit ? 1 : 0, p.tokens, p.raw].map(csvCell).join(','),
     );
     return { filename: `eval-${evalId}.csv`, content: [header.join(','), ...lines].join('\n') + '\n' };
   }

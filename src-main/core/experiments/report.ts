@@ -4,13 +4,10 @@
  * network — that a lab member can open offline.
  */
 import type { ConditionResult, ExperimentOutput, ExperimentRecord } from '../../contract/contract.js';
+import { csvCell } from '../util/csv.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 export function experimentJson(e: ExperimentRecord, outputs: ExperimentOutput[]): string {
   return JSON.stringify({ experiment: e, outputs }, null, 2) + '\n';

@@ -58,15 +58,16 @@ export interface SurgeryResult {
 
 export class SurgeryError extends Error {}
 
-/** Inputs an SAE edit adds; feeding these values leaves the model unchanged. */
-export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: number): Record<string, { dims: number[]; data: Float32Array }> {
+/** Inputs an SAE edit adds; feeding these values leaves the model unchanged. Ready to feed a pool session. */
+export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: number): Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> {
+  const t = (dims: number[], data: Float32Array) => ({ type: 'float32' as const, dims, data });
   return {
-    [`sae.${id}.scale`]: { dims: [dSae], data: new Float32Array(dSae).fill(1) },
-    [`sae.${id}.clamp_mask`]: { dims: [dSae], data: new Float32Array(dSae) },
-    [`sae.${id}.clamp_value`]: { dims: [dSae], data: new Float32Array(dSae) },
-    [`sae.${id}.position_mask`]: { dims: [batch, seq], data: new Float32Array(batch * seq).fill(1) },
-    [`sae.${id}.keep_error`]: { dims: [1], data: Float32Array.of(1) },
-    [`sae.${id}.output_scale`]: { dims: [1], data: Float32Array.of(1) },
+    [`sae.${id}.scale`]: t([dSae], new Float32Array(dSae).fill(1)),
+    [`sae.${id}.clamp_mask`]: t([dSae], new Float32Array(dSae)),
+    [`sae.${id}.clamp_value`]: t([dSae], new Float32Array(dSae)),
+    [`sae.${id}.position_mask`]: t([batch, seq], new Float32Array(batch * seq).fill(1)),
+    [`sae.${id}.keep_error`]: t([1], Float32Array.of(1)),
+    [`sae.${id}.output_scale`]: t([1], Float32Array.of(1)),
   };
 }
 

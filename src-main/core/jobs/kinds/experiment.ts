@@ -97,8 +97,7 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
 
       /** The edit inputs for a condition over `batch` x `length` positions; `norms` sizes random directions per row. */
       const feedsFor = (c: Condition, batch: number, length: number, mask: Float32Array, norms: number[] | null): Record<string, WireTensor> => {
-        const f: Record<string, WireTensor> = {};
-        for (const [name, t] of Object.entries(saeIdentityInputs('x', sae.dSae, batch, length))) f[name] = { type: 'float32', ...t };
+        const f: Record<string, WireTensor> = saeIdentityInputs('x', sae.dSae, batch, length);
         (f['sae.x.position_mask']!.data as Float32Array).set(mask);
         const steer = new Float32Array(batch * length * d);
         const op = spec.operation;

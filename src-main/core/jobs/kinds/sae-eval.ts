@@ -29,11 +29,10 @@ type Mode = 'clean' | 'spliced' | 'zero';
 
 /** The SAE edit's inputs for a mode, over `batch` x `length` positions (mask: where it applies). */
 function editFeeds(dSae: number, batch: number, length: number, mode: Mode, mask?: Uint8Array): Record<string, WireTensor> {
-  const feeds: Record<string, WireTensor> = {};
-  for (const [name, t] of Object.entries(saeIdentityInputs('s', dSae, batch, length))) feeds[name] = { type: 'float32', ...t };
-  if (mask) (feeds['sae.s.position_mask']!.data as Float32Array).set(Float32Array.from(mask));
-  if (mode === 'spliced') (feeds['sae.s.keep_error']!.data as Float32Array).fill(0);
-  if (mode === 'zero') (feeds['sae.s.output_scale']!.data as Float32Array).fill(0);
+  const feeds = saeIdentityInputs('s', dSae, batch, length);
+  if (mask) feeds['sae.s.position_mask']!.data.set(mask);
+  if (mode === 'spliced') feeds['sae.s.keep_error']!.data.fill(0);
+  if (mode === 'zero') feeds['sae.s.output_scale']!.data.fill(0);
   return feeds;
 }
 

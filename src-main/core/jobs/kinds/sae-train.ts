@@ -113,7 +113,8 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       const saveCheckpoint = () => {
         fs.mkdirSync(checkpointDir, { recursive: true });
         const tensors: Record<string, Tensor> = {};
-        for (const name of [...names, 'threshold']) tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
+        // The BatchTopK threshold is kept (as one value) whatever the architecture, so every checkpoint has the same tensors.
+        for (const name of new Set([...names, 'threshold'])) tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
         writeSafetensors(checkpointFile, tensors, { step: String(step) });
         ctx.saveCheckpoint({ step });
       };
@@ -156,7 +157,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
           if (spec.transcoder) feeds.ys = { type: 'float32', dims: [K, B, spec.dOut], data: ys.subarray(0, K * B * spec.dOut) };
           // The state lives in the pool process between calls; it is sent once, and read back only
           // where needed: firing bookkeeping at log steps, everything at checkpoints.
-          for (const name of sendState) feeds[`in_${name}`] = { type: 'float32', dims: dims[name]!, data: name === 'threshold' ? state.threshold!.subarray(0, 1) : state[name]! };
+          for (const name of sendState) feeds[`in_${name}`] = { type: 'float32', dims: dims[name]!, data: state[name]! };
           sendState = [];
           const logs = (step + K) % p.logEvery === 0 || step + K === p.steps;
           const checkpoints = (step + K) % p.checkpointEvery === 0 || step + K === p.steps;

@@ -2,8 +2,10 @@
  * The bundled demo model (resources/models/ocular-demo-vlm, trained by tools/train_demo_vlm.py on the
  * synthetic benchmark): it loads, exposes its towers, and answers held-out benchmark items well above
  * chance. Items, model and greedy decoding are deterministic, so these numbers are reproducible; the
- * issue's targets (>= 90% at difficulty 1, >= 70% at difficulty 3) are not yet reached — see README.
+ * issue's targets (>= 90% at difficulty 1, >= 70% at difficulty 3) are not reached by the default; the
+ * retrained candidate meets them (checked here) but is not yet the default — see README.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EvalSummary } from '../../src-main/contract/contract';
@@ -12,6 +14,9 @@ import { runCli } from '../helpers/cli';
 import { repoRoot, tmpDir } from '../helpers/tmp';
 
 const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
+// Retrained with grounding supervision; not yet the default because the demo's downstream findings (SAE
+// features, ablations, probes) have to be re-measured on it first — see README.
+const CANDIDATE = path.join(repoRoot, 'tools', 'candidates', 'ocular-demo-vlm-2');
 
 describe('bundled demo model', () => {
   it('is a LLaVA-style export small enough to ship, with decoder and vision taps', () => {
@@ -34,6 +39,28 @@ describe('bundled demo model', () => {
     expect(task('color')).toBeGreaterThan(0.6); // chance: 1/6
     expect(task('count')).toBeGreaterThan(0.5);
     expect(s.extractionFailures).toBeLessThan(20);
+  });
+
+  it('the retrained candidate (tools/candidates/ocular-demo-vlm-2) meets the issue’s targets on freshly generated held-out items', async () => {
+    const bench = path.join(tmpDir(), 'heldout');
+    expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
+    // worked arithmetic answers ("3 / 8 = 0.375") are six tokens with the end token
+    const res = await runCli(['eval', '--model', CANDIDATE, '--dataset', bench, '--max-new-tokens', '8', '--device', 'cpu', '--json'], 180_000);
+    expect(res.code).toBe(0);
+    const s = JSON.parse(res.stdout) as EvalSummary;
+    expect(s.overall.n).toBe(420);
+    expect(s.hitLimitShare).toBe(0);
+    expect(s.byDifficulty.find((d) => d.key === '1')!.accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(s.byDifficulty.find((d) => d.key === '3')!.accuracy).toBeGreaterThanOrEqual(0.7);
+    // chance per task: always giving the task's most common held-out answer (at least the uniform guess)
+    const items = fs.readFileSync(path.join(bench, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; answer: { value: unknown } });
+    for (const t of s.byTask) {
+      const answers = items.filter((i) => i.task === t.key).map((i) => JSON.stringify(i.answer.value));
+      const counts = new Map<string, number>();
+      for (const a of answers) counts.set(a, (counts.get(a) ?? 0) + 1);
+      const chance = Math.max(...counts.values()) / answers.length;
+      expect(t.accuracy, `${t.key}: ${t.accuracy} against chance ${chance}`).toBeGreaterThan(chance + 0.1);
+    }
   });
 
   it('`ocular demo` runs on the bundled model when no --model is given', async () => {

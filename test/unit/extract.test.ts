@@ -36,6 +36,9 @@ const CASES: Case[] = [
   ['<think>2 circles, 1 square; 2 - 1 = 1</think> The answer is 1.', 'integer', [], 1],
   ['Answer: four', 'integer', [], 4],
   ['-2', 'integer', [], -2],
+  // the bundled demo model's worked answers: counts first, the result last
+  ['3 - 1 = 2', 'integer', [], 2],
+  ['2 - 2 = 0', 'integer', [], 0],
   ['I am not sure.', 'integer', [], null],
   ['', 'integer', [], null],
   // floats: decimals, fractions, percentages, words, LaTeX
@@ -52,6 +55,9 @@ const CASES: Case[] = [
   ['.25', 'float', [], 0.25],
   ['2 out of 8 shapes are circles, which is 0.25.', 'float', [], 0.25],
   ['Final answer: 0.33', 'float', [], 0.33],
+  ['3 / 8 = 0.375', 'float', [], 0.375],
+  ['8 / 8 = 1', 'float', [], 1],
+  ['3 / 7 =', 'float', [], 3 / 7],
   // yes/no
   ['yes', 'text', YN, 'yes'],
   ['Yes.', 'text', YN, 'yes'],

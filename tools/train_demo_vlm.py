@@ -140,12 +140,12 @@ def patch_labels(scene, size, patch):
     labels = {k: np.zeros(n, dtype=np.int64) for k in ('colour', 'shape', 'centre', 'objsize', 'x', 'y')}
 
     def mark(slot, o):
-        x, y, w, h = o['bbox']
+        row, col = centre_cell(o, size, patch)
         labels['colour'][slot] = COLOR_CLASSES.index(o['color'])
         labels['shape'][slot] = SHAPE_CLASSES.index(o['shape'])
         labels['objsize'][slot] = CENTRE_CLASSES.index(o['size'])
-        labels['x'][slot] = 1 + min(side - 1, int((x + w / 2) // patch))
-        labels['y'][slot] = 1 + min(side - 1, int((y + h / 2) // patch))
+        labels['x'][slot] = 1 + col
+        labels['y'][slot] = 1 + row
 
     for row in range(side):
         for col in range(side):
@@ -164,10 +164,16 @@ def patch_labels(scene, size, patch):
 PATCH_HEADS = {'colour': len(COLOR_CLASSES), 'shape': len(SHAPE_CLASSES), 'centre': len(CENTRE_CLASSES), 'objsize': len(CENTRE_CLASSES), 'x': 9, 'y': 9}
 
 
-def centre_patch(o, size, patch):
+def centre_cell(o, size, patch):
+    """(row, col) of the patch holding the object's centre."""
     side = size // patch
     x, y, w, h = o['bbox']
-    return min(side - 1, int((y + h / 2) // patch)) * side + min(side - 1, int((x + w / 2) // patch))
+    return min(side - 1, int((y + h / 2) // patch)), min(side - 1, int((x + w / 2) // patch))
+
+
+def centre_patch(o, size, patch):
+    row, col = centre_cell(o, size, patch)
+    return row * (size // patch) + col
 
 
 def referents(item, size, patch):
@@ -221,9 +227,8 @@ def referents(item, size, patch):
             attrs[k] = 0  # "none": what an absent object reads as
         elif len(group) == 1:
             o = group[0]
-            x, y, w, h = o['bbox']
-            attrs[k, :5] = [COLOR_CLASSES.index(o['color']), SHAPE_CLASSES.index(o['shape']), CENTRE_CLASSES.index(o['size']),
-                            1 + min(side - 1, int((x + w / 2) // patch)), 1 + min(side - 1, int((y + h / 2) // patch))]
+            row, col = centre_cell(o, size, patch)
+            attrs[k, :5] = [COLOR_CLASSES.index(o['color']), SHAPE_CLASSES.index(o['shape']), CENTRE_CLASSES.index(o['size']), 1 + col, 1 + row]
         if k == 0 or has_second:
             attrs[k, 5] = min(len(group), MAX_OBJECTS - 1)  # how many: what counting and arithmetic read
     return maps, attrs
@@ -244,9 +249,8 @@ def rescale_projector(model, batches, captured):
     token's residual was image content and the question could barely steer the answer (measured: the
     last prompt token's residual did not linearly encode the size answer). Scaling the projector's last
     layer fixes the scale in one step; a penalty keeps it there."""
-    ids, mask, _labels, px = batches.make(list(range(64)))[:4]
     with torch.no_grad():
-        model.model.get_image_features(pixel_values=px, vision_feature_layer=-1, vision_feature_select_strategy='full')
+        model.model.get_image_features(pixel_values=normalise(batches.px[:64]), vision_feature_layer=-1, vision_feature_select_strategy='full')
         norm = captured['image_embeds'].norm(dim=-1).mean().item()
         if norm > 5 * IMAGE_EMBED_NORM:
             proj = model.model.multi_modal_projector.linear_2

@@ -6,8 +6,9 @@
  * retrained candidate meets them (checked here) but is not yet the default — see README.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvalSummary } from '../../src-main/contract/contract';
 import { inspectModel } from '../../src-main/core/model/inspect';
 import { runCli } from '../helpers/cli';
@@ -17,6 +18,20 @@ const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 // Retrained with grounding supervision; not yet the default because the demo's downstream findings (SAE
 // features, ablations, probes) have to be re-measured on it first — see README.
 const CANDIDATE = path.join(repoRoot, 'tools', 'candidates', 'ocular-demo-vlm-2');
+
+/** 420 held-out items (seed 7, 20 per cell), generated once for both models (tmpDir is cleared after each test). */
+let heldout: string;
+beforeAll(async () => {
+  heldout = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-heldout-'));
+  expect((await runCli(['dataset', 'synth', '--out', heldout, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
+});
+afterAll(() => fs.rmSync(heldout, { recursive: true, force: true }));
+
+async function evalHeldout(model: string, maxNewTokens: number): Promise<EvalSummary> {
+  const res = await runCli(['eval', '--model', model, '--dataset', heldout, '--max-new-tokens', String(maxNewTokens), '--device', 'cpu', '--json'], 180_000);
+  expect(res.code).toBe(0);
+  return JSON.parse(res.stdout) as EvalSummary;
+}
 
 describe('bundled demo model', () => {
   it('is a LLaVA-style export small enough to ship, with decoder and vision taps', () => {
@@ -28,11 +43,7 @@ describe('bundled demo model', () => {
   });
 
   it('answers held-out benchmark items well above chance (measured by Ocular’s own harness)', async () => {
-    const bench = path.join(tmpDir(), 'heldout');
-    expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
-    const res = await runCli(['eval', '--model', DEMO, '--dataset', bench, '--max-new-tokens', '4', '--device', 'cpu', '--json'], 180_000);
-    expect(res.code).toBe(0);
-    const s = JSON.parse(res.stdout) as EvalSummary;
+    const s = await evalHeldout(DEMO, 4);
     const task = (k: string) => s.byTask.find((t) => t.key === k)!.accuracy;
     expect(s.overall.n).toBe(420);
     expect(s.overall.accuracy).toBeGreaterThan(0.5);
@@ -42,18 +53,14 @@ describe('bundled demo model', () => {
   });
 
   it('the retrained candidate (tools/candidates/ocular-demo-vlm-2) meets the issue’s targets on freshly generated held-out items', async () => {
-    const bench = path.join(tmpDir(), 'heldout');
-    expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
     // worked arithmetic answers ("3 / 8 = 0.375") are six tokens with the end token
-    const res = await runCli(['eval', '--model', CANDIDATE, '--dataset', bench, '--max-new-tokens', '8', '--device', 'cpu', '--json'], 180_000);
-    expect(res.code).toBe(0);
-    const s = JSON.parse(res.stdout) as EvalSummary;
+    const s = await evalHeldout(CANDIDATE, 8);
     expect(s.overall.n).toBe(420);
     expect(s.hitLimitShare).toBe(0);
     expect(s.byDifficulty.find((d) => d.key === '1')!.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(s.byDifficulty.find((d) => d.key === '3')!.accuracy).toBeGreaterThanOrEqual(0.7);
     // chance per task: always giving the task's most common held-out answer (at least the uniform guess)
-    const items = fs.readFileSync(path.join(bench, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; answer: { value: unknown } });
+    const items = fs.readFileSync(path.join(heldout, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; answer: { value: unknown } });
     for (const t of s.byTask) {
       const answers = items.filter((i) => i.task === t.key).map((i) => JSON.stringify(i.answer.value));
       const counts = new Map<string, number>();

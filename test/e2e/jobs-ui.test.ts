@@ -169,7 +169,8 @@ describe('Evaluate page over ocular serve', () => {
       await page.getByTestId('token-limit-warning').waitFor();
       expect(await page.getByTestId('token-limit-warning').textContent()).toMatch(/hit the token limit of 2/);
       expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
-      expect(await page.getByRole('table', { name: 'Predictions' }).getByRole('row').count()).toBe(22);
+      // The predictions page is a separate query that refreshes after the summary: wait for it rather than race it.
+      await expect.poll(() => page.getByRole('table', { name: 'Predictions' }).getByRole('row').count(), { timeout: 15_000 }).toBe(22);
     } finally {
       await page.close();
       await serve.stop();

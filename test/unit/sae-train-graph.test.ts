@@ -90,6 +90,53 @@ describe('SAE training graph gradients match central finite differences', () => 
   });
 });
 
+describe('TopK gradients at a realistic batch on several threads', () => {
+  // Many rows share active features. onnxruntime's CPU ScatterND(reduction='add') lost some of
+  // those duplicate-index updates when two threads ran it, so gradients were wrong and runs differed;
+  // the graph now forms them with dense products. Checked against a float64 reference, twice.
+  it('match a float64 reference and are bit-identical across runs', async () => {
+    const s = trainSpec({ dIn: 128, dSae: 256, k: 16, architecture: 'topk', auxK: 0 });
+    const B = 512;
+    const x = randn(mulberry32(71), B * s.dIn, 1);
+    const p = randomParams(s, 72);
+    validateModel(saeGradientGraph(s));
+    const file = path.join(tmpDir(), 'g.onnx');
+    writeModel(saeGradientGraph(s), file);
+    const sess = await ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], intraOpNumThreads: 4 });
+    const dims = paramDims(s);
+    const feeds = { x: t(x, [B, s.dIn]), ...Object.fromEntries(SAE_PARAMS.map((k) => [k, t(p[k], dims[k])])), dead: t(new Float32Array(s.dSae), [s.dSae]) };
+    const runs = [await sess.run(feeds), await sess.run(feeds)];
+    for (const name of ['grad_W_enc', 'grad_W_dec']) {
+      const [a, b] = runs.map((r) => r[name]!.data as Float32Array);
+      expect(a!.filter((v, i) => v !== b![i]).length, `${name} entries that differ between two runs`).toBe(0);
+    }
+    // Reference: z = scatter(ReLU(TopK(pre))), g = 2 (y_hat - x) / B, dW_dec = z^T g, dW_enc = xc^T (g W_dec^T at active entries).
+    const [dIn, dSae] = [s.dIn, s.dSae];
+    const gWdec = new Float64Array(dSae * dIn);
+    const gWenc = new Float64Array(dIn * dSae);
+    for (let b = 0; b < B; b++) {
+      const xc = Array.from({ length: dIn }, (_, i) => x[b * dIn + i]! - p.b_dec[i]!);
+      const pre = Array.from({ length: dSae }, (_, f) => xc.reduce((acc, v, i) => acc + v * p.W_enc[i * dSae + f]!, p.b_enc[f]!));
+      const active = pre.map((v, f) => [v, f] as const).sort((a, b2) => b2[0] - a[0]).slice(0, s.k).filter(([v]) => v > 0);
+      const g = Array.from({ length: dIn }, (_, i) => (2 * (active.reduce((acc, [v, f]) => acc + v * p.W_dec[f * dIn + i]!, p.b_dec[i]!) - x[b * dIn + i]!)) / B);
+      for (const [v, f] of active) {
+        const gpre = g.reduce((acc, gi, i) => acc + gi * p.W_dec[f * dIn + i]!, 0);
+        for (let i = 0; i < dIn; i++) {
+          gWdec[f * dIn + i]! += v * g[i]!;
+          gWenc[i * dSae + f]! += xc[i]! * gpre;
+        }
+      }
+    }
+    for (const [name, ref] of [['grad_W_dec', gWdec], ['grad_W_enc', gWenc]] as const) {
+      const got = runs[0]![name]!.data as Float32Array;
+      const scale = Math.max(...Array.from(ref, Math.abs));
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!));
+      expect(worst / scale, name).toBeLessThan(1e-4);
+    }
+  });
+});
+
 /** Rows that are sums of 2 of 12 random unit directions with positive weights. */
 function sparseData(dIn: number, seed: number) {
   const r = mulberry32(seed);

@@ -103,11 +103,6 @@ function constants(s: SaeTrainSpec): TensorProto[] {
     int64Tensor('c_axis1', [1], [1]),
     int64Tensor('c_axis2', [1], [2]),
     int64Tensor('c_flat', [1], [-1]),
-    int64Tensor('c_one_i', [1], [1]),
-    int64Tensor('c_two_i', [1], [2]),
-    int64Tensor('c_idx_col', [2], [-1, 1]),
-    int64Tensor('c_shape_dec', [2], [s.dSae, s.dOut]),
-    int64Tensor('c_shape_enc_t', [2], [s.dSae, s.dIn]),
   ];
 }
 
@@ -121,20 +116,6 @@ function sparseDecode(n: Nodes, vals: string, idx: string, out: string): string 
   n.add('MatMul', [`${out}_w`, `${out}_rows`], `${out}_3d`);
   n.add('Squeeze', [`${out}_3d`, 'c_axis1'], out);
   return `${out}_rows`;
-}
-
-/** sum over entries of weights[b,j] * vecs[b], added into row idx[b,j] of a zero matrix of the given shape. */
-function scatterOuter(n: Nodes, idx: string, weights: string, vecs: string, shape: string, out: string): string {
-  n.add('Unsqueeze', [weights, 'c_axis2'], `${out}_w3`);
-  n.add('Unsqueeze', [vecs, 'c_axis1'], `${out}_v3`);
-  n.add('Mul', [`${out}_w3`, `${out}_v3`], `${out}_upd3`);
-  n.add('Shape', [vecs], `${out}_vshape`);
-  n.add('Slice', [`${out}_vshape`, 'c_one_i', 'c_two_i'], `${out}_width`);
-  n.add('Concat', ['c_flat', `${out}_width`], `${out}_upd_shape`, { axis: 0 });
-  n.add('Reshape', [`${out}_upd3`, `${out}_upd_shape`], `${out}_upd`);
-  n.add('Reshape', [idx, 'c_idx_col'], `${out}_idx`);
-  n.add('ConstantOfShape', [shape], `${out}_zeros`);
-  return n.add('ScatterND', [`${out}_zeros`, `${out}_idx`, `${out}_upd`], out, { reduction: 'add' });
 }
 
 /** Gradient at the pre-activations, non-zero only at active entries: g[b] . W_dec[idx[b,j]], scattered to [B, d_sae]. */
@@ -206,9 +187,11 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
   // Backward of the reconstruction loss.
   add('Mul', ['err', 'c_two'], 'err_2');
   add('Div', ['err_2', 'batch_f'], 'g');
-  // d W_dec = z^T g: for TopK a scatter-add of each active entry's g row, not a dense d_sae x B x d product.
-  if (s.architecture === 'topk') scatterOuter(n, 'top_idx', 'top_acts', 'g', 'c_shape_dec', 'gW_dec_mse');
-  else add('MatMul', [add('Transpose', ['z'], 'z_t', { perm: [1, 0] }), 'g'], 'gW_dec_mse');
+  // d W_dec = z^T g, a dense product even for TopK. A scatter-add of each active entry's g row would do
+  // k x d work per row, but onnxruntime's CPU ScatterND(reduction='add') adds duplicate indices from
+  // several threads without synchronisation: updates were lost (errors of order 1, measured with 2
+  // threads) and runs differed. Dense costs what the encoder's forward product already costs.
+  add('MatMul', [add('Transpose', ['z'], 'z_t', { perm: [1, 0] }), 'g'], 'gW_dec_mse');
   let gz = s.architecture === 'topk' ? '' : add('MatMul', ['g', add('Transpose', ['W_dec'], 'W_dec_t', { perm: [1, 0] })], 'gz_mse');
   let gWdec = 'gW_dec_mse';
   let loss = 'mse';
@@ -235,8 +218,6 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Mul', ['mse', 'c_zero'], 'l1');
   }
   let gpre = s.architecture === 'topk' ? sparseGradient(n, topRows, 'g', 'top_acts', 'top_idx', 'gpre_main') : add('Mul', [gz, 'fires_f'], 'gpre_main');
-  // For TopK, d W_enc^T is assembled by scatter-adds of xc rows at the active entries (main + AuxK).
-  const encScatters = s.architecture === 'topk' ? [scatterOuter(n, 'top_idx', 'gpre_main_sel', xc, 'c_shape_enc_t', 'gW_enc_t_main')] : [];
 
   if (s.architecture !== 'relu' && s.auxK > 0) {
     const e = auxTarget ?? add('Neg', ['err'], 'aux_e');
@@ -261,20 +242,16 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Mul', ['aux_coef', 'c_two'], 'aux_coef2');
     add('Mul', ['aux_err', 'aux_coef2'], 'ga_scaled');
     add('Div', ['ga_scaled', 'batch_f'], 'ga');
-    gWdec = add('Add', [gWdec, scatterOuter(n, 'aux_idx', 'aux_acts', 'ga', 'c_shape_dec', 'gW_dec_aux')], 'gW_dec_with_aux');
+    // The AuxK code as a dense [B, d_sae] matrix (indices are distinct within a row, so this scatter has no duplicates).
+    add('ScatterElements', ['zeros', 'aux_idx', 'aux_acts'], 'z_aux', { axis: -1 });
+    gWdec = add('Add', [gWdec, add('MatMul', [add('Transpose', ['z_aux'], 'z_aux_t', { perm: [1, 0] }), 'ga'], 'gW_dec_aux')], 'gW_dec_with_aux');
     gpre = add('Add', [gpre, sparseGradient(n, auxRows, 'ga', 'aux_acts', 'aux_idx', 'gpre_aux')], 'gpre_with_aux');
-    if (s.architecture === 'topk') encScatters.push(scatterOuter(n, 'aux_idx', 'gpre_aux_sel', xc, 'c_shape_enc_t', 'gW_enc_t_aux'));
   } else {
     add('Mul', ['mse', 'c_zero'], 'aux');
   }
   add('Identity', [loss], 'loss');
   add('Identity', [gWdec], 'grad_W_dec');
-  if (encScatters.length > 0) {
-    const t = encScatters.length === 1 ? encScatters[0]! : add('Add', encScatters, 'gW_enc_t');
-    add('Transpose', [t], 'grad_W_enc', { perm: [1, 0] });
-  } else {
-    add('MatMul', [add('Transpose', [xc], 'xc_t', { perm: [1, 0] }), gpre], 'grad_W_enc');
-  }
+  add('MatMul', [add('Transpose', [xc], 'xc_t', { perm: [1, 0] }), gpre], 'grad_W_enc');
   add('ReduceSum', [gpre, 'c_axis0'], 'grad_b_enc', { keepdims: 0 });
   if (s.transcoder) {
     add('ReduceSum', ['g', 'c_axis0'], 'grad_b_dec', { keepdims: 0 });

@@ -266,6 +266,12 @@ export const saeTrainRequestSchema = z.object({
   /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
   deadAfterSteps: z.number().int().min(1).default(200),
   bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
+  /**
+   * SAELens's `expected_average_only_in`: train on activations scaled so their mean squared norm is
+   * d_in, so one L1 coefficient and learning rate suit any layer or model; the scale is folded into
+   * the saved weights, which then read raw activations. `none` trains on raw activations.
+   */
+  normalizeActivations: z.enum(['expected_average_only_in', 'none']).default('expected_average_only_in'),
   steps: z.number().int().min(1).max(10_000_000).default(2000),
   batchSize: z.number().int().min(1).max(65536).default(1024),
   lr: z.number().positive().default(4e-4),

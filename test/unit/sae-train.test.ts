@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src-main/contract/contract';
 import { Backend } from '../../src-main/core/backend/backend';
+import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
 import { SaeStore, type SaeEvaluation } from '../../src-main/core/sae/sae-store';
 import { crossEntropySum, lossRecovered } from '../../src-main/core/sae/splice-metrics';
 import { encode } from '../../src-main/core/sae/sae-io';
@@ -26,6 +27,7 @@ const MLP_OUT = 'blocks.1.hook_mlp_out';
 
 interface TrainResult {
   saeId: number;
+  activationScale: { input: number; output: number };
   final: { fvu: number; l0: number; l1: number; deadFraction: number; denseFraction: number; fvuByModality: Record<string, number | null> };
   history: Array<{ step: number; fvu: number; lr: number; l0: number }>;
 }
@@ -99,6 +101,31 @@ describe('SAE training', () => {
     expect(record.jobId).not.toBeNull();
     const acts = encode(sae, new Float32Array(128).fill(0.5));
     expect(acts.filter((v) => v > 0).length).toBeLessThanOrEqual(16);
+    // Trained on activations scaled to mean squared norm d_in (a residual norm of ~50 here), saved with the
+    // scale folded in: on the raw harvest it reconstructs as well as training reported.
+    expect(r.activationScale.input).toBeLessThan(0.5);
+    const workspace = Workspace.open(ws, { readOnly: true });
+    const raw = (() => {
+      try {
+        return new HarvestStore(workspace.db, ws).readTap(1, TAP);
+      } finally {
+        workspace.close();
+      }
+    })();
+    const z = encode(sae, raw.data);
+    const mean = new Float64Array(128);
+    for (let row = 0; row < raw.rows; row++) for (let i = 0; i < 128; i++) mean[i]! += raw.data[row * 128 + i]! / raw.rows;
+    let sse = 0;
+    let sst = 0;
+    for (let row = 0; row < raw.rows; row++) {
+      for (let i = 0; i < 128; i++) {
+        let y = sae.b_dec[i]!;
+        for (let f = 0; f < 512; f++) if (z[row * 512 + f]! !== 0) y += z[row * 512 + f]! * sae.W_dec[f * 128 + i]!;
+        sse += (y - raw.data[row * 128 + i]!) ** 2;
+        sst += (raw.data[row * 128 + i]! - mean[i]!) ** 2;
+      }
+    }
+    expect(Math.abs(sse / sst - r.final.fvu)).toBeLessThan(0.05);
   }, 180_000);
 
   it('spliced in, the SAE recovers most of the cross-entropy that zero-ablating its tap loses; accuracy change reported and stored', async () => {

@@ -16,6 +16,7 @@ import { encodeModel } from '../../onnx/model-io.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { validateModel } from '../../onnx/validate.js';
 import { geometricMedian, initialWeights, meanOf } from '../../sae/init.js';
+import { activationScale, foldScale, scaleInPlace } from '../../sae/normalize.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../sae/safetensors.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import { TrainMetricsStore, type TrainMetrics } from '../../sae/train-metrics.js';
@@ -92,10 +93,16 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       const state: Record<string, Float32Array> = {};
       let step = 0;
       const resumed = (ctx.checkpoint as { step?: number } | null)?.step;
-      if (resumed && fs.existsSync(checkpointFile)) {
-        const { tensors, metadata } = readSafetensors(checkpointFile);
-        for (const [name, t] of tensors) state[name] = t.data;
-        step = Number(metadata.step);
+      const checkpoint = resumed && fs.existsSync(checkpointFile) ? readSafetensors(checkpointFile) : null;
+      // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
+      // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
+      const scaleIn = checkpoint ? Number(checkpoint.metadata.scaleIn ?? 1) : p.normalizeActivations === 'none' ? 1 : activationScale(input.data, rows, spec.dIn);
+      const scaleOut = !spec.transcoder ? scaleIn : checkpoint ? Number(checkpoint.metadata.scaleOut ?? 1) : p.normalizeActivations === 'none' ? 1 : activationScale(target.data, rows, spec.dOut);
+      scaleInPlace(input.data, scaleIn);
+      if (spec.transcoder) scaleInPlace(target.data, scaleOut);
+      if (checkpoint) {
+        for (const [name, t] of checkpoint.tensors) state[name] = t.data;
+        step = Number(checkpoint.metadata.step);
       } else {
         const { W_enc, W_dec } = initialWeights(spec.dIn, spec.dOut, spec.dSae, p.seed);
         const bDec =
@@ -115,7 +122,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
         const tensors: Record<string, Tensor> = {};
         // The BatchTopK threshold is kept (as one value) whatever the architecture, so every checkpoint has the same tensors.
         for (const name of new Set([...names, 'threshold'])) tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
-        writeSafetensors(checkpointFile, tensors, { step: String(step) });
+        writeSafetensors(checkpointFile, tensors, { step: String(step), scaleIn: String(scaleIn), scaleOut: String(scaleOut) });
         ctx.saveCheckpoint({ step });
       };
 
@@ -213,6 +220,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       saveCheckpoint();
 
       const architecture = spec.architecture === 'batchtopk' ? 'jumprelu' : spec.architecture;
+      const raw = foldScale({ W_enc: state.W_enc!, W_dec: state.W_dec!, b_dec: state.b_dec! }, scaleIn, scaleOut);
       const saes = new SaeStore(db, ctx.workspaceDir);
       const existing = saes.byJob(ctx.jobId);
       const record =
@@ -224,15 +232,16 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
             dSae: spec.dSae,
             ...(spec.transcoder ? { dOut: spec.dOut, hookNameOut: p.outputTap } : {}),
             ...(spec.architecture === 'relu' ? {} : { k: spec.k }),
-            W_enc: state.W_enc!,
+            W_enc: raw.W_enc,
             b_enc: state.b_enc!,
-            W_dec: state.W_dec!,
-            b_dec: state.b_dec!,
+            W_dec: raw.W_dec,
+            b_dec: raw.b_dec,
             // BatchTopK becomes JumpReLU for inference, with the threshold learned in training (as SAELens does).
             ...(spec.architecture === 'batchtopk' ? { threshold: new Float32Array(spec.dSae).fill(state.threshold![0]!) } : {}),
             applyBDecToInput: !spec.transcoder,
             hookName: p.tap,
             modelName: path.basename(h.modelPath),
+            // Scaling is folded into the weights above, so the saved SAE reads raw activations.
             normalizeActivations: 'none',
           },
           p.name ?? `${p.tap}${p.outputTap ? ` -> ${p.outputTap}` : ''} ${spec.architecture}${spec.architecture === 'relu' ? '' : ` k${spec.k}`} x${p.expansion}`,
@@ -240,7 +249,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
           ctx.jobId,
         );
       const history = metricsStore.list(ctx.jobId);
-      return { saeId: record.id, steps: step, final: final ?? history.at(-1) ?? null, history };
+      return { saeId: record.id, steps: step, activationScale: { input: scaleIn, output: scaleOut }, final: final ?? history.at(-1) ?? null, history };
     } finally {
       db.close();
     }

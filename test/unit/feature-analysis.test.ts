@@ -1,5 +1,5 @@
 /**
- * Feature analysis on the bundled demo model: harvest a middle decoder layer into several shards,
+ * Feature analysis on the bundled demo model: harvest its first decoder layer into several shards,
  * train a TopK SAE, analyse it, and check the analysis against a direct computation, its feature
  * pages against the analysis, the real structure the benchmark's scene annotations reveal (features
  * whose top patches are one colour, others one shape), logit effects through the sliced
@@ -28,7 +28,7 @@ import { runCli } from '../helpers/cli';
 import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 
 const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
-const TAP = 'blocks.1.hook_resid_post';
+const TAP = 'blocks.0.hook_resid_post';
 let root: string;
 let ws: string;
 
@@ -204,21 +204,21 @@ describe('sharing', () => {
       const labels = new LabelStore(w.db);
       const labelled = labels.all(1).filter((l) => l.label.trim()).length;
       expect(labelled).toBeGreaterThan(0); // from the labels test
-      const r = exportNeuronpedia(1, 1, { analyses: new AnalysisStore(w.db), details: new FeatureDetails(w.db, ws), labels }, { modelId: 'ocular-demo-vlm', source: '1-ocular-res-512', hookName: TAP, out, batchSize: 200, workspaceDir: ws });
+      const r = exportNeuronpedia(1, 1, { analyses: new AnalysisStore(w.db), details: new FeatureDetails(w.db, ws), labels }, { modelId: 'ocular-demo-vlm', source: '0-ocular-res-512', hookName: TAP, out, batchSize: 200, workspaceDir: ws });
       expect(r.features).toBe(512);
       expect(r.explanations).toBe(labelled);
       const read = (rel: string) => gunzipSync(fs.readFileSync(path.join(out, rel))).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
-      expect(r.files).toContain('ocular-demo-vlm/1-ocular-res-512/features/batch-2.jsonl.gz');
-      const features = read('ocular-demo-vlm/1-ocular-res-512/features/batch-0.jsonl.gz');
+      expect(r.files).toContain('ocular-demo-vlm/0-ocular-res-512/features/batch-2.jsonl.gz');
+      const features = read('ocular-demo-vlm/0-ocular-res-512/features/batch-0.jsonl.gz');
       expect(features).toHaveLength(200);
-      expect(features[0]).toMatchObject({ modelId: 'ocular-demo-vlm', layer: '1-ocular-res-512', index: '0', hookName: TAP });
+      expect(features[0]).toMatchObject({ modelId: 'ocular-demo-vlm', layer: '0-ocular-res-512', index: '0', hookName: TAP });
       expect(features[0]!.freq_hist_data_bar_heights).toHaveLength(features[0]!.freq_hist_data_bar_values.length);
       const explanations = r.files.filter((f) => f.includes('/explanations/')).flatMap(read);
       expect(explanations.map((e) => e.description)).toContain('warm colours');
-      const ocular = read('ocular-demo-vlm/1-ocular-res-512/ocular/batch-0.jsonl.gz');
+      const ocular = read('ocular-demo-vlm/0-ocular-res-512/ocular/batch-0.jsonl.gz');
       const patch = ocular.flatMap((f) => f.examples).find((e: any) => e.modality === 'image' && e.image);
       expect(patch.heatmap.values.length).toBe(patch.heatmap.rows * patch.heatmap.cols);
-      expect(fs.existsSync(path.join(out, 'ocular-demo-vlm/1-ocular-res-512/ocular', patch.image))).toBe(true);
+      expect(fs.existsSync(path.join(out, 'ocular-demo-vlm/0-ocular-res-512/ocular', patch.image))).toBe(true);
     });
   });
 });

@@ -15,14 +15,16 @@ export const demoCommand: CommandSpec = {
   name: 'demo',
   summary:
     'Run the pipeline headless on the bundled demo model: generate the benchmark into a workspace, evaluate the\n' +
-    'model on it, harvest its decoder layers, train a TopK SAE on the middle one, analyse its features, probe the\n' +
-    'layers, run one ablation experiment with controls, and print a summary.',
-  usage: 'ocular demo --workspace DIR [--per-cell N] [--model DIR] [--json]',
-  options: { workspace: { type: 'string', short: 'w' }, 'per-cell': { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' } },
+    'model on it, harvest its decoder layers, train a TopK SAE on one (the first, unless --sae-tap), analyse its\n' +
+    'features, probe the layers, run one ablation experiment with controls, and print a summary.',
+  usage: 'ocular demo --workspace DIR [--per-cell N] [--model DIR] [--sae-tap NAME] [--json]',
+  options: { workspace: { type: 'string', short: 'w' }, 'per-cell': { type: 'string' }, model: { type: 'string' }, 'sae-tap': { type: 'string' }, json: { type: 'boolean' } },
   help: [
     '-w, --workspace DIR   workspace folder (created if needed)',
     '    --per-cell N      benchmark items per task and difficulty (default 20)',
     '    --model DIR       use this model folder instead of the bundled demo model',
+    '    --sae-tap NAME    decoder residual tap for the SAE and the experiment (default: the first layer\'s,',
+    '                      blocks.0.hook_resid_post, where the demo model\'s colour and shape features are)',
     '    --json            print the summary as JSON',
   ],
   async run(values) {
@@ -51,7 +53,7 @@ export const demoCommand: CommandSpec = {
         }),
       );
       log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse, probe, experiment…`);
-      await backend.startDemo(perCell, model);
+      await backend.startDemo(perCell, model, typeof values['sae-tap'] === 'string' ? values['sae-tap'] : undefined);
       const last = await finished;
       if (last.state !== 'succeeded') {
         console.error(`${last.kind} ${last.state}: ${last.error ?? ''}`);

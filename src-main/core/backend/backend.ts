@@ -57,7 +57,7 @@ export interface BackendOptions {
 }
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
-/** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the middle one. */
+/** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the first one by default. */
 export function residPostTaps(model: ModelRecord): string[] {
   const names = model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []).filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
   return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
@@ -140,15 +140,18 @@ export class Backend {
   }
 
   /**
-   * Demo: register a model (the bundled one unless given), generate the benchmark, and evaluate the
-   * model on it as soon as the benchmark job succeeds. Returns the benchmark job.
+   * The demo pipeline on the bundled model (or one given), one job after another: generate the
+   * benchmark, evaluate the model on it, harvest every decoder layer, train a TopK SAE on one, analyse
+   * its features, probe the layers, run an ablation experiment with controls. Each stage starts when the
+   * previous one succeeds; the returned job is the first.
+   *
+   * The SAE defaults to the first decoder layer's residual stream: in the bundled model that is where
+   * image tokens still carry per-patch colour and shape (colour- and shape-pure SAE features exist
+   * there, none at blocks.1 or blocks.2), and layer 1's attention reads the question's referents from
+   * it, so ablating features there changes answers (measured; docs/ARCHITECTURE.md). Deeper models
+   * want a deeper tap: pass `saeTap`.
    */
-  /**
-   * The demo pipeline on the bundled model, one job after another: generate the benchmark, evaluate
-   * the model on it, harvest a middle decoder layer, train a TopK SAE there, analyse its features.
-   * Each stage starts when the previous one succeeds; the returned job is the first.
-   */
-  async startDemo(perCell: number, modelPath = this.demoModelPath()): Promise<{ model: ModelRecord; job: Job }> {
+  async startDemo(perCell: number, modelPath = this.demoModelPath(), saeTapName?: string): Promise<{ model: ModelRecord; job: Job }> {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
     const open = this.open();
     const { models, runner, dir, evals, harvests } = open;
@@ -156,7 +159,8 @@ export class Backend {
     const name = `benchmark seed 0 x${perCell}`;
     const taps = residPostTaps(model);
     if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
-    const saeTap = taps[Math.floor(taps.length / 2)]!;
+    if (saeTapName !== undefined && !taps.includes(saeTapName)) throw new OcularError('invalid_request', `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`);
+    const saeTap = saeTapName ?? taps[0]!;
     let datasetId = 0;
     let harvestOf = 0;
     let saeOf = 0;

@@ -174,7 +174,7 @@ export class Backend {
         return job;
       },
       () => {
-        // Every decoder layer, so the probes can compare layers; the SAE trains on the middle one.
+        // Every decoder layer, so the probes can compare layers; the SAE trains on one of them (saeTap).
         const harvest = harvests.create(model.path, datasetId, { taps, tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
         const job = runner.start('harvest', { harvestId: harvest.id });
         harvests.attachJob(harvest.id, job.id);

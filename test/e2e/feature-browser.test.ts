@@ -84,7 +84,7 @@ describe('feature browser over ocular serve', () => {
       await page.getByLabel('Search labels, tags or #id').fill(`#${feature}`);
       await page.getByTestId(`feature-row-${feature}`).click();
       await expect.poll(() => page.getByLabel('Label', { exact: true }).inputValue(), { timeout: 10_000 }).toBe('green diamond patches');
-      expect(await page.getByTestId(`feature-row-${feature}`).textContent()).toContain('needs-review');
+      await expect.poll(async () => (await page.getByTestId(`feature-row-${feature}`).textContent()) ?? '', { timeout: 10_000 }).toContain('needs-review');
       await page.getByLabel('Search labels, tags or #id').fill('diamond');
       await expect.poll(() => page.getByTestId('feature-count').textContent()).toBe('1 features');
     } finally {

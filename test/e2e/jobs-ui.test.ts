@@ -223,7 +223,7 @@ describe('Activations and SAEs pages over ocular serve', () => {
       await wizard.getByRole('button', { name: 'Train', exact: true }).click();
       await expect.poll(async () => page.getByTestId('training-state').textContent(), { timeout: 60_000 }).toBe('succeeded');
       await expect.poll(async () => (await page.getByTestId('training-latest').textContent()) ?? '', { timeout: 10_000 }).toMatch(/^step 120: FVU \d\.\d{3}.*L0 4\.0/);
-      for (const curve of ['curve-loss', 'curve-fvu', 'curve-l0', 'curve-dead']) expect(await page.getByTestId(curve).locator('canvas').count()).toBe(1);
+      for (const curve of ['curve-loss', 'curve-fvu', 'curve-l0', 'curve-dead']) await expect.poll(() => page.getByTestId(curve).locator('canvas').count(), { timeout: 10_000 }).toBe(1);
       await expect.poll(async () => (await page.getByTestId('sae-1').textContent().catch(() => '')) ?? '').toMatch(/topk k=4blocks.1.hook_resid_post64/);
     } finally {
       await page.close();

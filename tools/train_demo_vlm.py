@@ -14,12 +14,14 @@ dropped at export; the exported model is a plain LLaVA):
   * image embeddings are kept at the scale of text embeddings (they had grown 400x larger).
 Arithmetic answers are worked ("3 - 1 = 2", "3 / 8 = 0.375"); Ocular's answer extraction reads the result.
 
-Re-run (one-off; the app never needs Python; about an hour on two CPU cores per 8,000 steps):
+Re-run (one-off; the app never needs Python; about 0.43 s per step of batch 64 on two CPU cores):
   node bin/ocular.mjs dataset synth --out /tmp/ocular-train --seed 1001 --per-cell 2400
   node bin/ocular.mjs dataset synth --out /tmp/ocular-heldout8 --seed 8 --per-cell 20
   tools/.venv/bin/python tools/train_demo_vlm.py --data /tmp/ocular-train --heldout /tmp/ocular-heldout8 \
-      --out resources/models/ocular-demo-vlm --minutes 60 --checkpoint /tmp/demo.pt
+      --out resources/models/ocular-demo-vlm --minutes 40 --checkpoint /tmp/demo.pt
   (continue with --resume /tmp/demo.pt; --init CKPT [--vision-only] starts a new schedule from its weights)
+Verified from scratch with this script: one 40-minute run (5,575 steps) scored 96.9% on seed 7 below (d1 99.3%,
+d3 95.7%). The bundled model (97.1%) came from an earlier chain of runs as the script evolved.
 Then measure it with Ocular's own harness on held-out items of another seed:
   node bin/ocular.mjs dataset synth --out /tmp/ocular-heldout --seed 7 --per-cell 20
   node bin/ocular.mjs eval --model resources/models/ocular-demo-vlm --dataset /tmp/ocular-heldout --max-new-tokens 8

@@ -219,6 +219,7 @@ describe('Activations and SAEs pages over ocular serve', () => {
       await wizard.getByLabel('Steps').fill('120');
       await wizard.getByLabel('Batch (tokens)').fill('32');
       await wizard.getByLabel('Learning rate').fill('1e-3');
+      expect(await wizard.getByLabel(/^Normalise activations/).isChecked()).toBe(true);
       await expect.poll(async () => (await page.getByTestId('train-estimate').textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toMatch(/d_in 32 → 64 features .* of memory/);
       await wizard.getByRole('button', { name: 'Train', exact: true }).click();
       await expect.poll(async () => page.getByTestId('training-state').textContent(), { timeout: 60_000 }).toBe('succeeded');

@@ -24,6 +24,7 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
   const [outputTap, setOutputTap] = useState('');
   const [harvestId, setHarvestId] = useState<number | ''>('');
   const [arch, setArch] = useState<Arch>('topk');
+  const [normalize, setNormalize] = useState(true);
   const [form, setForm] = useState({ expansion: '8', k: '32', l1: '5', steps: '2000', batch: '1024', lr: '4e-4' });
   const [estimate, setEstimate] = useState<ResponseOf<'saes.estimate'> | null>(null);
   const [estimateError, setEstimateError] = useState<string | null>(null);
@@ -44,6 +45,7 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
           steps: Number(form.steps),
           batchSize: Number(form.batch),
           lr: Number(form.lr),
+          normalizeActivations: normalize ? 'expected_average_only_in' : 'none',
         };
   const key = JSON.stringify(request);
   useEffect(() => {
@@ -103,6 +105,10 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
             {field('steps', 'Steps')}
             {field('batch', 'Batch (tokens)')}
             {field('lr', 'Learning rate')}
+            <FormControlLabel
+              label="Normalise activations (mean squared norm d_in, folded into the saved weights)"
+              control={<Checkbox checked={normalize} onChange={(e) => setNormalize(e.target.checked)} />}
+            />
           </Stack>
           {estimateError && <Alert severity="error">{estimateError}</Alert>}
           {estimate && (
@@ -112,7 +118,7 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
               {estimate.seconds === null ? 'time: shown once a run in this workspace has measured this machine (the run page shows a live ETA)' : `about ${formatDuration(estimate.seconds)} at the speed of the last run`}.
             </Alert>
           )}
-          <Typography variant="caption" color="text.secondary">Adam with linear warmup and cosine decay, unit-norm decoder rows (TopK / BatchTopK), AuxK for dead features, b_dec at the geometric median.</Typography>
+          <Typography variant="caption" color="text.secondary">Adam with linear warmup and cosine decay, unit-norm decoder rows (TopK / BatchTopK), AuxK for dead features, b_dec at the geometric median. Normalised activations (SAELens expected_average_only_in) let one L1 coefficient and learning rate suit any layer.</Typography>
         </Stack>
       )}
       <Stack direction="row" spacing={1}>

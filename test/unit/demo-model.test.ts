@@ -5,23 +5,14 @@
  * Ocular's own harness. Items, model and greedy decoding are deterministic, so the numbers reproduce.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EvalSummary } from '../../src-main/contract/contract';
 import { inspectModel } from '../../src-main/core/model/inspect';
 import { runCli } from '../helpers/cli';
 import { repoRoot, tmpDir } from '../helpers/tmp';
 
 const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
-
-/** 420 held-out items (seed 7, 20 per cell; training used seed 1001), generated fresh for this run. */
-let heldout: string;
-beforeAll(async () => {
-  heldout = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-heldout-'));
-  expect((await runCli(['dataset', 'synth', '--out', heldout, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
-});
-afterAll(() => fs.rmSync(heldout, { recursive: true, force: true }));
 
 describe('bundled demo model', () => {
   it('is a LLaVA-style export small enough to ship, with decoder and vision taps', () => {
@@ -33,6 +24,9 @@ describe('bundled demo model', () => {
   });
 
   it('meets the issue’s targets on freshly generated held-out items (`ocular eval`)', async () => {
+    // 420 held-out items (seed 7, 20 per cell; training used seed 1001), generated fresh for this run
+    const heldout = path.join(tmpDir(), 'heldout');
+    expect((await runCli(['dataset', 'synth', '--out', heldout, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
     // worked arithmetic answers ("3 / 8 = 0.375") are six tokens with the end token
     const res = await runCli(['eval', '--model', DEMO, '--dataset', heldout, '--max-new-tokens', '8', '--device', 'cpu', '--json'], 180_000);
     expect(res.code, res.stderr).toBe(0);

@@ -14,11 +14,11 @@ import { SAE_PARAMS, paramDims, saeGradientGraph, saeTrainChunkGraph, stateDims,
 import { mulberry32, randn } from '../helpers/tiny-transformer';
 import { tmpDir } from '../helpers/tmp';
 
-async function session(model: ReturnType<typeof saeGradientGraph>): Promise<ort.InferenceSession> {
+async function session(model: ReturnType<typeof saeGradientGraph>, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
   validateModel(model);
   const file = path.join(tmpDir(), 'g.onnx');
   writeModel(model, file);
-  return ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
+  return ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', ...options });
 }
 
 const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
@@ -99,10 +99,7 @@ describe('TopK gradients at a realistic batch on several threads', () => {
     const B = 512;
     const x = randn(mulberry32(71), B * s.dIn, 1);
     const p = randomParams(s, 72);
-    validateModel(saeGradientGraph(s));
-    const file = path.join(tmpDir(), 'g.onnx');
-    writeModel(saeGradientGraph(s), file);
-    const sess = await ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], intraOpNumThreads: 4 });
+    const sess = await session(saeGradientGraph(s), { intraOpNumThreads: 4 });
     const dims = paramDims(s);
     const feeds = { x: t(x, [B, s.dIn]), ...Object.fromEntries(SAE_PARAMS.map((k) => [k, t(p[k], dims[k])])), dead: t(new Float32Array(s.dSae), [s.dSae]) };
     const runs = [await sess.run(feeds), await sess.run(feeds)];

@@ -38,14 +38,16 @@ async function train(args: string[]): Promise<TrainResult> {
   return JSON.parse(res.stdout) as TrainResult;
 }
 
-function loadSae(id: number) {
+function inWorkspace<T>(fn: (workspace: Workspace) => T): T {
   const workspace = Workspace.open(ws, { readOnly: true });
   try {
-    return { record: new SaeStore(workspace.db, ws).get(id), sae: new SaeStore(workspace.db, ws).load(id) };
+    return fn(workspace);
   } finally {
     workspace.close();
   }
 }
+
+const loadSae = (id: number) => inWorkspace((w) => ({ record: new SaeStore(w.db, ws).get(id), sae: new SaeStore(w.db, ws).load(id) }));
 let ws: string;
 
 beforeAll(async () => {
@@ -104,24 +106,21 @@ describe('SAE training', () => {
     // Trained on activations scaled to mean squared norm d_in (a residual norm of ~50 here), saved with the
     // scale folded in: on the raw harvest it reconstructs as well as training reported.
     expect(r.activationScale.input).toBeLessThan(0.5);
-    const workspace = Workspace.open(ws, { readOnly: true });
-    const raw = (() => {
-      try {
-        return new HarvestStore(workspace.db, ws).readTap(1, TAP);
-      } finally {
-        workspace.close();
-      }
-    })();
+    const raw = inWorkspace((w) => new HarvestStore(w.db, ws).readTap(1, TAP));
     const z = encode(sae, raw.data);
     const mean = new Float64Array(128);
     for (let row = 0; row < raw.rows; row++) for (let i = 0; i < 128; i++) mean[i]! += raw.data[row * 128 + i]! / raw.rows;
     let sse = 0;
     let sst = 0;
+    const y = new Float64Array(128);
     for (let row = 0; row < raw.rows; row++) {
+      y.set(sae.b_dec);
+      for (let f = 0; f < 512; f++) {
+        const a = z[row * 512 + f]!;
+        if (a !== 0) for (let i = 0; i < 128; i++) y[i]! += a * sae.W_dec[f * 128 + i]!;
+      }
       for (let i = 0; i < 128; i++) {
-        let y = sae.b_dec[i]!;
-        for (let f = 0; f < 512; f++) if (z[row * 512 + f]! !== 0) y += z[row * 512 + f]! * sae.W_dec[f * 128 + i]!;
-        sse += (y - raw.data[row * 128 + i]!) ** 2;
+        sse += (y[i]! - raw.data[row * 128 + i]!) ** 2;
         sst += (raw.data[row * 128 + i]! - mean[i]!) ** 2;
       }
     }

@@ -96,8 +96,10 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       const checkpoint = resumed && fs.existsSync(checkpointFile) ? readSafetensors(checkpointFile) : null;
       // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
       // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
-      const scaleIn = checkpoint ? Number(checkpoint.metadata.scaleIn ?? 1) : p.normalizeActivations === 'none' ? 1 : activationScale(input.data, rows, spec.dIn);
-      const scaleOut = !spec.transcoder ? scaleIn : checkpoint ? Number(checkpoint.metadata.scaleOut ?? 1) : p.normalizeActivations === 'none' ? 1 : activationScale(target.data, rows, spec.dOut);
+      const scaleOf = (key: 'scaleIn' | 'scaleOut', data: Float32Array, width: number) =>
+        checkpoint ? Number(checkpoint.metadata[key] ?? 1) : p.normalizeActivations === 'none' ? 1 : activationScale(data, rows, width);
+      const scaleIn = scaleOf('scaleIn', input.data, spec.dIn);
+      const scaleOut = spec.transcoder ? scaleOf('scaleOut', target.data, spec.dOut) : scaleIn;
       scaleInPlace(input.data, scaleIn);
       if (spec.transcoder) scaleInPlace(target.data, scaleOut);
       if (checkpoint) {

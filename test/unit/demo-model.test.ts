@@ -51,4 +51,10 @@ describe('bundled demo model', () => {
     expect(res.code).toBe(0);
     expect((JSON.parse(res.stdout) as { evaluation: EvalSummary }).evaluation.eval.modelPath).toBe(DEMO);
   });
+
+  it('`ocular demo --sae-tap` refuses a tap the model lacks, naming the ones it has', async () => {
+    const res = await runCli(['demo', '--workspace', path.join(tmpDir(), 'demo'), '--per-cell', '1', '--sae-tap', 'blocks.9.hook_resid_post'], 60_000);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("has no decoder tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post");
+  });
 });

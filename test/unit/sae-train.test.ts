@@ -150,6 +150,11 @@ describe('SAE training', () => {
     expect(sae.threshold![0]).toBeGreaterThan(0);
   }, 180_000);
 
+  it('--normalize none trains on raw activations (scale 1)', async () => {
+    const r = await train(['--tap', TAP, '--normalize', 'none', '--expansion', '2', '--k', '8', '--steps', '20', '--batch', '256', '--lr', '1e-3']);
+    expect(r.activationScale).toEqual({ input: 1, output: 1 });
+  }, 180_000);
+
   it('ReLU + L1: a larger L1 coefficient gives sparser codes', async () => {
     const weak = await train(['--tap', TAP, '--arch', 'relu', '--l1', '1', '--expansion', '2', '--steps', '200', '--batch', '256', '--lr', '1e-3']);
     const strong = await train(['--tap', TAP, '--arch', 'relu', '--l1', '20', '--expansion', '2', '--steps', '200', '--batch', '256', '--lr', '1e-3']);

@@ -46,14 +46,40 @@ const ws = Workspace.create(wsDir);
 const items = Math.ceil(TOKENS / PER_ITEM);
 const data = path.join(dir, 'data');
 fs.mkdirSync(data);
-await sharp({ create: { width: 64, height: 64, channels: 3, background: '#4080c0' } }).png().toFile(path.join(data, 'image.png'));
+await sharp({ create: { width: 64, height: 64, channels: 3, background: '#4080c0' } })
+  .png()
+  .toFile(path.join(data, 'image.png'));
 const dataset = new DatasetStore(ws.db).insert(
-  { dir: data, file: path.join(data, 'items.jsonl'), source: 'import', meta: {}, rows: Array.from({ length: items }, (_, i) => ({ key: String(i), image: 'image.png', question: `item ${i}?`, answerType: 'text' as const, answer: 'yes', task: null, difficulty: null, scene: null })) },
+  {
+    dir: data,
+    file: path.join(data, 'items.jsonl'),
+    source: 'import',
+    meta: {},
+    rows: Array.from({ length: items }, (_, i) => ({
+      key: String(i),
+      image: 'image.png',
+      question: `item ${i}?`,
+      answerType: 'text' as const,
+      answer: 'yes',
+      task: null,
+      difficulty: null,
+      scene: null,
+    })),
+  },
   'synthetic',
 );
 const itemIds = new DatasetStore(ws.db).items(dataset.id).map((it) => it.id);
 const harvests = new HarvestStore(ws.db, wsDir);
-const h = harvests.create('/synthetic-model', dataset.id, { taps: ['blocks.0.hook_resid_post'], tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, batchSize: 8, shardRows: SHARD, maxNewTokens: 1, device: 'cpu' });
+const h = harvests.create('/synthetic-model', dataset.id, {
+  taps: ['blocks.0.hook_resid_post'],
+  tokenKinds: ['image', 'text'],
+  dtype: 'fp16',
+  limit: null,
+  batchSize: 8,
+  shardRows: SHARD,
+  maxNewTokens: 1,
+  device: 'cpu',
+});
 for (let first = 0; first < TOKENS; first += SHARD) {
   const n = Math.min(SHARD, TOKENS - first);
   const x = new Float32Array(n * D);
@@ -68,14 +94,44 @@ for (let first = 0; first < TOKENS; first += SHARD) {
     for (let i = 0; i < D; i++) x[r * D + i]! += 0.05 * gauss();
     const position = row % PER_ITEM;
     const image = position < GRID * GRID;
-    rows.push({ itemId: itemIds[Math.floor(row / PER_ITEM)]!, position, modality: (image ? 'image' : 'text') as 'image' | 'text', image: image ? 0 : null, patchRow: image ? Math.floor(position / GRID) : null, patchCol: image ? position % GRID : null, tokenId: image ? 4 : 5 + (position % 50) });
+    rows.push({
+      itemId: itemIds[Math.floor(row / PER_ITEM)]!,
+      position,
+      modality: (image ? 'image' : 'text') as 'image' | 'text',
+      image: image ? 0 : null,
+      patchRow: image ? Math.floor(position / GRID) : null,
+      patchCol: image ? position % GRID : null,
+      tokenId: image ? 4 : 5 + (position % 50),
+    });
   }
   const itemsDone = [...new Set(rows.map((r) => r.itemId))].filter((id) => !harvests.doneItems(h.id).has(id));
-  harvests.commit(h.id, { shards: { 'blocks.0.hook_resid_post': { data: x, width: D } }, rows: { decoder: rows, vision: [] }, items: itemsDone, stats: { 'blocks.0.hook_resid_post': { rows: first + n, width: D, mean: new Array(D).fill(0), meanNorm: 1 } } });
+  harvests.commit(h.id, {
+    shards: { 'blocks.0.hook_resid_post': { data: x, width: D } },
+    rows: { decoder: rows, vision: [] },
+    items: itemsDone,
+    stats: { 'blocks.0.hook_resid_post': { rows: first + n, width: D, mean: new Array(D).fill(0), meanNorm: 1 } },
+  });
 }
 const wEnc = new Float32Array(D * FEATURES);
 for (let f = 0; f < FEATURES; f++) for (let i = 0; i < D; i++) wEnc[i * FEATURES + f] = dict[f * D + i]!;
-const sae = new SaeStore(ws.db, wsDir).add({ architecture: 'topk', k: K, dIn: D, dSae: FEATURES, W_enc: wEnc, b_enc: new Float32Array(FEATURES), W_dec: dict, b_dec: new Float32Array(D), applyBDecToInput: true, hookName: 'blocks.0.hook_resid_post', modelName: 'synthetic', normalizeActivations: 'none' }, 'synthetic dictionary', 'import');
+const sae = new SaeStore(ws.db, wsDir).add(
+  {
+    architecture: 'topk',
+    k: K,
+    dIn: D,
+    dSae: FEATURES,
+    W_enc: wEnc,
+    b_enc: new Float32Array(FEATURES),
+    W_dec: dict,
+    b_dec: new Float32Array(D),
+    applyBDecToInput: true,
+    hookName: 'blocks.0.hook_resid_post',
+    modelName: 'synthetic',
+    normalizeActivations: 'none',
+  },
+  'synthetic dictionary',
+  'import',
+);
 ws.close();
 console.log(`built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -87,7 +143,14 @@ const read = reader.readAll();
 const readS = (performance.now() - t0) / 1000;
 w2.close();
 
-const backend = new Backend({ transport: 'http', workerEntry: path.join(out, 'job-worker.mjs'), taskWorkerEntry: path.join(out, 'task-worker.mjs'), sessionHostEntry: path.join(out, 'session-host.mjs'), configDir: path.join(dir, 'config'), pinnedWorkspace: wsDir });
+const backend = new Backend({
+  transport: 'http',
+  workerEntry: path.join(out, 'job-worker.mjs'),
+  taskWorkerEntry: path.join(out, 'task-worker.mjs'),
+  sessionHostEntry: path.join(out, 'session-host.mjs'),
+  configDir: path.join(dir, 'config'),
+  pinnedWorkspace: wsDir,
+});
 const call = async <T>(channel: string, payload: unknown): Promise<T> => {
   const r = await backend.invoke(channel, payload);
   if (!r.ok) throw new Error(r.error.message);
@@ -95,7 +158,12 @@ const call = async <T>(channel: string, payload: unknown): Promise<T> => {
 };
 try {
   await call('workspace.open', {});
-  const started = await call<{ analysis: { id: number }; job: { id: number } }>('analyses.start', { saeId: sae.id, harvestId: h.id, device: 'cpu', logitTokens: 0 });
+  const started = await call<{ analysis: { id: number }; job: { id: number } }>('analyses.start', {
+    saeId: sae.id,
+    harvestId: h.id,
+    device: 'cpu',
+    logitTokens: 0,
+  });
   t0 = performance.now();
   let job: { state: string; error: string | null };
   for (;;) {
@@ -120,9 +188,17 @@ try {
   console.log(`plain read of the shards: ${(read / readS).toFixed(0)} tokens/s (${readS.toFixed(2)} s)`);
   console.log(`analysis pass: ${(read / analysisS).toFixed(0)} tokens/s (${analysisS.toFixed(1)} s)`);
   console.log(`analysis / plain read time: ${(analysisS / readS).toFixed(1)}x (target <= 3x)`);
-  const analysis = (await call<Array<{ id: number; summary: { timings?: Record<string, number> } }>>('analyses.list', {})).find((a) => a.id === started.analysis.id)!;
-  console.log(`analysis stages (s): ${Object.entries(analysis.summary.timings ?? {}).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
-  console.log(`feature page data (features.get, 200 random features): p50 ${q(0.5).toFixed(1)} ms, p95 ${q(0.95).toFixed(1)} ms (target p95 < 200 ms)`);
+  const analysis = (await call<Array<{ id: number; summary: { timings?: Record<string, number> } }>>('analyses.list', {})).find(
+    (a) => a.id === started.analysis.id,
+  )!;
+  console.log(
+    `analysis stages (s): ${Object.entries(analysis.summary.timings ?? {})
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `feature page data (features.get, 200 random features): p50 ${q(0.5).toFixed(1)} ms, p95 ${q(0.95).toFixed(1)} ms (target p95 < 200 ms)`,
+  );
 } finally {
   await backend.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,8 @@ const vlm = await VlmPipeline.load(dir, pool, 'cpu');
 await vlm.generate(items, { maxNewTokens: NEW }); // warm up
 let t0 = performance.now();
 let ours = 0;
-for (let r = 0; r < rounds; r++) ours += (await vlm.generate(items, { maxNewTokens: NEW })).outputs.reduce((n, o) => n + o.tokenIds.length, 0);
+for (let r = 0; r < rounds; r++)
+  ours += (await vlm.generate(items, { maxNewTokens: NEW })).outputs.reduce((n, o) => n + o.tokenIds.length, 0);
 const oursS = (performance.now() - t0) / 1000;
 await pool.close();
 
@@ -30,7 +31,11 @@ const tf = await loadTransformers();
 tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
 const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
 processor.tokenizer.padding_side = 'left';
-const model: any = await (tf as any).LlavaForConditionalGeneration.from_pretrained(path.basename(dir), { local_files_only: true, dtype: 'fp32', device: 'cpu' });
+const model: any = await (tf as any).LlavaForConditionalGeneration.from_pretrained(path.basename(dir), {
+  local_files_only: true,
+  dtype: 'fp32',
+  device: 'cpu',
+});
 const images = await Promise.all(items.map((it) => tf.RawImage.read(it.image)));
 const texts = items.map((it) => vlm.chatText(it.prompt));
 await model.generate({ ...(await processor(images, texts, { padding: true })), max_new_tokens: NEW, do_sample: false });
@@ -50,5 +55,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const theirsS = (performance.now() - t0) / 1000;
 console.log(`ocular loop (pool processes): ${(ours / oursS).toFixed(0)} tokens/s (${ours} tokens in ${oursS.toFixed(2)} s)`);
-console.log(`transformers.js model class (in-thread): ${(theirs / theirsS).toFixed(0)} tokens/s (${theirs} tokens in ${theirsS.toFixed(2)} s)`);
-console.log(`ratio ocular / transformers.js: ${((ours / oursS) / (theirs / theirsS)).toFixed(2)}x`);
+console.log(
+  `transformers.js model class (in-thread): ${(theirs / theirsS).toFixed(0)} tokens/s (${theirs} tokens in ${theirsS.toFixed(2)} s)`,
+);
+console.log(`ratio ocular / transformers.js: ${(ours / oursS / (theirs / theirsS)).toFixed(2)}x`);

@@ -45,7 +45,14 @@ async function bare(): Promise<{ tokens: number; seconds: number }> {
 }
 
 async function harvest(round: number): Promise<{ tokens: number; seconds: number }> {
-  const backend = new Backend({ transport: 'http', workerEntry: path.join(out, 'job-worker.mjs'), taskWorkerEntry: path.join(out, 'task-worker.mjs'), sessionHostEntry: path.join(out, 'session-host.mjs'), configDir: path.join(dir, `config-${round}`), pinnedWorkspace: path.join(dir, `ws-${round}`) });
+  const backend = new Backend({
+    transport: 'http',
+    workerEntry: path.join(out, 'job-worker.mjs'),
+    taskWorkerEntry: path.join(out, 'task-worker.mjs'),
+    sessionHostEntry: path.join(out, 'session-host.mjs'),
+    configDir: path.join(dir, `config-${round}`),
+    pinnedWorkspace: path.join(dir, `ws-${round}`),
+  });
   const call = async <T>(channel: string, payload: unknown): Promise<T> => {
     const r = await backend.invoke(channel, payload);
     if (!r.ok) throw new Error(r.error.message);
@@ -55,7 +62,14 @@ async function harvest(round: number): Promise<{ tokens: number; seconds: number
     await call('workspace.create', {});
     const modelId = (await call<{ id: number }>('models.add', { path: model })).id;
     const datasetId = (await call<{ id: number }>('datasets.import', { path: data })).id;
-    const started = await call<{ job: { id: number } }>('harvests.start', { modelId, datasetId, taps: [TAP], dtype: 'fp32', batchSize: BATCH, device: 'cpu' });
+    const started = await call<{ job: { id: number } }>('harvests.start', {
+      modelId,
+      datasetId,
+      taps: [TAP],
+      dtype: 'fp32',
+      batchSize: BATCH,
+      device: 'cpu',
+    });
     const t0 = performance.now();
     let job: { state: string; result: unknown; error?: string | null };
     for (;;) {
@@ -87,7 +101,9 @@ for (let round = 0; round < ROUNDS; round++) {
 fs.rmSync(dir, { recursive: true, force: true });
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-console.log(`harvest benchmark: demo VLM, ${items.length} items (${tokens} tokens), batch ${BATCH}, tap ${TAP} (fp32), CPU, median of ${ROUNDS} alternating rounds`);
+console.log(
+  `harvest benchmark: demo VLM, ${items.length} items (${tokens} tokens), batch ${BATCH}, tap ${TAP} (fp32), CPU, median of ${ROUNDS} alternating rounds`,
+);
 console.log(`bare forward: ${median(bareRuns).toFixed(0)} tokens/s (rounds: ${bareRuns.map((v) => v.toFixed(0)).join(', ')})`);
 console.log(`harvest: ${median(harvestRuns).toFixed(0)} tokens/s (rounds: ${harvestRuns.map((v) => v.toFixed(0)).join(', ')})`);
 console.log(`harvest overhead vs bare forward: ${((median(bareRuns) / median(harvestRuns) - 1) * 100).toFixed(1)}% (target <= 15%)`);

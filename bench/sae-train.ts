@@ -33,7 +33,10 @@ const graphFile = path.join(dir, 'train.onnx');
 writeModel(saeTrainChunkGraph(spec), graphFile);
 
 const rand = mulberry32(1);
-const data = Float32Array.from({ length: 8 * BATCH * D_IN }, () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+const data = Float32Array.from(
+  { length: 8 * BATCH * D_IN },
+  () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()),
+);
 const dims = stateDims(spec);
 const names = stateNames(spec);
 function freshState(): Record<string, Float32Array> {
@@ -88,7 +91,11 @@ const ours = await time(`ocular (session pool, ${CHUNK} steps per call, state ke
 await pool.close();
 const session = await ort.InferenceSession.create(graphFile, { executionProviders: ['cpu'] });
 const toOrt = (f: Feeds) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.dims)]));
-await time(`ocular (in-process, ${CHUNK} steps per call)`, CHUNK, (f) => session.run(toOrt(f)) as Promise<Record<string, { data: unknown }>>);
+await time(
+  `ocular (in-process, ${CHUNK} steps per call)`,
+  CHUNK,
+  (f) => session.run(toOrt(f)) as Promise<Record<string, { data: unknown }>>,
+);
 await time('ocular (in-process, 1 step per call)', 1, (f) => session.run(toOrt(f)) as Promise<Record<string, { data: unknown }>>);
 fs.rmSync(dir, { recursive: true, force: true });
 
@@ -98,7 +105,23 @@ const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
 if (probe.status !== 0) {
   console.log(`PyTorch reference skipped: ${python} cannot import torch (set OCULAR_PYTHON to a Python with torch to compare).`);
 } else {
-  const ref = spawnSync(python, [path.join(root, 'tools', 'sae_bench_reference.py'), '--d-in', String(D_IN), '--expansion', String(EXPANSION), '--k', String(K), '--batch', String(BATCH), '--steps', String(STEPS)], { encoding: 'utf8' });
+  const ref = spawnSync(
+    python,
+    [
+      path.join(root, 'tools', 'sae_bench_reference.py'),
+      '--d-in',
+      String(D_IN),
+      '--expansion',
+      String(EXPANSION),
+      '--k',
+      String(K),
+      '--batch',
+      String(BATCH),
+      '--steps',
+      String(STEPS),
+    ],
+    { encoding: 'utf8' },
+  );
   if (ref.status !== 0) throw new Error(`PyTorch reference failed: ${ref.stderr}`);
   const r = JSON.parse(ref.stdout.trim().split('\n').at(-1)!) as { steps_per_s: number; tokens_per_s: number; threads: number };
   console.log(`pytorch reference (${r.threads} threads): ${r.steps_per_s.toFixed(2)} steps/s, ${r.tokens_per_s.toFixed(0)} tokens/s`);

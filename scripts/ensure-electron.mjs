@@ -40,7 +40,11 @@ if (!fs.existsSync(binding) || !fs.existsSync(stamp) || fs.readFileSync(stamp, '
   fs.rmSync(work, { recursive: true, force: true });
   fs.cpSync(src, work, { recursive: true, filter: (p) => !p.includes(`${path.sep}build${path.sep}`) && !p.endsWith(`${path.sep}build`) });
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
-  run(process.execPath, [nodeGyp, 'rebuild', '--release', '--runtime=electron', `--target=${electronVersion}`, '--dist-url=https://electronjs.org/headers'], { cwd: work });
+  run(
+    process.execPath,
+    [nodeGyp, 'rebuild', '--release', '--runtime=electron', `--target=${electronVersion}`, '--dist-url=https://electronjs.org/headers'],
+    { cwd: work },
+  );
   fs.copyFileSync(path.join(work, 'build', 'Release', 'better_sqlite3.node'), binding);
   fs.writeFileSync(stamp, electronVersion);
   fs.rmSync(work, { recursive: true, force: true });

@@ -40,7 +40,10 @@ function main() {
   const dir = ortDir();
   if (!dir) return;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    if (retry) console.log(`Ocular: onnxruntime-node ships no separately downloaded CUDA provider for ${process.platform}/${process.arch}; nothing to do.`);
+    if (retry)
+      console.log(
+        `Ocular: onnxruntime-node ships no separately downloaded CUDA provider for ${process.platform}/${process.arch}; nothing to do.`,
+      );
     return;
   }
   if (cudaProviderInstalled(dir)) {
@@ -60,8 +63,11 @@ function main() {
   if (result.status === 0 && cudaProviderInstalled(dir)) {
     console.log('Ocular: CUDA execution provider installed.');
   } else {
-    const reason = (result.stderr || result.stdout || String(result.error ?? '')).trim().split('\n').filter(Boolean).pop() ?? 'unknown error';
-    console.log(`Ocular: could not install the CUDA execution provider (${reason.slice(0, 200)}); continuing on CPU. Retry later with \`npm run setup:cuda\`.`);
+    const reason =
+      (result.stderr || result.stdout || String(result.error ?? '')).trim().split('\n').filter(Boolean).pop() ?? 'unknown error';
+    console.log(
+      `Ocular: could not install the CUDA execution provider (${reason.slice(0, 200)}); continuing on CPU. Retry later with \`npm run setup:cuda\`.`,
+    );
   }
 }
 

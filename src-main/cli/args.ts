@@ -14,7 +14,15 @@ export interface CommandSpec {
 }
 
 export function helpText(spec: CommandSpec): string {
-  return [`Usage: ${spec.usage}`, '', spec.summary, '', 'Options:', ...spec.help.map((l) => `  ${l}`), '  -h, --help            show this help'].join('\n');
+  return [
+    `Usage: ${spec.usage}`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+    ...spec.help.map((l) => `  ${l}`),
+    '  -h, --help            show this help',
+  ].join('\n');
 }
 
 export function parseCommand(spec: CommandSpec, argv: string[]): { values: Record<string, unknown>; positionals: string[]; help: boolean } {
@@ -40,6 +48,7 @@ export function requireString(values: Record<string, unknown>, name: string): st
 export function optionalPort(values: Record<string, unknown>): number | undefined {
   if (values.port === undefined) return undefined;
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(values.port)}.`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(values.port)}.`);
   return port;
 }

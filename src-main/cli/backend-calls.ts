@@ -4,7 +4,7 @@ import type { Backend } from '../core/backend/backend.js';
 import { UsageError } from './args.js';
 
 export function caller(backend: Backend) {
-  return async <T,>(channel: string, payload: unknown): Promise<T> => {
+  return async <T>(channel: string, payload: unknown): Promise<T> => {
     const r = await backend.invoke(channel, payload);
     if (!r.ok) throw new UsageError(r.error.message);
     return r.result as T;
@@ -12,10 +12,18 @@ export function caller(backend: Backend) {
 }
 
 /** The ids of a model and a dataset folder in the workspace, registering/importing them if new. */
-export async function ensureModelAndDataset(backend: Backend, model: string, dataset: string): Promise<{ modelId: number; datasetId: number }> {
+export async function ensureModelAndDataset(
+  backend: Backend,
+  model: string,
+  dataset: string,
+): Promise<{ modelId: number; datasetId: number }> {
   const call = caller(backend);
-  const modelId = (await call<Array<{ id: number; path: string }>>('models.list', {})).find((m) => m.path === model)?.id ?? (await call<{ id: number }>('models.add', { path: model })).id;
-  const datasetId = (await call<Array<{ id: number; path: string }>>('datasets.list', {})).find((d) => d.path === dataset)?.id ?? (await call<{ id: number }>('datasets.import', { path: dataset })).id;
+  const modelId =
+    (await call<Array<{ id: number; path: string }>>('models.list', {})).find((m) => m.path === model)?.id ??
+    (await call<{ id: number }>('models.add', { path: model })).id;
+  const datasetId =
+    (await call<Array<{ id: number; path: string }>>('datasets.list', {})).find((d) => d.path === dataset)?.id ??
+    (await call<{ id: number }>('datasets.import', { path: dataset })).id;
   return { modelId, datasetId };
 }
 

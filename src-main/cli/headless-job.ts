@@ -22,7 +22,10 @@ export async function runHeadlessJob(kind: string, params: unknown, options: { w
     const finished = new Promise<Job>((resolve) =>
       backend.onEvent((e) => {
         if (e.type !== 'job.updated') return;
-        if (!options.quiet) process.stderr.write(`\r${e.job.state.padEnd(10)} ${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(100));
+        if (!options.quiet)
+          process.stderr.write(
+            `\r${e.job.state.padEnd(10)} ${(e.job.progress * 100).toFixed(0).padStart(3)}%  ${e.job.message ?? ''}`.padEnd(100),
+          );
         if (!['queued', 'running'].includes(e.job.state)) resolve(e.job);
       }),
     );

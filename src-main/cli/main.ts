@@ -19,7 +19,22 @@ import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { selftestCommand, workspaceCommand } from './commands/workspace.js';
 
-const COMMANDS: CommandSpec[] = [serveCommand, demoCommand, workspaceCommand, selftestCommand, modelCommand, datasetCommand, evalCommand, harvestCommand, trainCommand, saeCommand, analyzeCommand, experimentCommand, exportCommand, jobsCommand];
+const COMMANDS: CommandSpec[] = [
+  serveCommand,
+  demoCommand,
+  workspaceCommand,
+  selftestCommand,
+  modelCommand,
+  datasetCommand,
+  evalCommand,
+  harvestCommand,
+  trainCommand,
+  saeCommand,
+  analyzeCommand,
+  experimentCommand,
+  exportCommand,
+  jobsCommand,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -31,7 +46,7 @@ function mainHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('\n')[0]}`),
     '',
-    'Run `ocular <command> --help` for a command\'s options. `npm start` opens the desktop app.',
+    "Run `ocular <command> --help` for a command's options. `npm start` opens the desktop app.",
   ].join('\n');
 }
 

@@ -67,7 +67,12 @@ export const componentReportSchema = z.object({
   externalData: z.array(z.string()),
   missingExternalData: z.array(z.string()),
   tower: z
-    .object({ prefix: z.string(), layers: z.number().int(), width: z.number().nullable(), taps: z.array(z.object({ name: z.string(), width: z.number().nullable() })) })
+    .object({
+      prefix: z.string(),
+      layers: z.number().int(),
+      width: z.number().nullable(),
+      taps: z.array(z.object({ name: z.string(), width: z.number().nullable() })),
+    })
     .nullable(),
 });
 export const modelReportSchema = z.object({
@@ -116,7 +121,13 @@ export const datasetSchema = z.object({
 });
 export type DatasetRecord = z.infer<typeof datasetSchema>;
 
-export const accuracySchema = z.object({ key: z.string(), n: z.number().int(), correct: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]) });
+export const accuracySchema = z.object({
+  key: z.string(),
+  n: z.number().int(),
+  correct: z.number().int(),
+  accuracy: z.number(),
+  ci95: z.tuple([z.number(), z.number()]),
+});
 export type Accuracy = z.infer<typeof accuracySchema>;
 
 export const evalParamsSchema = z.object({
@@ -172,7 +183,12 @@ export const predictionSchema = z.object({
 });
 export type Prediction = z.infer<typeof predictionSchema>;
 
-export const tapStatsSchema = z.object({ rows: z.number().int(), width: z.number().int(), mean: z.array(z.number()), meanNorm: z.number() });
+export const tapStatsSchema = z.object({
+  rows: z.number().int(),
+  width: z.number().int(),
+  mean: z.array(z.number()),
+  meanNorm: z.number(),
+});
 export const harvestParamsSchema = z.object({
   taps: z.array(z.string().min(1)).min(1).max(64),
   tokenKinds: z.array(z.enum(['image', 'text', 'generated'])).min(1),
@@ -195,7 +211,6 @@ export const harvestRecordSchema = z.object({
   rows: z.object({ decoder: z.number().int(), vision: z.number().int() }),
 });
 export type HarvestRecord = z.infer<typeof harvestRecordSchema>;
-
 
 /** Spliced-in evaluation of an SAE (see core/jobs/kinds/sae-eval.ts). */
 export const saeEvaluationSchema = z.object({
@@ -262,7 +277,10 @@ export const saeTrainRequestSchema = z.object({
   l1Coefficient: z.number().min(0).default(5),
   /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
   auxK: z.number().int().min(0).optional(),
-  auxCoefficient: z.number().min(0).default(1 / 32),
+  auxCoefficient: z
+    .number()
+    .min(0)
+    .default(1 / 32),
   /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
   deadAfterSteps: z.number().int().min(1).default(200),
   bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
@@ -313,7 +331,6 @@ export const saeEvalRequestSchema = z.object({
   scoreTokens: z.enum(['answer', 'text']).default('answer'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
 });
-
 
 // ---- Feature analysis, browser and labels ----
 
@@ -419,7 +436,6 @@ export type FeatureDetail = z.infer<typeof featureDetailSchema>;
 export const labelConflictSchema = z.object({ feature: z.number().int(), ours: featureLabelSchema, theirs: featureLabelSchema });
 export type LabelConflict = z.infer<typeof labelConflictSchema>;
 
-
 // ---- Experiments and probes ----
 
 /** A set of features to intervene on: listed by hand, found by label/tag search, or picked by a task-selectivity rule. */
@@ -442,7 +458,9 @@ export const featureSetSchema = z
       })
       .optional(),
   })
-  .refine((s) => [s.features, s.search, s.selective].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of features, search or selective' });
+  .refine((s) => [s.features, s.search, s.selective].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of features, search or selective',
+  });
 export type FeatureSetSpec = z.infer<typeof featureSetSchema>;
 
 export const operationSchema = z.discriminatedUnion('op', [
@@ -482,7 +500,16 @@ export const experimentSpecSchema = z.object({
 });
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
 
-const groupStats = z.object({ key: z.string(), n: z.number().int(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), drift: z.number(), shiftNorm: z.number(), klFirstToken: z.number(), pVsBaseline: z.number().nullable() });
+const groupStats = z.object({
+  key: z.string(),
+  n: z.number().int(),
+  accuracy: z.number(),
+  ci95: z.tuple([z.number(), z.number()]),
+  drift: z.number(),
+  shiftNorm: z.number(),
+  klFirstToken: z.number(),
+  pVsBaseline: z.number().nullable(),
+});
 
 export const conditionResultSchema = z.object({
   id: z.string(),
@@ -566,9 +593,24 @@ export const probeResultsSchema = z.object({
   classes: z.array(z.string()),
   train: z.number().int(),
   test: z.number().int(),
-  layers: z.array(z.object({ tap: z.string(), accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), shuffledAccuracy: z.number(), majority: z.number() })),
+  layers: z.array(
+    z.object({
+      tap: z.string(),
+      accuracy: z.number(),
+      ci95: z.tuple([z.number(), z.number()]),
+      shuffledAccuracy: z.number(),
+      majority: z.number(),
+    }),
+  ),
 });
-export const probeRecordSchema = z.object({ id: z.number().int(), jobId: z.number().int().nullable(), harvestId: z.number().int(), spec: probeSpecSchema, results: probeResultsSchema.nullable(), createdAt: z.string() });
+export const probeRecordSchema = z.object({
+  id: z.number().int(),
+  jobId: z.number().int().nullable(),
+  harvestId: z.number().int(),
+  spec: probeSpecSchema,
+  results: probeResultsSchema.nullable(),
+  createdAt: z.string(),
+});
 export type ProbeRecord = z.infer<typeof probeRecordSchema>;
 
 /** What a harvest reads and writes; its estimate needs exactly these. */
@@ -586,12 +628,7 @@ const empty = z.object({}).strict();
 const jobId = z.object({ id: z.number().int().positive() }).strict();
 const folderPath = z.string().min(1).max(4096);
 
-function channel<Req extends z.ZodType, Res extends z.ZodType>(def: {
-  request: Req;
-  response: Res;
-  mutates: boolean;
-  summary: string;
-}) {
+function channel<Req extends z.ZodType, Res extends z.ZodType>(def: { request: Req; response: Res; mutates: boolean; summary: string }) {
   return def;
 }
 
@@ -673,7 +710,10 @@ export const contract = {
     request: z
       .object({
         repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repository id looks like owner/name'),
-        revision: z.string().regex(/^[\w.-]+$/).default('main'),
+        revision: z
+          .string()
+          .regex(/^[\w.-]+$/)
+          .default('main'),
         dtype: z.enum(['fp32', 'fp16', 'q4', 'q4f16', 'int8', 'uint8', 'quantized', 'bnb4']).default('fp32'),
       })
       .strict(),
@@ -703,10 +743,17 @@ export const contract = {
     request: z.object({ path: folderPath, name: z.string().min(1).max(200).optional() }).strict(),
     response: datasetSchema,
     mutates: true,
-    summary: 'Import a folder of images with a JSONL or CSV of questions and answers; all rows are checked first, nothing is half-imported.',
+    summary:
+      'Import a folder of images with a JSONL or CSV of questions and answers; all rows are checked first, nothing is half-imported.',
   }),
   'datasets.synth': channel({
-    request: z.object({ seed: z.number().int().min(0).default(0), perCell: z.number().int().min(1).max(5000).default(20), imageSize: z.number().int().min(48).max(512).default(96) }).strict(),
+    request: z
+      .object({
+        seed: z.number().int().min(0).default(0),
+        perCell: z.number().int().min(1).max(5000).default(20),
+        imageSize: z.number().int().min(48).max(512).default(96),
+      })
+      .strict(),
     response: jobSchema,
     mutates: true,
     summary: 'Generate the synthetic benchmark into the workspace and add it as a dataset (a job).',
@@ -746,7 +793,14 @@ export const contract = {
     summary: 'Accuracy overall and per task, difficulty and answer type, with bootstrap 95% CIs.',
   }),
   'evals.predictions': channel({
-    request: z.object({ id: z.number().int().positive(), offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(100), onlyWrong: z.boolean().default(false) }).strict(),
+    request: z
+      .object({
+        id: z.number().int().positive(),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(100),
+        onlyWrong: z.boolean().default(false),
+      })
+      .strict(),
     response: z.array(predictionSchema),
     mutates: false,
     summary: 'Predictions with raw outputs, extracted answers and grades.',
@@ -771,9 +825,14 @@ export const contract = {
         device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
       })
       .strict(),
-    response: z.object({ harvest: harvestRecordSchema, job: jobSchema, estimate: z.object({ bytes: z.number(), freeBytes: z.number().nullable() }) }),
+    response: z.object({
+      harvest: harvestRecordSchema,
+      job: jobSchema,
+      estimate: z.object({ bytes: z.number(), freeBytes: z.number().nullable() }),
+    }),
     mutates: true,
-    summary: 'Harvest activations at chosen taps over a dataset into shards (a resumable job); refused when the estimate exceeds free disk.',
+    summary:
+      'Harvest activations at chosen taps over a dataset into shards (a resumable job); refused when the estimate exceeds free disk.',
   }),
   'harvests.estimate': channel({
     request: harvestRequest.strict(),
@@ -849,13 +908,13 @@ export const contract = {
     request: z.object({ analysisId: z.number().int().positive(), feature: z.number().int().min(0) }).strict(),
     response: featureDetailSchema,
     mutates: false,
-    summary: "A feature page: statistics, histogram, logit effects, top examples with patch heatmaps and text contexts, label.",
+    summary: 'A feature page: statistics, histogram, logit effects, top examples with patch heatmaps and text contexts, label.',
   }),
   'labels.set': channel({
     request: featureLabelSchema.omit({ updatedAt: true }).extend({ saeId: z.number().int().positive() }).strict(),
     response: featureLabelSchema,
     mutates: true,
-    summary: "Label a feature (text, tags, confidence, status, annotator); the previous value goes to its history.",
+    summary: 'Label a feature (text, tags, confidence, status, annotator); the previous value goes to its history.',
   }),
   'labels.history': channel({
     request: z.object({ saeId: z.number().int().positive(), feature: z.number().int().min(0) }).strict(),
@@ -896,7 +955,14 @@ export const contract = {
     summary: 'Experiments with their results.',
   }),
   'experiments.outputs': channel({
-    request: z.object({ id: z.number().int().positive(), condition: z.string().optional(), offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    request: z
+      .object({
+        id: z.number().int().positive(),
+        condition: z.string().optional(),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(1000).default(200),
+      })
+      .strict(),
     response: z.array(experimentOutputSchema),
     mutates: false,
     summary: "Per-item outputs of an experiment's conditions, for drill-down against the baseline.",
@@ -911,7 +977,7 @@ export const contract = {
     request: probeSpecSchema.strict(),
     response: z.object({ probe: probeRecordSchema, job: jobSchema }),
     mutates: true,
-    summary: "Linear probes per harvested layer for a label, with held-out accuracy and a shuffled-label baseline (a job).",
+    summary: 'Linear probes per harvested layer for a label, with held-out accuracy and a shuffled-label baseline (a job).',
   }),
   'probes.list': channel({
     request: empty,
@@ -938,12 +1004,11 @@ export function isChannel(name: unknown): name is Channel {
 }
 
 /** Events pushed from the backend to every connected renderer. */
-export type BackendEvent =
-  | { type: 'job.updated'; job: Job }
-  | { type: 'workspace.changed'; workspace: WorkspaceInfo | null };
+export type BackendEvent = { type: 'job.updated'; job: Job } | { type: 'workspace.changed'; workspace: WorkspaceInfo | null };
 
 /** Error shape that crosses both transports. `code` lets the UI react without parsing text. */
-export type ContractErrorCode = 'invalid_request' | 'unknown_channel' | 'read_only' | 'not_found' | 'conflict' | 'workspace' | 'internal' | 'unauthorized';
+export type ContractErrorCode =
+  'invalid_request' | 'unknown_channel' | 'read_only' | 'not_found' | 'conflict' | 'workspace' | 'internal' | 'unauthorized';
 export interface ContractErrorPayload {
   code: ContractErrorCode;
   message: string;

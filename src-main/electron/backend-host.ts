@@ -36,7 +36,10 @@ export class BackendHost {
       this.child = null;
       this.options.onWorkspaceDir(null);
       for (const [id, resolve] of this.pending) {
-        resolve({ ok: false, error: { code: 'internal', message: `The Ocular backend stopped (exit code ${code}) while handling this request.` } });
+        resolve({
+          ok: false,
+          error: { code: 'internal', message: `The Ocular backend stopped (exit code ${code}) while handling this request.` },
+        });
         this.pending.delete(id);
       }
       if (!this.stopping) {

@@ -13,7 +13,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 // Electron gives utility processes a `parentPort` on process; typed loosely to keep this file
 // free of Electron imports.
-const port = (process as unknown as { parentPort: { on(e: 'message', l: (m: { data: ToBackend }) => void): void; postMessage(m: FromBackend): void } }).parentPort;
+const port = (
+  process as unknown as { parentPort: { on(e: 'message', l: (m: { data: ToBackend }) => void): void; postMessage(m: FromBackend): void } }
+).parentPort;
 
 const backend = new Backend({
   transport: 'electron',
@@ -36,7 +38,8 @@ port.on('message', ({ data }) => {
   if (data.type === 'invoke') {
     backend.invoke(data.channel, data.payload).then(
       (envelope) => port.postMessage({ type: 'result', id: data.id, envelope }),
-      (err) => port.postMessage({ type: 'result', id: data.id, envelope: { ok: false, error: { code: 'internal', message: errorMessage(err) } } }),
+      (err) =>
+        port.postMessage({ type: 'result', id: data.id, envelope: { ok: false, error: { code: 'internal', message: errorMessage(err) } } }),
     );
   } else if (data.type === 'shutdown') {
     void backend.close().finally(() => port.postMessage({ type: 'closed' }));

@@ -32,7 +32,9 @@ function sqliteBinding(): string {
     : [path.join(app.getAppPath(), 'out', 'native-electron', 'better_sqlite3.node')];
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) {
-    throw new Error(`better-sqlite3 is not built for Electron ${process.versions.electron}. Run \`npm run rebuild:electron\` (npm start does this).`);
+    throw new Error(
+      `better-sqlite3 is not built for Electron ${process.versions.electron}. Run \`npm run rebuild:electron\` (npm start does this).`,
+    );
   }
   return found;
 }
@@ -63,7 +65,8 @@ function isTrustedSender(event: IpcMainInvokeEvent): boolean {
 function registerIpc(): void {
   ipcMain.handle('ocular:invoke', async (event, channel: unknown, payload: unknown) => {
     if (!isTrustedSender(event)) return { ok: false, error: { code: 'unauthorized', message: 'IPC from an untrusted frame was refused.' } };
-    if (!isChannel(channel)) return { ok: false, error: { code: 'unknown_channel', message: `Unknown channel ${JSON.stringify(channel)}.` } };
+    if (!isChannel(channel))
+      return { ok: false, error: { code: 'unknown_channel', message: `Unknown channel ${JSON.stringify(channel)}.` } };
     return host.invoke(channel, payload); // the backend validates the payload against the contract
   });
   // The one shell-only call: a native folder picker has no meaning in a browser.

@@ -87,19 +87,26 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
       return void res.end();
     }
     if (!authorized(req)) {
-      return sendJson(res, 401, { ok: false, error: { code: 'unauthorized', message: 'This server needs its token: open the URL printed by `ocular serve`.' } });
+      return sendJson(res, 401, {
+        ok: false,
+        error: { code: 'unauthorized', message: 'This server needs its token: open the URL printed by `ocular serve`.' },
+      });
     }
 
     if (url.pathname.startsWith('/api/invoke/')) {
       if (req.method !== 'POST') return sendText(res, 405, 'Use POST.');
-      if (!originOk(req)) return sendJson(res, 403, { ok: false, error: { code: 'unauthorized', message: 'Cross-origin request refused.' } });
+      if (!originOk(req))
+        return sendJson(res, 403, { ok: false, error: { code: 'unauthorized', message: 'Cross-origin request refused.' } });
       const channel = decodeURIComponent(url.pathname.slice('/api/invoke/'.length));
       let payload: unknown;
       try {
         const body = await readBody(req);
         payload = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
       } catch (err) {
-        return sendJson(res, 400, { ok: false, error: { code: 'invalid_request', message: `Request body is not valid JSON: ${String(err)}` } });
+        return sendJson(res, 400, {
+          ok: false,
+          error: { code: 'invalid_request', message: `Request body is not valid JSON: ${String(err)}` },
+        });
       }
       const envelope = await backend.invoke(channel, payload);
       const status = envelope.ok ? 200 : statusFor(envelope.error.code);
@@ -213,7 +220,11 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
   res.end(data);
 }
 

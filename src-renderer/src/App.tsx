@@ -36,7 +36,9 @@ export function App() {
       <Box sx={{ display: 'flex', minHeight: '100vh' }}>
         <AppBar position="fixed" sx={{ zIndex: (t) => t.zIndex.drawer + 1 }}>
           <Toolbar variant="dense" sx={{ gap: 2 }}>
-            <Typography variant="h6" component="h1">Ocular</Typography>
+            <Typography variant="h6" component="h1">
+              Ocular
+            </Typography>
             <Typography variant="body2" sx={{ opacity: 0.85, flexGrow: 1 }} noWrap data-testid="workspace-path">
               {workspace ? workspace.path : 'No workspace open'}
             </Typography>
@@ -58,7 +60,9 @@ export function App() {
           <Toolbar variant="dense" />
           {error && <Alert severity="error">{error}</Alert>}
           {!info && !error && <CircularProgress aria-label="Loading" />}
-          {info && page === 'workspace' && <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} onShowEvaluate={() => setPage('evaluate')} />}
+          {info && page === 'workspace' && (
+            <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} onShowEvaluate={() => setPage('evaluate')} />
+          )}
           {info && page === 'models' && workspace && <ModelsPage info={info} />}
           {info && page === 'evaluate' && workspace && <EvaluatePage info={info} />}
           {info && page === 'activations' && workspace && <ActivationsPage info={info} />}

@@ -39,20 +39,30 @@ async function openFeatureWithPatches(page: Page, url: string): Promise<string> 
     if ((await page.getByTestId('patch-crop').count()) > 0) return (await page.getByTestId('feature-title').textContent())!;
     const before = await page.getByTestId('feature-title').textContent();
     await page.locator('body').press('j');
-    await expect.poll(() => page.getByTestId('feature-title').textContent().catch(() => before)).not.toBe(before);
+    await expect
+      .poll(() =>
+        page
+          .getByTestId('feature-title')
+          .textContent()
+          .catch(() => before),
+      )
+      .not.toBe(before);
   }
   throw new Error('no feature with image-patch examples among the first 40');
 }
 
 /** Whether a canvas holds a real picture: several distinct colours, not one flat fill. */
 async function canvasColours(page: Page, testId: string): Promise<number> {
-  return page.getByTestId(testId).first().evaluate((c) => {
-    const canvas = c as HTMLCanvasElement;
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const colours = new Set<number>();
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-    return colours.size;
-  });
+  return page
+    .getByTestId(testId)
+    .first()
+    .evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const colours = new Set<number>();
+      for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+      return colours.size;
+    });
 }
 
 describe('feature browser over ocular serve', () => {
@@ -74,7 +84,11 @@ describe('feature browser over ocular serve', () => {
       await page.getByTestId('feature-examples').waitFor();
       // A number key sets the status and puts the cursor in the label field.
       await page.locator('body').press('3');
-      await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.closest('[data-testid="label-editor"]') !== null)).toBe(true);
+      await expect
+        .poll(() =>
+          page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.closest('[data-testid="label-editor"]') !== null),
+        )
+        .toBe(true);
       await page.keyboard.type('green diamond patches');
       await page.keyboard.press('Enter');
       await page.getByTestId('label-saved').waitFor();
@@ -84,7 +98,9 @@ describe('feature browser over ocular serve', () => {
       await page.getByLabel('Search labels, tags or #id').fill(`#${feature}`);
       await page.getByTestId(`feature-row-${feature}`).click();
       await expect.poll(() => page.getByLabel('Label', { exact: true }).inputValue(), { timeout: 10_000 }).toBe('green diamond patches');
-      await expect.poll(async () => (await page.getByTestId(`feature-row-${feature}`).textContent()) ?? '', { timeout: 10_000 }).toContain('needs-review');
+      await expect
+        .poll(async () => (await page.getByTestId(`feature-row-${feature}`).textContent()) ?? '', { timeout: 10_000 })
+        .toContain('needs-review');
       await page.getByLabel('Search labels, tags or #id').fill('diamond');
       await expect.poll(() => page.getByTestId('feature-count').textContent()).toBe('1 features');
     } finally {
@@ -116,7 +132,8 @@ describe('feature browser over ocular serve', () => {
       await page.goto(serve.url);
       await page.getByRole('button', { name: 'Experiments' }).click();
       await page.getByTestId('experiment-results').waitFor();
-      for (const kind of ['baseline', 'intervention', 'union', 'random-set', 'random-direction']) expect(await page.getByTestId(`condition-${kind}`).count()).toBeGreaterThan(0);
+      for (const kind of ['baseline', 'intervention', 'union', 'random-set', 'random-direction'])
+        expect(await page.getByTestId(`condition-${kind}`).count()).toBeGreaterThan(0);
       expect(await page.getByTestId('condition-intervention').first().textContent()).toMatch(/%.*\[.*%.*\]/);
       expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
       const interference = page.getByTestId('interference');

@@ -165,7 +165,16 @@ describe('Evaluate page over ocular serve', () => {
       await page.getByRole('option').first().click();
       await page.getByLabel('Max new tokens').fill('2');
       await page.getByRole('button', { name: 'Evaluate', exact: true }).last().click();
-      await expect.poll(async () => (await page.getByTestId('overall-accuracy').textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/overall \(\d+\/21\), 95% CI/);
+      await expect
+        .poll(
+          async () =>
+            (await page
+              .getByTestId('overall-accuracy')
+              .textContent()
+              .catch(() => '')) ?? '',
+          { timeout: 60_000 },
+        )
+        .toMatch(/overall \(\d+\/21\), 95% CI/);
       await page.getByTestId('token-limit-warning').waitFor();
       expect(await page.getByTestId('token-limit-warning').textContent()).toMatch(/hit the token limit of 2/);
       expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
@@ -200,7 +209,9 @@ describe('Activations and SAEs pages over ocular serve', () => {
       expect(await page.getByTestId('harvest-estimate').textContent()).toMatch(/^About [\d.]+ (MB|GB) on disk/);
       await page.getByRole('button', { name: 'Harvest', exact: true }).click();
       const row = page.getByTestId('harvest-1');
-      await expect.poll(async () => (await row.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
+      await expect
+        .poll(async () => (await row.textContent().catch(() => '')) ?? '', { timeout: 60_000 })
+        .toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
 
       // Train SAE wizard: model -> tap -> harvest -> architecture, estimate, then a live run page.
       await page.getByRole('button', { name: 'SAEs' }).click();
@@ -220,12 +231,32 @@ describe('Activations and SAEs pages over ocular serve', () => {
       await wizard.getByLabel('Batch (tokens)').fill('32');
       await wizard.getByLabel('Learning rate').fill('1e-3');
       expect(await wizard.getByLabel(/^Normalise activations/).isChecked()).toBe(true);
-      await expect.poll(async () => (await page.getByTestId('train-estimate').textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toMatch(/d_in 32 → 64 features .* of memory/);
+      await expect
+        .poll(
+          async () =>
+            (await page
+              .getByTestId('train-estimate')
+              .textContent()
+              .catch(() => '')) ?? '',
+          { timeout: 10_000 },
+        )
+        .toMatch(/d_in 32 → 64 features .* of memory/);
       await wizard.getByRole('button', { name: 'Train', exact: true }).click();
       await expect.poll(async () => page.getByTestId('training-state').textContent(), { timeout: 60_000 }).toBe('succeeded');
-      await expect.poll(async () => (await page.getByTestId('training-latest').textContent()) ?? '', { timeout: 10_000 }).toMatch(/^step 120: FVU \d\.\d{3}.*L0 4\.0/);
-      for (const curve of ['curve-loss', 'curve-fvu', 'curve-l0', 'curve-dead']) await expect.poll(() => page.getByTestId(curve).locator('canvas').count(), { timeout: 10_000 }).toBe(1);
-      await expect.poll(async () => (await page.getByTestId('sae-1').textContent().catch(() => '')) ?? '').toMatch(/topk k=4blocks.1.hook_resid_post64/);
+      await expect
+        .poll(async () => (await page.getByTestId('training-latest').textContent()) ?? '', { timeout: 10_000 })
+        .toMatch(/^step 120: FVU \d\.\d{3}.*L0 4\.0/);
+      for (const curve of ['curve-loss', 'curve-fvu', 'curve-l0', 'curve-dead'])
+        await expect.poll(() => page.getByTestId(curve).locator('canvas').count(), { timeout: 10_000 }).toBe(1);
+      await expect
+        .poll(
+          async () =>
+            (await page
+              .getByTestId('sae-1')
+              .textContent()
+              .catch(() => '')) ?? '',
+        )
+        .toMatch(/topk k=4blocks.1.hook_resid_post64/);
     } finally {
       await page.close();
       await serve.stop();

@@ -33,7 +33,7 @@ export async function backendWithBenchmark(seed: number, perCell: number) {
   const ws = path.join(tmpDir(), 'ws');
   const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
   backends.push(b);
-  const call = async <T,>(channel: string, payload: unknown): Promise<T> => {
+  const call = async <T>(channel: string, payload: unknown): Promise<T> => {
     const r = await b.invoke(channel, payload);
     if (!r.ok) throw new Error(r.error.message);
     return r.result as T;

@@ -8,7 +8,14 @@ import { sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from './tmp';
 export async function startTestServer(options: Partial<BackendOptions> & { host?: string; token?: string } = {}) {
   const rendererDir = tmpDir('ocular-renderer-');
   fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Ocular</title>');
-  const backend = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir('ocular-config-'), ...options });
+  const backend = new Backend({
+    transport: 'http',
+    workerEntry,
+    taskWorkerEntry,
+    sessionHostEntry,
+    configDir: tmpDir('ocular-config-'),
+    ...options,
+  });
   backend.openPinnedIfPresent();
   const server: RunningServer = await startHttpServer({ backend, rendererDir, port: 0, host: options.host, token: options.token });
   return {

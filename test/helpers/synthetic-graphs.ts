@@ -11,7 +11,17 @@ import { DataType } from '../../src-main/core/onnx/schema';
 const MS = 'com.microsoft';
 
 function weight(name: string, dims: number[]): TensorProto {
-  return { name, dims, data_type: DataType.FLOAT, external_data: [{ key: 'location', value: 'model.onnx_data' }, { key: 'offset', value: '0' }, { key: 'length', value: '4' }], data_location: 1 };
+  return {
+    name,
+    dims,
+    data_type: DataType.FLOAT,
+    external_data: [
+      { key: 'location', value: 'model.onnx_data' },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: '4' },
+    ],
+    data_location: 1,
+  };
 }
 
 /** onnxruntime-genai builder style: each residual sum is output 3 of a fused SkipSimplifiedLayerNormalization. */
@@ -30,7 +40,14 @@ export function genaiFusedDecoder(layers: number, d: number, dtype: number = Dat
     const t = (s: string) => `t${l}_${s}`;
     nodes.push(
       node('MatMulNBits', [normed, `w${l}qkv`], [t('qkv')], id(), { K: d, N: 3 * d, bits: 4, block_size: 32 }, MS),
-      node('GroupQueryAttention', [t('qkv'), '', '', 'past_k', 'past_v', 'seqlens_k', 'total_len'], [t('attn'), t('pk'), t('pv')], id(), { num_heads: 2, kv_num_heads: 1 }, MS),
+      node(
+        'GroupQueryAttention',
+        [t('qkv'), '', '', 'past_k', 'past_v', 'seqlens_k', 'total_len'],
+        [t('attn'), t('pk'), t('pv')],
+        id(),
+        { num_heads: 2, kv_num_heads: 1 },
+        MS,
+      ),
       node('MatMulNBits', [t('attn'), `w${l}o`], [t('o')], id(), { K: d, N: d, bits: 4, block_size: 32 }, MS),
       node('SkipSimplifiedLayerNormalization', [t('o'), stream, `w${l}g1`], [t('mlp_in'), '', '', t('sum1')], id(), { epsilon: 1e-6 }, MS),
       node('MatMulNBits', [t('mlp_in'), `w${l}up`], [t('up')], id(), { K: d, N: d, bits: 4, block_size: 32 }, MS),
@@ -40,7 +57,16 @@ export function genaiFusedDecoder(layers: number, d: number, dtype: number = Dat
     );
     const last = l === layers - 1;
     // The builder leaves the last residual sum unnamed: only the final norm's output is used.
-    nodes.push(node('SkipSimplifiedLayerNormalization', [t('down'), t('sum1'), last ? 'g_final' : `w${l + 1}g0`], [last ? 'final_norm' : t('next_in'), '', '', last ? '' : t('sum2')], id(), { epsilon: 1e-6 }, MS));
+    nodes.push(
+      node(
+        'SkipSimplifiedLayerNormalization',
+        [t('down'), t('sum1'), last ? 'g_final' : `w${l + 1}g0`],
+        [last ? 'final_norm' : t('next_in'), '', '', last ? '' : t('sum2')],
+        id(),
+        { epsilon: 1e-6 },
+        MS,
+      ),
+    );
     inits.push(weight(last ? 'g_final' : `w${l + 1}g0`, [d]));
     vis.push(valueInfo(t('sum1'), dtype, ['batch_size', 'sequence_length', d]));
     if (!last) vis.push(valueInfo(t('sum2'), dtype, ['batch_size', 'sequence_length', d]));
@@ -52,7 +78,13 @@ export function genaiFusedDecoder(layers: number, d: number, dtype: number = Dat
   const g: GraphProto = graph(
     'genai',
     nodes,
-    [valueInfo('inputs_embeds', dtype, ['batch_size', 'sequence_length', d]), valueInfo('past_k', dtype, null), valueInfo('past_v', dtype, null), valueInfo('seqlens_k', DataType.INT32, null), valueInfo('total_len', DataType.INT32, null)],
+    [
+      valueInfo('inputs_embeds', dtype, ['batch_size', 'sequence_length', d]),
+      valueInfo('past_k', dtype, null),
+      valueInfo('past_v', dtype, null),
+      valueInfo('seqlens_k', DataType.INT32, null),
+      valueInfo('total_len', DataType.INT32, null),
+    ],
     [valueInfo('logits', dtype, ['batch_size', 'sequence_length', 100])],
     inits,
     vis,
@@ -93,7 +125,15 @@ export function quantizedDecoder(layers: number, d: number): ModelProto {
   }
   inits.push(weight('lnf', [d]));
   nodes.push(node('LayerNormalization', [stream, 'lnf'], ['out'], id(), { axis: -1 }));
-  return model(graph('quant', nodes, [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d])], [valueInfo('out', DataType.FLOAT, ['b', 's', d])], inits));
+  return model(
+    graph(
+      'quant',
+      nodes,
+      [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d])],
+      [valueInfo('out', DataType.FLOAT, ['b', 's', d])],
+      inits,
+    ),
+  );
 }
 
 /** Hybrid: recurrent (linear-attention/conv) mixer layers alternating with attention layers, each followed by an MLP. */
@@ -127,5 +167,15 @@ export function hybridDecoder(pattern: Array<'attention' | 'recurrent'>, d: numb
     stream = `x${l}_r2`;
   });
   inits.push({ name: 'axis1', dims: [], data_type: DataType.INT64, external_data: [], raw_data: new Uint8Array(8) });
-  return model(graph('hybrid', nodes, [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d])], [valueInfo(stream, DataType.FLOAT, ['b', 's', d])], inits), 21, [{ domain: MS, version: 1 }]);
+  return model(
+    graph(
+      'hybrid',
+      nodes,
+      [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d])],
+      [valueInfo(stream, DataType.FLOAT, ['b', 's', d])],
+      inits,
+    ),
+    21,
+    [{ domain: MS, version: 1 }],
+  );
 }

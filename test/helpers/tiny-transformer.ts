@@ -24,7 +24,10 @@ export { mulberry32 };
 function residualAndMlp(p: string, x: string) {
   return [
     node('Add', [x, `${p}/attn_out`], [`${p}/resid_mid`], `${p}/Add_1`),
-    node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, { axis: -1, epsilon: 1e-5 }),
+    node('LayerNormalization', [`${p}/resid_mid`, `${p}.g2`, `${p}.b2`], [`${p}/ln2`], `${p}/post_attention_layernorm`, {
+      axis: -1,
+      epsilon: 1e-5,
+    }),
     node('MatMul', [`${p}/ln2`, `${p}.W1`], [`${p}/h`], `${p}/mlp/fc1`),
     node('Gelu', [`${p}/h`], [`${p}/act`], `${p}/mlp/act`),
     node('MatMul', [`${p}/act`, `${p}.W2`], [`${p}/mlp_out`], `${p}/mlp/fc2`),
@@ -51,7 +54,9 @@ export function randn(rand: () => number, n: number, scale: number): Float32Arra
  * mixer (kernel 3) carrying a conv state past_conv.{L} [batch, d, 2] -> present_conv.{L}: the shape
  * of the recurrent/conv caches hybrid models use.
  */
-export function tinyTransformer(options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number; kvCache?: boolean; convLayers?: number[] } = {}): { model: ModelProto; weights: TinyWeights } {
+export function tinyTransformer(
+  options: { layers?: number; d?: number; dff?: number; vocab?: number; seed?: number; kvCache?: boolean; convLayers?: number[] } = {},
+): { model: ModelProto; weights: TinyWeights } {
   const L = options.layers ?? 2;
   const d = options.d ?? 16;
   const dff = options.dff ?? 32;
@@ -98,19 +103,43 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
     node('Mul', ['lower_m1', 'big_f'], kv ? ['causal'] : ['mask'], 'mask/Mul'),
   );
   if (kv) nodes.push(node('Add', ['causal', 'pad_mask'], ['mask'], 'mask/Combine'));
-  inits.push(int64Tensor('one_i64', [1], [1]), floatTensor('one_f', [], [1]), floatTensor('big_f', [], [1e9]), floatTensor('attn_scale', [], [1 / Math.sqrt(d)]));
+  inits.push(
+    int64Tensor('one_i64', [1], [1]),
+    floatTensor('one_f', [], [1]),
+    floatTensor('big_f', [], [1e9]),
+    floatTensor('attn_scale', [], [1 / Math.sqrt(d)]),
+  );
   const kvInputs = [];
   const kvOutputs = [];
 
   let x = 'inputs_embeds';
   for (let l = 0; l < L; l++) {
     const lw = {
-      Wq: w(d * d, d), Wk: w(d * d, d), Wv: w(d * d, d), Wo: w(d * d, d),
-      W1: w(d * dff, d), W2: w(dff * d, dff), g1: near1(d), b1: randn(rand, d, 0.1), g2: near1(d), b2: randn(rand, d, 0.1),
+      Wq: w(d * d, d),
+      Wk: w(d * d, d),
+      Wv: w(d * d, d),
+      Wo: w(d * d, d),
+      W1: w(d * dff, d),
+      W2: w(dff * d, dff),
+      g1: near1(d),
+      b1: randn(rand, d, 0.1),
+      g2: near1(d),
+      b2: randn(rand, d, 0.1),
     };
     weights.layers.push(lw);
     const p = `/model/layers.${l}`;
-    const dims: Record<string, number[]> = { Wq: [d, d], Wk: [d, d], Wv: [d, d], Wo: [d, d], W1: [d, dff], W2: [dff, d], g1: [d], b1: [d], g2: [d], b2: [d] };
+    const dims: Record<string, number[]> = {
+      Wq: [d, d],
+      Wk: [d, d],
+      Wv: [d, d],
+      Wo: [d, d],
+      W1: [d, dff],
+      W2: [dff, d],
+      g1: [d],
+      b1: [d],
+      g2: [d],
+      b2: [d],
+    };
     for (const [k, v] of Object.entries(lw)) inits.push(floatTensor(`${p}.${k}`, dims[k]!, v));
     nodes.push(
       node('LayerNormalization', [x, `${p}.g1`, `${p}.b1`], [`${p}/ln1`], `${p}/input_layernorm`, { axis: -1, epsilon: 1e-5 }),
@@ -123,7 +152,12 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
     if (kv && options.convLayers?.includes(l)) {
       // Causal depthwise conv over [state | x]: the state holds the last two normalised inputs.
       const conv = randn(rand, d * 3, 0.5);
-      inits.push(floatTensor(`${p}.conv`, [d, 1, 3], conv), int64Tensor(`${p}.keep_from`, [1], [-2]), int64Tensor(`${p}.keep_to`, [1], [2 ** 31]), int64Tensor(`${p}.time_axis`, [1], [2]));
+      inits.push(
+        floatTensor(`${p}.conv`, [d, 1, 3], conv),
+        int64Tensor(`${p}.keep_from`, [1], [-2]),
+        int64Tensor(`${p}.keep_to`, [1], [2 ** 31]),
+        int64Tensor(`${p}.time_axis`, [1], [2]),
+      );
       kvInputs.push(valueInfo(`past_conv.${l}`, DataType.FLOAT, ['batch_size', d, 2]));
       kvOutputs.push(valueInfo(`present_conv.${l}`, DataType.FLOAT, ['batch_size', d, 2]));
       nodes.push(
@@ -142,8 +176,14 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
       // One head: cache tensors are [batch, 1, total, d]; the graph keeps [batch, total, d] inside.
       const past = (w: 'key' | 'value') => `past_key_values.${l}.${w}`;
       const present = (w: 'key' | 'value') => `present.${l}.${w}`;
-      kvInputs.push(valueInfo(past('key'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]), valueInfo(past('value'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]));
-      kvOutputs.push(valueInfo(present('key'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]), valueInfo(present('value'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]));
+      kvInputs.push(
+        valueInfo(past('key'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]),
+        valueInfo(past('value'), DataType.FLOAT, ['batch_size', 1, 'past_sequence_length', d]),
+      );
+      kvOutputs.push(
+        valueInfo(present('key'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]),
+        valueInfo(present('value'), DataType.FLOAT, ['batch_size', 1, 'total_sequence_length', d]),
+      );
       nodes.push(
         node('Unsqueeze', [`${p}/k`, 'one_i64'], [`${p}/k4`], `${p}/attn/K4`),
         node('Unsqueeze', [`${p}/v`, 'one_i64'], [`${p}/v4`], `${p}/attn/V4`),
@@ -167,15 +207,26 @@ export function tinyTransformer(options: { layers?: number; d?: number; dff?: nu
     );
     x = `${p}/resid_post`;
   }
-  inits.push(floatTensor('/model/norm.g', [d], weights.gf), floatTensor('/model/norm.b', [d], weights.bf), floatTensor('lm_head.W', [d, vocab], weights.Wu));
+  inits.push(
+    floatTensor('/model/norm.g', [d], weights.gf),
+    floatTensor('/model/norm.b', [d], weights.bf),
+    floatTensor('lm_head.W', [d, vocab], weights.Wu),
+  );
   nodes.push(
-    node('LayerNormalization', [x, '/model/norm.g', '/model/norm.b'], ['/model/norm/out'], `/model/layers.${L}/final_norm`, { axis: -1, epsilon: 1e-5 }),
+    node('LayerNormalization', [x, '/model/norm.g', '/model/norm.b'], ['/model/norm/out'], `/model/layers.${L}/final_norm`, {
+      axis: -1,
+      epsilon: 1e-5,
+    }),
     node('MatMul', ['/model/norm/out', 'lm_head.W'], ['logits'], '/lm_head/MatMul'),
   );
   const g = graph(
     'tiny_decoder',
     nodes,
-    [valueInfo('inputs_embeds', DataType.FLOAT, ['batch_size', 'sequence_length', d]), ...(kv ? [valueInfo('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length'])] : []), ...kvInputs],
+    [
+      valueInfo('inputs_embeds', DataType.FLOAT, ['batch_size', 'sequence_length', d]),
+      ...(kv ? [valueInfo('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length'])] : []),
+      ...kvInputs,
+    ],
     [valueInfo('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocab]), ...kvOutputs],
     inits,
   );

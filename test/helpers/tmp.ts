@@ -32,7 +32,9 @@ export const sessionHostEntry = path.join(repoRoot, 'out', 'node', 'session-host
 export function gemmaGraphsDir(): string {
   const dir = process.env.OCULAR_REAL_GRAPHS ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
   if (!fs.existsSync(path.join(dir, 'decoder_model_merged.onnx'))) {
-    throw new Error(`The real Gemma-3 graph fixture is missing at ${dir}: check out shared/ beside the repository or set OCULAR_REAL_GRAPHS.`);
+    throw new Error(
+      `The real Gemma-3 graph fixture is missing at ${dir}: check out shared/ beside the repository or set OCULAR_REAL_GRAPHS.`,
+    );
   }
   return dir;
 }

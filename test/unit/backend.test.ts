@@ -17,7 +17,10 @@ afterEach(async () => {
 describe('Backend dispatch (the contract boundary)', () => {
   it('rejects unknown channels and invalid payloads with clear errors', async () => {
     const b = make();
-    expect(await b.invoke('fs.readFile', {})).toEqual({ ok: false, error: { code: 'unknown_channel', message: 'Unknown channel "fs.readFile".' } });
+    expect(await b.invoke('fs.readFile', {})).toEqual({
+      ok: false,
+      error: { code: 'unknown_channel', message: 'Unknown channel "fs.readFile".' },
+    });
     const bad = await b.invoke('jobs.get', { id: 'seven' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.error.code).toBe('invalid_request');
@@ -52,7 +55,10 @@ describe('Backend dispatch (the contract boundary)', () => {
     for (const [name, def] of Object.entries(contract)) {
       if (!def.mutates) continue;
       const res = await b.invoke(name, {});
-      expect(res).toEqual({ ok: false, error: { code: 'read_only', message: `This workspace is open read-only: '${name}' would change it and was refused.` } });
+      expect(res).toEqual({
+        ok: false,
+        error: { code: 'read_only', message: `This workspace is open read-only: '${name}' would change it and was refused.` },
+      });
     }
     const list = await b.invoke('jobs.list', {});
     expect(list.ok).toBe(true);

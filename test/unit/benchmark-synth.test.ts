@@ -34,14 +34,17 @@ function answerFromScene(it: BenchmarkItem): string | number {
       return (cy < w / 2 ? 'top' : 'bottom') === m![1] && (cx < w / 2 ? 'left' : 'right') === m![2];
     })!.shape;
   }
-  if ((m = q.match(/^How many more (\w+)s than (\w+)s are there\?$/))) return objs.filter((o) => o.shape === m![1]).length - objs.filter((o) => o.shape === m![2]).length;
+  if ((m = q.match(/^How many more (\w+)s than (\w+)s are there\?$/)))
+    return objs.filter((o) => o.shape === m![1]).length - objs.filter((o) => o.shape === m![2]).length;
   if ((m = q.match(/^How many (\w+) shapes are there\?$/))) return objs.filter((o) => o.color === m![1]).length;
   if ((m = q.match(/^How many (\w+) (\w+)s are there\?$/))) return objs.filter((o) => o.color === m![1] && o.shape === m![2]).length;
   if ((m = q.match(/^How many (\w+)s are there\?$/))) return objs.filter((o) => o.shape === m![1]).length;
-  if ((m = q.match(/^What fraction of the shapes are (\w+)s\?$/))) return Math.round((objs.filter((o) => o.shape === m![1]).length / objs.length) * 1000) / 1000;
+  if ((m = q.match(/^What fraction of the shapes are (\w+)s\?$/)))
+    return Math.round((objs.filter((o) => o.shape === m![1]).length / objs.length) * 1000) / 1000;
   const find = (c: string, s: string) => objs.filter((o) => o.color === c && o.shape === s);
   if ((m = q.match(/^Is there an? (\w+) (\w+)\?$/))) return find(m[1]!, m[2]!).length > 0 ? 'yes' : 'no';
-  if ((m = q.match(/^Is the (\w+) (\w+) bigger than the (\w+) (\w+)\?$/))) return find(m[1]!, m[2]!)[0]!.bbox[2] > find(m[3]!, m[4]!)[0]!.bbox[2] ? 'yes' : 'no';
+  if ((m = q.match(/^Is the (\w+) (\w+) bigger than the (\w+) (\w+)\?$/)))
+    return find(m[1]!, m[2]!)[0]!.bbox[2] > find(m[3]!, m[4]!)[0]!.bbox[2] ? 'yes' : 'no';
   if ((m = q.match(/^Is the (\w+) (\w+) (left of|right of|above|below) the (\w+) (\w+)\?$/))) {
     const [ax, ay] = center(find(m[1]!, m[2]!)[0]!);
     const [bx, by] = center(find(m[4]!, m[5]!)[0]!);
@@ -55,11 +58,14 @@ describe('synthetic benchmark', () => {
   it('covers 7 tasks x 3 difficulties, with typed answers that match the scene ground truth', async () => {
     const { items, dir } = await synthesizeBenchmark({ out: tmpDir(), seed: 7, perCell: 6 });
     expect(items).toHaveLength(7 * 3 * 6);
-    for (const task of TASKS) for (const d of [1, 2, 3]) expect(items.filter((it) => it.task === task && it.difficulty === d)).toHaveLength(6);
+    for (const task of TASKS)
+      for (const d of [1, 2, 3]) expect(items.filter((it) => it.task === task && it.difficulty === d)).toHaveLength(6);
     for (const it of items) expect(it.answer.value, `${it.id}: ${it.question}`).toEqual(answerFromScene(it));
     expect(new Set(items.map((it) => it.answer.type))).toEqual(new Set(['integer', 'float', 'text']));
     // Difficulty adds objects.
-    const mean = (d: number) => items.filter((it) => it.difficulty === d).reduce((n, it) => n + it.scene.objects.length, 0) / items.filter((it) => it.difficulty === d).length;
+    const mean = (d: number) =>
+      items.filter((it) => it.difficulty === d).reduce((n, it) => n + it.scene.objects.length, 0) /
+      items.filter((it) => it.difficulty === d).length;
     expect(mean(1)).toBeLessThan(mean(2));
     expect(mean(2)).toBeLessThan(mean(3));
     const lines = fs.readFileSync(path.join(dir, 'items.jsonl'), 'utf8').trim().split('\n');
@@ -85,7 +91,11 @@ describe('synthetic benchmark', () => {
     expect(digest(a)).toBe(digest(b));
     expect(digest(a)).not.toBe(digest(c));
     const grown = await synthesizeBenchmark({ out: tmpDir(), seed: 42, perCell: 3 });
-    const first = fs.readFileSync(path.join(a, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as BenchmarkItem);
+    const first = fs
+      .readFileSync(path.join(a, 'items.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as BenchmarkItem);
     for (const it of first) expect(grown.items.find((g) => g.id === it.id)).toEqual(it);
   });
 });

@@ -23,7 +23,9 @@ async function folder(files: Record<string, string>, images: string[] = ['a.png'
   const dir = tmpDir();
   for (const img of images) {
     fs.mkdirSync(path.dirname(path.join(dir, img)), { recursive: true });
-    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } }).png().toFile(path.join(dir, img));
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } })
+      .png()
+      .toFile(path.join(dir, img));
   }
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
@@ -43,14 +45,18 @@ describe('dataset import', () => {
   });
 
   it('imports a user JSONL and a CSV (quoted fields, inferred answer types)', async () => {
-    const jsonl = await folder({ 'data.jsonl': '{"image":"a.png","prompt":"How many?","answer":3}\n{"image":"b.png","question":"Colour?","answer":"red","id":"x"}\n' });
+    const jsonl = await folder({
+      'data.jsonl': '{"image":"a.png","prompt":"How many?","answer":3}\n{"image":"b.png","question":"Colour?","answer":"red","id":"x"}\n',
+    });
     const { datasets } = store();
     const a = datasets.insert(await readDatasetFolder(jsonl), 'mine');
     expect(datasets.items(a.id).map((i) => [i.key, i.answer])).toEqual([
       ['row-1', { type: 'integer', value: 3 }],
       ['x', { type: 'text', value: 'red' }],
     ]);
-    const csv = await folder({ 'items.csv': 'image,question,answer,answer_type\na.png,"Is it red, or blue?",yes,text\nb.png,What fraction?,0.25,\n' });
+    const csv = await folder({
+      'items.csv': 'image,question,answer,answer_type\na.png,"Is it red, or blue?",yes,text\nb.png,What fraction?,0.25,\n',
+    });
     const b = datasets.insert(await readDatasetFolder(csv), 'csv');
     expect(datasets.items(b.id).map((i) => [i.question, i.answer])).toEqual([
       ['Is it red, or blue?', { type: 'text', value: 'yes' }],

@@ -28,7 +28,10 @@ describe('bundled demo model', () => {
     const heldout = path.join(tmpDir(), 'heldout');
     expect((await runCli(['dataset', 'synth', '--out', heldout, '--seed', '7', '--per-cell', '20'])).code).toBe(0);
     // worked arithmetic answers ("3 / 8 = 0.375") are six tokens with the end token
-    const res = await runCli(['eval', '--model', DEMO, '--dataset', heldout, '--max-new-tokens', '8', '--device', 'cpu', '--json'], 180_000);
+    const res = await runCli(
+      ['eval', '--model', DEMO, '--dataset', heldout, '--max-new-tokens', '8', '--device', 'cpu', '--json'],
+      180_000,
+    );
     expect(res.code, res.stderr).toBe(0);
     const s = JSON.parse(res.stdout) as EvalSummary;
     expect(s.overall.n).toBe(420);
@@ -36,7 +39,11 @@ describe('bundled demo model', () => {
     expect(s.byDifficulty.find((d) => d.key === '1')!.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(s.byDifficulty.find((d) => d.key === '3')!.accuracy).toBeGreaterThanOrEqual(0.7);
     // chance per task: always giving the task's most common held-out answer (at least the uniform guess)
-    const items = fs.readFileSync(path.join(heldout, 'items.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; answer: { value: unknown } });
+    const items = fs
+      .readFileSync(path.join(heldout, 'items.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { task: string; answer: { value: unknown } });
     for (const t of s.byTask) {
       const answers = items.filter((i) => i.task === t.key).map((i) => JSON.stringify(i.answer.value));
       const counts = new Map<string, number>();
@@ -53,8 +60,13 @@ describe('bundled demo model', () => {
   });
 
   it('`ocular demo --sae-tap` refuses a tap the model lacks, naming the ones it has', async () => {
-    const res = await runCli(['demo', '--workspace', path.join(tmpDir(), 'demo'), '--per-cell', '1', '--sae-tap', 'blocks.9.hook_resid_post'], 60_000);
+    const res = await runCli(
+      ['demo', '--workspace', path.join(tmpDir(), 'demo'), '--per-cell', '1', '--sae-tap', 'blocks.9.hook_resid_post'],
+      60_000,
+    );
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain("has no decoder tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post");
+    expect(res.stderr).toContain(
+      "has no decoder tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post",
+    );
   });
 });

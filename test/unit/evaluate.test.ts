@@ -22,7 +22,11 @@ describe('evaluation harness', () => {
     const summary = contract['evals.get'].response.parse(await call('evals.get', { id: started.eval.id }));
     expect(summary.overall.n).toBe(42);
     expect(summary.byTask.map((t) => t.key).sort()).toEqual(['arithmetic', 'color', 'count', 'exists', 'shape', 'size', 'spatial']);
-    expect(summary.byDifficulty.map((t) => [t.key, t.n])).toEqual([['1', 14], ['2', 14], ['3', 14]]);
+    expect(summary.byDifficulty.map((t) => [t.key, t.n])).toEqual([
+      ['1', 14],
+      ['2', 14],
+      ['3', 14],
+    ]);
     for (const a of [summary.overall, ...summary.byTask]) {
       expect(a.ci95[0]).toBeLessThanOrEqual(a.accuracy);
       expect(a.ci95[1]).toBeGreaterThanOrEqual(a.accuracy);
@@ -40,7 +44,13 @@ describe('evaluation harness', () => {
 
   it('resumes a cancelled evaluation without grading any item twice', async () => {
     const { call, until, done, datasetId, modelId } = await setup();
-    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', { modelId, datasetId, maxNewTokens: 40, batchSize: 2, device: 'cpu' });
+    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', {
+      modelId,
+      datasetId,
+      maxNewTokens: 40,
+      batchSize: 2,
+      device: 'cpu',
+    });
     await until(started.job.id, (j) => j.progress > 0.1);
     await call('jobs.cancel', { id: started.job.id });
     expect((await until(started.job.id, done)).state).toBe('cancelled');
@@ -68,7 +78,11 @@ describe('ocular demo', () => {
     const ws = path.join(tmpDir(), 'demo');
     const res = await runCli(['demo', '--workspace', ws, '--per-cell', '1', '--model', LLAVA, '--json'], 120_000);
     expect(res.code).toBe(0);
-    const summary = JSON.parse(res.stdout) as { evaluation: { overall: { n: number }; byTask: unknown[] }; sae: { id: number }; analysis: { features: number } };
+    const summary = JSON.parse(res.stdout) as {
+      evaluation: { overall: { n: number }; byTask: unknown[] };
+      sae: { id: number };
+      analysis: { features: number };
+    };
     expect(summary.evaluation.overall.n).toBe(21);
     expect(summary.evaluation.byTask).toHaveLength(7);
     // The rest of the pipeline ran too: an SAE trained on the harvest, its features analysed.

@@ -65,7 +65,18 @@ describe('the demo experiment', () => {
       expect(r.version).toMatch(/\d/);
       expect(e!.spec.featureSets.map((s) => s.name)).toEqual(['colour-question features', 'shape-question features']);
       const byId = new Map(r.conditions.map((c) => [c.id, c]));
-      expect(r.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-direction', 'intervention', 'random-set', 'random-direction', 'union', 'random-set', 'random-direction']);
+      expect(r.conditions.map((c) => c.kind)).toEqual([
+        'baseline',
+        'intervention',
+        'random-set',
+        'random-direction',
+        'intervention',
+        'random-set',
+        'random-direction',
+        'union',
+        'random-set',
+        'random-direction',
+      ]);
       for (const c of r.conditions.filter((x) => x.kind === 'random-direction')) {
         const target = byId.get(c.controlFor!)!;
         expect(c.shiftNorm).toBeCloseTo(target.shiftNorm, 2);
@@ -77,7 +88,9 @@ describe('the demo experiment', () => {
         expect(c.features.some((f) => target.features.includes(f))).toBe(false);
       }
       const union = r.conditions.find((c) => c.kind === 'union')!;
-      expect(new Set(union.features)).toEqual(new Set([...r.featureSets['colour-question features']!, ...r.featureSets['shape-question features']!]));
+      expect(new Set(union.features)).toEqual(
+        new Set([...r.featureSets['colour-question features']!, ...r.featureSets['shape-question features']!]),
+      );
       expect(r.conditions[0]!.byTask.map((g) => g.key)).toEqual(['color', 'shape']);
     });
   });
@@ -88,7 +101,10 @@ describe('the demo experiment', () => {
       const r = e!.results!;
       const group = (id: string, task: string) => r.conditions.find((c) => c.id === id)!.byTask.find((g) => g.key === task)!;
       const drop = (id: string, task: string) => group('baseline', task).accuracy - group(id, task).accuracy;
-      for (const [set, task, other] of [['colour-question features', 'color', 'shape'], ['shape-question features', 'shape', 'color']] as const) {
+      for (const [set, task, other] of [
+        ['colour-question features', 'color', 'shape'],
+        ['shape-question features', 'shape', 'color'],
+      ] as const) {
         const control = group(`random direction for ${set}`, task);
         expect(control.pVsBaseline, set).toBeGreaterThan(0.05);
         expect(Math.abs(control.accuracy - group('baseline', task).accuracy), set).toBeLessThan(0.1);
@@ -110,7 +126,11 @@ describe('the demo experiment', () => {
       const kl = (task: string) => shape.byTask.find((g) => g.key === task)!.klFirstToken;
       expect(kl('shape')).toBeGreaterThan(kl('color'));
       // Per-item outputs are kept for drill-down, baseline beside each condition.
-      const outputs = await call<Array<{ condition: string; raw: string }>>(b, 'experiments.outputs', { id: e!.id, condition: shape.id, limit: 1000 });
+      const outputs = await call<Array<{ condition: string; raw: string }>>(b, 'experiments.outputs', {
+        id: e!.id,
+        condition: shape.id,
+        limit: 1000,
+      });
       expect(outputs).toHaveLength(shape.n);
     });
   });
@@ -121,7 +141,10 @@ describe('the demo experiment', () => {
       const csv = await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'csv' });
       expect(csv.content.split('\n')[0]).toMatch(/^condition,kind,set,value/);
       expect(csv.content).toContain('random direction for shape-question features');
-      const json = JSON.parse((await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'json' })).content) as { experiment: ExperimentRecord; outputs: unknown[] };
+      const json = JSON.parse((await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'json' })).content) as {
+        experiment: ExperimentRecord;
+        outputs: unknown[];
+      };
       expect(json.outputs.length).toBe(e!.results!.items * e!.results!.conditions.length);
       const html = (await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'html' })).content;
       expect(html).toContain('<svg');
@@ -132,7 +155,12 @@ describe('the demo experiment', () => {
   it('an interrupted experiment resumes and finishes', async () => {
     await withBackend(async (b) => {
       const [e] = await call<ExperimentRecord[]>(b, 'experiments.list', {});
-      const spec = { ...e!.spec, name: 'resumed', featureSets: [e!.spec.featureSets[1]!], controls: { randomSets: 2, randomDirections: true, union: false } };
+      const spec = {
+        ...e!.spec,
+        name: 'resumed',
+        featureSets: [e!.spec.featureSets[1]!],
+        controls: { randomSets: 2, randomDirections: true, union: false },
+      };
       const started = await call<{ experiment: ExperimentRecord; job: Job }>(b, 'experiments.start', spec);
       await untilJob(b, started.job.id, (j) => j.progress >= 0.4);
       await b.invoke('jobs.cancel', { id: started.job.id });
@@ -141,7 +169,13 @@ describe('the demo experiment', () => {
       const done = await untilJob(b, started.job.id, (j) => !['queued', 'running'].includes(j.state));
       expect(done.state).toBe('succeeded');
       const rec = (await call<ExperimentRecord[]>(b, 'experiments.list', {})).find((x) => x.id === started.experiment.id)!;
-      expect(rec.results!.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-set', 'random-direction']);
+      expect(rec.results!.conditions.map((c) => c.kind)).toEqual([
+        'baseline',
+        'intervention',
+        'random-set',
+        'random-set',
+        'random-direction',
+      ]);
     });
   }, 180_000);
 });
@@ -150,7 +184,11 @@ describe('linear probes', () => {
   it('beat shuffled labels at every layer for the colour (the demo) and the shape of the object under a patch', async () => {
     await withBackend(async (b) => {
       const [colour] = await call<ProbeRecord[]>(b, 'probes.list', {});
-      expect(colour!.results!.layers.map((l) => l.tap)).toEqual(['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post']);
+      expect(colour!.results!.layers.map((l) => l.tap)).toEqual([
+        'blocks.0.hook_resid_post',
+        'blocks.1.hook_resid_post',
+        'blocks.2.hook_resid_post',
+      ]);
       for (const l of colour!.results!.layers) {
         expect(l.accuracy).toBeGreaterThan(l.shuffledAccuracy + 0.2);
         expect(l.ci95[0]).toBeGreaterThan(l.shuffledAccuracy);

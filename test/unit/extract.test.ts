@@ -98,7 +98,12 @@ describe('answer extraction', () => {
     const failures: string[] = [];
     for (const [raw, type, choices, expected] of CASES) {
       const got = extractAnswer(raw, type, choices).value;
-      const ok = expected === null ? got === null : typeof expected === 'number' ? typeof got === 'number' && Math.abs(got - expected) < 1e-9 : got === expected;
+      const ok =
+        expected === null
+          ? got === null
+          : typeof expected === 'number'
+            ? typeof got === 'number' && Math.abs(got - expected) < 1e-9
+            : got === expected;
       if (!ok) failures.push(`${JSON.stringify(raw)} (${type}) -> ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
     }
     expect(failures).toEqual([]);

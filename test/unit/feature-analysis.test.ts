@@ -38,8 +38,46 @@ beforeAll(async () => {
   const bench = path.join(root, 'bench');
   expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '21', '--per-cell', '10'])).code).toBe(0);
   const steps: string[][] = [
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, '--tap', TAP, '--dtype', 'fp32', '--shard-rows', '3000', '--device', 'cpu', '--json'],
-    ['train', '--workspace', ws, '--harvest', '1', '--tap', TAP, '--expansion', '4', '--k', '16', '--steps', '600', '--batch', '512', '--lr', '1e-3', '--device', 'cpu', '--json'],
+    [
+      'harvest',
+      '--workspace',
+      ws,
+      '--model',
+      DEMO,
+      '--dataset',
+      bench,
+      '--tap',
+      TAP,
+      '--dtype',
+      'fp32',
+      '--shard-rows',
+      '3000',
+      '--device',
+      'cpu',
+      '--json',
+    ],
+    [
+      'train',
+      '--workspace',
+      ws,
+      '--harvest',
+      '1',
+      '--tap',
+      TAP,
+      '--expansion',
+      '4',
+      '--k',
+      '16',
+      '--steps',
+      '600',
+      '--batch',
+      '512',
+      '--lr',
+      '1e-3',
+      '--device',
+      'cpu',
+      '--json',
+    ],
     ['analyze', '--workspace', ws, '--sae', '1', '--dataset', bench, '--device', 'cpu', '--json'],
   ];
   for (const args of steps) {
@@ -95,8 +133,13 @@ describe('the analysis pass', () => {
   it('finds features whose top-20 patches are >= 80% one ground-truth colour, and others one shape', () => {
     withWorkspace((w) => {
       const details = new FeatureDetails(w.db, ws);
-      const list = new AnalysisStore(w.db).features(1, { offset: 0, limit: 1000, sort: 'feature', order: 'asc', search: '', status: null }).features.filter((f) => f.density > 0);
-      const pure = pureFeatures(list.map((f) => details.get(1, f.feature)), { minExamples: 20, threshold: 0.8 });
+      const list = new AnalysisStore(w.db)
+        .features(1, { offset: 0, limit: 1000, sort: 'feature', order: 'asc', search: '', status: null })
+        .features.filter((f) => f.density > 0);
+      const pure = pureFeatures(
+        list.map((f) => details.get(1, f.feature)),
+        { minExamples: 20, threshold: 0.8 },
+      );
       expect(pure.examined).toBeGreaterThan(100);
       expect(pure.colour.length).toBeGreaterThan(0);
       expect(pure.shape.length).toBeGreaterThan(0);
@@ -109,7 +152,14 @@ describe('the analysis pass', () => {
   it("feature pages recompute each example's activation from the encoder column (heatmaps and contexts agree with the analysis)", () => {
     withWorkspace((w) => {
       const details = new FeatureDetails(w.db, ws);
-      const list = new AnalysisStore(w.db).features(1, { offset: 0, limit: 30, sort: 'density', order: 'desc', search: '', status: null }).features;
+      const list = new AnalysisStore(w.db).features(1, {
+        offset: 0,
+        limit: 30,
+        sort: 'density',
+        order: 'desc',
+        search: '',
+        status: null,
+      }).features;
       let image = 0;
       let text = 0;
       for (const f of list) {
@@ -147,13 +197,16 @@ describe('logit effects', () => {
       const exposed = writeEditedGraph(vlm.files.decoder, { expose: ['blocks.2.hook_resid_post'] }, { cacheDir: path.join(root, 'cache') });
       const session = await pool.load(exposed.path, 'cpu');
       const bench = path.join(root, 'bench');
-      const items = JSON.parse(`[${fs.readFileSync(path.join(bench, 'items.jsonl'), 'utf8').trim().split('\n').slice(0, 2).join(',')}]`) as Array<{ image: string; question: string }>;
+      const items = JSON.parse(
+        `[${fs.readFileSync(path.join(bench, 'items.jsonl'), 'utf8').trim().split('\n').slice(0, 2).join(',')}]`,
+      ) as Array<{ image: string; question: string }>;
       const prefix = await vlm.prepare(items.map((it) => ({ image: path.join(bench, it.image), prompt: it.question })));
       const out = await pool.run(session, vlm.prefillFeeds(prefix));
       const resid = out['blocks.2.hook_resid_post']!;
       const unembed = writeUnembedGraph(vlm.files.decoder, { cacheDir: path.join(root, 'cache') });
       const s = await ort.InferenceSession.create(unembed.path);
-      const logits = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', resid.data as Float32Array, resid.dims) })).logits!.data as Float32Array;
+      const logits = (await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', resid.data as Float32Array, resid.dims) })).logits!
+        .data as Float32Array;
       const expected = out.logits!.data as Float32Array;
       expect(logits.length).toBe(expected.length);
       let diff = 0;
@@ -181,8 +234,18 @@ describe('labels', () => {
         expect(labels.import(1, parsed)).toEqual({ applied: 0, unchanged: 2, conflicts: [] });
       }
       // Another annotator's file: one new label merges, one different label is a conflict and is not applied.
-      const theirs = LabelStore.parse('json', labels.export(1, 'json').content).map((l) => (l.feature === 3 ? { ...l, label: 'warm colours', annotator: 'cleo' } : l));
-      theirs.push({ feature: 11, label: 'circles', tags: ['shape'], confidence: 0.5, status: 'labelled', annotator: 'cleo', updatedAt: new Date().toISOString() });
+      const theirs = LabelStore.parse('json', labels.export(1, 'json').content).map((l) =>
+        l.feature === 3 ? { ...l, label: 'warm colours', annotator: 'cleo' } : l,
+      );
+      theirs.push({
+        feature: 11,
+        label: 'circles',
+        tags: ['shape'],
+        confidence: 0.5,
+        status: 'labelled',
+        annotator: 'cleo',
+        updatedAt: new Date().toISOString(),
+      });
       const r = labels.import(1, theirs);
       expect(r.applied).toBe(1);
       expect(r.conflicts.map((c) => [c.feature, c.ours.label, c.theirs.label])).toEqual([[3, 'red objects', 'warm colours']]);
@@ -192,7 +255,9 @@ describe('labels', () => {
       expect(labels.import(1, theirs, [3]).applied).toBe(1);
       expect(labels.get(1, 3)!.label).toBe('warm colours');
       expect(labels.history(1, 3)[0]).toMatchObject({ label: 'warm colours', source: 'import', annotator: 'cleo' });
-      expect(() => LabelStore.parse('csv', 'feature,label,tags,confidence,status,annotator,updated_at\nx,a,,,labelled,me,2026-01-01T00:00:00Z\n')).toThrow(/row 2: feature/);
+      expect(() =>
+        LabelStore.parse('csv', 'feature,label,tags,confidence,status,annotator,updated_at\nx,a,,,labelled,me,2026-01-01T00:00:00Z\n'),
+      ).toThrow(/row 2: feature/);
     }, false);
   });
 });
@@ -204,10 +269,20 @@ describe('sharing', () => {
       const labels = new LabelStore(w.db);
       const labelled = labels.all(1).filter((l) => l.label.trim()).length;
       expect(labelled).toBeGreaterThan(0); // from the labels test
-      const r = exportNeuronpedia(1, 1, { analyses: new AnalysisStore(w.db), details: new FeatureDetails(w.db, ws), labels }, { modelId: 'ocular-demo-vlm', source: '0-ocular-res-512', hookName: TAP, out, batchSize: 200, workspaceDir: ws });
+      const r = exportNeuronpedia(
+        1,
+        1,
+        { analyses: new AnalysisStore(w.db), details: new FeatureDetails(w.db, ws), labels },
+        { modelId: 'ocular-demo-vlm', source: '0-ocular-res-512', hookName: TAP, out, batchSize: 200, workspaceDir: ws },
+      );
       expect(r.features).toBe(512);
       expect(r.explanations).toBe(labelled);
-      const read = (rel: string) => gunzipSync(fs.readFileSync(path.join(out, rel))).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+      const read = (rel: string) =>
+        gunzipSync(fs.readFileSync(path.join(out, rel)))
+          .toString()
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, any>);
       expect(r.files).toContain('ocular-demo-vlm/0-ocular-res-512/features/batch-2.jsonl.gz');
       const features = read('ocular-demo-vlm/0-ocular-res-512/features/batch-0.jsonl.gz');
       expect(features).toHaveLength(200);

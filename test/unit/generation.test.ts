@@ -52,7 +52,8 @@ function sessionStep(s: () => ort.InferenceSession): DecoderStep {
     for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.type, t.data as never, t.dims);
     const out = await s().run(inputs);
     const result: Record<string, WireTensor> = {};
-    for (const [k, t] of Object.entries(out)) result[k] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as Float32Array };
+    for (const [k, t] of Object.entries(out))
+      result[k] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as Float32Array };
     return result;
   };
 }
@@ -87,11 +88,22 @@ async function referenceGreedy(row: number[], n: number): Promise<number[]> {
   return out;
 }
 
-const rows = [[3, 9, 1, 4], [7, 2], [5, 5, 8, 1, 0, 2]];
+const rows = [
+  [3, 9, 1, 4],
+  [7, 2],
+  [5, 5, 8, 1, 0, 2],
+];
 
 describe('generation with a KV cache', () => {
   it('greedy decoding with the cache and left padding equals full recomputation per row', async () => {
-    const result = await generate({ step: inProcessStep, embed: embedRows, prefix: await prefixOf(rows), states: STATES, maxNewTokens: 6, eosTokenIds: [] });
+    const result = await generate({
+      step: inProcessStep,
+      embed: embedRows,
+      prefix: await prefixOf(rows),
+      states: STATES,
+      maxNewTokens: 6,
+      eosTokenIds: [],
+    });
     expect(result.steps).toBe(6);
     expect(result.finishReasons).toEqual(['length', 'length', 'length']);
     for (let r = 0; r < rows.length; r++) expect(result.tokens[r]).toEqual(await referenceGreedy(rows[r]!, 6));
@@ -100,14 +112,32 @@ describe('generation with a KV cache', () => {
   it('stops a row at its end-of-sequence token and the batch when every row is done', async () => {
     const reference = await referenceGreedy(rows[0]!, 3);
     const eos = reference[1]!;
-    const result = await generate({ step: inProcessStep, embed: embedRows, prefix: await prefixOf([rows[0]!]), states: STATES, maxNewTokens: 10, eosTokenIds: [eos] });
+    const result = await generate({
+      step: inProcessStep,
+      embed: embedRows,
+      prefix: await prefixOf([rows[0]!]),
+      states: STATES,
+      maxNewTokens: 10,
+      eosTokenIds: [eos],
+    });
     expect(result.tokens[0]).toEqual(reference.slice(0, reference.indexOf(eos) + 1));
     expect(result.finishReasons).toEqual(['eos']);
     expect(result.steps).toBe(reference.indexOf(eos) + 1);
   });
 
   it('seeded sampling is reproducible', async () => {
-    const run = (seed: number) => prefixOf(rows).then((prefix) => generate({ step: inProcessStep, embed: embedRows, prefix, states: STATES, maxNewTokens: 8, eosTokenIds: [], sampling: { temperature: 1.5, seed } }));
+    const run = (seed: number) =>
+      prefixOf(rows).then((prefix) =>
+        generate({
+          step: inProcessStep,
+          embed: embedRows,
+          prefix,
+          states: STATES,
+          maxNewTokens: 8,
+          eosTokenIds: [],
+          sampling: { temperature: 1.5, seed },
+        }),
+      );
     const a = await run(1);
     const b = await run(1);
     expect(a.tokens).toEqual(b.tokens);
@@ -119,8 +149,22 @@ describe('generation with a KV cache', () => {
     const pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
     try {
       const handle = await pool.load(cached, 'cpu');
-      const viaPool = await generate({ step: (feeds) => pool.run(handle, feeds), embed: embedRows, prefix: await prefixOf(rows), states: STATES, maxNewTokens: 5, eosTokenIds: [] });
-      const inProcess = await generate({ step: inProcessStep, embed: embedRows, prefix: await prefixOf(rows), states: STATES, maxNewTokens: 5, eosTokenIds: [] });
+      const viaPool = await generate({
+        step: (feeds) => pool.run(handle, feeds),
+        embed: embedRows,
+        prefix: await prefixOf(rows),
+        states: STATES,
+        maxNewTokens: 5,
+        eosTokenIds: [],
+      });
+      const inProcess = await generate({
+        step: inProcessStep,
+        embed: embedRows,
+        prefix: await prefixOf(rows),
+        states: STATES,
+        maxNewTokens: 5,
+        eosTokenIds: [],
+      });
       expect(viaPool.tokens).toEqual(inProcess.tokens);
     } finally {
       await pool.close();
@@ -133,17 +177,36 @@ describe('generation with a hybrid cache (conv state + KV cache)', () => {
     const hybridFile = path.join(dir, 'hybrid.onnx');
     writeModel(tinyTransformer({ layers: 3, d: D, vocab: VOCAB, seed: 31, kvCache: true, convLayers: [0, 2] }).model, hybridFile);
     const signature = decoderSignature(readModel(hybridFile).graph);
-    expect(signature.states.map((s) => s.input).sort()).toEqual(['past_conv.0', 'past_conv.2', 'past_key_values.1.key', 'past_key_values.1.value']);
+    expect(signature.states.map((s) => s.input).sort()).toEqual([
+      'past_conv.0',
+      'past_conv.2',
+      'past_key_values.1.key',
+      'past_key_values.1.value',
+    ]);
     expect(signature.states.find((s) => s.input === 'past_conv.0')!.dims).toEqual(['batch', D, 2]);
     const hybrid = await ort.InferenceSession.create(hybridFile, { executionProviders: ['cpu'] });
     try {
       const step = sessionStep(() => hybrid);
       const row = rows[2]!;
-      const cachedRun = await generate({ step, embed: embedRows, prefix: await prefixOf([row]), states: signature.states, maxNewTokens: 5, eosTokenIds: [] });
+      const cachedRun = await generate({
+        step,
+        embed: embedRows,
+        prefix: await prefixOf([row]),
+        states: signature.states,
+        maxNewTokens: 5,
+        eosTokenIds: [],
+      });
       // Reference: every step from scratch (zero conv state = causal zero padding, empty KV).
       const seq = [...row];
       for (let i = 0; i < 5; i++) {
-        const once = await generate({ step, embed: embedRows, prefix: await prefixOf([seq]), states: signature.states, maxNewTokens: 1, eosTokenIds: [] });
+        const once = await generate({
+          step,
+          embed: embedRows,
+          prefix: await prefixOf([seq]),
+          states: signature.states,
+          maxNewTokens: 1,
+          eosTokenIds: [],
+        });
         seq.push(once.tokens[0]![0]!);
       }
       expect(cachedRun.tokens[0]).toEqual(seq.slice(row.length));

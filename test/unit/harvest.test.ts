@@ -20,7 +20,18 @@ const setup = () => backendWithBenchmark(4, 1);
 describe('harvest', () => {
   it('captures decoder and vision taps for image, text and generated tokens, equal to a direct run', async () => {
     const { ws, call, until, done, datasetId, modelId } = await setup();
-    const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number } }>('harvests.start', { modelId, datasetId, taps: TAPS, tokenKinds: ['image', 'text', 'generated'], dtype: 'fp32', limit: 6, batchSize: 4, maxNewTokens: 3, shardRows: 40, device: 'cpu' });
+    const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number } }>('harvests.start', {
+      modelId,
+      datasetId,
+      taps: TAPS,
+      tokenKinds: ['image', 'text', 'generated'],
+      dtype: 'fp32',
+      limit: 6,
+      batchSize: 4,
+      maxNewTokens: 3,
+      shardRows: 40,
+      device: 'cpu',
+    });
     expect(started.estimate.bytes).toBeGreaterThan(0);
     const job = await until(started.job.id, done);
     expect(job.error).toBeNull();
@@ -49,7 +60,10 @@ describe('harvest', () => {
       try {
         const vlm = await VlmPipeline.load(LLAVA, pool, 'cpu');
         const firstItem = index[0]!.itemId;
-        const item = workspace.db.prepare('SELECT image, question FROM dataset_items WHERE id = ?').get(firstItem) as { image: string; question: string };
+        const item = workspace.db.prepare('SELECT image, question FROM dataset_items WHERE id = ?').get(firstItem) as {
+          image: string;
+          question: string;
+        };
         const datasetPath = (workspace.db.prepare('SELECT path FROM datasets LIMIT 1').get() as { path: string }).path;
         const prefix = await vlm.prepare([{ image: path.join(datasetPath, item.image), prompt: item.question }]);
         const tapped = writeEditedGraph(vlm.files.decoder, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: tmpDir() });
@@ -106,7 +120,22 @@ describe('ocular harvest', () => {
     const { runCli } = await import('../helpers/cli');
     const { synthesizeBenchmark } = await import('../../src-main/core/benchmark/synth');
     const { dir } = await synthesizeBenchmark({ out: tmpDir(), seed: 8, perCell: 1 });
-    const res = await runCli(['harvest', '--workspace', path.join(tmpDir(), 'ws'), '--model', LLAVA, '--dataset', dir, '--tap', 'vision.blocks.0.hook_resid_post', '--limit', '3', '--device', 'cpu', '--json']);
+    const res = await runCli([
+      'harvest',
+      '--workspace',
+      path.join(tmpDir(), 'ws'),
+      '--model',
+      LLAVA,
+      '--dataset',
+      dir,
+      '--tap',
+      'vision.blocks.0.hook_resid_post',
+      '--limit',
+      '3',
+      '--device',
+      'cpu',
+      '--json',
+    ]);
     expect(res.code).toBe(0);
     const record = JSON.parse(res.stdout) as HarvestRecord;
     expect(record).toMatchObject({ items: 3, rows: { decoder: 0, vision: 3 * 17 } });

@@ -52,8 +52,12 @@ describe('HTTP + WebSocket transport', () => {
     await ev.ready;
     const started = await post(base, 'jobs.start', { kind: 'selftest', params: { steps: 3, stepMs: 20 } });
     const id = started.body.result.id as number;
-    await expect.poll(() => ev.received.some((e) => e.type === 'job.updated' && e.job.id === id && e.job.state === 'succeeded'), { timeout: 20_000 }).toBe(true);
-    const progress = ev.received.filter((e): e is Extract<BackendEvent, { type: 'job.updated' }> => e.type === 'job.updated').map((e) => e.job.progress);
+    await expect
+      .poll(() => ev.received.some((e) => e.type === 'job.updated' && e.job.id === id && e.job.state === 'succeeded'), { timeout: 20_000 })
+      .toBe(true);
+    const progress = ev.received
+      .filter((e): e is Extract<BackendEvent, { type: 'job.updated' }> => e.type === 'job.updated')
+      .map((e) => e.job.progress);
     expect(progress.at(-1)).toBe(1);
     ev.close();
   });
@@ -67,11 +71,17 @@ describe('HTTP + WebSocket transport', () => {
     // could be answered until the spin ended.
     const started = await post(base, 'jobs.start', { kind: 'selftest', params: { steps: 2, stepMs: 0, spinMs: 3000 } });
     const id = started.body.result.id as number;
-    await expect.poll(() => ev.received.some((e) => e.type === 'job.updated' && e.job.id === id && (e.job.message ?? '').includes('computing')), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => ev.received.some((e) => e.type === 'job.updated' && e.job.id === id && (e.job.message ?? '').includes('computing')), {
+        timeout: 20_000,
+      })
+      .toBe(true);
     const during = await post(base, 'jobs.get', { id });
     expect(during.body.result.state).toBe('running');
     expect(during.body.result.progress).toBeLessThan(1);
-    await expect.poll(async () => (await post(base, 'jobs.get', { id })).body.result.state, { timeout: 30_000, interval: 250 }).toBe('succeeded');
+    await expect
+      .poll(async () => (await post(base, 'jobs.get', { id })).body.result.state, { timeout: 30_000, interval: 250 })
+      .toBe('succeeded');
     const done = (await post(base, 'jobs.get', { id })).body.result as Job;
     expect((done.result as { isMainThread: boolean; threadId: number }).isMainThread).toBe(false);
     expect((done.result as { threadId: number }).threadId).not.toBe(threadId);
@@ -86,7 +96,10 @@ describe('HTTP + WebSocket transport', () => {
     const { base } = await serve({ pinnedWorkspace: dir, readOnly: true });
     const res = await post(base, 'jobs.start', { kind: 'selftest', params: {} });
     expect(res.status).toBe(403);
-    expect(res.body.error).toEqual({ code: 'read_only', message: "This workspace is open read-only: 'jobs.start' would change it and was refused." });
+    expect(res.body.error).toEqual({
+      code: 'read_only',
+      message: "This workspace is open read-only: 'jobs.start' would change it and was refused.",
+    });
     expect((await post(base, 'jobs.list', {})).status).toBe(200);
   });
 
@@ -96,10 +109,19 @@ describe('HTTP + WebSocket transport', () => {
     expect(crossOrigin.status).toBe(403);
     // fetch() will not send a forged Host header, so use a raw request as a rebinding page would.
     const rebindingStatus = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, path: '/api/invoke/app.info', method: 'POST', headers: { Host: `evil.example:${server.port}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/api/invoke/app.info',
+          method: 'POST',
+          headers: { Host: `evil.example:${server.port}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });
@@ -118,7 +140,15 @@ describe('HTTP + WebSocket transport', () => {
     const ok = await fetch(`${base}/files/blobs/patch.png`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/png');
-    for (const evil of ['/files/../secret.txt', '/files/%2e%2e/secret.txt', '/files/blobs/..%2f..%2fsecret.txt', '/files/blobs/link.txt', '/files/%00', '/files/workspace.sqlite', '/files/workspace.lock']) {
+    for (const evil of [
+      '/files/../secret.txt',
+      '/files/%2e%2e/secret.txt',
+      '/files/blobs/..%2f..%2fsecret.txt',
+      '/files/blobs/link.txt',
+      '/files/%00',
+      '/files/workspace.sqlite',
+      '/files/workspace.lock',
+    ]) {
       const res = await fetch(`${base}${evil}`);
       expect(res.status, evil).toBe(404);
     }

@@ -98,7 +98,9 @@ describe('JobRunner', () => {
 
   it('marks jobs left running by a crashed process as interrupted on recovery', () => {
     const { ws, runner } = setup();
-    ws.db.prepare("INSERT INTO jobs (kind, params_json, state, created_at, started_at) VALUES ('selftest', '{}', 'running', 'x', 'x')").run();
+    ws.db
+      .prepare("INSERT INTO jobs (kind, params_json, state, created_at, started_at) VALUES ('selftest', '{}', 'running', 'x', 'x')")
+      .run();
     expect(runner.recover()).toBe(1);
     const job = runner.store.list(10)[0]!;
     expect(job.state).toBe('interrupted');

@@ -54,7 +54,10 @@ function hub(options: { slow?: boolean } = {}) {
     if (range) {
       ranges.push(range);
       start = Number(/bytes=(\d+)-/.exec(range)![1]);
-      res.writeHead(206, { 'Content-Length': String(body.length - start), 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      res.writeHead(206, {
+        'Content-Length': String(body.length - start),
+        'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
     } else res.writeHead(200, { 'Content-Length': String(body.length) });
     if (req.method === 'HEAD') return res.end();
     if (!options.slow) return res.end(body.subarray(start));
@@ -86,7 +89,14 @@ function runner(dir = tmpDir()) {
 describe('model download from the Hub', () => {
   it('picks the config, tokenizer and graph files of one dtype, with their external weights', () => {
     expect(selectFiles(Object.keys(FILES), 'fp32').sort()).toEqual(
-      ['config.json', 'onnx/decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx_data', 'onnx/embed_tokens.onnx', 'onnx/vision_encoder.onnx', 'tokenizer.json'].sort(),
+      [
+        'config.json',
+        'onnx/decoder_model_merged.onnx',
+        'onnx/decoder_model_merged.onnx_data',
+        'onnx/embed_tokens.onnx',
+        'onnx/vision_encoder.onnx',
+        'tokenizer.json',
+      ].sort(),
     );
     expect(selectFiles(Object.keys(FILES), 'q4')).toContain('onnx/decoder_model_merged_q4.onnx');
   });
@@ -120,7 +130,9 @@ describe('model download from the Hub', () => {
     const done = await waitForJob(r, job.id, isFinished, 60_000);
     expect(done.state).toBe('succeeded');
     expect(ranges.some((h) => h === `bytes=${partial}-`)).toBe(true);
-    expect(fs.readFileSync(path.join(dest, 'onnx', 'decoder_model_merged.onnx_data')).equals(FILES['onnx/decoder_model_merged.onnx_data']!)).toBe(true);
+    expect(
+      fs.readFileSync(path.join(dest, 'onnx', 'decoder_model_merged.onnx_data')).equals(FILES['onnx/decoder_model_merged.onnx_data']!),
+    ).toBe(true);
   });
 
   it('names the problem when the repository is not an onnx-community VLM export', async () => {
@@ -141,6 +153,8 @@ describe('ocular model download', () => {
     const res = await runCli(['model', 'download', 'tiny/vlm', '--out', out, '--endpoint', endpoint]);
     expect(res.stderr).toMatch(/100%/);
     expect(res.code).toBe(0);
-    expect(fs.readFileSync(path.join(out, 'onnx', 'decoder_model_merged.onnx_data')).equals(FILES['onnx/decoder_model_merged.onnx_data']!)).toBe(true);
+    expect(
+      fs.readFileSync(path.join(out, 'onnx', 'decoder_model_merged.onnx_data')).equals(FILES['onnx/decoder_model_merged.onnx_data']!),
+    ).toBe(true);
   });
 });

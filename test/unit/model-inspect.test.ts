@@ -12,15 +12,24 @@ import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
 const GEMMA = gemmaGraphsDir();
 
 function embedTokens(width: number) {
-  return model(graph('embed', [node('Gather', ['W', 'input_ids'], ['inputs_embeds'], 'embed')], [valueInfo('input_ids', DataType.INT64, ['b', 's'])], [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', width])], [
-    { name: 'W', dims: [50, width], data_type: DataType.FLOAT, raw_data: new Uint8Array(50 * width * 4), external_data: [] },
-  ]));
+  return model(
+    graph(
+      'embed',
+      [node('Gather', ['W', 'input_ids'], ['inputs_embeds'], 'embed')],
+      [valueInfo('input_ids', DataType.INT64, ['b', 's'])],
+      [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', width])],
+      [{ name: 'W', dims: [50, width], data_type: DataType.FLOAT, raw_data: new Uint8Array(50 * width * 4), external_data: [] }],
+    ),
+  );
 }
 
 function modelFolder(options: { embedWidth?: number; withEmbed?: boolean; withVision?: boolean } = {}): string {
   const dir = tmpDir();
   fs.mkdirSync(path.join(dir, 'onnx'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'llava', architectures: ['LlavaForConditionalGeneration'] }));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'llava', architectures: ['LlavaForConditionalGeneration'] }),
+  );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{}');
   writeModel(tinyTransformer({ layers: 2, d: 16 }).model, path.join(dir, 'onnx', 'decoder_model_merged.onnx'));
   writeModel(tinyTransformer({ layers: 2, d: 16 }).model, path.join(dir, 'onnx', 'decoder_model_merged_fp16.onnx'));
@@ -59,9 +68,13 @@ describe('model inspection', () => {
     const missing = inspectModel(modelFolder({ withEmbed: false, withVision: true }));
     expect(missing.problems.join('\n')).toMatch(/onnx\/vision_encoder.onnx is present but onnx\/embed_tokens.onnx is missing/);
     const mismatched = inspectModel(modelFolder({ embedWidth: 12 }));
-    expect(mismatched.problems).toContain('onnx/embed_tokens.onnx: outputs width 12 but onnx/decoder_model_merged.onnx expects inputs_embeds of width 16.');
+    expect(mismatched.problems).toContain(
+      'onnx/embed_tokens.onnx: outputs width 12 but onnx/decoder_model_merged.onnx expects inputs_embeds of width 16.',
+    );
     const vision = inspectModel(modelFolder({ withVision: true }));
-    expect(vision.problems).toContain('onnx/vision_encoder.onnx: image features have width 24 but onnx/decoder_model_merged.onnx expects 16.');
+    expect(vision.problems).toContain(
+      'onnx/vision_encoder.onnx: image features have width 24 but onnx/decoder_model_merged.onnx expects 16.',
+    );
     const corrupt = modelFolder();
     fs.writeFileSync(path.join(corrupt, 'onnx', 'embed_tokens.onnx'), 'garbage bytes \u00ff\u00fe');
     expect(inspectModel(corrupt).problems.join('\n')).toMatch(/onnx\/embed_tokens.onnx: .*is not (a valid ONNX model|an ONNX model)/);

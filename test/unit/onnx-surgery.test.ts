@@ -58,11 +58,12 @@ function layerNorm(x: Float32Array, g: Float32Array, b: Float32Array, d: number)
 function matmul(x: Float32Array, w: Float32Array, n: number, m: number): Float32Array {
   const rows = x.length / n;
   const out = new Float32Array(rows * m);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += x[r * n + i]! * w[i * m + j]!;
-    out[r * m + j] = s;
-  }
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += x[r * n + i]! * w[i * m + j]!;
+      out[r * m + j] = s;
+    }
   return out;
 }
 
@@ -70,14 +71,40 @@ const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 function erf(x: number): number {
   // Abramowitz-Stegun 7.1.26 is too coarse for 1e-4; use a series/continued fraction split.
   const t = 1 / (1 + 0.5 * Math.abs(x));
-  const y = 1 - t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const y =
+    1 -
+    t *
+      Math.exp(
+        -x * x -
+          1.26551223 +
+          t *
+            (1.00002368 +
+              t *
+                (0.37409196 +
+                  t *
+                    (0.09678418 +
+                      t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      );
   return x >= 0 ? y : -y;
 }
 
 describe('graph surgery on a runnable model', () => {
   it('exposes taps whose values match a manual re-computation', async () => {
     const { dir, file, weights, feeds } = fixture();
-    const edited = writeEditedGraph(file, { expose: ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_mid', 'blocks.0.hook_mlp_in', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_post'] }, { cacheDir: dir });
+    const edited = writeEditedGraph(
+      file,
+      {
+        expose: [
+          'blocks.0.hook_resid_pre',
+          'blocks.0.hook_resid_mid',
+          'blocks.0.hook_mlp_in',
+          'blocks.0.hook_mlp_out',
+          'blocks.0.hook_resid_post',
+          'blocks.1.hook_resid_post',
+        ],
+      },
+      { cacheDir: dir },
+    );
     const out = await runModel(edited.path, feeds);
     const base = await runModel(file, feeds);
     expect(maxAbsDiff(out.logits!.data, base.logits!.data)).toBe(0);
@@ -90,7 +117,12 @@ describe('graph surgery on a runnable model', () => {
     const h = matmul(mlpIn, l0.W1, D, 32).map(gelu);
     const mlpOut = matmul(h, l0.W2, 32, D);
     expect(maxAbsDiff(out['blocks.0.hook_mlp_out']!.data, mlpOut)).toBeLessThan(1e-4);
-    expect(maxAbsDiff(out['blocks.0.hook_resid_post']!.data, mid.map((v, i) => v + mlpOut[i]!))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        out['blocks.0.hook_resid_post']!.data,
+        mid.map((v, i) => v + mlpOut[i]!),
+      ),
+    ).toBeLessThan(1e-4);
     // logits = LN_f(final resid_post) Wu
     const logits = matmul(layerNorm(out['blocks.1.hook_resid_post']!.data, weights.gf, weights.bf, D), weights.Wu, D, 24);
     expect(maxAbsDiff(out.logits!.data, logits)).toBeLessThan(1e-4);
@@ -110,7 +142,11 @@ describe('graph surgery on a runnable model', () => {
   it('an SAE edit that zeroes features changes the logits exactly as (f(z) - z) W_dec predicts', async () => {
     const { dir, file, feeds } = fixture();
     const sae = randomSae(48, 'relu');
-    const edited = writeEditedGraph(file, { saeEdits: [{ id: 'a', tap: 'blocks.1.hook_resid_post', sae }], expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
+    const edited = writeEditedGraph(
+      file,
+      { saeEdits: [{ id: 'a', tap: 'blocks.1.hook_resid_post', sae }], expose: ['blocks.1.hook_resid_post'] },
+      { cacheDir: dir },
+    );
     const plain = writeEditedGraph(file, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
     const before = (await runModel(plain.path, feeds))['blocks.1.hook_resid_post']!.data;
     const inputs = saeIdentityInputs('a', 48, B, S);
@@ -127,7 +163,11 @@ describe('graph surgery on a runnable model', () => {
   it('splicing (keep_error 0) makes the tap the SAE reconstruction; output_scale 0 zero-ablates it, only where the position mask is 1', async () => {
     const { dir, file, feeds } = fixture();
     const sae = randomSae(48, 'relu');
-    const edited = writeEditedGraph(file, { saeEdits: [{ id: 'a', tap: 'blocks.1.hook_resid_post', sae }], expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
+    const edited = writeEditedGraph(
+      file,
+      { saeEdits: [{ id: 'a', tap: 'blocks.1.hook_resid_post', sae }], expose: ['blocks.1.hook_resid_post'] },
+      { cacheDir: dir },
+    );
     const plain = writeEditedGraph(file, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: dir });
     const before = (await runModel(plain.path, feeds))['blocks.1.hook_resid_post']!.data;
     const centered = before.map((v, i) => v - sae.b_dec[i % D]!);
@@ -150,7 +190,10 @@ describe('graph surgery on a runnable model', () => {
     const edited = writeEditedGraph(file, { steer: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });
     expect(edited.addedInputs).toEqual(['steer.blocks.0.hook_resid_post']);
     const base = await runModel(file, feeds);
-    const zero = await runModel(edited.path, { ...feeds, 'steer.blocks.0.hook_resid_post': { dims: [1, 1, D], data: new Float32Array(D) } });
+    const zero = await runModel(edited.path, {
+      ...feeds,
+      'steer.blocks.0.hook_resid_post': { dims: [1, 1, D], data: new Float32Array(D) },
+    });
     expect(maxAbsDiff(zero.logits!.data, base.logits!.data)).toBe(0);
     const v = randn(mulberry32(9), D, 2);
     const s1 = await runModel(edited.path, { ...feeds, 'steer.blocks.0.hook_resid_post': { dims: [1, 1, D], data: v } });
@@ -175,7 +218,9 @@ describe('graph surgery on a runnable model', () => {
     const { model } = tinyTransformer({ layers: 1, d: D });
     const tower = discoverTowerTaps(model.graph, '')!;
     const sae = { ...randomSae(8), dIn: 12, W_enc: new Float32Array(12 * 8), W_dec: new Float32Array(12 * 8), b_dec: new Float32Array(12) };
-    expect(() => applySurgery(model, tower, { saeEdits: [{ id: 'x', tap: 'blocks.0.hook_resid_post', sae }] })).toThrow(/SAE d_in 12 does not match blocks.0.hook_resid_post width 16/);
+    expect(() => applySurgery(model, tower, { saeEdits: [{ id: 'x', tap: 'blocks.0.hook_resid_post', sae }] })).toThrow(
+      /SAE d_in 12 does not match blocks.0.hook_resid_post width 16/,
+    );
     expect(() => applySurgery(model, tower, { expose: ['blocks.9.hook_resid_post'] })).toThrow(/Unknown tap 'blocks.9.hook_resid_post'/);
   });
 });
@@ -186,18 +231,35 @@ describe('graph surgery on graphs that cannot run here', () => {
     const spec = {
       expose: ['blocks.12.hook_resid_post', 'blocks.33.hook_resid_post'],
       steer: ['blocks.20.hook_resid_post'],
-      saeEdits: [{ id: 'g', tap: 'blocks.12.hook_resid_post', sae: { ...randomSae(64, 'jumprelu'), dIn: 2560, W_enc: new Float32Array(2560 * 64), W_dec: new Float32Array(64 * 2560), b_dec: new Float32Array(2560) } }],
+      saeEdits: [
+        {
+          id: 'g',
+          tap: 'blocks.12.hook_resid_post',
+          sae: {
+            ...randomSae(64, 'jumprelu'),
+            dIn: 2560,
+            W_enc: new Float32Array(2560 * 64),
+            W_dec: new Float32Array(64 * 2560),
+            b_dec: new Float32Array(2560),
+          },
+        },
+      ],
     };
     const edited = writeEditedGraph(path.join(GEMMA, 'decoder_model_merged.onnx'), spec, { cacheDir: cache });
     // The fixture folder is read-only, so the graph lands in the cache beside links to the weights.
     expect(edited.path.startsWith(cache)).toBe(true);
     const model = readModel(edited.path);
     validateModel(model);
-    expect(model.graph.output.map((o) => o.name)).toEqual(expect.arrayContaining(['logits', 'blocks.12.hook_resid_post', 'blocks.33.hook_resid_post']));
-    expect(model.graph.input.map((i) => i.name)).toEqual(expect.arrayContaining(['steer.blocks.20.hook_resid_post', 'sae.g.scale', 'sae.g.position_mask']));
+    expect(model.graph.output.map((o) => o.name)).toEqual(
+      expect.arrayContaining(['logits', 'blocks.12.hook_resid_post', 'blocks.33.hook_resid_post']),
+    );
+    expect(model.graph.input.map((i) => i.name)).toEqual(
+      expect.arrayContaining(['steer.blocks.20.hook_resid_post', 'sae.g.scale', 'sae.g.position_mask']),
+    );
     for (const link of ['decoder_model_merged.onnx_data']) {
       const p = path.join(path.dirname(edited.path), link);
-      if (fs.existsSync(path.join(GEMMA, link)) || fs.lstatSync(p, { throwIfNoEntry: false })) expect(fs.lstatSync(p).isSymbolicLink()).toBe(true);
+      if (fs.existsSync(path.join(GEMMA, link)) || fs.lstatSync(p, { throwIfNoEntry: false }))
+        expect(fs.lstatSync(p).isSymbolicLink()).toBe(true);
     }
     const saeData = fs.readdirSync(path.dirname(edited.path)).find((f) => f.endsWith('.sae.onnx_data'))!;
     expect(fs.statSync(path.join(path.dirname(edited.path), saeData)).size).toBeGreaterThanOrEqual((2560 * 64 * 2 + 64 * 2 + 2560) * 4);

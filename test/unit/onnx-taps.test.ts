@@ -27,7 +27,9 @@ describe('ONNX graph I/O', () => {
   });
 
   it('names the problem for a file that is not ONNX', () => {
-    expect(() => decodeModel(Buffer.from('definitely not protobuf \u00ff\u00ff\u00ff'), 'bad.onnx')).toThrow(/bad.onnx is not (a valid ONNX model|an ONNX model)/);
+    expect(() => decodeModel(Buffer.from('definitely not protobuf \u00ff\u00ff\u00ff'), 'bad.onnx')).toThrow(
+      /bad.onnx is not (a valid ONNX model|an ONNX model)/,
+    );
   });
 });
 
@@ -41,7 +43,9 @@ describe('tap discovery on the real Gemma-3-4B-it export', () => {
     expect(tower.layers).toBe(34);
     expect(tower.width).toBe(2560);
     expect(tower.taps.find((t) => t.name === 'blocks.0.hook_resid_pre')!.ref.tensor).toBe('inputs_embeds');
-    expect(tower.taps.find((t) => t.name === 'blocks.5.hook_mlp_in')!.ref.tensor).toBe('/model/layers.5/pre_feedforward_layernorm/output_0');
+    expect(tower.taps.find((t) => t.name === 'blocks.5.hook_mlp_in')!.ref.tensor).toBe(
+      '/model/layers.5/pre_feedforward_layernorm/output_0',
+    );
     expect(tower.sublayerKinds.every((k) => k.join() === 'attention,mlp')).toBe(true);
   });
 
@@ -88,7 +92,11 @@ describe('tap discovery across export styles', () => {
     const tower = discoverTowerTaps(tinyTransformer({ layers: 3, d: 16 }).model.graph, '')!;
     expect(tower.layers).toBe(3);
     expect(tower.width).toBe(16);
-    expect(tower.taps.filter((t) => t.hook === 'hook_resid_post').map((t) => t.ref.tensor)).toEqual(['/model/layers.0/resid_post', '/model/layers.1/resid_post', '/model/layers.2/resid_post']);
+    expect(tower.taps.filter((t) => t.hook === 'hook_resid_post').map((t) => t.ref.tensor)).toEqual([
+      '/model/layers.0/resid_post',
+      '/model/layers.1/resid_post',
+      '/model/layers.2/resid_post',
+    ]);
   });
 
   it('reports fp16 element types', () => {

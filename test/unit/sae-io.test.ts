@@ -51,7 +51,12 @@ describe('SAE files', () => {
       const dir = tmpDir();
       exportSaeLens(sae, dir);
       const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'cfg.json'), 'utf8'));
-      expect(cfg).toMatchObject({ d_in: D_IN, d_sae: D_SAE, architecture: arch === 'relu' ? 'standard' : arch, metadata: { hook_name: 'blocks.1.hook_resid_post' } });
+      expect(cfg).toMatchObject({
+        d_in: D_IN,
+        d_sae: D_SAE,
+        architecture: arch === 'relu' ? 'standard' : arch,
+        metadata: { hook_name: 'blocks.1.hook_resid_post' },
+      });
       const back = importSae(dir);
       expect(back.format).toBe('saelens');
       const x = randn(mulberry32(9), 7 * D_IN, 1);
@@ -69,9 +74,27 @@ describe('SAE files', () => {
       ['W_dec', [D_SAE, D_IN], sae.W_dec],
       ['b_dec', [D_IN], sae.b_dec],
     ]);
-    fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ d_in: D_IN, d_sae: D_SAE, hook_name: 'blocks.3.hook_resid_post', model_name: 'gpt2', activation_fn_str: 'topk', activation_fn_kwargs: { k: 5 }, apply_b_dec_to_input: true }));
+    fs.writeFileSync(
+      path.join(dir, 'cfg.json'),
+      JSON.stringify({
+        d_in: D_IN,
+        d_sae: D_SAE,
+        hook_name: 'blocks.3.hook_resid_post',
+        model_name: 'gpt2',
+        activation_fn_str: 'topk',
+        activation_fn_kwargs: { k: 5 },
+        apply_b_dec_to_input: true,
+      }),
+    );
     const imported = importSae(dir);
-    expect(imported).toMatchObject({ architecture: 'topk', k: 5, dIn: D_IN, dSae: D_SAE, hookName: 'blocks.3.hook_resid_post', modelName: 'gpt2' });
+    expect(imported).toMatchObject({
+      architecture: 'topk',
+      k: 5,
+      dIn: D_IN,
+      dSae: D_SAE,
+      hookName: 'blocks.3.hook_resid_post',
+      modelName: 'gpt2',
+    });
     expect(Array.from(imported.W_enc)).toEqual(Array.from(sae.W_enc));
     const x = randn(mulberry32(1), 3 * D_IN, 1);
     expect(maxDiff(encode(imported, x), encode(sae, x))).toBeLessThanOrEqual(1e-6);
@@ -88,7 +111,10 @@ describe('SAE files', () => {
       ['W_dec', [D_SAE, D_IN], sae.W_dec],
       ['b_dec', [D_IN], sae.b_dec],
     ]);
-    fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ expansion_factor: 4, normalize_decoder: true, num_latents: D_SAE, k: 5 }));
+    fs.writeFileSync(
+      path.join(dir, 'cfg.json'),
+      JSON.stringify({ expansion_factor: 4, normalize_decoder: true, num_latents: D_SAE, k: 5 }),
+    );
     const imported = importSae(dir);
     expect(imported.format).toBe('sparsify');
     expect(Array.from(imported.W_enc)).toEqual(Array.from(sae.W_enc));
@@ -118,7 +144,9 @@ describe('SAE files', () => {
     // 1.0, -2.0, 0.5 in float16 and bfloat16
     const f16 = Buffer.from(new Uint16Array([0x3c00, 0xc000, 0x3800]).buffer);
     const bf16 = Buffer.from(new Uint16Array([0x3f80, 0xc000, 0x3f00]).buffer);
-    const header = Buffer.from(JSON.stringify({ a: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [3], data_offsets: [6, 12] } }));
+    const header = Buffer.from(
+      JSON.stringify({ a: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [3], data_offsets: [6, 12] } }),
+    );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     fs.writeFileSync(file, Buffer.concat([len, header, f16, bf16]));

@@ -10,15 +10,32 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeModel } from '../../src-main/core/onnx/model-io';
 import { validateModel } from '../../src-main/core/onnx/validate';
-import { SAE_PARAMS, paramDims, saeGradientGraph, saeTrainChunkGraph, stateDims, stateNames, trainSpec, type SaeParam, type SaeTrainSpec } from '../../src-main/core/sae/train-graph';
+import {
+  SAE_PARAMS,
+  paramDims,
+  saeGradientGraph,
+  saeTrainChunkGraph,
+  stateDims,
+  stateNames,
+  trainSpec,
+  type SaeParam,
+  type SaeTrainSpec,
+} from '../../src-main/core/sae/train-graph';
 import { mulberry32, randn } from '../helpers/tiny-transformer';
 import { tmpDir } from '../helpers/tmp';
 
-async function session(model: ReturnType<typeof saeGradientGraph>, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+async function session(
+  model: ReturnType<typeof saeGradientGraph>,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   validateModel(model);
   const file = path.join(tmpDir(), 'g.onnx');
   writeModel(model, file);
-  return ort.InferenceSession.create(fs.readFileSync(file), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', ...options });
+  return ort.InferenceSession.create(fs.readFileSync(file), {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'disabled',
+    ...options,
+  });
 }
 
 const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
@@ -26,7 +43,16 @@ const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data
 function randomParams(s: SaeTrainSpec, seed: number): Record<SaeParam, Float32Array> {
   const r = mulberry32(seed);
   const d = paramDims(s);
-  return Object.fromEntries(SAE_PARAMS.map((p) => [p, randn(r, d[p].reduce((a, b) => a * b, 1), 0.5)])) as Record<SaeParam, Float32Array>;
+  return Object.fromEntries(
+    SAE_PARAMS.map((p) => [
+      p,
+      randn(
+        r,
+        d[p].reduce((a, b) => a * b, 1),
+        0.5,
+      ),
+    ]),
+  ) as Record<SaeParam, Float32Array>;
 }
 
 async function checkGradients(s: SaeTrainSpec, seed: number): Promise<number> {
@@ -64,7 +90,9 @@ async function checkGradients(s: SaeTrainSpec, seed: number): Promise<number> {
       const lp = (await g.run(feeds(plus, auxTarget))).loss!.data[0] as number;
       const lm = (await g.run(feeds(minus, auxTarget))).loss!.data[0] as number;
       const numeric = (lp - lm) / (2 * h);
-      expect(Math.abs(numeric - grad[i]!), `${s.architecture} ${p}[${i}]: numeric ${numeric}, analytic ${grad[i]}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(grad[i]!)));
+      expect(Math.abs(numeric - grad[i]!), `${s.architecture} ${p}[${i}]: numeric ${numeric}, analytic ${grad[i]}`).toBeLessThan(
+        2e-2 * Math.max(1, Math.abs(grad[i]!)),
+      );
       checked++;
     }
   }
@@ -101,7 +129,11 @@ describe('TopK gradients at a realistic batch on several threads', () => {
     const p = randomParams(s, 72);
     const sess = await session(saeGradientGraph(s), { intraOpNumThreads: 4 });
     const dims = paramDims(s);
-    const feeds = { x: t(x, [B, s.dIn]), ...Object.fromEntries(SAE_PARAMS.map((k) => [k, t(p[k], dims[k])])), dead: t(new Float32Array(s.dSae), [s.dSae]) };
+    const feeds = {
+      x: t(x, [B, s.dIn]),
+      ...Object.fromEntries(SAE_PARAMS.map((k) => [k, t(p[k], dims[k])])),
+      dead: t(new Float32Array(s.dSae), [s.dSae]),
+    };
     const runs = [await sess.run(feeds), await sess.run(feeds)];
     for (const name of ['grad_W_enc', 'grad_W_dec']) {
       const [a, b] = runs.map((r) => r[name]!.data as Float32Array);
@@ -114,8 +146,15 @@ describe('TopK gradients at a realistic batch on several threads', () => {
     for (let b = 0; b < B; b++) {
       const xc = Array.from({ length: dIn }, (_, i) => x[b * dIn + i]! - p.b_dec[i]!);
       const pre = Array.from({ length: dSae }, (_, f) => xc.reduce((acc, v, i) => acc + v * p.W_enc[i * dSae + f]!, p.b_enc[f]!));
-      const active = pre.map((v, f) => [v, f] as const).sort((a, b2) => b2[0] - a[0]).slice(0, s.k).filter(([v]) => v > 0);
-      const g = Array.from({ length: dIn }, (_, i) => (2 * (active.reduce((acc, [v, f]) => acc + v * p.W_dec[f * dIn + i]!, p.b_dec[i]!) - x[b * dIn + i]!)) / B);
+      const active = pre
+        .map((v, f) => [v, f] as const)
+        .sort((a, b2) => b2[0] - a[0])
+        .slice(0, s.k)
+        .filter(([v]) => v > 0);
+      const g = Array.from(
+        { length: dIn },
+        (_, i) => (2 * (active.reduce((acc, [v, f]) => acc + v * p.W_dec[f * dIn + i]!, p.b_dec[i]!) - x[b * dIn + i]!)) / B,
+      );
       for (const [v, f] of active) {
         const gpre = g.reduce((acc, gi, i) => acc + gi * p.W_dec[f * dIn + i]!, 0);
         for (let i = 0; i < dIn; i++) {
@@ -124,7 +163,10 @@ describe('TopK gradients at a realistic batch on several threads', () => {
         }
       }
     }
-    for (const [name, ref] of [['grad_W_dec', gWdec], ['grad_W_enc', gWenc]] as const) {
+    for (const [name, ref] of [
+      ['grad_W_dec', gWdec],
+      ['grad_W_enc', gWenc],
+    ] as const) {
       const got = runs[0]![name]!.data as Float32Array;
       const scale = Math.max(...Array.from(ref, Math.abs));
       let worst = 0;
@@ -167,7 +209,15 @@ function initialState(s: SaeTrainSpec, seed: number): Record<string, Float32Arra
   return state;
 }
 
-async function runChunk(sess: ort.InferenceSession, s: SaeTrainSpec, state: Record<string, Float32Array>, xs: Float32Array, steps: number, t0: number, lr = 1e-2) {
+async function runChunk(
+  sess: ort.InferenceSession,
+  s: SaeTrainSpec,
+  state: Record<string, Float32Array>,
+  xs: Float32Array,
+  steps: number,
+  t0: number,
+  lr = 1e-2,
+) {
   const B = xs.length / steps / s.dIn;
   const dims = stateDims(s);
   const feeds: Record<string, ort.Tensor> = {
@@ -176,7 +226,14 @@ async function runChunk(sess: ort.InferenceSession, s: SaeTrainSpec, state: Reco
     t0: t(Float32Array.of(t0), []),
     dead_after: t(Float32Array.of(50), []),
   };
-  for (const nm of stateNames(s)) feeds[`in_${nm}`] = t(state[nm]!.subarray(0, dims[nm]!.reduce((a, b) => a * b, 1)), dims[nm]!);
+  for (const nm of stateNames(s))
+    feeds[`in_${nm}`] = t(
+      state[nm]!.subarray(
+        0,
+        dims[nm]!.reduce((a, b) => a * b, 1),
+      ),
+      dims[nm]!,
+    );
   const out = await sess.run(feeds);
   const next: Record<string, Float32Array> = { ...state };
   for (const nm of stateNames(s)) next[nm] = out[`out_${nm}`]!.data as Float32Array;

@@ -55,7 +55,29 @@ beforeAll(async () => {
   ws = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-sae-train-')), 'ws');
   const bench = path.join(path.dirname(ws), 'bench');
   expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '21', '--per-cell', '10'])).code).toBe(0);
-  const harvest = await runCli(['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, '--tap', TAP, '--tap', MLP_IN, '--tap', MLP_OUT, '--dtype', 'fp32', '--device', 'cpu', '--json'], 120_000);
+  const harvest = await runCli(
+    [
+      'harvest',
+      '--workspace',
+      ws,
+      '--model',
+      DEMO,
+      '--dataset',
+      bench,
+      '--tap',
+      TAP,
+      '--tap',
+      MLP_IN,
+      '--tap',
+      MLP_OUT,
+      '--dtype',
+      'fp32',
+      '--device',
+      'cpu',
+      '--json',
+    ],
+    120_000,
+  );
   expect(harvest.code).toBe(0);
 }, 180_000);
 afterAll(() => fs.rmSync(path.dirname(ws), { recursive: true, force: true }));
@@ -74,7 +96,12 @@ describe('learning-rate schedule', () => {
 describe('spliced-in metrics', () => {
   it('cross-entropy sums -log softmax at the targets; loss recovered is 1 for a free splice and 0 for one as bad as zero-ablation', () => {
     const logits = Float32Array.of(0, Math.log(3), 1, 1); // one row, two positions, vocab 2
-    expect(crossEntropySum(logits, 2, 2, [{ row: 0, position: 0, token: 1 }, { row: 0, position: 1, token: 0 }])).toBeCloseTo(-Math.log(3 / 4) - Math.log(1 / 2), 6);
+    expect(
+      crossEntropySum(logits, 2, 2, [
+        { row: 0, position: 0, token: 1 },
+        { row: 0, position: 1, token: 0 },
+      ]),
+    ).toBeCloseTo(-Math.log(3 / 4) - Math.log(1 / 2), 6);
     expect(lossRecovered(1, 1, 3)).toBe(1);
     expect(lossRecovered(1, 3, 3)).toBe(0);
     expect(lossRecovered(1, 2, 3)).toBe(0.5);
@@ -128,7 +155,25 @@ describe('SAE training', () => {
   }, 180_000);
 
   it('spliced in, the SAE recovers most of the cross-entropy that zero-ablating its tap loses; accuracy change reported and stored', async () => {
-    const res = await runCli(['sae', 'eval', '1', '--workspace', ws, '--model', DEMO, '--dataset', path.join(path.dirname(ws), 'bench'), '--limit', '24', '--device', 'cpu', '--json'], 180_000);
+    const res = await runCli(
+      [
+        'sae',
+        'eval',
+        '1',
+        '--workspace',
+        ws,
+        '--model',
+        DEMO,
+        '--dataset',
+        path.join(path.dirname(ws), 'bench'),
+        '--limit',
+        '24',
+        '--device',
+        'cpu',
+        '--json',
+      ],
+      180_000,
+    );
     expect(res.code, res.stderr).toBe(0);
     const e = JSON.parse(res.stdout) as SaeEvaluation;
     expect(e.items).toBe(24);
@@ -142,7 +187,22 @@ describe('SAE training', () => {
   }, 180_000);
 
   it('BatchTopK keeps k active features per token on average and is stored as JumpReLU with its learned threshold', async () => {
-    const r = await train(['--tap', TAP, '--arch', 'batchtopk', '--expansion', '4', '--k', '16', '--steps', '300', '--batch', '512', '--lr', '1e-3']);
+    const r = await train([
+      '--tap',
+      TAP,
+      '--arch',
+      'batchtopk',
+      '--expansion',
+      '4',
+      '--k',
+      '16',
+      '--steps',
+      '300',
+      '--batch',
+      '512',
+      '--lr',
+      '1e-3',
+    ]);
     expect(r.final.l0).toBeCloseTo(16, 3);
     expect(r.final.fvu).toBeLessThan(0.15);
     const { sae } = loadSae(r.saeId);
@@ -151,20 +211,80 @@ describe('SAE training', () => {
   }, 180_000);
 
   it('--normalize none trains on raw activations (scale 1)', async () => {
-    const r = await train(['--tap', TAP, '--normalize', 'none', '--expansion', '2', '--k', '8', '--steps', '20', '--batch', '256', '--lr', '1e-3']);
+    const r = await train([
+      '--tap',
+      TAP,
+      '--normalize',
+      'none',
+      '--expansion',
+      '2',
+      '--k',
+      '8',
+      '--steps',
+      '20',
+      '--batch',
+      '256',
+      '--lr',
+      '1e-3',
+    ]);
     expect(r.activationScale).toEqual({ input: 1, output: 1 });
   }, 180_000);
 
   it('ReLU + L1: a larger L1 coefficient gives sparser codes', async () => {
-    const weak = await train(['--tap', TAP, '--arch', 'relu', '--l1', '1', '--expansion', '2', '--steps', '200', '--batch', '256', '--lr', '1e-3']);
-    const strong = await train(['--tap', TAP, '--arch', 'relu', '--l1', '20', '--expansion', '2', '--steps', '200', '--batch', '256', '--lr', '1e-3']);
+    const weak = await train([
+      '--tap',
+      TAP,
+      '--arch',
+      'relu',
+      '--l1',
+      '1',
+      '--expansion',
+      '2',
+      '--steps',
+      '200',
+      '--batch',
+      '256',
+      '--lr',
+      '1e-3',
+    ]);
+    const strong = await train([
+      '--tap',
+      TAP,
+      '--arch',
+      'relu',
+      '--l1',
+      '20',
+      '--expansion',
+      '2',
+      '--steps',
+      '200',
+      '--batch',
+      '256',
+      '--lr',
+      '1e-3',
+    ]);
     expect(strong.final.l1).toBeGreaterThan(0);
     expect(strong.final.l0).toBeLessThan(weak.final.l0 * 0.8);
     expect(loadSae(strong.saeId).sae.architecture).toBe('relu');
   }, 180_000);
 
   it('a transcoder learns hook_mlp_in -> hook_mlp_out and is stored with its output tap', async () => {
-    const r = await train(['--tap', MLP_IN, '--out-tap', MLP_OUT, '--expansion', '4', '--k', '16', '--steps', '300', '--batch', '512', '--lr', '1e-3']);
+    const r = await train([
+      '--tap',
+      MLP_IN,
+      '--out-tap',
+      MLP_OUT,
+      '--expansion',
+      '4',
+      '--k',
+      '16',
+      '--steps',
+      '300',
+      '--batch',
+      '512',
+      '--lr',
+      '1e-3',
+    ]);
     expect(r.final.fvu).toBeLessThan(0.2);
     const { record, sae } = loadSae(r.saeId);
     expect(record).toMatchObject({ hookName: MLP_IN, hookNameOut: MLP_OUT, dOut: 128 });
@@ -173,16 +293,49 @@ describe('SAE training', () => {
 
   it('an ocular train process killed with SIGKILL mid-run resumes with ocular jobs resume from its last checkpoint', async () => {
     const before = new Set(fs.existsSync(path.join(ws, 'blobs', 'sae-train')) ? fs.readdirSync(path.join(ws, 'blobs', 'sae-train')) : []);
-    const child = spawn(process.execPath, [ocularBin, 'train', '--workspace', ws, '--harvest', '1', '--tap', TAP, '--expansion', '2', '--k', '8', '--steps', '3000', '--batch', '256', '--checkpoint-every', '50', '--log-every', '10', '--device', 'cpu', '--json'], { stdio: 'ignore', detached: true });
+    const child = spawn(
+      process.execPath,
+      [
+        ocularBin,
+        'train',
+        '--workspace',
+        ws,
+        '--harvest',
+        '1',
+        '--tap',
+        TAP,
+        '--expansion',
+        '2',
+        '--k',
+        '8',
+        '--steps',
+        '3000',
+        '--batch',
+        '256',
+        '--checkpoint-every',
+        '50',
+        '--log-every',
+        '10',
+        '--device',
+        'cpu',
+        '--json',
+      ],
+      { stdio: 'ignore', detached: true },
+    );
     const exited = new Promise((resolve) => child.on('exit', resolve));
     // Wait for a checkpoint of the new job, then kill the CLI and its pool processes at once.
     let jobId = 0;
     await expect
-      .poll(() => {
-        const dirs = fs.existsSync(path.join(ws, 'blobs', 'sae-train')) ? fs.readdirSync(path.join(ws, 'blobs', 'sae-train')).filter((d) => !before.has(d)) : [];
-        jobId = Number(dirs[0] ?? 0);
-        return jobId > 0 && fs.existsSync(path.join(ws, 'blobs', 'sae-train', String(jobId), 'checkpoint.safetensors'));
-      }, { timeout: 60_000, interval: 100 })
+      .poll(
+        () => {
+          const dirs = fs.existsSync(path.join(ws, 'blobs', 'sae-train'))
+            ? fs.readdirSync(path.join(ws, 'blobs', 'sae-train')).filter((d) => !before.has(d))
+            : [];
+          jobId = Number(dirs[0] ?? 0);
+          return jobId > 0 && fs.existsSync(path.join(ws, 'blobs', 'sae-train', String(jobId), 'checkpoint.safetensors'));
+        },
+        { timeout: 60_000, interval: 100 },
+      )
       .toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     process.kill(-child.pid!, 'SIGKILL');
@@ -203,7 +356,17 @@ describe('SAE training', () => {
       const opened = await b.invoke('workspace.open', {});
       expect(opened.ok ? 'opened' : opened.error.message).toBe('opened');
       const until = (id: number, predicate: (j: Job) => boolean) => untilJob(b, id, predicate);
-      const job = b.startTrustedJob('sae-train', { harvestId: 1, tap: TAP, expansion: 2, k: 8, steps: 400, batchSize: 256, checkpointEvery: 50, logEvery: 10, device: 'cpu' });
+      const job = b.startTrustedJob('sae-train', {
+        harvestId: 1,
+        tap: TAP,
+        expansion: 2,
+        k: 8,
+        steps: 400,
+        batchSize: 256,
+        checkpointEvery: 50,
+        logEvery: 10,
+        device: 'cpu',
+      });
       await until(job.id, (j) => j.progress >= 0.3);
       await b.invoke('jobs.cancel', { id: job.id });
       const cancelled = await until(job.id, (j) => !['queued', 'running'].includes(j.state));
@@ -224,4 +387,3 @@ describe('SAE training', () => {
     }
   }, 180_000);
 });
-

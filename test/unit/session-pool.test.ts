@@ -28,7 +28,9 @@ function pool(size: number) {
 function slowModel(file: string) {
   const n = 1024;
   const w = floatTensor('W', [n, n], randn(mulberry32(1), n * n, 1 / Math.sqrt(n)));
-  const nodes = Array.from({ length: 120 }, (_, i) => node('MatMul', [i === 0 ? 'x' : `h${i - 1}`, 'W'], [i === 119 ? 'y' : `h${i}`], `mm${i}`));
+  const nodes = Array.from({ length: 120 }, (_, i) =>
+    node('MatMul', [i === 0 ? 'x' : `h${i - 1}`, 'W'], [i === 119 ? 'y' : `h${i}`], `mm${i}`),
+  );
   writeModel(model(graph('slow', nodes, [valueInfo('x', DataType.FLOAT, [n, n])], [valueInfo('y', DataType.FLOAT, [n, n])], [w])), file);
 }
 
@@ -52,7 +54,9 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     const x = randn(mulberry32(4), 2 * 7 * 16, 1);
     const expected = await Promise.all(files.map((f) => runModel(f, { inputs_embeds: { dims: [2, 7, 16], data: x } })));
     const runs = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => p.run(handles[i % 3]!, { inputs_embeds: { type: 'float32', dims: [2, 7, 16], data: x } }).then((out) => ({ i, out }))),
+      Array.from({ length: 24 }, (_, i) =>
+        p.run(handles[i % 3]!, { inputs_embeds: { type: 'float32', dims: [2, 7, 16], data: x } }).then((out) => ({ i, out })),
+      ),
     );
     for (const { i, out } of runs) expect(maxAbsDiff(out.logits!.data as Float32Array, expected[i % 3]!.logits!.data)).toBe(0);
   });
@@ -105,7 +109,9 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     await expect(p.run(quickHandle, { inputs_embeds: { type: 'float32', dims: [1, 1, 16], data: e } })).resolves.toHaveProperty('logits');
     const pids = await p.pids();
     expect(pids).not.toContain(victim);
-    await expect(p.run(slowHandle, { x: { type: 'float32', dims: [1024, 1024], data: x } })).rejects.toThrow(/lost when its ONNX Runtime process crashed/);
+    await expect(p.run(slowHandle, { x: { type: 'float32', dims: [1024, 1024], data: x } })).rejects.toThrow(
+      /lost when its ONNX Runtime process crashed/,
+    );
     const reloaded = await p.load(slow, 'cpu');
     const out = await p.run(reloaded, { x: { type: 'float32', dims: [1024, 1024], data: x } });
     expect(out.y!.dims).toEqual([1024, 1024]);

@@ -10,7 +10,11 @@ import { Backend } from '../../src-main/core/backend/backend';
 import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
-const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'), 'utf8')) as { prompts: string[]; greedy_tokens: number[][]; max_new_tokens: number };
+const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'), 'utf8')) as {
+  prompts: string[];
+  greedy_tokens: number[][];
+  max_new_tokens: number;
+};
 const items = reference.prompts.map((prompt, i) => ({ image: path.join(LLAVA, 'test-images', `${i}.png`), prompt }));
 
 const backends: Backend[] = [];
@@ -19,7 +23,14 @@ afterEach(async () => {
 });
 
 async function backendWithWorkspace() {
-  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: path.join(tmpDir(), 'ws') });
+  const b = new Backend({
+    transport: 'http',
+    workerEntry,
+    taskWorkerEntry,
+    sessionHostEntry,
+    configDir: tmpDir(),
+    pinnedWorkspace: path.join(tmpDir(), 'ws'),
+  });
   backends.push(b);
   await b.invoke('workspace.create', {});
   return b;
@@ -65,7 +76,24 @@ describe('vlm-generate job', () => {
 describe('ocular model generate', () => {
   it('prints answers for images and prompts, as JSON too', async () => {
     const { runCli } = await import('../helpers/cli');
-    const res = await runCli(['model', 'generate', LLAVA, '--image', items[0]!.image, '--image', items[1]!.image, '--prompt', items[0]!.prompt, '--prompt', items[1]!.prompt, '--max-new-tokens', String(reference.max_new_tokens), '--device', 'cpu', '--json']);
+    const res = await runCli([
+      'model',
+      'generate',
+      LLAVA,
+      '--image',
+      items[0]!.image,
+      '--image',
+      items[1]!.image,
+      '--prompt',
+      items[0]!.prompt,
+      '--prompt',
+      items[1]!.prompt,
+      '--max-new-tokens',
+      String(reference.max_new_tokens),
+      '--device',
+      'cpu',
+      '--json',
+    ]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const out = JSON.parse(res.stdout) as { outputs: Array<{ tokenIds: number[]; text: string }> };
@@ -80,7 +108,9 @@ describe('model registry and the pool', () => {
     const added = await b.invoke('models.add', { path: LLAVA });
     expect(added.ok).toBe(true);
     const id = (added as { result: { id: number; report: { warnings: string[] } } }).result.id;
-    expect((added as { result: { report: { warnings: string[] } } }).result.report.warnings.some((w) => w.includes('cannot generate'))).toBe(false);
+    expect(
+      (added as { result: { report: { warnings: string[] } } }).result.report.warnings.some((w) => w.includes('cannot generate')),
+    ).toBe(false);
     const decoder = path.join(LLAVA, 'onnx', 'decoder_model_merged.onnx');
     const first = await b.sessionPool().load(decoder, 'cpu');
     expect((await b.sessionPool().load(decoder, 'cpu')).sessionId).toBe(first.sessionId);
@@ -92,6 +122,8 @@ describe('model registry and the pool', () => {
     const config = JSON.parse(fs.readFileSync(path.join(foreign, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(foreign, 'config.json'), JSON.stringify({ ...config, model_type: 'florence2' }));
     const flagged = await b.invoke('models.add', { path: foreign });
-    expect((flagged as { result: { report: { warnings: string[] } } }).result.report.warnings.join(' ')).toMatch(/Model family 'florence2'.*cannot generate with it yet/);
+    expect((flagged as { result: { report: { warnings: string[] } } }).result.report.warnings.join(' ')).toMatch(
+      /Model family 'florence2'.*cannot generate with it yet/,
+    );
   });
 });

@@ -86,30 +86,63 @@ describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
         attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
         position_ids: { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions },
       };
-      for (let l = 0; l < 2; l++) for (const k of ['key', 'value']) feeds[`past_key_values.${l}.${k}`] = { type: 'float32', dims: [batch, 1, 0, 16], data: new Float32Array(0) };
+      for (let l = 0; l < 2; l++)
+        for (const k of ['key', 'value'])
+          feeds[`past_key_values.${l}.${k}`] = { type: 'float32', dims: [batch, 1, 0, 16], data: new Float32Array(0) };
       const decoderFile = path.join(dir, 'onnx', 'decoder_model_merged.onnx');
       const base = await pool.run(await pool.load(decoderFile, 'cpu'), feeds);
 
-      const taps = writeEditedGraph(decoderFile, { expose: ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_mid', 'blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post'] }, { cacheDir: dir });
+      const taps = writeEditedGraph(
+        decoderFile,
+        {
+          expose: [
+            'blocks.0.hook_resid_pre',
+            'blocks.0.hook_resid_mid',
+            'blocks.0.hook_attn_out',
+            'blocks.0.hook_mlp_out',
+            'blocks.0.hook_resid_post',
+          ],
+        },
+        { cacheDir: dir },
+      );
       const t = await pool.run(await pool.load(taps.path, 'cpu'), feeds);
       const get = (n: string) => t[n]!.data as Float32Array;
       // resid_pre is the merged prompt; resid_mid = resid_pre + attn_out; resid_post = resid_mid + mlp_out.
       expect(Array.from(get('blocks.0.hook_resid_pre'))).toEqual(Array.from(prefix.embeds));
       const mid = get('blocks.0.hook_resid_mid');
-      const diffMid = Math.max(...Array.from(mid, (v, i) => Math.abs(v - (get('blocks.0.hook_resid_pre')[i]! + get('blocks.0.hook_attn_out')[i]!))));
-      const diffPost = Math.max(...Array.from(get('blocks.0.hook_resid_post'), (v, i) => Math.abs(v - (mid[i]! + get('blocks.0.hook_mlp_out')[i]!))));
+      const diffMid = Math.max(
+        ...Array.from(mid, (v, i) => Math.abs(v - (get('blocks.0.hook_resid_pre')[i]! + get('blocks.0.hook_attn_out')[i]!))),
+      );
+      const diffPost = Math.max(
+        ...Array.from(get('blocks.0.hook_resid_post'), (v, i) => Math.abs(v - (mid[i]! + get('blocks.0.hook_mlp_out')[i]!))),
+      );
       expect(diffMid).toBeLessThan(1e-5);
       expect(diffPost).toBeLessThan(1e-5);
 
       const r = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.3);
-      const sae = { architecture: 'topk' as const, dIn: 32, dSae: 64, k: 8, W_enc: r(32 * 64, 1), b_enc: r(64, 2), W_dec: r(64 * 32, 3), b_dec: r(32, 4), applyBDecToInput: true };
-      const edited = writeEditedGraph(decoderFile, { saeEdits: [{ id: 's', tap: 'blocks.1.hook_resid_post', sae }], steer: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });
+      const sae = {
+        architecture: 'topk' as const,
+        dIn: 32,
+        dSae: 64,
+        k: 8,
+        W_enc: r(32 * 64, 1),
+        b_enc: r(64, 2),
+        W_dec: r(64 * 32, 3),
+        b_dec: r(32, 4),
+        applyBDecToInput: true,
+      };
+      const edited = writeEditedGraph(
+        decoderFile,
+        { saeEdits: [{ id: 's', tap: 'blocks.1.hook_resid_post', sae }], steer: ['blocks.0.hook_resid_post'] },
+        { cacheDir: dir },
+      );
       const session = await pool.load(edited.path, 'cpu');
       const identity: Record<string, any> = {};
       Object.assign(identity, saeIdentityInputs('s', 64, batch, length));
       const zero = { type: 'float32' as const, dims: [1, 1, 32], data: new Float32Array(32) };
       const same = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': zero });
-      const maxDiff = (a: any, b: any) => Math.max(...Array.from(a.data as Float32Array, (v: number, i: number) => Math.abs(v - (b.data as Float32Array)[i]!)));
+      const maxDiff = (a: any, b: any) =>
+        Math.max(...Array.from(a.data as Float32Array, (v: number, i: number) => Math.abs(v - (b.data as Float32Array)[i]!)));
       expect(maxDiff(same.logits, base.logits)).toBeLessThan(1e-5);
       const push = { type: 'float32' as const, dims: [1, 1, 32], data: r(32, 9).map((v) => v * 10) };
       const moved1 = await pool.run(session, { ...feeds, ...identity, 'steer.blocks.0.hook_resid_post': push });

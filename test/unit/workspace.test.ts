@@ -46,7 +46,9 @@ describe('migrations', () => {
       const upTo = MIGRATIONS.filter((m) => m.version <= older.version);
       const ws = Workspace.create(dir, { migrations: upTo });
       expect(ws.schemaVersion()).toBe(older.version);
-      ws.db.prepare("INSERT INTO jobs (kind, params_json, state, created_at) VALUES ('selftest', '{\"steps\":3}', 'succeeded', '2026-01-01')").run();
+      ws.db
+        .prepare("INSERT INTO jobs (kind, params_json, state, created_at) VALUES ('selftest', '{\"steps\":3}', 'succeeded', '2026-01-01')")
+        .run();
       ws.close();
 
       const upgraded = Workspace.open(dir);
@@ -147,6 +149,8 @@ describe('unclean shutdown and concurrent use', () => {
   it('refuses read-only open of a workspace that needs a schema upgrade', () => {
     const dir = tmpDir();
     Workspace.create(dir, { migrations: MIGRATIONS.slice(0, 1) }).close();
-    expect(() => Workspace.open(dir, { readOnly: true })).toThrow(new RegExp(`uses schema v1 and needs upgrading to v${LATEST_SCHEMA_VERSION}`));
+    expect(() => Workspace.open(dir, { readOnly: true })).toThrow(
+      new RegExp(`uses schema v1 and needs upgrading to v${LATEST_SCHEMA_VERSION}`),
+    );
   });
 });

@@ -11,7 +11,15 @@ export const analyzeCommand: CommandSpec = {
     "Analyse an SAE's features over harvested activations, streaming over the shards: density, maxima, quantiles,\n" +
     'histograms, top-activating tokens and patches, image/text share, cross-modal weight, logit effects.',
   usage: 'ocular analyze --workspace W --sae ID (--harvest ID | --dataset DIR) [--top N] [--json]',
-  options: { workspace: { type: 'string', short: 'w' }, sae: { type: 'string' }, harvest: { type: 'string' }, dataset: { type: 'string' }, top: { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    workspace: { type: 'string', short: 'w' },
+    sae: { type: 'string' },
+    harvest: { type: 'string' },
+    dataset: { type: 'string' },
+    top: { type: 'string' },
+    device: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   help: [
     '-w, --workspace W     workspace holding the SAE and the harvest',
     '    --sae ID          SAE id (see `ocular sae list`)',
@@ -34,12 +42,22 @@ export const analyzeCommand: CommandSpec = {
       if (harvestId === null) {
         if (typeof values.dataset !== 'string') throw new UsageError('Give --harvest ID or --dataset DIR.');
         const dir = fs.realpathSync(path.resolve(values.dataset));
-        const datasets = (await call<DatasetRecord[]>('datasets.list', {})).filter((d) => fs.existsSync(d.path) && fs.realpathSync(d.path) === dir).map((d) => d.id);
-        const h = (await call<HarvestRecord[]>('harvests.list', {})).find((x) => datasets.includes(x.datasetId) && sae.hookName && x.stats[sae.hookName]);
-        if (!h) throw new UsageError(`No harvest of ${dir} holds ${sae.hookName}; run \`ocular harvest --tap ${sae.hookName}\` over it first.`);
+        const datasets = (await call<DatasetRecord[]>('datasets.list', {}))
+          .filter((d) => fs.existsSync(d.path) && fs.realpathSync(d.path) === dir)
+          .map((d) => d.id);
+        const h = (await call<HarvestRecord[]>('harvests.list', {})).find(
+          (x) => datasets.includes(x.datasetId) && sae.hookName && x.stats[sae.hookName],
+        );
+        if (!h)
+          throw new UsageError(`No harvest of ${dir} holds ${sae.hookName}; run \`ocular harvest --tap ${sae.hookName}\` over it first.`);
         harvestId = h.id;
       }
-      const started = await call<{ analysis: AnalysisRecord; job: Job }>('analyses.start', { saeId, harvestId, ...(values.top === undefined ? {} : { topN: Number(values.top) }), device: values.device ?? 'auto' });
+      const started = await call<{ analysis: AnalysisRecord; job: Job }>('analyses.start', {
+        saeId,
+        harvestId,
+        ...(values.top === undefined ? {} : { topN: Number(values.top) }),
+        device: values.device ?? 'auto',
+      });
       const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`analysis ${job.state}: ${job.error ?? ''}`);
@@ -49,7 +67,9 @@ export const analyzeCommand: CommandSpec = {
       if (json) console.log(JSON.stringify(record, null, 2));
       else {
         const s = record.summary!;
-        console.log(`analysis ${record.id}: SAE ${saeId} over harvest ${harvestId}: ${s.rows} rows, ${s.features} features (${s.neverFired} never fired), ${s.seconds.toFixed(1)} s${s.logitEffects ? '' : '; logit effects unavailable for this model'}`);
+        console.log(
+          `analysis ${record.id}: SAE ${saeId} over harvest ${harvestId}: ${s.rows} rows, ${s.features} features (${s.neverFired} never fired), ${s.seconds.toFixed(1)} s${s.logitEffects ? '' : '; logit effects unavailable for this model'}`,
+        );
       }
       return 0;
     } finally {

@@ -14,7 +14,13 @@ export const datasetCommand: CommandSpec = {
     'Generate the built-in synthetic multimodal reasoning benchmark (7 task types x 3 difficulties,\n' +
     'seeded and byte-for-byte deterministic) as a plain folder: images/, items.jsonl, dataset.json.',
   usage: 'ocular dataset synth --out DIR [--seed S] [--per-cell N] [--size PX] [--json]',
-  options: { out: { type: 'string' }, seed: { type: 'string' }, 'per-cell': { type: 'string' }, size: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    'per-cell': { type: 'string' },
+    size: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   help: [
     '    --out DIR         folder to write (created)',
     '    --seed S          random seed (default 0); the same seed gives identical files',

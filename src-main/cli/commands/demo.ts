@@ -1,6 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AnalysisRecord, EvalSummary, ExperimentRecord, FeatureDetail, FeatureRow, Job, ProbeRecord } from '../../contract/contract.js';
+import type {
+  AnalysisRecord,
+  EvalSummary,
+  ExperimentRecord,
+  FeatureDetail,
+  FeatureRow,
+  Job,
+  ProbeRecord,
+} from '../../contract/contract.js';
 import { formatExperiment } from './experiment.js';
 import { pureFeatures } from '../../core/analysis/purity.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
@@ -18,13 +26,19 @@ export const demoCommand: CommandSpec = {
     'model on it, harvest its decoder layers, train a TopK SAE on one (the first, unless --sae-tap), analyse its\n' +
     'features, probe the layers, run one ablation experiment with controls, and print a summary.',
   usage: 'ocular demo --workspace DIR [--per-cell N] [--model DIR] [--sae-tap NAME] [--json]',
-  options: { workspace: { type: 'string', short: 'w' }, 'per-cell': { type: 'string' }, model: { type: 'string' }, 'sae-tap': { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    workspace: { type: 'string', short: 'w' },
+    'per-cell': { type: 'string' },
+    model: { type: 'string' },
+    'sae-tap': { type: 'string' },
+    json: { type: 'boolean' },
+  },
   help: [
     '-w, --workspace DIR   workspace folder (created if needed)',
     '    --per-cell N      benchmark items per task and difficulty (default 20)',
     '    --model DIR       use this model folder instead of the bundled demo model',
-    '    --sae-tap NAME    decoder residual tap for the SAE and the experiment (default: the first layer\'s,',
-    '                      blocks.0.hook_resid_post, where the demo model\'s colour and shape features are)',
+    "    --sae-tap NAME    decoder residual tap for the SAE and the experiment (default: the first layer's,",
+    "                      blocks.0.hook_resid_post, where the demo model's colour and shape features are)",
     '    --json            print the summary as JSON',
   ],
   async run(values) {
@@ -39,20 +53,29 @@ export const demoCommand: CommandSpec = {
       if (!json) console.error(line);
     };
     try {
-      const opened = fs.existsSync(path.join(dir, 'workspace.sqlite')) ? await backend.invoke('workspace.open', {}) : await backend.invoke('workspace.create', {});
+      const opened = fs.existsSync(path.join(dir, 'workspace.sqlite'))
+        ? await backend.invoke('workspace.open', {})
+        : await backend.invoke('workspace.create', {});
       if (!opened.ok) throw new UsageError(opened.error.message);
       const model = typeof values.model === 'string' ? path.resolve(values.model) : (backend.demoModelPath() ?? undefined);
       if (!model) throw new UsageError('This installation has no bundled demo model (resources/models/ocular-demo-vlm); pass --model DIR.');
       const done = new Map<string, Job>();
       const finished = new Promise<Job>((resolve) =>
         backend.onEvent((e) => {
-          if (e.type !== 'job.updated' || ['queued', 'running'].includes(e.job.state) || !STAGES.includes(e.job.kind as (typeof STAGES)[number])) return;
+          if (
+            e.type !== 'job.updated' ||
+            ['queued', 'running'].includes(e.job.state) ||
+            !STAGES.includes(e.job.kind as (typeof STAGES)[number])
+          )
+            return;
           done.set(e.job.kind, e.job);
           log(`${e.job.kind.padEnd(14)} ${e.job.state} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
           if (e.job.state !== 'succeeded' || e.job.kind === STAGES[STAGES.length - 1]) resolve(e.job);
         }),
       );
-      log(`workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse, probe, experiment…`);
+      log(
+        `workspace ${dir}\nmodel     ${model}\ngenerating the benchmark (${perCell} per task and difficulty), then evaluate, harvest, train an SAE, analyse, probe, experiment…`,
+      );
       await backend.startDemo(perCell, model, typeof values['sae-tap'] === 'string' ? values['sae-tap'] : undefined);
       const last = await finished;
       if (last.state !== 'succeeded') {
@@ -61,10 +84,18 @@ export const demoCommand: CommandSpec = {
       }
       const evaluation = await call<EvalSummary>('evals.get', { id: (done.get('evaluate')!.result as { evalId: number }).evalId });
       const train = done.get('sae-train')!.result as { saeId: number; final: { fvu: number; l0: number; deadFraction: number } };
-      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find((a) => a.id === (done.get('analyze')!.result as { analysisId: number }).analysisId)!;
-      const probe = (await call<ProbeRecord[]>('probes.list', {})).find((p) => p.id === (done.get('probe')!.result as { probeId: number }).probeId)!;
-      const experiment = (await call<ExperimentRecord[]>('experiments.list', {})).find((x) => x.id === (last.result as { experimentId: number }).experimentId)!;
-      const rows = (await call<{ features: FeatureRow[] }>('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })).features.filter((f) => f.density > 0);
+      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find(
+        (a) => a.id === (done.get('analyze')!.result as { analysisId: number }).analysisId,
+      )!;
+      const probe = (await call<ProbeRecord[]>('probes.list', {})).find(
+        (p) => p.id === (done.get('probe')!.result as { probeId: number }).probeId,
+      )!;
+      const experiment = (await call<ExperimentRecord[]>('experiments.list', {})).find(
+        (x) => x.id === (last.result as { experimentId: number }).experimentId,
+      )!;
+      const rows = (
+        await call<{ features: FeatureRow[] }>('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })
+      ).features.filter((f) => f.density > 0);
       const details: FeatureDetail[] = [];
       for (const f of rows) details.push(await call<FeatureDetail>('features.get', { analysisId: analysis.id, feature: f.feature }));
       const pure = pureFeatures(details, { minExamples: 20, threshold: 0.8 });
@@ -80,16 +111,31 @@ export const demoCommand: CommandSpec = {
       if (json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(formatSummary(evaluation));
-        console.log(`\nSAE ${train.saeId} on ${(done.get('sae-train')!.params as { tap: string }).tap}: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`);
-        console.log(`analysis ${analysis.id}: ${analysis.summary!.rows} tokens, ${analysis.summary!.features} features (${analysis.summary!.neverFired} never fired)`);
-        console.log(`ground truth: of ${pure.examined} features with 20 examples, ${pure.colour.length} have top-20 patches >= 80% one colour, ${pure.shape.length} one shape`);
-        const show = (list: typeof pure.colour) => list.slice(0, 5).map((p) => `#${p.feature} ${p.value} ${(p.share * 100).toFixed(0)}%`).join(', ');
+        console.log(
+          `\nSAE ${train.saeId} on ${(done.get('sae-train')!.params as { tap: string }).tap}: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`,
+        );
+        console.log(
+          `analysis ${analysis.id}: ${analysis.summary!.rows} tokens, ${analysis.summary!.features} features (${analysis.summary!.neverFired} never fired)`,
+        );
+        console.log(
+          `ground truth: of ${pure.examined} features with 20 examples, ${pure.colour.length} have top-20 patches >= 80% one colour, ${pure.shape.length} one shape`,
+        );
+        const show = (list: typeof pure.colour) =>
+          list
+            .slice(0, 5)
+            .map((p) => `#${p.feature} ${p.value} ${(p.share * 100).toFixed(0)}%`)
+            .join(', ');
         if (pure.colour.length) console.log(`  colour features: ${show(pure.colour)}`);
         if (pure.shape.length) console.log(`  shape features: ${show(pure.shape)}`);
         console.log(`\nlinear probes for the colour under each image patch (held-out items):`);
-        for (const l of probe.results!.layers) console.log(`  ${l.tap}: ${(l.accuracy * 100).toFixed(1)}% [${(l.ci95[0] * 100).toFixed(1)}, ${(l.ci95[1] * 100).toFixed(1)}], shuffled labels ${(l.shuffledAccuracy * 100).toFixed(1)}%`);
+        for (const l of probe.results!.layers)
+          console.log(
+            `  ${l.tap}: ${(l.accuracy * 100).toFixed(1)}% [${(l.ci95[0] * 100).toFixed(1)}, ${(l.ci95[1] * 100).toFixed(1)}], shuffled labels ${(l.shuffledAccuracy * 100).toFixed(1)}%`,
+          );
         console.log(`\n${formatExperiment(experiment)}`);
-        console.log(`\ndone in ${summary.seconds.toFixed(0)} s; open the workspace in the app (or \`ocular serve --workspace ${dir}\`) to browse the features`);
+        console.log(
+          `\ndone in ${summary.seconds.toFixed(0)} s; open the workspace in the app (or \`ocular serve --workspace ${dir}\`) to browse the features`,
+        );
       }
       return 0;
     } finally {

@@ -12,18 +12,38 @@ function pct(x: number): string {
 }
 
 export function formatSummary(s: EvalSummary): string {
-  const row = (a: EvalSummary['overall']) => `${a.key.padEnd(18)} ${String(a.n).padStart(6)}  ${pct(a.accuracy).padStart(7)}  [${pct(a.ci95[0])}, ${pct(a.ci95[1])}]`;
-  const lines = [`model    ${s.eval.modelPath}`, `dataset  ${s.eval.datasetName} (${s.overall.n} items graded)`, '', `${'group'.padEnd(18)} ${'n'.padStart(6)}  ${'acc'.padStart(7)}  95% CI (bootstrap, ${s.bootstrap.resamples} resamples)`];
-  lines.push(row(s.overall), '', ...s.byTask.map(row), '', ...s.byDifficulty.map((a) => row({ ...a, key: `difficulty ${a.key}` })), '', ...s.byAnswerType.map(row));
-  if (s.hitLimitShare > 0.05) lines.push('', `warning: ${pct(s.hitLimitShare)} of outputs hit the token limit; raise --max-new-tokens before trusting these numbers.`);
+  const row = (a: EvalSummary['overall']) =>
+    `${a.key.padEnd(18)} ${String(a.n).padStart(6)}  ${pct(a.accuracy).padStart(7)}  [${pct(a.ci95[0])}, ${pct(a.ci95[1])}]`;
+  const lines = [
+    `model    ${s.eval.modelPath}`,
+    `dataset  ${s.eval.datasetName} (${s.overall.n} items graded)`,
+    '',
+    `${'group'.padEnd(18)} ${'n'.padStart(6)}  ${'acc'.padStart(7)}  95% CI (bootstrap, ${s.bootstrap.resamples} resamples)`,
+  ];
+  lines.push(
+    row(s.overall),
+    '',
+    ...s.byTask.map(row),
+    '',
+    ...s.byDifficulty.map((a) => row({ ...a, key: `difficulty ${a.key}` })),
+    '',
+    ...s.byAnswerType.map(row),
+  );
+  if (s.hitLimitShare > 0.05)
+    lines.push(
+      '',
+      `warning: ${pct(s.hitLimitShare)} of outputs hit the token limit; raise --max-new-tokens before trusting these numbers.`,
+    );
   if (s.extractionFailures > 0) lines.push(`note: no answer could be extracted from ${s.extractionFailures} outputs.`);
   return lines.join('\n');
 }
 
 export const evalCommand: CommandSpec = {
   name: 'eval',
-  summary: 'Evaluate a VLM on a dataset folder: generate, extract and grade answers, report accuracy per task,\ndifficulty and answer type with bootstrap 95% confidence intervals.',
-  usage: 'ocular eval --model DIR --dataset DIR [--max-new-tokens N] [--prompt TEMPLATE] [--limit N] [--device D] [--workspace DIR] [--json]',
+  summary:
+    'Evaluate a VLM on a dataset folder: generate, extract and grade answers, report accuracy per task,\ndifficulty and answer type with bootstrap 95% confidence intervals.',
+  usage:
+    'ocular eval --model DIR --dataset DIR [--max-new-tokens N] [--prompt TEMPLATE] [--limit N] [--device D] [--workspace DIR] [--json]',
   options: {
     model: { type: 'string' },
     dataset: { type: 'string' },
@@ -48,7 +68,9 @@ export const evalCommand: CommandSpec = {
     const model = path.resolve(requireString(values, 'model'));
     const dataset = path.resolve(requireString(values, 'dataset'));
     const scratch = values.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-eval-'));
-    const backend = nodeBackend({ pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace') });
+    const backend = nodeBackend({
+      pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace'),
+    });
     const call = caller(backend);
     try {
       if (!(await backend.invoke('workspace.open', {})).ok) await call('workspace.create', {});

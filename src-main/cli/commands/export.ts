@@ -13,11 +13,17 @@ export const exportCommand: CommandSpec = {
     "Share an analysis: `neuronpedia` writes Neuronpedia's bulk layout ({modelId}/{source}/features|activations|explanations/\n" +
     "batch-N.jsonl.gz) for the text side, plus Ocular's own records (image-patch examples, heatmaps, images) under ocular/.",
   usage: 'ocular export neuronpedia --workspace W --analysis ID --model-id ID --source ID --out DIR',
-  options: { workspace: { type: 'string', short: 'w' }, analysis: { type: 'string' }, 'model-id': { type: 'string' }, source: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    workspace: { type: 'string', short: 'w' },
+    analysis: { type: 'string' },
+    'model-id': { type: 'string' },
+    source: { type: 'string' },
+    out: { type: 'string' },
+  },
   help: [
     '-w, --workspace W     workspace holding the analysis (opened read-only)',
     '    --analysis ID     analysis id (see the Features page or `ocular analyze --json`)',
-    "    --model-id ID     Neuronpedia model id (e.g. ocular-demo-vlm)",
+    '    --model-id ID     Neuronpedia model id (e.g. ocular-demo-vlm)',
     '    --source ID       Neuronpedia source id (e.g. 1-ocular-res-512)',
     '    --out DIR         folder to write into',
   ],
@@ -30,13 +36,18 @@ export const exportCommand: CommandSpec = {
       const a = analyses.get(Number(requireString(values, 'analysis')));
       if (!a.summary) throw new UsageError(`Analysis ${a.id} has not finished.`);
       const sae = new SaeStore(ws.db, dir).get(a.saeId);
-      const r = exportNeuronpedia(a.id, a.saeId, { analyses, details: new FeatureDetails(ws.db, dir), labels: new LabelStore(ws.db) }, {
-        modelId: requireString(values, 'model-id'),
-        source: requireString(values, 'source'),
-        hookName: sae.hookName ?? '',
-        out: path.resolve(requireString(values, 'out')),
-        workspaceDir: dir,
-      });
+      const r = exportNeuronpedia(
+        a.id,
+        a.saeId,
+        { analyses, details: new FeatureDetails(ws.db, dir), labels: new LabelStore(ws.db) },
+        {
+          modelId: requireString(values, 'model-id'),
+          source: requireString(values, 'source'),
+          hookName: sae.hookName ?? '',
+          out: path.resolve(requireString(values, 'out')),
+          workspaceDir: dir,
+        },
+      );
       console.log(`exported ${r.features} features and ${r.explanations} explanations:\n${r.files.map((f) => `  ${f}`).join('\n')}`);
       return 0;
     } finally {

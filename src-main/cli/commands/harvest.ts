@@ -7,8 +7,10 @@ import { nodeBackend } from '../node-backend.js';
 
 export const harvestCommand: CommandSpec = {
   name: 'harvest',
-  summary: 'Run a VLM over a dataset and store activations at chosen taps (decoder and vision tower) for chosen token\nkinds, as shards with a row index, in a workspace.',
-  usage: 'ocular harvest --workspace W --model DIR --dataset DIR --tap NAME [--tap NAME ...] [--tokens image,text,generated] [--dtype fp16|fp32] [--limit N] [--json]',
+  summary:
+    'Run a VLM over a dataset and store activations at chosen taps (decoder and vision tower) for chosen token\nkinds, as shards with a row index, in a workspace.',
+  usage:
+    'ocular harvest --workspace W --model DIR --dataset DIR --tap NAME [--tap NAME ...] [--tokens image,text,generated] [--dtype fp16|fp32] [--limit N] [--json]',
   options: {
     workspace: { type: 'string', short: 'w' },
     model: { type: 'string' },
@@ -42,18 +44,28 @@ export const harvestCommand: CommandSpec = {
     const json = Boolean(values.json);
     try {
       await call(fs.existsSync(path.join(ws, 'workspace.sqlite')) ? 'workspace.open' : 'workspace.create', {});
-      const { modelId, datasetId } = await ensureModelAndDataset(backend, path.resolve(requireString(values, 'model')), path.resolve(requireString(values, 'dataset')));
-      const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number; freeBytes: number | null } }>('harvests.start', {
-        modelId,
-        datasetId,
-        taps,
-        tokenKinds: typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text'],
-        dtype: values.dtype ?? 'fp16',
-        limit: values.limit === undefined ? null : Number(values.limit),
-        ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
-        device: values.device ?? 'auto',
-      });
-      if (!json) console.error(`estimated size ${(started.estimate.bytes / 1e6).toFixed(1)} MB${started.estimate.freeBytes === null ? '' : ` (free: ${(started.estimate.freeBytes / 1e9).toFixed(1)} GB)`}`);
+      const { modelId, datasetId } = await ensureModelAndDataset(
+        backend,
+        path.resolve(requireString(values, 'model')),
+        path.resolve(requireString(values, 'dataset')),
+      );
+      const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number; freeBytes: number | null } }>(
+        'harvests.start',
+        {
+          modelId,
+          datasetId,
+          taps,
+          tokenKinds: typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text'],
+          dtype: values.dtype ?? 'fp16',
+          limit: values.limit === undefined ? null : Number(values.limit),
+          ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
+          device: values.device ?? 'auto',
+        },
+      );
+      if (!json)
+        console.error(
+          `estimated size ${(started.estimate.bytes / 1e6).toFixed(1)} MB${started.estimate.freeBytes === null ? '' : ` (free: ${(started.estimate.freeBytes / 1e9).toFixed(1)} GB)`}`,
+        );
       const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`harvest ${job.state}: ${job.error ?? ''}`);
@@ -63,7 +75,8 @@ export const harvestCommand: CommandSpec = {
       if (json) console.log(JSON.stringify(record, null, 2));
       else {
         console.log(`harvest ${record.id}: ${record.items} items, ${record.rows.decoder} decoder rows, ${record.rows.vision} vision rows`);
-        for (const [tap, s] of Object.entries(record.stats)) console.log(`  ${tap}: ${s.rows} x ${s.width}, mean norm ${s.meanNorm.toFixed(3)}`);
+        for (const [tap, s] of Object.entries(record.stats))
+          console.log(`  ${tap}: ${s.rows} x ${s.width}, mean norm ${s.meanNorm.toFixed(3)}`);
       }
       return 0;
     } finally {

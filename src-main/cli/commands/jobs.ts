@@ -6,7 +6,8 @@ import { nodeBackend } from '../node-backend.js';
 
 export const jobsCommand: CommandSpec = {
   name: 'jobs',
-  summary: "List a workspace's jobs, or resume one that was interrupted (a crash, a killed process) or cancelled,\nfrom its last checkpoint, headless.",
+  summary:
+    "List a workspace's jobs, or resume one that was interrupted (a crash, a killed process) or cancelled,\nfrom its last checkpoint, headless.",
   usage: 'ocular jobs list --workspace W [--json] | ocular jobs resume ID --workspace W [--json]',
   options: { workspace: { type: 'string', short: 'w' }, json: { type: 'boolean' } },
   help: ['-w, --workspace W     workspace folder', '    --json            print machine-readable JSON'],
@@ -20,7 +21,11 @@ export const jobsCommand: CommandSpec = {
       if (action === 'list') {
         const jobs = await call<Job[]>('jobs.list', { limit: 200 });
         if (json) console.log(JSON.stringify(jobs, null, 2));
-        else for (const j of jobs) console.log(`${String(j.id).padStart(4)}  ${j.kind.padEnd(16)} ${j.state.padEnd(12)} ${(j.progress * 100).toFixed(0).padStart(3)}%  ${j.message ?? j.error ?? ''}`);
+        else
+          for (const j of jobs)
+            console.log(
+              `${String(j.id).padStart(4)}  ${j.kind.padEnd(16)} ${j.state.padEnd(12)} ${(j.progress * 100).toFixed(0).padStart(3)}%  ${j.message ?? j.error ?? ''}`,
+            );
         return 0;
       }
       if (action === 'resume' && id) {

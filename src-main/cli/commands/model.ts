@@ -71,7 +71,8 @@ async function generateAnswers(modelPath: string, values: Record<string, unknown
   const images = (values.image as string[] | undefined) ?? [];
   const prompts = (values.prompt as string[] | undefined) ?? [];
   if (images.length === 0) throw new UsageError('Give at least one --image.');
-  if (prompts.length !== images.length && prompts.length !== 1) throw new UsageError('Give one --prompt per --image, or a single --prompt for all.');
+  if (prompts.length !== images.length && prompts.length !== 1)
+    throw new UsageError('Give one --prompt per --image, or a single --prompt for all.');
   const items = images.map((image, i) => ({ image: path.resolve(image), prompt: prompts.length === 1 ? prompts[0]! : prompts[i]! }));
   const job = await runHeadlessJob(
     'vlm-generate',
@@ -87,10 +88,14 @@ async function generateAnswers(modelPath: string, values: Record<string, unknown
     console.error(`generation ${job.state}: ${job.error ?? ''}`);
     return 1;
   }
-  const result = job.result as { outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>; hitTokenLimit: number };
+  const result = job.result as {
+    outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>;
+    hitTokenLimit: number;
+  };
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
-    for (const o of result.outputs) console.log(`${path.basename(o.image)}  ${o.prompt}\n  -> ${o.text}${o.finishReason === 'length' ? '  [token limit]' : ''}`);
+    for (const o of result.outputs)
+      console.log(`${path.basename(o.image)}  ${o.prompt}\n  -> ${o.text}${o.finishReason === 'length' ? '  [token limit]' : ''}`);
     if (result.hitTokenLimit > 0) console.log(`note: ${result.hitTokenLimit} of ${result.outputs.length} answers hit the token limit.`);
   }
   return 0;

@@ -51,7 +51,11 @@ export const saeCommand: CommandSpec = {
       if (action === 'import' && arg) {
         const sae = importSae(arg);
         const record = saes.add(sae, typeof values.name === 'string' ? values.name : path.basename(path.resolve(arg)), 'import');
-        console.log(values.json ? JSON.stringify(record, null, 2) : `imported ${sae.format} SAE ${record.id}: ${record.architecture}, d_in ${record.dIn}, d_sae ${record.dSae}${record.hookName ? `, ${record.hookName}` : ''}`);
+        console.log(
+          values.json
+            ? JSON.stringify(record, null, 2)
+            : `imported ${sae.format} SAE ${record.id}: ${record.architecture}, d_in ${record.dIn}, d_sae ${record.dSae}${record.hookName ? `, ${record.hookName}` : ''}`,
+        );
         return 0;
       }
       if (action === 'export' && arg) {
@@ -62,7 +66,11 @@ export const saeCommand: CommandSpec = {
       if (action === 'list') {
         const list = saes.list();
         if (values.json) console.log(JSON.stringify(list, null, 2));
-        else for (const s of list) console.log(`${String(s.id).padStart(4)}  ${s.name}  ${s.architecture}  ${s.dIn}->${s.dSae}${s.k ? ` k=${s.k}` : ''}  ${s.hookName ?? ''}`);
+        else
+          for (const s of list)
+            console.log(
+              `${String(s.id).padStart(4)}  ${s.name}  ${s.architecture}  ${s.dIn}->${s.dSae}${s.k ? ` k=${s.k}` : ''}  ${s.hookName ?? ''}`,
+            );
         return 0;
       }
       throw new UsageError(`Usage: ${saeCommand.usage}`);
@@ -77,7 +85,11 @@ async function evaluate(saeId: number, values: Record<string, unknown>): Promise
   try {
     const opened = await backend.invoke('workspace.open', {});
     if (!opened.ok) throw new UsageError(opened.error.message);
-    const { modelId, datasetId } = await ensureModelAndDataset(backend, path.resolve(requireString(values, 'model')), path.resolve(requireString(values, 'dataset')));
+    const { modelId, datasetId } = await ensureModelAndDataset(
+      backend,
+      path.resolve(requireString(values, 'model')),
+      path.resolve(requireString(values, 'dataset')),
+    );
     const job = backend.startTrustedJob('sae-eval', {
       saeId,
       modelId,
@@ -95,8 +107,13 @@ async function evaluate(saeId: number, values: Record<string, unknown>): Promise
     if (values.json) console.log(JSON.stringify(e, null, 2));
     else {
       console.log(`SAE ${saeId} spliced in, ${e.items} items, ${e.tokens} scored tokens:`);
-      console.log(`  CE clean ${e.ceClean.toFixed(4)}, spliced ${e.ceSpliced.toFixed(4)} (+${e.ceIncrease.toFixed(4)}), zero-ablated ${e.ceZeroAblated.toFixed(4)}; CE loss recovered ${(e.ceLossRecovered * 100).toFixed(1)}%`);
-      if (e.accuracyClean !== null) console.log(`  accuracy clean ${(e.accuracyClean * 100).toFixed(1)}%, spliced ${(e.accuracySpliced! * 100).toFixed(1)}% (${(e.accuracyChange! * 100).toFixed(1)} points)`);
+      console.log(
+        `  CE clean ${e.ceClean.toFixed(4)}, spliced ${e.ceSpliced.toFixed(4)} (+${e.ceIncrease.toFixed(4)}), zero-ablated ${e.ceZeroAblated.toFixed(4)}; CE loss recovered ${(e.ceLossRecovered * 100).toFixed(1)}%`,
+      );
+      if (e.accuracyClean !== null)
+        console.log(
+          `  accuracy clean ${(e.accuracyClean * 100).toFixed(1)}%, spliced ${(e.accuracySpliced! * 100).toFixed(1)}% (${(e.accuracyChange! * 100).toFixed(1)} points)`,
+        );
     }
     return 0;
   } finally {

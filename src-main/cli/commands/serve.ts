@@ -59,4 +59,3 @@ export const serveCommand: CommandSpec = {
     return 0;
   },
 };
-

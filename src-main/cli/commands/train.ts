@@ -11,8 +11,10 @@ const num = (v: unknown, name: string): number | undefined => {
 
 export const trainCommand: CommandSpec = {
   name: 'train',
-  summary: 'Train an SAE (TopK, BatchTopK or ReLU + L1) or a transcoder on taps of a harvest in a workspace; the\ntraining step is an ONNX graph run by onnxruntime (CPU, or CUDA where available). The trained SAE is\nstored in the workspace (SAELens format).',
-  usage: 'ocular train --workspace W --harvest ID --tap NAME [--out-tap NAME] [--arch topk|batchtopk|relu] [--expansion N] [--k K] [--l1 C] [--steps S] [--batch B] [--lr LR] [--json]',
+  summary:
+    'Train an SAE (TopK, BatchTopK or ReLU + L1) or a transcoder on taps of a harvest in a workspace; the\ntraining step is an ONNX graph run by onnxruntime (CPU, or CUDA where available). The trained SAE is\nstored in the workspace (SAELens format).',
+  usage:
+    'ocular train --workspace W --harvest ID --tap NAME [--out-tap NAME] [--arch topk|batchtopk|relu] [--expansion N] [--k K] [--l1 C] [--steps S] [--batch B] [--lr LR] [--json]',
   options: {
     workspace: { type: 'string', short: 'w' },
     harvest: { type: 'string' },
@@ -39,7 +41,7 @@ export const trainCommand: CommandSpec = {
   help: [
     '-w, --workspace W     workspace holding the harvest',
     '    --harvest ID      harvest id (see the Activations page or `ocular harvest --json`)',
-    '    --tap NAME        tap to train on (one of the harvest\'s taps)',
+    "    --tap NAME        tap to train on (one of the harvest's taps)",
     '    --out-tap NAME    train a transcoder from --tap to this tap (e.g. hook_mlp_in -> hook_mlp_out)',
     '    --arch A          topk (default), batchtopk (saved as JumpReLU with the learned threshold) or relu (L1)',
     '    --expansion N     d_sae = N x d_in (default 8)',
@@ -63,7 +65,11 @@ export const trainCommand: CommandSpec = {
     const job = await runHeadlessJob(
       'sae-train',
       {
-        harvestId: num(values.harvest, 'harvest') ?? (() => { throw new UsageError('--harvest is required.'); })(),
+        harvestId:
+          num(values.harvest, 'harvest') ??
+          (() => {
+            throw new UsageError('--harvest is required.');
+          })(),
         tap: requireString(values, 'tap'),
         outputTap: values['out-tap'],
         architecture: values.arch,
@@ -90,7 +96,11 @@ export const trainCommand: CommandSpec = {
       return 1;
     }
     const r = job.result as { saeId: number; steps: number; final: { fvu: number; l0: number; deadFraction: number } };
-    console.log(values.json ? JSON.stringify(job.result, null, 2) : `SAE ${r.saeId}: ${r.steps} steps, FVU ${r.final.fvu.toFixed(3)}, L0 ${r.final.l0.toFixed(1)}, dead ${(r.final.deadFraction * 100).toFixed(1)}%`);
+    console.log(
+      values.json
+        ? JSON.stringify(job.result, null, 2)
+        : `SAE ${r.saeId}: ${r.steps} steps, FVU ${r.final.fvu.toFixed(3)}, L0 ${r.final.l0.toFixed(1)}, dead ${(r.final.deadFraction * 100).toFixed(1)}%`,
+    );
     return 0;
   },
 };

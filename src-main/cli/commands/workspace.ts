@@ -53,7 +53,11 @@ export const selftestCommand: CommandSpec = {
   summary: 'Run the built-in self-test job in a workspace headless, printing its progress; exit code 0 when it succeeds.',
   usage: 'ocular selftest --workspace DIR [--steps N] [--json]',
   options: { workspace: { type: 'string', short: 'w' }, steps: { type: 'string' }, json: { type: 'boolean' } },
-  help: ['-w, --workspace DIR   workspace folder (created if it holds none)', '    --steps N         number of steps (default 10)', '    --json            print the finished job as JSON'],
+  help: [
+    '-w, --workspace DIR   workspace folder (created if it holds none)',
+    '    --steps N         number of steps (default 10)',
+    '    --json            print the finished job as JSON',
+  ],
   async run(values) {
     const dir = requireString(values, 'workspace');
     const steps = values.steps === undefined ? 10 : Number(values.steps);

@@ -20,7 +20,10 @@ class TopRows {
   readonly rows: Int32Array;
   private readonly minAt: Int32Array;
   private readonly minVal: Float32Array;
-  constructor(readonly features: number, readonly size: number) {
+  constructor(
+    readonly features: number,
+    readonly size: number,
+  ) {
     this.vals = new Float32Array(features * size).fill(-Infinity);
     this.rows = new Int32Array(features * size).fill(-1);
     this.minAt = new Int32Array(features);
@@ -91,7 +94,10 @@ export class FeatureAccumulator {
   truncatedRows = 0;
   scale = 0;
 
-  constructor(readonly features: number, options: { topN: number; crossK: number; tasks?: number }) {
+  constructor(
+    readonly features: number,
+    options: { topN: number; crossK: number; tasks?: number },
+  ) {
     this.tasks = options.tasks ?? 0;
     const sums = () => new Float64Array(features * Math.max(1, this.tasks));
     const rows = () => new Float64Array(Math.max(1, this.tasks));

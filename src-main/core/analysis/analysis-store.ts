@@ -7,7 +7,14 @@
 import type { z } from 'zod';
 import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
-import type { AnalysisRecord, FeatureRow, LabelStatus, analysisRequestSchema, analysisSummarySchema, featureSortSchema } from '../../contract/contract.js';
+import type {
+  AnalysisRecord,
+  FeatureRow,
+  LabelStatus,
+  analysisRequestSchema,
+  analysisSummarySchema,
+  featureSortSchema,
+} from '../../contract/contract.js';
 
 export type TaskMeans = Record<'all' | 'image' | 'text' | 'answer', Record<string, number>>;
 export type AnalysisParams = z.infer<typeof analysisRequestSchema>;
@@ -62,7 +69,9 @@ export class AnalysisStore {
   constructor(private readonly db: Db) {}
 
   create(params: AnalysisParams): AnalysisRecord {
-    const info = this.db.prepare('INSERT INTO analyses (sae_id, harvest_id, params_json, created_at) VALUES (?, ?, ?, ?)').run(params.saeId, params.harvestId, JSON.stringify(params), new Date().toISOString());
+    const info = this.db
+      .prepare('INSERT INTO analyses (sae_id, harvest_id, params_json, created_at) VALUES (?, ?, ?, ?)')
+      .run(params.saeId, params.harvestId, JSON.stringify(params), new Date().toISOString());
     return this.get(Number(info.lastInsertRowid));
   }
 
@@ -85,13 +94,28 @@ export class AnalysisStore {
     const insertFeature = this.db.prepare(
       'INSERT INTO features (analysis_id, feature, density, max_act, mean_act, image_share, cross_modal, quantiles_json, hist_json, logits_json, task_means_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const insertExample = this.db.prepare('INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES (?, ?, ?, ?, ?, ?)');
+    const insertExample = this.db.prepare(
+      'INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM features WHERE analysis_id = ?').run(id);
       this.db.prepare('DELETE FROM feature_examples WHERE analysis_id = ?').run(id);
       for (const f of features) {
-        insertFeature.run(id, f.feature, f.density, f.maxAct, f.meanAct, f.imageShare, f.crossModal, JSON.stringify(f.quantiles), JSON.stringify(f.histogram), f.logits ? JSON.stringify(f.logits) : null, f.taskMeans ? JSON.stringify(f.taskMeans) : null);
-        for (const kind of ['top', 'image', 'text'] as const) f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
+        insertFeature.run(
+          id,
+          f.feature,
+          f.density,
+          f.maxAct,
+          f.meanAct,
+          f.imageShare,
+          f.crossModal,
+          JSON.stringify(f.quantiles),
+          JSON.stringify(f.histogram),
+          f.logits ? JSON.stringify(f.logits) : null,
+          f.taskMeans ? JSON.stringify(f.taskMeans) : null,
+        );
+        for (const kind of ['top', 'image', 'text'] as const)
+          f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
       }
       this.db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), id);
     })();
@@ -99,7 +123,14 @@ export class AnalysisStore {
 
   features(
     analysisId: number,
-    q: { offset: number; limit: number; sort: z.infer<typeof featureSortSchema>; order: 'asc' | 'desc'; search: string; status: LabelStatus | null },
+    q: {
+      offset: number;
+      limit: number;
+      sort: z.infer<typeof featureSortSchema>;
+      order: 'asc' | 'desc';
+      search: string;
+      status: LabelStatus | null;
+    },
   ): { total: number; features: FeatureRow[] } {
     const a = this.get(analysisId);
     const where: string[] = ['f.analysis_id = ?'];
@@ -110,7 +141,7 @@ export class AnalysisStore {
         where.push('f.feature = ?');
         args.push(Number(search.replace('#', '')));
       } else {
-        where.push('(l.label LIKE ? ESCAPE \'\\\' OR l.tags_json LIKE ? ESCAPE \'\\\')');
+        where.push("(l.label LIKE ? ESCAPE '\\' OR l.tags_json LIKE ? ESCAPE '\\')");
         const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
         args.push(like, like);
       }
@@ -125,39 +156,96 @@ export class AnalysisStore {
       .prepare(
         `SELECT f.feature, f.density, f.max_act, f.mean_act, f.image_share, f.cross_modal, l.label, coalesce(l.status, 'unlabelled') AS status ${from} ORDER BY ${SORT_SQL[q.sort]} ${q.order === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, f.feature ASC LIMIT ? OFFSET ?`,
       )
-      .all(...args, q.limit, q.offset) as Array<{ feature: number; density: number; max_act: number; mean_act: number; image_share: number | null; cross_modal: number | null; label: string | null; status: LabelStatus }>;
+      .all(...args, q.limit, q.offset) as Array<{
+      feature: number;
+      density: number;
+      max_act: number;
+      mean_act: number;
+      image_share: number | null;
+      cross_modal: number | null;
+      label: string | null;
+      status: LabelStatus;
+    }>;
     return {
       total,
-      features: rows.map((r) => ({ feature: r.feature, density: r.density, maxAct: r.max_act, meanAct: r.mean_act, imageShare: r.image_share, crossModal: r.cross_modal, label: r.label, status: r.status })),
+      features: rows.map((r) => ({
+        feature: r.feature,
+        density: r.density,
+        maxAct: r.max_act,
+        meanAct: r.mean_act,
+        imageShare: r.image_share,
+        crossModal: r.cross_modal,
+        label: r.label,
+        status: r.status,
+      })),
     };
   }
 
   /** Every feature's mean activation by task, for task-selectivity rules. */
   taskMeans(analysisId: number): Map<number, TaskMeans> {
-    const rows = this.db.prepare('SELECT feature, task_means_json FROM features WHERE analysis_id = ? AND task_means_json IS NOT NULL').all(analysisId) as Array<{ feature: number; task_means_json: string }>;
+    const rows = this.db
+      .prepare('SELECT feature, task_means_json FROM features WHERE analysis_id = ? AND task_means_json IS NOT NULL')
+      .all(analysisId) as Array<{ feature: number; task_means_json: string }>;
     return new Map(rows.map((r) => [r.feature, JSON.parse(r.task_means_json) as TaskMeans]));
   }
 
   /** Mean activation over all tokens (zeros included): the value mean-ablation clamps to. */
   overallMeans(analysisId: number): Map<number, number> {
-    const rows = this.db.prepare('SELECT feature, density * mean_act AS m FROM features WHERE analysis_id = ?').all(analysisId) as Array<{ feature: number; m: number }>;
+    const rows = this.db.prepare('SELECT feature, density * mean_act AS m FROM features WHERE analysis_id = ?').all(analysisId) as Array<{
+      feature: number;
+      m: number;
+    }>;
     return new Map(rows.map((r) => [r.feature, r.m]));
   }
 
-  feature(analysisId: number, feature: number): { row: FeatureRow; quantiles: { q50: number; q90: number; q99: number }; histogram: number[]; logits: FeatureResult['logits']; examples: FeatureResult['examples'] } {
+  feature(
+    analysisId: number,
+    feature: number,
+  ): {
+    row: FeatureRow;
+    quantiles: { q50: number; q90: number; q99: number };
+    histogram: number[];
+    logits: FeatureResult['logits'];
+    examples: FeatureResult['examples'];
+  } {
     const a = this.get(analysisId);
     const r = this.db
-      .prepare("SELECT f.*, l.label, coalesce(l.status, 'unlabelled') AS status FROM features f LEFT JOIN feature_labels l ON l.sae_id = ? AND l.feature = f.feature WHERE f.analysis_id = ? AND f.feature = ?")
+      .prepare(
+        "SELECT f.*, l.label, coalesce(l.status, 'unlabelled') AS status FROM features f LEFT JOIN feature_labels l ON l.sae_id = ? AND l.feature = f.feature WHERE f.analysis_id = ? AND f.feature = ?",
+      )
       .get(a.saeId, analysisId, feature) as
-      | { feature: number; density: number; max_act: number; mean_act: number; image_share: number | null; cross_modal: number | null; quantiles_json: string; hist_json: string; logits_json: string | null; label: string | null; status: LabelStatus }
+      | {
+          feature: number;
+          density: number;
+          max_act: number;
+          mean_act: number;
+          image_share: number | null;
+          cross_modal: number | null;
+          quantiles_json: string;
+          hist_json: string;
+          logits_json: string | null;
+          label: string | null;
+          status: LabelStatus;
+        }
       | undefined;
     if (!r) throw new OcularError('not_found', `Analysis ${analysisId} has no feature ${feature}.`);
     const examples: FeatureResult['examples'] = { top: [], image: [], text: [] };
-    for (const e of this.db.prepare('SELECT kind, row, activation FROM feature_examples WHERE analysis_id = ? AND feature = ? ORDER BY kind, rank').all(analysisId, feature) as Array<{ kind: 'top' | 'image' | 'text'; row: number; activation: number }>) {
+    for (const e of this.db
+      .prepare('SELECT kind, row, activation FROM feature_examples WHERE analysis_id = ? AND feature = ? ORDER BY kind, rank')
+      .all(analysisId, feature) as Array<{ kind: 'top' | 'image' | 'text'; row: number; activation: number }>) {
       examples[e.kind].push({ row: e.row, activation: e.activation });
     }
     return {
-      row: { feature: r.feature, density: r.density, maxAct: r.max_act, meanAct: r.mean_act, imageShare: r.image_share, crossModal: r.cross_modal, label: r.label, status: r.status },
+      row: {
+        feature: r.feature,
+        density: r.density,
+        maxAct: r.max_act,
+        meanAct: r.mean_act,
+        imageShare: r.image_share,
+        crossModal: r.cross_modal,
+        label: r.label,
+        status: r.status,
+      },
       quantiles: JSON.parse(r.quantiles_json),
       histogram: JSON.parse(r.hist_json),
       logits: r.logits_json ? JSON.parse(r.logits_json) : null,

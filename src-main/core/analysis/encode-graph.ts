@@ -22,7 +22,8 @@ export function activePerRow(sae: SaeWeights): number {
 export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
   const kk = activePerRow(sae);
   const nodes: NodeProto[] = [];
-  const n = (op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}) => nodes.push(node(op, inputs, outputs, `enc/${outputs[0]}`, attrs));
+  const n = (op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}) =>
+    nodes.push(node(op, inputs, outputs, `enc/${outputs[0]}`, attrs));
   n(sae.applyBDecToInput ? 'Sub' : 'Identity', sae.applyBDecToInput ? ['x', 'b_dec'] : ['x'], ['xc']);
   n('MatMul', ['xc', 'W_enc'], ['proj']);
   n('Add', ['proj', 'b_enc'], ['pre']);

@@ -38,7 +38,8 @@ export function featureActivations(sae: SaeFile, feature: number, x: Float32Arra
   const out = new Float32Array(n);
   for (let r = 0; r < n; r++) {
     let pre = sae.b_enc[feature]!;
-    for (let i = 0; i < sae.dIn; i++) pre += (x[r * sae.dIn + i]! - (sae.applyBDecToInput ? sae.b_dec[i]! : 0)) * sae.W_enc[i * sae.dSae + feature]!;
+    for (let i = 0; i < sae.dIn; i++)
+      pre += (x[r * sae.dIn + i]! - (sae.applyBDecToInput ? sae.b_dec[i]! : 0)) * sae.W_enc[i * sae.dSae + feature]!;
     let act = Math.max(0, pre);
     if (sae.architecture === 'topk' && kth) act = pre >= kth[r]! - 1e-5 * Math.max(1, Math.abs(kth[r]!)) ? act : 0;
     else if (sae.architecture === 'jumprelu' || sae.architecture === 'batchtopk') act = pre > sae.threshold![feature]! ? act : 0;
@@ -107,23 +108,34 @@ export class FeatureDetails {
     const stream = streamOf(tap);
     const reader = new ShardReader(this.db, this.workspaceDir, h, tap);
     const vocab = this.vocab(analysisId);
-    const rowStmt = this.db.prepare('SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
-    const itemStmt = this.db.prepare('SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position');
+    const rowStmt = this.db.prepare(
+      'SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?',
+    );
+    const itemStmt = this.db.prepare(
+      'SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position',
+    );
 
     const examples = base.examples.top.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
     const itemRows = new Map<number, IndexRow[]>();
-    for (const e of examples) if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, itemStmt.all(h.id, stream, e.meta.item_id) as IndexRow[]);
+    for (const e of examples)
+      if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, itemStmt.all(h.id, stream, e.meta.item_id) as IndexRow[]);
 
     // Rows whose activation the page shows: every image token of each example's item, and text around text examples.
     const plans = examples.map((e) => {
       const rows = itemRows.get(e.meta.item_id)!;
       const image = rows.filter((r) => r.modality === 'image' && r.patch_row !== null && r.patch_col !== null);
       const text = rows.filter((r) => r.modality !== 'image');
-      const context = e.meta.modality === 'image' ? text.slice(0, 2 * CONTEXT) : text.filter((r) => Math.abs(r.position - e.meta.position) <= CONTEXT);
+      const context =
+        e.meta.modality === 'image' ? text.slice(0, 2 * CONTEXT) : text.filter((r) => Math.abs(r.position - e.meta.position) <= CONTEXT);
       return { e, image, context };
     });
     const needed = [...new Set(plans.flatMap((p) => [...p.image, ...p.context].map((r) => r.row)))].sort((x, y) => x - y);
-    const acts = featureActivations(sae, feature, reader.readRows(needed), sae.architecture === 'topk' ? this.kth(analysisId, needed) : null);
+    const acts = featureActivations(
+      sae,
+      feature,
+      reader.readRows(needed),
+      sae.architecture === 'topk' ? this.kth(analysisId, needed) : null,
+    );
     const actOf = new Map(needed.map((row, i) => [row, acts[i]!]));
 
     const items = new DatasetStore(this.db).itemsById(examples.map((e) => e.meta.item_id));
@@ -142,7 +154,10 @@ export class FeatureDetails {
         heatmap = { rows, cols, values };
       }
       const scene = (item?.scene ?? null) as Scene | null;
-      const obj = scene?.objects && heatmap && e.meta.patch_row !== null && e.meta.patch_col !== null ? objectAtPatch(scene, e.meta.patch_row, e.meta.patch_col, heatmap.rows, heatmap.cols) : null;
+      const obj =
+        scene?.objects && heatmap && e.meta.patch_row !== null && e.meta.patch_col !== null
+          ? objectAtPatch(scene, e.meta.patch_row, e.meta.patch_col, heatmap.rows, heatmap.cols)
+          : null;
       return {
         rank,
         row: e.row,
@@ -154,7 +169,11 @@ export class FeatureDetails {
         patchCol: e.meta.patch_col,
         imagePath: item ? imageFile(item.id, item.image) : null,
         heatmap,
-        context: context.map((r) => ({ token: r.token_id === null ? '' : (vocab[r.token_id] ?? `#${r.token_id}`), activation: actOf.get(r.row) ?? 0, at: r.row === e.row })),
+        context: context.map((r) => ({
+          token: r.token_id === null ? '' : (vocab[r.token_id] ?? `#${r.token_id}`),
+          activation: actOf.get(r.row) ?? 0,
+          at: r.row === e.row,
+        })),
         question: item?.question ?? '',
         answer: item ? String(item.answer.value) : '',
         task: item?.task ?? null,

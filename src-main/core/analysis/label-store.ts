@@ -21,13 +21,30 @@ interface LabelRow {
   updated_at: string;
 }
 
-const toLabel = (r: LabelRow): FeatureLabel => ({ feature: r.feature, label: r.label, tags: JSON.parse(r.tags_json) as string[], confidence: r.confidence, status: r.status, annotator: r.annotator, updatedAt: r.updated_at });
+const toLabel = (r: LabelRow): FeatureLabel => ({
+  feature: r.feature,
+  label: r.label,
+  tags: JSON.parse(r.tags_json) as string[],
+  confidence: r.confidence,
+  status: r.status,
+  annotator: r.annotator,
+  updatedAt: r.updated_at,
+});
 
 /** Same content (who and when aside). */
-const sameContent = (a: FeatureLabel, b: FeatureLabel) => a.label === b.label && a.status === b.status && a.confidence === b.confidence && JSON.stringify([...a.tags].sort()) === JSON.stringify([...b.tags].sort());
+const sameContent = (a: FeatureLabel, b: FeatureLabel) =>
+  a.label === b.label &&
+  a.status === b.status &&
+  a.confidence === b.confidence &&
+  JSON.stringify([...a.tags].sort()) === JSON.stringify([...b.tags].sort());
 
 const CSV_COLUMNS = ['feature', 'label', 'tags', 'confidence', 'status', 'annotator', 'updated_at'] as const;
-const exportFile = z.object({ format: z.literal('ocular-labels'), version: z.literal(1), saeId: z.number().int().optional(), labels: z.array(featureLabelSchema) });
+const exportFile = z.object({
+  format: z.literal('ocular-labels'),
+  version: z.literal(1),
+  saeId: z.number().int().optional(),
+  labels: z.array(featureLabelSchema),
+});
 
 export class LabelStore {
   constructor(private readonly db: Db) {}
@@ -52,22 +69,43 @@ export class LabelStore {
         )
         .run(saeId, label.feature, label.label, tags, label.confidence, label.status, label.annotator, updatedAt);
       this.db
-        .prepare('INSERT INTO feature_label_history (sae_id, feature, label, tags_json, confidence, status, annotator, changed_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO feature_label_history (sae_id, feature, label, tags_json, confidence, status, annotator, changed_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(saeId, label.feature, label.label, tags, label.confidence, label.status, label.annotator, updatedAt, source);
     })();
     return this.get(saeId, label.feature)!;
   }
 
   history(saeId: number, feature: number): Array<FeatureLabel & { source: string }> {
-    const rows = this.db.prepare('SELECT *, changed_at AS updated_at FROM feature_label_history WHERE sae_id = ? AND feature = ? ORDER BY id DESC').all(saeId, feature) as Array<LabelRow & { source: string }>;
+    const rows = this.db
+      .prepare('SELECT *, changed_at AS updated_at FROM feature_label_history WHERE sae_id = ? AND feature = ? ORDER BY id DESC')
+      .all(saeId, feature) as Array<LabelRow & { source: string }>;
     return rows.map((r) => ({ ...toLabel(r), source: r.source }));
   }
 
   export(saeId: number, format: 'json' | 'csv'): { filename: string; content: string } {
     const labels = this.all(saeId);
-    if (format === 'json') return { filename: `sae-${saeId}-labels.json`, content: JSON.stringify({ format: 'ocular-labels', version: 1, saeId, labels }, null, 2) + '\n' };
+    if (format === 'json')
+      return {
+        filename: `sae-${saeId}-labels.json`,
+        content: JSON.stringify({ format: 'ocular-labels', version: 1, saeId, labels }, null, 2) + '\n',
+      };
     const lines = [CSV_COLUMNS.join(',')];
-    for (const l of labels) lines.push([String(l.feature), l.label, l.tags.join(';'), l.confidence === null ? '' : String(l.confidence), l.status, l.annotator, l.updatedAt].map(csvCell).join(','));
+    for (const l of labels)
+      lines.push(
+        [
+          String(l.feature),
+          l.label,
+          l.tags.join(';'),
+          l.confidence === null ? '' : String(l.confidence),
+          l.status,
+          l.annotator,
+          l.updatedAt,
+        ]
+          .map(csvCell)
+          .join(','),
+      );
     return { filename: `sae-${saeId}-labels.csv`, content: lines.join('\n') + '\n' };
   }
 
@@ -81,7 +119,14 @@ export class LabelStore {
         throw new OcularError('invalid_request', `The labels file is not valid JSON: ${(err as Error).message}`);
       }
       const parsed = exportFile.safeParse(raw);
-      if (!parsed.success) throw new OcularError('invalid_request', `Not an Ocular labels file: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new OcularError(
+          'invalid_request',
+          `Not an Ocular labels file: ${parsed.error.issues
+            .slice(0, 3)
+            .map((i) => `${i.path.join('.')}: ${i.message}`)
+            .join('; ')}`,
+        );
       return parsed.data.labels;
     }
     let records: Array<Record<string, string>>;
@@ -94,19 +139,30 @@ export class LabelStore {
       const candidate = {
         feature: Number(r.feature),
         label: r.label ?? '',
-        tags: (r.tags ?? '').split(';').map((t) => t.trim()).filter(Boolean),
+        tags: (r.tags ?? '')
+          .split(';')
+          .map((t) => t.trim())
+          .filter(Boolean),
         confidence: r.confidence ? Number(r.confidence) : null,
         status: r.status,
         annotator: r.annotator,
         updatedAt: r.updated_at,
       };
       const parsed = featureLabelSchema.safeParse(candidate);
-      if (!parsed.success) throw new OcularError('invalid_request', `Labels CSV row ${i + 2}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new OcularError(
+          'invalid_request',
+          `Labels CSV row ${i + 2}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
+        );
       return parsed.data;
     });
   }
 
-  import(saeId: number, labels: FeatureLabel[], takeTheirs: number[] = []): { applied: number; unchanged: number; conflicts: LabelConflict[] } {
+  import(
+    saeId: number,
+    labels: FeatureLabel[],
+    takeTheirs: number[] = [],
+  ): { applied: number; unchanged: number; conflicts: LabelConflict[] } {
     const take = new Set(takeTheirs);
     let applied = 0;
     let unchanged = 0;

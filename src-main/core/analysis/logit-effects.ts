@@ -20,14 +20,25 @@ export function extremes(row: Float32Array, n: number): LogitEffect {
   const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!);
   return {
     promoted: order.slice(0, n).map((id) => ({ id, value: row[id]! })),
-    suppressed: order.slice(-n).reverse().map((id) => ({ id, value: row[id]! })),
+    suppressed: order
+      .slice(-n)
+      .reverse()
+      .map((id) => ({ id, value: row[id]! })),
   };
 }
 
-export async function logitEffects(ctx: Pick<JobContext<unknown>, 'pool' | 'workspaceDir' | 'signal'>, modelFolder: string, sae: SaeWeights, n: number, device: Device): Promise<LogitEffect[] | null> {
+export async function logitEffects(
+  ctx: Pick<JobContext<unknown>, 'pool' | 'workspaceDir' | 'signal'>,
+  modelFolder: string,
+  sae: SaeWeights,
+  n: number,
+  device: Device,
+): Promise<LogitEffect[] | null> {
   let graph: { path: string; inputType: number };
   try {
-    graph = writeUnembedGraph(path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'), { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') });
+    graph = writeUnembedGraph(path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'), {
+      cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache'),
+    });
   } catch {
     return null; // An export whose logits cannot be sliced from the stream: the page says logit effects are unavailable.
   }
@@ -39,7 +50,10 @@ export async function logitEffects(ctx: Pick<JobContext<unknown>, 'pool' | 'work
     if (ctx.signal.aborted) throw new Error('cancelled');
     const count = Math.min(perCall, sae.dSae - start);
     const dirs = sae.W_dec.subarray(start * d, (start + count) * d);
-    const feed = graph.inputType === DataType.FLOAT16 ? { type: 'float16' as const, dims: [1, count, d], data: floatToHalf(dirs) } : { type: 'float32' as const, dims: [1, count, d], data: dirs };
+    const feed =
+      graph.inputType === DataType.FLOAT16
+        ? { type: 'float16' as const, dims: [1, count, d], data: floatToHalf(dirs) }
+        : { type: 'float32' as const, dims: [1, count, d], data: dirs };
     const out = await ctx.pool.run(session, { [session.inputNames[0]!]: feed });
     const logits = out.logits!;
     const vocab = logits.dims[2]!;

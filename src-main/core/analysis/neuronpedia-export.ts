@@ -24,13 +24,29 @@ export interface NeuronpediaExportOptions {
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export function exportNeuronpedia(analysisId: number, saeId: number, stores: { analyses: AnalysisStore; details: FeatureDetails; labels: LabelStore }, o: NeuronpediaExportOptions): { features: number; explanations: number; files: string[] } {
-  for (const [name, v] of [['model id', o.modelId], ['source', o.source]] as const) if (!SAFE_ID.test(v)) throw new Error(`The ${name} '${v}' must be letters, digits, '.', '_' or '-' (it becomes a folder name).`);
+export function exportNeuronpedia(
+  analysisId: number,
+  saeId: number,
+  stores: { analyses: AnalysisStore; details: FeatureDetails; labels: LabelStore },
+  o: NeuronpediaExportOptions,
+): { features: number; explanations: number; files: string[] } {
+  for (const [name, v] of [
+    ['model id', o.modelId],
+    ['source', o.source],
+  ] as const)
+    if (!SAFE_ID.test(v)) throw new Error(`The ${name} '${v}' must be letters, digits, '.', '_' or '-' (it becomes a folder name).`);
   const a = stores.analyses.get(analysisId);
   const edges = a.summary?.histogramEdges ?? [];
   const root = path.join(o.out, o.modelId, o.source);
   const batch = o.batchSize ?? 1000;
-  const all = stores.analyses.features(analysisId, { offset: 0, limit: 1_000_000, sort: 'feature', order: 'asc', search: '', status: null }).features;
+  const all = stores.analyses.features(analysisId, {
+    offset: 0,
+    limit: 1_000_000,
+    sort: 'feature',
+    order: 'asc',
+    search: '',
+    status: null,
+  }).features;
   const labels = new Map(stores.labels.all(saeId).map((l) => [l.feature, l]));
   const files: string[] = [];
   const write = (kind: string, n: number, lines: unknown[]) => {
@@ -67,11 +83,28 @@ export function exportNeuronpedia(analysisId: number, saeId: number, stores: { a
       });
       for (const e of d.examples.filter((x) => x.modality !== 'image' && x.context.length > 0)) {
         const values = e.context.map((t) => t.activation);
-        activations.push({ modelId: o.modelId, layer: o.source, index, tokens: e.context.map((t) => t.token), values, maxValue: Math.max(...values), maxValueTokenIndex: e.context.findIndex((t) => t.at), minValue: Math.min(...values) });
+        activations.push({
+          modelId: o.modelId,
+          layer: o.source,
+          index,
+          tokens: e.context.map((t) => t.token),
+          values,
+          maxValue: Math.max(...values),
+          maxValueTokenIndex: e.context.findIndex((t) => t.at),
+          minValue: Math.min(...values),
+        });
       }
       const label = labels.get(row.feature);
       if (label && label.label.trim()) {
-        explained.push({ modelId: o.modelId, layer: o.source, index, description: label.label, typeName: 'ocular-human', explanationModelName: `human:${label.annotator}`, createdAt: label.updatedAt });
+        explained.push({
+          modelId: o.modelId,
+          layer: o.source,
+          index,
+          description: label.label,
+          typeName: 'ocular-human',
+          explanationModelName: `human:${label.annotator}`,
+          createdAt: label.updatedAt,
+        });
         explanations++;
       }
       ocular.push({

@@ -21,7 +21,10 @@ export function purity(detail: FeatureDetail, key: 'color' | 'shape'): { value: 
   return best ? { value: best[0], share: best[1] / n } : null;
 }
 
-export function pureFeatures(details: Iterable<FeatureDetail>, options: { minExamples: number; threshold: number }): { examined: number; colour: PureFeature[]; shape: PureFeature[] } {
+export function pureFeatures(
+  details: Iterable<FeatureDetail>,
+  options: { minExamples: number; threshold: number },
+): { examined: number; colour: PureFeature[]; shape: PureFeature[] } {
   const colour: PureFeature[] = [];
   const shape: PureFeature[] = [];
   let examined = 0;

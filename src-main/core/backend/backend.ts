@@ -59,7 +59,9 @@ export interface BackendOptions {
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 /** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the first one by default. */
 export function residPostTaps(model: ModelRecord): string[] {
-  const names = model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []).filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
+  const names = model.report.components
+    .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
+    .filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
   return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
 }
 
@@ -89,7 +91,14 @@ export class Backend {
       sessionPool: () => this.sessionPool(),
       changed: () => this.emit({ type: 'workspace.changed', workspace: this.current?.info() ?? null }),
     };
-    this.handlers = { ...this.lifecycleHandlers(), ...modelHandlers(ctx), ...dataHandlers(ctx), ...saeHandlers(ctx), ...analysisHandlers(ctx), ...experimentHandlers(ctx) };
+    this.handlers = {
+      ...this.lifecycleHandlers(),
+      ...modelHandlers(ctx),
+      ...dataHandlers(ctx),
+      ...saeHandlers(ctx),
+      ...analysisHandlers(ctx),
+      ...experimentHandlers(ctx),
+    };
   }
 
   onEvent(listener: (event: BackendEvent) => void): () => void {
@@ -155,11 +164,17 @@ export class Backend {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
     const open = this.open();
     const { models, runner, dir, evals, harvests } = open;
-    const model = models.list().find((m) => m.path === path.resolve(modelPath)) ?? models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
+    const model =
+      models.list().find((m) => m.path === path.resolve(modelPath)) ??
+      models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
     const taps = residPostTaps(model);
     if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
-    if (saeTapName !== undefined && !taps.includes(saeTapName)) throw new OcularError('invalid_request', `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`);
+    if (saeTapName !== undefined && !taps.includes(saeTapName))
+      throw new OcularError(
+        'invalid_request',
+        `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`,
+      );
     const saeTap = saeTapName ?? taps[0]!;
     let datasetId = 0;
     let harvestOf = 0;
@@ -168,20 +183,46 @@ export class Backend {
     const stages: Array<(previous: Job) => Job> = [
       (synth) => {
         datasetId = (synth.result as { datasetId: number }).datasetId;
-        const record = evals.create(model.path, datasetId, { maxNewTokens: 8, promptTemplate: '{question}', batchSize: 16, limit: null, device: 'auto' });
+        const record = evals.create(model.path, datasetId, {
+          maxNewTokens: 8,
+          promptTemplate: '{question}',
+          batchSize: 16,
+          limit: null,
+          device: 'auto',
+        });
         const job = runner.start('evaluate', { evalId: record.id });
         evals.attachJob(record.id, job.id);
         return job;
       },
       () => {
         // Every decoder layer, so the probes can compare layers; the SAE trains on one of them (saeTap).
-        const harvest = harvests.create(model.path, datasetId, { taps, tokenKinds: ['image', 'text'], dtype: 'fp16', limit: null, maxNewTokens: 16, batchSize: 16, shardRows: 65536, device: 'auto' });
+        const harvest = harvests.create(model.path, datasetId, {
+          taps,
+          tokenKinds: ['image', 'text'],
+          dtype: 'fp16',
+          limit: null,
+          maxNewTokens: 16,
+          batchSize: 16,
+          shardRows: 65536,
+          device: 'auto',
+        });
         const job = runner.start('harvest', { harvestId: harvest.id });
         harvests.attachJob(harvest.id, job.id);
         return job;
       },
       (harvest) =>
-        runner.start('sae-train', { harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId), tap: saeTap, expansion: 4, k: 16, steps: 800, batchSize: 512, lr: 1e-3, name: 'demo TopK SAE', logEvery: 20, checkpointEvery: 200 }),
+        runner.start('sae-train', {
+          harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId),
+          tap: saeTap,
+          expansion: 4,
+          k: 16,
+          steps: 800,
+          batchSize: 512,
+          lr: 1e-3,
+          name: 'demo TopK SAE',
+          logEvery: 20,
+          checkpointEvery: 200,
+        }),
       (train) => {
         const analyses = new AnalysisStore(open.ws.db);
         saeOf = (train.result as { saeId: number }).saeId;
@@ -221,7 +262,13 @@ export class Backend {
         return job;
       },
     ];
-    const first = runner.start('dataset-synth', { seed: 0, perCell, imageSize: 96, dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`), name });
+    const first = runner.start('dataset-synth', {
+      seed: 0,
+      perCell,
+      imageSize: 96,
+      dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`),
+      name,
+    });
     let current = first.id;
     const onUpdate = (updated: Job) => {
       if (updated.id !== current || ['queued', 'running'].includes(updated.state)) return;
@@ -285,7 +332,11 @@ export class Backend {
 
   private openWorkspace(dir: string, create = false): WorkspaceInfo {
     const ws = create ? Workspace.create(dir) : Workspace.open(dir, { readOnly: this.readOnly });
-    const current = new OpenWorkspace(ws, { workerEntry: this.options.workerEntry, maxConcurrent: this.options.maxConcurrentJobs, pool: () => this.sessionPool() });
+    const current = new OpenWorkspace(ws, {
+      workerEntry: this.options.workerEntry,
+      maxConcurrent: this.options.maxConcurrentJobs,
+      pool: () => this.sessionPool(),
+    });
     current.runner.on('updated', (job) => this.emit({ type: 'job.updated', job }));
     this.current = current;
     this.workspaceError = null;
@@ -309,7 +360,21 @@ export class Backend {
   }
 
   /** Channels that open, close and describe the workspace, run jobs and report on the runtime. */
-  private lifecycleHandlers(): Pick<Handlers, 'app.info' | 'workspace.create' | 'workspace.open' | 'workspace.close' | 'workspace.recent' | 'jobs.list' | 'jobs.get' | 'jobs.start' | 'jobs.cancel' | 'jobs.resume' | 'runtime.diagnostics' | 'demo.start'> {
+  private lifecycleHandlers(): Pick<
+    Handlers,
+    | 'app.info'
+    | 'workspace.create'
+    | 'workspace.open'
+    | 'workspace.close'
+    | 'workspace.recent'
+    | 'jobs.list'
+    | 'jobs.get'
+    | 'jobs.start'
+    | 'jobs.cancel'
+    | 'jobs.resume'
+    | 'runtime.diagnostics'
+    | 'demo.start'
+  > {
     return {
       'app.info': (): AppInfo => ({
         version: VERSION,
@@ -342,7 +407,8 @@ export class Backend {
       'jobs.get': (req) => this.open().runner.get(req.id),
       'jobs.start': (req) => {
         const kind = jobKinds().find((k) => k.kind === req.kind);
-        if (kind && !kind.startFromUi) throw new OcularError('invalid_request', `Jobs of kind '${req.kind}' are started by their own command, not by jobs.start.`);
+        if (kind && !kind.startFromUi)
+          throw new OcularError('invalid_request', `Jobs of kind '${req.kind}' are started by their own command, not by jobs.start.`);
         return this.open().runner.start(req.kind, req.params);
       },
       'jobs.cancel': (req) => this.open().runner.cancel(req.id),

@@ -21,9 +21,7 @@ export class RecentWorkspaces {
     try {
       const parsed = JSON.parse(fs.readFileSync(this.file, 'utf8')) as unknown;
       if (!Array.isArray(parsed)) return [];
-      return parsed.filter(
-        (r): r is RecentWorkspace => typeof r?.path === 'string' && typeof r?.openedAt === 'string',
-      );
+      return parsed.filter((r): r is RecentWorkspace => typeof r?.path === 'string' && typeof r?.openedAt === 'string');
     } catch {
       return []; // missing or unreadable: start a fresh list rather than failing the app
     }

@@ -55,7 +55,9 @@ function shapeSvg(o: SceneObject): string {
 }
 
 export function sceneSvg(scene: Scene): string {
-  const lines = scene.clutter.map(([x1, y1, x2, y2]) => `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#9e9e9e" stroke-width="1"/>`);
+  const lines = scene.clutter.map(
+    ([x1, y1, x2, y2]) => `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#9e9e9e" stroke-width="1"/>`,
+  );
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${scene.width}" height="${scene.height}" viewBox="0 0 ${scene.width} ${scene.height}" shape-rendering="crispEdges">` +
     `<rect width="100%" height="100%" fill="${scene.background}"/>${lines.join('')}${scene.objects.map(shapeSvg).join('')}</svg>`
@@ -77,7 +79,9 @@ export function placeObjects(
     for (let attempt = 0; attempt < 200 && !ok; attempt++) {
       const x = Math.floor(rand() * (width - side - 2)) + 1;
       const y = Math.floor(rand() * (height - side - 2)) + 1;
-      const clash = placed.some((o) => x < o.bbox[0] + o.bbox[2] + 2 && o.bbox[0] < x + side + 2 && y < o.bbox[1] + o.bbox[3] + 2 && o.bbox[1] < y + side + 2);
+      const clash = placed.some(
+        (o) => x < o.bbox[0] + o.bbox[2] + 2 && o.bbox[0] < x + side + 2 && y < o.bbox[1] + o.bbox[3] + 2 && o.bbox[1] < y + side + 2,
+      );
       if (!clash) {
         placed.push({ ...spec, bbox: [x, y, side, side] });
         ok = true;
@@ -117,7 +121,8 @@ export function objectAtPatch(scene: Scene, patchRow: number, patchCol: number, 
   let bestHits = 0;
   for (const o of scene.objects) {
     let hits = 0;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (containsPoint(o, (patchCol + (j + 0.5) / 3) * pw, (patchRow + (i + 0.5) / 3) * ph)) hits++;
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) if (containsPoint(o, (patchCol + (j + 0.5) / 3) * pw, (patchRow + (i + 0.5) / 3) * ph)) hits++;
     if (hits > bestHits) {
       best = o;
       bestHits = hits;

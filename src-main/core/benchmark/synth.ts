@@ -53,7 +53,9 @@ export async function synthesizeBenchmark(options: SynthOptions): Promise<{ item
         const id = `${task}-d${difficulty}-${String(i).padStart(5, '0')}`;
         const image = `images/${id}.png`;
         // No timestamps or text in the PNG: identical SVG in, identical bytes out.
-        const png = await sharp(Buffer.from(sceneSvg(generated.scene))).png({ compressionLevel: 9, adaptiveFiltering: false }).toBuffer();
+        const png = await sharp(Buffer.from(sceneSvg(generated.scene)))
+          .png({ compressionLevel: 9, adaptiveFiltering: false })
+          .toBuffer();
         writeFileAtomic(path.join(dir, image), png);
         items.push({ id, task, difficulty, image, question: generated.question, answer: generated.answer, scene: generated.scene });
         options.onProgress?.(items.length, total);
@@ -63,7 +65,21 @@ export async function synthesizeBenchmark(options: SynthOptions): Promise<{ item
   writeFileAtomic(path.join(dir, 'items.jsonl'), items.map((it) => JSON.stringify(it)).join('\n') + '\n');
   writeFileAtomic(
     path.join(dir, 'dataset.json'),
-    JSON.stringify({ name: `ocular-synth-seed${options.seed}`, generator: 'ocular dataset synth', generatorVersion: GENERATOR_VERSION, seed: options.seed, perCell: options.perCell, imageSize: size, tasks: TASKS, difficulties: [1, 2, 3], items: items.length }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        name: `ocular-synth-seed${options.seed}`,
+        generator: 'ocular dataset synth',
+        generatorVersion: GENERATOR_VERSION,
+        seed: options.seed,
+        perCell: options.perCell,
+        imageSize: size,
+        tasks: TASKS,
+        difficulties: [1, 2, 3],
+        items: items.length,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   return { items, dir };
 }

@@ -22,7 +22,7 @@ export interface GeneratedItem {
 type Spec = Pick<SceneObject, 'shape' | 'color' | 'size'>;
 type Rand = () => number;
 
-const pick = <T,>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const int = (rand: Rand, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const objectCount = (rand: Rand, d: Difficulty) => (d === 1 ? int(rand, 2, 3) : d === 2 ? int(rand, 4, 5) : int(rand, 6, 8));
 const size = (rand: Rand): SizeClass => (rand() < 0.5 ? 'small' : 'large');
@@ -41,8 +41,22 @@ function distractor(rand: Rand, target: Spec, d: Difficulty): Spec {
   const shareChance = d === 1 ? 0 : d === 2 ? 0.4 : 0.7;
   if (rand() < shareChance) {
     return rand() < 0.5
-      ? { shape: pick(rand, SHAPES.filter((s) => s !== target.shape)), color: target.color, size: size(rand) }
-      : { shape: target.shape, color: pick(rand, COLORS.filter((c) => c !== target.color)), size: size(rand) };
+      ? {
+          shape: pick(
+            rand,
+            SHAPES.filter((s) => s !== target.shape),
+          ),
+          color: target.color,
+          size: size(rand),
+        }
+      : {
+          shape: target.shape,
+          color: pick(
+            rand,
+            COLORS.filter((c) => c !== target.color),
+          ),
+          size: size(rand),
+        };
   }
   return randomSpec(rand, (s) => s.shape === target.shape && s.color === target.color);
 }
@@ -69,7 +83,15 @@ const GENERATORS: Record<Task, Generator> = {
       (s, i) => i === 0 || s.shape !== target.shape,
     );
     const sc = scene(rand, specs, d, width);
-    return sc && { task: 'color', difficulty: d, question: `What color is the ${target.shape}?`, answer: { type: 'text', value: target.color }, scene: sc };
+    return (
+      sc && {
+        task: 'color',
+        difficulty: d,
+        question: `What color is the ${target.shape}?`,
+        answer: { type: 'text', value: target.color },
+        scene: sc,
+      }
+    );
   },
   shape(rand, d, width) {
     const specs = Array.from({ length: objectCount(rand, d) }, () => randomSpec(rand));
@@ -82,7 +104,13 @@ const GENERATORS: Record<Task, Generator> = {
     const alone = sc.objects.filter((o) => sc.objects.filter((x) => quadrant(x) === quadrant(o)).length === 1);
     if (alone.length === 0) return null;
     const target = pick(rand, alone);
-    return { task: 'shape', difficulty: d, question: `What shape is in the ${quadrant(target)}?`, answer: { type: 'text', value: target.shape }, scene: sc };
+    return {
+      task: 'shape',
+      difficulty: d,
+      question: `What shape is in the ${quadrant(target)}?`,
+      answer: { type: 'text', value: target.shape },
+      scene: sc,
+    };
   },
   count(rand, d, width) {
     const specs = Array.from({ length: objectCount(rand, d) }, () => randomSpec(rand));
@@ -116,11 +144,19 @@ const GENERATORS: Record<Task, Generator> = {
   size(rand, d, width) {
     const a = { ...randomSpec(rand), size: 'large' as SizeClass };
     const b = { ...randomSpec(rand, (s) => s.shape === a.shape && s.color === a.color), size: 'small' as SizeClass };
-    const rest = Array.from({ length: objectCount(rand, d) - 2 }, () => distractor(rand, a, d)).filter((s) => !(s.shape === b.shape && s.color === b.color) && !(s.shape === a.shape && s.color === a.color));
+    const rest = Array.from({ length: objectCount(rand, d) - 2 }, () => distractor(rand, a, d)).filter(
+      (s) => !(s.shape === b.shape && s.color === b.color) && !(s.shape === a.shape && s.color === a.color),
+    );
     const sc = scene(rand, [a, b, ...rest], d, width);
     if (!sc) return null;
     const [first, second] = rand() < 0.5 ? [a, b] : [b, a];
-    return { task: 'size', difficulty: d, question: `Is the ${label(first)} bigger than the ${label(second)}?`, answer: yes(first === a), scene: sc };
+    return {
+      task: 'size',
+      difficulty: d,
+      question: `Is the ${label(first)} bigger than the ${label(second)}?`,
+      answer: yes(first === a),
+      scene: sc,
+    };
   },
   arithmetic(rand, d, width) {
     const specs = Array.from({ length: objectCount(rand, d) + 1 }, () => randomSpec(rand));
@@ -131,13 +167,25 @@ const GENERATORS: Record<Task, Generator> = {
     if (d === 3) {
       const s = pick(rand, [...counts.keys()]);
       const value = Math.round((counts.get(s)! / sc.objects.length) * 1000) / 1000;
-      return { task: 'arithmetic', difficulty: d, question: `What fraction of the shapes are ${plural(s)}?`, answer: { type: 'float', value }, scene: sc };
+      return {
+        task: 'arithmetic',
+        difficulty: d,
+        question: `What fraction of the shapes are ${plural(s)}?`,
+        answer: { type: 'float', value },
+        scene: sc,
+      };
     }
     const [s1, s2] = [pick(rand, SHAPES), pick(rand, SHAPES)];
     const c1 = counts.get(s1) ?? 0;
     const c2 = counts.get(s2) ?? 0;
     if (s1 === s2 || c1 < c2) return null;
-    return { task: 'arithmetic', difficulty: d, question: `How many more ${plural(s1)} than ${plural(s2)} are there?`, answer: { type: 'integer', value: c1 - c2 }, scene: sc };
+    return {
+      task: 'arithmetic',
+      difficulty: d,
+      question: `How many more ${plural(s1)} than ${plural(s2)} are there?`,
+      answer: { type: 'integer', value: c1 - c2 },
+      scene: sc,
+    };
   },
   exists(rand, d, width) {
     const target = randomSpec(rand);

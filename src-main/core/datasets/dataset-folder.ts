@@ -35,11 +35,16 @@ export interface DatasetFolder {
 const MAX_LISTED = 12;
 
 function findItemsFile(dir: string): string {
-  for (const preferred of ['items.jsonl', 'data.jsonl', 'items.csv', 'data.csv']) if (fs.existsSync(path.join(dir, preferred))) return preferred;
+  for (const preferred of ['items.jsonl', 'data.jsonl', 'items.csv', 'data.csv'])
+    if (fs.existsSync(path.join(dir, preferred))) return preferred;
   const candidates = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl') || f.endsWith('.csv'));
   if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length === 0) throw new OcularError('invalid_request', `${dir} has no items.jsonl or CSV file listing images, questions and answers.`);
-  throw new OcularError('invalid_request', `${dir} has several candidate files (${candidates.join(', ')}); name one items.jsonl or items.csv.`);
+  if (candidates.length === 0)
+    throw new OcularError('invalid_request', `${dir} has no items.jsonl or CSV file listing images, questions and answers.`);
+  throw new OcularError(
+    'invalid_request',
+    `${dir} has several candidate files (${candidates.join(', ')}); name one items.jsonl or items.csv.`,
+  );
 }
 
 function typedAnswer(answer: unknown, declared: unknown): { type: AnswerType; value: number | string } | string {
@@ -51,7 +56,9 @@ function typedAnswer(answer: unknown, declared: unknown): { type: AnswerType; va
   }
   if (answer === undefined || answer === null || answer === '') return 'the answer is missing';
   const text = String(answer).trim();
-  const type = (declared ? String(declared) : /^-?\d+$/.test(text) ? 'integer' : /^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(text) ? 'float' : 'text') as AnswerType;
+  const type = (
+    declared ? String(declared) : /^-?\d+$/.test(text) ? 'integer' : /^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(text) ? 'float' : 'text'
+  ) as AnswerType;
   if (type === 'integer') {
     if (!/^-?\d+$/.test(text)) return `answer '${text}' is not an integer`;
     return { type, value: Number(text) };
@@ -75,7 +82,12 @@ function readRecords(file: string, problems: string[]): RawRecord[] {
   if (file.endsWith('.csv')) {
     let rows: Record<string, string>[];
     try {
-      rows = parseCsv(text, { columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true });
+      rows = parseCsv(text, {
+        columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+        skip_empty_lines: true,
+        trim: true,
+        bom: true,
+      });
     } catch (err) {
       problems.push(`${name}: not valid CSV (${(err as Error).message})`);
       return [];
@@ -133,9 +145,19 @@ export async function readDatasetFolder(folder: string, options: { file?: string
     if (keys.has(key)) problems.push(`${where(r)}: id '${key}' repeats line ${keys.get(key)}`);
     keys.set(key, r.line);
     const difficulty = f.difficulty === undefined || f.difficulty === '' ? null : Number(f.difficulty);
-    if (difficulty !== null && !Number.isInteger(difficulty)) problems.push(`${where(r)}: difficulty '${String(f.difficulty)}' is not an integer`);
+    if (difficulty !== null && !Number.isInteger(difficulty))
+      problems.push(`${where(r)}: difficulty '${String(f.difficulty)}' is not an integer`);
     if (!image || !question.trim() || typeof answer === 'string') continue;
-    rows.push({ key, image, question, answerType: answer.type, answer: answer.value, task: f.task ? String(f.task) : null, difficulty, scene: f.scene ?? null });
+    rows.push({
+      key,
+      image,
+      question,
+      answerType: answer.type,
+      answer: answer.value,
+      task: f.task ? String(f.task) : null,
+      difficulty,
+      scene: f.scene ?? null,
+    });
   }
   if (records.length === 0 && problems.length === 0) problems.push(`${fileName}: no items`);
 
@@ -144,7 +166,10 @@ export async function readDatasetFolder(folder: string, options: { file?: string
     const checks = await mapLimit(rows, 8, async (row) => {
       const at = `${fileName} ${fileName.endsWith('.csv') ? 'row' : 'line'} ${lineOf.get(row.key) ?? '?'}`;
       const resolved = resolveInside(dir, row.image);
-      if (!resolved) return fs.existsSync(path.resolve(dir, row.image)) ? `${at}: image '${row.image}' is outside the dataset folder` : `${at}: image '${row.image}' not found`;
+      if (!resolved)
+        return fs.existsSync(path.resolve(dir, row.image))
+          ? `${at}: image '${row.image}' is outside the dataset folder`
+          : `${at}: image '${row.image}' not found`;
       try {
         const meta = await sharp(resolved).metadata();
         if (!meta.width || !meta.height) return `${at}: image '${row.image}' has no size`;
@@ -156,8 +181,14 @@ export async function readDatasetFolder(folder: string, options: { file?: string
     for (const c of checks) if (c) problems.push(c);
   }
   if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED).map((p) => `- ${p}`).join('\n');
-    throw new OcularError('invalid_request', `The dataset at ${dir} was not imported (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${listed}${problems.length > MAX_LISTED ? `\n- … and ${problems.length - MAX_LISTED} more` : ''}`);
+    const listed = problems
+      .slice(0, MAX_LISTED)
+      .map((p) => `- ${p}`)
+      .join('\n');
+    throw new OcularError(
+      'invalid_request',
+      `The dataset at ${dir} was not imported (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${listed}${problems.length > MAX_LISTED ? `\n- … and ${problems.length - MAX_LISTED} more` : ''}`,
+    );
   }
   const metaFile = path.join(dir, 'dataset.json');
   const meta = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as Record<string, unknown>) : {};

@@ -53,7 +53,17 @@ export class DatasetStore {
         'INSERT INTO dataset_items (dataset_id, item_key, image, question, answer_type, answer_json, task, difficulty, scene_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       for (const r of folder.rows) {
-        item.run(id, r.key, r.image, r.question, r.answerType, JSON.stringify(r.answer), r.task, r.difficulty, r.scene === null || r.scene === undefined ? null : JSON.stringify(r.scene));
+        item.run(
+          id,
+          r.key,
+          r.image,
+          r.question,
+          r.answerType,
+          JSON.stringify(r.answer),
+          r.task,
+          r.difficulty,
+          r.scene === null || r.scene === undefined ? null : JSON.stringify(r.scene),
+        );
       }
       return id;
     });
@@ -73,9 +83,27 @@ export class DatasetStore {
   /** All datasets, or the one with `id`: get() reads one row, not the whole list. */
   private select(id: number | null): DatasetRecord[] {
     const rows = this.db
-      .prepare(`SELECT d.*, (SELECT count(*) FROM dataset_items i WHERE i.dataset_id = d.id) AS items FROM datasets d ${id === null ? '' : 'WHERE d.id = ?'} ORDER BY d.id`)
-      .all(...(id === null ? [] : [id])) as Array<{ id: number; name: string; path: string; source: 'synth' | 'import'; meta_json: string; created_at: string; items: number }>;
-    return rows.map((r) => ({ id: r.id, name: r.name, path: r.path, source: r.source, meta: JSON.parse(r.meta_json), createdAt: r.created_at, items: r.items }));
+      .prepare(
+        `SELECT d.*, (SELECT count(*) FROM dataset_items i WHERE i.dataset_id = d.id) AS items FROM datasets d ${id === null ? '' : 'WHERE d.id = ?'} ORDER BY d.id`,
+      )
+      .all(...(id === null ? [] : [id])) as Array<{
+      id: number;
+      name: string;
+      path: string;
+      source: 'synth' | 'import';
+      meta_json: string;
+      created_at: string;
+      items: number;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      path: r.path,
+      source: r.source,
+      meta: JSON.parse(r.meta_json),
+      createdAt: r.created_at,
+      items: r.items,
+    }));
   }
 
   items(datasetId: number, options: { offset?: number; limit?: number } = {}): StoredItem[] {
@@ -98,7 +126,9 @@ export class DatasetStore {
 
   /** Distinct text answers: the choices answer extraction looks for. */
   textChoices(datasetId: number): string[] {
-    const rows = this.db.prepare("SELECT DISTINCT answer_json FROM dataset_items WHERE dataset_id = ? AND answer_type = 'text'").all(datasetId) as Array<{ answer_json: string }>;
+    const rows = this.db
+      .prepare("SELECT DISTINCT answer_json FROM dataset_items WHERE dataset_id = ? AND answer_type = 'text'")
+      .all(datasetId) as Array<{ answer_json: string }>;
     return rows.map((r) => String(JSON.parse(r.answer_json)));
   }
 

@@ -87,7 +87,8 @@ export class EvalStore {
       'INSERT OR REPLACE INTO predictions (eval_id, item_id, raw, extracted_json, method, correct, hit_limit, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      for (const p of predictions) insert.run(evalId, p.itemId, p.raw, JSON.stringify(p.extracted), p.method, p.correct ? 1 : 0, p.hitLimit ? 1 : 0, p.tokens);
+      for (const p of predictions)
+        insert.run(evalId, p.itemId, p.raw, JSON.stringify(p.extracted), p.method, p.correct ? 1 : 0, p.hitLimit ? 1 : 0, p.tokens);
     })();
   }
 
@@ -97,7 +98,16 @@ export class EvalStore {
         `SELECT i.*, p.raw, p.extracted_json, p.method, p.correct, p.hit_limit, p.tokens FROM predictions p JOIN dataset_items i ON i.id = p.item_id
          WHERE p.eval_id = ? ${options.onlyWrong ? 'AND p.correct = 0' : ''} ORDER BY i.id LIMIT ? OFFSET ?`,
       )
-      .all(evalId, options.limit ?? -1, options.offset ?? 0) as Array<Parameters<typeof toItem>[0] & { raw: string; extracted_json: string | null; method: string; correct: number; hit_limit: number; tokens: number }>;
+      .all(evalId, options.limit ?? -1, options.offset ?? 0) as Array<
+      Parameters<typeof toItem>[0] & {
+        raw: string;
+        extracted_json: string | null;
+        method: string;
+        correct: number;
+        hit_limit: number;
+        tokens: number;
+      }
+    >;
     return rows.map((r) => ({
       item: toItem(r),
       raw: r.raw,
@@ -117,7 +127,9 @@ export class EvalStore {
       eval: e,
       overall: accuracyOf('overall', preds.map(ok), BOOTSTRAP),
       byTask: groupAccuracy(preds, (p) => p.item.task, ok, BOOTSTRAP),
-      byDifficulty: groupAccuracy(preds, (p) => (p.item.difficulty === null ? null : String(p.item.difficulty)), ok, BOOTSTRAP).sort((a, b) => a.key.localeCompare(b.key)),
+      byDifficulty: groupAccuracy(preds, (p) => (p.item.difficulty === null ? null : String(p.item.difficulty)), ok, BOOTSTRAP).sort(
+        (a, b) => a.key.localeCompare(b.key),
+      ),
       byAnswerType: groupAccuracy(preds, (p) => p.item.answer.type, ok, BOOTSTRAP),
       byTaskAndDifficulty: groupAccuracy(preds, (p) => (p.item.task ? `${p.item.task} d${p.item.difficulty ?? '?'}` : null), ok, BOOTSTRAP),
       hitLimitShare: preds.length ? preds.filter((p) => p.hitLimit).length / preds.length : 0,
@@ -129,10 +141,41 @@ export class EvalStore {
   /** CSV with one row per prediction, or the summary plus predictions as JSON. */
   export(evalId: number, format: 'csv' | 'json'): { filename: string; content: string } {
     const preds = this.predictions(evalId);
-    if (format === 'json') return { filename: `eval-${evalId}.json`, content: JSON.stringify({ summary: this.summary(evalId), predictions: preds }, null, 2) };
-    const header = ['item', 'task', 'difficulty', 'image', 'question', 'answer_type', 'answer', 'extracted', 'method', 'correct', 'hit_token_limit', 'tokens', 'raw_output'];
+    if (format === 'json')
+      return { filename: `eval-${evalId}.json`, content: JSON.stringify({ summary: this.summary(evalId), predictions: preds }, null, 2) };
+    const header = [
+      'item',
+      'task',
+      'difficulty',
+      'image',
+      'question',
+      'answer_type',
+      'answer',
+      'extracted',
+      'method',
+      'correct',
+      'hit_token_limit',
+      'tokens',
+      'raw_output',
+    ];
     const lines = preds.map((p) =>
-      [p.item.key, p.item.task, p.item.difficulty, p.item.image, p.item.question, p.item.answer.type, p.item.answer.value, p.extracted, p.method, p.correct ? 1 : 0, p.hitLimit ? 1 : 0, p.tokens, p.raw].map(csvCell).join(','),
+      [
+        p.item.key,
+        p.item.task,
+        p.item.difficulty,
+        p.item.image,
+        p.item.question,
+        p.item.answer.type,
+        p.item.answer.value,
+        p.extracted,
+        p.method,
+        p.correct ? 1 : 0,
+        p.hitLimit ? 1 : 0,
+        p.tokens,
+        p.raw,
+      ]
+        .map(csvCell)
+        .join(','),
     );
     return { filename: `eval-${evalId}.csv`, content: [header.join(','), ...lines].join('\n') + '\n' };
   }

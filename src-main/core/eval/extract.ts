@@ -25,14 +25,77 @@ export interface ExpectedAnswer {
 
 const SPECIAL_TOKENS = /<\|?[a-z_]+\|?>|<\/?s>|<end_of_turn>|<eos>/gi;
 
-const UNITS = new Set(['ones', 'one', 'items', 'item', 'objects', 'object', 'shapes', 'shape', 'times', 'units', 'unit', 'more', 'of', 'them', 'in', 'total']);
+const UNITS = new Set([
+  'ones',
+  'one',
+  'items',
+  'item',
+  'objects',
+  'object',
+  'shapes',
+  'shape',
+  'times',
+  'units',
+  'unit',
+  'more',
+  'of',
+  'them',
+  'in',
+  'total',
+]);
 
 const SMALL: Record<string, number> = {
-  zero: 0, none: 0, no: 0, one: 1, a: 1, an: 1, single: 1, two: 2, pair: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
-  eleven: 11, twelve: 12, dozen: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19,
+  zero: 0,
+  none: 0,
+  no: 0,
+  one: 1,
+  a: 1,
+  an: 1,
+  single: 1,
+  two: 2,
+  pair: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
+  dozen: 12,
+  thirteen: 13,
+  fourteen: 14,
+  fifteen: 15,
+  sixteen: 16,
+  seventeen: 17,
+  eighteen: 18,
+  nineteen: 19,
 };
 const TENS: Record<string, number> = { twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90 };
-const ORDINAL_FRACTIONS: Record<string, number> = { half: 2, halves: 2, third: 3, thirds: 3, quarter: 4, quarters: 4, fourth: 4, fourths: 4, fifth: 5, fifths: 5, sixth: 6, sixths: 6, seventh: 7, sevenths: 7, eighth: 8, eighths: 8, ninth: 9, ninths: 9, tenth: 10, tenths: 10 };
+const ORDINAL_FRACTIONS: Record<string, number> = {
+  half: 2,
+  halves: 2,
+  third: 3,
+  thirds: 3,
+  quarter: 4,
+  quarters: 4,
+  fourth: 4,
+  fourths: 4,
+  fifth: 5,
+  fifths: 5,
+  sixth: 6,
+  sixths: 6,
+  seventh: 7,
+  sevenths: 7,
+  eighth: 8,
+  eighths: 8,
+  ninth: 9,
+  ninths: 9,
+  tenth: 10,
+  tenths: 10,
+};
 
 const YES = ['yes', 'yeah', 'yep', 'true', 'correct', 'affirmative', 'indeed', 'right'];
 const NO = ['no', 'nope', 'false', 'incorrect', 'negative', 'not', "isn't", "aren't", "doesn't", 'none'];
@@ -40,7 +103,12 @@ const NO = ['no', 'nope', 'false', 'incorrect', 'negative', 'not', "isn't", "are
 const SYNONYMS: Record<string, string> = { grey: 'gray', violet: 'purple', rhombus: 'diamond', rectangle: 'square', ball: 'circle' };
 
 function clean(raw: string): string {
-  return raw.replace(SPECIAL_TOKENS, ' ').replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"').replace(/\*\*|__|`/g, '').trim();
+  return raw
+    .replace(SPECIAL_TOKENS, ' ')
+    .replace(/[\u2018\u2019]/g, "'")
+    .replace(/[\u201c\u201d]/g, '"')
+    .replace(/\*\*|__|`/g, '')
+    .trim();
 }
 
 /** The last \boxed{...}, allowing one level of nested braces. */
@@ -48,7 +116,12 @@ function boxed(text: string): string | null {
   const re = /\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}/g;
   let last: string | null = null;
   for (let m = re.exec(text); m; m = re.exec(text)) last = m[1]!;
-  return last === null ? null : last.replace(/\\text\{([^}]*)\}/g, '$1').replace(/\\frac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2').replace(/\\dfrac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2');
+  return last === null
+    ? null
+    : last
+        .replace(/\\text\{([^}]*)\}/g, '$1')
+        .replace(/\\frac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2')
+        .replace(/\\dfrac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2');
 }
 
 function lastMatch(text: string, re: RegExp): string | null {
@@ -73,7 +146,11 @@ function segments(text: string): Array<{ text: string; method: Method }> {
 }
 
 function words(text: string): string[] {
-  return text.toLowerCase().replace(/[^a-z0-9.\/%'\- ]+/g, ' ').split(/[\s-]+/).filter(Boolean);
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9.\/%'\- ]+/g, ' ')
+    .split(/[\s-]+/)
+    .filter(Boolean);
 }
 
 /** Numbers in reading order, from digits, fractions, percentages and number words. */
@@ -214,7 +291,8 @@ export function extractAnswer(raw: string, type: AnswerType, choices: string[] =
     } else {
       value = normalizeText(seg.text) || null;
     }
-    if (value !== null) return { value, method: whole ? (type === 'text' ? (textChoices.length ? 'last-choice' : 'whole') : 'last-number') : seg.method };
+    if (value !== null)
+      return { value, method: whole ? (type === 'text' ? (textChoices.length ? 'last-choice' : 'whole') : 'last-number') : seg.method };
   }
   return { value: null, method: 'none' };
 }

@@ -39,11 +39,22 @@ export function bootstrapAccuracy(outcomes: boolean[], options: BootstrapOptions
 
 export function accuracyOf(key: string, outcomes: boolean[], options: BootstrapOptions = {}): Accuracy {
   const correct = outcomes.filter(Boolean).length;
-  return { key, n: outcomes.length, correct, accuracy: outcomes.length ? correct / outcomes.length : 0, ci95: bootstrapAccuracy(outcomes, options) };
+  return {
+    key,
+    n: outcomes.length,
+    correct,
+    accuracy: outcomes.length ? correct / outcomes.length : 0,
+    ci95: bootstrapAccuracy(outcomes, options),
+  };
 }
 
 /** Accuracy per group, groups in first-seen order unless `order` is given. */
-export function groupAccuracy<T>(rows: T[], keyOf: (row: T) => string | null, correct: (row: T) => boolean, options: BootstrapOptions = {}): Accuracy[] {
+export function groupAccuracy<T>(
+  rows: T[],
+  keyOf: (row: T) => string | null,
+  correct: (row: T) => boolean,
+  options: BootstrapOptions = {},
+): Accuracy[] {
   const groups = new Map<string, boolean[]>();
   for (const r of rows) {
     const k = keyOf(r);

@@ -24,10 +24,18 @@ export function buildConditions(spec: ExperimentSpec, sets: Map<string, number[]
   const out: Condition[] = [{ id: 'baseline', kind: 'baseline', set: null, value: null, features: [], controlFor: null }];
   const interventions: Condition[] = [];
   for (const v of sweep(spec)) {
-    for (const [name, features] of sets) interventions.push({ id: `${name}${label(v)}`, kind: 'intervention', set: name, value: v, features, controlFor: null });
+    for (const [name, features] of sets)
+      interventions.push({ id: `${name}${label(v)}`, kind: 'intervention', set: name, value: v, features, controlFor: null });
     if (spec.controls.union && sets.size >= 2) {
       const [[a, fa], [b, fb]] = [...sets] as [[string, number[]], [string, number[]]];
-      interventions.push({ id: `${a} ∪ ${b}${label(v)}`, kind: 'union', set: `${a} ∪ ${b}`, value: v, features: [...new Set([...fa, ...fb])], controlFor: null });
+      interventions.push({
+        id: `${a} ∪ ${b}${label(v)}`,
+        kind: 'union',
+        set: `${a} ∪ ${b}`,
+        value: v,
+        features: [...new Set([...fa, ...fb])],
+        controlFor: null,
+      });
     }
   }
   for (const c of interventions) {
@@ -39,9 +47,24 @@ export function buildConditions(spec: ExperimentSpec, sets: Map<string, number[]
         const f = pool[Math.floor(rand() * pool.length)]!;
         if (!picked.includes(f)) picked.push(f);
       }
-      out.push({ id: `random set ${i + 1} for ${c.id}`, kind: 'random-set', set: c.set, value: c.value, features: picked.sort((x, y) => x - y), controlFor: c.id });
+      out.push({
+        id: `random set ${i + 1} for ${c.id}`,
+        kind: 'random-set',
+        set: c.set,
+        value: c.value,
+        features: picked.sort((x, y) => x - y),
+        controlFor: c.id,
+      });
     }
-    if (spec.controls.randomDirections) out.push({ id: `random direction for ${c.id}`, kind: 'random-direction', set: c.set, value: c.value, features: [], controlFor: c.id });
+    if (spec.controls.randomDirections)
+      out.push({
+        id: `random direction for ${c.id}`,
+        kind: 'random-direction',
+        set: c.set,
+        value: c.value,
+        features: [],
+        controlFor: c.id,
+      });
   }
   return out;
 }

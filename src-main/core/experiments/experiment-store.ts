@@ -11,7 +11,14 @@ interface Row {
   results_json: string | null;
   created_at: string;
 }
-const toRecord = (r: Row): ExperimentRecord => ({ id: r.id, jobId: r.job_id, name: r.name, spec: JSON.parse(r.spec_json) as ExperimentSpec, results: r.results_json ? (JSON.parse(r.results_json) as ExperimentResults) : null, createdAt: r.created_at });
+const toRecord = (r: Row): ExperimentRecord => ({
+  id: r.id,
+  jobId: r.job_id,
+  name: r.name,
+  spec: JSON.parse(r.spec_json) as ExperimentSpec,
+  results: r.results_json ? (JSON.parse(r.results_json) as ExperimentResults) : null,
+  createdAt: r.created_at,
+});
 
 export type StoredOutput = Omit<ExperimentOutput, 'question' | 'answer' | 'task' | 'difficulty'>;
 
@@ -19,7 +26,9 @@ export class ExperimentStore {
   constructor(private readonly db: Db) {}
 
   create(spec: ExperimentSpec): ExperimentRecord {
-    const info = this.db.prepare('INSERT INTO experiments (name, spec_json, created_at) VALUES (?, ?, ?)').run(spec.name, JSON.stringify(spec), new Date().toISOString());
+    const info = this.db
+      .prepare('INSERT INTO experiments (name, spec_json, created_at) VALUES (?, ?, ?)')
+      .run(spec.name, JSON.stringify(spec), new Date().toISOString());
     return this.get(Number(info.lastInsertRowid));
   }
 
@@ -39,14 +48,20 @@ export class ExperimentStore {
 
   /** One condition's outputs for every item, in one transaction (a resumed run skips conditions already saved). */
   saveCondition(id: number, condition: string, outputs: StoredOutput[]): void {
-    const insert = this.db.prepare('INSERT OR REPLACE INTO experiment_outputs (experiment_id, condition, item_id, output_json) VALUES (?, ?, ?, ?)');
+    const insert = this.db.prepare(
+      'INSERT OR REPLACE INTO experiment_outputs (experiment_id, condition, item_id, output_json) VALUES (?, ?, ?, ?)',
+    );
     this.db.transaction(() => {
       for (const o of outputs) insert.run(id, condition, o.itemId, JSON.stringify(o));
     })();
   }
 
   conditionOutputs(id: number, condition: string): StoredOutput[] {
-    return (this.db.prepare('SELECT output_json FROM experiment_outputs WHERE experiment_id = ? AND condition = ? ORDER BY item_id').all(id, condition) as Array<{ output_json: string }>).map((r) => JSON.parse(r.output_json) as StoredOutput);
+    return (
+      this.db
+        .prepare('SELECT output_json FROM experiment_outputs WHERE experiment_id = ? AND condition = ? ORDER BY item_id')
+        .all(id, condition) as Array<{ output_json: string }>
+    ).map((r) => JSON.parse(r.output_json) as StoredOutput);
   }
 
   outputs(id: number, q: { condition?: string; offset: number; limit: number }): ExperimentOutput[] {
@@ -55,8 +70,20 @@ export class ExperimentStore {
         `SELECT o.output_json, i.question, i.answer_json, i.task, i.difficulty FROM experiment_outputs o JOIN dataset_items i ON i.id = o.item_id
          WHERE o.experiment_id = ? ${q.condition ? 'AND o.condition = ?' : ''} ORDER BY o.item_id, o.condition LIMIT ? OFFSET ?`,
       )
-      .all(...[id, ...(q.condition ? [q.condition] : []), q.limit, q.offset]) as Array<{ output_json: string; question: string; answer_json: string; task: string | null; difficulty: number | null }>;
-    return rows.map((r) => ({ ...(JSON.parse(r.output_json) as StoredOutput), question: r.question, answer: String(JSON.parse(r.answer_json)), task: r.task, difficulty: r.difficulty }));
+      .all(...[id, ...(q.condition ? [q.condition] : []), q.limit, q.offset]) as Array<{
+      output_json: string;
+      question: string;
+      answer_json: string;
+      task: string | null;
+      difficulty: number | null;
+    }>;
+    return rows.map((r) => ({
+      ...(JSON.parse(r.output_json) as StoredOutput),
+      question: r.question,
+      answer: String(JSON.parse(r.answer_json)),
+      task: r.task,
+      difficulty: r.difficulty,
+    }));
   }
 
   saveResults(id: number, results: ExperimentResults): void {

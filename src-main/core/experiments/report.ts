@@ -14,12 +14,80 @@ export function experimentJson(e: ExperimentRecord, outputs: ExperimentOutput[])
 }
 
 export function experimentCsv(e: ExperimentRecord): string {
-  const head = ['condition', 'kind', 'set', 'value', 'control_for', 'group', 'n', 'accuracy', 'ci_low', 'ci_high', 'accuracy_change', 'change_ci_low', 'change_ci_high', 'drift', 'shift_norm', 'kl_first_token', 'p_vs_baseline', 'flagged'];
+  const head = [
+    'condition',
+    'kind',
+    'set',
+    'value',
+    'control_for',
+    'group',
+    'n',
+    'accuracy',
+    'ci_low',
+    'ci_high',
+    'accuracy_change',
+    'change_ci_low',
+    'change_ci_high',
+    'drift',
+    'shift_norm',
+    'kl_first_token',
+    'p_vs_baseline',
+    'flagged',
+  ];
   const lines = [head.join(',')];
   for (const c of e.results?.conditions ?? []) {
-    lines.push([c.id, c.kind, c.set, c.value, c.controlFor, 'all', c.n, c.accuracy, c.ci95[0], c.ci95[1], c.accuracyChange, c.accuracyChangeCi95[0], c.accuracyChangeCi95[1], c.drift, c.shiftNorm, c.klFirstToken, c.pVsBaseline, c.flagged].map(csvCell).join(','));
-    for (const g of [...c.byTask.map((x) => ({ ...x, key: `task:${x.key}` })), ...c.byDifficulty.map((x) => ({ ...x, key: `difficulty:${x.key}` }))]) {
-      lines.push([c.id, c.kind, c.set, c.value, c.controlFor, g.key, g.n, g.accuracy, g.ci95[0], g.ci95[1], '', '', '', g.drift, g.shiftNorm, g.klFirstToken, '', ''].map(csvCell).join(','));
+    lines.push(
+      [
+        c.id,
+        c.kind,
+        c.set,
+        c.value,
+        c.controlFor,
+        'all',
+        c.n,
+        c.accuracy,
+        c.ci95[0],
+        c.ci95[1],
+        c.accuracyChange,
+        c.accuracyChangeCi95[0],
+        c.accuracyChangeCi95[1],
+        c.drift,
+        c.shiftNorm,
+        c.klFirstToken,
+        c.pVsBaseline,
+        c.flagged,
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+    for (const g of [
+      ...c.byTask.map((x) => ({ ...x, key: `task:${x.key}` })),
+      ...c.byDifficulty.map((x) => ({ ...x, key: `difficulty:${x.key}` })),
+    ]) {
+      lines.push(
+        [
+          c.id,
+          c.kind,
+          c.set,
+          c.value,
+          c.controlFor,
+          g.key,
+          g.n,
+          g.accuracy,
+          g.ci95[0],
+          g.ci95[1],
+          '',
+          '',
+          '',
+          g.drift,
+          g.shiftNorm,
+          g.klFirstToken,
+          '',
+          '',
+        ]
+          .map(csvCell)
+          .join(','),
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -37,7 +105,10 @@ function chart(conditions: ConditionResult[]): string {
     const colour = c.kind === 'baseline' ? '#607d8b' : c.kind === 'intervention' || c.kind === 'union' ? '#3d5afe' : '#ff9800';
     return `<text x="${left - 6}" y="${y + 14}" text-anchor="end" font-size="11">${esc(c.id)}</text><rect x="${left}" y="${y + 3}" width="${x(c.accuracy) - left}" height="${rowH - 8}" fill="${colour}"/><line x1="${x(c.ci95[0])}" x2="${x(c.ci95[1])}" y1="${y + 11}" y2="${y + 11}" stroke="#000"/>`;
   });
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="14" y2="${h - 10}" stroke="#ddd"/><text x="${x(t)}" y="12" font-size="10" text-anchor="middle">${t * 100}%</text>`);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map(
+    (t) =>
+      `<line x1="${x(t)}" x2="${x(t)}" y1="14" y2="${h - 10}" stroke="#ddd"/><text x="${x(t)}" y="12" font-size="10" text-anchor="middle">${t * 100}%</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="Accuracy per condition with 95% CIs">${ticks.join('')}${rows.join('')}</svg>`;
 }
 
@@ -46,12 +117,21 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
   const table = (r?.conditions ?? [])
     .map(
       (c) =>
-        `<tr class="${c.flagged ? 'flag' : ''}"><td>${esc(c.id)}</td><td>${c.kind}</td><td>${pct(c.accuracy)} [${pct(c.ci95[0])}, ${pct(c.ci95[1])}]</td><td>${(c.accuracyChange * 100).toFixed(1)} pts [${(c.accuracyChangeCi95[0] * 100).toFixed(1)}, ${(c.accuracyChangeCi95[1] * 100).toFixed(1)}]</td><td>${pct(c.drift)}</td><td>${c.shiftNorm.toFixed(3)}</td><td>${c.klFirstToken.toFixed(4)}</td><td>${c.pVsBaseline === null ? '' : c.pVsBaseline.toFixed(4)}</td><td>${Object.entries(c.pVsControls).map(([k, p]) => `${esc(k)}: ${p.toFixed(4)}`).join('<br>')}</td><td>${c.flagged ? 'a control moved accuracy as much' : ''}</td></tr>`,
+        `<tr class="${c.flagged ? 'flag' : ''}"><td>${esc(c.id)}</td><td>${c.kind}</td><td>${pct(c.accuracy)} [${pct(c.ci95[0])}, ${pct(c.ci95[1])}]</td><td>${(c.accuracyChange * 100).toFixed(1)} pts [${(c.accuracyChangeCi95[0] * 100).toFixed(1)}, ${(c.accuracyChangeCi95[1] * 100).toFixed(1)}]</td><td>${pct(c.drift)}</td><td>${c.shiftNorm.toFixed(3)}</td><td>${c.klFirstToken.toFixed(4)}</td><td>${c.pVsBaseline === null ? '' : c.pVsBaseline.toFixed(4)}</td><td>${Object.entries(
+          c.pVsControls,
+        )
+          .map(([k, p]) => `${esc(k)}: ${p.toFixed(4)}`)
+          .join('<br>')}</td><td>${c.flagged ? 'a control moved accuracy as much' : ''}</td></tr>`,
     )
     .join('\n');
   const baseline = new Map(outputs.filter((o) => o.condition === 'baseline').map((o) => [o.itemId, o]));
   const changed = outputs.filter((o) => o.condition !== 'baseline' && baseline.get(o.itemId)?.extracted !== o.extracted).slice(0, 200);
-  const items = changed.map((o) => `<tr><td>${esc(o.condition)}</td><td>${esc(o.question)}</td><td>${esc(o.answer)}</td><td>${esc(baseline.get(o.itemId)?.raw ?? '')}</td><td>${esc(o.raw)}</td></tr>`).join('\n');
+  const items = changed
+    .map(
+      (o) =>
+        `<tr><td>${esc(o.condition)}</td><td>${esc(o.question)}</td><td>${esc(o.answer)}</td><td>${esc(baseline.get(o.itemId)?.raw ?? '')}</td><td>${esc(o.raw)}</td></tr>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(e.name)} — Ocular experiment</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -61,7 +141,9 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
 <h2>Accuracy per condition (95% CI)</h2>${chart(r?.conditions ?? [])}
 <h2>Results</h2><table><tr><th>condition</th><th>kind</th><th>accuracy</th><th>change vs baseline</th><th>drift</th><th>shift norm</th><th>KL first token</th><th>p vs baseline</th><th>p vs controls</th><th>flag</th></tr>
 ${table}</table>
-<h2>Feature sets</h2><ul>${Object.entries(r?.featureSets ?? {}).map(([k, v]) => `<li>${esc(k)}: ${v.join(', ')}</li>`).join('')}</ul>
+<h2>Feature sets</h2><ul>${Object.entries(r?.featureSets ?? {})
+    .map(([k, v]) => `<li>${esc(k)}: ${v.join(', ')}</li>`)
+    .join('')}</ul>
 <h2>Items whose answer changed (first 200)</h2><table><tr><th>condition</th><th>question</th><th>answer</th><th>baseline output</th><th>output</th></tr>${items}</table>
 <h2>Spec</h2><pre><code>${esc(JSON.stringify(e.spec, null, 2))}</code></pre>
 </body></html>

@@ -23,7 +23,9 @@ export interface DecoderSignature {
 }
 
 export function presentName(pastName: string): string {
-  return pastName.startsWith('past_key_values.') ? `present.${pastName.slice('past_key_values.'.length)}` : pastName.replace(/^past_/, 'present_');
+  return pastName.startsWith('past_key_values.')
+    ? `present.${pastName.slice('past_key_values.'.length)}`
+    : pastName.replace(/^past_/, 'present_');
 }
 
 export function decoderSignature(graph: GraphProto, label = 'decoder'): DecoderSignature {
@@ -34,8 +36,13 @@ export function decoderSignature(graph: GraphProto, label = 'decoder'): DecoderS
     const t = valueInfoType(input);
     if (!t?.shape) throw new OcularError('invalid_request', `${label}: state input ${input.name} declares no shape.`);
     const output = presentName(input.name);
-    if (!outputs.has(output)) throw new OcularError('invalid_request', `${label}: state input ${input.name} has no matching output ${output}.`);
-    if (t.elemType !== DataType.FLOAT && t.elemType !== DataType.FLOAT16) throw new OcularError('invalid_request', `${label}: state ${input.name} has element type ${t.elemType}; only float32/float16 states are supported.`);
+    if (!outputs.has(output))
+      throw new OcularError('invalid_request', `${label}: state input ${input.name} has no matching output ${output}.`);
+    if (t.elemType !== DataType.FLOAT && t.elemType !== DataType.FLOAT16)
+      throw new OcularError(
+        'invalid_request',
+        `${label}: state ${input.name} has element type ${t.elemType}; only float32/float16 states are supported.`,
+      );
     const dims = t.shape.map((d, i): StateSpec['dims'][number] => {
       if (typeof d === 'number') return d;
       if (i === 0) return 'batch';
@@ -48,7 +55,10 @@ export function decoderSignature(graph: GraphProto, label = 'decoder'): DecoderS
 }
 
 /** Each state at its start: empty along its past axis, zeros of its fixed size otherwise. */
-export function emptyStates(states: StateSpec[], batch: number): Record<string, { type: 'float32' | 'float16'; dims: number[]; data: Float32Array | Uint16Array }> {
+export function emptyStates(
+  states: StateSpec[],
+  batch: number,
+): Record<string, { type: 'float32' | 'float16'; dims: number[]; data: Float32Array | Uint16Array }> {
   const out: Record<string, { type: 'float32' | 'float16'; dims: number[]; data: Float32Array | Uint16Array }> = {};
   for (const state of states) {
     const dims = state.dims.map((d) => (d === 'batch' ? batch : d === 'past' ? 0 : d));

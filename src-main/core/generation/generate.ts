@@ -43,7 +43,13 @@ export interface GenerateResult {
   firstLogits?: Float32Array;
 }
 
-function pick(logits: Float32Array, offset: number, vocab: number, rand: (() => number) | null, sampling: GenerateOptions['sampling']): number {
+function pick(
+  logits: Float32Array,
+  offset: number,
+  vocab: number,
+  rand: (() => number) | null,
+  sampling: GenerateOptions['sampling'],
+): number {
   if (!rand || !sampling) {
     let best = 0;
     for (let v = 1; v < vocab; v++) if (logits[offset + v]! > logits[offset + best]!) best = v;
@@ -95,7 +101,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   let positions = firstPositions;
 
   while (steps < options.maxNewTokens) {
-    const feeds: Record<string, WireTensor> = { inputs_embeds: inputs, attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) }, ...past };
+    const feeds: Record<string, WireTensor> = {
+      inputs_embeds: inputs,
+      attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) },
+      ...past,
+    };
     if (options.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, positions.length / batch], data: positions };
     if (options.extraFeeds) Object.assign(feeds, steps === 0 ? options.extraFeeds.prefill : options.extraFeeds.step);
     const out = await options.step(feeds);
@@ -104,7 +114,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     const [, seq, vocab] = logits.dims as [number, number, number];
     if (steps === 0 && options.returnFirstLogits) {
       firstLogits = new Float32Array(batch * vocab);
-      for (let row = 0; row < batch; row++) firstLogits.set((logits.data as Float32Array).subarray((row * seq + seq - 1) * vocab, (row * seq + seq) * vocab), row * vocab);
+      for (let row = 0; row < batch; row++)
+        firstLogits.set((logits.data as Float32Array).subarray((row * seq + seq - 1) * vocab, (row * seq + seq) * vocab), row * vocab);
     }
     const next: number[] = [];
     for (let row = 0; row < batch; row++) {

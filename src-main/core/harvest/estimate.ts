@@ -6,7 +6,11 @@ import { HarvestStore, type HarvestParams } from './harvest-store.js';
 /** Text tokens in a benchmark prompt, roughly: the chat template and a short question. */
 const TEXT_TOKENS_PER_ITEM = 24;
 
-export function estimateHarvest(model: ModelRecord, items: number, p: Pick<HarvestParams, 'taps' | 'tokenKinds' | 'dtype' | 'limit' | 'maxNewTokens'>): number {
+export function estimateHarvest(
+  model: ModelRecord,
+  items: number,
+  p: Pick<HarvestParams, 'taps' | 'tokenKinds' | 'dtype' | 'limit' | 'maxNewTokens'>,
+): number {
   const widths: Record<string, number> = {};
   let visionTokens = 0;
   for (const c of model.report.components) {
@@ -18,7 +22,10 @@ export function estimateHarvest(model: ModelRecord, items: number, p: Pick<Harve
     }
   }
   const kinds = new Set(p.tokenKinds);
-  const decoderRows = (kinds.has('image') ? visionTokens : 0) + (kinds.has('text') ? TEXT_TOKENS_PER_ITEM : 0) + (kinds.has('generated') ? p.maxNewTokens : 0);
+  const decoderRows =
+    (kinds.has('image') ? visionTokens : 0) +
+    (kinds.has('text') ? TEXT_TOKENS_PER_ITEM : 0) +
+    (kinds.has('generated') ? p.maxNewTokens : 0);
   const n = Math.min(items, p.limit ?? items);
   return HarvestStore.estimateBytes({ decoder: decoderRows, vision: kinds.has('image') ? visionTokens : 0 }, widths, n, p.dtype);
 }

@@ -40,7 +40,9 @@ export class HarvestStore {
   ) {}
 
   create(modelPath: string, datasetId: number, params: HarvestParams): HarvestRecord {
-    const info = this.db.prepare('INSERT INTO harvests (model_path, dataset_id, params_json, created_at) VALUES (?, ?, ?, ?)').run(modelPath, datasetId, JSON.stringify(params), new Date().toISOString());
+    const info = this.db
+      .prepare('INSERT INTO harvests (model_path, dataset_id, params_json, created_at) VALUES (?, ?, ?, ?)')
+      .run(modelPath, datasetId, JSON.stringify(params), new Date().toISOString());
     return this.get(Number(info.lastInsertRowid));
   }
 
@@ -54,9 +56,21 @@ export class HarvestStore {
 
   /** All harvests, or the one with `id`: get() reads one row, not the whole list. */
   private select(id: number | null): HarvestRecord[] {
-    const rows = this.db.prepare(`SELECT * FROM harvests ${id === null ? '' : 'WHERE id = ?'} ORDER BY id DESC`).all(...(id === null ? [] : [id])) as Array<{ id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string }>;
+    const rows = this.db
+      .prepare(`SELECT * FROM harvests ${id === null ? '' : 'WHERE id = ?'} ORDER BY id DESC`)
+      .all(...(id === null ? [] : [id])) as Array<{
+      id: number;
+      job_id: number | null;
+      model_path: string;
+      dataset_id: number;
+      params_json: string;
+      stats_json: string;
+      created_at: string;
+    }>;
     return rows.map((r) => {
-      const count = (stream: Stream) => (this.db.prepare('SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(r.id, stream) as { n: number }).n;
+      const count = (stream: Stream) =>
+        (this.db.prepare('SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(r.id, stream) as { n: number })
+          .n;
       return {
         id: r.id,
         jobId: r.job_id,
@@ -73,9 +87,27 @@ export class HarvestStore {
 
   /** A harvest's record without its row and item counts (which scan the index): for hot paths. */
   meta(id: number): Omit<HarvestRecord, 'items' | 'rows'> {
-    const r = this.db.prepare('SELECT * FROM harvests WHERE id = ?').get(id) as { id: number; job_id: number | null; model_path: string; dataset_id: number; params_json: string; stats_json: string; created_at: string } | undefined;
+    const r = this.db.prepare('SELECT * FROM harvests WHERE id = ?').get(id) as
+      | {
+          id: number;
+          job_id: number | null;
+          model_path: string;
+          dataset_id: number;
+          params_json: string;
+          stats_json: string;
+          created_at: string;
+        }
+      | undefined;
     if (!r) throw new OcularError('not_found', `No harvest with id ${id}.`);
-    return { id: r.id, jobId: r.job_id, modelPath: r.model_path, datasetId: r.dataset_id, params: JSON.parse(r.params_json) as HarvestParams, stats: JSON.parse(r.stats_json) as Record<string, TapStats>, createdAt: r.created_at };
+    return {
+      id: r.id,
+      jobId: r.job_id,
+      modelPath: r.model_path,
+      datasetId: r.dataset_id,
+      params: JSON.parse(r.params_json) as HarvestParams,
+      stats: JSON.parse(r.stats_json) as Record<string, TapStats>,
+      createdAt: r.created_at,
+    };
   }
 
   get(id: number): HarvestRecord {
@@ -85,7 +117,11 @@ export class HarvestStore {
   }
 
   doneItems(id: number): Set<number> {
-    return new Set((this.db.prepare('SELECT item_id FROM harvest_items WHERE harvest_id = ?').all(id) as Array<{ item_id: number }>).map((r) => r.item_id));
+    return new Set(
+      (this.db.prepare('SELECT item_id FROM harvest_items WHERE harvest_id = ?').all(id) as Array<{ item_id: number }>).map(
+        (r) => r.item_id,
+      ),
+    );
   }
 
   folder(id: number): string {
@@ -97,7 +133,15 @@ export class HarvestStore {
    * shard records, the row index and the items now complete. A crash or a full disk between the
    * two leaves at worst an unreferenced file; the database never points at a partial shard.
    */
-  commit(id: number, flush: { shards: Record<string, { data: Float32Array; width: number }>; rows: Record<Stream, RowMeta[]>; items: number[]; stats: Record<string, TapStats> }): void {
+  commit(
+    id: number,
+    flush: {
+      shards: Record<string, { data: Float32Array; width: number }>;
+      rows: Record<Stream, RowMeta[]>;
+      items: number[];
+      stats: Record<string, TapStats>;
+    },
+  ): void {
     const h = this.get(id);
     const dir = this.folder(id);
     fs.mkdirSync(dir, { recursive: true });
@@ -106,19 +150,28 @@ export class HarvestStore {
     for (const [tap, { data, width }] of Object.entries(flush.shards)) {
       const rows = data.length / width;
       if (rows === 0) continue;
-      const shard = (this.db.prepare('SELECT count(*) AS n FROM harvest_shards WHERE harvest_id = ? AND tap = ?').get(id, tap) as { n: number }).n;
+      const shard = (
+        this.db.prepare('SELECT count(*) AS n FROM harvest_shards WHERE harvest_id = ? AND tap = ?').get(id, tap) as { n: number }
+      ).n;
       const file = path.join('blobs', 'harvests', String(id), `${tap}.${String(shard).padStart(5, '0')}.${h.params.dtype}`);
-      const bytes = h.params.dtype === 'fp16' ? Buffer.from(floatToHalf(data).buffer) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const bytes =
+        h.params.dtype === 'fp16' ? Buffer.from(floatToHalf(data).buffer) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       writeFileAtomic(path.join(this.workspaceDir, file), bytes);
       written.push({ tap, shard, file, rows, firstRow: first[streamOf(tap)] });
     }
-    const insertShard = this.db.prepare('INSERT INTO harvest_shards (harvest_id, tap, shard, file, first_row, rows) VALUES (?, ?, ?, ?, ?, ?)');
-    const insertRow = this.db.prepare('INSERT INTO harvest_rows (harvest_id, stream, row, item_id, position, modality, image, patch_row, patch_col, token_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insertShard = this.db.prepare(
+      'INSERT INTO harvest_shards (harvest_id, tap, shard, file, first_row, rows) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertRow = this.db.prepare(
+      'INSERT INTO harvest_rows (harvest_id, stream, row, item_id, position, modality, image, patch_row, patch_col, token_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     const insertItem = this.db.prepare('INSERT INTO harvest_items (harvest_id, item_id) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const w of written) insertShard.run(id, w.tap, w.shard, w.file, w.firstRow, w.rows);
       for (const stream of ['decoder', 'vision'] as const) {
-        flush.rows[stream].forEach((m, i) => insertRow.run(id, stream, first[stream] + i, m.itemId, m.position, m.modality, m.image, m.patchRow, m.patchCol, m.tokenId));
+        flush.rows[stream].forEach((m, i) =>
+          insertRow.run(id, stream, first[stream] + i, m.itemId, m.position, m.modality, m.image, m.patchRow, m.patchCol, m.tokenId),
+        );
       }
       for (const item of flush.items) insertItem.run(id, item);
       this.db.prepare('UPDATE harvests SET stats_json = ? WHERE id = ?').run(JSON.stringify(flush.stats), id);
@@ -128,14 +181,20 @@ export class HarvestStore {
   /** All rows of one tap as float32 [rows, width] (for tests and small harvests; large ones stream shard by shard). */
   readTap(id: number, tap: string): { data: Float32Array; width: number; rows: number } {
     const h = this.get(id);
-    const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{ file: string; rows: number }>;
+    const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{
+      file: string;
+      rows: number;
+    }>;
     const width = h.stats[tap]?.width ?? 0;
     const total = shards.reduce((n, s) => n + s.rows, 0);
     const out = new Float32Array(total * width);
     let at = 0;
     for (const s of shards) {
       const buf = fs.readFileSync(path.join(this.workspaceDir, s.file));
-      const values = h.params.dtype === 'fp16' ? halfToFloat(new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))) : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      const values =
+        h.params.dtype === 'fp16'
+          ? halfToFloat(new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)))
+          : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
       out.set(values, at);
       at += values.length;
     }
@@ -143,12 +202,33 @@ export class HarvestStore {
   }
 
   rowIndex(id: number, stream: Stream): RowMeta[] {
-    const rows = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row').all(id, stream) as Array<{ item_id: number; position: number; modality: TokenKind; image: number | null; patch_row: number | null; patch_col: number | null; token_id: number | null }>;
-    return rows.map((r) => ({ itemId: r.item_id, position: r.position, modality: r.modality, image: r.image, patchRow: r.patch_row, patchCol: r.patch_col, tokenId: r.token_id }));
+    const rows = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row').all(id, stream) as Array<{
+      item_id: number;
+      position: number;
+      modality: TokenKind;
+      image: number | null;
+      patch_row: number | null;
+      patch_col: number | null;
+      token_id: number | null;
+    }>;
+    return rows.map((r) => ({
+      itemId: r.item_id,
+      position: r.position,
+      modality: r.modality,
+      image: r.image,
+      patchRow: r.patch_row,
+      patchCol: r.patch_col,
+      tokenId: r.token_id,
+    }));
   }
 
   /** Bytes a harvest will take: rows per item times width times bytes per value, per tap. */
-  static estimateBytes(rowsPerItem: Record<Stream, number>, widths: Record<string, number>, items: number, dtype: HarvestParams['dtype']): number {
+  static estimateBytes(
+    rowsPerItem: Record<Stream, number>,
+    widths: Record<string, number>,
+    items: number,
+    dtype: HarvestParams['dtype'],
+  ): number {
     return Object.entries(widths).reduce((n, [tap, width]) => n + rowsPerItem[streamOf(tap)] * items * width * bytesPer(dtype), 0);
   }
 }

@@ -26,7 +26,9 @@ export class ShardReader {
     harvest: Pick<HarvestRecord, 'id' | 'stats' | 'params'>,
     readonly tap: string,
   ) {
-    this.shards = (db.prepare('SELECT file, first_row AS firstRow, rows FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(harvest.id, tap) as Shard[]);
+    this.shards = db
+      .prepare('SELECT file, first_row AS firstRow, rows FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard')
+      .all(harvest.id, tap) as Shard[];
     this.width = harvest.stats[tap]?.width ?? 0;
     this.rows = this.shards.reduce((n, s) => n + s.rows, 0);
     this.bytes = harvest.params.dtype === 'fp16' ? 2 : 4;
@@ -39,7 +41,8 @@ export class ShardReader {
 
   /** Each shard as float32 [rows, width], with its first row's global index. */
   *chunks(): Generator<{ firstRow: number; rows: number; data: Float32Array }> {
-    for (const s of this.shards) yield { firstRow: s.firstRow, rows: s.rows, data: this.decode(fs.readFileSync(path.join(this.workspaceDir, s.file))) };
+    for (const s of this.shards)
+      yield { firstRow: s.firstRow, rows: s.rows, data: this.decode(fs.readFileSync(path.join(this.workspaceDir, s.file))) };
   }
 
   /** Plain read of every shard (the reference the analysis benchmark compares against). */

@@ -58,7 +58,10 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     if (!def) throw new OcularError('invalid_request', `Unknown job kind '${kind}'.`);
     const parsed = def.params.safeParse(params);
     if (!parsed.success) {
-      throw new OcularError('invalid_request', `Invalid parameters for ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new OcularError(
+        'invalid_request',
+        `Invalid parameters for ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
     }
     const job = this.store.insert(kind, parsed.data);
     this.enqueue(job.id);
@@ -105,7 +108,8 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   /** Stop every job: running ones become interrupted so they can be resumed next time. */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    for (const id of this.queue.splice(0)) this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace before this job started.' });
+    for (const id of this.queue.splice(0))
+      this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace before this job started.' });
     const exits = [...this.running.entries()].map(async ([id, run]) => {
       run.settled = true;
       if (run.killTimer) clearTimeout(run.killTimer);
@@ -214,7 +218,12 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     this.emitJob(id);
   }
 
-  private settle(id: number, run: Running, state: 'succeeded' | 'failed' | 'cancelled', fields: { error?: string; result?: unknown } = {}): void {
+  private settle(
+    id: number,
+    run: Running,
+    state: 'succeeded' | 'failed' | 'cancelled',
+    fields: { error?: string; result?: unknown } = {},
+  ): void {
     if (run.settled) return;
     run.settled = true;
     if (run.killTimer) clearTimeout(run.killTimer);

@@ -12,7 +12,19 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [selftestJob, modelDownloadJob, vlmGenerateJob, datasetSynthJob, evaluateJob, harvestJob, saeTrainJob, saeEvalJob, analyzeJob, experimentJob, probeJob];
+const KINDS: readonly JobKind<any>[] = [
+  selftestJob,
+  modelDownloadJob,
+  vlmGenerateJob,
+  datasetSynthJob,
+  evaluateJob,
+  harvestJob,
+  saeTrainJob,
+  saeEvalJob,
+  analyzeJob,
+  experimentJob,
+  probeJob,
+];
 
 export function jobKinds(): readonly JobKind<any>[] {
   return KINDS;

@@ -20,7 +20,13 @@ export type ComponentRole = ComponentReport['role'];
 type TensorSummary = ComponentReport['inputs'][number];
 
 const VARIANT_SUFFIXES: Array<[string, string]> = [
-  ['_q4f16', 'q4f16'], ['_bnb4', 'bnb4'], ['_quantized', 'quantized'], ['_uint8', 'uint8'], ['_int8', 'int8'], ['_fp16', 'fp16'], ['_q4', 'q4'],
+  ['_q4f16', 'q4f16'],
+  ['_bnb4', 'bnb4'],
+  ['_quantized', 'quantized'],
+  ['_uint8', 'uint8'],
+  ['_int8', 'int8'],
+  ['_fp16', 'fp16'],
+  ['_q4', 'q4'],
 ];
 
 function splitVariant(stem: string): { base: string; dtype: string } {
@@ -58,9 +64,14 @@ function inspectGraph(file: string, rel: string, role: ComponentRole): Component
     inputs: model.graph.input.filter((i) => !initializers.has(i.name)).map(summarize),
     outputs: model.graph.output.map(summarize),
     ops,
-    externalData: [...new Set(model.graph.initializer.flatMap((t) => t.external_data.filter((e) => e.key === 'location').map((e) => e.value)))],
+    externalData: [
+      ...new Set(model.graph.initializer.flatMap((t) => t.external_data.filter((e) => e.key === 'location').map((e) => e.value))),
+    ],
     missingExternalData: missingExternalData(model, file),
-    tower: tower && tower.layers > 0 ? { prefix, layers: tower.layers, width: tower.width, taps: tower.taps.map((t) => ({ name: t.name, width: t.width })) } : null,
+    tower:
+      tower && tower.layers > 0
+        ? { prefix, layers: tower.layers, width: tower.width, taps: tower.taps.map((t) => ({ name: t.name, width: t.width })) }
+        : null,
   };
 }
 
@@ -79,13 +90,21 @@ export function inspectModel(target: string): ModelReport {
     if (!abs.endsWith('.onnx')) throw new OcularError('invalid_request', `${abs} is not an .onnx graph file.`);
     const { base } = splitVariant(path.basename(abs, '.onnx'));
     const component = inspectGraph(abs, path.basename(abs), roleOf(base));
-    if (component.missingExternalData.length > 0) warnings.push(`${component.file}: weights not present (${component.missingExternalData.join(', ')}); graph-only inspection.`);
+    if (component.missingExternalData.length > 0)
+      warnings.push(`${component.file}: weights not present (${component.missingExternalData.join(', ')}); graph-only inspection.`);
     return { path: abs, kind: 'file', modelType: null, architectures: [], components: [component], problems, warnings };
   }
 
   const onnxDir = fs.existsSync(path.join(abs, 'onnx')) ? path.join(abs, 'onnx') : abs;
-  const graphs = fs.readdirSync(onnxDir).filter((f) => f.endsWith('.onnx') && !f.includes('.ocular-')).sort();
-  if (graphs.length === 0) throw new OcularError('invalid_request', `${abs} is not a model folder: it has no .onnx files (looked in ${path.relative(abs, onnxDir) || '.'}).`);
+  const graphs = fs
+    .readdirSync(onnxDir)
+    .filter((f) => f.endsWith('.onnx') && !f.includes('.ocular-'))
+    .sort();
+  if (graphs.length === 0)
+    throw new OcularError(
+      'invalid_request',
+      `${abs} is not a model folder: it has no .onnx files (looked in ${path.relative(abs, onnxDir) || '.'}).`,
+    );
 
   let modelType: string | null = null;
   let architectures: string[] = [];
@@ -113,7 +132,8 @@ export function inspectModel(target: string): ModelReport {
     try {
       const report = inspectGraph(path.join(abs, chosen.file), chosen.file, roleOf(base));
       report.variants = variants;
-      if (report.missingExternalData.length > 0) warnings.push(`${chosen.file}: weights not present (${report.missingExternalData.join(', ')}); graph-only inspection.`);
+      if (report.missingExternalData.length > 0)
+        warnings.push(`${chosen.file}: weights not present (${report.missingExternalData.join(', ')}); graph-only inspection.`);
       components.push(report);
     } catch (err) {
       problems.push(`${chosen.file}: ${(err as Error).message}`);
@@ -121,14 +141,19 @@ export function inspectModel(target: string): ModelReport {
   }
 
   if (modelType && !(SUPPORTED_FAMILIES as readonly string[]).includes(modelType)) {
-    warnings.push(`Model family '${modelType}': taps, surgery and inspection work, but Ocular cannot generate with it yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`);
+    warnings.push(
+      `Model family '${modelType}': taps, surgery and inspection work, but Ocular cannot generate with it yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`,
+    );
   }
   const byRole = (role: ComponentRole) => components.find((c) => c.role === role);
   const decoder = byRole('decoder');
   const embed = byRole('embed_tokens');
   const vision = byRole('vision_encoder');
   if (!decoder) problems.push(`No decoder graph: expected onnx/decoder_model_merged.onnx (or a dtype variant) in ${abs}.`);
-  if (vision && !embed) problems.push(`${vision.file} is present but onnx/embed_tokens.onnx is missing: a VLM export needs the token embedding to merge image features.`);
+  if (vision && !embed)
+    problems.push(
+      `${vision.file} is present but onnx/embed_tokens.onnx is missing: a VLM export needs the token embedding to merge image features.`,
+    );
   if (decoder) {
     const embedsIn = decoder.inputs.find((i) => i.name === 'inputs_embeds');
     const width = lastDim(embedsIn);
@@ -151,22 +176,39 @@ export function inspectModel(target: string): ModelReport {
 
 export function formatReport(report: ModelReport): string {
   const lines = [`model       ${report.path}`];
-  if (report.modelType) lines.push(`type        ${report.modelType}${report.architectures.length ? ` (${report.architectures.join(', ')})` : ''}`);
+  if (report.modelType)
+    lines.push(`type        ${report.modelType}${report.architectures.length ? ` (${report.architectures.join(', ')})` : ''}`);
   for (const c of report.components) {
     lines.push('', `${c.role.padEnd(16)}${c.file}   variants: ${c.variants.map((v) => v.dtype).join(', ') || 'fp32'}`);
     if (c.tower) {
       const resid = c.tower.taps.filter((t) => t.name.endsWith('hook_resid_post'));
-      lines.push(`  tower     ${c.tower.layers} layers, width ${c.tower.width ?? '?'}; taps ${c.tower.taps.length} (${resid[0]?.name} … ${resid[resid.length - 1]?.name})`);
+      lines.push(
+        `  tower     ${c.tower.layers} layers, width ${c.tower.width ?? '?'}; taps ${c.tower.taps.length} (${resid[0]?.name} … ${resid[resid.length - 1]?.name})`,
+      );
       const hooks = [...new Set(c.tower.taps.map((t) => t.name.split('.').pop()))];
       lines.push(`  hooks     ${hooks.join(', ')}`);
     }
-    lines.push(`  inputs    ${c.inputs.map((i) => `${i.name}:${i.type}[${(i.shape ?? []).join(',')}]`).slice(0, 6).join('  ')}${c.inputs.length > 6 ? `  (+${c.inputs.length - 6})` : ''}`);
-    lines.push(`  outputs   ${c.outputs.map((i) => `${i.name}:${i.type}[${(i.shape ?? []).join(',')}]`).slice(0, 4).join('  ')}${c.outputs.length > 4 ? `  (+${c.outputs.length - 4})` : ''}`);
-    lines.push(`  ops       ${Object.entries(c.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ')}`);
+    lines.push(
+      `  inputs    ${c.inputs
+        .map((i) => `${i.name}:${i.type}[${(i.shape ?? []).join(',')}]`)
+        .slice(0, 6)
+        .join('  ')}${c.inputs.length > 6 ? `  (+${c.inputs.length - 6})` : ''}`,
+    );
+    lines.push(
+      `  outputs   ${c.outputs
+        .map((i) => `${i.name}:${i.type}[${(i.shape ?? []).join(',')}]`)
+        .slice(0, 4)
+        .join('  ')}${c.outputs.length > 4 ? `  (+${c.outputs.length - 4})` : ''}`,
+    );
+    lines.push(
+      `  ops       ${Object.entries(c.ops)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' ')}`,
+    );
     lines.push(`  opset     ${c.opset.map((o) => `${o.domain} ${o.version}`).join(', ')}`);
   }
   for (const p of report.problems) lines.push(`problem: ${p}`);
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
-

@@ -12,13 +12,21 @@ export type AttrValue = number | string | number[] | { tensor: TensorProto } | {
 export function attr(name: string, value: AttrValue): AttributeProto {
   if (typeof value === 'string') return { name, type: ATTR.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') return Number.isInteger(value) ? { name, type: ATTR.INT, i: value } : { name, type: ATTR.FLOAT, f: value };
-  if (Array.isArray(value)) return value.every(Number.isInteger) ? { name, type: ATTR.INTS, ints: value } : { name, type: ATTR.FLOATS, floats: value };
+  if (Array.isArray(value))
+    return value.every(Number.isInteger) ? { name, type: ATTR.INTS, ints: value } : { name, type: ATTR.FLOATS, floats: value };
   if ('float' in value) return { name, type: ATTR.FLOAT, f: value.float };
   if ('tensor' in value) return { name, type: ATTR.TENSOR, t: value.tensor };
   return { name, type: ATTR.GRAPH, g: value.graph };
 }
 
-export function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, AttrValue> = {}, domain = ''): NodeProto {
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  name: string,
+  attrs: Record<string, AttrValue> = {},
+  domain = '',
+): NodeProto {
   return { op_type: opType, input: inputs, output: outputs, name, domain, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) };
 }
 
@@ -31,7 +39,13 @@ export function floatTensor(name: string, dims: number[], values: Float32Array |
   const data = values instanceof Float32Array ? values : Float32Array.from(values);
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) throw new Error(`tensor ${name}: ${data.length} values for shape [${dims}] (${expected})`);
-  return { name, dims, data_type: DataType.FLOAT, raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), external_data: [] };
+  return {
+    name,
+    dims,
+    data_type: DataType.FLOAT,
+    raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    external_data: [],
+  };
 }
 
 export function int64Tensor(name: string, dims: number[], values: number[]): TensorProto {
@@ -40,7 +54,14 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Ten
 }
 
 /** A tensor whose bytes live in an external data file (written separately). */
-export function externalTensor(name: string, dims: number[], dataType: number, location: string, offset: number, length: number): TensorProto {
+export function externalTensor(
+  name: string,
+  dims: number[],
+  dataType: number,
+  location: string,
+  offset: number,
+  length: number,
+): TensorProto {
   return {
     name,
     dims,
@@ -65,6 +86,13 @@ export function model(graph: GraphProto, opset = 21, extraOpsets: Array<{ domain
   };
 }
 
-export function graph(name: string, nodes: NodeProto[], inputs: ValueInfoProto[], outputs: ValueInfoProto[], initializers: TensorProto[] = [], valueInfos: ValueInfoProto[] = []): GraphProto {
+export function graph(
+  name: string,
+  nodes: NodeProto[],
+  inputs: ValueInfoProto[],
+  outputs: ValueInfoProto[],
+  initializers: TensorProto[] = [],
+  valueInfos: ValueInfoProto[] = [],
+): GraphProto {
   return { name, node: nodes, input: inputs, output: outputs, initializer: initializers, value_info: valueInfos };
 }

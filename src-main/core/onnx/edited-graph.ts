@@ -27,9 +27,25 @@ export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: s
   const h = crypto.createHash('sha256');
   h.update(`ocular-surgery-v${SURGERY_VERSION}`);
   h.update(graphBytes);
-  h.update(JSON.stringify({ tapPrefix, expose: spec.expose ?? [], steer: spec.steer ?? [], sae: (spec.saeEdits ?? []).map((e) => ({ id: e.id, tap: e.tap, arch: e.sae.architecture, k: e.sae.k, dIn: e.sae.dIn, dSae: e.sae.dSae, b: e.sae.applyBDecToInput })) }));
+  h.update(
+    JSON.stringify({
+      tapPrefix,
+      expose: spec.expose ?? [],
+      steer: spec.steer ?? [],
+      sae: (spec.saeEdits ?? []).map((e) => ({
+        id: e.id,
+        tap: e.tap,
+        arch: e.sae.architecture,
+        k: e.sae.k,
+        dIn: e.sae.dIn,
+        dSae: e.sae.dSae,
+        b: e.sae.applyBDecToInput,
+      })),
+    }),
+  );
   for (const e of spec.saeEdits ?? []) {
-    for (const t of [e.sae.W_enc, e.sae.b_enc, e.sae.W_dec, e.sae.b_dec, e.sae.threshold]) if (t) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    for (const t of [e.sae.W_enc, e.sae.b_enc, e.sae.W_dec, e.sae.b_dec, e.sae.threshold])
+      if (t) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
   }
   return h.digest('hex').slice(0, 16);
 }

@@ -12,25 +12,72 @@ import { ModelProtoType } from './schema.js';
 
 export type Int64 = number | Long;
 
-export interface StringEntry { key: string; value: string }
-export interface Dimension { dim_value?: Int64 | null; dim_param?: string | null }
-export interface TypeProto { tensor_type?: { elem_type?: number; shape?: { dim: Dimension[] } | null } | null }
-export interface ValueInfoProto { name: string; type?: TypeProto | null; doc_string?: string }
-export interface AttributeProto {
-  name: string; type?: number; f?: number; i?: Int64; s?: Uint8Array; t?: TensorProto | null; g?: GraphProto | null;
-  floats?: number[]; ints?: Int64[]; strings?: Uint8Array[]; graphs?: GraphProto[];
+export interface StringEntry {
+  key: string;
+  value: string;
 }
-export interface NodeProto { input: string[]; output: string[]; name: string; op_type: string; domain: string; attribute: AttributeProto[] }
+export interface Dimension {
+  dim_value?: Int64 | null;
+  dim_param?: string | null;
+}
+export interface TypeProto {
+  tensor_type?: { elem_type?: number; shape?: { dim: Dimension[] } | null } | null;
+}
+export interface ValueInfoProto {
+  name: string;
+  type?: TypeProto | null;
+  doc_string?: string;
+}
+export interface AttributeProto {
+  name: string;
+  type?: number;
+  f?: number;
+  i?: Int64;
+  s?: Uint8Array;
+  t?: TensorProto | null;
+  g?: GraphProto | null;
+  floats?: number[];
+  ints?: Int64[];
+  strings?: Uint8Array[];
+  graphs?: GraphProto[];
+}
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name: string;
+  op_type: string;
+  domain: string;
+  attribute: AttributeProto[];
+}
 export interface TensorProto {
-  name: string; dims: Int64[]; data_type: number; raw_data?: Uint8Array; float_data?: number[]; int64_data?: Int64[]; int32_data?: number[];
-  external_data: StringEntry[]; data_location?: number;
+  name: string;
+  dims: Int64[];
+  data_type: number;
+  raw_data?: Uint8Array;
+  float_data?: number[];
+  int64_data?: Int64[];
+  int32_data?: number[];
+  external_data: StringEntry[];
+  data_location?: number;
 }
 export interface GraphProto {
-  name: string; node: NodeProto[]; initializer: TensorProto[]; input: ValueInfoProto[]; output: ValueInfoProto[]; value_info: ValueInfoProto[];
+  name: string;
+  node: NodeProto[];
+  initializer: TensorProto[];
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  value_info: ValueInfoProto[];
 }
-export interface OperatorSetId { domain: string; version: Int64 }
+export interface OperatorSetId {
+  domain: string;
+  version: Int64;
+}
 export interface ModelProto {
-  ir_version: Int64; opset_import: OperatorSetId[]; producer_name: string; producer_version: string; graph: GraphProto;
+  ir_version: Int64;
+  opset_import: OperatorSetId[];
+  producer_name: string;
+  producer_version: string;
+  graph: GraphProto;
   metadata_props: StringEntry[];
 }
 
@@ -46,7 +93,8 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
   } catch (err) {
     throw new OcularError('invalid_request', `${source} is not a valid ONNX model: ${errorMessage(err)}`);
   }
-  if (!model.graph || model.graph.node.length === 0) throw new OcularError('invalid_request', `${source} is not an ONNX model: it has no graph.`);
+  if (!model.graph || model.graph.node.length === 0)
+    throw new OcularError('invalid_request', `${source} is not an ONNX model: it has no graph.`);
   return model;
 }
 
@@ -75,10 +123,11 @@ export function externalDataLocations(model: ModelProto): string[] {
       const loc = t.external_data?.find((e) => e.key === 'location')?.value;
       if (loc) locations.add(loc);
     }
-    for (const n of graph.node) for (const a of n.attribute) {
-      if (a.g) visit(a.g);
-      for (const g of a.graphs ?? []) visit(g);
-    }
+    for (const n of graph.node)
+      for (const a of n.attribute) {
+        if (a.g) visit(a.g);
+        for (const g of a.graphs ?? []) visit(g);
+      }
   };
   visit(model.graph);
   return [...locations];

@@ -42,7 +42,12 @@ const descriptor = {
           },
         },
         ValueInfoProto: {
-          fields: { name: optional('string', 1), type: optional('TypeProto', 2), doc_string: optional('string', 3), metadata_props: entries(4) },
+          fields: {
+            name: optional('string', 1),
+            type: optional('TypeProto', 2),
+            doc_string: optional('string', 3),
+            metadata_props: entries(4),
+          },
         },
         NodeProto: {
           fields: {
@@ -60,7 +65,11 @@ const descriptor = {
         },
         IntIntListEntryProto: { fields: { key: optional('int64', 1), value: repeated('int64', 2, false) } },
         NodeDeviceConfigurationProto: {
-          fields: { configuration_id: optional('string', 1), sharding_spec: repeated('ShardingSpecProto', 2), pipeline_stage: optional('int32', 3) },
+          fields: {
+            configuration_id: optional('string', 1),
+            sharding_spec: repeated('ShardingSpecProto', 2),
+            pipeline_stage: optional('int32', 3),
+          },
         },
         ShardingSpecProto: {
           fields: {
@@ -99,7 +108,9 @@ const descriptor = {
             configuration: repeated('DeviceConfigurationProto', 26),
           },
         },
-        DeviceConfigurationProto: { fields: { name: optional('string', 1), num_devices: optional('int32', 2), device: repeated('string', 3) } },
+        DeviceConfigurationProto: {
+          fields: { name: optional('string', 1), num_devices: optional('int32', 2), device: repeated('string', 3) },
+        },
         StringStringEntryProto: { fields: { key: optional('string', 1), value: optional('string', 2) } },
         TensorAnnotation: { fields: { tensor_name: optional('string', 1), quant_parameter_tensor_names: entries(2) } },
         GraphProto: {
@@ -208,7 +219,23 @@ export const DataType = {
 } as const;
 
 export const DATA_TYPE_NAMES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16', 17: 'float8e4m3fn', 19: 'float8e5m2',
-  21: 'uint4', 22: 'int4', 23: 'float4e2m1',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  19: 'float8e5m2',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4e2m1',
 };

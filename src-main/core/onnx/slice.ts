@@ -18,7 +18,10 @@ export function sliceToLogits(model: ModelProto, output = 'logits'): { model: Mo
   const tower = discoverTowerTaps(g, '');
   if (!tower) throw new SliceError('No residual stream found, so there is no last tap to slice from.');
   const last = tower.taps.filter((t) => t.hook === 'hook_resid_post').sort((a, b) => b.layer - a.layer)[0];
-  if (!last?.ref.tensor) throw new SliceError('The last residual tap has no named tensor (a fused final norm); logit effects are not available for this export.');
+  if (!last?.ref.tensor)
+    throw new SliceError(
+      'The last residual tap has no named tensor (a fused final norm); logit effects are not available for this export.',
+    );
   const from = last.ref.tensor;
   const index = new GraphIndex(g);
   const initializers = new Set(g.initializer.map((t) => t.name));
@@ -38,7 +41,10 @@ export function sliceToLogits(model: ModelProto, output = 'logits'): { model: Mo
     for (const o of n.output) if (o) produced.add(o);
   });
   const missing = [...needed].filter((t) => !produced.has(t) && !initializers.has(t));
-  if (missing.length > 0) throw new SliceError(`The logits depend on ${missing.slice(0, 3).join(', ')} besides the residual stream; this export cannot be sliced.`);
+  if (missing.length > 0)
+    throw new SliceError(
+      `The logits depend on ${missing.slice(0, 3).join(', ')} besides the residual stream; this export cannot be sliced.`,
+    );
   const inputType = index.types.get(from)?.elemType ?? index.types.get('inputs_embeds')?.elemType ?? DataType.FLOAT;
   const read = new Set(nodes.flatMap((n) => n.input));
   return {

@@ -59,7 +59,12 @@ export interface SurgeryResult {
 export class SurgeryError extends Error {}
 
 /** Inputs an SAE edit adds; feeding these values leaves the model unchanged. Ready to feed a pool session. */
-export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: number): Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> {
+export function saeIdentityInputs(
+  id: string,
+  dSae: number,
+  batch: number,
+  seq: number,
+): Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> {
   const t = (dims: number[], data: Float32Array) => ({ type: 'float32' as const, dims, data });
   return {
     [`sae.${id}.scale`]: t([dSae], new Float32Array(dSae).fill(1)),
@@ -74,13 +79,29 @@ export function saeIdentityInputs(id: string, dSae: number, batch: number, seq: 
 export function applySurgery(original: ModelProto, tower: TowerTaps, spec: SurgerySpec, saeDataLocation = 'sae.onnx_data'): SurgeryResult {
   // Work on a structural copy of the graph lists; node objects that change are replaced, not mutated.
   const g = original.graph;
-  const model: ModelProto = { ...original, graph: { ...g, node: g.node.map((n) => ({ ...n, input: [...n.input], output: [...n.output] })), input: [...g.input], output: [...g.output], initializer: [...g.initializer], value_info: [...g.value_info] } };
+  const model: ModelProto = {
+    ...original,
+    graph: {
+      ...g,
+      node: g.node.map((n) => ({ ...n, input: [...n.input], output: [...n.output] })),
+      input: [...g.input],
+      output: [...g.output],
+      initializer: [...g.initializer],
+      value_info: [...g.value_info],
+    },
+  };
   const graph = model.graph;
   const index = new GraphIndex(original.graph);
   const byName = new Map(tower.taps.map((t) => [t.name, t]));
   const need = (name: string): Tap => {
     const tap = byName.get(name);
-    if (!tap) throw new SurgeryError(`Unknown tap '${name}'. Known taps look like ${tower.taps.slice(0, 3).map((t) => t.name).join(', ')}.`);
+    if (!tap)
+      throw new SurgeryError(
+        `Unknown tap '${name}'. Known taps look like ${tower.taps
+          .slice(0, 3)
+          .map((t) => t.name)
+          .join(', ')}.`,
+      );
     return tap;
   };
 
@@ -104,7 +125,10 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     n.output[tap.ref.output] = name;
     positions.set(name, tap.ref.nodeIndex);
     // A fused norm's residual-sum output has the type of the stream entering it.
-    const streamType = n.input.slice(0, 2).map((i) => index.types.get(i)).find((t) => t !== undefined);
+    const streamType = n.input
+      .slice(0, 2)
+      .map((i) => index.types.get(i))
+      .find((t) => t !== undefined);
     if (streamType) index.types.set(name, streamType);
     return name;
   };
@@ -136,7 +160,8 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const tap = need(edit.tap);
     const sae = edit.sae;
     if (!/^[A-Za-z0-9_-]+$/.test(edit.id)) throw new SurgeryError(`SAE edit id '${edit.id}' must be letters, digits, '-' or '_'.`);
-    if (tap.width !== null && tap.width !== sae.dIn) throw new SurgeryError(`SAE d_in ${sae.dIn} does not match ${tap.name} width ${tap.width}.`);
+    if (tap.width !== null && tap.width !== sae.dIn)
+      throw new SurgeryError(`SAE d_in ${sae.dIn} does not match ${tap.name} width ${tap.width}.`);
     checkSae(sae);
     const x0 = tensorOf(tap);
     const x = current.get(x0) ?? x0;
@@ -292,7 +317,10 @@ function checkSae(sae: SaeWeights): void {
     if (got !== want) throw new SurgeryError(`SAE ${name} has ${got} values; expected ${want} for d_in ${sae.dIn}, d_sae ${sae.dSae}.`);
   };
   expect('W_enc', sae.W_enc.length, sae.dIn * sae.dSae);
-  if (sae.dOut !== undefined && sae.dOut !== sae.dIn) throw new SurgeryError(`A transcoder (d_in ${sae.dIn}, d_out ${sae.dOut}) cannot replace a single tap; splice SAEs, whose input and output widths agree.`);
+  if (sae.dOut !== undefined && sae.dOut !== sae.dIn)
+    throw new SurgeryError(
+      `A transcoder (d_in ${sae.dIn}, d_out ${sae.dOut}) cannot replace a single tap; splice SAEs, whose input and output widths agree.`,
+    );
   expect('W_dec', sae.W_dec.length, sae.dIn * sae.dSae);
   expect('b_enc', sae.b_enc.length, sae.dSae);
   expect('b_dec', sae.b_dec.length, sae.dIn);
@@ -300,6 +328,6 @@ function checkSae(sae: SaeWeights): void {
     throw new SurgeryError(`A ${sae.architecture} SAE needs a threshold per feature.`);
   }
   if (sae.threshold) expect('threshold', sae.threshold.length, sae.dSae);
-  if (sae.architecture === 'topk' && !(sae.k && sae.k > 0 && sae.k <= sae.dSae)) throw new SurgeryError(`A TopK SAE needs k between 1 and d_sae (${sae.dSae}).`);
+  if (sae.architecture === 'topk' && !(sae.k && sae.k > 0 && sae.k <= sae.dSae))
+    throw new SurgeryError(`A TopK SAE needs k between 1 and d_sae (${sae.dSae}).`);
 }
-

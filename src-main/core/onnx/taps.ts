@@ -55,11 +55,42 @@ export interface TowerTaps {
   sublayerKinds: SublayerKind[][];
 }
 
-const ATTENTION_OPS = new Set(['GroupQueryAttention', 'MultiHeadAttention', 'Attention', 'PackedAttention', 'PackedMultiHeadAttention', 'SparseAttention', 'PagedAttention', 'Softmax', 'RotaryEmbedding']);
+const ATTENTION_OPS = new Set([
+  'GroupQueryAttention',
+  'MultiHeadAttention',
+  'Attention',
+  'PackedAttention',
+  'PackedMultiHeadAttention',
+  'SparseAttention',
+  'PagedAttention',
+  'Softmax',
+  'RotaryEmbedding',
+]);
 const RECURRENT_OPS = new Set(['Scan', 'Loop', 'LSTM', 'GRU', 'RNN', 'CumSum', 'CausalConvWithState', 'LinearAttention', 'Conv']);
-const ACTIVATION_OPS = new Set(['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Relu', 'Sigmoid', 'Tanh', 'Erf', 'Silu', 'Swish', 'Softplus', 'Mish', 'HardSigmoid', 'BiasSplitGelu']);
+const ACTIVATION_OPS = new Set([
+  'Gelu',
+  'FastGelu',
+  'BiasGelu',
+  'QuickGelu',
+  'Relu',
+  'Sigmoid',
+  'Tanh',
+  'Erf',
+  'Silu',
+  'Swish',
+  'Softplus',
+  'Mish',
+  'HardSigmoid',
+  'BiasSplitGelu',
+]);
 const MLP_ACTIVATION_OPS = new Set(['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Relu', 'Silu', 'Swish', 'BiasSplitGelu']);
-const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'RMSNormalization']);
+const NORM_OPS = new Set([
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'RMSNormalization',
+]);
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
 function classify(nodes: NodeProto[]): SublayerKind {
@@ -87,7 +118,14 @@ function asJoin(index: GraphIndex, node: NodeProto, nodeIndex: number, r: string
   if (!a || !b) return null;
   const other = a === r ? b : b === r ? a : null;
   if (other === null || index.isConstant(other) || !index.dependsOn(other, r)) return null;
-  if (isAdd) return { node, nodeIndex, streamIn: r, branchOut: other, out: { tensor: node.output[0] ?? null, node: node.name, nodeIndex, output: 0 } };
+  if (isAdd)
+    return {
+      node,
+      nodeIndex,
+      streamIn: r,
+      branchOut: other,
+      out: { tensor: node.output[0] ?? null, node: node.name, nodeIndex, output: 0 },
+    };
   const sum = node.output[3];
   return { node, nodeIndex, streamIn: r, branchOut: other, out: { tensor: sum ? sum : null, node: node.name, nodeIndex, output: 3 } };
 }
@@ -159,7 +197,11 @@ function headCandidates(index: GraphIndex): string[] {
 }
 
 /** The normalised input of a join's branch: a norm over the stream, or the fused norm output of the previous join. */
-function findBranchIn(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>, previous: Omit<Join, 'kind' | 'branchIn'> | undefined): TensorRef | null {
+function findBranchIn(
+  index: GraphIndex,
+  join: Omit<Join, 'kind' | 'branchIn'>,
+  previous: Omit<Join, 'kind' | 'branchIn'> | undefined,
+): TensorRef | null {
   const branch = index.branchNodes(join.branchOut, join.streamIn);
   const norm = branch.find((n) => NORM_OPS.has(n.op_type) && aliasRoot(index, n.input[0] ?? '') === aliasRoot(index, join.streamIn));
   if (norm) return ref(index, norm, 0);
@@ -202,7 +244,8 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
   const blocks: Join[][] = [];
   for (const join of joins) {
     const last = blocks[blocks.length - 1];
-    if (join.kind === 'mlp' && last && last.length === 1 && (last[0]!.kind === 'attention' || last[0]!.kind === 'recurrent')) last.push(join);
+    if (join.kind === 'mlp' && last && last.length === 1 && (last[0]!.kind === 'attention' || last[0]!.kind === 'recurrent'))
+      last.push(join);
     else blocks.push([join]);
   }
 
@@ -237,7 +280,11 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     streamRef = post;
   });
 
-  const width = taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ?? normWidth(index, bestHead) ?? widthOf(bestHead).width ?? projectionWidth(index, best[0]!);
+  const width =
+    taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ??
+    normWidth(index, bestHead) ??
+    widthOf(bestHead).width ??
+    projectionWidth(index, best[0]!);
   for (const t of taps) if (t.width === null && (t.hook.startsWith('hook_resid') || t.hook.endsWith('_out'))) t.width = width;
   return { layers: blocks.length, width, taps, streamHead: bestHead, sublayerKinds: blocks.map((b) => b.map((j) => j.kind)) };
 }

@@ -36,7 +36,9 @@ export function validateModel(model: ModelProto, label = 'graph'): void {
   const inNames = graph.input.map((o) => o.name);
   if (new Set(inNames).size !== inNames.length) problems.push('graph inputs repeat a name');
   if (problems.length > 0) {
-    throw new GraphValidationError(`${label} failed validation: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`);
+    throw new GraphValidationError(
+      `${label} failed validation: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`,
+    );
   }
 }
 
@@ -57,7 +59,9 @@ function inferTypes(n: NodeProto, types: Map<string, TensorType>, problems: stri
     const known = dataIns.filter((t): t is TensorType => t !== undefined);
     const elem = known[0]?.elemType;
     if (known.some((t) => t.elemType !== elem)) {
-      problems.push(`node ${n.name} (${n.op_type}) mixes element types ${[...new Set(known.map((t) => typeName(t.elemType)))].join(' and ')}`);
+      problems.push(
+        `node ${n.name} (${n.op_type}) mixes element types ${[...new Set(known.map((t) => typeName(t.elemType)))].join(' and ')}`,
+      );
       return;
     }
     if (elem === undefined) return;
@@ -67,10 +71,15 @@ function inferTypes(n: NodeProto, types: Map<string, TensorType>, problems: stri
       const b = known[1]!.shape;
       const k1 = a[a.length - 1];
       const k2 = b.length >= 2 ? b[b.length - 2] : b[0];
-      if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) problems.push(`node ${n.name} (MatMul) multiplies [..., ${k1}] by [${k2}, ...]`);
+      if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2)
+        problems.push(`node ${n.name} (MatMul) multiplies [..., ${k1}] by [${k2}, ...]`);
       shape = [...a.slice(0, -1), ...(b.length >= 2 ? [b[b.length - 1]!] : [])];
     } else if (n.op_type !== 'MatMul' && known.length === dataIns.length && known.every((t) => t.shape)) {
-      shape = broadcast(known.map((t) => t.shape!), n, problems);
+      shape = broadcast(
+        known.map((t) => t.shape!),
+        n,
+        problems,
+      );
     }
     set(0, { elemType: elem, shape });
     return;

@@ -10,7 +10,12 @@ export interface ProbeModel {
   w: Float64Array; // [dim + 1, classes], last row the bias
 }
 
-export function trainLogistic(x: Float32Array, y: Int32Array, classes: number, options: { epochs: number; l2: number; lr?: number }): ProbeModel {
+export function trainLogistic(
+  x: Float32Array,
+  y: Int32Array,
+  classes: number,
+  options: { epochs: number; l2: number; lr?: number },
+): ProbeModel {
   const n = y.length;
   const dim = x.length / n;
   const mean = new Float64Array(dim);

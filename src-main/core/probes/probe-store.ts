@@ -12,12 +12,21 @@ interface Row {
   results_json: string | null;
   created_at: string;
 }
-const toRecord = (r: Row): ProbeRecord => ({ id: r.id, jobId: r.job_id, harvestId: r.harvest_id, spec: JSON.parse(r.spec_json) as ProbeSpec, results: r.results_json ? JSON.parse(r.results_json) : null, createdAt: r.created_at });
+const toRecord = (r: Row): ProbeRecord => ({
+  id: r.id,
+  jobId: r.job_id,
+  harvestId: r.harvest_id,
+  spec: JSON.parse(r.spec_json) as ProbeSpec,
+  results: r.results_json ? JSON.parse(r.results_json) : null,
+  createdAt: r.created_at,
+});
 
 export class ProbeStore {
   constructor(private readonly db: Db) {}
   create(spec: ProbeSpec): ProbeRecord {
-    const info = this.db.prepare('INSERT INTO probes (harvest_id, spec_json, created_at) VALUES (?, ?, ?)').run(spec.harvestId, JSON.stringify(spec), new Date().toISOString());
+    const info = this.db
+      .prepare('INSERT INTO probes (harvest_id, spec_json, created_at) VALUES (?, ?, ?)')
+      .run(spec.harvestId, JSON.stringify(spec), new Date().toISOString());
     return this.get(Number(info.lastInsertRowid));
   }
   attachJob(id: number, jobId: number): void {

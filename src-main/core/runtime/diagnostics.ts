@@ -14,7 +14,14 @@ const require = createRequire(import.meta.url);
 export function cudaProviderPath(): string | null {
   try {
     const dir = path.dirname(require.resolve('onnxruntime-node/package.json'));
-    const file = path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+    const file = path.join(
+      dir,
+      'bin',
+      'napi-v6',
+      process.platform,
+      process.arch,
+      process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so',
+    );
     return fs.existsSync(file) ? file : null;
   } catch {
     return null;
@@ -47,7 +54,11 @@ function findLibrary(name: string, cache: Map<string, string>): string | null {
 
 function gpus(): Array<{ name: string; memoryMiB: number }> {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out
       .trim()
       .split('\n')
@@ -67,8 +78,26 @@ export function runtimeDiagnostics(onnxruntimeVersion: string): RuntimeDiagnosti
   const libs = process.platform === 'linux' ? CUDA_LIBS.map((name) => ({ name, path: findLibrary(name, cache) })) : [];
   const found = gpus();
   const notes: string[] = [];
-  if (!provider) notes.push('The CUDA execution provider is not installed: sessions run on CPU. Run `npm run setup:cuda` on a machine with an NVIDIA GPU.');
-  if (provider && libs.some((l) => !l.path)) notes.push(`CUDA libraries not found: ${libs.filter((l) => !l.path).map((l) => l.name).join(', ')}; CUDA sessions will fall back to CPU.`);
+  if (!provider)
+    notes.push(
+      'The CUDA execution provider is not installed: sessions run on CPU. Run `npm run setup:cuda` on a machine with an NVIDIA GPU.',
+    );
+  if (provider && libs.some((l) => !l.path))
+    notes.push(
+      `CUDA libraries not found: ${libs
+        .filter((l) => !l.path)
+        .map((l) => l.name)
+        .join(', ')}; CUDA sessions will fall back to CPU.`,
+    );
   if (found.length === 0) notes.push('No NVIDIA GPU reported by nvidia-smi.');
-  return { pid: process.pid, onnxruntimeVersion, cudaProviderInstalled: provider !== null, cudaProviderPath: provider, cudaLibraries: libs, gpus: found, notes, fallbacks: [] };
+  return {
+    pid: process.pid,
+    onnxruntimeVersion,
+    cudaProviderInstalled: provider !== null,
+    cudaProviderPath: provider,
+    cudaLibraries: libs,
+    gpus: found,
+    notes,
+    fallbacks: [],
+  };
 }

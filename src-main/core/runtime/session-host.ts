@@ -17,7 +17,10 @@ function send(msg: FromHost): void {
   process.send!(msg);
 }
 
-async function createSession(modelPath: string, device: 'auto' | 'cpu' | 'cuda'): Promise<{ session: ort.InferenceSession; ep: 'cpu' | 'cuda'; fallbackReason: string | null }> {
+async function createSession(
+  modelPath: string,
+  device: 'auto' | 'cpu' | 'cuda',
+): Promise<{ session: ort.InferenceSession; ep: 'cpu' | 'cuda'; fallbackReason: string | null }> {
   const cpu = () => ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
   if (device === 'cpu') return { session: await cpu(), ep: 'cpu', fallbackReason: null };
   if (!cudaProviderPath()) {
@@ -50,7 +53,8 @@ function toFeeds(feeds: Record<string, WireTensor>): Record<string, ort.Tensor> 
 
 function fromOrt(out: ort.InferenceSession.OnnxValueMapType): Record<string, WireTensor> {
   const result: Record<string, WireTensor> = {};
-  for (const [name, t] of Object.entries(out)) result[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
+  for (const [name, t] of Object.entries(out))
+    result[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
   return result;
 }
 
@@ -60,7 +64,13 @@ async function handle(msg: ToHost): Promise<unknown> {
       const { session, ep, fallbackReason } = await createSession(msg.modelPath, msg.device);
       const sessionId = nextSession++;
       sessions.set(sessionId, session);
-      return { sessionId, inputNames: [...session.inputNames], outputNames: [...session.outputNames], executionProvider: ep, fallbackReason } satisfies LoadedSession;
+      return {
+        sessionId,
+        inputNames: [...session.inputNames],
+        outputNames: [...session.outputNames],
+        executionProvider: ep,
+        fallbackReason,
+      } satisfies LoadedSession;
     }
     case 'run': {
       const session = need(msg.sessionId);

@@ -7,7 +7,16 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { GenerateResult } from '../generation/generate.js';
-import type { CarrySpec, Device, FromHost, HostGenerateOptions, LoadedSession, RuntimeDiagnostics, ToHost, WireTensor } from './pool-protocol.js';
+import type {
+  CarrySpec,
+  Device,
+  FromHost,
+  HostGenerateOptions,
+  LoadedSession,
+  RuntimeDiagnostics,
+  ToHost,
+  WireTensor,
+} from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -40,7 +49,9 @@ interface Host {
   sessions: Set<string>;
 }
 
-export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: number | undefined; cause: string; lostSessions: string[] }] }> {
+export class SessionPool extends EventEmitter<{
+  crash: [{ slot: number; pid: number | undefined; cause: string; lostSessions: string[] }];
+}> {
   private readonly hosts: Host[] = [];
   private readonly sessions = new Map<string, Promise<SessionHandle>>();
   private nextId = 1;
@@ -64,7 +75,8 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     const key = `${device}:${modelPath}`;
     const existing = this.sessions.get(key);
     if (existing) return existing;
-    const host = slot !== undefined ? this.hosts[slot % this.hosts.length]! : [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
+    const host =
+      slot !== undefined ? this.hosts[slot % this.hosts.length]! : [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
     host.sessions.add(key);
     const loading = this.call<LoadedSession>(host, { type: 'load', id: 0, modelPath, device }).then(
       async (loaded) => {
@@ -81,7 +93,12 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
     return loading;
   }
 
-  async run(handle: SessionHandle, feeds: Record<string, WireTensor>, outputs?: string[], carry?: CarrySpec): Promise<Record<string, WireTensor>> {
+  async run(
+    handle: SessionHandle,
+    feeds: Record<string, WireTensor>,
+    outputs?: string[],
+    carry?: CarrySpec,
+  ): Promise<Record<string, WireTensor>> {
     const host = this.hosts[handle.host]!;
     if ((await host.ready) !== handle.pid) {
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
@@ -100,7 +117,9 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
    * them together can run inside that process. Reuses them when they already share a host.
    */
   async loadTogether(modelPaths: string[], device: Device = 'auto'): Promise<SessionHandle[]> {
-    const existing = await Promise.all(modelPaths.map((p) => this.sessions.get(`${device}:${p}`)).filter((s): s is Promise<SessionHandle> => s !== undefined));
+    const existing = await Promise.all(
+      modelPaths.map((p) => this.sessions.get(`${device}:${p}`)).filter((s): s is Promise<SessionHandle> => s !== undefined),
+    );
     const slot = existing[0]?.host ?? [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!.slot;
     if (existing.some((h) => h.host !== slot)) {
       for (const p of modelPaths) await this.releaseModel(p);
@@ -110,10 +129,13 @@ export class SessionPool extends EventEmitter<{ crash: [{ slot: number; pid: num
 
   /** Generate inside the host holding both sessions: the KV cache never crosses processes. */
   async generate(decoder: SessionHandle, embed: SessionHandle, options: HostGenerateOptions): Promise<GenerateResult> {
-    if (decoder.host !== embed.host) throw new Error('internal: the decoder and its embedding must share a pool process (use loadTogether).');
+    if (decoder.host !== embed.host)
+      throw new Error('internal: the decoder and its embedding must share a pool process (use loadTogether).');
     const host = this.hosts[decoder.host]!;
     if ((await host.ready) !== decoder.pid) {
-      throw new SessionCrashed(`The session for ${decoder.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
+      throw new SessionCrashed(
+        `The session for ${decoder.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`,
+      );
     }
     return this.call(host, { type: 'generate', id: 0, decoder: decoder.sessionId, embed: embed.sessionId, options });
   }

@@ -48,7 +48,8 @@ function architectureFrom(cfg: Record<string, any>): { architecture: SaeArchitec
   if (arch === 'jumprelu') return { architecture: 'jumprelu' };
   if (arch === 'batchtopk') return { architecture: 'batchtopk', k: k === undefined ? undefined : Number(k) };
   if (arch === '' || arch === 'standard' || arch === 'relu' || arch === 'gated') {
-    if (arch === 'gated') throw new OcularError('invalid_request', 'Gated SAEs are not supported yet (standard, TopK, BatchTopK and JumpReLU are).');
+    if (arch === 'gated')
+      throw new OcularError('invalid_request', 'Gated SAEs are not supported yet (standard, TopK, BatchTopK and JumpReLU are).');
     return { architecture: 'relu' };
   }
   throw new OcularError('invalid_request', `Unknown SAE architecture '${cfg.architecture}'.`);
@@ -63,7 +64,10 @@ export function importSae(dir: string): SaeFile {
   if (!weights) {
     const pickled = files.filter((f) => PICKLE.test(f));
     if (pickled.length > 0) {
-      throw new OcularError('invalid_request', `${abs} holds pickled weights (${pickled.join(', ')}). Ocular never unpickles files, since that can run arbitrary code; convert them to safetensors in Python first.`);
+      throw new OcularError(
+        'invalid_request',
+        `${abs} holds pickled weights (${pickled.join(', ')}). Ocular never unpickles files, since that can run arbitrary code; convert them to safetensors in Python first.`,
+      );
     }
     throw new OcularError('invalid_request', `${abs} has no sae_weights.safetensors (SAELens) or sae.safetensors (sparsify).`);
   }
@@ -86,8 +90,10 @@ export function importSae(dir: string): SaeFile {
   // An SAE's input width is its output width; a transcoder's comes from cfg.d_in or the encoder's other axis.
   const transcoder = cfg.d_out !== undefined || cfg.metadata?.hook_name_out !== undefined;
   const dIn = transcoder ? Number(cfg.d_in ?? (encT.shape[0] === dSae ? encT.shape[1] : encT.shape[0])) : dOut;
-  if (!transcoder && cfg.d_in !== undefined && Number(cfg.d_in) !== dIn) throw new OcularError('invalid_request', `cfg.json says d_in ${cfg.d_in} but b_dec has ${dIn} values.`);
-  if (transcoder && cfg.d_out !== undefined && Number(cfg.d_out) !== dOut) throw new OcularError('invalid_request', `cfg.json says d_out ${cfg.d_out} but b_dec has ${dOut} values.`);
+  if (!transcoder && cfg.d_in !== undefined && Number(cfg.d_in) !== dIn)
+    throw new OcularError('invalid_request', `cfg.json says d_in ${cfg.d_in} but b_dec has ${dIn} values.`);
+  if (transcoder && cfg.d_out !== undefined && Number(cfg.d_out) !== dOut)
+    throw new OcularError('invalid_request', `cfg.json says d_out ${cfg.d_out} but b_dec has ${dOut} values.`);
   const wEnc = transposeIfNeeded(encT, dIn, dSae, 'the encoder weight');
   const wDec = transposeIfNeeded(need('W_dec'), dSae, dOut, 'W_dec');
   const arch = sparsify ? { architecture: 'topk' as const, k: Number(cfg.k) } : architectureFrom(cfg);
@@ -140,7 +146,14 @@ export function exportSaeLens(sae: Omit<SaeFile, 'format'>, dir: string): void {
     dtype: 'float32',
     device: 'cpu',
     reshape_activations: 'none',
-    metadata: { hook_name: sae.hookName, ...(transcoder ? { hook_name_out: sae.hookNameOut ?? null } : {}), model_name: sae.modelName, hook_head_index: null, prepend_bos: true, exported_by: 'ocular' },
+    metadata: {
+      hook_name: sae.hookName,
+      ...(transcoder ? { hook_name_out: sae.hookNameOut ?? null } : {}),
+      model_name: sae.modelName,
+      hook_head_index: null,
+      prepend_bos: true,
+      exported_by: 'ocular',
+    },
   };
   writeFileAtomic(path.join(dir, 'cfg.json'), JSON.stringify(cfg, null, 2) + '\n');
 }
@@ -161,7 +174,9 @@ export function encode(sae: SaeWeights, x: Float32Array): Float32Array {
     let act: Float32Array;
     if (sae.architecture === 'topk') {
       act = new Float32Array(sae.dSae);
-      const idx = Array.from(pre.keys()).sort((a, b) => pre[b]! - pre[a]!).slice(0, sae.k);
+      const idx = Array.from(pre.keys())
+        .sort((a, b) => pre[b]! - pre[a]!)
+        .slice(0, sae.k);
       for (const j of idx) act[j] = Math.max(0, pre[j]!);
     } else if (sae.architecture === 'relu') {
       act = pre.map((v) => Math.max(0, v));

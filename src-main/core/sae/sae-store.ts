@@ -67,8 +67,24 @@ export class SaeStore {
   add(sae: Omit<SaeFile, 'format'>, name: string, source: 'import' | 'trained', jobId: number | null = null): SaeRecord {
     const insert = this.db.transaction(() => {
       const info = this.db
-        .prepare('INSERT INTO saes (name, folder, architecture, d_in, d_sae, k, hook_name, model_name, source, created_at, job_id, hook_name_out, d_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(name, '', sae.architecture, sae.dIn, sae.dSae, sae.k ?? null, sae.hookName, sae.modelName, source, new Date().toISOString(), jobId, sae.hookNameOut ?? null, sae.dOut ?? null);
+        .prepare(
+          'INSERT INTO saes (name, folder, architecture, d_in, d_sae, k, hook_name, model_name, source, created_at, job_id, hook_name_out, d_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          name,
+          '',
+          sae.architecture,
+          sae.dIn,
+          sae.dSae,
+          sae.k ?? null,
+          sae.hookName,
+          sae.modelName,
+          source,
+          new Date().toISOString(),
+          jobId,
+          sae.hookNameOut ?? null,
+          sae.dOut ?? null,
+        );
       const id = Number(info.lastInsertRowid);
       const folder = path.join('blobs', 'saes', String(id));
       // Write the files inside the transaction: if writing fails (a full disk), the row is rolled back.
@@ -97,7 +113,8 @@ export class SaeStore {
   /** Writes a SAELens folder for an SAE in the workspace. */
   export(id: number, dir: string): string {
     const target = path.resolve(dir);
-    if (fs.existsSync(path.join(target, 'sae_weights.safetensors'))) throw new OcularError('conflict', `${target} already holds an SAE; choose an empty folder.`);
+    if (fs.existsSync(path.join(target, 'sae_weights.safetensors')))
+      throw new OcularError('conflict', `${target} already holds an SAE; choose an empty folder.`);
     exportSaeLens(this.load(id), target);
     return target;
   }

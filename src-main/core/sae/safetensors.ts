@@ -45,7 +45,8 @@ export function readSafetensors(file: string): { tensors: Map<string, Tensor>; m
   const buf = fs.readFileSync(file);
   if (buf.length < 8) throw new OcularError('invalid_request', `${file} is not a safetensors file (too short).`);
   const headerLength = Number(buf.readBigUInt64LE(0));
-  if (headerLength <= 0 || 8 + headerLength > buf.length) throw new OcularError('invalid_request', `${file} is not a safetensors file (bad header length).`);
+  if (headerLength <= 0 || 8 + headerLength > buf.length)
+    throw new OcularError('invalid_request', `${file} is not a safetensors file (bad header length).`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
     header = JSON.parse(buf.subarray(8, 8 + headerLength).toString('utf8'));
@@ -65,7 +66,8 @@ export function readSafetensors(file: string): { tensors: Map<string, Tensor>; m
     const [start, end] = t.data_offsets;
     const size = BYTES[t.dtype];
     if (size === undefined) throw new OcularError('invalid_request', `${file}: tensor ${name} has unsupported dtype ${t.dtype}.`);
-    if (end - start !== count * size || base + end > buf.length) throw new OcularError('invalid_request', `${file}: tensor ${name} has inconsistent offsets for shape [${t.shape}].`);
+    if (end - start !== count * size || base + end > buf.length)
+      throw new OcularError('invalid_request', `${file}: tensor ${name} has inconsistent offsets for shape [${t.shape}].`);
     tensors.set(name, { shape: t.shape, data: decode(t.dtype, buf.subarray(base + start, base + end), count) });
   }
   return { tensors, metadata };

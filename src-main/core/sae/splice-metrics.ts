@@ -5,7 +5,12 @@
  */
 
 /** Sum of -log p(target) over the given (row, position) pairs; logits [B, L, V] row-major. */
-export function crossEntropySum(logits: Float32Array, length: number, vocab: number, targets: Array<{ row: number; position: number; token: number }>): number {
+export function crossEntropySum(
+  logits: Float32Array,
+  length: number,
+  vocab: number,
+  targets: Array<{ row: number; position: number; token: number }>,
+): number {
   let sum = 0;
   for (const { row, position, token } of targets) {
     const offset = (row * length + position) * vocab;

@@ -217,7 +217,10 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
   } else {
     add('Mul', ['mse', 'c_zero'], 'l1');
   }
-  let gpre = s.architecture === 'topk' ? sparseGradient(n, topRows, 'g', 'top_acts', 'top_idx', 'gpre_main') : add('Mul', [gz, 'fires_f'], 'gpre_main');
+  let gpre =
+    s.architecture === 'topk'
+      ? sparseGradient(n, topRows, 'g', 'top_acts', 'top_idx', 'gpre_main')
+      : add('Mul', [gz, 'fires_f'], 'gpre_main');
 
   if (s.architecture !== 'relu' && s.auxK > 0) {
     const e = auxTarget ?? add('Neg', ['err'], 'aux_e');
@@ -244,7 +247,11 @@ function forwardBackward(s: SaeTrainSpec, n: Nodes, auxTarget?: string): void {
     add('Div', ['ga_scaled', 'batch_f'], 'ga');
     // The AuxK code as a dense [B, d_sae] matrix (indices are distinct within a row, so this scatter has no duplicates).
     add('ScatterElements', ['zeros', 'aux_idx', 'aux_acts'], 'z_aux', { axis: -1 });
-    gWdec = add('Add', [gWdec, add('MatMul', [add('Transpose', ['z_aux'], 'z_aux_t', { perm: [1, 0] }), 'ga'], 'gW_dec_aux')], 'gW_dec_with_aux');
+    gWdec = add(
+      'Add',
+      [gWdec, add('MatMul', [add('Transpose', ['z_aux'], 'z_aux_t', { perm: [1, 0] }), 'ga'], 'gW_dec_aux')],
+      'gW_dec_with_aux',
+    );
     gpre = add('Add', [gpre, sparseGradient(n, auxRows, 'ga', 'aux_acts', 'aux_idx', 'gpre_aux')], 'gpre_with_aux');
   } else {
     add('Mul', ['mse', 'c_zero'], 'aux');
@@ -295,7 +302,13 @@ export function saeGradientGraph(s: SaeTrainSpec, opts: { auxTargetInput?: boole
 
 /** Names of the loop-carried state, in Loop order. */
 export function stateNames(s: SaeTrainSpec): string[] {
-  return [...SAE_PARAMS, ...SAE_PARAMS.flatMap((p) => [`m_${p}`, `v_${p}`]), 'last_fired', 'fire_counts', ...(s.architecture === 'batchtopk' ? ['threshold'] : [])];
+  return [
+    ...SAE_PARAMS,
+    ...SAE_PARAMS.flatMap((p) => [`m_${p}`, `v_${p}`]),
+    'last_fired',
+    'fire_counts',
+    ...(s.architecture === 'batchtopk' ? ['threshold'] : []),
+  ];
 }
 
 export function stateDims(s: SaeTrainSpec): Record<string, number[]> {
@@ -417,6 +430,10 @@ export function saeTrainChunkGraph(s: SaeTrainSpec, adam = { beta1: 0.9, beta2: 
     scalar('dead_after'),
     ...names.map((nm) => valueInfo(`in_${nm}`, F, dims[nm]!)),
   ];
-  const outputs = [...names.map((nm) => valueInfo(`out_${nm}`, F, dims[nm]!)), ...STEP_OUTPUTS.map((o) => valueInfo(o, F, ['steps'])), valueInfo('row_sse', F, ['steps', 'batch'])];
+  const outputs = [
+    ...names.map((nm) => valueInfo(`out_${nm}`, F, dims[nm]!)),
+    ...STEP_OUTPUTS.map((o) => valueInfo(o, F, ['steps'])),
+    valueInfo('row_sse', F, ['steps', 'batch']),
+  ];
   return model(graph('sae_train_chunk', nodes, inputs, outputs, [int64Tensor('scalar_shape', [0], [])]), 18);
 }

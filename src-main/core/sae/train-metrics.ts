@@ -12,10 +12,16 @@ export class TrainMetricsStore {
 
   /** Re-logging a step (after a resume) replaces it, so the curve has one point per step. */
   record(jobId: number, m: TrainMetrics): void {
-    this.db.prepare('INSERT OR REPLACE INTO train_metrics (job_id, step, metrics_json) VALUES (?, ?, ?)').run(jobId, m.step, JSON.stringify(m));
+    this.db
+      .prepare('INSERT OR REPLACE INTO train_metrics (job_id, step, metrics_json) VALUES (?, ?, ?)')
+      .run(jobId, m.step, JSON.stringify(m));
   }
 
   list(jobId: number, afterStep = -1): TrainMetrics[] {
-    return (this.db.prepare('SELECT metrics_json FROM train_metrics WHERE job_id = ? AND step > ? ORDER BY step').all(jobId, afterStep) as Array<{ metrics_json: string }>).map((r) => JSON.parse(r.metrics_json) as TrainMetrics);
+    return (
+      this.db.prepare('SELECT metrics_json FROM train_metrics WHERE job_id = ? AND step > ? ORDER BY step').all(jobId, afterStep) as Array<{
+        metrics_json: string;
+      }>
+    ).map((r) => JSON.parse(r.metrics_json) as TrainMetrics);
   }
 }

@@ -5,7 +5,8 @@ import { OcularError } from '../errors.js';
 /** Turns low-level write failures into messages a researcher can act on. */
 export function describeWriteError(err: unknown, target: string): Error {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC') return new OcularError('workspace', `The disk is full: could not write ${target}. Free some space and retry; nothing was changed.`);
+  if (code === 'ENOSPC')
+    return new OcularError('workspace', `The disk is full: could not write ${target}. Free some space and retry; nothing was changed.`);
   if (code === 'EACCES' || code === 'EPERM') return new OcularError('workspace', `Permission denied writing ${target}.`);
   if (code === 'EROFS') return new OcularError('workspace', `The file system is read-only: could not write ${target}.`);
   return err instanceof Error ? err : new Error(String(err));

@@ -67,6 +67,9 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
       };
     }
     default:
-      throw new OcularError('invalid_request', `Model family '${family || 'unknown'}' is not supported yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`);
+      throw new OcularError(
+        'invalid_request',
+        `Model family '${family || 'unknown'}' is not supported yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`,
+      );
   }
 }

@@ -60,7 +60,10 @@ function concatBatch(parts: WireTensor[], name: string): WireTensor {
   const first = parts[0]!;
   const rest = first.dims.slice(1).join(',');
   if (parts.some((p) => p.dims.slice(1).join(',') !== rest)) {
-    throw new OcularError('invalid_request', `Items produce '${name}' of different shapes (${parts.map((p) => `[${p.dims}]`).join(' ')}); batch them separately.`);
+    throw new OcularError(
+      'invalid_request',
+      `Items produce '${name}' of different shapes (${parts.map((p) => `[${p.dims}]`).join(' ')}); batch them separately.`,
+    );
   }
   const total = parts.reduce((n, p) => n + p.data.length, 0);
   const Ctor = first.data.constructor as new (n: number) => WireTensor['data'];
@@ -96,15 +99,21 @@ export class VlmPipeline {
     const files = { vision: onnx('vision_encoder'), embed: onnx('embed_tokens'), decoder: onnx('decoder_model_merged') };
     const loaded = await loadProcessor(abs);
     const processorConfigFile = path.join(abs, 'processor_config.json');
-    const processorConfig = fs.existsSync(processorConfigFile) ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>) : {};
+    const processorConfig = fs.existsSync(processorConfigFile)
+      ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>)
+      : {};
     const family = familySpec(loaded.config, processorConfig);
     const decoder = decoderSignature(readModel(files.decoder).graph, files.decoder);
-    if (decoder.states.length === 0) throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
+    if (decoder.states.length === 0)
+      throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
     const [dec, embed] = await pool.loadTogether([files.decoder, files.embed], device);
     const vision = await pool.load(files.vision, device);
     const generationFile = path.join(abs, 'generation_config.json');
-    const generation = fs.existsSync(generationFile) ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] }) : {};
-    const eos = generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
+    const generation = fs.existsSync(generationFile)
+      ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] })
+      : {};
+    const eos =
+      generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
     return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds, device);
   }
@@ -116,7 +125,8 @@ export class VlmPipeline {
       inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
       attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
     };
-    if (this.decoder.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
+    if (this.decoder.positionIds)
+      feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
     return { ...feeds, ...emptyStates(this.decoder.states, batch) };
   }
 
@@ -138,8 +148,14 @@ export class VlmPipeline {
     const embeds = new Float32Array(prefix.batch * length * prefix.width);
     const mask = new Uint8Array(prefix.batch * length);
     for (let r = 0; r < prefix.batch; r++) {
-      embeds.set(prefix.embeds.subarray(r * prefix.length * prefix.width, (r + 1) * prefix.length * prefix.width), r * length * prefix.width);
-      embeds.set(extraEmbeds.subarray(r * longest * prefix.width, (r + 1) * longest * prefix.width), (r * length + prefix.length) * prefix.width);
+      embeds.set(
+        prefix.embeds.subarray(r * prefix.length * prefix.width, (r + 1) * prefix.length * prefix.width),
+        r * length * prefix.width,
+      );
+      embeds.set(
+        extraEmbeds.subarray(r * longest * prefix.width, (r + 1) * longest * prefix.width),
+        (r * length + prefix.length) * prefix.width,
+      );
       mask.set(prefix.attentionMask.subarray(r * prefix.length, (r + 1) * prefix.length), r * length);
       mask.fill(1, r * length + prefix.length, r * length + prefix.length + extra[r]!.length);
     }
@@ -170,7 +186,9 @@ export class VlmPipeline {
   async embedTokens(ids: number[][]): Promise<Float32Array> {
     const rows = ids.length;
     const cols = ids[0]?.length ?? 0;
-    const out = await this.pool.run(await this.pool.load(this.files.embed, this.device), { input_ids: { type: 'int64', dims: [rows, cols], data: BigInt64Array.from(ids.flat().map(BigInt)) } });
+    const out = await this.pool.run(await this.pool.load(this.files.embed, this.device), {
+      input_ids: { type: 'int64', dims: [rows, cols], data: BigInt64Array.from(ids.flat().map(BigInt)) },
+    });
     return out.inputs_embeds!.data as Float32Array;
   }
 
@@ -194,8 +212,12 @@ export class VlmPipeline {
 
     const visionFeeds: Record<string, WireTensor> = {};
     for (const name of this.sessions.vision.inputNames) {
-      if (!perItem[0][name]) throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
-      visionFeeds[name] = concatBatch(perItem.map((inp) => toWire(inp[name])), name);
+      if (!perItem[0][name])
+        throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
+      visionFeeds[name] = concatBatch(
+        perItem.map((inp) => toWire(inp[name])),
+        name,
+      );
     }
     const features = (await this.pool.run(this.sessions.vision, visionFeeds)).image_features;
     if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
@@ -221,7 +243,11 @@ export class VlmPipeline {
           row.push({ tokenId, modality: 'text', image: null, patchRow: null, patchCol: null });
           continue;
         }
-        if (next >= totalFeatures) throw new OcularError('invalid_request', `The prompts hold more image tokens than the vision encoder produced features (${totalFeatures}).`);
+        if (next >= totalFeatures)
+          throw new OcularError(
+            'invalid_request',
+            `The prompts hold more image tokens than the vision encoder produced features (${totalFeatures}).`,
+          );
         embeds.set(featureData.subarray(next * width, (next + 1) * width), (r * length + i) * width);
         next++;
         const k = imageTokens % layout.tokensPerImage;
@@ -237,7 +263,11 @@ export class VlmPipeline {
       }
       tokens.push(row);
     }
-    if (next !== totalFeatures) throw new OcularError('invalid_request', `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`);
+    if (next !== totalFeatures)
+      throw new OcularError(
+        'invalid_request',
+        `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`,
+      );
     return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts, visionFeeds };
   }
 
@@ -258,11 +288,20 @@ export class VlmPipeline {
     const prefix = await this.prepare(items);
     // Looked up each time (the pool reuses loaded sessions): loading an edited decoder beside the
     // embedding may have moved the embedding to another pool process.
-    const [decoder, embed] = (await this.pool.loadTogether([options.edit?.decoderPath ?? this.files.decoder, this.files.embed], this.device)) as [SessionHandle, SessionHandle];
+    const [decoder, embed] = (await this.pool.loadTogether(
+      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed],
+      this.device,
+    )) as [SessionHandle, SessionHandle];
     const result = await this.pool.generate(decoder, embed, {
       returnFirstLogits: options.returnFirstLogits,
       ...(options.edit ? { extraFeeds: options.edit.feeds(prefix) } : {}),
-      prefix: { embeds: prefix.embeds, batch: prefix.batch, length: prefix.length, width: prefix.width, attentionMask: prefix.attentionMask },
+      prefix: {
+        embeds: prefix.embeds,
+        batch: prefix.batch,
+        length: prefix.length,
+        width: prefix.width,
+        attentionMask: prefix.attentionMask,
+      },
       states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,
       eosTokenIds: this.eosTokenIds,

@@ -32,7 +32,8 @@ export interface LoadedProcessor {
 export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
   const abs = path.resolve(folder);
   const configFile = path.join(abs, 'config.json');
-  if (!fs.existsSync(configFile)) throw new OcularError('invalid_request', `${abs}: config.json is missing, so the model family is unknown.`);
+  if (!fs.existsSync(configFile))
+    throw new OcularError('invalid_request', `${abs}: config.json is missing, so the model family is unknown.`);
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, any>;
   const mod = await loadTransformers();
   // transformers.js resolves local models as <localModelPath>/<id>/<file>.
@@ -42,7 +43,10 @@ export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
   try {
     processor = await mod.AutoProcessor.from_pretrained(id, { local_files_only: true });
   } catch (err) {
-    throw new OcularError('invalid_request', `${abs}: could not load the processor (preprocessor_config.json, tokenizer files): ${errorMessage(err)}`);
+    throw new OcularError(
+      'invalid_request',
+      `${abs}: could not load the processor (preprocessor_config.json, tokenizer files): ${errorMessage(err)}`,
+    );
   }
   const tokenizer = processor.tokenizer;
   if (!tokenizer) throw new OcularError('invalid_request', `${abs}: the processor has no tokenizer (tokenizer.json missing?).`);

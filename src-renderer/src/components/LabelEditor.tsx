@@ -8,10 +8,10 @@ import { getAnnotator } from '../lib/annotator';
 export const STATUSES: LabelStatus[] = ['unlabelled', 'labelled', 'needs-review', 'uninterpretable'];
 
 /** Label, tags, confidence and status of one feature; saving records the annotator and keeps history. */
-export const LabelEditor = forwardRef<HTMLInputElement, { saeId: number; feature: number; label: FeatureLabel | null; status: LabelStatus | null; onSaved: (l: FeatureLabel) => void }>(function LabelEditor(
-  { saeId, feature, label, status, onSaved },
-  ref,
-) {
+export const LabelEditor = forwardRef<
+  HTMLInputElement,
+  { saeId: number; feature: number; label: FeatureLabel | null; status: LabelStatus | null; onSaved: (l: FeatureLabel) => void }
+>(function LabelEditor({ saeId, feature, label, status, onSaved }, ref) {
   const report = useReportError();
   const [text, setText] = useState('');
   const [tags, setTags] = useState('');
@@ -44,7 +44,10 @@ export const LabelEditor = forwardRef<HTMLInputElement, { saeId: number; feature
       saeId,
       feature,
       label: text,
-      tags: tags.split(',').map((t) => t.trim()).filter(Boolean),
+      tags: tags
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
       confidence: confidence === '' ? null : Math.min(1, Math.max(0, Number(confidence))),
       status: current === 'unlabelled' && text.trim() ? 'labelled' : current,
       annotator: getAnnotator(),
@@ -67,16 +70,47 @@ export const LabelEditor = forwardRef<HTMLInputElement, { saeId: number; feature
           }}
           sx={{ flexGrow: 1 }}
         />
-        <TextField select size="small" label="Status" value={current} onChange={(e) => setCurrent(e.target.value as LabelStatus)} sx={{ width: 170 }}>
-          {STATUSES.map((s, i) => <MenuItem key={s} value={s}>{i + 1}. {s}</MenuItem>)}
+        <TextField
+          select
+          size="small"
+          label="Status"
+          value={current}
+          onChange={(e) => setCurrent(e.target.value as LabelStatus)}
+          sx={{ width: 170 }}
+        >
+          {STATUSES.map((s, i) => (
+            <MenuItem key={s} value={s}>
+              {i + 1}. {s}
+            </MenuItem>
+          ))}
         </TextField>
       </Stack>
       <Stack direction="row" spacing={1}>
-        <TextField size="small" label="Tags (comma-separated)" value={tags} onChange={(e) => edit(setTags)(e.target.value)} onKeyDown={(e) => e.stopPropagation()} sx={{ flexGrow: 1 }} />
-        <TextField size="small" label="Confidence (0–1)" value={confidence} onChange={(e) => edit(setConfidence)(e.target.value)} onKeyDown={(e) => e.stopPropagation()} sx={{ width: 150 }} />
-        <Button variant="contained" onClick={save}>Save label</Button>
+        <TextField
+          size="small"
+          label="Tags (comma-separated)"
+          value={tags}
+          onChange={(e) => edit(setTags)(e.target.value)}
+          onKeyDown={(e) => e.stopPropagation()}
+          sx={{ flexGrow: 1 }}
+        />
+        <TextField
+          size="small"
+          label="Confidence (0–1)"
+          value={confidence}
+          onChange={(e) => edit(setConfidence)(e.target.value)}
+          onKeyDown={(e) => e.stopPropagation()}
+          sx={{ width: 150 }}
+        />
+        <Button variant="contained" onClick={save}>
+          Save label
+        </Button>
       </Stack>
-      {label && <Typography variant="caption" color="text.secondary" data-testid="label-saved">Saved by {label.annotator} at {new Date(label.updatedAt).toLocaleString()}</Typography>}
+      {label && (
+        <Typography variant="caption" color="text.secondary" data-testid="label-saved">
+          Saved by {label.annotator} at {new Date(label.updatedAt).toLocaleString()}
+        </Typography>
+      )}
     </Stack>
   );
 });

@@ -1,18 +1,37 @@
 import type { LabelConflict } from '@contract/contract';
-import { Alert, Button, Checkbox, Dialog, DialogActions, DialogContent, DialogTitle, Stack, Table, TableBody, TableCell, TableHead, TableRow } from '@mui/material';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogTitle,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+} from '@mui/material';
 import { useRef, useState } from 'react';
 import { invoke } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
 import { download } from '../lib/download';
 
-
 /** Export an SAE's labels, or import another annotator's: conflicts are listed, and only the ones ticked take the imported side. */
 export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; readOnly: boolean; onChanged: () => void }) {
   const report = useReportError();
   const input = useRef<HTMLInputElement>(null);
-  const [pending, setPending] = useState<{ format: 'json' | 'csv'; content: string; conflicts: LabelConflict[]; applied: number } | null>(null);
+  const [pending, setPending] = useState<{ format: 'json' | 'csv'; content: string; conflicts: LabelConflict[]; applied: number } | null>(
+    null,
+  );
   const [take, setTake] = useState<Set<number>>(new Set());
-  const exportAs = (format: 'json' | 'csv') => invoke('labels.export', { saeId, format }).then((r) => download(r.filename, r.content, format === 'json' ? 'application/json' : 'text/csv'), report);
+  const exportAs = (format: 'json' | 'csv') =>
+    invoke('labels.export', { saeId, format }).then(
+      (r) => download(r.filename, r.content, format === 'json' ? 'application/json' : 'text/csv'),
+      report,
+    );
   const importFile = async (file: File) => {
     const format = file.name.toLowerCase().endsWith('.csv') ? 'csv' : 'json';
     const content = await file.text();
@@ -37,33 +56,75 @@ export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; 
   };
   return (
     <Stack direction="row" spacing={1}>
-      <Button size="small" onClick={() => exportAs('json')}>Export labels (JSON)</Button>
-      <Button size="small" onClick={() => exportAs('csv')}>Export labels (CSV)</Button>
-      <Button size="small" disabled={readOnly} onClick={() => input.current?.click()}>Import labels…</Button>
-      <input ref={input} type="file" accept=".json,.csv" hidden data-testid="labels-file" onChange={(e) => e.target.files?.[0] && void importFile(e.target.files[0]).finally(() => { e.target.value = ''; })} />
+      <Button size="small" onClick={() => exportAs('json')}>
+        Export labels (JSON)
+      </Button>
+      <Button size="small" onClick={() => exportAs('csv')}>
+        Export labels (CSV)
+      </Button>
+      <Button size="small" disabled={readOnly} onClick={() => input.current?.click()}>
+        Import labels…
+      </Button>
+      <input
+        ref={input}
+        type="file"
+        accept=".json,.csv"
+        hidden
+        data-testid="labels-file"
+        onChange={(e) =>
+          e.target.files?.[0] &&
+          void importFile(e.target.files[0]).finally(() => {
+            e.target.value = '';
+          })
+        }
+      />
       <Dialog open={pending !== null} onClose={() => setPending(null)} maxWidth="md" fullWidth>
         <DialogTitle>Imported labels</DialogTitle>
         <DialogContent>
           <Alert severity={pending?.conflicts.length ? 'warning' : 'success'} sx={{ mb: 1 }} data-testid="import-summary">
-            {pending?.applied ?? 0} labels merged; {pending?.conflicts.length ?? 0} conflicts left as they were.{pending?.conflicts.length ? ' Tick the ones where the imported label should win.' : ''}
+            {pending?.applied ?? 0} labels merged; {pending?.conflicts.length ?? 0} conflicts left as they were.
+            {pending?.conflicts.length ? ' Tick the ones where the imported label should win.' : ''}
           </Alert>
           {pending && pending.conflicts.length > 0 && (
             <Table size="small" aria-label="Label conflicts">
-              <TableHead><TableRow><TableCell>Take imported</TableCell><TableCell>Feature</TableCell><TableCell>Ours</TableCell><TableCell>Imported</TableCell></TableRow></TableHead>
+              <TableHead>
+                <TableRow>
+                  <TableCell>Take imported</TableCell>
+                  <TableCell>Feature</TableCell>
+                  <TableCell>Ours</TableCell>
+                  <TableCell>Imported</TableCell>
+                </TableRow>
+              </TableHead>
               <TableBody>
                 {pending.conflicts.map((c) => (
                   <TableRow key={c.feature} data-testid={`conflict-${c.feature}`}>
-                    <TableCell><Checkbox checked={take.has(c.feature)} onChange={(e) => { const next = new Set(take); if (e.target.checked) next.add(c.feature); else next.delete(c.feature); setTake(next); }} /></TableCell>
+                    <TableCell>
+                      <Checkbox
+                        checked={take.has(c.feature)}
+                        onChange={(e) => {
+                          const next = new Set(take);
+                          if (e.target.checked) next.add(c.feature);
+                          else next.delete(c.feature);
+                          setTake(next);
+                        }}
+                      />
+                    </TableCell>
                     <TableCell>{c.feature}</TableCell>
-                    <TableCell>{c.ours.label} ({c.ours.status}, {c.ours.annotator})</TableCell>
-                    <TableCell>{c.theirs.label} ({c.theirs.status}, {c.theirs.annotator})</TableCell>
+                    <TableCell>
+                      {c.ours.label} ({c.ours.status}, {c.ours.annotator})
+                    </TableCell>
+                    <TableCell>
+                      {c.theirs.label} ({c.theirs.status}, {c.theirs.annotator})
+                    </TableCell>
                   </TableRow>
                 ))}
               </TableBody>
             </Table>
           )}
         </DialogContent>
-        <DialogActions><Button onClick={resolve}>{take.size > 0 ? `Take ${take.size} imported` : 'Done'}</Button></DialogActions>
+        <DialogActions>
+          <Button onClick={resolve}>{take.size > 0 ? `Take ${take.size} imported` : 'Done'}</Button>
+        </DialogActions>
       </Dialog>
     </Stack>
   );

@@ -26,7 +26,8 @@ export function SweepChart({ conditions, task, metric }: { conditions: Condition
     };
     const groups = new Map<string, ConditionResult[]>();
     for (const c of conditions) {
-      const key = c.kind === 'baseline' ? 'baseline' : c.kind === 'random-set' || c.kind === 'random-direction' ? `${c.kind} (${c.set})` : c.set!;
+      const key =
+        c.kind === 'baseline' ? 'baseline' : c.kind === 'random-set' || c.kind === 'random-direction' ? `${c.kind} (${c.set})` : c.set!;
       groups.set(key, [...(groups.get(key) ?? []), c]);
     }
     const values = [...new Set(conditions.filter((c) => c.value !== null).map((c) => c.value!))].sort((a, b) => a - b);
@@ -36,14 +37,37 @@ export function SweepChart({ conditions, task, metric }: { conditions: Condition
         const c = cs.find((y) => y.kind === 'baseline' || y.value === x || y.value === null);
         return c ? pick(c) : null;
       });
-      const line = { type: 'line', name, data: points.map((p, j) => [xs[j], p?.value ?? null]), symbolSize: 6, lineStyle: { type: name.startsWith('random') ? 'dashed' : 'solid' } };
+      const line = {
+        type: 'line',
+        name,
+        data: points.map((p, j) => [xs[j], p?.value ?? null]),
+        symbolSize: 6,
+        lineStyle: { type: name.startsWith('random') ? 'dashed' : 'solid' },
+      };
       if (metric !== 'accuracy') return [line];
       // CI band: a transparent lower line stacked under a filled (upper - lower) area.
       const stack = `band-${i}`;
       return [
         line,
-        { type: 'line', name, stack, data: points.map((p, j) => [xs[j], p?.ci?.[0] ?? null]), lineStyle: { opacity: 0 }, symbol: 'none', tooltip: { show: false } },
-        { type: 'line', name, stack, data: points.map((p, j) => [xs[j], p?.ci ? p.ci[1] - p.ci[0] : null]), lineStyle: { opacity: 0 }, symbol: 'none', areaStyle: { opacity: 0.15 }, tooltip: { show: false } },
+        {
+          type: 'line',
+          name,
+          stack,
+          data: points.map((p, j) => [xs[j], p?.ci?.[0] ?? null]),
+          lineStyle: { opacity: 0 },
+          symbol: 'none',
+          tooltip: { show: false },
+        },
+        {
+          type: 'line',
+          name,
+          stack,
+          data: points.map((p, j) => [xs[j], p?.ci ? p.ci[1] - p.ci[0] : null]),
+          lineStyle: { opacity: 0 },
+          symbol: 'none',
+          areaStyle: { opacity: 0.15 },
+          tooltip: { show: false },
+        },
       ];
     });
     chart.setOption({
@@ -51,7 +75,14 @@ export function SweepChart({ conditions, task, metric }: { conditions: Condition
       legend: { top: 0, type: 'scroll' },
       grid: { left: 56, right: 16, top: 36, bottom: 36 },
       tooltip: { trigger: 'axis' },
-      xAxis: { type: 'value', name: values.length ? 'sweep value' : '', nameLocation: 'middle', nameGap: 22, min: 'dataMin', max: 'dataMax' },
+      xAxis: {
+        type: 'value',
+        name: values.length ? 'sweep value' : '',
+        nameLocation: 'middle',
+        nameGap: 22,
+        min: 'dataMin',
+        max: 'dataMax',
+      },
       yAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: (v: number) => `${Math.round(v * 100)}%` } },
       series,
     });

@@ -1,7 +1,5 @@
 import type { Job, RequestOf, ResponseOf } from '@contract/contract';
-import {
-  Alert, Button, Checkbox, FormControlLabel, MenuItem, Stack, Step, StepLabel, Stepper, TextField, Typography,
-} from '@mui/material';
+import { Alert, Button, Checkbox, FormControlLabel, MenuItem, Stack, Step, StepLabel, Stepper, TextField, Typography } from '@mui/material';
 import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
 import { useChannel } from '../hooks/useChannel';
@@ -51,51 +49,135 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
   useEffect(() => {
     if (!request || step !== 3) return;
     invoke('saes.estimate', request).then(
-      (e) => { setEstimate(e); setEstimateError(null); },
-      (e: Error) => { setEstimate(null); setEstimateError(e.message); },
+      (e) => {
+        setEstimate(e);
+        setEstimateError(null);
+      },
+      (e: Error) => {
+        setEstimate(null);
+        setEstimateError(e.message);
+      },
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, step]);
   const canNext = [modelId !== '', tap !== '' && (!transcoder || outputTap !== ''), harvestId !== '', false][step];
   const field = (name: keyof typeof form, label: string, width = 120) => (
-    <TextField size="small" label={label} value={form[name]} onChange={(e) => setForm({ ...form, [name]: e.target.value })} sx={{ width }} inputProps={{ 'aria-label': label }} />
+    <TextField
+      size="small"
+      label={label}
+      value={form[name]}
+      onChange={(e) => setForm({ ...form, [name]: e.target.value })}
+      sx={{ width }}
+      inputProps={{ 'aria-label': label }}
+    />
   );
   const train = () => request && invoke('saes.train', request).then(onStarted, report);
 
   return (
     <Stack spacing={2} data-testid="train-sae-wizard">
       <Stepper activeStep={step}>
-        {STEPS.map((s) => <Step key={s}><StepLabel>{s}</StepLabel></Step>)}
+        {STEPS.map((s) => (
+          <Step key={s}>
+            <StepLabel>{s}</StepLabel>
+          </Step>
+        ))}
       </Stepper>
       {step === 0 && (
-        <TextField select size="small" label="Model" value={modelId} onChange={(e) => { setModelId(Number(e.target.value)); setTap(''); setHarvestId(''); }} sx={{ width: 320 }}>
-          {(models ?? []).map((m) => <MenuItem key={m.id} value={m.id}>{m.name}</MenuItem>)}
+        <TextField
+          select
+          size="small"
+          label="Model"
+          value={modelId}
+          onChange={(e) => {
+            setModelId(Number(e.target.value));
+            setTap('');
+            setHarvestId('');
+          }}
+          sx={{ width: 320 }}
+        >
+          {(models ?? []).map((m) => (
+            <MenuItem key={m.id} value={m.id}>
+              {m.name}
+            </MenuItem>
+          ))}
         </TextField>
       )}
       {step === 1 && (
         <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
-          <TextField select size="small" label={transcoder ? 'Input tap' : 'Tap'} value={tap} onChange={(e) => { setTap(e.target.value); setHarvestId(''); }} sx={{ width: 320 }}>
-            {taps.map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+          <TextField
+            select
+            size="small"
+            label={transcoder ? 'Input tap' : 'Tap'}
+            value={tap}
+            onChange={(e) => {
+              setTap(e.target.value);
+              setHarvestId('');
+            }}
+            sx={{ width: 320 }}
+          >
+            {taps.map((t) => (
+              <MenuItem key={t} value={t}>
+                {t}
+              </MenuItem>
+            ))}
           </TextField>
-          <FormControlLabel label="Transcoder (predict another tap)" control={<Checkbox checked={transcoder} onChange={(e) => setTranscoder(e.target.checked)} />} />
+          <FormControlLabel
+            label="Transcoder (predict another tap)"
+            control={<Checkbox checked={transcoder} onChange={(e) => setTranscoder(e.target.checked)} />}
+          />
           {transcoder && (
-            <TextField select size="small" label="Output tap" value={outputTap} onChange={(e) => { setOutputTap(e.target.value); setHarvestId(''); }} sx={{ width: 320 }}>
-              {taps.map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+            <TextField
+              select
+              size="small"
+              label="Output tap"
+              value={outputTap}
+              onChange={(e) => {
+                setOutputTap(e.target.value);
+                setHarvestId('');
+              }}
+              sx={{ width: 320 }}
+            >
+              {taps.map((t) => (
+                <MenuItem key={t} value={t}>
+                  {t}
+                </MenuItem>
+              ))}
             </TextField>
           )}
         </Stack>
       )}
-      {step === 2 && (usable.length === 0 ? (
-        <Alert severity="info">No harvest of this model holds {transcoder ? `${tap} and ${outputTap}` : tap}. Harvest it on the Activations page first.</Alert>
-      ) : (
-        <TextField select size="small" label="Harvest" value={harvestId} onChange={(e) => setHarvestId(Number(e.target.value))} sx={{ width: 420 }}>
-          {usable.map((h) => <MenuItem key={h.id} value={h.id}>#{h.id}: {h.items} items, {h.stats[tap]!.rows} rows of {tap}</MenuItem>)}
-        </TextField>
-      ))}
+      {step === 2 &&
+        (usable.length === 0 ? (
+          <Alert severity="info">
+            No harvest of this model holds {transcoder ? `${tap} and ${outputTap}` : tap}. Harvest it on the Activations page first.
+          </Alert>
+        ) : (
+          <TextField
+            select
+            size="small"
+            label="Harvest"
+            value={harvestId}
+            onChange={(e) => setHarvestId(Number(e.target.value))}
+            sx={{ width: 420 }}
+          >
+            {usable.map((h) => (
+              <MenuItem key={h.id} value={h.id}>
+                #{h.id}: {h.items} items, {h.stats[tap]!.rows} rows of {tap}
+              </MenuItem>
+            ))}
+          </TextField>
+        ))}
       {step === 3 && (
         <Stack spacing={2}>
           <Stack direction="row" spacing={2} flexWrap="wrap" useFlexGap>
-            <TextField select size="small" label="Architecture" value={arch} onChange={(e) => setArch(e.target.value as Arch)} sx={{ width: 200 }}>
+            <TextField
+              select
+              size="small"
+              label="Architecture"
+              value={arch}
+              onChange={(e) => setArch(e.target.value as Arch)}
+              sx={{ width: 200 }}
+            >
               <MenuItem value="topk">TopK</MenuItem>
               <MenuItem value="batchtopk">BatchTopK</MenuItem>
               <MenuItem value="relu">ReLU + L1</MenuItem>
@@ -113,20 +195,33 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
           {estimateError && <Alert severity="error">{estimateError}</Alert>}
           {estimate && (
             <Alert severity="info" data-testid="train-estimate">
-              d_in {estimate.dIn} → {estimate.dSae} features ({(estimate.parameters / 1e6).toFixed(2)}M parameters), about {mb(estimate.memoryBytes)} of memory,{' '}
-              {(estimate.tokens / 1e6).toFixed(2)}M training tokens;{' '}
-              {estimate.seconds === null ? 'time: shown once a run in this workspace has measured this machine (the run page shows a live ETA)' : `about ${formatDuration(estimate.seconds)} at the speed of the last run`}.
+              d_in {estimate.dIn} → {estimate.dSae} features ({(estimate.parameters / 1e6).toFixed(2)}M parameters), about{' '}
+              {mb(estimate.memoryBytes)} of memory, {(estimate.tokens / 1e6).toFixed(2)}M training tokens;{' '}
+              {estimate.seconds === null
+                ? 'time: shown once a run in this workspace has measured this machine (the run page shows a live ETA)'
+                : `about ${formatDuration(estimate.seconds)} at the speed of the last run`}
+              .
             </Alert>
           )}
-          <Typography variant="caption" color="text.secondary">Adam with linear warmup and cosine decay, unit-norm decoder rows (TopK / BatchTopK), AuxK for dead features, b_dec at the geometric median. Normalised activations (SAELens expected_average_only_in) let one L1 coefficient and learning rate suit any layer.</Typography>
+          <Typography variant="caption" color="text.secondary">
+            Adam with linear warmup and cosine decay, unit-norm decoder rows (TopK / BatchTopK), AuxK for dead features, b_dec at the
+            geometric median. Normalised activations (SAELens expected_average_only_in) let one L1 coefficient and learning rate suit any
+            layer.
+          </Typography>
         </Stack>
       )}
       <Stack direction="row" spacing={1}>
-        <Button disabled={step === 0} onClick={() => setStep(step - 1)}>Back</Button>
+        <Button disabled={step === 0} onClick={() => setStep(step - 1)}>
+          Back
+        </Button>
         {step < 3 ? (
-          <Button variant="contained" disabled={!canNext} onClick={() => setStep(step + 1)}>Next</Button>
+          <Button variant="contained" disabled={!canNext} onClick={() => setStep(step + 1)}>
+            Next
+          </Button>
         ) : (
-          <Button variant="contained" disabled={!request || readOnly || Boolean(estimateError)} onClick={train}>Train</Button>
+          <Button variant="contained" disabled={!request || readOnly || Boolean(estimateError)} onClick={train}>
+            Train
+          </Button>
         )}
       </Stack>
     </Stack>

@@ -20,7 +20,10 @@ function useMetrics(job: Job): TrainMetrics[] {
       setMetrics((current) => [...current.filter((m) => m.step < fresh[0]!.step), ...fresh]);
     };
     void poll();
-    if (job.state !== 'running' && job.state !== 'queued') return () => { stopped = true; };
+    if (job.state !== 'running' && job.state !== 'queued')
+      return () => {
+        stopped = true;
+      };
     const t = setInterval(poll, 1000);
     return () => {
       stopped = true;
@@ -41,22 +44,44 @@ export function TrainingRun({ job, readOnly }: { job: Job; readOnly: boolean }) 
     <Stack spacing={1} data-testid="training-run">
       <Stack direction="row" spacing={1} alignItems="center">
         <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
-          Run #{job.id}: {params.architecture ?? 'topk'} on {params.tap}{params.outputTap ? ` → ${params.outputTap}` : ''}
+          Run #{job.id}: {params.architecture ?? 'topk'} on {params.tap}
+          {params.outputTap ? ` → ${params.outputTap}` : ''}
         </Typography>
         <Chip size="small" label={job.state} data-testid="training-state" />
-        <Button size="small" variant="outlined" disabled={readOnly || job.state !== 'running'} onClick={() => invoke('jobs.cancel', { id: job.id }).catch(report)}>Pause</Button>
-        <Button size="small" variant="outlined" disabled={readOnly || !canResume} onClick={() => invoke('jobs.resume', { id: job.id }).catch(report)}>Resume from checkpoint</Button>
+        <Button
+          size="small"
+          variant="outlined"
+          disabled={readOnly || job.state !== 'running'}
+          onClick={() => invoke('jobs.cancel', { id: job.id }).catch(report)}
+        >
+          Pause
+        </Button>
+        <Button
+          size="small"
+          variant="outlined"
+          disabled={readOnly || !canResume}
+          onClick={() => invoke('jobs.resume', { id: job.id }).catch(report)}
+        >
+          Resume from checkpoint
+        </Button>
       </Stack>
       <Box>
         <LinearProgress variant="determinate" value={job.progress * 100} />
-        <Typography variant="caption" color="text.secondary">{job.message ?? ''}</Typography>
+        <Typography variant="caption" color="text.secondary">
+          {job.message ?? ''}
+        </Typography>
       </Box>
       {job.state === 'failed' && <Alert severity="error">{job.error}</Alert>}
       {last && (
         <Typography variant="body2" data-testid="training-latest">
           step {last.step}: FVU {last.fvu.toFixed(3)}
-          {last.fvuByModality.image !== null && last.fvuByModality.image !== undefined ? ` (image ${last.fvuByModality.image.toFixed(3)}` : ' ('}
-          {last.fvuByModality.text !== null && last.fvuByModality.text !== undefined ? `, text ${last.fvuByModality.text.toFixed(3)})` : ')'}, L0 {last.l0.toFixed(1)}, dead {(last.deadFraction * 100).toFixed(1)}%, dense {(last.denseFraction * 100).toFixed(1)}%
+          {last.fvuByModality.image !== null && last.fvuByModality.image !== undefined
+            ? ` (image ${last.fvuByModality.image.toFixed(3)}`
+            : ' ('}
+          {last.fvuByModality.text !== null && last.fvuByModality.text !== undefined
+            ? `, text ${last.fvuByModality.text.toFixed(3)})`
+            : ')'}
+          , L0 {last.l0.toFixed(1)}, dead {(last.deadFraction * 100).toFixed(1)}%, dense {(last.denseFraction * 100).toFixed(1)}%
         </Typography>
       )}
       {metrics.length > 0 ? <TrainingCurves metrics={metrics} /> : <Typography color="text.secondary">No metrics logged yet.</Typography>}

@@ -6,7 +6,10 @@ import { invoke, subscribe } from '../api/client';
  * Calls a read channel and keeps the result fresh: reloads when the workspace changes or a job
  * finishes (so lists reflect what jobs produced).
  */
-export function useChannel<C extends Channel>(channel: C, request: RequestOf<C> | null): { data: ResponseOf<C> | null; error: string | null; reload: () => void } {
+export function useChannel<C extends Channel>(
+  channel: C,
+  request: RequestOf<C> | null,
+): { data: ResponseOf<C> | null; error: string | null; reload: () => void } {
   const [data, setData] = useState<ResponseOf<C> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const key = JSON.stringify(request);
@@ -24,7 +27,8 @@ export function useChannel<C extends Channel>(channel: C, request: RequestOf<C> 
   useEffect(() => {
     reload();
     return subscribe((event) => {
-      if (event.type === 'workspace.changed' || (event.type === 'job.updated' && !['queued', 'running'].includes(event.job.state))) reload();
+      if (event.type === 'workspace.changed' || (event.type === 'job.updated' && !['queued', 'running'].includes(event.job.state)))
+        reload();
     });
   }, [reload]);
   return { data, error, reload };

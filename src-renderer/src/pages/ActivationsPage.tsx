@@ -1,6 +1,20 @@
 import type { AppInfo } from '@contract/contract';
 import {
-  Alert, Button, Card, CardContent, Checkbox, FormControlLabel, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Alert,
+  Button,
+  Card,
+  CardContent,
+  Checkbox,
+  FormControlLabel,
+  MenuItem,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+  TextField,
+  Typography,
 } from '@mui/material';
 import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
@@ -25,9 +39,17 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
   const [estimate, setEstimate] = useState<{ bytes: number; freeBytes: number | null } | null>(null);
   const model = models?.find((m) => m.id === modelId);
   const available = useMemo(() => (model ? model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []) : []), [model]);
-  const request = modelId !== '' && datasetId !== '' && taps.length > 0 && kinds.length > 0
-    ? { modelId: Number(modelId), datasetId: Number(datasetId), taps, tokenKinds: kinds as Array<(typeof KINDS)[number]>, dtype, limit: limit ? Number(limit) : null }
-    : null;
+  const request =
+    modelId !== '' && datasetId !== '' && taps.length > 0 && kinds.length > 0
+      ? {
+          modelId: Number(modelId),
+          datasetId: Number(datasetId),
+          taps,
+          tokenKinds: kinds as Array<(typeof KINDS)[number]>,
+          dtype,
+          limit: limit ? Number(limit) : null,
+        }
+      : null;
   const requestKey = JSON.stringify(request);
   useEffect(() => {
     if (!request) return setEstimate(null);
@@ -39,21 +61,69 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
 
   return (
     <Stack spacing={2}>
-      <Typography variant="h5" component="h2">Activations</Typography>
+      <Typography variant="h5" component="h2">
+        Activations
+      </Typography>
       <Card variant="outlined">
         <CardContent>
-          <Typography variant="subtitle1" sx={{ mb: 1 }}>Harvest</Typography>
+          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+            Harvest
+          </Typography>
           <Stack direction="row" spacing={2} flexWrap="wrap" useFlexGap>
-            <TextField select size="small" label="Model" value={modelId} onChange={(e) => { setModelId(Number(e.target.value)); setTaps([]); }} sx={{ width: 240 }}>
-              {(models ?? []).map((m) => <MenuItem key={m.id} value={m.id}>{m.name}</MenuItem>)}
+            <TextField
+              select
+              size="small"
+              label="Model"
+              value={modelId}
+              onChange={(e) => {
+                setModelId(Number(e.target.value));
+                setTaps([]);
+              }}
+              sx={{ width: 240 }}
+            >
+              {(models ?? []).map((m) => (
+                <MenuItem key={m.id} value={m.id}>
+                  {m.name}
+                </MenuItem>
+              ))}
             </TextField>
-            <TextField select size="small" label="Dataset" value={datasetId} onChange={(e) => setDatasetId(Number(e.target.value))} sx={{ width: 240 }}>
-              {(datasets ?? []).map((d) => <MenuItem key={d.id} value={d.id}>{d.name} ({d.items})</MenuItem>)}
+            <TextField
+              select
+              size="small"
+              label="Dataset"
+              value={datasetId}
+              onChange={(e) => setDatasetId(Number(e.target.value))}
+              sx={{ width: 240 }}
+            >
+              {(datasets ?? []).map((d) => (
+                <MenuItem key={d.id} value={d.id}>
+                  {d.name} ({d.items})
+                </MenuItem>
+              ))}
             </TextField>
-            <TextField select size="small" label="Taps" value={taps} SelectProps={{ multiple: true }} onChange={(e) => setTaps(e.target.value as unknown as string[])} sx={{ width: 360 }}>
-              {available.map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+            <TextField
+              select
+              size="small"
+              label="Taps"
+              value={taps}
+              SelectProps={{ multiple: true }}
+              onChange={(e) => setTaps(e.target.value as unknown as string[])}
+              sx={{ width: 360 }}
+            >
+              {available.map((t) => (
+                <MenuItem key={t} value={t}>
+                  {t}
+                </MenuItem>
+              ))}
             </TextField>
-            <TextField select size="small" label="dtype" value={dtype} onChange={(e) => setDtype(e.target.value as 'fp16' | 'fp32')} sx={{ width: 100 }}>
+            <TextField
+              select
+              size="small"
+              label="dtype"
+              value={dtype}
+              onChange={(e) => setDtype(e.target.value as 'fp16' | 'fp32')}
+              sx={{ width: 100 }}
+            >
               <MenuItem value="fp16">fp16</MenuItem>
               <MenuItem value="fp32">fp32</MenuItem>
             </TextField>
@@ -61,15 +131,27 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
           </Stack>
           <Stack direction="row" spacing={1} sx={{ mt: 1 }}>
             {KINDS.map((k) => (
-              <FormControlLabel key={k} label={`${k} tokens`} control={<Checkbox checked={kinds.includes(k)} onChange={(e) => setKinds(e.target.checked ? [...kinds, k] : kinds.filter((x) => x !== k))} />} />
+              <FormControlLabel
+                key={k}
+                label={`${k} tokens`}
+                control={
+                  <Checkbox
+                    checked={kinds.includes(k)}
+                    onChange={(e) => setKinds(e.target.checked ? [...kinds, k] : kinds.filter((x) => x !== k))}
+                  />
+                }
+              />
             ))}
           </Stack>
           {estimate && (
             <Alert severity={tooBig ? 'error' : 'info'} sx={{ mt: 1 }} data-testid="harvest-estimate">
-              About {mb(estimate.bytes)} on disk{estimate.freeBytes === null ? '' : `; ${mb(estimate.freeBytes)} free`}.{tooBig ? ' Not enough space: harvest fewer items, taps or token kinds, or use fp16.' : ''}
+              About {mb(estimate.bytes)} on disk{estimate.freeBytes === null ? '' : `; ${mb(estimate.freeBytes)} free`}.
+              {tooBig ? ' Not enough space: harvest fewer items, taps or token kinds, or use fp16.' : ''}
             </Alert>
           )}
-          <Button variant="contained" sx={{ mt: 1 }} disabled={!request || Boolean(tooBig) || info.readOnly} onClick={start}>Harvest</Button>
+          <Button variant="contained" sx={{ mt: 1 }} disabled={!request || Boolean(tooBig) || info.readOnly} onClick={start}>
+            Harvest
+          </Button>
         </CardContent>
       </Card>
       {harvests && harvests.length > 0 && (
@@ -89,8 +171,14 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
                 <TableCell>{h.id}</TableCell>
                 <TableCell>{h.params.taps.join(', ')}</TableCell>
                 <TableCell>{h.items}</TableCell>
-                <TableCell>{h.rows.decoder} / {h.rows.vision}</TableCell>
-                <TableCell>{Object.entries(h.stats).map(([t, s]) => `${t}: ${s.meanNorm.toFixed(2)}`).join('; ')}</TableCell>
+                <TableCell>
+                  {h.rows.decoder} / {h.rows.vision}
+                </TableCell>
+                <TableCell>
+                  {Object.entries(h.stats)
+                    .map(([t, s]) => `${t}: ${s.meanNorm.toFixed(2)}`)
+                    .join('; ')}
+                </TableCell>
               </TableRow>
             ))}
           </TableBody>

@@ -1,6 +1,22 @@
 import type { AppInfo, EvalSummary } from '@contract/contract';
 import {
-  Alert, Box, Button, Card, CardContent, Chip, FormControlLabel, MenuItem, Stack, Switch, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Alert,
+  Box,
+  Button,
+  Card,
+  CardContent,
+  Chip,
+  FormControlLabel,
+  MenuItem,
+  Stack,
+  Switch,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+  TextField,
+  Typography,
 } from '@mui/material';
 import { useState } from 'react';
 import { invoke } from '../api/client';
@@ -17,14 +33,24 @@ export function EvaluatePage({ info }: { info: AppInfo }) {
   const current = selected ?? evals?.[0]?.id ?? null;
   return (
     <Stack spacing={2}>
-      <Typography variant="h5" component="h2">Evaluate</Typography>
+      <Typography variant="h5" component="h2">
+        Evaluate
+      </Typography>
       <Datasets info={info} />
       <NewEvaluation info={info} onStarted={setSelected} />
       {evals && evals.length > 0 && (
-        <TextField select size="small" label="Evaluation" value={current ?? ''} onChange={(e) => setSelected(Number(e.target.value))} sx={{ maxWidth: 640 }}>
+        <TextField
+          select
+          size="small"
+          label="Evaluation"
+          value={current ?? ''}
+          onChange={(e) => setSelected(Number(e.target.value))}
+          sx={{ maxWidth: 640 }}
+        >
           {evals.map((e) => (
             <MenuItem key={e.id} value={e.id}>
-              #{e.id} · {e.modelPath.split(/[\\/]/).pop()} on {e.datasetName} · {e.predictions} graded{e.accuracy === null ? '' : ` · ${pct(e.accuracy)}`}
+              #{e.id} · {e.modelPath.split(/[\\/]/).pop()} on {e.datasetName} · {e.predictions} graded
+              {e.accuracy === null ? '' : ` · ${pct(e.accuracy)}`}
             </MenuItem>
           ))}
         </TextField>
@@ -52,23 +78,51 @@ function Datasets({ info }: { info: AppInfo }) {
                 <TableRow key={d.id}>
                   <TableCell>{d.name}</TableCell>
                   <TableCell>{d.items} items</TableCell>
-                  <TableCell><Chip size="small" label={d.source} /></TableCell>
+                  <TableCell>
+                    <Chip size="small" label={d.source} />
+                  </TableCell>
                   <TableCell sx={{ fontFamily: 'monospace', fontSize: 12, wordBreak: 'break-all' }}>{d.path}</TableCell>
                 </TableRow>
               ))}
             </TableBody>
           </Table>
         ) : (
-          <Typography color="text.secondary">No datasets yet: generate the built-in benchmark or import a folder of images with a JSONL/CSV of questions and answers.</Typography>
+          <Typography color="text.secondary">
+            No datasets yet: generate the built-in benchmark or import a folder of images with a JSONL/CSV of questions and answers.
+          </Typography>
         )}
         <Stack direction="row" spacing={2} sx={{ mt: 2 }} alignItems="center">
           <TextField size="small" label="Seed" value={seed} onChange={(e) => setSeed(e.target.value)} sx={{ width: 90 }} />
-          <TextField size="small" label="Items per task & difficulty" value={perCell} onChange={(e) => setPerCell(e.target.value)} sx={{ width: 200 }} />
-          <Button variant="outlined" disabled={info.readOnly} onClick={() => run(invoke('datasets.synth', { seed: Number(seed), perCell: Number(perCell) }))}>Generate benchmark</Button>
+          <TextField
+            size="small"
+            label="Items per task & difficulty"
+            value={perCell}
+            onChange={(e) => setPerCell(e.target.value)}
+            sx={{ width: 200 }}
+          />
+          <Button
+            variant="outlined"
+            disabled={info.readOnly}
+            onClick={() => run(invoke('datasets.synth', { seed: Number(seed), perCell: Number(perCell) }))}
+          >
+            Generate benchmark
+          </Button>
         </Stack>
         <Stack direction="row" spacing={2} sx={{ mt: 2 }} alignItems="center">
-          <TextField size="small" label="Dataset folder to import" value={importPath} onChange={(e) => setImportPath(e.target.value)} sx={{ flexGrow: 1, minWidth: 0 }} />
-          <Button variant="outlined" disabled={!importPath || info.readOnly} onClick={() => run(invoke('datasets.import', { path: importPath }).then(() => setImportPath('')))}>Import</Button>
+          <TextField
+            size="small"
+            label="Dataset folder to import"
+            value={importPath}
+            onChange={(e) => setImportPath(e.target.value)}
+            sx={{ flexGrow: 1, minWidth: 0 }}
+          />
+          <Button
+            variant="outlined"
+            disabled={!importPath || info.readOnly}
+            onClick={() => run(invoke('datasets.import', { path: importPath }).then(() => setImportPath('')))}
+          >
+            Import
+          </Button>
         </Stack>
       </CardContent>
     </Card>
@@ -85,7 +139,12 @@ function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: num
   const [template, setTemplate] = useState('{question}');
   const start = async () => {
     try {
-      const r = await invoke('evals.start', { modelId: Number(modelId), datasetId: Number(datasetId), maxNewTokens: Number(maxNewTokens), promptTemplate: template });
+      const r = await invoke('evals.start', {
+        modelId: Number(modelId),
+        datasetId: Number(datasetId),
+        maxNewTokens: Number(maxNewTokens),
+        promptTemplate: template,
+      });
       onStarted(r.eval.id);
     } catch (err) {
       report(err);
@@ -94,23 +153,60 @@ function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: num
   return (
     <Card variant="outlined">
       <CardContent>
-        <Typography variant="subtitle1" sx={{ mb: 1 }}>New evaluation</Typography>
+        <Typography variant="subtitle1" sx={{ mb: 1 }}>
+          New evaluation
+        </Typography>
         <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
-          <TextField select size="small" label="Model" value={modelId} onChange={(e) => setModelId(Number(e.target.value))} sx={{ width: 240 }}>
-            {(models ?? []).map((m) => <MenuItem key={m.id} value={m.id}>{m.name}</MenuItem>)}
+          <TextField
+            select
+            size="small"
+            label="Model"
+            value={modelId}
+            onChange={(e) => setModelId(Number(e.target.value))}
+            sx={{ width: 240 }}
+          >
+            {(models ?? []).map((m) => (
+              <MenuItem key={m.id} value={m.id}>
+                {m.name}
+              </MenuItem>
+            ))}
           </TextField>
-          <TextField select size="small" label="Dataset" value={datasetId} onChange={(e) => setDatasetId(Number(e.target.value))} sx={{ width: 240 }}>
-            {(datasets ?? []).map((d) => <MenuItem key={d.id} value={d.id}>{d.name}</MenuItem>)}
+          <TextField
+            select
+            size="small"
+            label="Dataset"
+            value={datasetId}
+            onChange={(e) => setDatasetId(Number(e.target.value))}
+            sx={{ width: 240 }}
+          >
+            {(datasets ?? []).map((d) => (
+              <MenuItem key={d.id} value={d.id}>
+                {d.name}
+              </MenuItem>
+            ))}
           </TextField>
-          <TextField size="small" label="Max new tokens" value={maxNewTokens} onChange={(e) => setMaxNewTokens(e.target.value)} sx={{ width: 130 }} />
-          <TextField size="small" label="Prompt template" value={template} onChange={(e) => setTemplate(e.target.value)} sx={{ width: 280 }} />
-          <Button variant="contained" disabled={modelId === '' || datasetId === '' || info.readOnly} onClick={start}>Evaluate</Button>
+          <TextField
+            size="small"
+            label="Max new tokens"
+            value={maxNewTokens}
+            onChange={(e) => setMaxNewTokens(e.target.value)}
+            sx={{ width: 130 }}
+          />
+          <TextField
+            size="small"
+            label="Prompt template"
+            value={template}
+            onChange={(e) => setTemplate(e.target.value)}
+            sx={{ width: 280 }}
+          />
+          <Button variant="contained" disabled={modelId === '' || datasetId === '' || info.readOnly} onClick={start}>
+            Evaluate
+          </Button>
         </Stack>
       </CardContent>
     </Card>
   );
 }
-
 
 function EvalResults({ id }: { id: number }) {
   const report = useReportError();
@@ -120,33 +216,60 @@ function EvalResults({ id }: { id: number }) {
   const { data: predictions } = useChannel('evals.predictions', { id, offset: page * 25, limit: 25, onlyWrong });
   if (!summary) return null;
   const exportAs = (format: 'csv' | 'json') =>
-    invoke('evals.export', { id, format }).then((r) => download(r.filename, r.content, format === 'csv' ? 'text/csv' : 'application/json'), report);
+    invoke('evals.export', { id, format }).then(
+      (r) => download(r.filename, r.content, format === 'csv' ? 'text/csv' : 'application/json'),
+      report,
+    );
   return (
     <Stack spacing={2} data-testid="eval-results">
       {summary.hitLimitShare > 0.05 && (
         <Alert severity="warning" data-testid="token-limit-warning">
-          {pct(summary.hitLimitShare)} of outputs hit the token limit of {summary.eval.params.maxNewTokens}. Truncated answers are graded as given: raise the limit before trusting these numbers.
+          {pct(summary.hitLimitShare)} of outputs hit the token limit of {summary.eval.params.maxNewTokens}. Truncated answers are graded as
+          given: raise the limit before trusting these numbers.
         </Alert>
       )}
       <Stack direction="row" spacing={2} alignItems="center">
         <Typography variant="h6" sx={{ flexGrow: 1 }} data-testid="overall-accuracy">
-          {pct(summary.overall.accuracy)} overall ({summary.overall.correct}/{summary.overall.n}), 95% CI {pct(summary.overall.ci95[0])}–{pct(summary.overall.ci95[1])}
+          {pct(summary.overall.accuracy)} overall ({summary.overall.correct}/{summary.overall.n}), 95% CI {pct(summary.overall.ci95[0])}–
+          {pct(summary.overall.ci95[1])}
         </Typography>
-        <Button size="small" onClick={() => exportAs('csv')}>Export CSV</Button>
-        <Button size="small" onClick={() => exportAs('json')}>Export JSON</Button>
+        <Button size="small" onClick={() => exportAs('csv')}>
+          Export CSV
+        </Button>
+        <Button size="small" onClick={() => exportAs('json')}>
+          Export JSON
+        </Button>
       </Stack>
       <AccuracyChart groups={summary.byTask} />
       <GroupTable title="By difficulty" groups={summary.byDifficulty} />
       <GroupTable title="By answer type" groups={summary.byAnswerType} />
       <GroupTable title="By task and difficulty" groups={summary.byTaskAndDifficulty} />
       <Typography variant="caption" color="text.secondary">
-        Confidence intervals: percentile bootstrap over items, {summary.bootstrap.resamples} resamples, seed {summary.bootstrap.seed}. {summary.extractionFailures} outputs had no extractable answer.
+        Confidence intervals: percentile bootstrap over items, {summary.bootstrap.resamples} resamples, seed {summary.bootstrap.seed}.{' '}
+        {summary.extractionFailures} outputs had no extractable answer.
       </Typography>
       <Stack direction="row" alignItems="center" spacing={2}>
-        <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>Predictions</Typography>
-        <FormControlLabel control={<Switch checked={onlyWrong} onChange={(e) => { setOnlyWrong(e.target.checked); setPage(0); }} />} label="Only wrong" />
-        <Button size="small" disabled={page === 0} onClick={() => setPage(page - 1)}>Previous</Button>
-        <Button size="small" disabled={(predictions?.length ?? 0) < 25} onClick={() => setPage(page + 1)}>Next</Button>
+        <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
+          Predictions
+        </Typography>
+        <FormControlLabel
+          control={
+            <Switch
+              checked={onlyWrong}
+              onChange={(e) => {
+                setOnlyWrong(e.target.checked);
+                setPage(0);
+              }}
+            />
+          }
+          label="Only wrong"
+        />
+        <Button size="small" disabled={page === 0} onClick={() => setPage(page - 1)}>
+          Previous
+        </Button>
+        <Button size="small" disabled={(predictions?.length ?? 0) < 25} onClick={() => setPage(page + 1)}>
+          Next
+        </Button>
       </Stack>
       <Table size="small" aria-label="Predictions">
         <TableHead>
@@ -169,8 +292,15 @@ function EvalResults({ id }: { id: number }) {
                 {p.raw}
                 {p.hitLimit && <Chip size="small" label="token limit" color="warning" sx={{ ml: 1 }} />}
               </TableCell>
-              <TableCell>{p.extracted === null ? '—' : String(p.extracted)} <Typography variant="caption" color="text.secondary">({p.method})</Typography></TableCell>
-              <TableCell><Chip size="small" label={p.correct ? 'correct' : 'wrong'} color={p.correct ? 'success' : 'default'} /></TableCell>
+              <TableCell>
+                {p.extracted === null ? '—' : String(p.extracted)}{' '}
+                <Typography variant="caption" color="text.secondary">
+                  ({p.method})
+                </Typography>
+              </TableCell>
+              <TableCell>
+                <Chip size="small" label={p.correct ? 'correct' : 'wrong'} color={p.correct ? 'success' : 'default'} />
+              </TableCell>
             </TableRow>
           ))}
         </TableBody>
@@ -190,7 +320,9 @@ function GroupTable({ title, groups }: { title: string; groups: EvalSummary['byT
               <TableCell sx={{ width: 200 }}>{g.key}</TableCell>
               <TableCell sx={{ width: 80 }}>{g.n}</TableCell>
               <TableCell sx={{ width: 90 }}>{pct(g.accuracy)}</TableCell>
-              <TableCell>[{pct(g.ci95[0])}, {pct(g.ci95[1])}]</TableCell>
+              <TableCell>
+                [{pct(g.ci95[0])}, {pct(g.ci95[1])}]
+              </TableCell>
             </TableRow>
           ))}
         </TableBody>

@@ -1,6 +1,19 @@
 import type { AppInfo, ConditionResult, ExperimentOutput, ExperimentRecord } from '@contract/contract';
 import {
-  Alert, Button, Card, CardContent, Chip, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Alert,
+  Button,
+  Card,
+  CardContent,
+  Chip,
+  MenuItem,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+  TextField,
+  Typography,
 } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
@@ -16,7 +29,6 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
 const p = (v: number | null) => (v === null ? '–' : v < 0.001 ? '<0.001' : v.toFixed(3));
 
-
 /** Two sets alone next to their union, per task: do their effects add up, or interfere? */
 function Interference({ conditions, tasks }: { conditions: ConditionResult[]; tasks: string[] }) {
   const unions = conditions.filter((c) => c.kind === 'union');
@@ -27,16 +39,41 @@ function Interference({ conditions, tasks }: { conditions: ConditionResult[]; ta
       {unions.map((u) => {
         const [a, b] = u.set!.split(' ∪ ');
         const single = (name: string) => conditions.find((c) => c.kind === 'intervention' && c.set === name && c.value === u.value)!;
-        const rows = [{ key: 'all', get: (c: ConditionResult) => c.accuracyChange }, ...tasks.map((t) => ({ key: t, get: (c: ConditionResult) => (c.byTask.find((g) => g.key === t)?.accuracy ?? 0) - (conditions[0]!.byTask.find((g) => g.key === t)?.accuracy ?? 0) }))];
+        const rows = [
+          { key: 'all', get: (c: ConditionResult) => c.accuracyChange },
+          ...tasks.map((t) => ({
+            key: t,
+            get: (c: ConditionResult) =>
+              (c.byTask.find((g) => g.key === t)?.accuracy ?? 0) - (conditions[0]!.byTask.find((g) => g.key === t)?.accuracy ?? 0),
+          })),
+        ];
         return (
           <Table size="small" key={u.id} aria-label={`Interference ${u.id}`}>
-            <TableHead><TableRow><TableCell>accuracy change (pts)</TableCell><TableCell>{a}</TableCell><TableCell>{b}</TableCell><TableCell>sum of the two</TableCell><TableCell>{u.set} (observed)</TableCell><TableCell>observed − sum</TableCell></TableRow></TableHead>
+            <TableHead>
+              <TableRow>
+                <TableCell>accuracy change (pts)</TableCell>
+                <TableCell>{a}</TableCell>
+                <TableCell>{b}</TableCell>
+                <TableCell>sum of the two</TableCell>
+                <TableCell>{u.set} (observed)</TableCell>
+                <TableCell>observed − sum</TableCell>
+              </TableRow>
+            </TableHead>
             <TableBody>
               {rows.map((r) => {
                 const da = r.get(single(a!));
                 const db = r.get(single(b!));
                 const du = r.get(u);
-                return <TableRow key={r.key}><TableCell>{r.key}</TableCell><TableCell>{pts(da)}</TableCell><TableCell>{pts(db)}</TableCell><TableCell>{pts(da + db)}</TableCell><TableCell>{pts(du)}</TableCell><TableCell>{pts(du - da - db)}</TableCell></TableRow>;
+                return (
+                  <TableRow key={r.key}>
+                    <TableCell>{r.key}</TableCell>
+                    <TableCell>{pts(da)}</TableCell>
+                    <TableCell>{pts(db)}</TableCell>
+                    <TableCell>{pts(da + db)}</TableCell>
+                    <TableCell>{pts(du)}</TableCell>
+                    <TableCell>{pts(du - da - db)}</TableCell>
+                  </TableRow>
+                );
               })}
             </TableBody>
           </Table>
@@ -56,40 +93,77 @@ function Results({ e }: { e: ExperimentRecord }) {
   const [baseline, setBaseline] = useState<Map<number, ExperimentOutput>>(new Map());
   useEffect(() => {
     if (!drill) return;
-    Promise.all([invoke('experiments.outputs', { id: e.id, condition: drill, limit: 1000 }), invoke('experiments.outputs', { id: e.id, condition: 'baseline', limit: 1000 })]).then(([o, b]) => {
+    Promise.all([
+      invoke('experiments.outputs', { id: e.id, condition: drill, limit: 1000 }),
+      invoke('experiments.outputs', { id: e.id, condition: 'baseline', limit: 1000 }),
+    ]).then(([o, b]) => {
       setOutputs(o);
       setBaseline(new Map(b.map((x) => [x.itemId, x])));
     }, report);
   }, [drill, e.id, report]);
   // The table follows the task filter: that task's accuracy, drift, shift and KL (change and p-values are overall).
   const view = (c: ConditionResult) => (task === 'all' ? c : { ...c, ...(c.byTask.find((g) => g.key === task) ?? {}) });
-  const exportAs = (format: 'json' | 'csv' | 'html') => invoke('experiments.export', { id: e.id, format }).then((x) => download(x.filename, x.content), report);
+  const exportAs = (format: 'json' | 'csv' | 'html') =>
+    invoke('experiments.export', { id: e.id, format }).then((x) => download(x.filename, x.content), report);
   return (
     <Stack spacing={2} data-testid="experiment-results">
       <Stack direction="row" spacing={1} alignItems="center">
         <Typography variant="body2" sx={{ flexGrow: 1 }}>
-          {r.items} items · {r.resamples} resamples · seed {r.seed} · Ocular {r.version} · {r.seconds.toFixed(0)} s · sets: {Object.entries(r.featureSets).map(([k, v]) => `${k} (${v.length})`).join(', ')}
+          {r.items} items · {r.resamples} resamples · seed {r.seed} · Ocular {r.version} · {r.seconds.toFixed(0)} s · sets:{' '}
+          {Object.entries(r.featureSets)
+            .map(([k, v]) => `${k} (${v.length})`)
+            .join(', ')}
         </Typography>
-        <Button size="small" onClick={() => exportAs('csv')}>CSV</Button>
-        <Button size="small" onClick={() => exportAs('json')}>JSON</Button>
-        <Button size="small" onClick={() => exportAs('html')}>HTML report</Button>
+        <Button size="small" onClick={() => exportAs('csv')}>
+          CSV
+        </Button>
+        <Button size="small" onClick={() => exportAs('json')}>
+          JSON
+        </Button>
+        <Button size="small" onClick={() => exportAs('html')}>
+          HTML report
+        </Button>
       </Stack>
       <Stack direction="row" spacing={1} alignItems="center">
         <TextField select size="small" label="Task" value={task} onChange={(ev) => setTask(ev.target.value)} sx={{ width: 180 }}>
-          {['all', ...tasks].map((t) => <MenuItem key={t} value={t}>{t}</MenuItem>)}
+          {['all', ...tasks].map((t) => (
+            <MenuItem key={t} value={t}>
+              {t}
+            </MenuItem>
+          ))}
         </TextField>
-        <Typography variant="caption" color="text.secondary">Accuracy, drift, shift and KL for the chosen task; change, its CI and p-values are over all items.</Typography>
+        <Typography variant="caption" color="text.secondary">
+          Accuracy, drift, shift and KL for the chosen task; change, its CI and p-values are over all items.
+        </Typography>
       </Stack>
       <Table size="small" aria-label="Conditions">
         <TableHead>
-          <TableRow><TableCell>condition</TableCell><TableCell>accuracy [95% CI]</TableCell><TableCell>change (pts) [95% CI]</TableCell><TableCell>drift</TableCell><TableCell>shift norm</TableCell><TableCell>KL first token</TableCell><TableCell>p vs baseline</TableCell><TableCell>p vs controls</TableCell><TableCell /></TableRow>
+          <TableRow>
+            <TableCell>condition</TableCell>
+            <TableCell>accuracy [95% CI]</TableCell>
+            <TableCell>change (pts) [95% CI]</TableCell>
+            <TableCell>drift</TableCell>
+            <TableCell>shift norm</TableCell>
+            <TableCell>KL first token</TableCell>
+            <TableCell>p vs baseline</TableCell>
+            <TableCell>p vs controls</TableCell>
+            <TableCell />
+          </TableRow>
         </TableHead>
         <TableBody>
           {r.conditions.map(view).map((c) => (
-            <TableRow key={c.id} data-testid={`condition-${c.kind}`} sx={{ bgcolor: c.kind === 'random-set' || c.kind === 'random-direction' ? 'action.hover' : undefined }}>
+            <TableRow
+              key={c.id}
+              data-testid={`condition-${c.kind}`}
+              sx={{ bgcolor: c.kind === 'random-set' || c.kind === 'random-direction' ? 'action.hover' : undefined }}
+            >
               <TableCell>{c.id}</TableCell>
-              <TableCell>{pct(c.accuracy)} [{pct(c.ci95[0])}, {pct(c.ci95[1])}]</TableCell>
-              <TableCell>{pts(c.accuracyChange)} [{pts(c.accuracyChangeCi95[0])}, {pts(c.accuracyChangeCi95[1])}]</TableCell>
+              <TableCell>
+                {pct(c.accuracy)} [{pct(c.ci95[0])}, {pct(c.ci95[1])}]
+              </TableCell>
+              <TableCell>
+                {pts(c.accuracyChange)} [{pts(c.accuracyChangeCi95[0])}, {pts(c.accuracyChangeCi95[1])}]
+              </TableCell>
               <TableCell>{pct(c.drift)}</TableCell>
               <TableCell>{c.shiftNorm.toFixed(2)}</TableCell>
               <TableCell>{c.klFirstToken.toFixed(3)}</TableCell>
@@ -103,7 +177,9 @@ function Results({ e }: { e: ExperimentRecord }) {
       {r.conditions.some((c) => c.value !== null) ? (
         <>
           <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="accuracy" />
-          <Typography variant="caption" color="text.secondary">Drift (share of answers changed vs baseline) against the sweep value</Typography>
+          <Typography variant="caption" color="text.secondary">
+            Drift (share of answers changed vs baseline) against the sweep value
+          </Typography>
           <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="drift" />
         </>
       ) : (
@@ -119,21 +195,43 @@ function Results({ e }: { e: ExperimentRecord }) {
       <Stack direction="row" spacing={1} alignItems="center">
         <Typography variant="subtitle1">Items</Typography>
         <TextField select size="small" label="Condition" value={drill} onChange={(ev) => setDrill(ev.target.value)} sx={{ width: 360 }}>
-          {r.conditions.filter((c) => c.kind !== 'baseline').map((c) => <MenuItem key={c.id} value={c.id}>{c.id}</MenuItem>)}
+          {r.conditions
+            .filter((c) => c.kind !== 'baseline')
+            .map((c) => (
+              <MenuItem key={c.id} value={c.id}>
+                {c.id}
+              </MenuItem>
+            ))}
         </TextField>
       </Stack>
       {drill && (
         <Table size="small" aria-label="Items">
-          <TableHead><TableRow><TableCell>question</TableCell><TableCell>answer</TableCell><TableCell>baseline output</TableCell><TableCell>intervened output</TableCell><TableCell>shift</TableCell><TableCell>KL</TableCell></TableRow></TableHead>
+          <TableHead>
+            <TableRow>
+              <TableCell>question</TableCell>
+              <TableCell>answer</TableCell>
+              <TableCell>baseline output</TableCell>
+              <TableCell>intervened output</TableCell>
+              <TableCell>shift</TableCell>
+              <TableCell>KL</TableCell>
+            </TableRow>
+          </TableHead>
           <TableBody>
             {outputs.map((o) => {
               const b = baseline.get(o.itemId);
               const changed = b?.extracted !== o.extracted;
               return (
                 <TableRow key={o.itemId} sx={{ bgcolor: changed ? 'warning.light' : undefined }}>
-                  <TableCell>{o.question}</TableCell><TableCell>{o.answer}</TableCell>
-                  <TableCell>{b?.raw} {b?.correct ? '✓' : '✗'}</TableCell><TableCell>{o.raw} {o.correct ? '✓' : '✗'}</TableCell>
-                  <TableCell>{o.shiftNorm.toFixed(2)}</TableCell><TableCell>{o.kl.toFixed(3)}</TableCell>
+                  <TableCell>{o.question}</TableCell>
+                  <TableCell>{o.answer}</TableCell>
+                  <TableCell>
+                    {b?.raw} {b?.correct ? '✓' : '✗'}
+                  </TableCell>
+                  <TableCell>
+                    {o.raw} {o.correct ? '✓' : '✗'}
+                  </TableCell>
+                  <TableCell>{o.shiftNorm.toFixed(2)}</TableCell>
+                  <TableCell>{o.kl.toFixed(3)}</TableCell>
                 </TableRow>
               );
             })}
@@ -155,17 +253,48 @@ function Probes({ readOnly }: { readOnly: boolean }) {
   return (
     <Stack spacing={1}>
       <Stack direction="row" spacing={1} alignItems="center">
-        <TextField select size="small" label="Harvest" value={harvestId} onChange={(e) => setHarvestId(Number(e.target.value))} sx={{ width: 260 }}>
-          {(harvests ?? []).map((h) => <MenuItem key={h.id} value={h.id}>#{h.id}: {Object.keys(h.stats).length} taps, {h.items} items</MenuItem>)}
+        <TextField
+          select
+          size="small"
+          label="Harvest"
+          value={harvestId}
+          onChange={(e) => setHarvestId(Number(e.target.value))}
+          sx={{ width: 260 }}
+        >
+          {(harvests ?? []).map((h) => (
+            <MenuItem key={h.id} value={h.id}>
+              #{h.id}: {Object.keys(h.stats).length} taps, {h.items} items
+            </MenuItem>
+          ))}
         </TextField>
-        <TextField select size="small" label="Label" value={label} onChange={(e) => setLabel(e.target.value as 'color')} sx={{ width: 140 }}>
-          {['task', 'color', 'shape'].map((l) => <MenuItem key={l} value={l}>{l}</MenuItem>)}
+        <TextField
+          select
+          size="small"
+          label="Label"
+          value={label}
+          onChange={(e) => setLabel(e.target.value as 'color')}
+          sx={{ width: 140 }}
+        >
+          {['task', 'color', 'shape'].map((l) => (
+            <MenuItem key={l} value={l}>
+              {l}
+            </MenuItem>
+          ))}
         </TextField>
-        <Button variant="outlined" disabled={readOnly || harvestId === ''} onClick={() => invoke('probes.start', { harvestId: Number(harvestId), label }).catch(report)}>Train probes</Button>
+        <Button
+          variant="outlined"
+          disabled={readOnly || harvestId === ''}
+          onClick={() => invoke('probes.start', { harvestId: Number(harvestId), label }).catch(report)}
+        >
+          Train probes
+        </Button>
       </Stack>
       {done.slice(0, 3).map((x) => (
         <Stack key={x.id} data-testid="probe-result">
-          <Typography variant="body2">Probe #{x.id}: {x.spec.label} from harvest {x.harvestId} ({x.results!.train} train / {x.results!.test} held-out tokens, {x.results!.classes.length} classes)</Typography>
+          <Typography variant="body2">
+            Probe #{x.id}: {x.spec.label} from harvest {x.harvestId} ({x.results!.train} train / {x.results!.test} held-out tokens,{' '}
+            {x.results!.classes.length} classes)
+          </Typography>
           <ProbeChart probe={x} />
         </Stack>
       ))}
@@ -180,22 +309,51 @@ export function ExperimentsPage({ info }: { info: AppInfo }) {
   const e = finished.find((x) => x.id === selected) ?? finished[0];
   return (
     <Stack spacing={2}>
-      <Typography variant="h5" component="h2">Experiments</Typography>
-      <Card variant="outlined"><CardContent><Typography variant="subtitle1" sx={{ mb: 1 }}>New experiment</Typography><ExperimentDesigner readOnly={info.readOnly} onStarted={setSelected} /></CardContent></Card>
+      <Typography variant="h5" component="h2">
+        Experiments
+      </Typography>
+      <Card variant="outlined">
+        <CardContent>
+          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+            New experiment
+          </Typography>
+          <ExperimentDesigner readOnly={info.readOnly} onStarted={setSelected} />
+        </CardContent>
+      </Card>
       <Card variant="outlined">
         <CardContent>
           <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }}>
-            <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>Results</Typography>
+            <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
+              Results
+            </Typography>
             {finished.length > 0 && (
-              <TextField select size="small" label="Experiment" value={e?.id ?? ''} onChange={(ev) => setSelected(Number(ev.target.value))} sx={{ width: 360 }}>
-                {finished.map((x) => <MenuItem key={x.id} value={x.id}>#{x.id}: {x.name}</MenuItem>)}
+              <TextField
+                select
+                size="small"
+                label="Experiment"
+                value={e?.id ?? ''}
+                onChange={(ev) => setSelected(Number(ev.target.value))}
+                sx={{ width: 360 }}
+              >
+                {finished.map((x) => (
+                  <MenuItem key={x.id} value={x.id}>
+                    #{x.id}: {x.name}
+                  </MenuItem>
+                ))}
               </TextField>
             )}
           </Stack>
           {e ? <Results e={e} /> : <Alert severity="info">No finished experiment yet.</Alert>}
         </CardContent>
       </Card>
-      <Card variant="outlined"><CardContent><Typography variant="subtitle1" sx={{ mb: 1 }}>Linear probes per layer</Typography><Probes readOnly={info.readOnly} /></CardContent></Card>
+      <Card variant="outlined">
+        <CardContent>
+          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+            Linear probes per layer
+          </Typography>
+          <Probes readOnly={info.readOnly} />
+        </CardContent>
+      </Card>
     </Stack>
   );
 }

@@ -21,13 +21,44 @@ function NewAnalysis({ readOnly }: { readOnly: boolean }) {
   const usable = (harvests ?? []).filter((h) => sae?.hookName && h.stats[sae.hookName]);
   return (
     <Stack direction="row" spacing={1} alignItems="center">
-      <TextField select size="small" label="SAE" value={saeId} onChange={(e) => { setSaeId(Number(e.target.value)); setHarvestId(''); }} sx={{ width: 260 }}>
-        {(saes ?? []).map((s) => <MenuItem key={s.id} value={s.id}>#{s.id} {s.name}</MenuItem>)}
+      <TextField
+        select
+        size="small"
+        label="SAE"
+        value={saeId}
+        onChange={(e) => {
+          setSaeId(Number(e.target.value));
+          setHarvestId('');
+        }}
+        sx={{ width: 260 }}
+      >
+        {(saes ?? []).map((s) => (
+          <MenuItem key={s.id} value={s.id}>
+            #{s.id} {s.name}
+          </MenuItem>
+        ))}
       </TextField>
-      <TextField select size="small" label="Harvest" value={harvestId} onChange={(e) => setHarvestId(Number(e.target.value))} sx={{ width: 220 }}>
-        {usable.map((h) => <MenuItem key={h.id} value={h.id}>#{h.id}: {h.items} items</MenuItem>)}
+      <TextField
+        select
+        size="small"
+        label="Harvest"
+        value={harvestId}
+        onChange={(e) => setHarvestId(Number(e.target.value))}
+        sx={{ width: 220 }}
+      >
+        {usable.map((h) => (
+          <MenuItem key={h.id} value={h.id}>
+            #{h.id}: {h.items} items
+          </MenuItem>
+        ))}
       </TextField>
-      <Button variant="outlined" disabled={readOnly || saeId === '' || harvestId === ''} onClick={() => invoke('analyses.start', { saeId: Number(saeId), harvestId: Number(harvestId) }).catch(report)}>Analyse</Button>
+      <Button
+        variant="outlined"
+        disabled={readOnly || saeId === '' || harvestId === ''}
+        onClick={() => invoke('analyses.start', { saeId: Number(saeId), harvestId: Number(harvestId) }).catch(report)}
+      >
+        Analyse
+      </Button>
     </Stack>
   );
 }
@@ -46,7 +77,9 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   const [pendingStatus, setPendingStatus] = useState<LabelStatus | null>(null);
   const order = useRef<Array<number | undefined>>([]);
   const labelField = useRef<HTMLInputElement>(null);
-  const onOrder = useCallback((o: Array<number | undefined>) => { order.current = o; }, []);
+  const onOrder = useCallback((o: Array<number | undefined>) => {
+    order.current = o;
+  }, []);
 
   const load = useCallback(() => {
     if (!analysis || feature === null) return;
@@ -65,7 +98,15 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement;
-      if (!analysis || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName) || target.isContentEditable || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (
+        !analysis ||
+        ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName) ||
+        target.isContentEditable ||
+        e.ctrlKey ||
+        e.metaKey ||
+        e.altKey
+      )
+        return;
       if (e.key === 'j' || e.key === 'k') {
         const at = order.current.indexOf(feature ?? -1);
         const next = order.current[Math.max(0, Math.min(order.current.length - 1, at + (e.key === 'j' ? 1 : -1)))];
@@ -74,7 +115,18 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
         const status = STATUSES[Number(e.key) - 1]!;
         setPendingStatus(status);
         const l = detail.label;
-        invoke('labels.set', { saeId: analysis.saeId, feature, label: l?.label ?? '', tags: l?.tags ?? [], confidence: l?.confidence ?? null, status, annotator: getAnnotator() }).then(() => { load(); setRefresh((r) => r + 1); }, report);
+        invoke('labels.set', {
+          saeId: analysis.saeId,
+          feature,
+          label: l?.label ?? '',
+          tags: l?.tags ?? [],
+          confidence: l?.confidence ?? null,
+          status,
+          annotator: getAnnotator(),
+        }).then(() => {
+          load();
+          setRefresh((r) => r + 1);
+        }, report);
         labelField.current?.focus();
         e.preventDefault();
       }
@@ -86,22 +138,64 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   return (
     <Stack spacing={2}>
       <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
-        <Typography variant="h5" component="h2">Features</Typography>
+        <Typography variant="h5" component="h2">
+          Features
+        </Typography>
         {done.length > 0 && (
-          <TextField select size="small" label="Analysis" value={analysis?.id ?? ''} onChange={(e) => { setAnalysisId(Number(e.target.value)); setFeature(null); }} sx={{ width: 300 }}>
-            {done.map((a) => <MenuItem key={a.id} value={a.id}>#{a.id}: SAE {a.saeId} over harvest {a.harvestId} ({a.summary!.rows} rows)</MenuItem>)}
+          <TextField
+            select
+            size="small"
+            label="Analysis"
+            value={analysis?.id ?? ''}
+            onChange={(e) => {
+              setAnalysisId(Number(e.target.value));
+              setFeature(null);
+            }}
+            sx={{ width: 300 }}
+          >
+            {done.map((a) => (
+              <MenuItem key={a.id} value={a.id}>
+                #{a.id}: SAE {a.saeId} over harvest {a.harvestId} ({a.summary!.rows} rows)
+              </MenuItem>
+            ))}
           </TextField>
         )}
-        {analysis && <LabelsTransfer saeId={analysis.saeId} readOnly={info.readOnly} onChanged={() => { load(); setRefresh((r) => r + 1); }} />}
+        {analysis && (
+          <LabelsTransfer
+            saeId={analysis.saeId}
+            readOnly={info.readOnly}
+            onChanged={() => {
+              load();
+              setRefresh((r) => r + 1);
+            }}
+          />
+        )}
       </Stack>
-      <Card variant="outlined"><CardContent><NewAnalysis readOnly={info.readOnly} /></CardContent></Card>
+      <Card variant="outlined">
+        <CardContent>
+          <NewAnalysis readOnly={info.readOnly} />
+        </CardContent>
+      </Card>
       {!analysis ? (
         <Alert severity="info">No finished analysis yet: pick an SAE and a harvest above (or run `ocular analyze`).</Alert>
       ) : (
         <Box sx={{ display: 'grid', gridTemplateColumns: 'minmax(420px, 5fr) 7fr', gap: 2, alignItems: 'start' }}>
           <FeatureList analysisId={analysis.id} selected={feature} onSelect={setFeature} onOrder={onOrder} refreshKey={refresh} />
-          {feature === null ? <Typography color="text.secondary">Select a feature.</Typography> : (
-            <FeaturePanel ref={labelField} detail={detail} error={error} saeId={analysis.saeId} feature={feature} pendingStatus={pendingStatus} onSaved={() => { load(); setRefresh((r) => r + 1); }} />
+          {feature === null ? (
+            <Typography color="text.secondary">Select a feature.</Typography>
+          ) : (
+            <FeaturePanel
+              ref={labelField}
+              detail={detail}
+              error={error}
+              saeId={analysis.saeId}
+              feature={feature}
+              pendingStatus={pendingStatus}
+              onSaved={() => {
+                load();
+                setRefresh((r) => r + 1);
+              }}
+            />
           )}
         </Box>
       )}

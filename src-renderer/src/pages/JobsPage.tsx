@@ -1,6 +1,18 @@
 import type { AppInfo, Job } from '@contract/contract';
 import {
-  Box, Button, Chip, LinearProgress, Paper, Stack, Table, TableBody, TableCell, TableContainer, TableHead, TableRow, Typography,
+  Box,
+  Button,
+  Chip,
+  LinearProgress,
+  Paper,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableContainer,
+  TableHead,
+  TableRow,
+  Typography,
 } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
@@ -36,12 +48,16 @@ export function JobsPage({ info }: { info: AppInfo }) {
   return (
     <Stack spacing={2}>
       <Stack direction="row" alignItems="center" spacing={2}>
-        <Typography variant="h5" component="h2" sx={{ flexGrow: 1 }}>Jobs</Typography>
-        {info.jobKinds.filter((k) => k.startFromUi).map((k) => (
-          <Button key={k.kind} variant="contained" onClick={() => call(invoke('jobs.start', { kind: k.kind, params: {} }))}>
-            Start {k.title.toLowerCase()}
-          </Button>
-        ))}
+        <Typography variant="h5" component="h2" sx={{ flexGrow: 1 }}>
+          Jobs
+        </Typography>
+        {info.jobKinds
+          .filter((k) => k.startFromUi)
+          .map((k) => (
+            <Button key={k.kind} variant="contained" onClick={() => call(invoke('jobs.start', { kind: k.kind, params: {} }))}>
+              Start {k.title.toLowerCase()}
+            </Button>
+          ))}
       </Stack>
       {jobs.length === 0 ? (
         <Typography color="text.secondary">No jobs yet.</Typography>
@@ -82,16 +98,22 @@ export function JobsPage({ info }: { info: AppInfo }) {
                         {eta !== null && ` · about ${formatDuration(eta)} left`}
                       </Typography>
                       {job.error && (
-                        <Typography variant="caption" color="error" component="div" data-testid="job-error">{job.error}</Typography>
+                        <Typography variant="caption" color="error" component="div" data-testid="job-error">
+                          {job.error}
+                        </Typography>
                       )}
                     </TableCell>
                     <TableCell>{job.startedAt ? new Date(job.startedAt).toLocaleTimeString() : '—'}</TableCell>
                     <TableCell align="right">
                       {(job.state === 'running' || job.state === 'queued') && (
-                        <Button size="small" color="warning" onClick={() => call(invoke('jobs.cancel', { id: job.id }))}>Cancel</Button>
+                        <Button size="small" color="warning" onClick={() => call(invoke('jobs.cancel', { id: job.id }))}>
+                          Cancel
+                        </Button>
                       )}
                       {job.resumable && ['interrupted', 'failed', 'cancelled'].includes(job.state) && (
-                        <Button size="small" onClick={() => call(invoke('jobs.resume', { id: job.id }))}>Resume</Button>
+                        <Button size="small" onClick={() => call(invoke('jobs.resume', { id: job.id }))}>
+                          Resume
+                        </Button>
                       )}
                     </TableCell>
                   </TableRow>

@@ -1,6 +1,24 @@
 import type { AppInfo, ComponentReport, ModelRecord } from '@contract/contract';
 import {
-  Alert, Box, Button, Card, CardContent, Chip, LinearProgress, List, ListItemButton, ListItemText, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Alert,
+  Box,
+  Button,
+  Card,
+  CardContent,
+  Chip,
+  LinearProgress,
+  List,
+  ListItemButton,
+  ListItemText,
+  MenuItem,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+  TextField,
+  Typography,
 } from '@mui/material';
 import { useState } from 'react';
 import { invoke, isDesktop, pickFolder } from '../api/client';
@@ -46,16 +64,33 @@ export function ModelsPage({ info }: { info: AppInfo }) {
 
   return (
     <Stack spacing={2}>
-      <Typography variant="h5" component="h2">Models</Typography>
+      <Typography variant="h5" component="h2">
+        Models
+      </Typography>
       <Stack direction="row" spacing={2} alignItems="center">
         {isDesktop ? (
-          <Button variant="contained" disabled={busy || info.readOnly} onClick={async () => { const f = await pickFolder('open'); if (f) await add(f); }}>
+          <Button
+            variant="contained"
+            disabled={busy || info.readOnly}
+            onClick={async () => {
+              const f = await pickFolder('open');
+              if (f) await add(f);
+            }}
+          >
             Add model folder…
           </Button>
         ) : (
           <>
-            <TextField size="small" label="Model folder or .onnx file on this machine" value={path} onChange={(e) => setPath(e.target.value)} sx={{ flexGrow: 1, minWidth: 0 }} />
-            <Button variant="contained" disabled={!path || busy || info.readOnly} onClick={() => add(path)}>Add model</Button>
+            <TextField
+              size="small"
+              label="Model folder or .onnx file on this machine"
+              value={path}
+              onChange={(e) => setPath(e.target.value)}
+              sx={{ flexGrow: 1, minWidth: 0 }}
+            />
+            <Button variant="contained" disabled={!path || busy || info.readOnly} onClick={() => add(path)}>
+              Add model
+            </Button>
           </>
         )}
       </Stack>
@@ -86,22 +121,36 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
   return (
     <Box sx={{ flexGrow: 1, minWidth: 0 }} data-testid="model-detail">
       <Stack direction="row" alignItems="center" spacing={2} sx={{ mb: 1 }}>
-        <Typography variant="h6" sx={{ flexGrow: 1 }}>{model.name}</Typography>
-        <Button size="small" color="warning" onClick={onRemove} disabled={readOnly}>Remove</Button>
+        <Typography variant="h6" sx={{ flexGrow: 1 }}>
+          {model.name}
+        </Typography>
+        <Button size="small" color="warning" onClick={onRemove} disabled={readOnly}>
+          Remove
+        </Button>
       </Stack>
-      <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>{r.path}</Typography>
+      <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>
+        {r.path}
+      </Typography>
       {r.warnings.map((w) => (
-        <Alert key={w} severity="warning" sx={{ mb: 1, wordBreak: 'break-word' }}>{w}</Alert>
+        <Alert key={w} severity="warning" sx={{ mb: 1, wordBreak: 'break-word' }}>
+          {w}
+        </Alert>
       ))}
       <Stack spacing={2}>
         {r.components.map((c) => (
           <Card key={c.file} variant="outlined">
             <CardContent>
               <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }}>
-                <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>{ROLE_TITLE[c.role]}</Typography>
-                {c.variants.map((v) => <Chip key={v.file} size="small" label={v.dtype} />)}
+                <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
+                  {ROLE_TITLE[c.role]}
+                </Typography>
+                {c.variants.map((v) => (
+                  <Chip key={v.file} size="small" label={v.dtype} />
+                ))}
               </Stack>
-              <Typography variant="body2" color="text.secondary">{c.file}</Typography>
+              <Typography variant="body2" color="text.secondary">
+                {c.file}
+              </Typography>
               {c.tower && (
                 <Typography sx={{ mt: 1 }} data-testid={`tower-${c.role}`}>
                   {c.tower.layers} layers · width {c.tower.width ?? '?'} · {c.tower.taps.length} taps
@@ -109,11 +158,20 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
               )}
               {c.tower && <TapTable taps={c.tower.taps} layers={c.tower.layers} prefix={c.tower.prefix} />}
               <Typography variant="body2" sx={{ mt: 1, wordBreak: 'break-word' }}>
-                Inputs: {c.inputs.slice(0, 4).map((i) => `${i.name} ${i.type}[${(i.shape ?? []).join(', ')}]`).join(' · ')}
+                Inputs:{' '}
+                {c.inputs
+                  .slice(0, 4)
+                  .map((i) => `${i.name} ${i.type}[${(i.shape ?? []).join(', ')}]`)
+                  .join(' · ')}
                 {c.inputs.length > 4 ? ` (+${c.inputs.length - 4} more)` : ''}
               </Typography>
               <Typography variant="body2" sx={{ wordBreak: 'break-word' }}>
-                Ops: {Object.entries(c.ops).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${k}×${v}`).join(', ')}
+                Ops:{' '}
+                {Object.entries(c.ops)
+                  .sort((a, b) => b[1] - a[1])
+                  .slice(0, 10)
+                  .map(([k, v]) => `${k}×${v}`)
+                  .join(', ')}
               </Typography>
             </CardContent>
           </Card>
@@ -130,22 +188,26 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
   const shown = Math.min(layers, 6);
   return (
     <Box sx={{ overflowX: 'auto', mt: 1 }}>
-    <Table size="small" aria-label="Taps">
-      <TableHead>
-        <TableRow>
-          <TableCell>layer</TableCell>
-          {hooks.map((h) => <TableCell key={h}>{h}</TableCell>)}
-        </TableRow>
-      </TableHead>
-      <TableBody>
-        {Array.from({ length: shown }, (_, i) => (i < shown - 1 ? i : layers - 1)).map((layer) => (
-          <TableRow key={layer}>
-            <TableCell>{layer === layers - 1 && layers > shown ? `… ${layer}` : layer}</TableCell>
-            {hooks.map((h) => <TableCell key={h}>{names.has(`${prefix}blocks.${layer}.${h}`) ? '✓' : '—'}</TableCell>)}
+      <Table size="small" aria-label="Taps">
+        <TableHead>
+          <TableRow>
+            <TableCell>layer</TableCell>
+            {hooks.map((h) => (
+              <TableCell key={h}>{h}</TableCell>
+            ))}
           </TableRow>
-        ))}
-      </TableBody>
-    </Table>
+        </TableHead>
+        <TableBody>
+          {Array.from({ length: shown }, (_, i) => (i < shown - 1 ? i : layers - 1)).map((layer) => (
+            <TableRow key={layer}>
+              <TableCell>{layer === layers - 1 && layers > shown ? `… ${layer}` : layer}</TableCell>
+              {hooks.map((h) => (
+                <TableCell key={h}>{names.has(`${prefix}blocks.${layer}.${h}`) ? '✓' : '—'}</TableCell>
+              ))}
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
     </Box>
   );
 }
@@ -174,23 +236,52 @@ function HubDownload({ info, registered, onAdd }: { info: AppInfo; registered: S
           The only thing in Ocular that uses the network. Files go into this workspace's models/ folder; an interrupted download resumes.
         </Typography>
         <Stack direction="row" spacing={2} alignItems="center">
-          <TextField size="small" label="Repository (owner/name)" value={repo} onChange={(e) => setRepo(e.target.value)} sx={{ flexGrow: 1, minWidth: 0 }} />
-          <TextField size="small" select label="dtype" value={dtype} onChange={(e) => setDtype(e.target.value as (typeof DTYPES)[number])} sx={{ width: 120 }}>
-            {DTYPES.map((d) => <MenuItem key={d} value={d}>{d}</MenuItem>)}
+          <TextField
+            size="small"
+            label="Repository (owner/name)"
+            value={repo}
+            onChange={(e) => setRepo(e.target.value)}
+            sx={{ flexGrow: 1, minWidth: 0 }}
+          />
+          <TextField
+            size="small"
+            select
+            label="dtype"
+            value={dtype}
+            onChange={(e) => setDtype(e.target.value as (typeof DTYPES)[number])}
+            sx={{ width: 120 }}
+          >
+            {DTYPES.map((d) => (
+              <MenuItem key={d} value={d}>
+                {d}
+              </MenuItem>
+            ))}
           </TextField>
-          <Button variant="outlined" disabled={!/^[\w.-]+\/[\w.-]+$/.test(repo) || info.readOnly} onClick={start}>Download</Button>
+          <Button variant="outlined" disabled={!/^[\w.-]+\/[\w.-]+$/.test(repo) || info.readOnly} onClick={start}>
+            Download
+          </Button>
         </Stack>
         {jobs.slice(0, 5).map((j) => {
           const target = (j.result as { path?: string } | null)?.path;
           return (
             <Stack key={j.id} direction="row" spacing={2} alignItems="center" sx={{ mt: 1 }}>
-              <Typography variant="body2" sx={{ width: 260 }} noWrap>{(j.params as { repo: string }).repo}</Typography>
-              <Box sx={{ flexGrow: 1 }}><LinearProgress variant="determinate" value={j.progress * 100} /></Box>
+              <Typography variant="body2" sx={{ width: 260 }} noWrap>
+                {(j.params as { repo: string }).repo}
+              </Typography>
+              <Box sx={{ flexGrow: 1 }}>
+                <LinearProgress variant="determinate" value={j.progress * 100} />
+              </Box>
               <Chip size="small" label={j.state} />
               {j.state === 'succeeded' && target && !registered.has(target) && (
-                <Button size="small" onClick={() => onAdd(target)} disabled={info.readOnly}>Add to models</Button>
+                <Button size="small" onClick={() => onAdd(target)} disabled={info.readOnly}>
+                  Add to models
+                </Button>
               )}
-              {j.error && <Typography variant="caption" color="error">{j.error}</Typography>}
+              {j.error && (
+                <Typography variant="caption" color="error">
+                  {j.error}
+                </Typography>
+              )}
             </Stack>
           );
         })}

@@ -1,6 +1,17 @@
 import type { AppInfo, SaeRecord } from '@contract/contract';
 import {
-  Button, Card, CardContent, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
+  Button,
+  Card,
+  CardContent,
+  MenuItem,
+  Stack,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableRow,
+  TextField,
+  Typography,
 } from '@mui/material';
 import { useState } from 'react';
 import { invoke } from '../api/client';
@@ -23,12 +34,34 @@ function EvaluateSae({ sae, readOnly }: { sae: SaeRecord; readOnly: boolean }) {
   return (
     <Stack direction="row" spacing={1} alignItems="center">
       <TextField select size="small" label="Model" value={modelId} onChange={(e) => setModelId(Number(e.target.value))} sx={{ width: 180 }}>
-        {(models ?? []).map((m) => <MenuItem key={m.id} value={m.id}>{m.name}</MenuItem>)}
+        {(models ?? []).map((m) => (
+          <MenuItem key={m.id} value={m.id}>
+            {m.name}
+          </MenuItem>
+        ))}
       </TextField>
-      <TextField select size="small" label="Dataset" value={datasetId} onChange={(e) => setDatasetId(Number(e.target.value))} sx={{ width: 180 }}>
-        {(datasets ?? []).map((d) => <MenuItem key={d.id} value={d.id}>{d.name}</MenuItem>)}
+      <TextField
+        select
+        size="small"
+        label="Dataset"
+        value={datasetId}
+        onChange={(e) => setDatasetId(Number(e.target.value))}
+        sx={{ width: 180 }}
+      >
+        {(datasets ?? []).map((d) => (
+          <MenuItem key={d.id} value={d.id}>
+            {d.name}
+          </MenuItem>
+        ))}
       </TextField>
-      <Button size="small" variant="outlined" disabled={readOnly || modelId === '' || datasetId === '' || Boolean(sae.hookNameOut)} onClick={start}>Splice in and evaluate</Button>
+      <Button
+        size="small"
+        variant="outlined"
+        disabled={readOnly || modelId === '' || datasetId === '' || Boolean(sae.hookNameOut)}
+        onClick={start}
+      >
+        Splice in and evaluate
+      </Button>
     </Stack>
   );
 }
@@ -43,10 +76,14 @@ export function SaesPage({ info }: { info: AppInfo }) {
 
   return (
     <Stack spacing={2}>
-      <Typography variant="h5" component="h2">SAEs</Typography>
+      <Typography variant="h5" component="h2">
+        SAEs
+      </Typography>
       <Card variant="outlined">
         <CardContent>
-          <Typography variant="subtitle1" sx={{ mb: 1 }}>Train SAE</Typography>
+          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+            Train SAE
+          </Typography>
           <TrainSaeWizard readOnly={info.readOnly} onStarted={(job) => setSelected(job.id)} />
         </CardContent>
       </Card>
@@ -54,9 +91,22 @@ export function SaesPage({ info }: { info: AppInfo }) {
         <Card variant="outlined">
           <CardContent>
             <Stack direction="row" spacing={1} sx={{ mb: 1 }} alignItems="center">
-              <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>Training runs</Typography>
-              <TextField select size="small" label="Run" value={run.id} onChange={(e) => setSelected(Number(e.target.value))} sx={{ width: 200 }}>
-                {jobs.map((j) => <MenuItem key={j.id} value={j.id}>#{j.id} ({j.state})</MenuItem>)}
+              <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
+                Training runs
+              </Typography>
+              <TextField
+                select
+                size="small"
+                label="Run"
+                value={run.id}
+                onChange={(e) => setSelected(Number(e.target.value))}
+                sx={{ width: 200 }}
+              >
+                {jobs.map((j) => (
+                  <MenuItem key={j.id} value={j.id}>
+                    #{j.id} ({j.state})
+                  </MenuItem>
+                ))}
               </TextField>
             </Stack>
             <TrainingRun job={run} readOnly={info.readOnly} />
@@ -83,14 +133,29 @@ export function SaesPage({ info }: { info: AppInfo }) {
               <TableRow key={s.id} data-testid={`sae-${s.id}`}>
                 <TableCell>{s.id}</TableCell>
                 <TableCell>{s.name}</TableCell>
-                <TableCell>{s.architecture}{s.k ? ` k=${s.k}` : ''}{s.hookNameOut ? ' (transcoder)' : ''}</TableCell>
-                <TableCell>{s.hookName}{s.hookNameOut ? ` → ${s.hookNameOut}` : ''}</TableCell>
+                <TableCell>
+                  {s.architecture}
+                  {s.k ? ` k=${s.k}` : ''}
+                  {s.hookNameOut ? ' (transcoder)' : ''}
+                </TableCell>
+                <TableCell>
+                  {s.hookName}
+                  {s.hookNameOut ? ` → ${s.hookNameOut}` : ''}
+                </TableCell>
                 <TableCell>{s.dSae}</TableCell>
                 <TableCell>{pct(s.evaluation?.ceLossRecovered)}</TableCell>
                 <TableCell>{s.evaluation ? s.evaluation.ceIncrease.toFixed(4) : '–'}</TableCell>
-                <TableCell>{s.evaluation?.accuracyChange === null || !s.evaluation ? '–' : `${(s.evaluation.accuracyChange * 100).toFixed(1)} pts`}</TableCell>
                 <TableCell>
-                  {evaluating === s.id ? <EvaluateSae sae={s} readOnly={info.readOnly} /> : <Button size="small" onClick={() => setEvaluating(s.id)}>Evaluate…</Button>}
+                  {s.evaluation?.accuracyChange === null || !s.evaluation ? '–' : `${(s.evaluation.accuracyChange * 100).toFixed(1)} pts`}
+                </TableCell>
+                <TableCell>
+                  {evaluating === s.id ? (
+                    <EvaluateSae sae={s} readOnly={info.readOnly} />
+                  ) : (
+                    <Button size="small" onClick={() => setEvaluating(s.id)}>
+                      Evaluate…
+                    </Button>
+                  )}
                 </TableCell>
               </TableRow>
             ))}

@@ -12,7 +12,11 @@ interface Props {
 }
 
 export function WorkspacePage({ info, refresh, onShowJobs, onShowEvaluate }: Props) {
-  return info.workspace ? <OpenWorkspace info={info} onShowJobs={onShowJobs} onShowEvaluate={onShowEvaluate} /> : <NoWorkspace info={info} refresh={refresh} />;
+  return info.workspace ? (
+    <OpenWorkspace info={info} onShowJobs={onShowJobs} onShowEvaluate={onShowEvaluate} />
+  ) : (
+    <NoWorkspace info={info} refresh={refresh} />
+  );
 }
 
 function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; onShowJobs: () => void; onShowEvaluate: () => void }) {
@@ -44,16 +48,23 @@ function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; on
   };
   return (
     <Stack spacing={2} sx={{ maxWidth: 900 }}>
-      <Typography variant="h5" component="h2">Workspace</Typography>
+      <Typography variant="h5" component="h2">
+        Workspace
+      </Typography>
       {ws.recoveredFromUncleanShutdown && (
-        <Alert severity="info">The last session did not close cleanly. The integrity check passed and interrupted jobs can be resumed from the Jobs page.</Alert>
+        <Alert severity="info">
+          The last session did not close cleanly. The integrity check passed and interrupted jobs can be resumed from the Jobs page.
+        </Alert>
       )}
       <Card variant="outlined">
         <CardContent>
-          <Typography variant="body2" color="text.secondary">Folder</Typography>
+          <Typography variant="body2" color="text.secondary">
+            Folder
+          </Typography>
           <Typography sx={{ fontFamily: 'monospace', wordBreak: 'break-all' }}>{ws.path}</Typography>
           <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }}>
-            Schema v{ws.schemaVersion} · created {new Date(ws.createdAt).toLocaleString()} · {ws.counts.jobs} job{ws.counts.jobs === 1 ? '' : 's'}
+            Schema v{ws.schemaVersion} · created {new Date(ws.createdAt).toLocaleString()} · {ws.counts.jobs} job
+            {ws.counts.jobs === 1 ? '' : 's'}
           </Typography>
         </CardContent>
       </Card>
@@ -62,21 +73,30 @@ function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; on
           <CardContent>
             <Typography variant="h6">This workspace is empty</Typography>
             <Typography color="text.secondary" sx={{ mb: 2 }}>
-              Nothing has run here yet.{info.demoAvailable ? ' The demo registers the bundled VLM, generates the synthetic benchmark and evaluates the model on it.' : ''} A
-              self-test checks that jobs run in the background, report progress and can be cancelled, and that this workspace's database and blob
-              store work from a worker.
+              Nothing has run here yet.
+              {info.demoAvailable
+                ? ' The demo registers the bundled VLM, generates the synthetic benchmark and evaluates the model on it.'
+                : ''}{' '}
+              A self-test checks that jobs run in the background, report progress and can be cancelled, and that this workspace's database
+              and blob store work from a worker.
             </Typography>
             <Stack direction="row" spacing={2}>
               {info.demoAvailable && (
-                <Button variant="contained" onClick={startDemo} disabled={info.readOnly}>Start with the demo model and benchmark</Button>
+                <Button variant="contained" onClick={startDemo} disabled={info.readOnly}>
+                  Start with the demo model and benchmark
+                </Button>
               )}
-              <Button variant={info.demoAvailable ? 'outlined' : 'contained'} onClick={runSelfTest} disabled={info.readOnly}>Run self-test</Button>
+              <Button variant={info.demoAvailable ? 'outlined' : 'contained'} onClick={runSelfTest} disabled={info.readOnly}>
+                Run self-test
+              </Button>
             </Stack>
           </CardContent>
         </Card>
       )}
       <Box>
-        <Button variant="outlined" onClick={close}>Close workspace</Button>
+        <Button variant="outlined" onClick={close}>
+          Close workspace
+        </Button>
       </Box>
     </Stack>
   );
@@ -105,12 +125,18 @@ function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<
 
   return (
     <Stack spacing={2} sx={{ maxWidth: 900 }}>
-      <Typography variant="h5" component="h2">Welcome to Ocular</Typography>
+      <Typography variant="h5" component="h2">
+        Welcome to Ocular
+      </Typography>
       <Typography color="text.secondary">
         A workspace is a folder holding Ocular's experiment store (workspace.sqlite) and its large artifacts (blobs/). Create one for a new
         project or open one a lab member shared.
       </Typography>
-      {info.workspaceError && <Alert severity="warning" data-testid="workspace-error">{info.workspaceError}</Alert>}
+      {info.workspaceError && (
+        <Alert severity="warning" data-testid="workspace-error">
+          {info.workspaceError}
+        </Alert>
+      )}
       {info.pinnedWorkspace ? (
         <Card variant="outlined">
           <CardContent>
@@ -118,21 +144,39 @@ function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<
               This server is set to the folder <code>{info.pinnedWorkspace}</code>.
             </Typography>
             <Stack direction="row" spacing={2}>
-              <Button variant="contained" onClick={() => act('workspace.create')} disabled={info.readOnly}>Create workspace</Button>
-              <Button variant="outlined" onClick={() => act('workspace.open')}>Open</Button>
+              <Button variant="contained" onClick={() => act('workspace.create')} disabled={info.readOnly}>
+                Create workspace
+              </Button>
+              <Button variant="outlined" onClick={() => act('workspace.open')}>
+                Open
+              </Button>
             </Stack>
           </CardContent>
         </Card>
       ) : isDesktop ? (
         <Stack direction="row" spacing={2}>
-          <Button variant="contained" onClick={() => chooseAndAct('create')}>Create workspace…</Button>
-          <Button variant="outlined" onClick={() => chooseAndAct('open')}>Open workspace…</Button>
+          <Button variant="contained" onClick={() => chooseAndAct('create')}>
+            Create workspace…
+          </Button>
+          <Button variant="outlined" onClick={() => chooseAndAct('open')}>
+            Open workspace…
+          </Button>
         </Stack>
       ) : (
         <Stack direction="row" spacing={2} alignItems="center">
-          <TextField size="small" label="Workspace folder" value={typedPath} onChange={(e) => setTypedPath(e.target.value)} sx={{ flexGrow: 1 }} />
-          <Button variant="contained" disabled={!typedPath || info.readOnly} onClick={() => act('workspace.create', typedPath)}>Create</Button>
-          <Button variant="outlined" disabled={!typedPath} onClick={() => act('workspace.open', typedPath)}>Open</Button>
+          <TextField
+            size="small"
+            label="Workspace folder"
+            value={typedPath}
+            onChange={(e) => setTypedPath(e.target.value)}
+            sx={{ flexGrow: 1 }}
+          />
+          <Button variant="contained" disabled={!typedPath || info.readOnly} onClick={() => act('workspace.create', typedPath)}>
+            Create
+          </Button>
+          <Button variant="outlined" disabled={!typedPath} onClick={() => act('workspace.open', typedPath)}>
+            Open
+          </Button>
         </Stack>
       )}
       {recent.length > 0 && !info.pinnedWorkspace && (

@@ -5,7 +5,15 @@ import { OcularError } from '../../errors.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import type { HandlerContext, Handlers } from './types.js';
 
-type AnalysisChannels = 'analyses.start' | 'analyses.list' | 'features.list' | 'features.get' | 'labels.set' | 'labels.history' | 'labels.export' | 'labels.import';
+type AnalysisChannels =
+  | 'analyses.start'
+  | 'analyses.list'
+  | 'features.list'
+  | 'features.get'
+  | 'labels.set'
+  | 'labels.history'
+  | 'labels.export'
+  | 'labels.import';
 
 /** Feature analyses, the feature browser's data, and labels. */
 export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisChannels> {
@@ -23,7 +31,11 @@ export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisCh
       const open = ctx.open();
       const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
       const h = open.harvests.meta(req.harvestId);
-      if (!sae.hookName || !h.stats[sae.hookName]) throw new OcularError('invalid_request', `SAE ${sae.id} reads ${sae.hookName ?? 'no tap'}, which harvest ${h.id} does not hold (it has ${Object.keys(h.stats).join(', ') || 'nothing yet'}).`);
+      if (!sae.hookName || !h.stats[sae.hookName])
+        throw new OcularError(
+          'invalid_request',
+          `SAE ${sae.id} reads ${sae.hookName ?? 'no tap'}, which harvest ${h.id} does not hold (it has ${Object.keys(h.stats).join(', ') || 'nothing yet'}).`,
+        );
       const analysis = analyses().create(req);
       const job = open.runner.start('analyze', { analysisId: analysis.id });
       analyses().attachJob(analysis.id, job.id);
@@ -35,7 +47,8 @@ export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisCh
     'labels.set': (req) => {
       const open = ctx.open();
       const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
-      if (req.feature >= sae.dSae) throw new OcularError('invalid_request', `SAE ${sae.id} has ${sae.dSae} features; there is no feature ${req.feature}.`);
+      if (req.feature >= sae.dSae)
+        throw new OcularError('invalid_request', `SAE ${sae.id} has ${sae.dSae} features; there is no feature ${req.feature}.`);
       const { saeId, ...label } = req;
       return labels().set(saeId, label);
     },
@@ -46,7 +59,8 @@ export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisCh
       const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
       const parsed = LabelStore.parse(req.format, req.content);
       const outside = parsed.find((l) => l.feature >= sae.dSae);
-      if (outside) throw new OcularError('invalid_request', `The file labels feature ${outside.feature}, but SAE ${sae.id} has ${sae.dSae} features.`);
+      if (outside)
+        throw new OcularError('invalid_request', `The file labels feature ${outside.feature}, but SAE ${sae.id} has ${sae.dSae} features.`);
       return labels().import(req.saeId, parsed, req.takeTheirs);
     },
   };

@@ -5,9 +5,18 @@ import { runTask } from '../../tasks/run-task.js';
 import type { HandlerContext, Handlers } from './types.js';
 
 type DataChannels =
-  | 'datasets.list' | 'datasets.import' | 'datasets.synth' | 'datasets.remove'
-  | 'evals.start' | 'evals.list' | 'evals.get' | 'evals.predictions' | 'evals.export'
-  | 'harvests.start' | 'harvests.estimate' | 'harvests.list';
+  | 'datasets.list'
+  | 'datasets.import'
+  | 'datasets.synth'
+  | 'datasets.remove'
+  | 'evals.start'
+  | 'evals.list'
+  | 'evals.get'
+  | 'evals.predictions'
+  | 'evals.export'
+  | 'harvests.start'
+  | 'harvests.estimate'
+  | 'harvests.list';
 
 /** Datasets, evaluations and harvests: the data a workspace accumulates. */
 export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> {
@@ -35,7 +44,13 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const { models, datasets, evals, runner } = ctx.open();
       const model = models.get(req.modelId);
       datasets.get(req.datasetId);
-      const record = evals.create(model.path, req.datasetId, { maxNewTokens: req.maxNewTokens, promptTemplate: req.promptTemplate, batchSize: req.batchSize, limit: req.limit, device: req.device });
+      const record = evals.create(model.path, req.datasetId, {
+        maxNewTokens: req.maxNewTokens,
+        promptTemplate: req.promptTemplate,
+        batchSize: req.batchSize,
+        limit: req.limit,
+        device: req.device,
+      });
       const job = runner.start('evaluate', { evalId: record.id });
       evals.attachJob(record.id, job.id);
       return { eval: evals.get(record.id), job };
@@ -51,7 +66,10 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const estimate = estimateHarvest(model, dataset.items, req);
       const freeBytes = freeDiskBytes(dir);
       if (freeBytes !== null && estimate > freeBytes) {
-        throw new OcularError('workspace', `This harvest needs about ${(estimate / 1e9).toFixed(2)} GB but the workspace disk has ${(freeBytes / 1e9).toFixed(2)} GB free. Harvest fewer items, taps or token kinds, or use fp16.`);
+        throw new OcularError(
+          'workspace',
+          `This harvest needs about ${(estimate / 1e9).toFixed(2)} GB but the workspace disk has ${(freeBytes / 1e9).toFixed(2)} GB free. Harvest fewer items, taps or token kinds, or use fp16.`,
+        );
       }
       const { modelId: _m, datasetId: _d, ...params } = req;
       const harvest = harvests.create(model.path, dataset.id, params);

@@ -6,7 +6,8 @@ import { OcularError } from '../../errors.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import type { HandlerContext, Handlers } from './types.js';
 
-type ExperimentChannels = 'experiments.start' | 'experiments.list' | 'experiments.outputs' | 'experiments.export' | 'probes.start' | 'probes.list';
+type ExperimentChannels =
+  'experiments.start' | 'experiments.list' | 'experiments.outputs' | 'experiments.export' | 'probes.start' | 'probes.list';
 
 /** Steering / ablation experiments and linear probes. */
 export function experimentHandlers(ctx: HandlerContext): Pick<Handlers, ExperimentChannels> {
@@ -32,7 +33,9 @@ export function experimentHandlers(ctx: HandlerContext): Pick<Handlers, Experime
       const stem = `experiment-${e.id}`;
       if (req.format === 'csv') return { filename: `${stem}.csv`, content: experimentCsv(e) };
       const outputs = experiments().outputs(e.id, { offset: 0, limit: 1_000_000 });
-      return req.format === 'json' ? { filename: `${stem}.json`, content: experimentJson(e, outputs) } : { filename: `${stem}.html`, content: experimentHtml(e, outputs) };
+      return req.format === 'json'
+        ? { filename: `${stem}.json`, content: experimentJson(e, outputs) }
+        : { filename: `${stem}.html`, content: experimentHtml(e, outputs) };
     },
     'probes.start': (spec) => {
       const open = ctx.open();

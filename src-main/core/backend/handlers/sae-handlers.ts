@@ -13,13 +13,19 @@ function trainShape(open: OpenWorkspace, req: SaeTrainRequest): { dIn: number; d
   const h = open.harvests.get(req.harvestId);
   const width = (tap: string) => {
     const stats = h.stats[tap];
-    if (!stats) throw new OcularError('invalid_request', `Harvest ${h.id} has no tap ${tap}; it holds ${Object.keys(h.stats).join(', ') || 'nothing yet'}.`);
+    if (!stats)
+      throw new OcularError(
+        'invalid_request',
+        `Harvest ${h.id} has no tap ${tap}; it holds ${Object.keys(h.stats).join(', ') || 'nothing yet'}.`,
+      );
     return stats;
   };
   const input = width(req.tap);
   const output = req.outputTap ? width(req.outputTap) : input;
-  if (req.outputTap && streamOf(req.outputTap) !== streamOf(req.tap)) throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${req.tap} and ${req.outputTap} are not.`);
-  if (req.k > input.width * req.expansion) throw new OcularError('invalid_request', `k (${req.k}) is larger than the number of features (${input.width * req.expansion}).`);
+  if (req.outputTap && streamOf(req.outputTap) !== streamOf(req.tap))
+    throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${req.tap} and ${req.outputTap} are not.`);
+  if (req.k > input.width * req.expansion)
+    throw new OcularError('invalid_request', `k (${req.k}) is larger than the number of features (${input.width * req.expansion}).`);
   return { dIn: input.width, dOut: output.width, dSae: input.width * req.expansion, rows: input.rows };
 }
 
@@ -37,10 +43,22 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
       const parameters = dIn * dSae + dSae + dSae * dOut + dOut;
       // Parameters and Adam moments live in the pool process and are copied to the job at
       // checkpoints; one step's activations; the chunk of batches; the harvest rows in memory.
-      const memoryBytes = 4 * (2 * 3 * parameters + 8 * req.batchSize * dSae + req.stepsPerCall * req.batchSize * (dIn + dOut) + rows * (dIn + (req.outputTap ? dOut : 0)));
+      const memoryBytes =
+        4 *
+        (2 * 3 * parameters +
+          8 * req.batchSize * dSae +
+          req.stepsPerCall * req.batchSize * (dIn + dOut) +
+          rows * (dIn + (req.outputTap ? dOut : 0)));
       const previous = open.runner.store
         .list(200)
-        .find((j) => j.kind === 'sae-train' && j.state === 'succeeded' && j.startedAt && j.finishedAt && (j.result as { steps?: number } | null)?.steps);
+        .find(
+          (j) =>
+            j.kind === 'sae-train' &&
+            j.state === 'succeeded' &&
+            j.startedAt &&
+            j.finishedAt &&
+            (j.result as { steps?: number } | null)?.steps,
+        );
       let seconds: number | null = null;
       if (previous) {
         const prevReq = previous.params as SaeTrainRequest;
@@ -48,7 +66,12 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
         const elapsed = (Date.parse(previous.finishedAt!) - Date.parse(previous.startedAt!)) / 1000;
         const prevShape = open.harvests.get(prevReq.harvestId).stats[prevReq.tap];
         if (prevShape && elapsed > 0) {
-          const prevCost = stepCost(prevReq.batchSize ?? 1024, prevShape.width, prevShape.width, prevShape.width * (prevReq.expansion ?? 8));
+          const prevCost = stepCost(
+            prevReq.batchSize ?? 1024,
+            prevShape.width,
+            prevShape.width,
+            prevShape.width * (prevReq.expansion ?? 8),
+          );
           seconds = (elapsed / prev) * (stepCost(req.batchSize, dIn, dOut, dSae) / prevCost) * req.steps;
         }
       }

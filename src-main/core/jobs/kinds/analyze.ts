@@ -64,35 +64,67 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const harvests = new HarvestStore(db, ctx.workspaceDir);
       const h = harvests.get(a.harvestId);
       const tap = sae.hookName;
-      if (!tap || !h.stats[tap]) throw new OcularError('invalid_request', `SAE ${a.saeId} reads ${tap ?? 'no tap'}, which harvest ${h.id} does not hold (it has ${Object.keys(h.stats).join(', ')}).`);
-      if (h.stats[tap]!.width !== sae.dIn) throw new OcularError('invalid_request', `SAE ${a.saeId} expects width ${sae.dIn} but ${tap} has width ${h.stats[tap]!.width}.`);
+      if (!tap || !h.stats[tap])
+        throw new OcularError(
+          'invalid_request',
+          `SAE ${a.saeId} reads ${tap ?? 'no tap'}, which harvest ${h.id} does not hold (it has ${Object.keys(h.stats).join(', ')}).`,
+        );
+      if (h.stats[tap]!.width !== sae.dIn)
+        throw new OcularError('invalid_request', `SAE ${a.saeId} expects width ${sae.dIn} but ${tap} has width ${h.stats[tap]!.width}.`);
       const stream = streamOf(tap);
       const folder = analysisFolder(ctx.workspaceDir, a.id);
       fs.mkdirSync(folder, { recursive: true });
 
       const bytes = encodeModel(analysisEncodeGraph(sae));
-      const graphFile = path.join(ctx.workspaceDir, 'blobs', 'graph-cache', `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`);
+      const graphFile = path.join(
+        ctx.workspaceDir,
+        'blobs',
+        'graph-cache',
+        `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`,
+      );
       fs.mkdirSync(path.dirname(graphFile), { recursive: true });
       if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
       const session = await ctx.pool.load(graphFile, p.device);
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
       // Tasks of the harvest's items (benchmark task types), for per-task mean activations.
-      const itemTask = new Map((db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{ id: number; task: string | null }>).map((r) => [r.id, r.task]));
+      const itemTask = new Map(
+        (
+          db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
+            id: number;
+            task: string | null;
+          }>
+        ).map((r) => [r.id, r.task]),
+      );
       const tasks = [...new Set([...itemTask.values()].filter((t): t is string => t !== null))].sort().slice(0, 254);
       const taskIndex = new Map(tasks.map((t, i) => [t, i]));
       // Each item's last prompt token: where a causal model decides its answer.
-      const answerRows = new Set((db.prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id").all(h.id, stream) as Array<{ row: number }>).map((r) => r.row));
+      const answerRows = new Set(
+        (
+          db
+            .prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id")
+            .all(h.id, stream) as Array<{ row: number }>
+        ).map((r) => r.row),
+      );
       const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       const kth = new Float32Array(reader.rows);
-      const modalityOf = db.prepare("SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row");
+      const modalityOf = db.prepare(
+        "SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row",
+      );
       const perCall = rowsPerCall(sae.dSae);
       const perRow = activePerRow(sae);
       let done = 0;
       const dense = sae.architecture !== 'topk';
       // One call in flight while the previous call's codes are accumulated: the pool process
       // encodes the next rows while this thread does the bookkeeping.
-      let inFlight: { firstRow: number; n: number; image: Uint8Array; task: Uint8Array; answer: Uint8Array; result: Promise<Record<string, { data: unknown }>> } | null = null;
+      let inFlight: {
+        firstRow: number;
+        n: number;
+        image: Uint8Array;
+        task: Uint8Array;
+        answer: Uint8Array;
+        result: Promise<Record<string, { data: unknown }>>;
+      } | null = null;
       const settle = async () => {
         if (!inFlight) return;
         const { firstRow, n, image, task, answer, result } = inFlight;
@@ -108,7 +140,14 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           image,
           task,
           answer,
-          dense: dense ? { count: out.count!.data as Float32Array, sum: out.sum!.data as Float32Array, max: out.max!.data as Float32Array, imageSum: out.image_sum!.data as Float32Array } : null,
+          dense: dense
+            ? {
+                count: out.count!.data as Float32Array,
+                sum: out.sum!.data as Float32Array,
+                max: out.max!.data as Float32Array,
+                imageSum: out.image_sum!.data as Float32Array,
+              }
+            : null,
         });
         kth.set(out.kth!.data as Float32Array, firstRow);
         done += n;
@@ -168,11 +207,18 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       lap('logitEffects');
       // Token strings and item images that feature pages show.
       ctx.progress(0.95, 'token strings and images');
-      const tokenIds = (db.prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL').all(h.id, stream) as Array<{ token_id: number }>).map((r) => r.token_id);
+      const tokenIds = (
+        db
+          .prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL')
+          .all(h.id, stream) as Array<{ token_id: number }>
+      ).map((r) => r.token_id);
       const extra = logits ? logits.flatMap((l) => [...l.promoted, ...l.suppressed].map((t) => t.id)) : [];
       const vocab: Record<number, string> = {};
       // A model folder that is gone (or never was: synthetic harvests) leaves token ids as #id.
-      const tokenizer = await loadProcessor(h.modelPath).then((l) => l.tokenizer, () => null);
+      const tokenizer = await loadProcessor(h.modelPath).then(
+        (l) => l.tokenizer,
+        () => null,
+      );
       // Each token as it reads after a word, so contexts keep their spaces (word-level, BPE and
       // SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
       const reference = tokenizer ? (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0] : undefined;
@@ -212,13 +258,20 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           crossModal: topImage.length > 0 && topText.length > 0 ? cosine(meanOf(topImage), meanOf(topText)) : null,
           quantiles: { q50: q50!, q90: q90!, q99: q99! },
           histogram: Array.from(acc.hist.subarray(f * edges.length, (f + 1) * edges.length)),
-          logits: logits ? { promoted: logits[f]!.promoted.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })), suppressed: logits[f]!.suppressed.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })) } : null,
+          logits: logits
+            ? {
+                promoted: logits[f]!.promoted.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })),
+                suppressed: logits[f]!.suppressed.map((t) => ({ token: vocab[t.id] ?? `#${t.id}`, activation: t.value })),
+              }
+            : null,
           examples: { top: acc.top.of(f), image: topImage, text: topText },
-          taskMeans: tasks.length ? (() => {
-            const m = acc.taskMeans(f);
-            const byTask = (v: number[]) => Object.fromEntries(tasks.map((t, i) => [t, v[i]!]));
-            return { all: byTask(m.all), image: byTask(m.image), text: byTask(m.text), answer: byTask(m.answer) };
-          })() : null,
+          taskMeans: tasks.length
+            ? (() => {
+                const m = acc.taskMeans(f);
+                const byTask = (v: number[]) => Object.fromEntries(tasks.map((t, i) => [t, v[i]!]));
+                return { all: byTask(m.all), image: byTask(m.image), text: byTask(m.text), answer: byTask(m.answer) };
+              })()
+            : null,
         });
       }
       const summary = {

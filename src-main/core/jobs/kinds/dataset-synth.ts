@@ -26,7 +26,13 @@ export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
   params,
   async run(ctx) {
     const p = ctx.params;
-    await synthesizeBenchmark({ out: p.dest, seed: p.seed, perCell: p.perCell, imageSize: p.imageSize, onProgress: (done, total) => ctx.progress((0.9 * done) / total, `${done} of ${total} images`) });
+    await synthesizeBenchmark({
+      out: p.dest,
+      seed: p.seed,
+      perCell: p.perCell,
+      imageSize: p.imageSize,
+      onProgress: (done, total) => ctx.progress((0.9 * done) / total, `${done} of ${total} images`),
+    });
     ctx.progress(0.9, 'checking and importing');
     const folder = await readDatasetFolder(p.dest);
     const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));

@@ -47,7 +47,10 @@ export const evaluateJob: JobKind<z.infer<typeof params>> = {
         throwIfCancelled(ctx.signal);
         const batch = pending.slice(start, start + e.params.batchSize);
         const { outputs } = await vlm.generate(
-          batch.map((item) => ({ image: path.join(dataset.path, item.image), prompt: e.params.promptTemplate.replace('{question}', item.question) })),
+          batch.map((item) => ({
+            image: path.join(dataset.path, item.image),
+            prompt: e.params.promptTemplate.replace('{question}', item.question),
+          })),
           { maxNewTokens: e.params.maxNewTokens },
         );
         evals.record(

@@ -61,11 +61,18 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       const spec = e.spec;
       const sae = new SaeStore(db, ctx.workspaceDir).load(spec.saeId);
       const tap = sae.hookName;
-      if (!tap || tap.startsWith('vision.')) throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
+      if (!tap || tap.startsWith('vision.'))
+        throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
       const analyses = new AnalysisStore(db);
       const analysis = analyses.get(spec.analysisId);
-      if (analysis.saeId !== spec.saeId) throw new OcularError('invalid_request', `Analysis ${analysis.id} is of SAE ${analysis.saeId}, not ${spec.saeId}.`);
-      const sets = new Map(spec.featureSets.map((s) => [s.name, resolveFeatureSet(s, { saeId: spec.saeId, dSae: sae.dSae, analysisId: spec.analysisId, analyses, labels: new LabelStore(db) })]));
+      if (analysis.saeId !== spec.saeId)
+        throw new OcularError('invalid_request', `Analysis ${analysis.id} is of SAE ${analysis.saeId}, not ${spec.saeId}.`);
+      const sets = new Map(
+        spec.featureSets.map((s) => [
+          s.name,
+          resolveFeatureSet(s, { saeId: spec.saeId, dSae: sae.dSae, analysisId: spec.analysisId, analyses, labels: new LabelStore(db) }),
+        ]),
+      );
       const overall = analyses.overallMeans(spec.analysisId);
       const alive = [...overall].filter(([, m]) => m > 0).map(([f]) => f);
       const conditions = buildConditions(spec, sets, alive);
@@ -73,14 +80,21 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       const datasets = new DatasetStore(db);
       const dataset = datasets.get(spec.datasetId);
       const textChoices = datasets.textChoices(dataset.id);
-      let items: StoredItem[] = datasets.items(dataset.id).filter((it) => !spec.tasks || (it.task !== null && spec.tasks.includes(it.task)));
+      let items: StoredItem[] = datasets
+        .items(dataset.id)
+        .filter((it) => !spec.tasks || (it.task !== null && spec.tasks.includes(it.task)));
       if (spec.limit) items = items.slice(0, spec.limit);
-      if (items.length === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
+      if (items.length === 0)
+        throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
 
       const model = new ModelRegistry(db).get(spec.modelId);
       ctx.progress(0, 'loading the model and editing its decoder');
       const vlm = await VlmPipeline.load(model.path, ctx.pool, spec.device);
-      const edited = writeEditedGraph(vlm.files.decoder, { saeEdits: [{ id: 'x', tap, sae }], steer: [tap], expose: [tap] }, { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') });
+      const edited = writeEditedGraph(
+        vlm.files.decoder,
+        { saeEdits: [{ id: 'x', tap, sae }], steer: [tap], expose: [tap] },
+        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+      );
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], spec.device);
       const d = sae.dIn;
       const unit = (() => {
@@ -96,7 +110,13 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       };
 
       /** The edit inputs for a condition over `batch` x `length` positions; `norms` sizes random directions per row. */
-      const feedsFor = (c: Condition, batch: number, length: number, mask: Float32Array, norms: number[] | null): Record<string, WireTensor> => {
+      const feedsFor = (
+        c: Condition,
+        batch: number,
+        length: number,
+        mask: Float32Array,
+        norms: number[] | null,
+      ): Record<string, WireTensor> => {
         const f: Record<string, WireTensor> = saeIdentityInputs('x', sae.dSae, batch, length);
         (f['sae.x.position_mask']!.data as Float32Array).set(mask);
         const steer = new Float32Array(batch * length * d);
@@ -129,7 +149,9 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         return f;
       };
 
-      const done = new Set(conditions.filter((c) => c.kind !== 'baseline' && store.conditionOutputs(e.id, c.id).length === items.length).map((c) => c.id));
+      const done = new Set(
+        conditions.filter((c) => c.kind !== 'baseline' && store.conditionOutputs(e.id, c.id).length === items.length).map((c) => c.id),
+      );
       const results = new Map<string, StoredOutput[]>();
       const baselineLogits = new Map<number, Float32Array>();
       let step = 0;
@@ -150,8 +172,16 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
           const mask = promptMask(prefix, spec.where);
           const norms = c.kind === 'random-direction' ? batch.map((it) => control!.get(it.id)?.shiftNorm ?? 0) : null;
           // The activation shift this condition causes at the edited prompt positions.
-          const base = await ctx.pool.run(session!, { ...vlm.prefillFeeds(prefix), ...feedsFor(conditions[0]!, prefix.batch, prefix.length, mask, null) }, [tap]);
-          const moved = await ctx.pool.run(session!, { ...vlm.prefillFeeds(prefix), ...feedsFor(c, prefix.batch, prefix.length, mask, norms) }, [tap]);
+          const base = await ctx.pool.run(
+            session!,
+            { ...vlm.prefillFeeds(prefix), ...feedsFor(conditions[0]!, prefix.batch, prefix.length, mask, null) },
+            [tap],
+          );
+          const moved = await ctx.pool.run(
+            session!,
+            { ...vlm.prefillFeeds(prefix), ...feedsFor(c, prefix.batch, prefix.length, mask, norms) },
+            [tap],
+          );
           const x0 = base[tap]!.data as Float32Array;
           const x1 = moved[tap]!.data as Float32Array;
           const shift = batch.map((_, r) => {
@@ -171,7 +201,13 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
           const gen = await vlm.generate(vlmItems, {
             maxNewTokens: spec.maxNewTokens,
             returnFirstLogits: true,
-            edit: { decoderPath: edited.path, feeds: (pre) => ({ prefill: feedsFor(c, pre.batch, pre.length, promptMask(pre, spec.where), norms), step: feedsFor(c, pre.batch, 1, generatedMask, norms) }) },
+            edit: {
+              decoderPath: edited.path,
+              feeds: (pre) => ({
+                prefill: feedsFor(c, pre.batch, pre.length, promptMask(pre, spec.where), norms),
+                step: feedsFor(c, pre.batch, 1, generatedMask, norms),
+              }),
+            },
           });
           const vocab = gen.result.firstLogits!.length / batch.length;
           batch.forEach((it, r) => {
@@ -216,7 +252,16 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         });
         return [...out]
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([k, g], j) => ({ key: k, n: g.c.length, accuracy: mean(g.c), ci95: bootstrapMeanCi(g.c, spec.resamples, spec.seed + j), drift: mean(g.drift), shiftNorm: mean(g.shift), klFirstToken: mean(g.kl), pVsBaseline: id === 'baseline' ? null : pairedPermutationP(g.c, g.base, spec.resamples, spec.seed + 500 + j) }));
+          .map(([k, g], j) => ({
+            key: k,
+            n: g.c.length,
+            accuracy: mean(g.c),
+            ci95: bootstrapMeanCi(g.c, spec.resamples, spec.seed + j),
+            drift: mean(g.drift),
+            shiftNorm: mean(g.shift),
+            klFirstToken: mean(g.kl),
+            pVsBaseline: id === 'baseline' ? null : pairedPermutationP(g.c, g.base, spec.resamples, spec.seed + 500 + j),
+          }));
       };
       const summary: ConditionResult[] = conditions.map((c, ci) => {
         const outs = results.get(c.id)!;
@@ -242,10 +287,19 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       for (const r of summary) {
         if (r.kind !== 'intervention' && r.kind !== 'union') continue;
         const controls = summary.filter((x) => x.controlFor === r.id);
-        for (const [j, ctl] of controls.entries()) r.pVsControls[ctl.id] = pairedPermutationP(correct(r.id), correct(ctl.id), spec.resamples, spec.seed + 3000 + j);
+        for (const [j, ctl] of controls.entries())
+          r.pVsControls[ctl.id] = pairedPermutationP(correct(r.id), correct(ctl.id), spec.resamples, spec.seed + 3000 + j);
         r.flagged = controls.some((ctl) => Math.abs(ctl.accuracyChange) >= Math.abs(r.accuracyChange));
       }
-      store.saveResults(e.id, { conditions: summary, items: items.length, resamples: spec.resamples, seed: spec.seed, version: VERSION, featureSets: Object.fromEntries(sets), seconds: (Date.now() - started) / 1000 });
+      store.saveResults(e.id, {
+        conditions: summary,
+        items: items.length,
+        resamples: spec.resamples,
+        seed: spec.seed,
+        version: VERSION,
+        featureSets: Object.fromEntries(sets),
+        seconds: (Date.now() - started) / 1000,
+      });
       return { experimentId: e.id, conditions: summary.length, items: items.length };
     } finally {
       db.close();

@@ -22,7 +22,10 @@ class Stats {
   rows = 0;
   normSum = 0;
   sum: Float64Array;
-  constructor(readonly width: number, prior?: TapStats) {
+  constructor(
+    readonly width: number,
+    prior?: TapStats,
+  ) {
     this.sum = new Float64Array(width);
     if (prior) {
       this.rows = prior.rows;
@@ -40,7 +43,12 @@ class Stats {
     this.rows++;
   }
   snapshot(): TapStats {
-    return { rows: this.rows, width: this.width, mean: Array.from(this.sum, (s) => (this.rows ? s / this.rows : 0)), meanNorm: this.rows ? this.normSum / this.rows : 0 };
+    return {
+      rows: this.rows,
+      width: this.width,
+      mean: Array.from(this.sum, (s) => (this.rows ? s / this.rows : 0)),
+      meanNorm: this.rows ? this.normSum / this.rows : 0,
+    };
   }
 }
 
@@ -48,7 +56,10 @@ function visionPatch(tokens: number, index: number): { patchRow: number | null; 
   const side = Math.round(Math.sqrt(tokens));
   const withCls = Math.round(Math.sqrt(tokens - 1));
   if (side * side === tokens) return { patchRow: Math.floor(index / side), patchCol: index % side };
-  if (withCls * withCls === tokens - 1) return index === 0 ? { patchRow: null, patchCol: null } : { patchRow: Math.floor((index - 1) / withCls), patchCol: (index - 1) % withCls };
+  if (withCls * withCls === tokens - 1)
+    return index === 0
+      ? { patchRow: null, patchCol: null }
+      : { patchRow: Math.floor((index - 1) / withCls), patchCol: (index - 1) % withCls };
   return { patchRow: null, patchCol: null };
 }
 
@@ -74,8 +85,12 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
       const cacheDir = path.join(ctx.workspaceDir, 'blobs', 'graph-cache');
       const decoderTaps = p.taps.filter((t) => streamOf(t) === 'decoder');
       const visionTaps = p.taps.filter((t) => streamOf(t) === 'vision');
-      const decoderGraph = decoderTaps.length ? await ctx.pool.load(writeEditedGraph(vlm.files.decoder, { expose: decoderTaps }, { cacheDir }).path, p.device) : null;
-      const visionGraph = visionTaps.length ? await ctx.pool.load(writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: 'vision.', cacheDir }).path, p.device) : null;
+      const decoderGraph = decoderTaps.length
+        ? await ctx.pool.load(writeEditedGraph(vlm.files.decoder, { expose: decoderTaps }, { cacheDir }).path, p.device)
+        : null;
+      const visionGraph = visionTaps.length
+        ? await ctx.pool.load(writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: 'vision.', cacheDir }).path, p.device)
+        : null;
 
       const stats = new Map<string, Stats>();
       let buffers = new Map<string, Float32Array[]>();
@@ -112,15 +127,35 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
         const vlmItems = batch.map((it) => ({ image: path.join(dataset.path, it.image), prompt: it.question }));
         let prefix: PreparedPrefix = await vlm.prepare(vlmItems);
         const kinds = new Set(p.tokenKinds);
-        let tokenMeta = prefix.tokens.map((row) => row.map((t) => ({ modality: t.modality as RowMeta['modality'] | 'pad', image: t.image, patchRow: t.patchRow, patchCol: t.patchCol, tokenId: t.tokenId })));
+        let tokenMeta = prefix.tokens.map((row) =>
+          row.map((t) => ({
+            modality: t.modality as RowMeta['modality'] | 'pad',
+            image: t.image,
+            patchRow: t.patchRow,
+            patchCol: t.patchCol,
+            tokenId: t.tokenId,
+          })),
+        );
         if (kinds.has('generated')) {
           // Teacher-forced pass over prompt + answer: append the answers' embeddings on the right.
           const { outputs } = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
-          const appended = await vlm.appendTokens(prefix, outputs.map((o) => o.tokenIds));
-          const ids = outputs.map((o) => [...o.tokenIds, ...new Array<number>(appended.extraLength - o.tokenIds.length).fill(vlm.eosTokenIds[0] ?? 0)]);
+          const appended = await vlm.appendTokens(
+            prefix,
+            outputs.map((o) => o.tokenIds),
+          );
+          const ids = outputs.map((o) => [
+            ...o.tokenIds,
+            ...new Array<number>(appended.extraLength - o.tokenIds.length).fill(vlm.eosTokenIds[0] ?? 0),
+          ]);
           tokenMeta = tokenMeta.map((row, r) => [
             ...row,
-            ...ids[r]!.map((tokenId, i) => ({ modality: (i < outputs[r]!.tokenIds.length ? 'generated' : 'pad') as RowMeta['modality'] | 'pad', image: null, patchRow: null, patchCol: null, tokenId })),
+            ...ids[r]!.map((tokenId, i) => ({
+              modality: (i < outputs[r]!.tokenIds.length ? 'generated' : 'pad') as RowMeta['modality'] | 'pad',
+              image: null,
+              patchRow: null,
+              patchCol: null,
+              tokenId,
+            })),
           ]);
           prefix = appended.prefix;
         }
@@ -138,7 +173,15 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
                 const width = t.dims[t.dims.length - 1]!;
                 push(tap, (t.data as Float32Array).slice((r * prefix.length + i) * width, (r * prefix.length + i + 1) * width));
               }
-              rows.decoder.push({ itemId: batch[r]!.id, position: i - leadingPads, modality: meta.modality, image: meta.image, patchRow: meta.patchRow, patchCol: meta.patchCol, tokenId: meta.tokenId });
+              rows.decoder.push({
+                itemId: batch[r]!.id,
+                position: i - leadingPads,
+                modality: meta.modality,
+                image: meta.image,
+                patchRow: meta.patchRow,
+                patchCol: meta.patchCol,
+                tokenId: meta.tokenId,
+              });
               buffered++;
             }
           }
@@ -156,7 +199,14 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
                 const width = t.dims[2]!;
                 push(tap, (t.data as Float32Array).slice((img * tokens + k) * width, (img * tokens + k + 1) * width));
               }
-              rows.vision.push({ itemId: batch[Math.floor(img / perItem)]!.id, position: k, modality: 'image', image: img % perItem, ...visionPatch(tokens, k), tokenId: null });
+              rows.vision.push({
+                itemId: batch[Math.floor(img / perItem)]!.id,
+                position: k,
+                modality: 'image',
+                image: img % perItem,
+                ...visionPatch(tokens, k),
+                tokenId: null,
+              });
               buffered++;
             }
           }

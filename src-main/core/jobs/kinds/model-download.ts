@@ -12,7 +12,10 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 const params = z
   .object({
     repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repository id looks like owner/name'),
-    revision: z.string().regex(/^[\w.-]+$/).default('main'),
+    revision: z
+      .string()
+      .regex(/^[\w.-]+$/)
+      .default('main'),
     /** Graph dtype variant to fetch: fp32 graphs are decoder_model_merged.onnx, others decoder_model_merged_<dtype>.onnx. */
     dtype: z.enum(['fp32', 'fp16', 'q4', 'q4f16', 'int8', 'uint8', 'quantized', 'bnb4']).default('fp32'),
     dest: z.string().min(1),
@@ -22,7 +25,8 @@ const params = z
 
 type Params = z.infer<typeof params>;
 
-const CONFIG_FILES = /^(config|generation_config|preprocessor_config|processor_config|tokenizer|tokenizer_config|special_tokens_map|chat_template)\.(json|jinja)$/;
+const CONFIG_FILES =
+  /^(config|generation_config|preprocessor_config|processor_config|tokenizer|tokenizer_config|special_tokens_map|chat_template)\.(json|jinja)$/;
 const COMPONENTS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'];
 
 /** The files of a repository listing that Ocular needs for one dtype variant. */
@@ -97,7 +101,9 @@ export const modelDownloadJob: JobKind<Params> = {
     const p = ctx.params;
     const files = selectFiles(await listRepo(p, ctx.signal), p.dtype);
     if (!files.some((f) => f.startsWith('onnx/decoder_model_merged'))) {
-      throw new Error(`${p.repo}@${p.revision} has no onnx/decoder_model_merged${p.dtype === 'fp32' ? '' : `_${p.dtype}`}.onnx: not an onnx-community VLM export in that dtype.`);
+      throw new Error(
+        `${p.repo}@${p.revision} has no onnx/decoder_model_merged${p.dtype === 'fp32' ? '' : `_${p.dtype}`}.onnx: not an onnx-community VLM export in that dtype.`,
+      );
     }
     const fileUrl = (f: string) => `${p.endpoint}/${p.repo}/resolve/${encodeURIComponent(p.revision)}/${f}`;
     const sizes: number[] = [];
@@ -113,7 +119,10 @@ export const modelDownloadJob: JobKind<Params> = {
       }
       await downloadFile(fileUrl(files[i]!), target, sizes[i]!, ctx.signal, (n) => {
         done += n;
-        ctx.progress(total > 0 ? done / total : i / files.length, `${files[i]} (${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB)`);
+        ctx.progress(
+          total > 0 ? done / total : i / files.length,
+          `${files[i]} (${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB)`,
+        );
       });
       ctx.saveCheckpoint({ completed: files.slice(0, i + 1) });
     }

@@ -38,9 +38,19 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       const modality = spec.modality ?? (spec.label === 'task' ? 'text' : 'image');
       const harvests = new HarvestStore(db, ctx.workspaceDir);
       const h = harvests.meta(spec.harvestId);
-      const taps = Object.keys(h.stats).filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task').sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
+      const taps = Object.keys(h.stats)
+        .filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task')
+        .sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
       if (taps.length === 0) throw new OcularError('invalid_request', `Harvest ${h.id} holds no taps.`);
-      const items = new Map((db.prepare('SELECT id, task, scene_json FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{ id: number; task: string | null; scene_json: string | null }>).map((r) => [r.id, r]));
+      const items = new Map(
+        (
+          db.prepare('SELECT id, task, scene_json FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
+            id: number;
+            task: string | null;
+            scene_json: string | null;
+          }>
+        ).map((r) => [r.id, r]),
+      );
       const rand = mulberry32(spec.seed);
       const itemIds = [...items.keys()];
       const testItems = new Set(itemIds.filter(() => rand() < spec.heldOut));
@@ -51,13 +61,22 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       for (const [li, tap] of taps.entries()) {
         throwIfCancelled(ctx.signal);
         const stream = streamOf(tap);
-        const index = db.prepare('SELECT row, item_id, modality, patch_row, patch_col FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row').all(h.id, stream) as Array<{ row: number; item_id: number; modality: string; patch_row: number | null; patch_col: number | null }>;
+        const index = db
+          .prepare('SELECT row, item_id, modality, patch_row, patch_col FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
+          .all(h.id, stream) as Array<{
+          row: number;
+          item_id: number;
+          modality: string;
+          patch_row: number | null;
+          patch_col: number | null;
+        }>;
         // Grid size per item, for locating the object under a patch.
         const grid = new Map<number, [number, number]>();
-        for (const r of index) if (r.patch_row !== null) {
-          const g = grid.get(r.item_id) ?? [0, 0];
-          grid.set(r.item_id, [Math.max(g[0], r.patch_row + 1), Math.max(g[1], r.patch_col! + 1)]);
-        }
+        for (const r of index)
+          if (r.patch_row !== null) {
+            const g = grid.get(r.item_id) ?? [0, 0];
+            grid.set(r.item_id, [Math.max(g[0], r.patch_row + 1), Math.max(g[1], r.patch_col! + 1)]);
+          }
         const labelOf = (r: (typeof index)[number]): string | null => {
           const item = items.get(r.item_id);
           if (!item) return null;
@@ -68,8 +87,11 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
           const o = objectAtPatch(JSON.parse(item.scene_json) as Scene, r.patch_row, r.patch_col!, rows, cols);
           return o ? (spec.label === 'color' ? o.color : o.shape) : null;
         };
-        const labelled = index.map((r) => ({ r, label: labelOf(r) })).filter((x): x is { r: (typeof index)[number]; label: string } => x.label !== null);
-        if (labelled.length === 0) throw new OcularError('invalid_request', `No ${modality} tokens of harvest ${h.id} carry a ${spec.label} label.`);
+        const labelled = index
+          .map((r) => ({ r, label: labelOf(r) }))
+          .filter((x): x is { r: (typeof index)[number]; label: string } => x.label !== null);
+        if (labelled.length === 0)
+          throw new OcularError('invalid_request', `No ${modality} tokens of harvest ${h.id} carry a ${spec.label} label.`);
         classes = [...new Set(labelled.map((x) => x.label))].sort();
         const pick = (test: boolean) => {
           const side = labelled.filter((x) => testItems.has(x.r.item_id) === test);
@@ -104,7 +126,13 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
         const shuffledHits = Array.from(predict(shuffledModel, te.x), (p, i) => (p === te.y[i] ? 1 : 0));
         const counts = classes.map((_, c) => tr.y.filter((v) => v === c).length);
         const majorityClass = counts.indexOf(Math.max(...counts));
-        layers.push({ tap, accuracy: mean(hits), ci95: bootstrapMeanCi(hits, 2000, spec.seed + li), shuffledAccuracy: mean(shuffledHits), majority: mean(Array.from(te.y, (v) => (v === majorityClass ? 1 : 0))) });
+        layers.push({
+          tap,
+          accuracy: mean(hits),
+          ci95: bootstrapMeanCi(hits, 2000, spec.seed + li),
+          shuffledAccuracy: mean(shuffledHits),
+          majority: mean(Array.from(te.y, (v) => (v === majorityClass ? 1 : 0))),
+        });
         ctx.progress((li + 1) / taps.length, `${tap}: ${(mean(hits) * 100).toFixed(1)}% held out`);
       }
       const results = { classes, train: sizes.train, test: sizes.test, layers };

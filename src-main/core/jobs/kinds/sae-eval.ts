@@ -49,8 +49,16 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
       const saes = new SaeStore(db, ctx.workspaceDir);
       const record = saes.get(p.saeId);
       const sae = saes.load(p.saeId);
-      if (sae.dOut !== undefined || record.hookNameOut) throw new OcularError('invalid_request', 'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.');
-      if (!sae.hookName || sae.hookName.startsWith('vision.')) throw new OcularError('invalid_request', `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`);
+      if (sae.dOut !== undefined || record.hookNameOut)
+        throw new OcularError(
+          'invalid_request',
+          'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
+        );
+      if (!sae.hookName || sae.hookName.startsWith('vision.'))
+        throw new OcularError(
+          'invalid_request',
+          `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
+        );
       const model = new ModelRegistry(db).get(p.modelId);
       const datasets = new DatasetStore(db);
       const dataset = datasets.get(p.datasetId);
@@ -58,7 +66,11 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
       const textChoices = datasets.textChoices(dataset.id);
       ctx.progress(0, 'loading the model and splicing the SAE in');
       const vlm = await VlmPipeline.load(model.path, ctx.pool, p.device);
-      const edited = writeEditedGraph(vlm.files.decoder, { saeEdits: [{ id: 's', tap: sae.hookName, sae }] }, { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') });
+      const edited = writeEditedGraph(
+        vlm.files.decoder,
+        { saeEdits: [{ id: 's', tap: sae.hookName, sae }] },
+        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+      );
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
 
@@ -82,7 +94,10 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
             answers[r]!.forEach((token, i) => batchTargets.push({ row: r, position: prompt.length - 1 + i, token }));
             continue;
           }
-          const row = [...prompt.tokens[r]!.map((t) => ({ modality: t.modality, tokenId: t.tokenId })), ...answers[r]!.map((tokenId) => ({ modality: 'text', tokenId }))];
+          const row = [
+            ...prompt.tokens[r]!.map((t) => ({ modality: t.modality, tokenId: t.tokenId })),
+            ...answers[r]!.map((tokenId) => ({ modality: 'text', tokenId })),
+          ];
           for (let i = 0; i + 1 < row.length; i++) {
             if (row[i]!.modality === 'pad' || row[i + 1]!.modality !== 'text' || row[i + 1]!.tokenId === null) continue;
             batchTargets.push({ row: r, position: i, token: row[i + 1]!.tokenId! });
@@ -90,20 +105,30 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
         }
         targets += batchTargets.length;
         for (const mode of ['clean', 'spliced', 'zero'] as const) {
-          const out = await ctx.pool.run(session!, { ...vlm.prefillFeeds(prefix), ...editFeeds(sae.dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) }, ['logits']);
+          const out = await ctx.pool.run(
+            session!,
+            { ...vlm.prefillFeeds(prefix), ...editFeeds(sae.dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) },
+            ['logits'],
+          );
           const logits = out.logits!;
           ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, batchTargets);
         }
         ctx.progress(++done / steps, `cross-entropy: ${Math.min(start + p.batchSize, items.length)} of ${items.length} items`);
 
         if (p.accuracy) {
-          const grade = (texts: string[]) => texts.filter((text, i) => isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices)))).length;
+          const grade = (texts: string[]) =>
+            texts.filter((text, i) =>
+              isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))),
+            ).length;
           const clean = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
           const spliced = await vlm.generate(vlmItems, {
             maxNewTokens: p.maxNewTokens,
             edit: {
               decoderPath: edited.path,
-              feeds: (pre: PreparedPrefix) => ({ prefill: editFeeds(sae.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask), step: editFeeds(sae.dSae, pre.batch, 1, 'spliced') }),
+              feeds: (pre: PreparedPrefix) => ({
+                prefill: editFeeds(sae.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask),
+                step: editFeeds(sae.dSae, pre.batch, 1, 'spliced'),
+              }),
             },
           });
           correctClean += grade(clean.outputs.map((o) => o.text));

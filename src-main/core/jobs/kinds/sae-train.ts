@@ -20,7 +20,15 @@ import { activationScale, foldScale, scaleInPlace } from '../../sae/normalize.js
 import { readSafetensors, writeSafetensors, type Tensor } from '../../sae/safetensors.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import { TrainMetricsStore, type TrainMetrics } from '../../sae/train-metrics.js';
-import { SAE_PARAMS, STEP_OUTPUTS, saeTrainChunkGraph, stateDims, stateNames, trainSpec, type SaeTrainSpec } from '../../sae/train-graph.js';
+import {
+  SAE_PARAMS,
+  STEP_OUTPUTS,
+  saeTrainChunkGraph,
+  stateDims,
+  stateNames,
+  trainSpec,
+  type SaeTrainSpec,
+} from '../../sae/train-graph.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { mulberry32 } from '../../util/random.js';
@@ -57,9 +65,14 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       if (input.rows === 0) throw new OcularError('invalid_request', `Harvest ${h.id} has no rows for ${p.tap}.`);
       let target = input;
       if (p.outputTap) {
-        if (streamOf(p.outputTap) !== streamOf(p.tap)) throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${p.tap} and ${p.outputTap} are not.`);
+        if (streamOf(p.outputTap) !== streamOf(p.tap))
+          throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${p.tap} and ${p.outputTap} are not.`);
         target = harvests.readTap(h.id, p.outputTap);
-        if (target.rows !== input.rows) throw new OcularError('invalid_request', `Harvest ${h.id} has ${input.rows} rows for ${p.tap} but ${target.rows} for ${p.outputTap}.`);
+        if (target.rows !== input.rows)
+          throw new OcularError(
+            'invalid_request',
+            `Harvest ${h.id} has ${input.rows} rows for ${p.tap} but ${target.rows} for ${p.outputTap}.`,
+          );
       }
       const rows = input.rows;
       const modality = harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
@@ -108,7 +121,11 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       } else {
         const { W_enc, W_dec } = initialWeights(spec.dIn, spec.dOut, spec.dSae, p.seed);
         const bDec =
-          p.bDecInit === 'zeros' ? new Float32Array(spec.dOut) : p.bDecInit === 'mean' ? meanOf(target.data, rows, spec.dOut) : geometricMedian(target.data, rows, spec.dOut, { seed: p.seed });
+          p.bDecInit === 'zeros'
+            ? new Float32Array(spec.dOut)
+            : p.bDecInit === 'mean'
+              ? meanOf(target.data, rows, spec.dOut)
+              : geometricMedian(target.data, rows, spec.dOut, { seed: p.seed });
         Object.assign(state, { W_enc, b_enc: new Float32Array(spec.dSae), W_dec, b_dec: bDec });
         for (const name of SAE_PARAMS) {
           state[`m_${name}`] = new Float32Array(state[name]!.length);
@@ -123,7 +140,8 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
         fs.mkdirSync(checkpointDir, { recursive: true });
         const tensors: Record<string, Tensor> = {};
         // The BatchTopK threshold is kept (as one value) whatever the architecture, so every checkpoint has the same tensors.
-        for (const name of new Set([...names, 'threshold'])) tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
+        for (const name of new Set([...names, 'threshold']))
+          tensors[name] = { shape: name === 'threshold' ? [1] : dims[name]!, data: state[name]! };
         writeSafetensors(checkpointFile, tensors, { step: String(step), scaleIn: String(scaleIn), scaleOut: String(scaleOut) });
         ctx.saveCheckpoint({ step });
       };
@@ -171,7 +189,11 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
           const logs = (step + K) % p.logEvery === 0 || step + K === p.steps;
           const checkpoints = (step + K) % p.checkpointEvery === 0 || step + K === p.steps;
           const keep = checkpoints ? names : logs ? ['last_fired', 'fire_counts'] : [];
-          const out = await ctx.pool.run(session, feeds, undefined, { key: carryKey, pairs: names.map((nm) => [`out_${nm}`, `in_${nm}`]), keep: keep.map((nm) => `out_${nm}`) });
+          const out = await ctx.pool.run(session, feeds, undefined, {
+            key: carryKey,
+            pairs: names.map((nm) => [`out_${nm}`, `in_${nm}`]),
+            keep: keep.map((nm) => `out_${nm}`),
+          });
           for (const name of keep) state[name] = out[`out_${name}`]!.data as Float32Array;
           step += K;
 
@@ -210,9 +232,13 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
               denseFraction: dense,
               lr: lrs[last]!,
             };
-            if (!Number.isFinite(final.loss)) throw new OcularError('internal', `Training diverged at step ${step} (loss ${final.loss}); lower the learning rate.`);
+            if (!Number.isFinite(final.loss))
+              throw new OcularError('internal', `Training diverged at step ${step} (loss ${final.loss}); lower the learning rate.`);
             metricsStore.record(ctx.jobId, final);
-            ctx.progress(step / p.steps, `step ${step}: FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`);
+            ctx.progress(
+              step / p.steps,
+              `step ${step}: FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(dead * 100).toFixed(1)}%`,
+            );
           }
           if (step % p.checkpointEvery === 0) saveCheckpoint();
         }
@@ -246,12 +272,19 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
             // Scaling is folded into the weights above, so the saved SAE reads raw activations.
             normalizeActivations: 'none',
           },
-          p.name ?? `${p.tap}${p.outputTap ? ` -> ${p.outputTap}` : ''} ${spec.architecture}${spec.architecture === 'relu' ? '' : ` k${spec.k}`} x${p.expansion}`,
+          p.name ??
+            `${p.tap}${p.outputTap ? ` -> ${p.outputTap}` : ''} ${spec.architecture}${spec.architecture === 'relu' ? '' : ` k${spec.k}`} x${p.expansion}`,
           'trained',
           ctx.jobId,
         );
       const history = metricsStore.list(ctx.jobId);
-      return { saeId: record.id, steps: step, activationScale: { input: scaleIn, output: scaleOut }, final: final ?? history.at(-1) ?? null, history };
+      return {
+        saeId: record.id,
+        steps: step,
+        activationScale: { input: scaleIn, output: scaleOut },
+        final: final ?? history.at(-1) ?? null,
+        history,
+      };
     } finally {
       db.close();
     }

@@ -9,11 +9,17 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 const params = z
   .object({
     model: z.string().min(1),
-    items: z.array(z.object({ image: z.string().min(1), prompt: z.string() }).strict()).min(1).max(10_000),
+    items: z
+      .array(z.object({ image: z.string().min(1), prompt: z.string() }).strict())
+      .min(1)
+      .max(10_000),
     batchSize: z.number().int().min(1).max(256).default(8),
     maxNewTokens: z.number().int().min(1).max(8192).default(64),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
-    sampling: z.object({ temperature: z.number().positive(), topK: z.number().int().positive().optional(), seed: z.number().int() }).strict().optional(),
+    sampling: z
+      .object({ temperature: z.number().positive(), topK: z.number().int().positive().optional(), seed: z.number().int() })
+      .strict()
+      .optional(),
     ignoreEos: z.boolean().default(false),
   })
   .strict();

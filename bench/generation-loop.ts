@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { SessionPool } from '../src-main/core/runtime/session-pool';
 import { loadTransformers } from '../src-main/core/vlm/processor';
 import { VlmPipeline } from '../src-main/core/vlm/pipeline';

@@ -25,25 +25,6 @@ export interface ExpectedAnswer {
 
 const SPECIAL_TOKENS = /<\|?[a-z_]+\|?>|<\/?s>|<end_of_turn>|<eos>/gi;
 
-const UNITS = new Set([
-  'ones',
-  'one',
-  'items',
-  'item',
-  'objects',
-  'object',
-  'shapes',
-  'shape',
-  'times',
-  'units',
-  'unit',
-  'more',
-  'of',
-  'them',
-  'in',
-  'total',
-]);
-
 const SMALL: Record<string, number> = {
   zero: 0,
   none: 0,
@@ -148,7 +129,7 @@ function segments(text: string): Array<{ text: string; method: Method }> {
 function words(text: string): string[] {
   return text
     .toLowerCase()
-    .replace(/[^a-z0-9.\/%'\- ]+/g, ' ')
+    .replace(/[^a-z0-9./%'\- ]+/g, ' ')
     .split(/[\s-]+/)
     .filter(Boolean);
 }
@@ -279,7 +260,7 @@ export function extractAnswer(raw: string, type: AnswerType, choices: string[] =
   const textChoices = choices.filter((c) => isYesNo || (c !== 'yes' && c !== 'no'));
   for (const seg of segments(text)) {
     const whole = seg.method === 'whole';
-    let value: number | string | null = null;
+    let value: number | string | null;
     if (type === 'integer' || type === 'float') {
       // In the whole output the answer is most often the last number; in an answer segment, the first.
       value = readNumber(seg.text, type, whole);

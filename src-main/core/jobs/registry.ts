@@ -11,8 +11,12 @@ import { probeJob } from './kinds/probe.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
+// Params differ per kind; each kind validates its own with its zod schema before run() sees them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params
+export type AnyJobKind = JobKind<any>;
+
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
-const KINDS: readonly JobKind<any>[] = [
+const KINDS: readonly AnyJobKind[] = [
   selftestJob,
   modelDownloadJob,
   vlmGenerateJob,
@@ -26,10 +30,10 @@ const KINDS: readonly JobKind<any>[] = [
   probeJob,
 ];
 
-export function jobKinds(): readonly JobKind<any>[] {
+export function jobKinds(): readonly AnyJobKind[] {
   return KINDS;
 }
 
-export function findJobKind(kind: string): JobKind<any> | undefined {
+export function findJobKind(kind: string): AnyJobKind | undefined {
   return KINDS.find((k) => k.kind === kind);
 }

@@ -31,7 +31,7 @@ async function createSession(
   try {
     return { session: await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'] }), ep: 'cuda', fallbackReason: null };
   } catch (err) {
-    if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`);
+    if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`, { cause: err });
     return { session: await cpu(), ep: 'cpu', fallbackReason: `CUDA session failed: ${errorMessage(err)}` };
   }
 }

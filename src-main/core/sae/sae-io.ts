@@ -39,6 +39,7 @@ function transposeIfNeeded(t: Tensor, rows: number, cols: number, name: string):
   throw new OcularError('invalid_request', `${name} has shape [${t.shape}], which fits neither [${rows}, ${cols}] nor its transpose.`);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a foreign cfg.json, read field by field
 function architectureFrom(cfg: Record<string, any>): { architecture: SaeArchitecture; k?: number } {
   const arch = String(cfg.architecture ?? '').toLowerCase();
   const kwargs = cfg.activation_fn_kwargs ?? {};
@@ -72,6 +73,7 @@ export function importSae(dir: string): SaeFile {
     throw new OcularError('invalid_request', `${abs} has no sae_weights.safetensors (SAELens) or sae.safetensors (sparsify).`);
   }
   if (!fs.existsSync(cfgFile)) throw new OcularError('invalid_request', `${abs}: cfg.json is missing.`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a foreign cfg.json, read field by field
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, any>;
   const { tensors } = readSafetensors(path.join(abs, weights));
   const need = (...names: string[]) => {

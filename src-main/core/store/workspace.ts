@@ -174,7 +174,7 @@ function configure(db: Db): void {
 function checkHeader(file: string): void {
   const fd = fs.openSync(file, 'r');
   const header = Buffer.alloc(SQLITE_HEADER.length);
-  let read = 0;
+  let read: number;
   try {
     read = fs.readSync(fd, header, 0, header.length, 0);
   } finally {

@@ -2,6 +2,7 @@ import type { Accuracy } from '@contract/contract';
 import { BarChart, CustomChart } from 'echarts/charts';
 import { GridComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
+import type { CustomSeriesRenderItemAPI } from 'echarts';
 import { CanvasRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'react';
 
@@ -30,18 +31,18 @@ export function AccuracyChart({ groups, height = 260 }: { groups: Accuracy[]; he
         {
           type: 'custom',
           data: groups.map((g, i) => [i, g.ci95[0], g.ci95[1]]),
-          renderItem: (_params: unknown, api: any) => {
+          renderItem: (_params: unknown, api: CustomSeriesRenderItemAPI) => {
             const x = api.value(0);
-            const lo = api.coord([x, api.value(1)]);
-            const hi = api.coord([x, api.value(2)]);
-            const w = api.size([1, 0])[0] * 0.15;
+            const [loX, loY] = api.coord([x, api.value(1)]) as [number, number];
+            const [hiX, hiY] = api.coord([x, api.value(2)]) as [number, number];
+            const w = (api.size!([1, 0]) as number[])[0]! * 0.15;
             const style = { stroke: '#263238', lineWidth: 1.5 };
             return {
               type: 'group',
               children: [
-                { type: 'line', shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style },
-                { type: 'line', shape: { x1: lo[0] - w, y1: lo[1], x2: lo[0] + w, y2: lo[1] }, style },
-                { type: 'line', shape: { x1: hi[0] - w, y1: hi[1], x2: hi[0] + w, y2: hi[1] }, style },
+                { type: 'line', shape: { x1: loX, y1: loY, x2: hiX, y2: hiY }, style },
+                { type: 'line', shape: { x1: loX - w, y1: loY, x2: loX + w, y2: loY }, style },
+                { type: 'line', shape: { x1: hiX - w, y1: hiY, x2: hiX + w, y2: hiY }, style },
               ],
             };
           },

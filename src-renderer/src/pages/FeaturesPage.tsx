@@ -91,6 +91,8 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
     setPendingStatus(null);
     load();
   }, [load]);
+  // After every render: the list reports its order through a ref once it has loaded.
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- no dependency list on purpose (see above)
   useEffect(() => {
     if (feature === null && order.current[0] !== undefined) setFeature(order.current[0]!);
   });

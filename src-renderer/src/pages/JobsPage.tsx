@@ -31,7 +31,7 @@ const STATE_COLOR: Record<Job['state'], 'default' | 'info' | 'success' | 'error'
 
 /** Re-render every second so ETAs count down between progress events. */
 function useClock(): number {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { saeTrainRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
 import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
@@ -22,7 +22,7 @@ import { SaeStore } from '../../sae/sae-store.js';
 import { TrainMetricsStore, type TrainMetrics } from '../../sae/train-metrics.js';
 import {
   SAE_PARAMS,
-  STEP_OUTPUTS,
+  type STEP_OUTPUTS,
   saeTrainChunkGraph,
   stateDims,
   stateNames,

@@ -1,17 +1,43 @@
 /**
  * Answer extraction: turn a model's free-form output into a typed answer. Studies of reasoning VLMs
- * found scores doubling between strict parsing and robust extraction on the same outputs, so this is
- * deliberately forgiving about form and strict about content:
- *   1. find the answer segment: \boxed{...}, "final answer: ...", "the answer is ...", "answer: ...";
- *      otherwise the whole output;
- *   2. read a value of the expected type from it: numbers (integers, decimals, fractions, percentages,
- *      number words), yes/no (with synonyms and negations), or one of the known text choices
- *      (case, punctuation, articles, plurals, units normalised);
- *   3. fall back to the last number (or last choice) in the whole output.
+ * found scores doubling between strict parsing and robust extraction on the same outputs (34% -> 66%),
+ * so this is forgiving about form and strict about content. The rules, in order:
+ *
+ *   1. surface      chat tokens, markdown, typographic signs removed (answer-text.ts); the turn ends at
+ *                   its first end-of-turn token.
+ *   2. think block  only the text after the last </think> can answer. A think block that never closed
+ *                   is no answer ('unfinished-think'), and so is nothing after it ('empty-after-think'):
+ *                   never a number taken from the thinking (see splitThinking for why).
+ *   3. segment      the answer segment, first found wins: <answer>…</answer> ('answer-tag'), the last
+ *                   \boxed{…} ('boxed'), "final answer: …" ('final-answer'), "the answer is …"
+ *                   ('answer-is'), a line "Answer: …" ('answer-label'), the sentences where the model
+ *                   bolded a value ('bold'); otherwise the whole output ('last-number', 'last-choice',
+ *                   or 'whole' for free text), less a trailing "Explanation:" section. LaTeX becomes
+ *                   plain text here (\frac{3}{8} -> 3/8, \text{red} -> red).
+ *   4. value        read by type: numbers (answer-numbers.ts: first stated in a segment, last in the
+ *                   whole output, signs kept), yes/no (readYesNo), one of the known choices (readChoice),
+ *                   or the normalised text.
  * Each extraction says which rule found it, so a reviewer can audit the numbers.
  */
+import { lastBoxed, normalizeTypography, splitThinking, stripChatTokens, stripLatex, stripMarkdown } from './answer-text.js';
+import { readNumber } from './answer-numbers.js';
+
+export { numbersIn } from './answer-numbers.js';
+
 export type AnswerType = 'integer' | 'float' | 'text';
-export type Method = 'boxed' | 'final-answer' | 'answer-is' | 'answer-label' | 'whole' | 'last-number' | 'last-choice' | 'none';
+export type Method =
+  | 'answer-tag'
+  | 'boxed'
+  | 'final-answer'
+  | 'answer-is'
+  | 'answer-label'
+  | 'bold'
+  | 'whole'
+  | 'last-number'
+  | 'last-choice'
+  | 'unfinished-think'
+  | 'empty-after-think'
+  | 'none';
 
 export interface Extraction {
   value: number | string | null;
@@ -23,87 +49,19 @@ export interface ExpectedAnswer {
   value: number | string;
 }
 
-const SPECIAL_TOKENS = /<\|?[a-z_]+\|?>|<\/?s>|<end_of_turn>|<eos>/gi;
+type SegmentRule = 'answer-tag' | 'boxed' | 'final-answer' | 'answer-is' | 'answer-label' | 'bold' | 'whole';
 
-const SMALL: Record<string, number> = {
-  zero: 0,
-  none: 0,
-  no: 0,
-  one: 1,
-  a: 1,
-  an: 1,
-  single: 1,
-  two: 2,
-  pair: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  eleven: 11,
-  twelve: 12,
-  dozen: 12,
-  thirteen: 13,
-  fourteen: 14,
-  fifteen: 15,
-  sixteen: 16,
-  seventeen: 17,
-  eighteen: 18,
-  nineteen: 19,
-};
-const TENS: Record<string, number> = { twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90 };
-const ORDINAL_FRACTIONS: Record<string, number> = {
-  half: 2,
-  halves: 2,
-  third: 3,
-  thirds: 3,
-  quarter: 4,
-  quarters: 4,
-  fourth: 4,
-  fourths: 4,
-  fifth: 5,
-  fifths: 5,
-  sixth: 6,
-  sixths: 6,
-  seventh: 7,
-  sevenths: 7,
-  eighth: 8,
-  eighths: 8,
-  ninth: 9,
-  ninths: 9,
-  tenth: 10,
-  tenths: 10,
-};
-
-const YES = ['yes', 'yeah', 'yep', 'true', 'correct', 'affirmative', 'indeed', 'right'];
-const NO = ['no', 'nope', 'false', 'incorrect', 'negative', 'not', "isn't", "aren't", "doesn't", 'none'];
-
-const SYNONYMS: Record<string, string> = { grey: 'gray', violet: 'purple', rhombus: 'diamond', rectangle: 'square', ball: 'circle' };
-
-function clean(raw: string): string {
-  return raw
-    .replace(SPECIAL_TOKENS, ' ')
-    .replace(/[\u2018\u2019]/g, "'")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/\*\*|__|`/g, '')
-    .trim();
+interface Segment {
+  text: string;
+  rule: SegmentRule;
 }
 
-/** The last \boxed{...}, allowing one level of nested braces. */
-function boxed(text: string): string | null {
-  const re = /\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}/g;
-  let last: string | null = null;
-  for (let m = re.exec(text); m; m = re.exec(text)) last = m[1]!;
-  return last === null
-    ? null
-    : last
-        .replace(/\\text\{([^}]*)\}/g, '$1')
-        .replace(/\\frac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2')
-        .replace(/\\dfrac\{([^}]*)\}\{([^}]*)\}/g, '$1/$2');
-}
+/** Labelled answer segments in priority order; each takes the last match (a corrected answer wins). */
+const LABELS: Array<[SegmentRule, RegExp]> = [
+  ['final-answer', /final answer\s*(?:is|:|=|-)?\s*:?\s*([^\n]+)/gi],
+  ['answer-is', /\b(?:the )?answer (?:is|would be|will be|should be)\s*:?\s*([^\n]+)/gi],
+  ['answer-label', /(?:^|\n)[ \t]*(?:short |correct |my )?answer\s*[:=-]\s*([^\n]+)/gi],
+];
 
 function lastMatch(text: string, re: RegExp): string | null {
   let last: string | null = null;
@@ -111,19 +69,116 @@ function lastMatch(text: string, re: RegExp): string | null {
   return last;
 }
 
-/** Answer segments in priority order, each with the rule that found it. */
-function segments(text: string): Array<{ text: string; method: Method }> {
-  const out: Array<{ text: string; method: Method }> = [];
-  const b = boxed(text);
-  if (b !== null) out.push({ text: b, method: 'boxed' });
-  const final = lastMatch(text, /final answer\s*(?:is|:|=|-)?\s*:?\s*([^\n]+)/gi);
-  if (final !== null) out.push({ text: final, method: 'final-answer' });
-  const is = lastMatch(text, /\b(?:the )?answer (?:is|would be|will be|should be)\s*:?\s*([^\n]+)/gi);
-  if (is !== null) out.push({ text: is, method: 'answer-is' });
-  const label = lastMatch(text, /(?:^|\n)\s*answer\s*[:=-]\s*([^\n]+)/gi);
-  if (label !== null) out.push({ text: label, method: 'answer-label' });
-  out.push({ text, method: 'whole' });
+/**
+ * A section that explains an answer already given ("The shape is a circle.\n\n**Reasoning:** ... unlike
+ * a square"), as Gemma-3 prints them: the bold and whole-output rules read the text before it.
+ */
+const EXPLANATION = /\n[ \t*_#>-]*(?:explanation|reasoning|justification|rationale|note|why)[*_ \t]*:[\s\S]*$/i;
+
+function withoutExplanation(markdown: string): string {
+  const cut = markdown.replace(EXPLANATION, '');
+  return /[a-z0-9]/i.test(cut) ? cut : markdown;
+}
+
+type Reader = (text: string, whole: boolean) => number | string | null;
+
+const plain = (markdown: string) => stripLatex(stripMarkdown(markdown));
+const BOLD = /\*\*([^*\n]+?)\*\*|__([^_\n]+?)__/g;
+const SENTENCE_END = /(?<=[.!?](?:\*\*|__)?)\s+(?=[A-Z*_$\\(\d])/;
+
+/**
+ * The sentences in which the model bolded a value of the answer's type ("There are **3** circles. One
+ * is red and two are blue." is 3), read as the whole output is; bold labels ending in ":" do not count.
+ */
+function boldSentences(markdown: string, read: Reader): string | null {
+  const kept: string[] = [];
+  for (const line of markdown.split('\n')) {
+    for (const sentence of line.split(SENTENCE_END)) {
+      const spans = [...sentence.matchAll(BOLD)].map((m) => (m[1] ?? m[2]!).trim()).filter((span) => !span.endsWith(':'));
+      if (spans.some((span) => read(plain(span), true) !== null)) kept.push(sentence);
+    }
+  }
+  return kept.length > 0 ? plain(kept.join('\n')) : null;
+}
+
+/** Answer segments in priority order; the whole output always comes last. */
+function segments(markdown: string, read: Reader): Segment[] {
+  const text = stripMarkdown(markdown);
+  const out: Segment[] = [];
+  const tag = lastMatch(text, /<answer>([\s\S]*?)<\/answer>/gi);
+  if (tag !== null) out.push({ text: stripLatex(tag), rule: 'answer-tag' });
+  const boxed = lastBoxed(text);
+  if (boxed !== null) out.push({ text: stripLatex(boxed), rule: 'boxed' });
+  const labelled = stripLatex(text);
+  for (const [rule, re] of LABELS) {
+    const found = lastMatch(labelled, re);
+    if (found !== null) out.push({ text: found, rule });
+  }
+  const body = withoutExplanation(markdown.replace(/<\/?answer>/gi, ' '));
+  const bold = boldSentences(body, read);
+  if (bold !== null) out.push({ text: bold, rule: 'bold' });
+  out.push({ text: plain(body), rule: 'whole' });
   return out;
+}
+
+// ---- yes / no ----
+
+const YES = ['yes', 'yeah', 'yep', 'yup', 'true', 'correct', 'affirmative'];
+const NO = ['no', 'nope', 'false', 'incorrect'];
+const NEGATION = /\b(?:not|no|none|nothing|neither|never|cannot)\b|n't\b/i;
+const EXISTENCE = /\bthere (?:is|are) (?:a|an|one|some|\d+|two|three|four|five|several|many)\b/i;
+
+function answerWord(word: string): 'yes' | 'no' | null {
+  return YES.includes(word) ? 'yes' : NO.includes(word) ? 'no' : null;
+}
+
+/**
+ * Yes/no: an answer word the output starts with ("Yes, the circle ..."); else an answer word standing
+ * alone before punctuation or the end ("..., so yes." — the last one in the whole output, the first in
+ * a segment); else the last sentence's cue: a negation is no, "there is a ..." is yes; else nothing.
+ * "no" before a noun ("there is no circle") is a negation cue, not an answer word.
+ */
+function readYesNo(segment: string, whole: boolean): string | null {
+  const lead = /^[^a-z]*([a-z]+)/i.exec(segment);
+  const leading = lead ? answerWord(lead[1]!.toLowerCase()) : null;
+  if (leading) return leading;
+  const standalone = [...segment.matchAll(/\b([a-z]+)\s*(?=[.,!?;:)\n]|$)/gi)]
+    .map((m) => answerWord(m[1]!.toLowerCase()))
+    .filter((v): v is 'yes' | 'no' => v !== null);
+  if (standalone.length > 0) return whole ? standalone[standalone.length - 1]! : standalone[0]!;
+  const sentences = segment.split(/[.!?\n]+/).filter((s) => /[a-z]/i.test(s));
+  const last = sentences[sentences.length - 1] ?? '';
+  if (NEGATION.test(last)) return 'no';
+  if (EXISTENCE.test(last)) return 'yes';
+  return null;
+}
+
+// ---- known choices ----
+
+const FILLER = ['a', 'an', 'the', 'is', 'it', 'its', 'color', 'colour', 'colored', 'coloured', 'shape', 'shaped'];
+const SYNONYMS: Record<string, string> = { grey: 'gray', violet: 'purple', rhombus: 'diamond', rectangle: 'square', ball: 'circle' };
+const NEGATORS = [
+  'not',
+  'no',
+  'nor',
+  'neither',
+  'never',
+  'than',
+  'unlike',
+  'without',
+  'instead',
+  'cannot',
+  "isn't",
+  "aren't",
+  "wasn't",
+  "weren't",
+  "doesn't",
+  "don't",
+];
+
+function normalizeWord(w: string): string {
+  const bare = SYNONYMS[w] ?? w;
+  return bare.length > 3 && bare.endsWith('s') && !bare.endsWith('ss') ? (SYNONYMS[bare.slice(0, -1)] ?? bare.slice(0, -1)) : bare;
 }
 
 function words(text: string): string[] {
@@ -134,146 +189,110 @@ function words(text: string): string[] {
     .filter(Boolean);
 }
 
-/** Numbers in reading order, from digits, fractions, percentages and number words. */
-export function numbersIn(text: string): number[] {
-  const found: Array<{ at: number; value: number }> = [];
-  const digitRe = /(-?\d[\d,]*(?:\.\d+)?|-?\.\d+)\s*(?:\/\s*(\d+(?:\.\d+)?))?\s*(%|percent\b)?/gi;
-  const covered: Array<[number, number]> = [];
-  for (let m = digitRe.exec(text); m; m = digitRe.exec(text)) {
-    const raw = m[1]!;
-    if (/^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(raw) || !raw.includes(',')) {
-      let value = Number(raw.replace(/,/g, ''));
-      if (m[2]) value = value / Number(m[2]);
-      if (m[3]) value = value / 100;
-      if (Number.isFinite(value)) {
-        found.push({ at: m.index, value });
-        covered.push([m.index, m.index + m[0].length]);
-      }
-    } else {
-      // "3,4" is a list, not a number: take each part.
-      let offset = m.index;
-      for (const part of raw.split(',')) {
-        if (part) found.push({ at: offset, value: Number(part) });
-        offset += part.length + 1;
-      }
-      covered.push([m.index, m.index + m[0].length]);
-    }
-  }
-  // Number words, including "twenty one", "three quarters", "one half".
-  const wordRe = /\b([a-z]+(?:[\s-][a-z]+)*)\b/gi;
-  for (let m = wordRe.exec(text); m; m = wordRe.exec(text)) {
-    const tokens = m[1]!.toLowerCase().split(/[\s-]+/);
-    let base = m.index;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!;
-      const at = text.toLowerCase().indexOf(t, base);
-      base = at + t.length;
-      if (covered.some(([a, b]) => at >= a && at < b)) continue;
-      let value: number | null = null;
-      let used = 1;
-      if (t in TENS) {
-        value = TENS[t]!;
-        const next = tokens[i + 1];
-        if (next && next in SMALL && SMALL[next]! < 10 && SMALL[next]! > 0) {
-          value += SMALL[next]!;
-          used = 2;
-        }
-      } else if (t in SMALL && !['a', 'an', 'no', 'none', 'single', 'pair'].includes(t)) {
-        value = SMALL[t]!;
-      }
-      if (value !== null) {
-        const denom = tokens[i + used];
-        if (denom && denom in ORDINAL_FRACTIONS) {
-          value = value / ORDINAL_FRACTIONS[denom]!;
-          used++;
-        }
-        found.push({ at, value });
-        i += used - 1;
-      } else if ((t === 'a' || t === 'an' || t === 'one') && tokens[i + 1] && tokens[i + 1]! in ORDINAL_FRACTIONS) {
-        found.push({ at, value: 1 / ORDINAL_FRACTIONS[tokens[i + 1]!]! });
-        i++;
-      }
-    }
-  }
-  return found.sort((a, b) => a.at - b.at).map((f) => f.value);
-}
-
-function readNumber(segment: string, type: 'integer' | 'float', fromEnd: boolean): number | null {
-  const nums = numbersIn(segment);
-  if (nums.length === 0) {
-    if (type === 'integer' && /\b(?:none|no\s+\w+|zero)\b/i.test(segment)) return 0;
-    return null;
-  }
-  return fromEnd ? nums[nums.length - 1]! : nums[0]!;
-}
-
-function readYesNo(segment: string, fromEnd: boolean): string | null {
-  const ws = words(segment);
-  const hits: Array<{ at: number; value: string }> = [];
-  ws.forEach((w, i) => {
-    const bare = w.replace(/[.']+$/, '');
-    if (YES.includes(bare)) hits.push({ at: i, value: 'yes' });
-    else if (NO.includes(bare)) hits.push({ at: i, value: 'no' });
-  });
-  if (hits.length === 0) {
-    if (/\bthere (?:is|are) (?:a|an|one|some|\d+)\b/i.test(segment)) return 'yes';
-    return null;
-  }
-  // "yes" followed directly by a negation ("yes, it is not") is rare; a leading answer word wins.
-  return (fromEnd ? hits[hits.length - 1]! : hits[0]!).value;
-}
-
 export function normalizeText(s: string): string {
   return words(s)
     .map((w) => w.replace(/[.']+$/, ''))
-    .filter((w) => !['a', 'an', 'the', 'is', 'it', 'its', 'color', 'colour', 'colored', 'shape', 'shaped'].includes(w))
-    .map((w) => SYNONYMS[w] ?? w)
-    .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w))
+    .filter((w) => !FILLER.includes(w))
+    .map(normalizeWord)
     .join(' ');
 }
 
-function readChoice(segment: string, choices: string[], fromEnd: boolean): string | null {
-  const norm = ` ${normalizeText(segment)} `;
-  const hits: Array<{ at: number; value: string }> = [];
-  for (const c of choices) {
-    const n = normalizeText(c);
-    if (!n) continue;
-    let at = norm.indexOf(` ${n} `);
-    while (at >= 0) {
-      hits.push({ at, value: c });
-      at = norm.indexOf(` ${n} `, at + 1);
+/**
+ * Glosses that describe a named choice rather than answer: parentheses, "i.e. / e.g. / also called /
+ * a.k.a." clauses, ", which …", ", like …", ", similar to …", ", resembling …", concessions
+ * (", although …", ", while …") and dash asides. "a diamond (a rotated square)" asserts diamond.
+ */
+const GLOSSES = [
+  /\([^()]*\)/g,
+  /(?:,\s*|\s+)(?:i\.e\.|e\.g\.|that is|also (?:called|known as)|a\.k\.a\.|sometimes called|or rather)[^.;!?\n]*/gi,
+  /,\s*(?:which|similar to|like|resembling|much like|although|though|even though|whereas|while)\b[^.;!?\n]*/gi,
+  /\s[-\u2013\u2014]{1,2}\s[^.;!?\n\u2013\u2014]*(?:[-\u2013\u2014]{1,2}|(?=[.;!?\n]|$))/g,
+];
+
+function withoutGlosses(text: string): string {
+  return GLOSSES.reduce((t, re) => t.replace(re, ' '), text);
+}
+
+interface ChoiceHit {
+  at: number;
+  value: string;
+  negated: boolean;
+}
+
+/**
+ * Where each choice is named, and whether it is negated: a negator ("not", "than", "instead of",
+ * "isn't" ...) among the three words before it, within its clause (punctuation and "but" end the look-back).
+ */
+function choiceHits(text: string, choices: string[]): ChoiceHit[] {
+  const stream = [...text.toLowerCase().matchAll(/[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\n]/g)]
+    .map((m) => m[0])
+    .filter((w) => !FILLER.includes(w))
+    .map((w) => (/^[a-z0-9]/.test(w) ? normalizeWord(w) : '|'));
+  const hits: ChoiceHit[] = [];
+  for (const value of choices) {
+    const target = normalizeText(value).split(' ').filter(Boolean);
+    if (target.length === 0) continue;
+    for (let i = 0; i + target.length <= stream.length; i++) {
+      if (!target.every((w, j) => stream[i + j] === w)) continue;
+      let negated = false;
+      for (let j = i - 1; j >= Math.max(0, i - 3) && stream[j] !== '|' && stream[j] !== 'but'; j--)
+        negated ||= NEGATORS.includes(stream[j]!);
+      hits.push({ at: i, value, negated });
     }
   }
-  if (hits.length === 0) return null;
-  hits.sort((a, b) => a.at - b.at);
-  return (fromEnd ? hits[hits.length - 1]! : hits[0]!).value;
+  return hits.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * A known choice: the one the text asserts — glosses skipped (then counted if nothing else names a
+ * choice), negated mentions never — the first in a segment, the last in the whole output.
+ */
+function readChoice(segment: string, choices: string[], whole: boolean): string | null {
+  for (const text of [withoutGlosses(segment), segment]) {
+    const asserted = choiceHits(text, choices).filter((h) => !h.negated);
+    if (asserted.length > 0) return (whole ? asserted[asserted.length - 1]! : asserted[0]!).value;
+  }
+  return null;
+}
+
+// ---- the pipeline ----
+
+function wholeMethod(type: AnswerType, textChoices: string[]): Method {
+  if (type !== 'text') return 'last-number';
+  return textChoices.length > 0 ? 'last-choice' : 'whole';
+}
+
+export interface ExtractOptions {
+  /**
+   * The prompt ended inside a think block (a chat template that prefills <think>, as Qwen3-VL Thinking's
+   * does): an output without </think> is then all thinking, cut off before it answered.
+   */
+  thinkingOpen?: boolean;
 }
 
 /**
  * Extract an answer of `type` from raw model output. `choices` lists the possible text answers
  * (yes/no is recognised without it).
  */
-export function extractAnswer(raw: string, type: AnswerType, choices: string[] = []): Extraction {
-  const text = clean(raw);
-  if (!text) return { value: null, method: 'none' };
+export function extractAnswer(raw: string, type: AnswerType, choices: string[] = [], options: ExtractOptions = {}): Extraction {
+  const { answer, thinking } = splitThinking(normalizeTypography(stripChatTokens(raw)), options.thinkingOpen);
+  if (thinking === 'unfinished') return { value: null, method: 'unfinished-think' };
+  if (!/[a-z0-9]/i.test(plain(answer))) return { value: null, method: thinking === 'closed' ? 'empty-after-think' : 'none' };
   const isYesNo = choices.length > 0 && choices.every((c) => c === 'yes' || c === 'no');
   const textChoices = choices.filter((c) => isYesNo || (c !== 'yes' && c !== 'no'));
-  for (const seg of segments(text)) {
-    const whole = seg.method === 'whole';
-    let value: number | string | null;
+  const read: Reader = (text, whole) => {
     if (type === 'integer' || type === 'float') {
-      // In the whole output the answer is most often the last number; in an answer segment, the first.
-      value = readNumber(seg.text, type, whole);
-      if (value !== null && type === 'integer' && !Number.isInteger(value)) value = Math.round(value * 1e6) / 1e6;
-    } else if (isYesNo) {
-      value = readYesNo(seg.text, false);
-    } else if (textChoices.length > 0) {
-      value = readChoice(seg.text, textChoices, whole);
-    } else {
-      value = normalizeText(seg.text) || null;
+      const value = readNumber(text, type, whole);
+      return value !== null && type === 'integer' && !Number.isInteger(value) ? Math.round(value * 1e6) / 1e6 : value;
     }
-    if (value !== null)
-      return { value, method: whole ? (type === 'text' ? (textChoices.length ? 'last-choice' : 'whole') : 'last-number') : seg.method };
+    if (isYesNo) return readYesNo(text.trim(), whole);
+    if (textChoices.length > 0) return readChoice(text, textChoices, whole);
+    return normalizeText(text) || null;
+  };
+  for (const seg of segments(answer.trim(), read)) {
+    const whole = seg.rule === 'whole' || seg.rule === 'bold';
+    const value = read(seg.text, whole);
+    if (value !== null) return { value, method: seg.rule === 'whole' ? wholeMethod(type, textChoices) : seg.rule };
   }
   return { value: null, method: 'none' };
 }

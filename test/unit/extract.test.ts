@@ -74,6 +74,16 @@ describe('answer extraction', () => {
     expect(extractAnswer('<think>\nyes? no.\n</think>\nYes.', 'text', YN).value).toBe('yes');
   });
 
+  it('reads yes/no from answer words, not from determiners or adjectives', () => {
+    const yn = (s: string) => extractAnswer(s, 'text', YN).value;
+    expect(yn('I would say yes because the circle is on the left')).toBe('yes');
+    expect(yn('The circle is left of the square and there is no other circle, so yes.')).toBe('yes');
+    expect(yn('No it is not')).toBe('no');
+    expect(yn('There is no circle')).toBe('no');
+    expect(yn('Let me find the correct shape. It is left of it.')).toBeNull();
+    expect(yn('The square is above the triangle.')).toBeNull(); // a bare statement: whether it affirms depends on the question
+  });
+
   it('compares typed answers, with tolerance for floats only', () => {
     expect(isCorrect({ type: 'integer', value: 3 }, { value: 3, method: 'whole' })).toBe(true);
     expect(isCorrect({ type: 'integer', value: 3 }, { value: 3.5, method: 'whole' })).toBe(false);

@@ -124,28 +124,31 @@ function segments(markdown: string, read: Reader): Segment[] {
 // ---- yes / no ----
 
 const YES = ['yes', 'yeah', 'yep', 'yup', 'true', 'correct', 'affirmative'];
-const NO = ['no', 'nope', 'false', 'incorrect'];
 const NEGATION = /\b(?:not|no|none|nothing|neither|never|cannot)\b|n't\b/i;
 const EXISTENCE = /\bthere (?:is|are) (?:a|an|one|some|\d+|two|three|four|five|several|many)\b/i;
+/**
+ * Answer words: interjections anywhere; "no", "true", "correct" ... only where they end a clause or
+ * open one ("no, ...", "no it isn't", "so, true."), so "there is no circle" or "the correct shape" is
+ * not an answer word.
+ */
+const ANSWER_WORD =
+  /\b(?:(yes|yeah|yep|yup|nope)|(no|true|false|correct|incorrect|affirmative)(?=\s*(?:[.,!?;:)\n]|$)|\s+(?:it|there|the|this|that|they|because|since|as|i|so|but|not)\b))/gi;
 
-function answerWord(word: string): 'yes' | 'no' | null {
-  return YES.includes(word) ? 'yes' : NO.includes(word) ? 'no' : null;
+function answerWords(text: string): Array<'yes' | 'no'> {
+  return [...text.matchAll(ANSWER_WORD)].map((m) => (YES.includes((m[1] ?? m[2])!.toLowerCase()) ? 'yes' : 'no'));
 }
 
 /**
- * Yes/no: an answer word the output starts with ("Yes, the circle ..."); else an answer word standing
- * alone before punctuation or the end ("..., so yes." — the last one in the whole output, the first in
- * a segment); else the last sentence's cue: a negation is no, "there is a ..." is yes; else nothing.
- * "no" before a noun ("there is no circle") is a negation cue, not an answer word.
+ * Yes/no: an answer word the output starts with ("Yes, the circle ...", "**No.** ..."); else the answer
+ * words it contains (ANSWER_WORD) — the last in the whole output (a conclusion), the first in a segment;
+ * else the last sentence's cue: a negation is no, "there is a ..." is yes; else nothing. A bare
+ * statement ("The square is above the triangle") is not read as yes: that needs the question.
  */
 function readYesNo(segment: string, whole: boolean): string | null {
-  const lead = /^[^a-z]*([a-z]+)/i.exec(segment);
-  const leading = lead ? answerWord(lead[1]!.toLowerCase()) : null;
-  if (leading) return leading;
-  const standalone = [...segment.matchAll(/\b([a-z]+)\s*(?=[.,!?;:)\n]|$)/gi)]
-    .map((m) => answerWord(m[1]!.toLowerCase()))
-    .filter((v): v is 'yes' | 'no' => v !== null);
-  if (standalone.length > 0) return whole ? standalone[standalone.length - 1]! : standalone[0]!;
+  const lead = /^[^a-z]*(yes|yeah|yep|yup|true|correct|affirmative|no|nope|false|incorrect)\b/i.exec(segment);
+  if (lead) return YES.includes(lead[1]!.toLowerCase()) ? 'yes' : 'no';
+  const words = answerWords(segment);
+  if (words.length > 0) return whole ? words[words.length - 1]! : words[0]!;
   const sentences = segment.split(/[.!?\n]+/).filter((s) => /[a-z]/i.test(s));
   const last = sentences[sentences.length - 1] ?? '';
   if (NEGATION.test(last)) return 'no';

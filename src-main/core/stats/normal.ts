@@ -7,6 +7,7 @@
  *   zForLevel(level) = Φ⁻¹(1 - (1 - level) / 2), so P(|Z| <= z) = level (1.959963984540054 at 95%).
  */
 
+// Wichura's published coefficients (lowest power first), each rounded to the nearest double.
 const CENTRE_NUM = [
   3.3871328727963665, 133.14166789178438, 1971.5909503065513, 13731.69376550946, 45921.95393154987, 67265.7709270087, 33430.57558358813,
   2509.0809287301227,

@@ -247,37 +247,37 @@ def saelens6() -> None:
     save_reference(folder, x=x, acts=acts, out=out)
 
 
-def check_export(folder: str) -> None:
-    """Loads an Ocular export with SAELens 6.18's own loader and prints what it sees (for the README's claim)."""
+def check_export(folders: list[str]) -> None:
+    """Loads Ocular exports with SAELens 6.18's own loader and prints one line per folder of what it sees."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
     torch = torch_mod()
     register_saelens6()
     from sae_lens.saes.sae import SAE
     from safetensors.torch import load_file
 
-    sae = SAE.load_from_disk(folder)
-    cfg = json.loads((Path(folder) / "cfg.json").read_text())
-    weights = load_file(str(Path(folder) / "sae_weights.safetensors"))
-    print(
-        json.dumps(
-            {
-                "class": type(sae).__name__,
-                "architecture": sae.cfg.architecture(),
-                "dtype": str(sae.dtype),
-                "tensor_dtypes": sorted({str(t.dtype) for t in weights.values()}),
-                "metadata": sae.cfg.metadata.to_dict(),
-                "metadata_matches_file": sae.cfg.metadata.to_dict() == cfg["metadata"],
-                "normalize_activations": sae.cfg.normalize_activations,
-            },
-            indent=1,
-            default=str,
-        )
-    )
-    ref = Path(folder) / "reference.safetensors"
-    if ref.exists():
-        r = load_file(str(ref))
-        with torch.no_grad():
-            acts = sae.to(torch.float32).encode(r["x"])
-        print("max |acts - reference acts|:", float((acts - r["acts"]).abs().max()))
+    for folder in folders:
+        sae = SAE.load_from_disk(folder)
+        cfg = json.loads((Path(folder) / "cfg.json").read_text())
+        weights = load_file(str(Path(folder) / "sae_weights.safetensors"))
+        line = {
+            "folder": Path(folder).name,
+            "class": type(sae).__name__,
+            "dtype": str(sae.dtype),
+            "tensors": sorted({str(t.dtype) for t in weights.values()}),
+            "metadata_kept": sae.cfg.metadata.to_dict() == cfg["metadata"],
+            "hook_name": sae.cfg.metadata.hook_name,
+            "model_name": sae.cfg.metadata.model_name,
+            "normalize": sae.cfg.normalize_activations,
+        }
+        ref = Path(folder) / "reference.safetensors"
+        if ref.exists():
+            r = load_file(str(ref))
+            with torch.no_grad():
+                acts = sae.to(torch.float32).encode(r["x"])
+            line["max_abs_acts_diff"] = float((acts - r["acts"]).abs().max())
+        print(json.dumps(line, default=str))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ LIBS = {"saelens6": saelens6, "saelens5": saelens5, "sparsify": sparsify}
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", choices=sorted(LIBS))
-    ap.add_argument("--check-export")
+    ap.add_argument("--check-export", nargs="+", metavar="DIR")
     a = ap.parse_args()
     common_stubs()
     if a.check_export:

@@ -73,6 +73,46 @@ describe('the workspace copy (a SAELens folder) reads back exactly', () => {
   }
 });
 
+describe('workspace copies written by earlier Ocular versions', () => {
+  it('read back with their taps, as JumpReLU where they were labelled batchtopk', () => {
+    const dir = tmpDir();
+    const sae = randomSae('jumprelu');
+    writeSafetensors(path.join(dir, 'sae_weights.safetensors'), {
+      W_enc: { shape: [D_IN, D_SAE], data: sae.W_enc },
+      b_enc: { shape: [D_SAE], data: sae.b_enc },
+      W_dec: { shape: [D_SAE, D_IN], data: sae.W_dec },
+      b_dec: { shape: [D_IN], data: sae.b_dec },
+      threshold: { shape: [D_SAE], data: sae.threshold! },
+    });
+    // The cfg.json Ocular wrote before metadata.sae_lens_version was set.
+    fs.writeFileSync(
+      path.join(dir, 'cfg.json'),
+      JSON.stringify({
+        architecture: 'batchtopk',
+        d_in: D_IN,
+        d_sae: D_SAE,
+        k: 5,
+        apply_b_dec_to_input: true,
+        normalize_activations: 'none',
+        dtype: 'float32',
+        device: 'cpu',
+        reshape_activations: 'none',
+        metadata: {
+          hook_name: 'blocks.1.hook_resid_post',
+          model_name: 'ocular-demo-vlm',
+          hook_head_index: null,
+          prepend_bos: true,
+          exported_by: 'ocular',
+        },
+      }),
+    );
+    const back = importSae(dir);
+    expect(back).toMatchObject({ architecture: 'jumprelu', hookName: 'blocks.1.hook_resid_post', modelName: 'ocular-demo-vlm' });
+    const x = randn(mulberry32(9), 7 * D_IN, 1);
+    expect(maxAbsDiff(encode(back, x), encode(sae, x))).toBe(0);
+  });
+});
+
 describe('export: a folder SAELens 6 loads', () => {
   // SAELens's own inference folders: export after import gives back its cfg.json and weights byte for byte.
   for (const name of [

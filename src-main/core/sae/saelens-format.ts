@@ -106,7 +106,9 @@ function upgradePre6(source: string, old: Cfg): Cfg {
       source,
       `activation_fn '${cfg.activation_fn}' is not supported (Ocular implements ReLU and TopK activations exactly, and no other).`,
     );
-  cfg.metadata = Object.fromEntries(METADATA_KEYS.filter((k) => k in cfg).map((k) => [k, cfg[k]]));
+  // Copies written by earlier Ocular versions nest their metadata without a version: keep it too.
+  const nested = old.metadata && typeof old.metadata === 'object' && !Array.isArray(old.metadata) ? old.metadata : {};
+  cfg.metadata = { ...nested, ...Object.fromEntries(METADATA_KEYS.filter((k) => k in cfg).map((k) => [k, cfg[k]])) };
   return cfg;
 }
 
@@ -163,11 +165,10 @@ export function readSaeLens(dir: string, rawCfg: Cfg, header: SafetensorsHeader)
   const k = spec.activation === 'topk' || spec.activation === 'groupmax' ? positiveInt(source, cfg, 'k', dSae) : undefined;
   if (spec.checkpoint && cfg.k !== undefined && !(typeof cfg.k === 'number' && cfg.k > 0))
     refuse(source, `k must be a positive number, got ${JSON.stringify(cfg.k)}.`);
+  // Copies written by earlier Ocular versions labelled the inference form batchtopk, with a per-feature threshold.
+  const checkpoint = Boolean(spec.checkpoint) && !header.tensors.has('threshold');
   // TopKSAEConfig defaults rescaling off; the training configs SAELens saves checkpoints with default it on.
-  const rescale =
-    spec.activation === 'topk' || spec.checkpoint
-      ? optionalBool(source, cfg, 'rescale_acts_by_decoder_norm', Boolean(spec.checkpoint))
-      : false;
+  const rescale = spec.activation === 'topk' || checkpoint ? optionalBool(source, cfg, 'rescale_acts_by_decoder_norm', checkpoint) : false;
   const finetuning = pre6 && optionalBool(source, cfg, 'finetuning_scaling_factor', false);
   if (norm === 'expected_average_only_in' && rescale)
     refuse(
@@ -182,10 +183,8 @@ export function readSaeLens(dir: string, rawCfg: Cfg, header: SafetensorsHeader)
   ]);
   if (spec.activation === 'gated') for (const n of ['b_gate', 'r_mag', 'b_mag']) expected.set(n, [dSae]);
   else expected.set('b_enc', [dSae]);
-  if (spec.activation === 'jumprelu' && !spec.checkpoint) expected.set('threshold', [dSae]);
-  // A checkpoint's scalar topk_threshold; Ocular's own earlier copies stored the per-feature threshold instead.
-  if (spec.checkpoint)
-    expected.set(header.tensors.has('threshold') ? 'threshold' : 'topk_threshold', header.tensors.has('threshold') ? [dSae] : []);
+  // A BatchTopK checkpoint's threshold is one scalar (float64) for every feature.
+  if (spec.activation === 'jumprelu') expected.set(checkpoint ? 'topk_threshold' : 'threshold', checkpoint ? [] : [dSae]);
   if (spec.skip || header.tensors.has('W_skip')) expected.set('W_skip', [dOut, dIn]);
   if (finetuning) expected.set('finetuning_scaling_factor', [dSae]);
   if (header.tensors.has('scaling_factor')) expected.set('scaling_factor', [dSae]);
@@ -222,7 +221,7 @@ export function readSaeLens(dir: string, rawCfg: Cfg, header: SafetensorsHeader)
     folded.push('rescale_acts_by_decoder_norm');
   }
   let threshold = t.get('threshold');
-  if (spec.checkpoint && !threshold) {
+  if (checkpoint) {
     threshold = new Float32Array(dSae).fill(roundTo(dtype, t.get('topk_threshold')![0]!));
     folded.push(`${cfg.architecture} checkpoint as JumpReLU (threshold ${threshold[0]})`);
   }

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
+import { describeWriteError, fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
 import { readCfg, STORAGE_OF, type SaeDtype, type SaeFile } from './sae-file.js';
 import { checkSaeWeights, outWidth } from './sae-model.js';
 import { readSaeLens } from './saelens-format.js';
@@ -128,8 +128,8 @@ export function writeSaeFolder(sae: Omit<SaeFile, 'format'>, dir: string, option
   const dtype = storageDtype(sae, tensors);
   const target = path.resolve(dir);
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
-  fs.mkdirSync(tmp, { recursive: true });
   try {
+    fs.mkdirSync(tmp, { recursive: true });
     writeSafetensors(path.join(tmp, 'sae_weights.safetensors'), tensors, {}, STORAGE_OF[dtype]);
     const cfg = saeLensConfig(sae, 'name' in arch ? arch.name : sae.architecture === 'relu' ? 'standard' : sae.architecture, dtype);
     writeFileAtomic(path.join(tmp, 'cfg.json'), JSON.stringify(cfg, null, 2) + '\n');
@@ -140,6 +140,8 @@ export function writeSaeFolder(sae: Omit<SaeFile, 'format'>, dir: string, option
     }
     fs.renameSync(tmp, target);
     fsyncDir(path.dirname(target));
+  } catch (err) {
+    throw err instanceof OcularError ? err : describeWriteError(err, target);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -280,12 +280,12 @@ export function representable(dtype: FloatDtype, data: Float32Array): boolean {
   return true;
 }
 
-function encodeChunk(dtype: FloatDtype, data: Float32Array): Buffer {
+function encodeChunk(dtype: FloatDtype, data: Float32Array): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength); // little-endian, as read
   const out = Buffer.alloc(data.length * BYTES[dtype]);
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (dtype === 'F32') out.writeFloatLE(v, i * 4);
-    else if (dtype === 'F64') out.writeDoubleLE(v, i * 8);
+    if (dtype === 'F64') out.writeDoubleLE(v, i * 8);
     else out.writeUInt16LE(dtype === 'F16' ? toHalf(v) : toBf16(v), i * 2);
   }
   return out;

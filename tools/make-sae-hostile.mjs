@@ -177,6 +177,15 @@ write('sparsify-no-decoder', 'has no W_dec tensor', {
   })(),
 });
 
+write('sparsify-k-zero', 'k must be an integer from 1 to 64', { base: 'sparsify-topk-f32', cfg: spCfg({ k: 0 }) });
+write('sparsify-k-missing', 'k must be an integer from 1 to 64', { base: 'sparsify-topk-f32', cfg: spCfg({ k: undefined }) });
+write('sparsify-num-latents-negative', 'num_latents must be an integer', { base: 'sparsify-topk-f32', cfg: spCfg({ num_latents: -64 }) });
+write('sparsify-transcode-string', 'transcode must be true or false', { base: 'sparsify-topk-f32', cfg: spCfg({ transcode: 'yes' }) });
+write('cfg-pre6-normalize-true', 'no activation_scaler\\.json', {
+  base: 'saelens5-jumprelu-f32',
+  cfg: { ...load('saelens5-jumprelu-f32').cfg, normalize_activations: true },
+});
+
 // tensors against the config
 const jump = load('saelens6-jumprelu-f32');
 {
@@ -209,6 +218,14 @@ const jump = load('saelens6-jumprelu-f32');
   const gated = load('saelens6-gated-f32');
   const d = drop(gated, 'r_mag');
   write('tensor-gated-no-r-mag', 'has no r_mag tensor', { base: 'saelens6-gated-f32', weights: safetensors(d.header, d.data) });
+}
+{
+  const gated = load('saelens6-gated-f32');
+  const t = add(gated, 'b_enc', [48]);
+  write('tensor-gated-with-b-enc', 'has tensor b_enc, which this configuration does not use', {
+    base: 'saelens6-gated-f32',
+    weights: safetensors(t.header, t.data),
+  });
 }
 {
   const ck = load('saelens6-batchtopk-checkpoint-f32');

@@ -106,12 +106,3 @@ export function readTensors(header: SafetensorsHeader, names: Iterable<string>, 
   }
   return out;
 }
-
-/** The one dtype all of a file's tensors share, or a refusal naming the mix. */
-export function commonDtype(source: string, header: SafetensorsHeader): FloatDtype {
-  const dtypes = new Set([...header.tensors.values()].map((t) => t.dtype));
-  const [only] = dtypes;
-  if (dtypes.size !== 1 || !only || !(only in DTYPE_OF))
-    refuse(source, `its tensors are ${[...dtypes].join(', ') || 'absent'}; expected one of F32, F16, BF16 or F64 throughout.`);
-  return only as FloatDtype;
-}

@@ -8,7 +8,7 @@ import type { SaeWeights } from './sae-model.js';
 type Weights = Pick<SaeWeights, 'dIn' | 'dSae' | 'dOut' | 'W_enc' | 'b_enc' | 'W_dec'>;
 
 /** ||W_dec[f]|| for every feature. */
-export function decoderNorms(w: Weights): Float64Array {
+function decoderNorms(w: Weights): Float64Array {
   const dOut = w.dOut ?? w.dIn;
   const norms = new Float64Array(w.dSae);
   for (let f = 0; f < w.dSae; f++) {

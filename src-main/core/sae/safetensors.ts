@@ -191,7 +191,7 @@ function decodeInto(dtype: FloatDtype, bytes: Buffer, out: Float32Array, at: num
 }
 
 /** Where a Float32Array first holds NaN or +-Infinity, as an index into a shape; null when all finite. */
-export function firstNonFinite(data: Float32Array, shape: number[]): { index: number[]; value: number } | null {
+function firstNonFinite(data: Float32Array, shape: number[]): { index: number[]; value: number } | null {
   for (let i = 0; i < data.length; i++) {
     if (Number.isFinite(data[i]!)) continue;
     const index: number[] = [];

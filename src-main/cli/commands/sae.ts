@@ -8,8 +8,11 @@ import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 import type { SaeEvaluation } from '../../core/sae/sae-store.js';
 
-function openWorkspace(dir: string): Workspace {
-  return fs.existsSync(path.join(dir, DB_FILE)) ? Workspace.open(dir) : Workspace.create(dir);
+/** Import creates the workspace if needed; export and list only read it. */
+function openWorkspace(dir: string, forImport: boolean): Workspace {
+  if (fs.existsSync(path.join(dir, DB_FILE))) return Workspace.open(dir, { readOnly: !forImport });
+  if (forImport) return Workspace.create(dir);
+  throw new UsageError(`No workspace at ${dir}.`);
 }
 
 export const saeCommand: CommandSpec = {
@@ -45,16 +48,20 @@ export const saeCommand: CommandSpec = {
   async run(values, positionals) {
     const [action, arg] = positionals;
     if (action === 'eval' && arg) return evaluate(Number(arg), values);
-    const ws = openWorkspace(path.resolve(requireString(values, 'workspace')));
+    const workspace = path.resolve(requireString(values, 'workspace'));
+    // Validate the whole SAE before the workspace is created or opened: a refused import changes nothing.
+    const imported = action === 'import' && arg ? importSae(arg) : null;
+    const ws = openWorkspace(workspace, action === 'import');
     try {
       const saes = new SaeStore(ws.db, ws.dir);
-      if (action === 'import' && arg) {
-        const sae = importSae(arg);
-        const record = saes.add(sae, typeof values.name === 'string' ? values.name : path.basename(path.resolve(arg)), 'import');
+      if (imported) {
+        const sae = imported;
+        const record = saes.add(sae, typeof values.name === 'string' ? values.name : path.basename(path.resolve(arg!)), 'import');
         console.log(
           values.json
-            ? JSON.stringify(record, null, 2)
-            : `imported ${sae.format} SAE ${record.id}: ${record.architecture}, d_in ${record.dIn}, d_sae ${record.dSae}${record.hookName ? `, ${record.hookName}` : ''}`,
+            ? JSON.stringify({ ...record, folded: sae.folded ?? [] }, null, 2)
+            : `imported ${sae.format} SAE ${record.id}: ${record.architecture}, d_in ${record.dIn}, d_sae ${record.dSae}${record.hookName ? `, ${record.hookName}` : ''}` +
+                (sae.folded?.length ? `\n  folded into the weights: ${sae.folded.join('; ')}` : ''),
         );
         return 0;
       }

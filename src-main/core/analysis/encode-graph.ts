@@ -1,14 +1,16 @@
 /**
  * The analysis pass's encoder as an ONNX graph run in the session pool: a chunk of harvested rows
  * in, each row's active features out as sparse (value, index) pairs, plus exact per-feature
- * counts, sums, maxima and image-token mass from the dense codes. For TopK SAEs it also returns
- * each row's k-th largest pre-activation, which lets a feature page recompute one feature's
- * activation on any row from that feature's encoder column alone.
+ * counts, sums, maxima and image-token mass from the dense codes. The encoder itself is
+ * core/sae/sae-graph.ts, the same nodes the SAE edit uses. For TopK SAEs it also returns each row's
+ * k-th largest pre-activation, which lets a feature page recompute one feature's activation on any
+ * row from that feature's encoder column alone.
  */
 import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../onnx/builder.js';
 import type { ModelProto, NodeProto } from '../onnx/model-io.js';
-import type { SaeWeights } from '../onnx/surgery.js';
 import { DataType } from '../onnx/schema.js';
+import { SaeGraph } from '../sae/sae-graph.js';
+import type { SaeWeights } from '../sae/sae-model.js';
 
 const F = DataType.FLOAT;
 
@@ -21,24 +23,18 @@ export function activePerRow(sae: SaeWeights): number {
 
 export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
   const kk = activePerRow(sae);
+  const sg = new SaeGraph(sae, 'sae');
+  const { pre, gate } = sg.encodePre('x');
   const nodes: NodeProto[] = [];
   const n = (op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}) =>
     nodes.push(node(op, inputs, outputs, `enc/${outputs[0]}`, attrs));
-  n(sae.applyBDecToInput ? 'Sub' : 'Identity', sae.applyBDecToInput ? ['x', 'b_dec'] : ['x'], ['xc']);
-  n('MatMul', ['xc', 'W_enc'], ['proj']);
-  n('Add', ['proj', 'b_enc'], ['pre']);
   if (sae.architecture === 'topk') {
-    n('TopK', ['pre', 'kk'], ['top_pre', 'idx'], { axis: -1, largest: 1, sorted: 1 });
+    n('TopK', [pre, 'kk'], ['top_pre', 'idx'], { axis: -1, largest: 1, sorted: 1 });
     n('Relu', ['top_pre'], ['vals']);
     n('ReduceMin', ['top_pre', 'axis1'], ['kth'], { keepdims: 0 });
   } else {
-    if (sae.architecture === 'relu') n('Relu', ['pre'], ['z']);
-    else {
-      n('Greater', ['pre', 'threshold'], ['gate']);
-      n('Cast', ['gate'], ['gate_f'], { to: F });
-      n('Relu', ['pre'], ['pre_pos']);
-      n('Mul', ['pre_pos', 'gate_f'], ['z']);
-    }
+    const z = sg.activate(pre, gate);
+    n('Identity', [z], ['z']);
     n('TopK', ['z', 'kk'], ['vals', 'idx'], { axis: -1, largest: 1, sorted: 1 });
     n('ReduceMin', ['vals', 'axis1'], ['kth_any'], { keepdims: 0 });
     n('Mul', ['kth_any', 'zero'], ['kth']);
@@ -57,21 +53,20 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
     n('Reshape', ['image_sum_2d', 'flat'], ['image_sum']);
   }
   const inits = [
-    floatTensor('W_enc', [sae.dIn, sae.dSae], sae.W_enc),
-    floatTensor('b_enc', [sae.dSae], sae.b_enc),
-    floatTensor('b_dec', [sae.dIn], sae.b_dec.subarray(0, sae.dIn)),
+    ...sg.weights.map((w) => floatTensor(w.name, w.dims, w.data)),
+    ...sg.ints.map((c) => int64Tensor(c.name, [c.values.length], c.values)),
     int64Tensor('kk', [1], [kk]),
     int64Tensor('axis0', [1], [0]),
     int64Tensor('axis1', [1], [1]),
     int64Tensor('flat', [1], [-1]),
     floatTensor('zero', [], [0]),
-    ...(sae.threshold ? [floatTensor('threshold', [sae.dSae], sae.threshold)] : []),
   ];
-  const used = new Set(nodes.flatMap((x) => x.input));
+  const all = [...sg.nodes, ...nodes];
+  const used = new Set(all.flatMap((x) => x.input));
   return model(
     graph(
       'sae_analysis_encode',
-      nodes,
+      all,
       [valueInfo('x', F, ['rows', sae.dIn]), ...(dense ? [valueInfo('img', F, [1, 'rows'])] : [])],
       [
         valueInfo('vals', F, ['rows', kk]),

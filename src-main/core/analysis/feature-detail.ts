@@ -13,6 +13,7 @@ import { objectAtPatch, type Scene } from '../benchmark/scene.js';
 import { DatasetStore } from '../datasets/dataset-store.js';
 import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
 import { ShardReader } from '../harvest/shard-reader.js';
+import { featureActivations } from '../sae/sae-encode.js';
 import type { SaeFile } from '../sae/sae-io.js';
 import { SaeStore } from '../sae/sae-store.js';
 import type { Db } from '../store/sqlite.js';
@@ -30,22 +31,6 @@ interface IndexRow {
   patch_row: number | null;
   patch_col: number | null;
   token_id: number | null;
-}
-
-/** One feature's activation on rows of the SAE's input, from its encoder column. */
-export function featureActivations(sae: SaeFile, feature: number, x: Float32Array, kth: Float32Array | null): Float32Array {
-  const n = x.length / sae.dIn;
-  const out = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    let pre = sae.b_enc[feature]!;
-    for (let i = 0; i < sae.dIn; i++)
-      pre += (x[r * sae.dIn + i]! - (sae.applyBDecToInput ? sae.b_dec[i]! : 0)) * sae.W_enc[i * sae.dSae + feature]!;
-    let act = Math.max(0, pre);
-    if (sae.architecture === 'topk' && kth) act = pre >= kth[r]! - 1e-5 * Math.max(1, Math.abs(kth[r]!)) ? act : 0;
-    else if (sae.architecture === 'jumprelu' || sae.architecture === 'batchtopk') act = pre > sae.threshold![feature]! ? act : 0;
-    out[r] = act;
-  }
-  return out;
 }
 
 export class FeatureDetails {

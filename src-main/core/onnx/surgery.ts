@@ -2,10 +2,11 @@
  * Graph surgery at taps. Three edits, applied in one pass:
  *   - expose: a tap's tensor becomes an extra graph output named after the tap;
  *   - steer: a new float input `steer.<tap>` (broadcastable to [batch, seq, d_model]) is added at the tap;
- *   - SAE edit: x <- x + (f(z) - z) W_dec with z = encode(x), i.e. x + decode(f(z)) - decode(z). The
- *     SAE's reconstruction error stays in x because the edit is computed from the unedited activation
- *     and only the *difference* of decodes is added; f (per-feature multiply, clamp) comes in as inputs,
- *     so an identity f changes nothing, bit for bit.
+ *   - SAE edit: x <- x + decode(f(z)) - decode(z) with z = encode(x), encode and decode as
+ *     core/sae/sae-model.ts defines them (normalisation, every activation, skip connection); without
+ *     normalisation that is x + (f(z) - z) W_dec. The SAE's reconstruction error stays in x because
+ *     the edit is computed from the unedited activation and only the *difference* of decodes is added;
+ *     f (per-feature multiply, clamp) comes in as inputs, so an identity f changes nothing, bit for bit.
  * Edited taps feed every downstream consumer; an exposed tap shows the value after any edit there.
  */
 import type { Dim } from './graph-index.js';
@@ -15,25 +16,10 @@ import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model
 import { DataType } from './schema.js';
 import type { Tap, TowerTaps } from './taps.js';
 import { validateModel } from './validate.js';
+import { SaeGraph } from '../sae/sae-graph.js';
+import { checkSaeWeights, type SaeWeights } from '../sae/sae-model.js';
 
-export type SaeArchitecture = 'relu' | 'topk' | 'batchtopk' | 'jumprelu';
-
-export interface SaeWeights {
-  architecture: SaeArchitecture;
-  dIn: number;
-  dSae: number;
-  /** Row-major [dIn, dSae]. */
-  W_enc: Float32Array;
-  b_enc: Float32Array;
-  /** Row-major [dSae, dOut]. */
-  W_dec: Float32Array;
-  /** Output width when it differs from dIn (a transcoder); absent for an SAE. */
-  dOut?: number;
-  b_dec: Float32Array;
-  threshold?: Float32Array;
-  k?: number;
-  applyBDecToInput: boolean;
-}
+export type { SaeArchitecture, SaeWeights } from '../sae/sae-model.js';
 
 export interface SaeEditSpec {
   /** Short identifier used in input names: `sae.<id>.scale`, ... */
@@ -168,9 +154,9 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/sae.${edit.id}`;
-    const w = (name: string, dims: number[], data: Float32Array) => {
+    const external = (name: string, dims: number[], data: Float32Array) => {
       const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      newInits.push(externalTensor(`${p}.${name}`, dims, DataType.FLOAT, saeDataLocation, saeOffset, bytes.length));
+      newInits.push(externalTensor(name, dims, DataType.FLOAT, saeDataLocation, saeOffset, bytes.length));
       saeChunks.push(bytes);
       saeOffset += bytes.length;
       const pad = (64 - (saeOffset % 64)) % 64; // keep tensors aligned for mmap
@@ -179,11 +165,6 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
         saeOffset += pad;
       }
     };
-    w('W_enc', [sae.dIn, sae.dSae], sae.W_enc);
-    w('b_enc', [sae.dSae], sae.b_enc);
-    w('W_dec', [sae.dSae, sae.dIn], sae.W_dec);
-    w('b_dec', [sae.dIn], sae.b_dec);
-    if (sae.threshold) w('threshold', [sae.dSae], sae.threshold);
 
     const [bDim, sDim] = seqDims(tap);
     const inputs = {
@@ -205,54 +186,32 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     addedInputs.push(...Object.values(inputs));
 
     const xf = castIn(x, elem, p, pos);
-    const nodes: NodeProto[] = [];
-    let encIn = xf;
-    if (sae.applyBDecToInput) {
-      nodes.push(mkNode('Sub', [xf, `${p}.b_dec`], [`${p}/centered`], `${p}/Center`));
-      encIn = `${p}/centered`;
-    }
-    nodes.push(
-      mkNode('MatMul', [encIn, `${p}.W_enc`], [`${p}/proj`], `${p}/Encode`),
-      mkNode('Add', [`${p}/proj`, `${p}.b_enc`], [`${p}/pre`], `${p}/EncodeBias`),
-    );
-    const code = `${p}/code`;
-    if (sae.architecture === 'relu') {
-      nodes.push(mkNode('Relu', [`${p}/pre`], [code], `${p}/Relu`));
-    } else if (sae.architecture === 'topk') {
-      newInits.push(int64Tensor(`${p}.k`, [1], [sae.k!]));
-      nodes.push(
-        mkNode('TopK', [`${p}/pre`, `${p}.k`], [`${p}/top_vals`, `${p}/top_idx`], `${p}/TopK`, { axis: -1, largest: 1, sorted: 0 }),
-        mkNode('Relu', [`${p}/top_vals`], [`${p}/top_acts`], `${p}/TopKRelu`),
-        mkNode('Sub', [`${p}/pre`, `${p}/pre`], [`${p}/zeros`], `${p}/Zeros`),
-        mkNode('ScatterElements', [`${p}/zeros`, `${p}/top_idx`, `${p}/top_acts`], [code], `${p}/Scatter`, { axis: -1 }),
-      );
-    } else {
-      // JumpReLU, and BatchTopK at inference (a learned global threshold): pre * [pre > threshold].
-      nodes.push(
-        mkNode('Greater', [`${p}/pre`, `${p}.threshold`], [`${p}/fires`], `${p}/Threshold`),
-        mkNode('Cast', [`${p}/fires`], [`${p}/fires_f`], `${p}/FiresFloat`, { to: DataType.FLOAT }),
-        mkNode('Relu', [`${p}/pre`], [`${p}/pre_pos`], `${p}/PreRelu`),
-        mkNode('Mul', [`${p}/pre_pos`, `${p}/fires_f`], [code], `${p}/Gate`),
-      );
-    }
+    // z = encode(x) and decode(.) as sae-model.ts defines them (normalisation, activation, skip).
+    const sg = new SaeGraph(sae, p);
+    const { pre, gate } = sg.encodePre(xf);
+    const code = sg.activate(pre, gate);
+    const recon = sg.reconstruct(code, xf);
     newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]), floatTensor(`${p}.one`, [1], [1]));
+    const nodes: NodeProto[] = [...sg.nodes];
     nodes.push(
       // f(z): multiply, then clamp where the mask is 1: a1 + mask * (value - a1).
       mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`),
       mkNode('Sub', [inputs.clampValue, `${p}/scaled`], [`${p}/to_clamp`], `${p}/ClampGap`),
       mkNode('Mul', [inputs.clampMask, `${p}/to_clamp`], [`${p}/clamp_step`], `${p}/ClampStep`),
       mkNode('Add', [`${p}/scaled`, `${p}/clamp_step`], [`${p}/edited`], `${p}/Clamp`),
-      // decode(f(z)) - decode(z) = (f(z) - z) W_dec: the biases cancel and the error term stays in x.
       mkNode('Sub', [`${p}/edited`, code], [`${p}/code_delta`], `${p}/CodeDelta`),
-      mkNode('MatMul', [`${p}/code_delta`, `${p}.W_dec`], [`${p}/delta`], `${p}/DecodeDelta`),
+    );
+    // decode(f(z)) - decode(z): the biases cancel and the error term stays in x.
+    const encoded = sg.nodes.length;
+    const delta = sg.decodeDifference(`${p}/code_delta`);
+    nodes.push(...sg.nodes.slice(encoded));
+    nodes.push(
       mkNode('Unsqueeze', [inputs.positionMask, `${p}.last_axis`], [`${p}/pos_mask`], `${p}/PositionMask`),
-      mkNode('Mul', [`${p}/delta`, `${p}/pos_mask`], [`${p}/delta_masked`], `${p}/ApplyMask`),
+      mkNode('Mul', [delta, `${p}/pos_mask`], [`${p}/delta_masked`], `${p}/ApplyMask`),
       mkNode('Add', [xf, `${p}/delta_masked`], [`${p}/x_kept`], `${p}/Apply`),
       // Splicing (keep_error 0) drops the error term x - decode(z) where the mask is 1, so the tap
       // becomes decode(f(z)); output_scale 0 zero-ablates the tap there (the CE-recovered baseline).
-      mkNode('MatMul', [code, `${p}.W_dec`], [`${p}/recon_nobias`], `${p}/Decode`),
-      mkNode('Add', [`${p}/recon_nobias`, `${p}.b_dec`], [`${p}/recon`], `${p}/DecodeBias`),
-      mkNode('Sub', [xf, `${p}/recon`], [`${p}/error`], `${p}/Error`),
+      mkNode('Sub', [xf, recon], [`${p}/error`], `${p}/Error`),
       mkNode('Sub', [`${p}.one`, inputs.keepError], [`${p}/drop_error`], `${p}/DropError`),
       mkNode('Mul', [`${p}/error`, `${p}/drop_error`], [`${p}/error_dropped`], `${p}/ErrorDropped`),
       mkNode('Mul', [`${p}/error_dropped`, `${p}/pos_mask`], [`${p}/error_dropped_masked`], `${p}/ErrorMask`),
@@ -262,6 +221,8 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       mkNode('Sub', [`${p}.one`, `${p}/zeroing_masked`], [`${p}/out_scale`], `${p}/OutScale`),
       mkNode('Mul', [`${p}/x_spliced`, `${p}/out_scale`], [`${p}/x_edited`], `${p}/ScaleOut`),
     );
+    for (const wt of sg.weights) external(wt.name, wt.dims, wt.data);
+    for (const c of sg.ints) newInits.push(int64Tensor(c.name, [c.values.length], c.values));
     insert(pos, ...nodes);
     const out = castOut(`${p}/x_edited`, elem, p, pos);
     rewire(x, out, pos);
@@ -313,21 +274,13 @@ function ensureOpset(model: ModelProto, min: number): void {
 }
 
 function checkSae(sae: SaeWeights): void {
-  const expect = (name: string, got: number, want: number) => {
-    if (got !== want) throw new SurgeryError(`SAE ${name} has ${got} values; expected ${want} for d_in ${sae.dIn}, d_sae ${sae.dSae}.`);
-  };
-  expect('W_enc', sae.W_enc.length, sae.dIn * sae.dSae);
-  if (sae.dOut !== undefined && sae.dOut !== sae.dIn)
+  if (sae.dOut !== undefined)
     throw new SurgeryError(
-      `A transcoder (d_in ${sae.dIn}, d_out ${sae.dOut}) cannot replace a single tap; splice SAEs, whose input and output widths agree.`,
+      `A transcoder (d_in ${sae.dIn}, d_out ${sae.dOut}) cannot replace a single tap; splice SAEs, which reconstruct the tap they read.`,
     );
-  expect('W_dec', sae.W_dec.length, sae.dIn * sae.dSae);
-  expect('b_enc', sae.b_enc.length, sae.dSae);
-  expect('b_dec', sae.b_dec.length, sae.dIn);
-  if ((sae.architecture === 'jumprelu' || sae.architecture === 'batchtopk') && !sae.threshold) {
-    throw new SurgeryError(`A ${sae.architecture} SAE needs a threshold per feature.`);
+  try {
+    checkSaeWeights(sae);
+  } catch (err) {
+    throw new SurgeryError((err as Error).message);
   }
-  if (sae.threshold) expect('threshold', sae.threshold.length, sae.dSae);
-  if (sae.architecture === 'topk' && !(sae.k && sae.k > 0 && sae.k <= sae.dSae))
-    throw new SurgeryError(`A TopK SAE needs k between 1 and d_sae (${sae.dSae}).`);
 }

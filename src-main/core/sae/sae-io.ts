@@ -1,66 +1,37 @@
 /**
- * SAE files that move between Ocular and Python:
- *   - SAELens: cfg.json + sae_weights.safetensors with W_enc [d_in, d_sae], b_enc, W_dec [d_sae, d_in],
- *     b_dec, threshold (JumpReLU / BatchTopK). Both the 6.x config (architecture, metadata.hook_name)
- *     and the older flat config (hook_name, activation_fn_str / activation_fn_kwargs) are read.
- *   - sparsify (EleutherAI): cfg.json + sae.safetensors with encoder.weight / encoder.bias / W_dec /
- *     b_dec, always TopK.
- * Orientation is decided from tensor shapes against d_in and d_sae (read from the biases), never
- * from key names, because the two ecosystems store the encoder transposed relative to each other.
+ * SAE folders moving between Ocular and Python. Import reads SAELens (cfg.json +
+ * sae_weights.safetensors) and sparsify (cfg.json + sae.safetensors) folders, validating everything
+ * (config, safetensors structure, shapes against the config, finite values) before anything is
+ * written; see saelens-format.ts and sparsify-format.ts for what each setting becomes.
+ *
+ * Export writes a folder SAELens 6 loads (SAE.load_from_disk): its 6.x config with every metadata
+ * field kept, in the SAE's own dtype where the values allow, never into a non-empty folder and only
+ * for architectures SAELens has a class for. The workspace keeps each SAE in the same layout; where
+ * SAELens has no class (a TopK or groupmax transcoder, a skip connection outside a ReLU transcoder)
+ * the copy names the activation and Ocular reads it back, but export refuses it.
  * Pickled weights (.pt, .pkl, .bin) are refused: loading them could run arbitrary code.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
-import type { SaeArchitecture, SaeWeights } from '../onnx/surgery.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import { describeWriteError, fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
+import { readCfg, STORAGE_OF, type SaeDtype, type SaeFile } from './sae-file.js';
+import { checkSaeWeights, outWidth } from './sae-model.js';
+import { readSaeLens } from './saelens-format.js';
+import { readSafetensorsHeader, representable, writeSafetensors, type Tensor } from './safetensors.js';
+import { readSparsify } from './sparsify-format.js';
 
-export interface SaeFile extends SaeWeights {
-  hookName: string | null;
-  /** A transcoder's output tap (it reads hookName and predicts this one). */
-  hookNameOut?: string | null;
-  modelName: string | null;
-  normalizeActivations: string;
-  format: 'saelens' | 'sparsify' | 'ocular';
-}
+export type { SaeFile } from './sae-file.js';
+export { encode, decode } from './sae-encode.js';
 
 const PICKLE = /\.(pt|pth|pkl|pickle|bin|ckpt)$/i;
-
-function transposeIfNeeded(t: Tensor, rows: number, cols: number, name: string): Float32Array {
-  const [a, b] = t.shape;
-  if (t.shape.length !== 2) throw new OcularError('invalid_request', `${name} must be a matrix, got shape [${t.shape}].`);
-  if (a === rows && b === cols) return t.data;
-  if (a === cols && b === rows) {
-    const out = new Float32Array(rows * cols);
-    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[j * cols + i] = t.data[i * b + j]!;
-    return out;
-  }
-  throw new OcularError('invalid_request', `${name} has shape [${t.shape}], which fits neither [${rows}, ${cols}] nor its transpose.`);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a foreign cfg.json, read field by field
-function architectureFrom(cfg: Record<string, any>): { architecture: SaeArchitecture; k?: number } {
-  const arch = String(cfg.architecture ?? '').toLowerCase();
-  const kwargs = cfg.activation_fn_kwargs ?? {};
-  const k = cfg.k ?? kwargs.k;
-  if (arch === 'transcoder') return { architecture: 'relu' };
-  if (arch === 'topk' || cfg.activation_fn_str === 'topk' || cfg.activation_fn === 'topk') return { architecture: 'topk', k: Number(k) };
-  if (arch === 'jumprelu') return { architecture: 'jumprelu' };
-  if (arch === 'batchtopk') return { architecture: 'batchtopk', k: k === undefined ? undefined : Number(k) };
-  if (arch === '' || arch === 'standard' || arch === 'relu' || arch === 'gated') {
-    if (arch === 'gated')
-      throw new OcularError('invalid_request', 'Gated SAEs are not supported yet (standard, TopK, BatchTopK and JumpReLU are).');
-    return { architecture: 'relu' };
-  }
-  throw new OcularError('invalid_request', `Unknown SAE architecture '${cfg.architecture}'.`);
-}
+/** The SAELens release whose config layout export follows (metadata.sae_lens_version marks it as 6.x). */
+export const SAELENS_FORMAT_VERSION = '6.18.0';
 
 export function importSae(dir: string): SaeFile {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new OcularError('invalid_request', `No SAE folder at ${abs}.`);
   const files = fs.readdirSync(abs);
-  const cfgFile = path.join(abs, 'cfg.json');
   const weights = ['sae_weights.safetensors', 'sae.safetensors'].find((f) => files.includes(f));
   if (!weights) {
     const pickled = files.filter((f) => PICKLE.test(f));
@@ -72,120 +43,125 @@ export function importSae(dir: string): SaeFile {
     }
     throw new OcularError('invalid_request', `${abs} has no sae_weights.safetensors (SAELens) or sae.safetensors (sparsify).`);
   }
-  if (!fs.existsSync(cfgFile)) throw new OcularError('invalid_request', `${abs}: cfg.json is missing.`);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a foreign cfg.json, read field by field
-  const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, any>;
-  const { tensors } = readSafetensors(path.join(abs, weights));
-  const need = (...names: string[]) => {
-    for (const n of names) {
-      const t = tensors.get(n);
-      if (t) return t;
-    }
-    throw new OcularError('invalid_request', `${weights} has no ${names.join(' or ')} tensor.`);
-  };
-  const sparsify = weights === 'sae.safetensors';
-  const bEnc = need('b_enc', 'encoder.bias');
-  const bDec = need('b_dec');
-  const dSae = bEnc.data.length;
-  const dOut = bDec.data.length;
-  const encT = need('W_enc', 'encoder.weight');
-  // An SAE's input width is its output width; a transcoder's comes from cfg.d_in or the encoder's other axis.
-  const transcoder = cfg.d_out !== undefined || cfg.metadata?.hook_name_out !== undefined;
-  const dIn = transcoder ? Number(cfg.d_in ?? (encT.shape[0] === dSae ? encT.shape[1] : encT.shape[0])) : dOut;
-  if (!transcoder && cfg.d_in !== undefined && Number(cfg.d_in) !== dIn)
-    throw new OcularError('invalid_request', `cfg.json says d_in ${cfg.d_in} but b_dec has ${dIn} values.`);
-  if (transcoder && cfg.d_out !== undefined && Number(cfg.d_out) !== dOut)
-    throw new OcularError('invalid_request', `cfg.json says d_out ${cfg.d_out} but b_dec has ${dOut} values.`);
-  const wEnc = transposeIfNeeded(encT, dIn, dSae, 'the encoder weight');
-  const wDec = transposeIfNeeded(need('W_dec'), dSae, dOut, 'W_dec');
-  const arch = sparsify ? { architecture: 'topk' as const, k: Number(cfg.k) } : architectureFrom(cfg);
-  const threshold = tensors.get('threshold')?.data;
-  if ((arch.architecture === 'jumprelu' || arch.architecture === 'batchtopk') && !threshold) {
-    throw new OcularError('invalid_request', `A ${arch.architecture} SAE needs a threshold tensor in ${weights}.`);
-  }
-  const meta = cfg.metadata ?? {};
-  return {
-    ...arch,
-    dIn,
-    dSae,
-    ...(transcoder ? { dOut, hookNameOut: (cfg.metadata?.hook_name_out ?? null) as string | null } : {}),
-    W_enc: wEnc,
-    b_enc: bEnc.data,
-    W_dec: wDec,
-    b_dec: bDec.data,
-    threshold,
-    applyBDecToInput: sparsify ? true : Boolean(cfg.apply_b_dec_to_input ?? true),
-    hookName: (meta.hook_name ?? cfg.hook_name ?? cfg.hookpoint ?? null) as string | null,
-    modelName: (meta.model_name ?? cfg.model_name ?? null) as string | null,
-    normalizeActivations: String(cfg.normalize_activations ?? 'none'),
-    format: sparsify ? 'sparsify' : 'saelens',
-  };
+  if (!files.includes('cfg.json')) throw new OcularError('invalid_request', `${abs}: cfg.json is missing.`);
+  const cfg = readCfg(path.join(abs, 'cfg.json'));
+  const header = readSafetensorsHeader(path.join(abs, weights));
+  return weights === 'sae.safetensors' ? readSparsify(abs, cfg, header) : readSaeLens(abs, cfg, header);
 }
 
-const SAELENS_ARCH: Record<SaeArchitecture, string> = { relu: 'standard', topk: 'topk', batchtopk: 'batchtopk', jumprelu: 'jumprelu' };
-
-export function exportSaeLens(sae: Omit<SaeFile, 'format'>, dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const dOut = sae.dOut ?? sae.dIn;
+/** The SAELens 6.18 class an SAE loads as, or why none exists. */
+export function saeLensArchitecture(sae: Omit<SaeFile, 'format'>): { name: string } | { missing: string } {
   const transcoder = sae.dOut !== undefined;
+  if (transcoder) {
+    if (sae.applyBDecToInput) return { missing: 'a transcoder centred by b_dec' };
+    if (sae.architecture === 'relu') return { name: sae.W_skip ? 'skip_transcoder' : 'transcoder' };
+    if (sae.architecture === 'jumprelu' && !sae.W_skip) return { name: 'jumprelu_transcoder' };
+    return { missing: `a ${sae.architecture} transcoder${sae.W_skip ? ' with a skip connection' : ''}` };
+  }
+  if (sae.W_skip) return { missing: 'an SAE with a skip connection (W_skip)' };
+  if (sae.architecture === 'groupmax') return { missing: 'a groupmax activation (sparsify)' };
+  return { name: sae.architecture === 'relu' ? 'standard' : sae.architecture };
+}
+
+/** The dtype the weights are written in: the SAE's own where every value survives it, else float32. */
+function storageDtype(sae: Omit<SaeFile, 'format'>, tensors: Record<string, Tensor>): SaeDtype {
+  const own = sae.dtype ?? 'float32';
+  return Object.values(tensors).every((t) => representable(STORAGE_OF[own], t.data)) ? own : 'float32';
+}
+
+function saeLensTensors(sae: Omit<SaeFile, 'format'>): Record<string, Tensor> {
+  const dOut = outWidth(sae);
   const tensors: Record<string, Tensor> = {
     W_enc: { shape: [sae.dIn, sae.dSae], data: sae.W_enc },
-    b_enc: { shape: [sae.dSae], data: sae.b_enc },
     W_dec: { shape: [sae.dSae, dOut], data: sae.W_dec },
     b_dec: { shape: [dOut], data: sae.b_dec },
   };
-  if (sae.threshold) tensors.threshold = { shape: [sae.dSae], data: sae.threshold };
-  writeSafetensors(path.join(dir, 'sae_weights.safetensors'), tensors);
-  const cfg = {
-    // SAELens names a ReLU transcoder 'transcoder'; other transcoders keep their activation's name plus d_out.
-    architecture: transcoder && sae.architecture === 'relu' ? 'transcoder' : SAELENS_ARCH[sae.architecture],
-    d_in: sae.dIn,
-    d_sae: sae.dSae,
-    ...(transcoder ? { d_out: dOut } : {}),
-    ...(sae.k !== undefined ? { k: sae.k } : {}),
-    apply_b_dec_to_input: sae.applyBDecToInput,
-    normalize_activations: sae.normalizeActivations,
-    dtype: 'float32',
-    device: 'cpu',
-    reshape_activations: 'none',
-    metadata: {
-      hook_name: sae.hookName,
-      ...(transcoder ? { hook_name_out: sae.hookNameOut ?? null } : {}),
-      model_name: sae.modelName,
-      hook_head_index: null,
-      prepend_bos: true,
-      exported_by: 'ocular',
-    },
-  };
-  writeFileAtomic(path.join(dir, 'cfg.json'), JSON.stringify(cfg, null, 2) + '\n');
+  if (sae.architecture === 'gated') {
+    tensors.b_mag = { shape: [sae.dSae], data: sae.b_enc };
+    tensors.b_gate = { shape: [sae.dSae], data: sae.b_gate! };
+    tensors.r_mag = { shape: [sae.dSae], data: sae.r_mag! };
+  } else tensors.b_enc = { shape: [sae.dSae], data: sae.b_enc };
+  if (sae.architecture === 'jumprelu') tensors.threshold = { shape: [sae.dSae], data: sae.threshold! };
+  if (sae.W_skip) tensors.W_skip = { shape: [dOut, sae.dIn], data: sae.W_skip };
+  return tensors;
 }
 
-/** Feature activations for rows of x ([n, d_in] row-major), in plain TypeScript (reference math). */
-export function encode(sae: SaeWeights, x: Float32Array): Float32Array {
-  const n = x.length / sae.dIn;
-  const out = new Float32Array(n * sae.dSae);
-  for (let r = 0; r < n; r++) {
-    const pre = new Float32Array(sae.dSae);
-    for (let j = 0; j < sae.dSae; j++) pre[j] = sae.b_enc[j]!;
-    for (let i = 0; i < sae.dIn; i++) {
-      const xi = x[r * sae.dIn + i]! - (sae.applyBDecToInput ? sae.b_dec[i]! : 0);
-      if (xi === 0) continue;
-      const row = i * sae.dSae;
-      for (let j = 0; j < sae.dSae; j++) pre[j]! += xi * sae.W_enc[row + j]!;
+/** SAELens 6's cfg.json for this SAE (the fields SAEConfig.to_dict writes, then metadata and architecture). */
+function saeLensConfig(sae: Omit<SaeFile, 'format'>, architecture: string, dtype: SaeDtype): Record<string, unknown> {
+  const kept = sae.metadata ?? {};
+  const version =
+    typeof kept.sae_lens_version === 'string' && Number.parseInt(kept.sae_lens_version, 10) >= 6 ? kept.sae_lens_version : null;
+  const metadata: Record<string, unknown> = {
+    ...kept,
+    sae_lens_version: version ?? SAELENS_FORMAT_VERSION,
+    sae_lens_training_version: kept.sae_lens_training_version ?? null,
+    model_name: sae.modelName,
+    hook_name: sae.hookName,
+    hook_head_index: kept.hook_head_index ?? null,
+    ...(sae.dOut !== undefined ? { hook_name_out: sae.hookNameOut ?? null } : {}),
+  };
+  if (!version) metadata.exported_by = 'ocular';
+  return {
+    d_in: sae.dIn,
+    d_sae: sae.dSae,
+    dtype,
+    device: 'cpu',
+    apply_b_dec_to_input: sae.applyBDecToInput,
+    normalize_activations: sae.normalizeActivations ?? 'none',
+    reshape_activations: 'none',
+    metadata,
+    ...(sae.dOut !== undefined ? { d_out: sae.dOut } : {}),
+    // Decoder-norm rescaling is folded into the weights on import, so it is off here.
+    ...(sae.architecture === 'topk' || sae.architecture === 'groupmax' ? { k: sae.k, rescale_acts_by_decoder_norm: false } : {}),
+    architecture,
+  };
+}
+
+/**
+ * Writes the SAE as a SAELens folder at `dir`, which must not exist or be empty: the files go into
+ * a temp folder beside it that is renamed into place, so a failure leaves nothing behind.
+ */
+export function writeSaeFolder(sae: Omit<SaeFile, 'format'>, dir: string, options: { replace?: boolean } = {}): void {
+  checkSaeWeights(sae);
+  const arch = saeLensArchitecture(sae);
+  const tensors = saeLensTensors(sae);
+  const dtype = storageDtype(sae, tensors);
+  const target = path.resolve(dir);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    fs.mkdirSync(tmp, { recursive: true });
+    writeSafetensors(path.join(tmp, 'sae_weights.safetensors'), tensors, {}, STORAGE_OF[dtype]);
+    const cfg = saeLensConfig(sae, 'name' in arch ? arch.name : sae.architecture === 'relu' ? 'standard' : sae.architecture, dtype);
+    writeFileAtomic(path.join(tmp, 'cfg.json'), JSON.stringify(cfg, null, 2) + '\n');
+    if (fs.existsSync(target)) {
+      if (!options.replace && fs.readdirSync(target).length > 0)
+        throw new OcularError('conflict', `${target} is not empty; choose an empty or new folder.`);
+      fs.rmSync(target, { recursive: true, force: true });
     }
-    let act: Float32Array;
-    if (sae.architecture === 'topk') {
-      act = new Float32Array(sae.dSae);
-      const idx = Array.from(pre.keys())
-        .sort((a, b) => pre[b]! - pre[a]!)
-        .slice(0, sae.k);
-      for (const j of idx) act[j] = Math.max(0, pre[j]!);
-    } else if (sae.architecture === 'relu') {
-      act = pre.map((v) => Math.max(0, v));
-    } else {
-      act = pre.map((v, j) => (v > sae.threshold![j]! ? Math.max(0, v) : 0));
-    }
-    out.set(act, r * sae.dSae);
+    fs.renameSync(tmp, target);
+    fsyncDir(path.dirname(target));
+  } catch (err) {
+    throw err instanceof OcularError ? err : describeWriteError(err, target);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
-  return out;
+}
+
+/** `ocular sae export`: a folder SAELens 6 loads, or a one-line refusal before anything is written. */
+export function exportSae(sae: Omit<SaeFile, 'format'>, dir: string): string {
+  const target = path.resolve(dir);
+  if (fs.existsSync(target)) {
+    if (!fs.statSync(target).isDirectory())
+      throw new OcularError('invalid_request', `${target} is a file; export writes a folder (cfg.json + sae_weights.safetensors).`);
+    if (fs.readdirSync(target).length > 0) throw new OcularError('conflict', `${target} is not empty; choose an empty or new folder.`);
+  }
+  const arch = saeLensArchitecture(sae);
+  if ('missing' in arch)
+    throw new OcularError(
+      'invalid_request',
+      `SAELens 6.18 has no class for ${arch.missing} (it has standard, gated, topk, jumprelu, transcoder, skip_transcoder and jumprelu_transcoder), so this SAE cannot be exported in a form SAELens loads.`,
+    );
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  writeSaeFolder(sae, target);
+  return target;
 }

@@ -2,12 +2,11 @@
  * SAEs kept in the workspace: each in blobs/saes/<id>/ as a SAELens folder (cfg.json +
  * sae_weights.safetensors), so any SAE in a workspace can be handed to Python as it is.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
 import type { SaeEvaluation, SaeRecord } from '../../contract/contract.js';
 import type { Db } from '../store/sqlite.js';
-import { exportSaeLens, importSae, type SaeFile } from './sae-io.js';
+import { exportSae, importSae, writeSaeFolder, type SaeFile } from './sae-io.js';
 
 export type { SaeEvaluation, SaeRecord };
 
@@ -88,7 +87,8 @@ export class SaeStore {
       const id = Number(info.lastInsertRowid);
       const folder = path.join('blobs', 'saes', String(id));
       // Write the files inside the transaction: if writing fails (a full disk), the row is rolled back.
-      exportSaeLens(sae, path.join(this.workspaceDir, folder));
+      // The folder appears whole or not at all; one left by a rolled-back insert of the same id is replaced.
+      writeSaeFolder(sae, path.join(this.workspaceDir, folder), { replace: true });
       this.db.prepare('UPDATE saes SET folder = ? WHERE id = ?').run(folder, id);
       return id;
     });
@@ -110,12 +110,8 @@ export class SaeStore {
     return importSae(path.join(this.workspaceDir, this.get(id).folder));
   }
 
-  /** Writes a SAELens folder for an SAE in the workspace. */
+  /** Writes a folder SAELens 6 loads for an SAE in the workspace (a new or empty folder only). */
   export(id: number, dir: string): string {
-    const target = path.resolve(dir);
-    if (fs.existsSync(path.join(target, 'sae_weights.safetensors')))
-      throw new OcularError('conflict', `${target} already holds an SAE; choose an empty folder.`);
-    exportSaeLens(this.load(id), target);
-    return target;
+    return exportSae(this.load(id), dir);
   }
 }

@@ -17,12 +17,21 @@ export function describeWriteError(err: unknown, target: string): Error {
  * file: write a temp file beside it, fsync it, rename over the target, fsync the folder.
  */
 export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+  writeFileAtomicWith(target, (write) => write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+}
+
+/** writeFileAtomic for content produced in pieces (files too large for one buffer). */
+export function writeFileAtomicWith(target: string, produce: (write: (bytes: Uint8Array) => void) => void): void {
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'w');
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    const out = fd;
+    produce((bytes) => {
+      // writeSync may write less than asked (large buffers, signals): loop until all is written.
+      for (let done = 0; done < bytes.length;) done += fs.writeSync(out, bytes, done, bytes.length - done);
+    });
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -35,7 +44,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   }
 }
 
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   // Directory fsync makes the rename durable; Windows cannot open directories, and there the
   // rename is already durable enough for our purposes.
   if (process.platform === 'win32') return;

@@ -7,8 +7,18 @@
  * Add (or a fused Skip*LayerNormalization, whose 4th output is the sum) of a stream tensor r and a
  * branch computed from r. Following joins from the head of the stream gives every sublayer in order;
  * what a branch contains (attention, recurrence, or an MLP activation) groups sublayers into blocks.
+ *
+ * A branch counts as what it computes, control flow included: an If / Loop / Scan node on it depends on
+ * whatever its bodies read from the outer scope (see graph-index.ts), and its bodies' ops are part of the
+ * branch. A token mixer that carries state between calls (reads a cache input, writes a cache output)
+ * is a mixer even when its recurrence is written out in elementwise ops: a gated delta-net's decode
+ * branch is Mul / ReduceSum / Sigmoid, which would otherwise read as an MLP.
+ *
+ * Hooks per block: hook_resid_pre / mid / post on the stream; hook_attn_out is the token mixer's output
+ * (softmax attention or linear attention / recurrence alike: the sublayer before the MLP), hook_mlp_in
+ * the normalised MLP input, hook_mlp_out the MLP's output.
  */
-import { GraphIndex, type Dim } from './graph-index.js';
+import { GraphIndex, opsWithin, type Dim } from './graph-index.js';
 import type { GraphProto, NodeProto } from './model-io.js';
 
 export type HookName = 'hook_resid_pre' | 'hook_resid_mid' | 'hook_resid_post' | 'hook_attn_out' | 'hook_mlp_in' | 'hook_mlp_out';
@@ -93,15 +103,24 @@ const NORM_OPS = new Set([
 ]);
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
-function classify(nodes: NodeProto[]): SublayerKind {
-  const has = (ops: Set<string>) => nodes.some((n) => ops.has(n.op_type));
+function classify(index: GraphIndex, branch: NodeProto[], stream: string): SublayerKind {
+  const ops = branch.flatMap(opsWithin);
+  const has = (set: Set<string>) => ops.some((n) => set.has(n.op_type));
   const attention = has(ATTENTION_OPS);
   // Gates (Sigmoid, Tanh) appear inside attention and recurrent mixers; only MLP-style activations
   // beside an attention op mean a parallel attention + MLP block (GPT-J, Phi).
   const mlpActivation = has(MLP_ACTIVATION_OPS);
   if (attention) return mlpActivation ? 'mixed' : 'attention';
-  if (has(RECURRENT_OPS)) return 'recurrent';
+  if (has(RECURRENT_OPS) || carriesState(index, branch, stream)) return 'recurrent';
   return has(ACTIVATION_OPS) ? 'mlp' : 'mixed';
+}
+
+/** The branch reads a graph input besides the stream and writes a graph output: a cache in, a cache out. */
+function carriesState(index: GraphIndex, branch: NodeProto[], stream: string): boolean {
+  const outputs = new Set(index.graph.output.map((o) => o.name));
+  const root = aliasRoot(index, stream);
+  const readsInput = branch.some((n) => index.inputsOf(n).some((t) => index.graphInputs.has(t) && t !== root && !index.isConstant(t)));
+  return readsInput && branch.some((n) => n.output.some((t) => outputs.has(t)));
 }
 
 function ref(index: GraphIndex, node: NodeProto, output: number): TensorRef {
@@ -235,7 +254,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
 
   const joins: Join[] = best.map((j, i) => ({
     ...j,
-    kind: classify(index.branchNodes(j.branchOut, j.streamIn)),
+    kind: classify(index, index.branchNodes(j.branchOut, j.streamIn), j.streamIn),
     branchIn: findBranchIn(index, j, best[i - 1]),
   }));
 
@@ -270,7 +289,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     const mixer = block.length === 2 ? block[0]! : block[0]!.kind !== 'mlp' ? block[0]! : null;
     const mlp = block.length === 2 ? block[1]! : block[0]!.kind === 'mlp' ? block[0]! : null;
     if (mixer && block.length === 2) add(layer, 'hook_resid_mid', mixer.out);
-    if (mixer && mixer.kind === 'attention') add(layer, 'hook_attn_out', branchRef(index, mixer));
+    if (mixer && (mixer.kind === 'attention' || mixer.kind === 'recurrent')) add(layer, 'hook_attn_out', branchRef(index, mixer));
     if (mlp) {
       add(layer, 'hook_mlp_in', mlp.branchIn);
       add(layer, 'hook_mlp_out', branchRef(index, mlp));

@@ -7,9 +7,13 @@
  *     and only the *difference* of decodes is added; f (per-feature multiply, clamp) comes in as inputs,
  *     so an identity f changes nothing, bit for bit.
  * Edited taps feed every downstream consumer; an exposed tap shows the value after any edit there.
+ * Consumers include control-flow bodies that read the tap from the outer scope (an If branch holding a
+ * linear-attention recurrence, say): their outer reads are renamed too. An edit at the residual sum of
+ * a fused Skip*LayerNormalization (output 3) unfuses that node into Add + norm, so the norm's output
+ * (the next sublayer's input) is computed from the edited sum, as it is in the unfused model.
  */
 import type { Dim } from './graph-index.js';
-import { GraphIndex } from './graph-index.js';
+import { GraphIndex, renameOuterRead, topologicalOrder } from './graph-index.js';
 import { externalTensor, floatTensor, int64Tensor, node as mkNode, valueInfo } from './builder.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model-io.js';
 import { DataType } from './schema.js';
@@ -118,9 +122,10 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
   /** The tensor holding a tap's value, naming an unnamed fused output if needed. */
   const tensorOf = (tap: Tap): string => {
     if (tap.ref.tensor) return tap.ref.tensor;
+    const name = `ocular/${tap.name}`;
+    if (positions.has(name)) return name; // named already (and perhaps unfused since)
     const n = graph.node[tap.ref.nodeIndex];
     if (!n) throw new SurgeryError(`Tap ${tap.name} points at a node that does not exist.`);
-    const name = `ocular/${tap.name}`;
     while (n.output.length <= tap.ref.output) n.output.push('');
     n.output[tap.ref.output] = name;
     positions.set(name, tap.ref.nodeIndex);
@@ -132,12 +137,31 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     if (streamType) index.types.set(name, streamType);
     return name;
   };
+  /** The tensor an edit at `tap` replaces: a fused norm's residual sum becomes a plain Add first. */
+  const editedTensorOf = (tap: Tap): string => {
+    const x0 = tensorOf(tap);
+    const i = tap.ref.nodeIndex;
+    const n = graph.node[i];
+    if (n && tap.ref.output === 3 && SKIP_NORMS[n.op_type] && !unfused.has(i)) {
+      unfused.add(i);
+      const { sum, norm } = unfuseSkipNorm(n, tap.name);
+      graph.node[i] = sum[0]!;
+      insert(i, ...sum.slice(1), ...(norm ? [norm] : []));
+      if (norm) unfusedNorms.push(norm);
+    }
+    return x0;
+  };
+  const unfused = new Set<number>();
+  const unfusedNorms: NodeProto[] = [];
   const positionOf = (tensor: string): number => positions.get(tensor) ?? index.orderOf(tensor);
   const typeOf = (tensor: string) => index.types.get(tensor);
 
-  /** Replace every original consumer of `from` with `to`, and note where `to` becomes available. */
+  /** Replace every original consumer of `from` with `to` (outer-scope reads in bodies too), and note where `to` becomes available. */
   const rewire = (from: string, to: string, pos: number) => {
-    for (const n of graph.node) for (let i = 0; i < n.input.length; i++) if (n.input[i] === from) n.input[i] = to;
+    for (const n of [...graph.node, ...unfusedNorms]) {
+      for (let i = 0; i < n.input.length; i++) if (n.input[i] === from) n.input[i] = to;
+      if (n.attribute.some((a) => a.g || a.graphs?.length)) n.attribute = n.attribute.map((a) => renameOuterRead(a, from, to));
+    }
     positions.set(to, pos);
   };
 
@@ -163,7 +187,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     if (tap.width !== null && tap.width !== sae.dIn)
       throw new SurgeryError(`SAE d_in ${sae.dIn} does not match ${tap.name} width ${tap.width}.`);
     checkSae(sae);
-    const x0 = tensorOf(tap);
+    const x0 = editedTensorOf(tap);
     const x = current.get(x0) ?? x0;
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
@@ -270,7 +294,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
 
   for (const name of spec.steer ?? []) {
     const tap = need(name);
-    const x0 = tensorOf(tap);
+    const x0 = editedTensorOf(tap);
     const x = current.get(x0) ?? x0;
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
@@ -296,8 +320,10 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     addedOutputs.push(tap.name);
   }
 
-  const ordered: NodeProto[] = [...(after.get(-1) ?? [])];
-  graph.node.forEach((n, i) => ordered.push(n, ...(after.get(i) ?? [])));
+  const placed: NodeProto[] = [...(after.get(-1) ?? [])];
+  graph.node.forEach((n, i) => placed.push(n, ...(after.get(i) ?? [])));
+  // An unfused norm reads the edited sum, which its edits define after it: restore graph order.
+  const ordered = unfusedNorms.length > 0 ? topologicalOrder(graph, placed) : placed;
   graph.node = ordered;
   graph.initializer.push(...newInits);
   const ops = new Set(ordered.map((n) => `${n.domain}:${n.op_type}`));
@@ -305,6 +331,44 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
 
   validateModel(model, 'the edited graph');
   return { model, saeData: saeChunks.length > 0 ? Buffer.concat(saeChunks) : null, addedInputs, addedOutputs };
+}
+
+/** Fused norms whose output 3 is the residual sum: inputs (input, skip, gamma, [beta,] [bias]). */
+const SKIP_NORM_DEFAULT_EPSILON = 1e-12;
+const SKIP_NORMS: Record<string, { norm: string; hasBeta: boolean }> = {
+  SkipSimplifiedLayerNormalization: { norm: 'SimplifiedLayerNormalization', hasBeta: false },
+  SkipLayerNormalization: { norm: 'LayerNormalization', hasBeta: true },
+};
+
+/**
+ * Splits a fused Skip*LayerNormalization into the Add(s) that make its residual sum (output 3) and the
+ * plain norm of that sum (output 0), with the node's own gamma, beta and epsilon. Outputs 1 and 2 (mean,
+ * inverse std) are training-time extras no export reads; a graph that does is refused.
+ */
+function unfuseSkipNorm(n: NodeProto, tapName: string): { sum: NodeProto[]; norm: NodeProto | null } {
+  const spec = SKIP_NORMS[n.op_type]!;
+  if (n.output[1] || n.output[2])
+    throw new SurgeryError(`${n.name} (${n.op_type}) exposes its mean or inverse std; Ocular cannot edit ${tapName} inside it.`);
+  const [input, skip, gamma, beta, bias] = [
+    n.input[0]!,
+    n.input[1]!,
+    n.input[2]!,
+    spec.hasBeta ? n.input[3] : '',
+    n.input[spec.hasBeta ? 4 : 3],
+  ];
+  const sumName = n.output[3]!;
+  const p = `ocular/unfused/${n.name || tapName}`;
+  // The fused ops' epsilon defaults to 1e-12, the plain norms' to 1e-5: always write it out.
+  const epsilon = n.attribute.find((a) => a.name === 'epsilon')?.f ?? SKIP_NORM_DEFAULT_EPSILON;
+  const sum = bias
+    ? [
+        mkNode('Add', [input, skip], [`${p}/input_skip`], `${p}/AddSkip`),
+        mkNode('Add', [`${p}/input_skip`, bias], [sumName], `${p}/AddBias`),
+      ]
+    : [mkNode('Add', [input, skip], [sumName], `${p}/AddSkip`)];
+  const normInputs = spec.hasBeta && beta ? [sumName, gamma, beta] : [sumName, gamma];
+  const norm = n.output[0] ? mkNode(spec.norm, normInputs, [n.output[0]], `${p}/Norm`, { axis: -1, epsilon: { float: epsilon } }) : null;
+  return { sum, norm };
 }
 
 function ensureOpset(model: ModelProto, min: number): void {

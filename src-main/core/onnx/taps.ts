@@ -103,7 +103,8 @@ const NORM_OPS = new Set([
 ]);
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
-function classify(index: GraphIndex, branch: NodeProto[], stream: string): SublayerKind {
+function classify(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>): SublayerKind {
+  const branch = index.branchNodes(join.branchOut, join.streamIn);
   const ops = branch.flatMap(opsWithin);
   const has = (set: Set<string>) => ops.some((n) => set.has(n.op_type));
   const attention = has(ATTENTION_OPS);
@@ -111,16 +112,54 @@ function classify(index: GraphIndex, branch: NodeProto[], stream: string): Subla
   // beside an attention op mean a parallel attention + MLP block (GPT-J, Phi).
   const mlpActivation = has(MLP_ACTIVATION_OPS);
   if (attention) return mlpActivation ? 'mixed' : 'attention';
-  if (has(RECURRENT_OPS) || carriesState(index, branch, stream)) return 'recurrent';
+  if (has(RECURRENT_OPS) || carriesState(index, branch, join)) return 'recurrent';
   return has(ACTIVATION_OPS) ? 'mlp' : 'mixed';
 }
 
-/** The branch reads a graph input besides the stream and writes a graph output: a cache in, a cache out. */
-function carriesState(index: GraphIndex, branch: NodeProto[], stream: string): boolean {
-  const outputs = new Set(index.graph.output.map((o) => o.name));
-  const root = aliasRoot(index, stream);
-  const readsInput = branch.some((n) => index.inputsOf(n).some((t) => index.graphInputs.has(t) && t !== root && !index.isConstant(t)));
-  return readsInput && branch.some((n) => n.output.some((t) => outputs.has(t)));
+/**
+ * The branch reads state from outside the stream (a tensor computed from a graph input other than the
+ * stream: a cache) and a graph output is computed from the branch but not from the stream after this
+ * join (the updated cache): state carried between calls, the mark of a token mixer.
+ */
+function carriesState(index: GraphIndex, branch: NodeProto[], join: Omit<Join, 'kind' | 'branchIn'>): boolean {
+  const produced = new Set(branch.flatMap((n) => n.output));
+  const sideInputs = branch
+    .flatMap((n) => index.inputsOf(n))
+    .filter((t) => !produced.has(t) && !index.isConstant(t) && !index.dependsOn(t, join.streamIn));
+  const root = aliasRoot(index, join.streamIn);
+  if (!sideInputs.some((t) => upstream(index, t).some((u) => index.graphInputs.has(u) && u !== root))) return false;
+  const onBranch = new Set(branch);
+  return index.graph.output.some((o) => {
+    const nodes = upstreamNodes(index, o.name, index.orderOf(join.streamIn));
+    return !nodes.has(join.node) && [...nodes].some((n) => onBranch.has(n));
+  });
+}
+
+/** Tensors `tensor` is computed from (itself included), through every producer. */
+function upstream(index: GraphIndex, tensor: string): string[] {
+  const seen = new Set<string>();
+  const stack = [tensor];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const p = index.producer.get(t);
+    if (p) stack.push(...index.inputsOf(p.node));
+  }
+  return [...seen];
+}
+
+/** Nodes `tensor` is computed by, not looking at or before graph position `floor`. */
+function upstreamNodes(index: GraphIndex, tensor: string, floor: number): Set<NodeProto> {
+  const nodes = new Set<NodeProto>();
+  const stack = [tensor];
+  while (stack.length > 0) {
+    const p = index.producer.get(stack.pop()!);
+    if (!p || p.order <= floor || nodes.has(p.node)) continue;
+    nodes.add(p.node);
+    stack.push(...index.inputsOf(p.node));
+  }
+  return nodes;
 }
 
 function ref(index: GraphIndex, node: NodeProto, output: number): TensorRef {
@@ -254,7 +293,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
 
   const joins: Join[] = best.map((j, i) => ({
     ...j,
-    kind: classify(index, index.branchNodes(j.branchOut, j.streamIn), j.streamIn),
+    kind: classify(index, j),
     branchIn: findBranchIn(index, j, best[i - 1]),
   }));
 

@@ -6,7 +6,7 @@
  * Names are deliberately unhelpful so discovery has to rely on structure.
  */
 import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../../src-main/core/onnx/builder';
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../../src-main/core/onnx/model-io';
+import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
 import { mulberry32, randn } from './tiny-transformer';
 
@@ -211,7 +211,7 @@ export function controlFlowDecoder(mixers: ControlFlowMixer[], d: number, seed =
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [int64Tensor('two', [], [2]), floatTensor('zero', [], [0])];
   const inputs = [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d]), valueInfo('decode', DataType.BOOL, [])];
-  const outputs = [];
+  const outputs: ValueInfoProto[] = [];
   let x = 'inputs_embeds';
   mixers.forEach((kind, l) => {
     const p = `L${l}`;

@@ -13,11 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { node, valueInfo } from '../../src-main/core/onnx/builder';
+import { floatTensor, graph, model, node, valueInfo } from '../../src-main/core/onnx/builder';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
 import { readModel, writeModel, type ModelProto } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
-import { sliceToTensors } from '../../src-main/core/onnx/slice';
+import { sliceToLogits, sliceToTensors } from '../../src-main/core/onnx/slice';
 import { applySurgery, saeIdentityInputs, type SaeWeights } from '../../src-main/core/onnx/surgery';
 import { discoverTowerTaps, type TowerTaps } from '../../src-main/core/onnx/taps';
 import { validateModel } from '../../src-main/core/onnx/validate';
@@ -103,6 +103,49 @@ describe('graph surgery through control flow', () => {
     }
   });
 
+  it('the logits slice from a fused final norm computes what the whole graph does from that sum', async () => {
+    // x -> h = x W; SkipSimplifiedLayerNormalization(h, x) -> (normed, -, -, unnamed sum); logits = normed U.
+    const rand = mulberry32(4);
+    const g = graph(
+      'fused',
+      [
+        node('MatMul', ['inputs_embeds', 'W'], ['h'], 'proj'),
+        node(
+          'SkipSimplifiedLayerNormalization',
+          ['h', 'inputs_embeds', 'gamma'],
+          ['normed', '', '', ''],
+          'final_norm',
+          { epsilon: { float: 1e-6 } },
+          'com.microsoft',
+        ),
+        node('MatMul', ['normed', 'U'], ['logits'], 'unembed'),
+      ],
+      [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', D])],
+      [valueInfo('logits', DataType.FLOAT, ['b', 's', 5])],
+      [
+        floatTensor('W', [D, D], randn(rand, D * D, 0.5)),
+        floatTensor(
+          'gamma',
+          [D],
+          randn(rand, D, 0.2).map((v) => 1 + v),
+        ),
+        floatTensor('U', [D, 5], randn(rand, D * 5, 0.5)),
+      ],
+    );
+    const dir = tmpDir();
+    const file = path.join(dir, 'fused.onnx');
+    writeModel(model(g, 21, [{ domain: 'com.microsoft', version: 1 }]), file);
+    const x = randn(mulberry32(5), B * S * D, 1);
+    const withSum = writeEditedGraph(file, { expose: ['blocks.0.hook_resid_post'] }, { cacheDir: dir });
+    const whole = await runModel(withSum.path, { inputs_embeds: { dims: [B, S, D], data: x } });
+    const { model: sliced } = sliceToLogits(readModel(file));
+    writeModel(sliced, path.join(dir, 'unembed.onnx'));
+    const fromSum = await runModel(path.join(dir, 'unembed.onnx'), {
+      'ocular/blocks.0.hook_resid_post': { dims: [B, S, D], data: whole['blocks.0.hook_resid_post']!.data },
+    });
+    expect(maxAbsDiff(fromSum.logits!.data, whole.logits!.data)).toBeLessThan(1e-5);
+  });
+
   it('validation sees a body reading a tensor the outer graph defines only later', () => {
     const m = controlFlowDecoder(['if'], D);
     const at = m.graph.node.findIndex((n) => n.op_type === 'If');
@@ -141,6 +184,21 @@ describe('graph surgery at linear-attention taps of the real Qwen3.5 decoder', (
       'ocular/blocks.23.hook_resid_post',
     );
     expect(result.addedOutputs).toContain('blocks.23.hook_resid_post');
+  });
+
+  it('logit effects slice from the last residual sum although the final norm fuses it (output 3, unnamed)', () => {
+    const { model: sliced } = sliceToLogits(full);
+    expect(sliced.graph.input.map((i) => i.name)).toEqual(['ocular/blocks.23.hook_resid_post']);
+    expect(sliced.graph.node.map((n) => n.op_type)).toEqual([
+      'SimplifiedLayerNormalization',
+      'DynamicQuantizeLinear',
+      'Mul',
+      'MatMulInteger',
+      'Cast',
+      'Mul',
+    ]);
+    expect(sliced.graph.node[0]!.input).toEqual(['ocular/blocks.23.hook_resid_post', 'model.layers.24.final_norm_layernorm.weight']);
+    validateModel(sliced);
   });
 
   describe('on a runnable cut (blocks 0-3 of the real graph, random weights at the recorded offsets)', () => {

@@ -10,21 +10,29 @@ import { DataType } from './schema.js';
 import { GraphIndex } from './graph-index.js';
 import type { ModelProto, NodeProto, ValueInfoProto } from './model-io.js';
 import { valueInfo } from './builder.js';
+import { SKIP_NORMS, unfuseSkipNorm } from './fused-norm.js';
 import { discoverTowerTaps } from './taps.js';
 
 export class SliceError extends Error {}
 
 export function sliceToLogits(model: ModelProto, output = 'logits'): { model: ModelProto; inputType: number } {
-  const g = model.graph;
+  let g = model.graph;
   if (!g.output.some((o) => o.name === output)) throw new SliceError(`The graph has no '${output}' output.`);
   const tower = discoverTowerTaps(g, '');
   if (!tower) throw new SliceError('No residual stream found, so there is no last tap to slice from.');
-  const last = tower.taps.filter((t) => t.hook === 'hook_resid_post').sort((a, b) => b.layer - a.layer)[0];
-  if (!last?.ref.tensor)
-    throw new SliceError(
-      'The last residual tap has no named tensor (a fused final norm); logit effects are not available for this export.',
-    );
-  const from = last.ref.tensor;
+  const last = tower.taps.filter((t) => t.hook === 'hook_resid_post').sort((a, b) => b.layer - a.layer)[0]!;
+  let from = last.ref.tensor;
+  if (!from) {
+    // The last sum is output 3 of a fused final norm (onnxruntime-genai, transformers.js): start from
+    // that sum, with the fused node replaced by the plain norm of it.
+    const fused = g.node[last.ref.nodeIndex];
+    if (!fused || !SKIP_NORMS[fused.op_type]) throw new SliceError(`The last residual tap ${last.name} has no tensor to slice from.`);
+    from = `ocular/${last.name}`;
+    const split = { ...fused, output: [fused.output[0] ?? '', fused.output[1] ?? '', fused.output[2] ?? '', from] };
+    const { norm } = unfuseSkipNorm(split, last.name, (m) => new SliceError(m));
+    if (!norm) throw new SliceError(`${fused.name}: its normalised output is unused, so the logits do not come from ${last.name}.`);
+    g = { ...g, node: g.node.map((n, i) => (i === last.ref.nodeIndex ? norm : n)) };
+  }
   const index = new GraphIndex(g);
   const initializers = new Set(g.initializer.map((t) => t.name));
   const { nodes, needed } = nodesComputing(index, [output], new Set([from]));

@@ -18,6 +18,7 @@ import { externalTensor, floatTensor, int64Tensor, node as mkNode, valueInfo } f
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model-io.js';
 import { DataType } from './schema.js';
 import type { Tap, TowerTaps } from './taps.js';
+import { SKIP_NORMS, unfuseSkipNorm } from './fused-norm.js';
 import { validateModel } from './validate.js';
 
 export type SaeArchitecture = 'relu' | 'topk' | 'batchtopk' | 'jumprelu';
@@ -144,7 +145,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const n = graph.node[i];
     if (n && tap.ref.output === 3 && SKIP_NORMS[n.op_type] && !unfused.has(i)) {
       unfused.add(i);
-      const { sum, norm } = unfuseSkipNorm(n, tap.name);
+      const { sum, norm } = unfuseSkipNorm(n, tap.name, (m) => new SurgeryError(m));
       graph.node[i] = sum[0]!;
       insert(i, ...sum.slice(1), ...(norm ? [norm] : []));
       if (norm) unfusedNorms.push(norm);
@@ -331,44 +332,6 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
 
   validateModel(model, 'the edited graph');
   return { model, saeData: saeChunks.length > 0 ? Buffer.concat(saeChunks) : null, addedInputs, addedOutputs };
-}
-
-/** Fused norms whose output 3 is the residual sum: inputs (input, skip, gamma, [beta,] [bias]). */
-const SKIP_NORM_DEFAULT_EPSILON = 1e-12;
-const SKIP_NORMS: Record<string, { norm: string; hasBeta: boolean }> = {
-  SkipSimplifiedLayerNormalization: { norm: 'SimplifiedLayerNormalization', hasBeta: false },
-  SkipLayerNormalization: { norm: 'LayerNormalization', hasBeta: true },
-};
-
-/**
- * Splits a fused Skip*LayerNormalization into the Add(s) that make its residual sum (output 3) and the
- * plain norm of that sum (output 0), with the node's own gamma, beta and epsilon. Outputs 1 and 2 (mean,
- * inverse std) are training-time extras no export reads; a graph that does is refused.
- */
-function unfuseSkipNorm(n: NodeProto, tapName: string): { sum: NodeProto[]; norm: NodeProto | null } {
-  const spec = SKIP_NORMS[n.op_type]!;
-  if (n.output[1] || n.output[2])
-    throw new SurgeryError(`${n.name} (${n.op_type}) exposes its mean or inverse std; Ocular cannot edit ${tapName} inside it.`);
-  const [input, skip, gamma, beta, bias] = [
-    n.input[0]!,
-    n.input[1]!,
-    n.input[2]!,
-    spec.hasBeta ? n.input[3] : '',
-    n.input[spec.hasBeta ? 4 : 3],
-  ];
-  const sumName = n.output[3]!;
-  const p = `ocular/unfused/${n.name || tapName}`;
-  // The fused ops' epsilon defaults to 1e-12, the plain norms' to 1e-5: always write it out.
-  const epsilon = n.attribute.find((a) => a.name === 'epsilon')?.f ?? SKIP_NORM_DEFAULT_EPSILON;
-  const sum = bias
-    ? [
-        mkNode('Add', [input, skip], [`${p}/input_skip`], `${p}/AddSkip`),
-        mkNode('Add', [`${p}/input_skip`, bias], [sumName], `${p}/AddBias`),
-      ]
-    : [mkNode('Add', [input, skip], [sumName], `${p}/AddSkip`)];
-  const normInputs = spec.hasBeta && beta ? [sumName, gamma, beta] : [sumName, gamma];
-  const norm = n.output[0] ? mkNode(spec.norm, normInputs, [n.output[0]], `${p}/Norm`, { axis: -1, epsilon: { float: epsilon } }) : null;
-  return { sum, norm };
 }
 
 function ensureOpset(model: ModelProto, min: number): void {

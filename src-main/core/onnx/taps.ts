@@ -18,6 +18,7 @@
  * (softmax attention or linear attention / recurrence alike: the sublayer before the MLP), hook_mlp_in
  * the normalised MLP input, hook_mlp_out the MLP's output.
  */
+import { SKIP_NORMS } from './fused-norm.js';
 import { GraphIndex, opsWithin, type Dim } from './graph-index.js';
 import type { GraphProto, NodeProto } from './model-io.js';
 
@@ -101,7 +102,7 @@ const NORM_OPS = new Set([
   'SkipSimplifiedLayerNormalization',
   'RMSNormalization',
 ]);
-const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+const SKIP_NORM_OPS = new Set(Object.keys(SKIP_NORMS));
 
 function classify(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>): SublayerKind {
   const branch = index.branchNodes(join.branchOut, join.streamIn);

@@ -214,7 +214,9 @@ export function inspectModel(target: string): ModelReport {
 
   const capabilities = capabilitiesOf(modelType, inspected);
   if (modelType && !(SUPPORTED_FAMILIES as readonly string[]).includes(modelType))
-    warnings.push(`Model family '${modelType}': ${capabilities.generate.detail}; taps, surgery and inspection work.`);
+    warnings.push(
+      `Model family '${modelType}': taps, surgery and inspection work, but Ocular cannot generate with it yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`,
+    );
   const byRole = (role: ComponentRole) => components.find((c) => c.role === role);
   const decoder = byRole('decoder');
   const embed = byRole('embed_tokens');

@@ -2,14 +2,13 @@
  * `ocular model plan` and the `models.plan` channel against numbers computed by hand from the real
  * exports' configs and shapes (no weights are present, none are needed).
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPlanOptionsSchema, type ModelPlan } from '../../src-main/contract/contract';
-import { Backend } from '../../src-main/core/backend/backend';
 import { inspectModel } from '../../src-main/core/model/inspect';
 import { planModel } from '../../src-main/core/model/plan';
+import { backendWithWorkspace } from '../helpers/backend';
 import { runCli } from '../helpers/cli';
-import { gemmaGraphsDir, qwen35GraphsDir, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import { gemmaGraphsDir, qwen35GraphsDir } from '../helpers/tmp';
 
 const QWEN35 = qwen35GraphsDir();
 const GEMMA = gemmaGraphsDir();
@@ -120,30 +119,18 @@ describe('planning for real sizes from graph and config alone', () => {
   });
 
   it('the models.plan channel plans a registered model in a worker thread', async () => {
-    const b = new Backend({
-      transport: 'http',
-      workerEntry,
-      taskWorkerEntry,
-      sessionHostEntry,
-      configDir: tmpDir(),
-      pinnedWorkspace: path.join(tmpDir(), 'ws'),
-    });
-    try {
-      await b.invoke('workspace.create', {});
-      const added = await b.invoke('models.add', { path: QWEN35 });
-      if (!added.ok) throw new Error(added.error.message);
-      const id = (added.result as { id: number }).id;
-      const res = await b.invoke('models.plan', { id, batch: 2, context: 1000, tokens: 1000, taps: ['blocks.12.hook_resid_post'] });
-      if (!res.ok) throw new Error(res.error.message);
-      const p = res.result as ModelPlan;
-      expect(p.caches.bytes).toBe(90_439_680);
-      expect(p.harvest.bytes).toBe(1000 * 1024 * 2);
-      const refused = await b.invoke('models.plan', { id, taps: ['blocks.99.hook_resid_post'] });
-      expect(refused.ok).toBe(false);
-      const invalid = await b.invoke('models.plan', { id, batch: -1 });
-      expect(invalid.ok).toBe(false);
-    } finally {
-      await b.close();
-    }
+    const b = await backendWithWorkspace();
+    const added = await b.invoke('models.add', { path: QWEN35 });
+    if (!added.ok) throw new Error(added.error.message);
+    const id = (added.result as { id: number }).id;
+    const res = await b.invoke('models.plan', { id, batch: 2, context: 1000, tokens: 1000, taps: ['blocks.12.hook_resid_post'] });
+    if (!res.ok) throw new Error(res.error.message);
+    const p = res.result as ModelPlan;
+    expect(p.caches.bytes).toBe(90_439_680);
+    expect(p.harvest.bytes).toBe(1000 * 1024 * 2);
+    const refused = await b.invoke('models.plan', { id, taps: ['blocks.99.hook_resid_post'] });
+    expect(refused.ok).toBe(false);
+    const invalid = await b.invoke('models.plan', { id, batch: -1 });
+    expect(invalid.ok).toBe(false);
   });
 });

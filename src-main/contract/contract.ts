@@ -117,7 +117,7 @@ export type ModelPlanOptions = z.infer<typeof modelPlanOptionsSchema>;
 const bytesByDtype = z.record(z.string(), z.number());
 export const modelPlanSchema = z.object({
   path: z.string(),
-  options: modelPlanOptionsSchema.required({ taps: true }),
+  options: modelPlanOptionsSchema,
   weights: z.object({
     bytes: z.number(),
     byDtype: bytesByDtype,

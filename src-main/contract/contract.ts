@@ -72,20 +72,85 @@ export const componentReportSchema = z.object({
       layers: z.number().int(),
       width: z.number().nullable(),
       taps: z.array(z.object({ name: z.string(), width: z.number().nullable() })),
+      /** Each block's sublayers in order ('attention,mlp', 'recurrent,mlp' for linear attention, ...). */
+      blockKinds: z.array(z.string()).optional(),
     })
     .nullable(),
 });
+const capabilitySchema = z.object({ ok: z.boolean(), detail: z.string() });
 export const modelReportSchema = z.object({
   path: z.string(),
   kind: z.enum(['folder', 'file']),
   modelType: z.string().nullable(),
   architectures: z.array(z.string()),
+  /** What Ocular can do with this model, each with why (or why not). Absent in reports stored before it existed. */
+  capabilities: z.object({ generate: capabilitySchema, harvest: capabilitySchema, edit: capabilitySchema }).optional(),
   components: z.array(componentReportSchema),
   problems: z.array(z.string()),
   warnings: z.array(z.string()),
 });
 export type ModelReport = z.infer<typeof modelReportSchema>;
 export type ComponentReport = z.infer<typeof componentReportSchema>;
+
+/** What `ocular model plan` and the Models page estimate for (defaults here are the only ones). */
+export const modelPlanOptionsSchema = z.object({
+  /** Sequences run together. */
+  batch: z.number().int().min(1).max(4096).default(1),
+  /** Tokens per sequence the caches hold (prompt with image tokens, plus generated). */
+  context: z.number().int().min(1).max(10_000_000).default(4096),
+  /** Rows a harvest would store per tap. */
+  tokens: z.number().int().min(0).max(1e12).default(1_000_000),
+  /** Taps to harvest; none: the middle decoder block's hook_resid_post. */
+  taps: z.array(z.string().min(1).max(200)).max(64).default([]),
+  harvestDtype: z.enum(['fp16', 'fp32']).default('fp16'),
+  /** Graph variant (fp32, fp16, q4, quantized, ...); none: the one inspection reports. */
+  variant: z
+    .string()
+    .regex(/^[a-z0-9]+$/)
+    .max(20)
+    .optional(),
+  /** GPU memory to check the plan against, in GiB. */
+  gpuGiB: z.number().positive().max(100_000).optional(),
+});
+export type ModelPlanOptions = z.infer<typeof modelPlanOptionsSchema>;
+
+const bytesByDtype = z.record(z.string(), z.number());
+export const modelPlanSchema = z.object({
+  path: z.string(),
+  options: modelPlanOptionsSchema,
+  weights: z.object({
+    bytes: z.number(),
+    byDtype: bytesByDtype,
+    components: z.array(z.object({ role: z.string(), file: z.string(), bytes: z.number(), byDtype: bytesByDtype })),
+  }),
+  /** Decoder state at `context` tokens: KV caches grow with it, conv/recurrent states do not. */
+  caches: z.object({
+    bytes: z.number(),
+    groups: z.array(
+      z.object({
+        name: z.string(),
+        grows: z.boolean(),
+        tensors: z.number().int(),
+        shape: z.array(z.number()),
+        dtype: z.string(),
+        bytes: z.number(),
+      }),
+    ),
+  }),
+  /** The logits of a prefill of `context` tokens, the largest transient tensor of a forward pass. */
+  prefillLogitsBytes: z.number(),
+  /** Weights + caches + prefill logits; onnxruntime's workspace for other intermediates comes on top. */
+  memoryBytes: z.number(),
+  fits: z.boolean().nullable(),
+  harvest: z.object({
+    bytes: z.number(),
+    dtype: z.enum(['fp16', 'fp32']),
+    tokens: z.number(),
+    taps: z.array(z.object({ name: z.string(), width: z.number(), bytes: z.number() })),
+  }),
+  notes: z.array(z.string()),
+});
+export type ModelPlan = z.infer<typeof modelPlanSchema>;
 
 export const modelRecordSchema = z.object({
   id: z.number().int(),
@@ -720,6 +785,12 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Start downloading an onnx-community export from the Hugging Face Hub into the workspace (the only network use).',
+  }),
+  'models.plan': channel({
+    request: modelPlanOptionsSchema.extend({ id: z.number().int().positive() }).strict(),
+    response: modelPlanSchema,
+    mutates: false,
+    summary: 'Estimate, from graphs and config alone, memory for weights, caches and prefill logits, and the disk a harvest takes.',
   }),
   'models.get': channel({
     request: z.object({ id: z.number().int().positive() }).strict(),

@@ -113,7 +113,7 @@ describe('UI over ocular serve', () => {
 });
 
 describe('Models page over ocular serve', () => {
-  it('adds the real Gemma-3 graph folder and shows its towers', async () => {
+  it('adds the real Gemma-3 graph folder and shows its towers, what Ocular can do with it and a plan for real sizes', async () => {
     const gemma = gemmaGraphsDir();
     const dir = path.join(tmpDir(), 'models-ws');
     const serve = await startServe(['--workspace', dir, '--port', '0']);
@@ -122,6 +122,21 @@ describe('Models page over ocular serve', () => {
       await createWorkspaceWithModel(page, serve.url, gemma);
       expect(await page.getByTestId('tower-decoder').textContent()).toBe('34 layers · width 2560 · 204 taps');
       expect(await page.getByTestId('tower-vision_encoder').textContent()).toBe('27 layers · width 1152 · 162 taps');
+      // What Ocular can do with it, up front: without config.json the family is unknown.
+      expect(await page.getByTestId('model-capabilities').textContent()).toMatch(/^generate: noconfig.json names no model_type/);
+      // The plan: 18.77 GiB of fp32 weights + 34 layers' KV at 4096 tokens + last-position logits.
+      await expect.poll(() => page.getByTestId('plan-memory').textContent()).toMatch(/^Memory 19\.83 GiB .*fits in 24 GiB/);
+      await page.getByLabel('Batch').fill('2');
+      await page.getByLabel('Context tokens').fill('1024');
+      await page.getByLabel('Taps (comma-separated)').fill('blocks.20.hook_resid_post, vision.blocks.10.hook_resid_post');
+      await page.getByRole('button', { name: 'Estimate' }).click();
+      await expect.poll(() => page.getByTestId('plan-memory').textContent()).toMatch(/^Memory 19\.30 GiB /);
+      expect(await page.getByRole('table', { name: 'Plan' }).textContent()).toMatch(
+        /KV cache272\.0 MiBpast_key_values\.\*\.key: 34 × \[2, 4, 1024, 256\] float32/,
+      );
+      await page.getByLabel('Taps (comma-separated)').fill('blocks.34.hook_resid_post');
+      await page.getByRole('button', { name: 'Estimate' }).click();
+      await page.getByText("Unknown tap 'blocks.34.hook_resid_post'").waitFor();
       await page.getByLabel('Model folder or .onnx file on this machine').fill(dir);
       await page.getByRole('button', { name: 'Add model' }).click();
       await page.getByTestId('error-alert').waitFor();

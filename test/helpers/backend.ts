@@ -25,21 +25,34 @@ export function untilJob(b: Backend, id: number, predicate: (j: Job) => boolean)
   });
 }
 
+/** A backend pinned to a fresh workspace folder (created), closed after the test. */
+export async function backendWithWorkspace(): Promise<Backend> {
+  const b = new Backend({
+    transport: 'http',
+    workerEntry,
+    taskWorkerEntry,
+    sessionHostEntry,
+    configDir: tmpDir(),
+    pinnedWorkspace: path.join(tmpDir(), 'ws'),
+  });
+  backends.push(b);
+  await b.invoke('workspace.create', {});
+  return b;
+}
+
 /**
  * A backend on a fresh workspace with the synthetic benchmark generated into it (seed, per cell)
  * and the tiny LLaVA registered: what evaluation and harvest tests start from.
  */
 export async function backendWithBenchmark(seed: number, perCell: number) {
-  const ws = path.join(tmpDir(), 'ws');
-  const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
-  backends.push(b);
+  const b = await backendWithWorkspace();
+  const ws = b.pinnedWorkspace!;
   const call = async <T>(channel: string, payload: unknown): Promise<T> => {
     const r = await b.invoke(channel, payload);
     if (!r.ok) throw new Error(r.error.message);
     return r.result as T;
   };
   const until = (id: number, predicate: (j: Job) => boolean) => untilJob(b, id, predicate);
-  await call('workspace.create', {});
   const synth = await call<Job>('datasets.synth', { seed, perCell });
   const generated = await until(synth.id, isDone);
   if (generated.state !== 'succeeded') throw new Error(`benchmark generation ${generated.state}: ${generated.error}`);

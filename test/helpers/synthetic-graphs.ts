@@ -1,12 +1,14 @@
 /**
  * Graph-only models in the export styles tap discovery must handle: the onnxruntime-genai builder's
  * fused SkipSimplifiedLayerNormalization + GroupQueryAttention + MatMulNBits, quantized
- * MatMulInteger/DynamicQuantizeLinear with plain Adds, and a hybrid with recurrent mixer layers.
+ * MatMulInteger/DynamicQuantizeLinear with plain Adds, and a hybrid with recurrent mixer layers;
+ * and one runnable decoder with its mixers inside If / Loop / Scan bodies.
  * Names are deliberately unhelpful so discovery has to rely on structure.
  */
-import { graph, model, node, valueInfo } from '../../src-main/core/onnx/builder';
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../../src-main/core/onnx/model-io';
+import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../../src-main/core/onnx/builder';
+import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
+import { mulberry32, randn } from './tiny-transformer';
 
 const MS = 'com.microsoft';
 
@@ -178,4 +180,147 @@ export function hybridDecoder(pattern: Array<'attention' | 'recurrent'>, d: numb
     21,
     [{ domain: MS, version: 1 }],
   );
+}
+
+export type ControlFlowMixer = 'if' | 'loop' | 'scan' | 'attention';
+
+/**
+ * A runnable decoder whose token mixers sit in control flow, the way real exports put a gated
+ * delta-net's recurrence in an If (prefill / decode branches). Weights are inline and seeded.
+ *   - 'if': an If on the graph input `decode` (not computed from the stream: only the branches' outer-scope
+ *     reads connect it to the stream). Both branches are elementwise, like a delta-net's decode step:
+ *     state = past_state.L * decay + h, y = state * sigmoid(h) + c * x (x, the block's input, read from the
+ *     outer scope), with present_state.L as a graph output.
+ *   - 'loop': a Loop (2 iterations) accumulating tanh(n W) from the outer scope.
+ *   - 'scan': a Scan over the sequence with state s_t = s_{t-1}/2 + h_t, initial state `scan_state.L` [b, d].
+ *   - 'attention': plain softmax self-attention.
+ * Each is followed by an output projection, the residual Add, a LayerNorm -> Relu MLP and the second Add.
+ */
+export function controlFlowDecoder(mixers: ControlFlowMixer[], d: number, seed = 3): ModelProto {
+  const rand = mulberry32(seed);
+  const w = (name: string, dims: number[], scale: number, offset = 0) =>
+    floatTensor(
+      name,
+      dims,
+      randn(
+        rand,
+        dims.reduce((a, b) => a * b, 1),
+        scale,
+      ).map((v) => v + offset),
+    );
+  const nodes: NodeProto[] = [];
+  const inits: TensorProto[] = [int64Tensor('two', [], [2]), floatTensor('zero', [], [0])];
+  const inputs = [valueInfo('inputs_embeds', DataType.FLOAT, ['b', 's', d]), valueInfo('decode', DataType.BOOL, [])];
+  const outputs: ValueInfoProto[] = [];
+  let x = 'inputs_embeds';
+  mixers.forEach((kind, l) => {
+    const p = `L${l}`;
+    inits.push(
+      w(`${p}.g1`, [d], 0.1, 1),
+      w(`${p}.b1`, [d], 0.1),
+      w(`${p}.g2`, [d], 0.1, 1),
+      w(`${p}.b2`, [d], 0.1),
+      w(`${p}.Wm`, [d, d], 1 / Math.sqrt(d)),
+      w(`${p}.Wo`, [d, d], 1 / Math.sqrt(d)),
+      w(`${p}.Wu`, [d, 2 * d], 1 / Math.sqrt(d)),
+      w(`${p}.Wd`, [2 * d, d], 1 / Math.sqrt(2 * d)),
+    );
+    nodes.push(
+      node('LayerNormalization', [x, `${p}.g1`, `${p}.b1`], [`${p}/n`], `${p}/ln1`, { axis: -1 }),
+      node('MatMul', [`${p}/n`, `${p}.Wm`], [`${p}/h`], `${p}/proj_in`),
+    );
+    const mix = `${p}/mix`;
+    if (kind === 'if') {
+      inits.push(floatTensor(`${p}.c`, [], [0.5]));
+      inputs.push(valueInfo(`past_state.${l}`, DataType.FLOAT, ['b', 1, d]));
+      outputs.push(valueInfo(`present_state.${l}`, DataType.FLOAT, null));
+      const branch = (name: string, decay: number): GraphProto => {
+        const q = `${p}/${name}`;
+        return graph(
+          name,
+          [
+            node('Constant', [], [`${q}/decay`], `${q}/decay`, { value: { tensor: floatTensor(`${q}/decay_t`, [], [decay]) } }),
+            node('Mul', [`past_state.${l}`, `${q}/decay`], [`${q}/decayed`], `${q}/decayed`),
+            node('Add', [`${q}/decayed`, `${p}/h`], [`${q}/state`], `${q}/state`),
+            node('Sigmoid', [`${p}/h`], [`${q}/gate`], `${q}/gate`),
+            node('Mul', [`${q}/state`, `${q}/gate`], [`${q}/gated`], `${q}/gated`),
+            node('Mul', [x, `${p}.c`], [`${q}/skip`], `${q}/skip`),
+            node('Add', [`${q}/gated`, `${q}/skip`], [`${q}/y`], `${q}/y`),
+          ],
+          [],
+          [valueInfo(`${q}/y`, DataType.FLOAT, null), valueInfo(`${q}/state`, DataType.FLOAT, null)],
+        );
+      };
+      nodes.push(
+        node('If', ['decode'], [mix, `present_state.${l}`], `${p}/If`, {
+          then_branch: { graph: branch('then', 0.9) },
+          else_branch: { graph: branch('else', 0.5) },
+        }),
+      );
+    } else if (kind === 'loop') {
+      nodes.push(
+        node('Mul', [`${p}/h`, 'zero'], [`${p}/acc0`], `${p}/acc0`),
+        node('Loop', ['two', '', `${p}/acc0`], [mix], `${p}/Loop`, {
+          body: {
+            graph: graph(
+              'body',
+              [
+                node('Identity', [`${p}/cond_in`], [`${p}/cond_out`], `${p}/cond`),
+                node('Tanh', [`${p}/h`], [`${p}/t`], `${p}/tanh`),
+                node('Add', [`${p}/acc_in`, `${p}/t`], [`${p}/acc_out`], `${p}/acc`),
+              ],
+              [
+                valueInfo(`${p}/iter`, DataType.INT64, []),
+                valueInfo(`${p}/cond_in`, DataType.BOOL, []),
+                valueInfo(`${p}/acc_in`, DataType.FLOAT, null),
+              ],
+              [valueInfo(`${p}/cond_out`, DataType.BOOL, []), valueInfo(`${p}/acc_out`, DataType.FLOAT, null)],
+            ),
+          },
+        }),
+      );
+    } else if (kind === 'scan') {
+      inputs.push(valueInfo(`scan_state.${l}`, DataType.FLOAT, ['b', d]));
+      nodes.push(
+        node('Scan', [`scan_state.${l}`, `${p}/h`], [`${p}/last`, mix], `${p}/Scan`, {
+          num_scan_inputs: 1,
+          scan_input_axes: [1],
+          scan_output_axes: [1],
+          body: {
+            graph: graph(
+              'body',
+              [
+                node('Constant', [], [`${p}/half`], `${p}/half`, { value: { tensor: floatTensor(`${p}/half_t`, [], [0.5]) } }),
+                node('Mul', [`${p}/s_in`, `${p}/half`], [`${p}/s_half`], `${p}/s_half`),
+                node('Add', [`${p}/s_half`, `${p}/x_t`], [`${p}/s_out`], `${p}/s_out`),
+                node('Identity', [`${p}/s_out`], [`${p}/y_t`], `${p}/y_t`),
+              ],
+              [valueInfo(`${p}/s_in`, DataType.FLOAT, ['b', d]), valueInfo(`${p}/x_t`, DataType.FLOAT, ['b', d])],
+              [valueInfo(`${p}/s_out`, DataType.FLOAT, ['b', d]), valueInfo(`${p}/y_t`, DataType.FLOAT, ['b', d])],
+            ),
+          },
+        }),
+      );
+    } else {
+      nodes.push(
+        node('Transpose', [`${p}/h`], [`${p}/hT`], `${p}/hT`, { perm: [0, 2, 1] }),
+        node('MatMul', [`${p}/h`, `${p}/hT`], [`${p}/scores`], `${p}/scores`),
+        node('Softmax', [`${p}/scores`], [`${p}/probs`], `${p}/softmax`, { axis: -1 }),
+        node('MatMul', [`${p}/probs`, `${p}/h`], [mix], `${p}/attend`),
+      );
+    }
+    nodes.push(
+      node('MatMul', [mix, `${p}.Wo`], [`${p}/o`], `${p}/proj_out`),
+      node('Add', [x, `${p}/o`], [`${p}/r1`], `${p}/add1`),
+      node('LayerNormalization', [`${p}/r1`, `${p}.g2`, `${p}.b2`], [`${p}/n2`], `${p}/ln2`, { axis: -1 }),
+      node('MatMul', [`${p}/n2`, `${p}.Wu`], [`${p}/u`], `${p}/up`),
+      node('Relu', [`${p}/u`], [`${p}/a`], `${p}/act`),
+      node('MatMul', [`${p}/a`, `${p}.Wd`], [`${p}/dn`], `${p}/down`),
+      node('Add', [`${p}/r1`, `${p}/dn`], [`${p}/r2`], `${p}/add2`),
+    );
+    x = `${p}/r2`;
+  });
+  inits.push(w('gf', [d], 0.1, 1), w('bf', [d], 0.1));
+  nodes.push(node('LayerNormalization', [x, 'gf', 'bf'], ['out'], 'final_norm', { axis: -1 }));
+  return model(graph('control-flow', nodes, inputs, [valueInfo('out', DataType.FLOAT, ['b', 's', d]), ...outputs], inits), 21);
 }

@@ -27,7 +27,7 @@ export const sessionHostEntry = path.join(repoRoot, 'out', 'node', 'session-host
 
 /**
  * The real Gemma-3-4B-it graphs (no weights) kept beside the repository in shared/fixtures.
- * OCULAR_REAL_GRAPHS overrides the location.
+ * OCULAR_REAL_GRAPHS overrides the location (of this folder; the others are found beside it).
  */
 export function gemmaGraphsDir(): string {
   const dir = process.env.OCULAR_REAL_GRAPHS ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'gemma-3-4b-it');
@@ -36,5 +36,13 @@ export function gemmaGraphsDir(): string {
       `The real Gemma-3 graph fixture is missing at ${dir}: check out shared/ beside the repository or set OCULAR_REAL_GRAPHS.`,
     );
   }
+  return dir;
+}
+
+/** The real Qwen3.5-0.8B transformers.js export (graphs and configs, no weights), beside the Gemma-3 graphs. */
+export function qwen35GraphsDir(): string {
+  const dir = path.join(path.dirname(gemmaGraphsDir()), 'qwen3.5-0.8b');
+  if (!fs.existsSync(path.join(dir, 'onnx', 'decoder_model_merged_quantized.onnx')))
+    throw new Error(`The real Qwen3.5 graph fixture is missing at ${dir}: check out shared/ beside the repository.`);
   return dir;
 }

@@ -5,11 +5,13 @@ import { graph, model, node, valueInfo } from '../../src-main/core/onnx/builder'
 import { writeModel } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
 import { inspectModel } from '../../src-main/core/model/inspect';
+import { SUPPORTED_FAMILIES } from '../../src-main/core/vlm/families';
 import { runCli } from '../helpers/cli';
 import { tinyTransformer } from '../helpers/tiny-transformer';
-import { gemmaGraphsDir, tmpDir } from '../helpers/tmp';
+import { gemmaGraphsDir, qwen35GraphsDir, repoRoot, tmpDir } from '../helpers/tmp';
 
 const GEMMA = gemmaGraphsDir();
+const QWEN35 = qwen35GraphsDir();
 
 function embedTokens(width: number) {
   return model(
@@ -79,6 +81,55 @@ describe('model inspection', () => {
     fs.writeFileSync(path.join(corrupt, 'onnx', 'embed_tokens.onnx'), 'garbage bytes \u00ff\u00fe');
     expect(inspectModel(corrupt).problems.join('\n')).toMatch(/onnx\/embed_tokens.onnx: .*is not (a valid ONNX model|an ONNX model)/);
     expect(() => inspectModel(tmpDir())).toThrow(/is not a model folder: it has no .onnx files/);
+  });
+
+  it('`ocular model inspect --json` on the real Qwen3.5 export lists 24 decoder blocks at width 1024 and 12 vision blocks at 768', async () => {
+    const json = await runCli(['model', 'inspect', QWEN35, '--json']);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      components: Array<{
+        role: string;
+        tower: { layers: number; width: number; taps: Array<{ name: string }>; blockKinds: string[] } | null;
+      }>;
+    };
+    const decoder = report.components.find((c) => c.role === 'decoder')!.tower!;
+    const vision = report.components.find((c) => c.role === 'vision_encoder')!.tower!;
+    expect([decoder.layers, decoder.width, vision.layers, vision.width]).toEqual([24, 1024, 12, 768]);
+    const blocks = (t: { taps: Array<{ name: string }> }) => new Set(t.taps.map((x) => x.name.match(/blocks\.(\d+)\./)![1])).size;
+    expect([blocks(decoder), blocks(vision)]).toEqual([24, 12]);
+    expect(decoder.blockKinds.filter((k) => k === 'recurrent,mlp').length).toBe(18);
+    const text = await runCli(['model', 'inspect', QWEN35]);
+    expect(text.stdout).toMatch(/24 layers \(18 linear-attention\/recurrent \+ 6 attention\), width 1024/);
+    expect(text.stdout).toMatch(/12 layers, width 768/);
+  });
+
+  it('states up front what Ocular can do with each family: generate, harvest, edit, with the reason', async () => {
+    // The bundled demo (LLaVA family, all three graphs, a KV cache): everything.
+    const demo = inspectModel(path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm'));
+    expect(demo.capabilities).toEqual({
+      generate: { ok: true, detail: 'llava: greedy and sampled generation' },
+      harvest: { ok: true, detail: 'taps at 3 decoder blocks + 3 vision blocks (36 hooks)' },
+      edit: { ok: true, detail: 'steering and SAE edits (error term kept) at decoder taps' },
+    });
+    // Qwen3.5: the family decides generation, harvest and experiments (all run the VLM pipeline).
+    const qwen = inspectModel(QWEN35).capabilities!;
+    const runs = (SUPPORTED_FAMILIES as readonly string[]).includes('qwen3_5');
+    expect([qwen.generate.ok, qwen.harvest.ok, qwen.edit.ok]).toEqual([runs, runs, runs]);
+    if (!runs) {
+      expect(qwen.generate.detail).toBe(`Ocular cannot run the 'qwen3_5' family yet (it runs ${SUPPORTED_FAMILIES.join(', ')})`);
+      expect(qwen.edit.detail).toMatch(/; graph surgery itself works on these graphs$/);
+    } else expect(qwen.harvest.detail).toBe('taps at 24 decoder blocks + 12 vision blocks (216 hooks)');
+    // A supported family whose decoder was exported without its cache cannot generate, and says so.
+    expect(inspectModel(modelFolder({ withVision: true, embedWidth: 16 })).capabilities!.generate).toEqual({
+      ok: false,
+      detail: 'onnx/decoder_model_merged.onnx has no cache inputs (past_*)',
+    });
+    const text = await runCli(['model', 'inspect', path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm')]);
+    expect(text.stdout.split('\n').slice(2, 5)).toEqual([
+      'generate    yes  llava: greedy and sampled generation',
+      'harvest     yes  taps at 3 decoder blocks + 3 vision blocks (36 hooks)',
+      'edit        yes  steering and SAE edits (error term kept) at decoder taps',
+    ]);
   });
 
   it('`ocular model inspect` prints the report and JSON', async () => {

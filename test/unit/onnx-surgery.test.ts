@@ -265,13 +265,21 @@ describe('graph surgery on graphs that cannot run here', () => {
     expect(fs.statSync(path.join(path.dirname(edited.path), saeData)).size).toBeGreaterThanOrEqual((2560 * 64 * 2 + 64 * 2 + 2560) * 4);
   });
 
-  it('names the unnamed residual sum of a fused norm when a tap there is used, keeping fp16 with casts', () => {
+  it('names the unnamed residual sum of a fused norm when a tap there is used; an edit there unfuses it, keeping fp16 with casts', () => {
     const m = genaiFusedDecoder(3, 32);
     const tower = discoverTowerTaps(m.graph, '')!;
-    const result = applySurgery(m, tower, { expose: ['blocks.2.hook_resid_post'], steer: ['blocks.2.hook_resid_post'] });
-    const fused = result.model.graph.node.find((n) => n.output[3] === 'ocular/blocks.2.hook_resid_post');
+    const exposed = applySurgery(m, tower, { expose: ['blocks.2.hook_resid_post'] });
+    const fused = exposed.model.graph.node.find((n) => n.output[3] === 'ocular/blocks.2.hook_resid_post');
     expect(fused?.op_type).toBe('SkipSimplifiedLayerNormalization');
-    expect(result.model.graph.node.some((n) => n.op_type === 'Cast')).toBe(true);
+    validateModel(exposed.model);
+    // Steered, the final norm must read the steered sum: the fused node becomes Add + SimplifiedLayerNormalization.
+    const result = applySurgery(m, tower, { expose: ['blocks.2.hook_resid_post'], steer: ['blocks.2.hook_resid_post'] });
+    const nodes = result.model.graph.node;
+    expect(nodes.find((n) => n.output[0] === 'ocular/blocks.2.hook_resid_post')?.op_type).toBe('Add');
+    const norm = nodes.find((n) => n.output[0] === 'final_norm')!;
+    expect(norm.op_type).toBe('SimplifiedLayerNormalization');
+    expect(norm.input).toEqual(['ocular/steer.blocks.2.hook_resid_post/out', 'g_final']);
+    expect(nodes.some((n) => n.op_type === 'Cast')).toBe(true);
     validateModel(result.model);
   });
 

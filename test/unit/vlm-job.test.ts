@@ -4,10 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src-main/contract/contract';
-import { Backend } from '../../src-main/core/backend/backend';
-import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import type { Backend } from '../../src-main/core/backend/backend';
+import { backendWithWorkspace } from '../helpers/backend';
+import { repoRoot, tmpDir } from '../helpers/tmp';
 
 const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
 const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'), 'utf8')) as {
@@ -16,25 +17,6 @@ const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'),
   max_new_tokens: number;
 };
 const items = reference.prompts.map((prompt, i) => ({ image: path.join(LLAVA, 'test-images', `${i}.png`), prompt }));
-
-const backends: Backend[] = [];
-afterEach(async () => {
-  for (const b of backends.splice(0)) await b.close();
-});
-
-async function backendWithWorkspace() {
-  const b = new Backend({
-    transport: 'http',
-    workerEntry,
-    taskWorkerEntry,
-    sessionHostEntry,
-    configDir: tmpDir(),
-    pinnedWorkspace: path.join(tmpDir(), 'ws'),
-  });
-  backends.push(b);
-  await b.invoke('workspace.create', {});
-  return b;
-}
 
 function finished(b: Backend, id: number): Promise<Job> {
   return new Promise((resolve) => {

@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { modelPlanOptionsSchema } from '../../contract/contract.js';
 import { formatReport, inspectModel } from '../../core/model/inspect.js';
+import { formatPlan, planModel } from '../../core/model/plan.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
 
@@ -7,9 +9,11 @@ export const modelCommand: CommandSpec = {
   name: 'model',
   summary:
     'Inspect an ONNX model folder (onnx-community layout) or graph file: towers, layer counts, widths,\n' +
-    'TransformerLens-style taps, inputs/outputs, ops and dtype variants. Reads graphs only, never weights.',
+    'TransformerLens-style taps, inputs/outputs, ops and dtype variants. Reads graphs only, never weights.\n' +
+    'Plan: memory for weights, caches and prefill logits, and the disk a harvest takes, before starting.',
   usage:
     'ocular model inspect PATH [--json]\n' +
+    '       ocular model plan PATH [--batch B] [--context T] [--tokens N] [--taps TAP,...] [--dtype D] [--harvest-dtype fp16|fp32] [--gpu GIB] [--json]\n' +
     '       ocular model download OWNER/NAME --out DIR [--dtype D] [--revision R] [--endpoint URL]\n' +
     '       ocular model generate PATH --image IMG --prompt TEXT [--image IMG --prompt TEXT ...] [--max-new-tokens N] [--device D] [--json]',
   options: {
@@ -22,11 +26,23 @@ export const modelCommand: CommandSpec = {
     dtype: { type: 'string' },
     revision: { type: 'string' },
     endpoint: { type: 'string' },
+    batch: { type: 'string' },
+    context: { type: 'string' },
+    tokens: { type: 'string' },
+    taps: { type: 'string', multiple: true },
+    'harvest-dtype': { type: 'string' },
+    gpu: { type: 'string' },
   },
   help: [
-    '    --json            inspect: print the full report as JSON (every tap listed)',
+    '    --json            inspect / plan: print the full report as JSON (every tap listed)',
+    '    --batch B         plan: sequences run together (default 1)',
+    '    --context T       plan: tokens per sequence the caches hold, image tokens included (default 4096)',
+    '    --tokens N        plan: rows a harvest stores per tap (default 1000000)',
+    "    --taps TAP,...    plan: taps to harvest (default: the middle decoder block's hook_resid_post)",
+    '    --harvest-dtype   plan: fp16 (default) or fp32',
+    '    --gpu GIB         plan: say whether the memory estimate fits in this many GiB',
     '    --out DIR         download: folder to put the model in (re-running resumes)',
-    '    --dtype D         download: graph variant (fp32, fp16, q4, q4f16, int8, uint8, quantized, bnb4; default fp32)',
+    '    --dtype D         download / plan: graph variant (fp32, fp16, q4, q4f16, int8, uint8, quantized, bnb4; download default fp32)',
     '    --revision R      download: branch, tag or commit (default main)',
     '    --endpoint URL    download: Hub address (default https://huggingface.co)',
     '    --image IMG       generate: an image file; pair each with a --prompt (or give one prompt for all)',
@@ -41,11 +57,36 @@ export const modelCommand: CommandSpec = {
       console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.problems.length > 0 ? 1 : 0;
     }
+    if (action === 'plan' && target) return plan(target, values);
     if (action === 'download' && target) return download(target, values);
     if (action === 'generate' && target) return generateAnswers(target, values);
     throw new UsageError(`Usage: ${modelCommand.usage}`);
   },
 };
+
+/** Plans from the inspection report; options go through the contract's schema, which owns the defaults. */
+function plan(target: string, values: Record<string, unknown>): number {
+  const number = (name: string) => (values[name] === undefined ? undefined : Number(values[name]));
+  const parsed = modelPlanOptionsSchema.safeParse({
+    batch: number('batch'),
+    context: number('context'),
+    tokens: number('tokens'),
+    taps: ((values.taps as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter((t) => t),
+    harvestDtype: values['harvest-dtype'],
+    variant: values.dtype,
+    gpuGiB: number('gpu'),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = { harvestDtype: 'harvest-dtype', variant: 'dtype', gpuGiB: 'gpu' }[String(issue.path[0])] ?? String(issue.path[0]);
+    throw new UsageError(`--${flag}: ${issue.message}`);
+  }
+  const report = inspectModel(target);
+  if (report.problems.length > 0) throw new UsageError(`${report.path} cannot be planned: ${report.problems.join(' ')}`);
+  const result = planModel(report, parsed.data);
+  console.log(values.json ? JSON.stringify(result, null, 2) : formatPlan(result));
+  return 0;
+}
 
 /** Downloads through the model-download job; re-running resumes from the partial files in --out. */
 async function download(repo: string, values: Record<string, unknown>): Promise<number> {

@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ComponentReport, ModelReport } from '../../contract/contract.js';
 import { OcularError } from '../errors.js';
+import { decoderSignature } from '../generation/decoder-states.js';
 import { valueInfoType } from '../onnx/graph-index.js';
 import { missingExternalData, readModel, toNumber, type ModelProto } from '../onnx/model-io.js';
 import { DATA_TYPE_NAMES } from '../onnx/schema.js';
-import { discoverTowerTaps } from '../onnx/taps.js';
+import { applySurgery } from '../onnx/surgery.js';
+import { discoverTowerTaps, type TowerTaps } from '../onnx/taps.js';
 import { SUPPORTED_FAMILIES } from '../vlm/families.js';
 
 export type { ComponentReport, ModelReport };
@@ -46,7 +48,13 @@ function summarize(vi: { name: string; type?: unknown }): TensorSummary {
   return { name: vi.name, type: t ? (DATA_TYPE_NAMES[t.elemType] ?? `type${t.elemType}`) : 'unknown', shape: t?.shape ?? null };
 }
 
-function inspectGraph(file: string, rel: string, role: ComponentRole): ComponentReport {
+interface InspectedGraph {
+  report: ComponentReport;
+  model: ModelProto;
+  tower: TowerTaps | null;
+}
+
+function inspectGraph(file: string, rel: string, role: ComponentRole): InspectedGraph {
   const model: ModelProto = readModel(file);
   const ops: Record<string, number> = {};
   for (const n of model.graph.node) {
@@ -56,7 +64,7 @@ function inspectGraph(file: string, rel: string, role: ComponentRole): Component
   const prefix = role === 'vision_encoder' ? 'vision.' : '';
   const tower = role === 'decoder' || role === 'vision_encoder' || role === 'other' ? discoverTowerTaps(model.graph, prefix) : null;
   const initializers = new Set(model.graph.initializer.map((t) => t.name));
-  return {
+  const report: ComponentReport = {
     role,
     file: rel,
     variants: [],
@@ -70,9 +78,70 @@ function inspectGraph(file: string, rel: string, role: ComponentRole): Component
     missingExternalData: missingExternalData(model, file),
     tower:
       tower && tower.layers > 0
-        ? { prefix, layers: tower.layers, width: tower.width, taps: tower.taps.map((t) => ({ name: t.name, width: t.width })) }
+        ? {
+            prefix,
+            layers: tower.layers,
+            width: tower.width,
+            taps: tower.taps.map((t) => ({ name: t.name, width: t.width })),
+            blockKinds: tower.sublayerKinds.map((k) => k.join(',')),
+          }
         : null,
   };
+  return { report, model, tower: tower && tower.layers > 0 ? tower : null };
+}
+
+type Capabilities = NonNullable<ModelReport['capabilities']>;
+
+/**
+ * What Ocular can do with a model folder, each with its reason. Generation, harvest and experiments all
+ * run through the VLM pipeline, so they need a family it knows (SUPPORTED_FAMILIES), the three graphs and
+ * a decoder with its cache; harvest needs taps; edits need graph surgery to validate on the decoder
+ * (checked here by editing its middle block without writing anything).
+ */
+function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, InspectedGraph>): Capabilities {
+  const decoder = graphs.get('decoder');
+  const missing = (['vision_encoder', 'embed_tokens', 'decoder'] as const).filter((r) => !graphs.has(r));
+  let pipeline: string | null = null;
+  if (!modelType) pipeline = 'config.json names no model_type, so the family is unknown';
+  else if (!(SUPPORTED_FAMILIES as readonly string[]).includes(modelType))
+    pipeline = `Ocular cannot run the '${modelType}' family yet (it runs ${SUPPORTED_FAMILIES.join(', ')})`;
+  else if (missing.length > 0) pipeline = `the ${missing.join(', ').replace(/_/g, ' ')} graph is missing`;
+  else {
+    try {
+      if (decoderSignature(decoder!.model.graph, decoder!.report.file).states.length === 0)
+        pipeline = `${decoder!.report.file} has no cache inputs (past_*)`;
+    } catch (err) {
+      pipeline = (err as Error).message;
+    }
+  }
+  const towers = [...graphs.values()].filter((g) => g.tower && (g.report.role === 'decoder' || g.report.role === 'vision_encoder'));
+  const tapSummary = towers.map((g) => `${g.tower!.layers} ${g.report.role === 'decoder' ? 'decoder' : 'vision'} blocks`).join(' + ');
+  const surgery = decoder?.tower ? surgeryCheck(decoder.model, decoder.tower) : 'no residual stream was found in the decoder';
+  const graphOnly = surgery === null ? '; graph surgery itself works on these graphs' : '';
+  return {
+    generate: pipeline ? { ok: false, detail: pipeline } : { ok: true, detail: `${modelType}: greedy and sampled generation` },
+    harvest: pipeline
+      ? { ok: false, detail: `${pipeline}${graphOnly}` }
+      : tapSummary
+        ? { ok: true, detail: `taps at ${tapSummary} (${towers.reduce((n, g) => n + g.tower!.taps.length, 0)} hooks)` }
+        : { ok: false, detail: 'no residual stream was found, so there are no taps' },
+    edit: pipeline
+      ? { ok: false, detail: `${pipeline}${graphOnly}` }
+      : surgery
+        ? { ok: false, detail: surgery }
+        : { ok: true, detail: 'steering and SAE edits (error term kept) at decoder taps' },
+  };
+}
+
+/** Null if steering and exposing the middle decoder block's residual stream makes a graph that validates, else why not. */
+function surgeryCheck(model: ModelProto, tower: TowerTaps): string | null {
+  const tap = `blocks.${Math.floor(tower.layers / 2)}.hook_resid_post`;
+  try {
+    applySurgery(model, tower, { expose: [tap], steer: [tap] });
+    return null;
+  } catch (err) {
+    return `graph surgery at ${tap} fails: ${(err as Error).message}`;
+  }
 }
 
 function lastDim(t: TensorSummary | undefined): number | null {
@@ -89,7 +158,7 @@ export function inspectModel(target: string): ModelReport {
   if (fs.statSync(abs).isFile()) {
     if (!abs.endsWith('.onnx')) throw new OcularError('invalid_request', `${abs} is not an .onnx graph file.`);
     const { base } = splitVariant(path.basename(abs, '.onnx'));
-    const component = inspectGraph(abs, path.basename(abs), roleOf(base));
+    const component = inspectGraph(abs, path.basename(abs), roleOf(base)).report;
     if (component.missingExternalData.length > 0)
       warnings.push(`${component.file}: weights not present (${component.missingExternalData.join(', ')}); graph-only inspection.`);
     return { path: abs, kind: 'file', modelType: null, architectures: [], components: [component], problems, warnings };
@@ -127,10 +196,13 @@ export function inspectModel(target: string): ModelReport {
     groups.set(base, [...(groups.get(base) ?? []), { dtype, file: path.relative(abs, path.join(onnxDir, f)) }]);
   }
   const components: ComponentReport[] = [];
+  const inspected = new Map<ComponentRole, InspectedGraph>();
   for (const [base, variants] of groups) {
     const chosen = variants.find((v) => v.dtype === 'fp32') ?? variants[0]!;
     try {
-      const report = inspectGraph(path.join(abs, chosen.file), chosen.file, roleOf(base));
+      const graph = inspectGraph(path.join(abs, chosen.file), chosen.file, roleOf(base));
+      const report = graph.report;
+      if (!inspected.has(report.role)) inspected.set(report.role, graph);
       report.variants = variants;
       if (report.missingExternalData.length > 0)
         warnings.push(`${chosen.file}: weights not present (${report.missingExternalData.join(', ')}); graph-only inspection.`);
@@ -140,11 +212,11 @@ export function inspectModel(target: string): ModelReport {
     }
   }
 
-  if (modelType && !(SUPPORTED_FAMILIES as readonly string[]).includes(modelType)) {
+  const capabilities = capabilitiesOf(modelType, inspected);
+  if (modelType && !(SUPPORTED_FAMILIES as readonly string[]).includes(modelType))
     warnings.push(
       `Model family '${modelType}': taps, surgery and inspection work, but Ocular cannot generate with it yet (supported: ${SUPPORTED_FAMILIES.join(', ')}).`,
     );
-  }
   const byRole = (role: ComponentRole) => components.find((c) => c.role === role);
   const decoder = byRole('decoder');
   const embed = byRole('embed_tokens');
@@ -171,19 +243,26 @@ export function inspectModel(target: string): ModelReport {
   if (!fs.existsSync(path.join(abs, 'tokenizer.json')) && !fs.existsSync(path.join(abs, 'tokenizer_config.json')) && onnxDir !== abs) {
     warnings.push('tokenizer.json: missing; text cannot be tokenized.');
   }
-  return { path: abs, kind: 'folder', modelType, architectures, components, problems, warnings };
+  return { path: abs, kind: 'folder', modelType, architectures, capabilities, components, problems, warnings };
 }
 
 export function formatReport(report: ModelReport): string {
   const lines = [`model       ${report.path}`];
   if (report.modelType)
     lines.push(`type        ${report.modelType}${report.architectures.length ? ` (${report.architectures.join(', ')})` : ''}`);
+  if (report.capabilities) {
+    const first = report.capabilities.generate.detail;
+    for (const [what, c] of Object.entries(report.capabilities)) {
+      const detail = what !== 'generate' && c.detail.startsWith(first) ? `(as above)${c.detail.slice(first.length)}` : c.detail;
+      lines.push(`${what.padEnd(12)}${c.ok ? 'yes' : 'no '}  ${detail}`);
+    }
+  }
   for (const c of report.components) {
     lines.push('', `${c.role.padEnd(16)}${c.file}   variants: ${c.variants.map((v) => v.dtype).join(', ') || 'fp32'}`);
     if (c.tower) {
       const resid = c.tower.taps.filter((t) => t.name.endsWith('hook_resid_post'));
       lines.push(
-        `  tower     ${c.tower.layers} layers, width ${c.tower.width ?? '?'}; taps ${c.tower.taps.length} (${resid[0]?.name} … ${resid[resid.length - 1]?.name})`,
+        `  tower     ${c.tower.layers} layers${blockMix(c.tower.blockKinds)}, width ${c.tower.width ?? '?'}; taps ${c.tower.taps.length} (${resid[0]?.name} … ${resid[resid.length - 1]?.name})`,
       );
       const hooks = [...new Set(c.tower.taps.map((t) => t.name.split('.').pop()))];
       lines.push(`  hooks     ${hooks.join(', ')}`);
@@ -211,4 +290,14 @@ export function formatReport(report: ModelReport): string {
   for (const p of report.problems) lines.push(`problem: ${p}`);
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
+}
+
+/** ' (18 linear-attention + 6 attention)' for a hybrid tower; nothing when every block is alike. */
+function blockMix(kinds: string[] | undefined): string {
+  const mixers = (kinds ?? []).map((k) => k.split(',')[0]!);
+  const counts = new Map<string, number>();
+  for (const m of mixers) counts.set(m, (counts.get(m) ?? 0) + 1);
+  if (counts.size < 2) return '';
+  const label = (m: string) => (m === 'recurrent' ? 'linear-attention/recurrent' : m);
+  return ` (${[...counts].map(([m, n]) => `${n} ${label(m)}`).join(' + ')})`;
 }

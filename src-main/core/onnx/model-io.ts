@@ -8,7 +8,7 @@ import path from 'node:path';
 import type Long from 'long';
 import { OcularError, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { ModelProtoType } from './schema.js';
+import { DATA_TYPE_BITS, ModelProtoType } from './schema.js';
 
 export type Int64 = number | Long;
 
@@ -113,6 +113,16 @@ export function readModel(file: string): ModelProto {
 
 export function writeModel(model: ModelProto, file: string): void {
   writeFileAtomic(file, encodeModel(model));
+}
+
+/** Bytes a tensor's values take: the length its external-data record gives, else elements × dtype size. */
+export function tensorBytes(t: TensorProto): number {
+  const length = t.external_data?.find((e) => e.key === 'length')?.value;
+  if (length !== undefined) return Number(length);
+  const elements = t.dims.reduce((a: number, d) => a * toNumber(d), 1);
+  const bits = DATA_TYPE_BITS[t.data_type];
+  if (bits !== undefined) return Math.ceil((elements * bits) / 8);
+  return t.raw_data?.length ?? 0;
 }
 
 /** The external data files a graph refers to, relative to the graph file's folder. */

@@ -239,3 +239,25 @@ export const DATA_TYPE_NAMES: Record<number, string> = {
   22: 'int4',
   23: 'float4e2m1',
 };
+
+/** Bits per element of each data type (strings have no fixed size). */
+export const DATA_TYPE_BITS: Record<number, number> = {
+  1: 32,
+  2: 8,
+  3: 8,
+  4: 16,
+  5: 16,
+  6: 32,
+  7: 64,
+  9: 8,
+  10: 16,
+  11: 64,
+  12: 32,
+  13: 64,
+  16: 16,
+  17: 8,
+  19: 8,
+  21: 4,
+  22: 4,
+  23: 4,
+};

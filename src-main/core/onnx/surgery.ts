@@ -8,13 +8,18 @@
  *     the edit is computed from the unedited activation and only the *difference* of decodes is added;
  *     f (per-feature multiply, clamp) comes in as inputs, so an identity f changes nothing, bit for bit.
  * Edited taps feed every downstream consumer; an exposed tap shows the value after any edit there.
+ * Consumers include control-flow bodies that read the tap from the outer scope (an If branch holding a
+ * linear-attention recurrence, say): their outer reads are renamed too. An edit at the residual sum of
+ * a fused Skip*LayerNormalization (output 3) unfuses that node into Add + norm, so the norm's output
+ * (the next sublayer's input) is computed from the edited sum, as it is in the unfused model.
  */
 import type { Dim } from './graph-index.js';
-import { GraphIndex } from './graph-index.js';
+import { GraphIndex, renameOuterRead, topologicalOrder } from './graph-index.js';
 import { externalTensor, floatTensor, int64Tensor, node as mkNode, valueInfo } from './builder.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from './model-io.js';
 import { DataType } from './schema.js';
 import type { Tap, TowerTaps } from './taps.js';
+import { SKIP_NORMS, unfuseSkipNorm } from './fused-norm.js';
 import { validateModel } from './validate.js';
 import { SaeGraph } from '../sae/sae-graph.js';
 import { checkSaeWeights, type SaeWeights } from '../sae/sae-model.js';
@@ -104,9 +109,10 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
   /** The tensor holding a tap's value, naming an unnamed fused output if needed. */
   const tensorOf = (tap: Tap): string => {
     if (tap.ref.tensor) return tap.ref.tensor;
+    const name = `ocular/${tap.name}`;
+    if (positions.has(name)) return name; // named already (and perhaps unfused since)
     const n = graph.node[tap.ref.nodeIndex];
     if (!n) throw new SurgeryError(`Tap ${tap.name} points at a node that does not exist.`);
-    const name = `ocular/${tap.name}`;
     while (n.output.length <= tap.ref.output) n.output.push('');
     n.output[tap.ref.output] = name;
     positions.set(name, tap.ref.nodeIndex);
@@ -118,12 +124,31 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     if (streamType) index.types.set(name, streamType);
     return name;
   };
+  /** The tensor an edit at `tap` replaces: a fused norm's residual sum becomes a plain Add first. */
+  const editedTensorOf = (tap: Tap): string => {
+    const x0 = tensorOf(tap);
+    const i = tap.ref.nodeIndex;
+    const n = graph.node[i];
+    if (n && tap.ref.output === 3 && SKIP_NORMS[n.op_type] && !unfused.has(i)) {
+      unfused.add(i);
+      const { sum, norm } = unfuseSkipNorm(n, tap.name, (m) => new SurgeryError(m));
+      graph.node[i] = sum[0]!;
+      insert(i, ...sum.slice(1), ...(norm ? [norm] : []));
+      if (norm) unfusedNorms.push(norm);
+    }
+    return x0;
+  };
+  const unfused = new Set<number>();
+  const unfusedNorms: NodeProto[] = [];
   const positionOf = (tensor: string): number => positions.get(tensor) ?? index.orderOf(tensor);
   const typeOf = (tensor: string) => index.types.get(tensor);
 
-  /** Replace every original consumer of `from` with `to`, and note where `to` becomes available. */
+  /** Replace every original consumer of `from` with `to` (outer-scope reads in bodies too), and note where `to` becomes available. */
   const rewire = (from: string, to: string, pos: number) => {
-    for (const n of graph.node) for (let i = 0; i < n.input.length; i++) if (n.input[i] === from) n.input[i] = to;
+    for (const n of [...graph.node, ...unfusedNorms]) {
+      for (let i = 0; i < n.input.length; i++) if (n.input[i] === from) n.input[i] = to;
+      if (n.attribute.some((a) => a.g || a.graphs?.length)) n.attribute = n.attribute.map((a) => renameOuterRead(a, from, to));
+    }
     positions.set(to, pos);
   };
 
@@ -149,7 +174,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     if (tap.width !== null && tap.width !== sae.dIn)
       throw new SurgeryError(`SAE d_in ${sae.dIn} does not match ${tap.name} width ${tap.width}.`);
     checkSae(sae);
-    const x0 = tensorOf(tap);
+    const x0 = editedTensorOf(tap);
     const x = current.get(x0) ?? x0;
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
@@ -231,7 +256,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
 
   for (const name of spec.steer ?? []) {
     const tap = need(name);
-    const x0 = tensorOf(tap);
+    const x0 = editedTensorOf(tap);
     const x = current.get(x0) ?? x0;
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
@@ -257,8 +282,10 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     addedOutputs.push(tap.name);
   }
 
-  const ordered: NodeProto[] = [...(after.get(-1) ?? [])];
-  graph.node.forEach((n, i) => ordered.push(n, ...(after.get(i) ?? [])));
+  const placed: NodeProto[] = [...(after.get(-1) ?? [])];
+  graph.node.forEach((n, i) => placed.push(n, ...(after.get(i) ?? [])));
+  // An unfused norm reads the edited sum, which its edits define after it: restore graph order.
+  const ordered = unfusedNorms.length > 0 ? topologicalOrder(graph, placed) : placed;
   graph.node = ordered;
   graph.initializer.push(...newInits);
   const ops = new Set(ordered.map((n) => `${n.domain}:${n.op_type}`));

@@ -7,8 +7,19 @@
  * Add (or a fused Skip*LayerNormalization, whose 4th output is the sum) of a stream tensor r and a
  * branch computed from r. Following joins from the head of the stream gives every sublayer in order;
  * what a branch contains (attention, recurrence, or an MLP activation) groups sublayers into blocks.
+ *
+ * A branch counts as what it computes, control flow included: an If / Loop / Scan node on it depends on
+ * whatever its bodies read from the outer scope (see graph-index.ts), and its bodies' ops are part of the
+ * branch. A token mixer that carries state between calls (reads a cache input, writes a cache output)
+ * is a mixer even when its recurrence is written out in elementwise ops: a gated delta-net's decode
+ * branch is Mul / ReduceSum / Sigmoid, which would otherwise read as an MLP.
+ *
+ * Hooks per block: hook_resid_pre / mid / post on the stream; hook_attn_out is the token mixer's output
+ * (softmax attention or linear attention / recurrence alike: the sublayer before the MLP), hook_mlp_in
+ * the normalised MLP input, hook_mlp_out the MLP's output.
  */
-import { GraphIndex, type Dim } from './graph-index.js';
+import { SKIP_NORMS } from './fused-norm.js';
+import { GraphIndex, opsWithin, type Dim } from './graph-index.js';
 import type { GraphProto, NodeProto } from './model-io.js';
 
 export type HookName = 'hook_resid_pre' | 'hook_resid_mid' | 'hook_resid_post' | 'hook_attn_out' | 'hook_mlp_in' | 'hook_mlp_out';
@@ -91,17 +102,65 @@ const NORM_OPS = new Set([
   'SkipSimplifiedLayerNormalization',
   'RMSNormalization',
 ]);
-const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+const SKIP_NORM_OPS = new Set(Object.keys(SKIP_NORMS));
 
-function classify(nodes: NodeProto[]): SublayerKind {
-  const has = (ops: Set<string>) => nodes.some((n) => ops.has(n.op_type));
+function classify(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>): SublayerKind {
+  const branch = index.branchNodes(join.branchOut, join.streamIn);
+  const ops = branch.flatMap(opsWithin);
+  const has = (set: Set<string>) => ops.some((n) => set.has(n.op_type));
   const attention = has(ATTENTION_OPS);
   // Gates (Sigmoid, Tanh) appear inside attention and recurrent mixers; only MLP-style activations
   // beside an attention op mean a parallel attention + MLP block (GPT-J, Phi).
   const mlpActivation = has(MLP_ACTIVATION_OPS);
   if (attention) return mlpActivation ? 'mixed' : 'attention';
-  if (has(RECURRENT_OPS)) return 'recurrent';
+  if (has(RECURRENT_OPS) || carriesState(index, branch, join)) return 'recurrent';
   return has(ACTIVATION_OPS) ? 'mlp' : 'mixed';
+}
+
+/**
+ * The branch reads state from outside the stream (a tensor computed from a graph input other than the
+ * stream: a cache) and a graph output is computed from the branch but not from the stream after this
+ * join (the updated cache): state carried between calls, the mark of a token mixer.
+ */
+function carriesState(index: GraphIndex, branch: NodeProto[], join: Omit<Join, 'kind' | 'branchIn'>): boolean {
+  const produced = new Set(branch.flatMap((n) => n.output));
+  const sideInputs = branch
+    .flatMap((n) => index.inputsOf(n))
+    .filter((t) => !produced.has(t) && !index.isConstant(t) && !index.dependsOn(t, join.streamIn));
+  const root = aliasRoot(index, join.streamIn);
+  if (!sideInputs.some((t) => upstream(index, t).some((u) => index.graphInputs.has(u) && u !== root))) return false;
+  const onBranch = new Set(branch);
+  return index.graph.output.some((o) => {
+    const nodes = upstreamNodes(index, o.name, index.orderOf(join.streamIn));
+    return !nodes.has(join.node) && [...nodes].some((n) => onBranch.has(n));
+  });
+}
+
+/** Tensors `tensor` is computed from (itself included), through every producer. */
+function upstream(index: GraphIndex, tensor: string): string[] {
+  const seen = new Set<string>();
+  const stack = [tensor];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const p = index.producer.get(t);
+    if (p) stack.push(...index.inputsOf(p.node));
+  }
+  return [...seen];
+}
+
+/** Nodes `tensor` is computed by, not looking at or before graph position `floor`. */
+function upstreamNodes(index: GraphIndex, tensor: string, floor: number): Set<NodeProto> {
+  const nodes = new Set<NodeProto>();
+  const stack = [tensor];
+  while (stack.length > 0) {
+    const p = index.producer.get(stack.pop()!);
+    if (!p || p.order <= floor || nodes.has(p.node)) continue;
+    nodes.add(p.node);
+    stack.push(...index.inputsOf(p.node));
+  }
+  return nodes;
 }
 
 function ref(index: GraphIndex, node: NodeProto, output: number): TensorRef {
@@ -235,7 +294,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
 
   const joins: Join[] = best.map((j, i) => ({
     ...j,
-    kind: classify(index.branchNodes(j.branchOut, j.streamIn)),
+    kind: classify(index, j),
     branchIn: findBranchIn(index, j, best[i - 1]),
   }));
 
@@ -270,7 +329,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     const mixer = block.length === 2 ? block[0]! : block[0]!.kind !== 'mlp' ? block[0]! : null;
     const mlp = block.length === 2 ? block[1]! : block[0]!.kind === 'mlp' ? block[0]! : null;
     if (mixer && block.length === 2) add(layer, 'hook_resid_mid', mixer.out);
-    if (mixer && mixer.kind === 'attention') add(layer, 'hook_attn_out', branchRef(index, mixer));
+    if (mixer && (mixer.kind === 'attention' || mixer.kind === 'recurrent')) add(layer, 'hook_attn_out', branchRef(index, mixer));
     if (mlp) {
       add(layer, 'hook_mlp_in', mlp.branchIn);
       add(layer, 'hook_mlp_out', branchRef(index, mlp));

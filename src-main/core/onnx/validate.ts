@@ -1,6 +1,7 @@
 /**
  * Checks a graph before it is handed to a session: every tensor is defined before it is used
- * (graphs are topologically sorted, single assignment), outputs exist, and element types agree
+ * (graphs are topologically sorted, single assignment; a control-flow body's outer-scope reads count as
+ * uses by its node), outputs exist, and element types agree
  * across the ops whose inputs must share a type — the mismatch graph surgery most often causes
  * (an fp32 edit spliced into an fp16 model). Shapes are propagated for the ops surgery inserts.
  */
@@ -20,8 +21,9 @@ export function validateModel(model: ModelProto, label = 'graph'): void {
   const types = new Map<string, TensorType>(index.types);
 
   graph.node.forEach((n, i) => {
-    for (const input of n.input) {
-      if (input && !defined.has(input)) problems.push(`node ${n.name || i} (${n.op_type}) uses '${input}' before it is defined`);
+    // Control-flow bodies read outer-scope tensors too: those must exist before the node runs.
+    for (const input of index.inputsOf(n)) {
+      if (!defined.has(input)) problems.push(`node ${n.name || i} (${n.op_type}) uses '${input}' before it is defined`);
     }
     for (const output of n.output) {
       if (!output) continue;

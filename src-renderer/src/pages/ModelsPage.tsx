@@ -22,6 +22,7 @@ import {
 } from '@mui/material';
 import { useState } from 'react';
 import { invoke, isDesktop, pickFolder } from '../api/client';
+import { ModelCapabilities, ModelPlanCard } from '../components/ModelPlanCard';
 import { useReportError } from '../hooks/useErrorReporter';
 import { useJobs } from '../hooks/useJobs';
 import { useModels } from '../hooks/useModels';
@@ -131,11 +132,13 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
       <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>
         {r.path}
       </Typography>
+      <ModelCapabilities model={model} />
       {r.warnings.map((w) => (
         <Alert key={w} severity="warning" sx={{ mb: 1, wordBreak: 'break-word' }}>
           {w}
         </Alert>
       ))}
+      <ModelPlanCard key={model.id} model={model} />
       <Stack spacing={2}>
         {r.components.map((c) => (
           <Card key={c.file} variant="outlined">

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { runTask } from '../../tasks/run-task.js';
 import type { HandlerContext, Handlers } from './types.js';
 
-type ModelChannels = 'models.list' | 'models.add' | 'models.download' | 'models.get' | 'models.remove';
+type ModelChannels = 'models.list' | 'models.add' | 'models.download' | 'models.get' | 'models.plan' | 'models.remove';
 
 export function modelHandlers(ctx: HandlerContext): Pick<Handlers, ModelChannels> {
   return {
@@ -19,6 +19,10 @@ export function modelHandlers(ctx: HandlerContext): Pick<Handlers, ModelChannels
       return runner.start('model-download', { ...req, dest: path.join(dir, 'models', ...req.repo.split('/')) });
     },
     'models.get': (req) => ctx.open().models.get(req.id),
+    'models.plan': async ({ id, ...options }) => {
+      const { report } = ctx.open().models.get(id);
+      return runTask(ctx.options.taskWorkerEntry, 'planModel', report, options);
+    },
     'models.remove': async (req) => {
       const { models } = ctx.open();
       const record = models.get(req.id);

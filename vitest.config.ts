@@ -10,5 +10,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Tests start worker threads and servers; two cores are shared, so keep file parallelism modest.
     maxWorkers: 2,
+    // Every test process, and the worker threads and pool processes it starts, loads the guard that
+    // fails any worker thread loading onnxruntime-node (it belongs in pool processes only).
+    execArgv: ['--require', resolve(__dirname, 'test/helpers/native-guard.cjs')],
   },
 });

@@ -2,7 +2,13 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
+  resolve: {
+    alias: {
+      '@contract': resolve(__dirname, 'src-main/contract'),
+      // Main-process code runs under Node against a stand-in written from Electron 39's types and source.
+      electron: resolve(__dirname, 'test/electron/electron.ts'),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

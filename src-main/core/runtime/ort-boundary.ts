@@ -16,6 +16,7 @@
  */
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
@@ -37,8 +38,10 @@ export function keepNativeOnnxRuntimeOut(): void {
   // Already loaded for real in this thread (a bench comparing against transformers.js's own models): leave it.
   if (require.cache[file]) return;
   const web = fromTransformers('onnxruntime-web') as OrtWeb;
-  // Local files, not transformers.js's CDN default; no nested worker threads.
-  web.env.wasm.wasmPaths = `${path.dirname(fromTransformers.resolve('onnxruntime-web'))}${path.sep}`;
+  // Local files, not transformers.js's CDN default (as a file URL, which import() takes on Windows too;
+  // packaged, from app.asar.unpacked, where electron-builder puts them); no nested worker threads.
+  const dist = path.dirname(fromTransformers.resolve('onnxruntime-web')).replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
+  web.env.wasm.wasmPaths = `${pathToFileURL(dist).href}/`;
   web.env.wasm.numThreads = 1;
   const standIn = new Module(file);
   standIn.filename = file;

@@ -19,5 +19,11 @@ export default defineConfig({
     // Every test process, and the worker threads and pool processes it starts, loads the guard that
     // fails any worker thread loading onnxruntime-node (it belongs in pool processes only).
     execArgv: ['--require', resolve(__dirname, 'test/helpers/native-guard.cjs')],
+    projects: [
+      { extends: true, test: { name: 'node' } },
+      // The e2e suite once more through the renderer's other transport: the desktop app's main process
+      // under Node with the electron stand-in, the page on the real preload over structured-cloning IPC.
+      { extends: true, test: { name: 'desktop-e2e', include: ['test/e2e/**/*.test.ts'], env: { OCULAR_E2E_TRANSPORT: 'ipc' } } },
+    ],
   },
 });

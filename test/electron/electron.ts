@@ -18,6 +18,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -364,6 +365,22 @@ class StandIn extends EventEmitter<{ window: [BrowserWindow]; load: [BrowserWind
   defaultOpenDialogAnswer: string | null = null;
   readonly messageBoxAnswers: number[] = [];
   readonly externalUrls: string[] = [];
+
+  /**
+   * The layout `npm start` runs from, under `scratch`: an app folder holding out/native-electron and
+   * resources/ (better-sqlite3's Node build stands in for its Electron build, since this is Node),
+   * and a userData folder.
+   */
+  useSourceLayout(repoRoot: string, scratch: string): void {
+    const appDir = path.join(scratch, 'app');
+    fs.mkdirSync(path.join(appDir, 'out', 'native-electron'), { recursive: true });
+    const binding = path.join(repoRoot, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+    fs.symlinkSync(binding, path.join(appDir, 'out', 'native-electron', 'better_sqlite3.node'));
+    fs.symlinkSync(path.join(repoRoot, 'resources'), path.join(appDir, 'resources'));
+    this.appPath = appDir;
+    this.paths.userData = path.join(scratch, 'user-data');
+    fs.mkdirSync(this.paths.userData, { recursive: true });
+  }
 
   /** Call an ipcMain.handle handler as a renderer in a frame at `frameUrl` would, arguments and result structured-cloned. */
   async invoke(frameUrl: string, channel: string, ...args: unknown[]): Promise<unknown> {

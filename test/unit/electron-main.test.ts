@@ -33,14 +33,7 @@ async function bootMain(options: { lock?: boolean } = {}): Promise<StandInModule
   const electron = await import('../electron/electron');
   const { standin, app } = electron;
   standin.singleInstanceLock = options.lock ?? true;
-  // `npm start`'s layout: the app folder holds out/native-electron (here the Node build, since this is Node) and resources/.
-  const appDir = folder('app');
-  fs.mkdirSync(path.join(appDir, 'out', 'native-electron'), { recursive: true });
-  const binding = path.join(repoRoot, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
-  fs.symlinkSync(binding, path.join(appDir, 'out', 'native-electron', 'better_sqlite3.node'));
-  fs.symlinkSync(path.join(repoRoot, 'resources'), path.join(appDir, 'resources'));
-  standin.appPath = appDir;
-  standin.paths.userData = folder('user-data');
+  standin.useSourceLayout(repoRoot, folder('app'));
   await import(/* @vite-ignore */ MAIN_BUNDLE);
   app.emitReady();
   return electron;

@@ -20,6 +20,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS on purpose: preloads for `node --require` (test/electron/parent-port.cjs, test/helpers/native-guard.cjs).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Foreign, dynamically typed data: transformers.js processors and JSON configs, benches and test probes.
     files: ['src-main/core/vlm/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -2,7 +2,13 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
+  resolve: {
+    alias: {
+      '@contract': resolve(__dirname, 'src-main/contract'),
+      // Main-process code runs under Node against a stand-in written from Electron 39's types and source.
+      electron: resolve(__dirname, 'test/electron/electron.ts'),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
@@ -10,5 +16,14 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Tests start worker threads and servers; two cores are shared, so keep file parallelism modest.
     maxWorkers: 2,
+    // Every test process, and the worker threads and pool processes it starts, loads the guard that
+    // fails any worker thread loading onnxruntime-node (it belongs in pool processes only).
+    execArgv: ['--require', resolve(__dirname, 'test/helpers/native-guard.cjs')],
+    projects: [
+      { extends: true, test: { name: 'node' } },
+      // The e2e suite once more through the renderer's other transport: the desktop app's main process
+      // under Node with the electron stand-in, the page on the real preload over structured-cloning IPC.
+      { extends: true, test: { name: 'desktop-e2e', include: ['test/e2e/**/*.test.ts'], env: { OCULAR_E2E_TRANSPORT: 'ipc' } } },
+    ],
   },
 });

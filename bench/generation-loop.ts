@@ -7,8 +7,12 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SessionPool } from '../src-main/core/runtime/session-pool';
-import { loadTransformers } from '../src-main/core/vlm/processor';
 import { VlmPipeline } from '../src-main/core/vlm/pipeline';
+
+// transformers.js's model classes run ONNX Runtime in this thread, so load it for real before the
+// pipeline does: Ocular's own loader leaves onnxruntime-node out (core/runtime/ort-boundary.ts)
+// unless this thread already has it.
+const tf = await import('@huggingface/transformers');
 
 const root = process.cwd();
 const dir = path.join(root, 'test', 'fixtures', 'vlm', 'tiny-llava');
@@ -26,7 +30,7 @@ for (let r = 0; r < rounds; r++)
 const oursS = (performance.now() - t0) / 1000;
 await pool.close();
 
-const tf = await loadTransformers();
+tf.env.allowRemoteModels = false;
 tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
 const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
 processor.tokenizer.padding_side = 'left';

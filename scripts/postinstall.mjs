@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { missingCudaProviderFiles } from './cuda-provider.mjs';
 
 const require = createRequire(import.meta.url);
 const retry = process.argv.includes('--retry-cuda');
@@ -31,8 +32,8 @@ function ortDir() {
   }
 }
 
-function cudaProviderInstalled(dir) {
-  return fs.existsSync(path.join(dir, 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so'));
+function cudaProviderInstalled() {
+  return missingCudaProviderFiles('linux', 'x64').length === 0;
 }
 
 function main() {
@@ -46,7 +47,7 @@ function main() {
       );
     return;
   }
-  if (cudaProviderInstalled(dir)) {
+  if (cudaProviderInstalled()) {
     if (retry) console.log('Ocular: the CUDA execution provider is already installed.');
     return;
   }
@@ -60,7 +61,7 @@ function main() {
     encoding: 'utf8',
     timeout: 15 * 60_000,
   });
-  if (result.status === 0 && cudaProviderInstalled(dir)) {
+  if (result.status === 0 && cudaProviderInstalled()) {
     console.log('Ocular: CUDA execution provider installed.');
   } else {
     const reason =

@@ -9,3 +9,13 @@ export type FromBackend =
   | { type: 'event'; event: BackendEvent }
   | { type: 'workspace-dir'; dir: string | null }
   | { type: 'closed' };
+
+/**
+ * Whether the backend process is up, as the window shows it (the preload's onBackendStatus; the
+ * renderer mirrors this type in api/client.ts, since it imports nothing from the main process).
+ */
+export type BackendStatus =
+  | { state: 'starting' }
+  | { state: 'running'; pid: number | null }
+  | { state: 'restarting'; reason: string; delayMs: number }
+  | { state: 'stopped'; reason: string };

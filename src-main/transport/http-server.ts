@@ -16,8 +16,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../core/backend/backend.js';
-import { contentSecurityPolicy } from '../core/util/csp.js';
-import { mimeType, resolveInside, resolveWorkspaceFile } from '../core/util/safe-path.js';
+import { rendererHeaders } from '../core/util/csp.js';
+import { mimeType, resolveInside, resolveWorkspaceFile, workspaceFileHeaders } from '../core/util/safe-path.js';
 
 export interface ServeOptions {
   backend: Backend;
@@ -118,7 +118,7 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
       const root = backend.workspaceDir();
       const file = root ? resolveWorkspaceFile(root, url.pathname.slice('/files/'.length)) : null;
       if (!file || !fs.statSync(file).isFile()) return sendText(res, 404, 'Not found.');
-      return sendFile(res, file, { 'Cache-Control': 'no-cache' });
+      return sendFile(res, file, workspaceFileHeaders(file));
     }
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed.');
@@ -130,12 +130,7 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
   }
 
   function pageHeaders(req: http.IncomingMessage): Record<string, string> {
-    return {
-      'Content-Security-Policy': contentSecurityPolicy({ connect: [`ws://${req.headers.host}`] }),
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cache-Control': 'no-cache',
-    };
+    return rendererHeaders({ connect: [`ws://${req.headers.host}`] });
   }
 
   const wss = new WebSocketServer({ noServer: true });

@@ -2,6 +2,7 @@ import { CssBaseline, ThemeProvider, createTheme } from '@mui/material';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { BackendStatusBanner } from './components/BackendStatusBanner';
 
 const theme = createTheme({
   palette: { mode: 'light', primary: { main: '#3d5afe' }, secondary: { main: '#00897b' } },
@@ -13,6 +14,7 @@ createRoot(document.getElementById('root')!).render(
     <ThemeProvider theme={theme}>
       <CssBaseline />
       <App />
+      <BackendStatusBanner />
     </ThemeProvider>
   </StrictMode>,
 );

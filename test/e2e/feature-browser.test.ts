@@ -1,5 +1,6 @@
 /**
- * End to end in headless Chromium over `ocular serve`: the demo workspace (`ocular demo`: benchmark,
+ * End to end in headless Chromium, over `ocular serve` and again in the desktop app (its main process
+ * under Node, test/helpers/app.ts, where patch images come from ocular://app/files/): the demo workspace (`ocular demo`: benchmark,
  * evaluation, harvest, SAE, analysis) opened in the Features page; a feature's patch crops render
  * (pixels checked, not blank); keyboard review moves between features; a label is added, survives a
  * reload; a read-only server refuses the edit with a visible message. The Experiments page shows the
@@ -12,7 +13,8 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser';
-import { runCli, startServe } from '../helpers/cli';
+import { DESKTOP, OVER, startApp } from '../helpers/app';
+import { runCli } from '../helpers/cli';
 
 let browser: Browser;
 let root: string;
@@ -65,9 +67,9 @@ async function canvasColours(page: Page, testId: string): Promise<number> {
     });
 }
 
-describe('feature browser over ocular serve', () => {
+describe(`feature browser ${OVER}`, () => {
   it('shows patch crops and heatmaps, moves with j/k, saves a label that survives a reload', async () => {
-    const serve = await startServe(['--workspace', ws, '--port', '0']);
+    const serve = await startApp(['--workspace', ws, '--port', '0']);
     const page = await browser.newPage();
     try {
       const title = await openFeatureWithPatches(page, serve.url);
@@ -109,8 +111,9 @@ describe('feature browser over ocular serve', () => {
     }
   });
 
-  it('a read-only server shows the features and refuses a label edit with a visible message', async () => {
-    const serve = await startServe(['--workspace', ws, '--port', '0', '--read-only']);
+  // `ocular serve --read-only`: the desktop app has no read-only mode.
+  it.skipIf(DESKTOP)('a read-only server shows the features and refuses a label edit with a visible message', async () => {
+    const serve = await startApp(['--workspace', ws, '--port', '0', '--read-only']);
     const page = await browser.newPage();
     try {
       await openFeatureWithPatches(page, serve.url);
@@ -126,7 +129,7 @@ describe('feature browser over ocular serve', () => {
   });
 
   it('shows the demo experiment with controls, the interference view, item drill-down and probes per layer', async () => {
-    const serve = await startServe(['--workspace', ws, '--port', '0']);
+    const serve = await startApp(['--workspace', ws, '--port', '0']);
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);

@@ -1,12 +1,14 @@
 /**
- * End to end: `ocular serve` on a temp folder, the built renderer in headless Chromium.
- * Create a workspace, see the empty state, run a self-test to 100% and success, cancel another.
+ * End to end: the built renderer in headless Chromium, over `ocular serve` on a temp folder and again
+ * in the desktop app (its main process under Node, test/helpers/app.ts): create a workspace, see the
+ * empty state, run a self-test to 100% and success, cancel another; models, diagnostics, evaluation,
+ * harvest and SAE training pages.
  */
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser';
-import { startServe } from '../helpers/cli';
+import { DESKTOP, OVER, startApp, type RunningApp } from '../helpers/app';
 import { gemmaGraphsDir, repoRoot, tmpDir } from '../helpers/tmp';
 
 let browser: Browser;
@@ -17,14 +19,24 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** Open the served UI, create its workspace and register a model folder on the Models page. */
-async function createWorkspaceWithModel(page: Page, url: string, modelDir: string): Promise<void> {
-  await page.goto(url);
+/** Add a model folder on the Models page: typed in a browser, picked in the native dialog on the desktop. */
+async function addModel(page: Page, app: RunningApp, modelDir: string): Promise<void> {
+  if (app.desktop) {
+    await app.answerFolderDialog(modelDir);
+    await page.getByRole('button', { name: 'Add model folder…' }).click();
+  } else {
+    await page.getByLabel('Model folder or .onnx file on this machine').fill(modelDir);
+    await page.getByRole('button', { name: 'Add model' }).click();
+  }
+}
+
+/** Open the app, create its workspace and register a model folder on the Models page. */
+async function createWorkspaceWithModel(page: Page, app: RunningApp, modelDir: string): Promise<void> {
+  await page.goto(app.url);
   await page.getByRole('button', { name: 'Create workspace' }).click();
   await page.getByTestId('empty-state').waitFor();
   await page.getByRole('button', { name: 'Models' }).click();
-  await page.getByLabel('Model folder or .onnx file on this machine').fill(modelDir);
-  await page.getByRole('button', { name: 'Add model' }).click();
+  await addModel(page, app, modelDir);
   await page.getByTestId('model-detail').waitFor();
 }
 
@@ -40,10 +52,10 @@ async function jobState(page: Page, id: number): Promise<string | null> {
   return page.getByTestId(`job-row-${id}`).getAttribute('data-state');
 }
 
-describe('UI over ocular serve', () => {
+describe(`UI ${OVER}`, () => {
   it('creates a workspace, runs a self-test to completion and cancels another', async () => {
     const dir = path.join(tmpDir(), 'lab-workspace');
-    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const serve = await startApp(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();
     const consoleErrors: string[] = [];
     page.on('console', (msg) => {
@@ -51,6 +63,10 @@ describe('UI over ocular serve', () => {
     });
     try {
       await page.goto(serve.url);
+      // The transport the client took: the preload's bridge in the desktop app, HTTP and WebSocket in a browser.
+      expect(await page.evaluate(() => typeof (window as { ocular?: { invoke?: unknown } }).ocular?.invoke)).toBe(
+        DESKTOP ? 'function' : 'undefined',
+      );
       await expect.poll(() => page.getByText('Welcome to Ocular').isVisible()).toBe(true);
       await page.getByRole('button', { name: 'Create workspace' }).click();
       await page.getByTestId('empty-state').waitFor();
@@ -90,12 +106,13 @@ describe('UI over ocular serve', () => {
     }
   });
 
-  it('shows the read-only refusal to the user', async () => {
+  // `ocular serve --read-only`: the desktop app has no read-only mode.
+  it.skipIf(DESKTOP)('shows the read-only refusal to the user', async () => {
     const dir = path.join(tmpDir(), 'ro');
-    const writer = await startServe(['--workspace', dir, '--port', '0']);
+    const writer = await startApp(['--workspace', dir, '--port', '0']);
     await fetch(`${writer.url}api/invoke/workspace.create`, { method: 'POST', body: '{}' });
     await writer.stop();
-    const serve = await startServe(['--workspace', dir, '--port', '0', '--read-only']);
+    const serve = await startApp(['--workspace', dir, '--port', '0', '--read-only']);
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);
@@ -112,14 +129,14 @@ describe('UI over ocular serve', () => {
   });
 });
 
-describe('Models page over ocular serve', () => {
+describe(`Models page ${OVER}`, () => {
   it('adds the real Gemma-3 graph folder and shows its towers, what Ocular can do with it and a plan for real sizes', async () => {
     const gemma = gemmaGraphsDir();
     const dir = path.join(tmpDir(), 'models-ws');
-    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const serve = await startApp(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();
     try {
-      await createWorkspaceWithModel(page, serve.url, gemma);
+      await createWorkspaceWithModel(page, serve, gemma);
       expect(await page.getByTestId('tower-decoder').textContent()).toBe('34 layers · width 2560 · 204 taps');
       expect(await page.getByTestId('tower-vision_encoder').textContent()).toBe('27 layers · width 1152 · 162 taps');
       // What Ocular can do with it, up front: without config.json the family is unknown.
@@ -137,8 +154,7 @@ describe('Models page over ocular serve', () => {
       await page.getByLabel('Taps (comma-separated)').fill('blocks.34.hook_resid_post');
       await page.getByRole('button', { name: 'Estimate' }).click();
       await page.getByText("Unknown tap 'blocks.34.hook_resid_post'").waitFor();
-      await page.getByLabel('Model folder or .onnx file on this machine').fill(dir);
-      await page.getByRole('button', { name: 'Add model' }).click();
+      await addModel(page, serve, dir);
       await page.getByTestId('error-alert').waitFor();
       expect(await page.getByTestId('error-alert').textContent()).toMatch(/is not a model folder: it has no .onnx files/);
     } finally {
@@ -148,9 +164,9 @@ describe('Models page over ocular serve', () => {
   });
 });
 
-describe('Settings > Diagnostics over ocular serve', () => {
+describe(`Settings > Diagnostics ${OVER}`, () => {
   it('shows whether the CUDA execution provider is installed, from a pool process', async () => {
-    const serve = await startServe(['--workspace', path.join(tmpDir(), 'diag'), '--port', '0']);
+    const serve = await startApp(['--workspace', path.join(tmpDir(), 'diag'), '--port', '0']);
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);
@@ -165,14 +181,14 @@ describe('Settings > Diagnostics over ocular serve', () => {
   });
 });
 
-describe('Evaluate page over ocular serve', () => {
+describe(`Evaluate page ${OVER}`, () => {
   it('generates the benchmark, evaluates a model, shows accuracy with CIs and the token-limit warning', async () => {
     const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
     const dir = path.join(tmpDir(), 'eval-ws');
-    const serve = await startServe(['--workspace', dir, '--port', '0']);
+    const serve = await startApp(['--workspace', dir, '--port', '0']);
     const page = await browser.newPage();
     try {
-      await createWorkspaceWithModel(page, serve.url, llava);
+      await createWorkspaceWithModel(page, serve, llava);
       await generateBenchmark(page);
       await page.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
@@ -202,13 +218,13 @@ describe('Evaluate page over ocular serve', () => {
   });
 });
 
-describe('Activations and SAEs pages over ocular serve', () => {
+describe(`Activations and SAEs pages ${OVER}`, () => {
   it('shows the disk estimate, harvests chosen taps, then trains an SAE on them with live curves', async () => {
     const llava = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
-    const serve = await startServe(['--workspace', path.join(tmpDir(), 'harvest-ws'), '--port', '0']);
+    const serve = await startApp(['--workspace', path.join(tmpDir(), 'harvest-ws'), '--port', '0']);
     const page = await browser.newPage();
     try {
-      await createWorkspaceWithModel(page, serve.url, llava);
+      await createWorkspaceWithModel(page, serve, llava);
       await generateBenchmark(page);
       await page.getByRole('button', { name: 'Activations' }).click();
       await page.getByLabel('Model', { exact: true }).click();

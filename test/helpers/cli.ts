@@ -4,12 +4,23 @@ import { repoRoot } from './tmp';
 
 export const ocularBin = path.join(repoRoot, 'bin', 'ocular.mjs');
 
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
 /** Starts `ocular serve` and resolves with its URL once it prints it. */
-export function startServe(args: string[]): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [ocularBin, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServe(args: string[]): Promise<RunningServer> {
+  return startServer([ocularBin, 'serve', ...args]);
+}
+
+/** Starts a Node process that serves the app and resolves with the URL it prints ("… at http://…"). */
+export function startServer(nodeArgs: string[]): Promise<RunningServer> {
+  const child = spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ocular serve did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${nodeArgs.join(' ')} did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /at (http:\/\/\S+)/.exec(output);
@@ -31,7 +42,7 @@ export function startServe(args: string[]): Promise<{ url: string; child: ChildP
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`ocular serve exited with ${code}:\n${output}`));
+      reject(new Error(`${nodeArgs.join(' ')} exited with ${code}:\n${output}`));
     });
   });
 }

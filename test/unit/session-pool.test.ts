@@ -4,12 +4,13 @@
  * to an in-process run, and a host killed mid-run fails only its own call — with the cause — and is
  * replaced, while the caller's process carries on.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { floatTensor, graph, model, node, valueInfo } from '../../src-main/core/onnx/builder';
 import { writeModel } from '../../src-main/core/onnx/model-io';
 import { DataType } from '../../src-main/core/onnx/schema';
-import { SessionCrashed, SessionPool } from '../../src-main/core/runtime/session-pool';
+import { SessionCrashed, SessionHostFailed, SessionPool } from '../../src-main/core/runtime/session-pool';
 import { maxAbsDiff, runModel } from '../helpers/ort';
 import { mulberry32, randn, tinyTransformer } from '../helpers/tiny-transformer';
 import { sessionHostEntry, tmpDir } from '../helpers/tmp';
@@ -126,5 +127,54 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     await p.releaseModel(f);
     const second = await p.load(f, 'cpu');
     expect(second.sessionId).not.toBe(first.sessionId);
+  });
+});
+
+/** A pool host that dies before it is ready, as one whose onnxruntime library fails to load would; it counts its starts. */
+function dyingHost(dir: string): { entry: string; starts: () => number } {
+  const entry = path.join(dir, 'dying-host.mjs');
+  const log = path.join(dir, 'starts.log');
+  fs.writeFileSync(
+    entry,
+    `import fs from 'node:fs';
+fs.appendFileSync(${JSON.stringify(log)}, 'start\\n');
+process.stderr.write('Error: libonnxruntime.so.1: cannot open shared object file: No such file or directory\\n');
+process.exit(3);
+`,
+  );
+  return { entry, starts: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0) };
+}
+
+/** Fails instead of hanging: the old pool never settled these promises. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms))]);
+}
+
+describe('SessionPool when a host dies before it is ready', () => {
+  it('fails the waiting calls with its stderr, retries with a growing delay and gives up', async () => {
+    const host = dyingHost(tmpDir());
+    const p = new SessionPool({ hostEntry: host.entry, size: 1, restart: { firstDelayMs: 50, maxDelayMs: 200, maxFailedStarts: 4 } });
+    pools.push(p);
+    const first = within(p.pids(), 5000);
+    await expect(first).rejects.toThrow(SessionHostFailed);
+    await expect(first).rejects.toThrow(/exited with code 3 before it was ready; retrying in 0.05 s/);
+    await expect(first).rejects.toThrow(/libonnxruntime\.so\.1: cannot open shared object file/);
+    // 50 + 100 + 200 ms of backoff, then no more starts.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(host.starts()).toBe(4);
+    await expect(within(p.diagnostics(), 5000)).rejects.toThrow(/gave up after 4 failed starts\. Its last output:\nError: libonnxruntime/);
+    await expect(within(p.load('/nowhere/model.onnx', 'cpu'), 5000)).rejects.toThrow(/gave up after 4 failed starts/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(host.starts()).toBe(4);
+  });
+
+  it('stops retrying when closed', async () => {
+    const host = dyingHost(tmpDir());
+    const p = new SessionPool({ hostEntry: host.entry, size: 2, restart: { firstDelayMs: 300, maxDelayMs: 300, maxFailedStarts: 10 } });
+    await expect(within(p.pids(), 5000)).rejects.toThrow(SessionHostFailed);
+    await expect.poll(() => host.starts()).toBe(2);
+    await p.close();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(host.starts()).toBe(2);
   });
 });

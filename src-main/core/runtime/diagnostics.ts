@@ -28,6 +28,20 @@ export function cudaProviderPath(): string | null {
   }
 }
 
+/**
+ * Why there is no CUDA execution provider, and what to do about it, in the words that fit this
+ * install: a source checkout fetches it with `npm run setup:cuda`; a Linux x64 package ships it
+ * (package:linux checks), so there it is missing only from a broken install; onnxruntime-node has
+ * none for Windows or other platforms. The main process sets OCULAR_INSTALL=package when packaged.
+ */
+export function cudaProviderMissing(): string {
+  const target = `${process.platform}/${process.arch}`;
+  if (target !== 'linux/x64') return `onnxruntime-node has no CUDA execution provider for ${target}`;
+  if (process.env.OCULAR_INSTALL === 'package')
+    return 'the CUDA execution provider is missing from this Ocular package; reinstall Ocular from its Linux x64 package, which includes it';
+  return 'the CUDA execution provider is not installed; run `npm run setup:cuda` on a machine with an NVIDIA GPU';
+}
+
 const CUDA_LIBS = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcudnn.so.9', 'libnvinfer.so.10'];
 
 function ldconfigEntries(): Map<string, string> {
@@ -78,16 +92,18 @@ export function runtimeDiagnostics(onnxruntimeVersion: string): RuntimeDiagnosti
   const libs = process.platform === 'linux' ? CUDA_LIBS.map((name) => ({ name, path: findLibrary(name, cache) })) : [];
   const found = gpus();
   const notes: string[] = [];
-  if (!provider)
-    notes.push(
-      'The CUDA execution provider is not installed: sessions run on CPU. Run `npm run setup:cuda` on a machine with an NVIDIA GPU.',
-    );
+  if (!provider) {
+    const why = cudaProviderMissing();
+    notes.push(`${why[0]!.toUpperCase()}${why.slice(1)}. Sessions run on CPU.`);
+  }
   if (provider && libs.some((l) => !l.path))
     notes.push(
       `CUDA libraries not found: ${libs
         .filter((l) => !l.path)
         .map((l) => l.name)
-        .join(', ')}; CUDA sessions will fall back to CPU.`,
+        .join(
+          ', ',
+        )}; CUDA sessions will fall back to CPU. Install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9 where the loader finds them (ldconfig or LD_LIBRARY_PATH).`,
     );
   if (found.length === 0) notes.push('No NVIDIA GPU reported by nvidia-smi.');
   return {

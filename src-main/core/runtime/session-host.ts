@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
 import { generate } from '../generation/generate.js';
-import { cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
+import { cudaProviderMissing, cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
 const sessions = new Map<number, ort.InferenceSession>();
@@ -24,7 +24,7 @@ async function createSession(
   const cpu = () => ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
   if (device === 'cpu') return { session: await cpu(), ep: 'cpu', fallbackReason: null };
   if (!cudaProviderPath()) {
-    const reason = 'the CUDA execution provider is not installed (run `npm run setup:cuda`)';
+    const reason = cudaProviderMissing();
     if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${reason}.`);
     return { session: await cpu(), ep: 'cpu', fallbackReason: reason };
   }

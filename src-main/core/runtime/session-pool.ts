@@ -3,10 +3,15 @@
  * across jobs (keyed by model file and device); releasing a model frees its memory in the host.
  * A host that dies is restarted; every call it had in flight fails with the cause, and sessions it
  * held are reported lost, so the job using them fails with a message instead of hanging.
+ *
+ * A host that exits before it is ready (onnxruntime's native library failing to load, say) fails
+ * the calls waiting for it with its last stderr lines; the slot is retried with a doubling delay
+ * and given up after a few failed starts, so a broken install never turns into a fork loop.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { GenerateResult } from '../generation/generate.js';
+import { OutputTail } from '../util/output-tail.js';
 import type {
   CarrySpec,
   Device,
@@ -24,7 +29,19 @@ export interface SessionPoolOptions {
   size?: number;
   /** Extra environment for hosts (e.g. ELECTRON_RUN_AS_NODE when the backend runs inside Electron). */
   env?: NodeJS.ProcessEnv;
+  /** Restart policy for hosts that exit before they are ready. */
+  restart?: Partial<RestartPolicy>;
 }
+
+export interface RestartPolicy {
+  /** Delay before the first restart of a slot whose host died before it was ready; doubles each time. */
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** Consecutive failed starts after which the slot is given up. */
+  maxFailedStarts: number;
+}
+
+const DEFAULT_RESTART: RestartPolicy = { firstDelayMs: 250, maxDelayMs: 4000, maxFailedStarts: 5 };
 
 export interface SessionHandle extends LoadedSession {
   modelPath: string;
@@ -41,12 +58,22 @@ export class SessionCrashed extends Error {
   }
 }
 
+/** A pool process could not be started: the calls that needed it fail with this. */
+export class SessionHostFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionHostFailed';
+  }
+}
+
 interface Host {
   slot: number;
   child: ChildProcess;
+  /** The host's pid once it said it is ready; rejects if it exits first. */
   ready: Promise<number>;
   pending: Map<number, { resolve(v: unknown): void; reject(e: Error): void }>;
   sessions: Set<string>;
+  stderr: OutputTail;
 }
 
 export class SessionPool extends EventEmitter<{
@@ -56,13 +83,21 @@ export class SessionPool extends EventEmitter<{
   private readonly sessions = new Map<string, Promise<SessionHandle>>();
   private nextId = 1;
   private closed = false;
+  private readonly restart: RestartPolicy;
+  /** Consecutive failed starts per slot; reset when a host becomes ready. */
+  private readonly failedStarts: number[] = [];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   /** Sessions that asked for a GPU and got the CPU, with why. */
   private readonly fallbacks: Array<{ modelPath: string; reason: string }> = [];
 
   constructor(private readonly options: SessionPoolOptions) {
     super();
+    this.restart = { ...DEFAULT_RESTART, ...options.restart };
     const size = options.size ?? 2;
-    for (let slot = 0; slot < size; slot++) this.hosts.push(this.spawn(slot));
+    for (let slot = 0; slot < size; slot++) {
+      this.failedStarts.push(0);
+      this.hosts.push(this.spawn(slot));
+    }
   }
 
   /** Process ids of the hosts, in slot order (for diagnostics and tests). */
@@ -160,6 +195,8 @@ export class SessionPool extends EventEmitter<{
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     await Promise.all(
       this.hosts.map(
         (h) =>
@@ -176,24 +213,53 @@ export class SessionPool extends EventEmitter<{
     const child = fork(this.options.hostEntry, [], {
       serialization: 'advanced',
       env: { ...process.env, ...this.options.env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const stderr = new OutputTail();
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      process.stderr.write(chunk);
     });
     const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-    let markReady: (pid: number) => void;
-    const ready = new Promise<number>((resolve) => (markReady = resolve));
-    const host: Host = { slot, child, ready, pending, sessions: new Set() };
+    let started = false;
+    let markReady!: (pid: number) => void;
+    let failStart!: (err: Error) => void;
+    const ready = new Promise<number>((resolve, reject) => {
+      markReady = resolve;
+      failStart = reject;
+    });
+    ready.catch(() => undefined); // observed by whoever calls; a host nobody used must not raise an unhandled rejection
+    const host: Host = { slot, child, ready, pending, sessions: new Set(), stderr };
     child.on('message', (msg: FromHost) => {
-      if (msg.type === 'ready') return markReady(msg.pid);
+      if (msg.type === 'ready') {
+        started = true;
+        this.failedStarts[slot] = 0;
+        return markReady(msg.pid);
+      }
       const waiter = pending.get(msg.id);
       if (!waiter) return;
       pending.delete(msg.id);
       if (msg.ok) waiter.resolve(msg.value);
       else waiter.reject(new Error(msg.error));
     });
-    child.on('exit', (code, signal) => {
+    let startFailed = false;
+    const failedToStart = (how: string) => {
+      if (startFailed) return;
+      startFailed = true;
+      this.onStartFailed(host, how, failStart);
+    };
+    // 'error' without a pid: the process could not be spawned at all, and 'exit' may not follow.
+    child.on('error', (err) => {
+      if (child.pid === undefined) failedToStart(`could not be started: ${err.message}`);
+    });
+    // 'close', not 'exit': it comes after stderr has drained, so the tail holds the last words.
+    child.on('close', (code, signal) => {
       if (this.closed) return;
-      const cause = signal ? `the ONNX Runtime process was killed by ${signal}` : `the ONNX Runtime process exited with code ${code}`;
-      for (const waiter of pending.values()) waiter.reject(new SessionCrashed(`${cause} while running a model; it has been restarted.`));
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      if (!started) return failedToStart(`${how} before it was ready`);
+      const cause = `the ONNX Runtime process ${how}`;
+      for (const waiter of pending.values())
+        waiter.reject(new SessionCrashed(`${cause} while running a model; it has been restarted${stderr.suffix()}`));
       pending.clear();
       const lost = [...host.sessions];
       for (const key of lost) this.sessions.delete(key);
@@ -201,6 +267,25 @@ export class SessionPool extends EventEmitter<{
       this.hosts[slot] = this.spawn(slot);
     });
     return host;
+  }
+
+  /** A host died before it was ready: fail what waits for it, then retry the slot later or give it up. */
+  private onStartFailed(host: Host, how: string, failStart: (err: Error) => void): void {
+    if (this.closed || this.hosts[host.slot] !== host) return;
+    const failures = ++this.failedStarts[host.slot]!;
+    const givingUp = failures >= this.restart.maxFailedStarts;
+    const retry = givingUp ? `; gave up after ${failures} failed starts` : `; retrying in ${this.restartDelay(failures) / 1000} s`;
+    failStart(new SessionHostFailed(`The ONNX Runtime process ${how}${retry}${host.stderr.suffix()}`));
+    if (givingUp) return;
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (!this.closed) this.hosts[host.slot] = this.spawn(host.slot);
+    }, this.restartDelay(failures));
+    this.restartTimers.add(timer);
+  }
+
+  private restartDelay(failures: number): number {
+    return Math.min(this.restart.firstDelayMs * 2 ** (failures - 1), this.restart.maxDelayMs);
   }
 
   private async call<T>(host: Host, msg: ToHost): Promise<T> {

@@ -17,3 +17,13 @@ export function contentSecurityPolicy(extra: { connect?: string[]; img?: string[
     "frame-ancestors 'none'",
   ].join('; ');
 }
+
+/** Headers for the renderer's own files (index.html and its assets), in the app and over HTTP. */
+export function rendererHeaders(extra: { connect?: string[]; img?: string[] } = {}): Record<string, string> {
+  return {
+    'Content-Security-Policy': contentSecurityPolicy(extra),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+  };
+}

@@ -71,3 +71,21 @@ const MIME: Record<string, string> = {
 export function mimeType(file: string): string {
   return MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
+
+/** Types a browser would run or render as a document: workspace files are served as plain text instead. */
+const ACTIVE = new Set(['.html', '.htm', '.js', '.mjs', '.css', '.xhtml', '.xml']);
+
+/**
+ * Headers for a file served from a workspace (the HTTP /files route and the app protocol's files/):
+ * never active content, even if a dataset holds an HTML or SVG file. Active types go out as text,
+ * nothing is sniffed, and a document opened directly runs sandboxed with no scripts.
+ */
+export function workspaceFileHeaders(file: string): Record<string, string> {
+  const active = ACTIVE.has(path.extname(file).toLowerCase());
+  return {
+    'Content-Type': active ? 'text/plain; charset=utf-8' : mimeType(file),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    'Cache-Control': 'no-cache',
+  };
+}

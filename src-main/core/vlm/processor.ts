@@ -6,13 +6,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError, errorMessage } from '../errors.js';
+import { keepNativeOnnxRuntimeOut } from '../runtime/ort-boundary.js';
 
 type TransformersModule = typeof import('@huggingface/transformers');
 let transformers: Promise<TransformersModule> | null = null;
 
-/** Loaded lazily: the package is large and only model work needs it. */
+/**
+ * Loaded lazily: the package is large and only model work needs it. Ocular never runs models
+ * through it, so it is loaded without onnxruntime-node's native addon (see ort-boundary.ts).
+ */
 export function loadTransformers(): Promise<TransformersModule> {
-  transformers ??= import('@huggingface/transformers').then((mod) => {
+  if (transformers) return transformers;
+  keepNativeOnnxRuntimeOut();
+  transformers = import('@huggingface/transformers').then((mod) => {
     mod.env.allowRemoteModels = false;
     mod.env.allowLocalModels = true;
     mod.env.useBrowserCache = false;

@@ -7,12 +7,21 @@ import type { BackendEvent, Channel, ContractErrorPayload, RequestOf, ResponseOf
 
 type Envelope = { ok: true; result: unknown } | { ok: false; error: ContractErrorPayload };
 
+/** The desktop backend process's state (mirrors BackendStatus in src-main/electron/backend-messages.ts). */
+export type BackendStatus =
+  | { state: 'starting' }
+  | { state: 'running'; pid: number | null }
+  | { state: 'restarting'; reason: string; delayMs: number }
+  | { state: 'stopped'; reason: string };
+
 /** What the preload script exposes on window.ocular (see src-preload/index.ts). */
 export interface OcularBridge {
   invoke(channel: string, payload: unknown): Promise<Envelope>;
   onEvent(listener: (event: BackendEvent) => void): () => void;
   pickFolder(purpose: 'create' | 'open'): Promise<string | null>;
-  fileBaseUrl: string;
+  backendStatus(): Promise<BackendStatus | null>;
+  onBackendStatus(listener: (status: BackendStatus) => void): () => void;
+  restartBackend(): Promise<void>;
 }
 
 declare global {
@@ -91,10 +100,16 @@ export function subscribe(listener: Listener): () => void {
   };
 }
 
-/** URL of a file inside the open workspace, through the custom protocol or the HTTP file route. */
+/**
+ * Workspace files are served from the page's own origin at /files/ (the app protocol and `ocular
+ * serve` alike), so images drawn into canvases stay readable. Only the desktop dev server (vite,
+ * http://localhost) is another origin than the app protocol that serves them.
+ */
+const filesBase = bridge && (import.meta as { env?: { DEV?: boolean } }).env?.DEV ? 'ocular://app/files/' : '/files/';
+
+/** URL of a file inside the open workspace. */
 export function workspaceFileUrl(relativePath: string): string {
-  const encoded = relativePath.split('/').map(encodeURIComponent).join('/');
-  return bridge ? `${bridge.fileBaseUrl}${encoded}` : `/files/${encoded}`;
+  return `${filesBase}${relativePath.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 export const isDesktop = Boolean(bridge);
@@ -102,4 +117,18 @@ export const isDesktop = Boolean(bridge);
 export function pickFolder(purpose: 'create' | 'open'): Promise<string | null> {
   if (!bridge) return Promise.resolve(null);
   return bridge.pickFolder(purpose);
+}
+
+/** The desktop backend process's state; null under `ocular serve`, which has no such process. */
+export function backendStatus(): Promise<BackendStatus | null> {
+  return bridge ? bridge.backendStatus() : Promise.resolve(null);
+}
+
+export function subscribeBackendStatus(listener: (status: BackendStatus) => void): () => void {
+  return bridge ? bridge.onBackendStatus(listener) : () => undefined;
+}
+
+/** Start the desktop backend again after it stopped for good. */
+export function restartBackend(): Promise<void> {
+  return bridge ? bridge.restartBackend() : Promise.resolve();
 }

@@ -17,12 +17,16 @@ interface Reference {
   texts: string[];
   input_ids: number[][];
   attention_mask: number[][];
-  pixel_values_sums: number[];
   greedy_tokens: number[][];
   max_new_tokens: number;
+  /** Qwen fixtures: the images of each item, HF's M-RoPE positions and first-step logits. */
+  item_images?: number[][];
+  image_sizes?: Array<[number, number]>;
+  position_ids?: number[][][];
+  first_logits?: number[][];
 }
 
-const FAMILIES = ['llava', 'gemma3', 'idefics3'];
+const FAMILIES = ['llava', 'gemma3', 'idefics3', 'qwen2_5_vl', 'qwen3_vl'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });
@@ -31,10 +35,17 @@ afterAll(async () => {
   await pool.close();
 });
 
+function referenceItems(dir: string, reference: Reference) {
+  const image = (i: number) => path.join(dir, 'test-images', `${i}.png`);
+  return reference.prompts.map((prompt, i) =>
+    reference.item_images ? { images: reference.item_images[i]!.map(image), prompt } : { image: image(i), prompt },
+  );
+}
+
 for (const family of FAMILIES) {
   const dir = path.join(repoRoot, 'test', 'fixtures', 'vlm', `tiny-${family}`);
   const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as Reference;
-  const items = reference.prompts.map((prompt, i) => ({ image: path.join(dir, 'test-images', `${i}.png`), prompt }));
+  const items = referenceItems(dir, reference);
 
   describe(`tiny ${family} export`, () => {
     it('templates, tokenizes and merges image features like the Python processor', async () => {
@@ -43,25 +54,34 @@ for (const family of FAMILIES) {
       expect(prefix.texts).toEqual(reference.texts);
       expect(prefix.inputIds).toEqual(reference.input_ids);
       expect(Array.from(prefix.attentionMask)).toEqual(reference.attention_mask.flat());
-      // Per-token metadata: every image token carries its patch position; text and padding do not.
-      const row = prefix.tokens[0]!;
-      const image = row.filter((t) => t.modality === 'image');
-      expect(image.length).toBe(vlm.family.layout.tokensPerImage);
-      const grid = image.filter((t) => t.patchRow !== null);
-      expect(grid.length).toBe(vlm.family.layout.gridRows * vlm.family.layout.gridCols);
-      expect(grid.map((t) => [t.patchRow, t.patchCol])).toEqual(
-        Array.from({ length: grid.length }, (_, k) => [Math.floor(k / vlm.family.layout.gridCols), k % vlm.family.layout.gridCols]),
-      );
-      expect(row.filter((t) => t.modality === 'text').every((t) => t.patchRow === null && t.image === null)).toBe(true);
+      // Per-token metadata: every image token carries its image, tile, cell and box; text and padding do not.
+      for (const row of prefix.tokens) {
+        const image = row.filter((t) => t.modality === 'image');
+        expect(image.every((t) => t.image !== null && t.tile !== null && t.box !== null)).toBe(true);
+        expect(row.filter((t) => t.modality !== 'image').every((t) => t.patchRow === null && t.image === null && t.box === null)).toBe(
+          true,
+        );
+      }
+      if (reference.position_ids) {
+        // M-RoPE: the positions transformers' get_rope_index computes for the same left-padded batch.
+        expect(Array.from(prefix.mrope!.ids, Number)).toEqual(reference.position_ids.flat(2));
+      }
     });
 
-    it('answers a batch of 8 images with the same greedy tokens as PyTorch', async () => {
+    it(`answers a batch of ${items.length} prompts with the same greedy tokens as PyTorch`, async () => {
       const vlm = await VlmPipeline.load(dir, pool, 'cpu');
-      expect(items).toHaveLength(8);
-      const { outputs, result } = await vlm.generate(items, { maxNewTokens: reference.max_new_tokens });
+      expect(items.length).toBeGreaterThanOrEqual(5);
+      const { outputs, result } = await vlm.generate(items, { maxNewTokens: reference.max_new_tokens, returnFirstLogits: true });
       expect(outputs.map((o) => o.tokenIds)).toEqual(reference.greedy_tokens);
       expect(outputs.every((o) => typeof o.text === 'string')).toBe(true);
       expect(result.steps).toBeLessThanOrEqual(reference.max_new_tokens);
+      if (reference.first_logits) {
+        // The whole prompt pass (vision tower, merge, M-RoPE, decoder) against HF's logits.
+        const vocab = reference.first_logits[0]!.length;
+        const diff = Math.max(...reference.first_logits.flat().map((v, i) => Math.abs(v - result.firstLogits![i]!)));
+        expect(result.firstLogits!.length).toBe(reference.first_logits.length * vocab);
+        expect(diff).toBeLessThan(1e-3);
+      }
     });
   });
 }

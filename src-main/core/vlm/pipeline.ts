@@ -14,6 +14,9 @@ import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-pr
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
 import { familySpec, type FamilySpec } from './families.js';
+import { appendMrope, mropePositions, type MropePositions } from './mrope.js';
+import { imageTokens, type Box, type ImageTokenMeta } from './patch-layout.js';
+import { processItem, visionFeeds } from './process-items.js';
 import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
 
 export interface TokenInfo {
@@ -21,14 +24,20 @@ export interface TokenInfo {
   modality: 'image' | 'text' | 'pad';
   /** Index of the image within the batch item (image tokens only). */
   image: number | null;
-  /** Patch grid position; null for image tokens outside the grid (CLS) and for text. */
+  /** The image's tile (anyres / image splitting; 0 for a single view); null for text. */
+  tile: number | null;
+  /** Cell in the tile's token grid; null for image tokens outside the grid (CLS) and for text. */
   patchRow: number | null;
   patchCol: number | null;
+  /** The pixels of the original image the token stands for: [x0, y0, x1, y1]; null for text. */
+  box: Box | null;
 }
 
 export interface VlmItem {
   /** Image file path (inside the dataset) or an already loaded transformers.js RawImage. */
-  image: string | unknown;
+  image?: string | unknown;
+  /** Several images for one prompt (families that take them; see FamilySpec.maxImagesPerItem). */
+  images?: Array<string | unknown>;
   prompt: string;
 }
 
@@ -43,37 +52,16 @@ export interface PreparedPrefix {
   texts: string[];
   /** The processor outputs the vision encoder reads, for running edited (tapped) vision graphs. */
   visionFeeds: Record<string, WireTensor>;
+  /** Per item, its image tokens' metadata in the order the vision encoder returns their features. */
+  imageMeta: ImageTokenMeta[][];
+  /** Qwen's M-RoPE positions, when the family uses them. */
+  mrope?: MropePositions;
 }
 
 export interface GenerationOutput {
   text: string;
   tokenIds: number[];
   finishReason: 'eos' | 'length';
-}
-
-function toWire(t: { type: string; dims: number[]; data: unknown }): WireTensor {
-  return { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
-}
-
-/** Stack per-item tensors along the batch axis; their other dimensions must agree. */
-function concatBatch(parts: WireTensor[], name: string): WireTensor {
-  const first = parts[0]!;
-  const rest = first.dims.slice(1).join(',');
-  if (parts.some((p) => p.dims.slice(1).join(',') !== rest)) {
-    throw new OcularError(
-      'invalid_request',
-      `Items produce '${name}' of different shapes (${parts.map((p) => `[${p.dims}]`).join(' ')}); batch them separately.`,
-    );
-  }
-  const total = parts.reduce((n, p) => n + p.data.length, 0);
-  const Ctor = first.data.constructor as new (n: number) => WireTensor['data'];
-  const data = new Ctor(total);
-  let offset = 0;
-  for (const p of parts) {
-    (data as Float32Array).set(p.data as Float32Array, offset);
-    offset += p.data.length;
-  }
-  return { type: first.type, dims: [parts.reduce((n, p) => n + p.dims[0]!, 0), ...first.dims.slice(1)], data };
 }
 
 export class VlmPipeline {
@@ -119,14 +107,18 @@ export class VlmPipeline {
   }
 
   /** Feeds for one full forward pass of a decoder graph over a prefix (empty states). */
-  prefillFeeds(prefix: Pick<PreparedPrefix, 'embeds' | 'batch' | 'length' | 'width' | 'attentionMask'>): Record<string, WireTensor> {
+  prefillFeeds(
+    prefix: Pick<PreparedPrefix, 'embeds' | 'batch' | 'length' | 'width' | 'attentionMask' | 'mrope'>,
+  ): Record<string, WireTensor> {
     const { batch, length, width } = prefix;
     const feeds: Record<string, WireTensor> = {
       inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
       attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
     };
     if (this.decoder.positionIds)
-      feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
+      feeds.position_ids = prefix.mrope
+        ? { type: 'int64', dims: [3, batch, length], data: prefix.mrope.ids }
+        : { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
     return { ...feeds, ...emptyStates(this.decoder.states, batch) };
   }
 
@@ -159,25 +151,14 @@ export class VlmPipeline {
       mask.set(prefix.attentionMask.subarray(r * prefix.length, (r + 1) * prefix.length), r * length);
       mask.fill(1, r * length + prefix.length, r * length + prefix.length + extra[r]!.length);
     }
-    return { prefix: { ...prefix, embeds, attentionMask: mask, length }, extraLength: longest };
+    const mrope = prefix.mrope && appendMrope(prefix.mrope, prefix.batch, prefix.length, longest);
+    return { prefix: { ...prefix, embeds, attentionMask: mask, length, ...(mrope ? { mrope } : {}) }, extraLength: longest };
   }
 
-  /** One image and its chat-templated text through the family's processor. */
-  private process(image: unknown, text: string): Promise<any> {
-    const { processor } = this.loaded;
-    switch (this.family.processorCall) {
-      case 'images-first':
-        return processor([image], [text]);
-      case 'text-first':
-        return processor([text], [image]);
-      case 'text-first-nested':
-        return processor([text], [[image]]);
-    }
-  }
-
-  /** The chat-templated prompt for one image and one question. */
-  chatText(prompt: string): string {
-    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }], {
+  /** The chat-templated prompt for a question about `images` images (shown before the question). */
+  chatText(prompt: string, images = 1): string {
+    const content = [...Array.from({ length: images }, () => ({ type: 'image' })), { type: 'text', text: prompt }];
+    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content }], {
       tokenize: false,
       add_generation_prompt: true,
     }) as string;
@@ -194,81 +175,94 @@ export class VlmPipeline {
 
   async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
     const { RawImage } = await loadTransformers();
-    const texts = items.map((it) => this.chatText(it.prompt));
-    // Each item goes through the processor alone, then the batch is left-padded here: processors
-    // differ in whether (and on which side) they pad, and generation needs left padding.
-    const perItem: any[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const image = typeof items[i]!.image === 'string' ? await RawImage.read(items[i]!.image as string) : items[i]!.image;
-      perItem.push(await this.process(image, texts[i]!));
+    const texts: string[] = [];
+    const processed = [];
+    for (const item of items) {
+      const sources = item.images ?? (item.image === undefined ? [] : [item.image]);
+      const images = [];
+      for (const src of sources) images.push(typeof src === 'string' ? await RawImage.read(src) : src);
+      const text = this.chatText(item.prompt, images.length);
+      texts.push(text);
+      processed.push(await processItem(this.loaded.processor, this.family, images as Array<{ width: number; height: number }>, text));
     }
     const batch = items.length;
-    const rowsIds = perItem.map((inp) => Array.from(inp.input_ids.data as BigInt64Array, Number));
-    const length = Math.max(...rowsIds.map((r) => r.length));
+    const length = Math.max(...processed.map((p) => p.inputIds.length));
     const padId = Number(this.loaded.tokenizer.pad_token_id ?? 0);
-    const inputIds = rowsIds.map((r) => [...new Array<number>(length - r.length).fill(padId), ...r]);
+    const inputIds = processed.map((p) => [...new Array<number>(length - p.inputIds.length).fill(padId), ...p.inputIds]);
     const attentionMask = new Uint8Array(batch * length);
-    rowsIds.forEach((r, i) => attentionMask.fill(1, i * length + (length - r.length), (i + 1) * length));
+    processed.forEach((p, i) => attentionMask.fill(1, i * length + (length - p.inputIds.length), (i + 1) * length));
+    const imageMeta = processed.map((p) => p.images.flatMap((image, j) => imageTokens(j, this.family.tiles(image))));
 
-    const visionFeeds: Record<string, WireTensor> = {};
-    for (const name of this.sessions.vision.inputNames) {
-      if (!perItem[0][name])
-        throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
-      visionFeeds[name] = concatBatch(
-        perItem.map((inp) => toWire(inp[name])),
-        name,
-      );
-    }
-    const features = (await this.pool.run(this.sessions.vision, visionFeeds)).image_features;
-    if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
-    const width = features.dims[features.dims.length - 1]!;
-    const featureData = features.data as Float32Array;
+    const hasImages = processed.some((p) => p.images.length > 0);
+    const feeds = hasImages ? visionFeeds(processed, this.sessions.vision.inputNames) : {};
+    const features = hasImages ? (await this.pool.run(this.sessions.vision, feeds)).image_features : undefined;
+    if (hasImages && !features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
     const embeds = await this.embedTokens(inputIds);
+    const width = embeds.length / (batch * length);
+    const tokens = this.mergeImageFeatures(embeds, inputIds, attentionMask, imageMeta, features?.data as Float32Array | undefined, width);
+    const mrope =
+      this.family.positions === 'mrope'
+        ? mropePositions({
+            inputIds,
+            attentionMask,
+            grids: processed.flatMap((p) => p.images.map((im) => im.grid!)),
+            imageTokenId: this.family.imageTokenId,
+            mergeSize: this.family.mergeSize,
+          })
+        : undefined;
+    return {
+      embeds,
+      batch,
+      length,
+      width,
+      attentionMask,
+      inputIds,
+      tokens,
+      texts,
+      visionFeeds: feeds,
+      imageMeta,
+      ...(mrope ? { mrope } : {}),
+    };
+  }
 
-    // Replace image tokens, in reading order, with the image features.
-    const tokens: TokenInfo[][] = [];
-    const { imageTokenId, layout } = this.family;
+  /**
+   * Replace image tokens, in reading order, with the image features (in place in `embeds`), and
+   * describe every token: text, padding, or an image token with its image, tile, cell and box.
+   */
+  private mergeImageFeatures(
+    embeds: Float32Array,
+    inputIds: number[][],
+    attentionMask: Uint8Array,
+    imageMeta: ImageTokenMeta[][],
+    features: Float32Array | undefined,
+    width: number,
+  ): TokenInfo[][] {
+    const none = { image: null, tile: null, patchRow: null, patchCol: null, box: null };
+    const length = inputIds[0]?.length ?? 0;
+    const totalFeatures = features ? features.length / width : 0;
     let next = 0;
-    const totalFeatures = featureData.length / width;
-    for (let r = 0; r < batch; r++) {
-      const row: TokenInfo[] = [];
-      let imageTokens = 0;
-      for (let i = 0; i < length; i++) {
-        const tokenId = inputIds[r]![i]!;
-        if (!attentionMask[r * length + i]) {
-          row.push({ tokenId, modality: 'pad', image: null, patchRow: null, patchCol: null });
-          continue;
-        }
-        if (tokenId !== imageTokenId) {
-          row.push({ tokenId, modality: 'text', image: null, patchRow: null, patchCol: null });
-          continue;
-        }
-        if (next >= totalFeatures)
-          throw new OcularError(
-            'invalid_request',
-            `The prompts hold more image tokens than the vision encoder produced features (${totalFeatures}).`,
-          );
-        embeds.set(featureData.subarray(next * width, (next + 1) * width), (r * length + i) * width);
+    const tokens = inputIds.map((ids, r) => {
+      let k = 0;
+      const row = ids.map((tokenId, i): TokenInfo => {
+        if (!attentionMask[r * length + i]) return { tokenId, modality: 'pad', ...none };
+        if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...none };
+        const meta = imageMeta[r]![k++];
+        if (!meta || next >= totalFeatures)
+          throw new OcularError('invalid_request', `Item ${r} holds more image tokens than its images make (${imageMeta[r]!.length}).`);
+        embeds.set(features!.subarray(next * width, (next + 1) * width), (r * length + i) * width);
         next++;
-        const k = imageTokens % layout.tokensPerImage;
-        const inGrid = k >= layout.leadingTokens ? k - layout.leadingTokens : null;
-        row.push({
-          tokenId,
-          modality: 'image',
-          image: Math.floor(imageTokens / layout.tokensPerImage),
-          patchRow: inGrid === null ? null : Math.floor(inGrid / layout.gridCols),
-          patchCol: inGrid === null ? null : inGrid % layout.gridCols,
-        });
-        imageTokens++;
-      }
-      tokens.push(row);
-    }
+        return { tokenId, modality: 'image', ...meta };
+      });
+      if (k !== imageMeta[r]!.length)
+        throw new OcularError('invalid_request', `Item ${r} holds ${k} image tokens but its images make ${imageMeta[r]!.length}.`);
+      return row;
+    });
     if (next !== totalFeatures)
       throw new OcularError(
         'invalid_request',
         `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`,
       );
-    return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts, visionFeeds };
+    return tokens;
   }
 
   /**
@@ -307,6 +301,7 @@ export class VlmPipeline {
       eosTokenIds: this.eosTokenIds,
       sampling: options.sampling,
       positionIds: this.decoder.positionIds,
+      ...(prefix.mrope ? { mrope: prefix.mrope } : {}),
       ignoreEos: options.ignoreEos,
     });
     const outputs = result.tokens.map((ids, r) => ({

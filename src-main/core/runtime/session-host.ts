@@ -6,6 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
+import { cachedEmbedding, type Embed } from '../generation/embedding-cache.js';
 import { generate } from '../generation/generate.js';
 import { cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
@@ -34,6 +35,21 @@ async function createSession(
     if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`, { cause: err });
     return { session: await cpu(), ep: 'cpu', fallbackReason: `CUDA session failed: ${errorMessage(err)}` };
   }
+}
+
+/** Per embedding session, its rows remembered across generation steps and calls (embedding-cache.ts). */
+const embedders = new Map<number, Embed>();
+
+function embedder(sessionId: number, session: ort.InferenceSession): Embed {
+  let embed = embedders.get(sessionId);
+  if (!embed) {
+    embed = cachedEmbedding(async (ids) => {
+      const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length, 1]) });
+      return out.inputs_embeds!.data as Float32Array;
+    });
+    embedders.set(sessionId, embed);
+  }
+  return embed;
 }
 
 /** Tensors carried between runs, by key (see CarrySpec). */
@@ -88,6 +104,7 @@ async function handle(msg: ToHost): Promise<unknown> {
       return carried.delete(msg.key);
     case 'release': {
       await sessions.get(msg.sessionId)?.release();
+      embedders.delete(msg.sessionId);
       return sessions.delete(msg.sessionId);
     }
     case 'diagnostics':
@@ -98,10 +115,7 @@ async function handle(msg: ToHost): Promise<unknown> {
       return generate({
         ...msg.options,
         step: async (feeds) => fromOrt(await decoder.run(toFeeds(feeds))),
-        embed: async (ids) => {
-          const out = await embed.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length, 1]) });
-          return out.inputs_embeds!.data as Float32Array;
-        },
+        embed: embedder(msg.embed, embed),
       });
     }
   }

@@ -84,3 +84,43 @@ export function splitTiles(
   tiles.push(wholeImage(width, height, grid, grid));
   return tiles;
 }
+
+/**
+ * Where the vision tower's own tokens (before Qwen's merge, Idefics3's pixel shuffle or Gemma-3's
+ * pooling) look, for harvesting vision taps. `tiles` are each image's tiles (as the family lays
+ * them out) and `grids` Qwen's (t, h, w) per image. Qwen's packed tokens [patches, d] come in the
+ * processor's merge-block order (each merge x merge block of patches contiguous); other towers give
+ * [tiles, tokens, d] with an optional leading CLS token per tile.
+ */
+export function visionTokens(
+  dims: number[],
+  tiles: Tile[][],
+  grids: Array<[number, number, number] | undefined>,
+  merge: number,
+): ImageTokenMeta[] {
+  const out: ImageTokenMeta[] = [];
+  if (dims.length === 2) {
+    tiles.forEach((imageTiles, image) => {
+      const [t, h, w] = grids[image] ?? [0, 0, 0];
+      const tile: Tile = { ...imageTiles[0]!, rows: h, cols: w };
+      for (let j = 0; j < t * h * w; j++) {
+        const within = j % (h * w);
+        const block = Math.floor(within / (merge * merge));
+        const row = Math.floor(block / (w / merge)) * merge + (Math.floor(within / merge) % merge);
+        const col = (block % (w / merge)) * merge + (within % merge);
+        out.push({ image, tile: 0, patchRow: row, patchCol: col, box: cellBox(tile, row, col) });
+      }
+    });
+  } else {
+    const [count, tokens] = dims as [number, number];
+    const flat = tiles.flatMap((imageTiles, image) => imageTiles.map((tile, t) => ({ image, t, tile })));
+    if (flat.length !== count) throw new Error(`The vision tower returned ${count} tiles where the processor made ${flat.length}.`);
+    const side = Math.round(Math.sqrt(tokens));
+    const leading = side * side === tokens ? 0 : 1;
+    const grid = Math.round(Math.sqrt(tokens - leading));
+    if (grid * grid !== tokens - leading) throw new Error(`${tokens} vision tokens per tile do not form a square grid.`);
+    for (const { image, t, tile } of flat)
+      out.push(...imageTokens(image, [{ ...tile, rows: grid, cols: grid, leading }]).map((m) => ({ ...m, tile: t })));
+  }
+  return out;
+}

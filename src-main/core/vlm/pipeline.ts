@@ -13,9 +13,9 @@ import { readModel } from '../onnx/model-io.js';
 import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
-import { familySpec, type FamilySpec } from './families.js';
+import { familySpec, type FamilySpec, type ProcessedImage } from './families.js';
 import { appendMrope, mropePositions, type MropePositions } from './mrope.js';
-import { imageTokens, type Box, type ImageTokenMeta } from './patch-layout.js';
+import { imageTokens, visionTokens, type Box, type ImageTokenMeta } from './patch-layout.js';
 import { processItem, visionFeeds } from './process-items.js';
 import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
 
@@ -50,10 +50,12 @@ export interface PreparedPrefix {
   inputIds: number[][];
   tokens: TokenInfo[][];
   texts: string[];
-  /** The processor outputs the vision encoder reads, for running edited (tapped) vision graphs. */
-  visionFeeds: Record<string, WireTensor>;
+  /** Per item, the vision encoder's inputs (empty without images), for running edited (tapped) vision graphs. */
+  visionFeeds: Array<Record<string, WireTensor>>;
   /** Per item, its image tokens' metadata in the order the vision encoder returns their features. */
   imageMeta: ImageTokenMeta[][];
+  /** Per item, what the processor made of each image (sizes, Qwen grids, Idefics3 splits). */
+  images: ProcessedImage[][];
   /** Qwen's M-RoPE positions, when the family uses them. */
   mrope?: MropePositions;
 }
@@ -63,6 +65,8 @@ export interface GenerationOutput {
   tokenIds: number[];
   finishReason: 'eos' | 'length';
 }
+
+const NO_IMAGE = { image: null, tile: null, patchRow: null, patchCol: null, box: null };
 
 export class VlmPipeline {
   private constructor(
@@ -193,13 +197,30 @@ export class VlmPipeline {
     processed.forEach((p, i) => attentionMask.fill(1, i * length + (length - p.inputIds.length), (i + 1) * length));
     const imageMeta = processed.map((p) => p.images.flatMap((image, j) => imageTokens(j, this.family.tiles(image))));
 
-    const hasImages = processed.some((p) => p.images.length > 0);
-    const feeds = hasImages ? visionFeeds(processed, this.sessions.vision.inputNames) : {};
-    const features = hasImages ? (await this.pool.run(this.sessions.vision, feeds)).image_features : undefined;
-    if (hasImages && !features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
-    const embeds = await this.embedTokens(inputIds);
+    // One vision run for the batch's images, at the same time as the token embedding (often in the other pool process).
+    const withImages = processed.filter((p) => p.images.length > 0);
+    const names = this.sessions.vision.inputNames;
+    const [features, embeds] = await Promise.all([
+      withImages.length ? this.encodeImages(visionFeeds(withImages, names)) : undefined,
+      this.embedTokens(inputIds),
+    ]);
     const width = embeds.length / (batch * length);
-    const tokens = this.mergeImageFeatures(embeds, inputIds, attentionMask, imageMeta, features?.data as Float32Array | undefined, width);
+    let offset = 0;
+    const tokens = processed.map((p, r) => {
+      const pads = length - p.inputIds.length;
+      const count = imageMeta[r]!.length * width;
+      const itemFeatures = features?.subarray(offset, offset + count);
+      offset += count;
+      const row = embeds.subarray((r * length + pads) * width, (r + 1) * length * width);
+      const merged = this.mergeImageFeatures(row, p.inputIds, imageMeta[r]!, itemFeatures, width, r);
+      return [...inputIds[r]!.slice(0, pads).map((tokenId): TokenInfo => ({ tokenId, modality: 'pad', ...NO_IMAGE })), ...merged];
+    });
+    const total = features ? features.length / width : 0;
+    if (offset / width !== total)
+      throw new OcularError(
+        'invalid_request',
+        `The vision encoder produced ${total} features but the prompts hold ${offset / width} image tokens.`,
+      );
     const mrope =
       this.family.positions === 'mrope'
         ? mropePositions({
@@ -210,7 +231,9 @@ export class VlmPipeline {
             mergeSize: this.family.mergeSize,
           })
         : undefined;
+    const feeds = processed.map((p) => (p.images.length ? visionFeeds([p], names) : {}));
     return {
+      images: processed.map((p) => p.images),
       embeds,
       batch,
       length,
@@ -225,44 +248,53 @@ export class VlmPipeline {
     };
   }
 
+  /** Where each of an item's vision-tower tokens looks, for a vision tap output of shape `dims`. */
+  visionTokenMeta(prefix: PreparedPrefix, item: number, dims: number[]): ImageTokenMeta[] {
+    const images = prefix.images[item]!;
+    return visionTokens(
+      dims,
+      images.map((im) => this.family.tiles(im)),
+      images.map((im) => im.grid),
+      this.family.mergeSize,
+    );
+  }
+
+  private async encodeImages(feeds: Record<string, WireTensor>): Promise<Float32Array> {
+    const features = (await this.pool.run(this.sessions.vision, feeds)).image_features;
+    if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
+    return features.data as Float32Array;
+  }
+
   /**
-   * Replace image tokens, in reading order, with the image features (in place in `embeds`), and
-   * describe every token: text, padding, or an image token with its image, tile, cell and box.
+   * Replace one item's image tokens, in reading order, with its image features (in place in
+   * `embeds`, the item's rows), and describe every token: text, or an image token with its image,
+   * tile, cell and box.
    */
   private mergeImageFeatures(
     embeds: Float32Array,
-    inputIds: number[][],
-    attentionMask: Uint8Array,
-    imageMeta: ImageTokenMeta[][],
+    inputIds: number[],
+    imageMeta: ImageTokenMeta[],
     features: Float32Array | undefined,
     width: number,
-  ): TokenInfo[][] {
-    const none = { image: null, tile: null, patchRow: null, patchCol: null, box: null };
-    const length = inputIds[0]?.length ?? 0;
-    const totalFeatures = features ? features.length / width : 0;
-    let next = 0;
-    const tokens = inputIds.map((ids, r) => {
-      let k = 0;
-      const row = ids.map((tokenId, i): TokenInfo => {
-        if (!attentionMask[r * length + i]) return { tokenId, modality: 'pad', ...none };
-        if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...none };
-        const meta = imageMeta[r]![k++];
-        if (!meta || next >= totalFeatures)
-          throw new OcularError('invalid_request', `Item ${r} holds more image tokens than its images make (${imageMeta[r]!.length}).`);
-        embeds.set(features!.subarray(next * width, (next + 1) * width), (r * length + i) * width);
-        next++;
-        return { tokenId, modality: 'image', ...meta };
-      });
-      if (k !== imageMeta[r]!.length)
-        throw new OcularError('invalid_request', `Item ${r} holds ${k} image tokens but its images make ${imageMeta[r]!.length}.`);
-      return row;
-    });
-    if (next !== totalFeatures)
+    item: number,
+  ): TokenInfo[] {
+    const total = features ? features.length / width : 0;
+    if (total !== imageMeta.length)
       throw new OcularError(
         'invalid_request',
-        `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`,
+        `Item ${item}: the vision encoder produced ${total} features but its images make ${imageMeta.length} image tokens.`,
       );
-    return tokens;
+    let k = 0;
+    const row = inputIds.map((tokenId, i): TokenInfo => {
+      if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...NO_IMAGE };
+      const meta = imageMeta[k];
+      if (!meta) throw new OcularError('invalid_request', `Item ${item} holds more image tokens than its images make (${total}).`);
+      embeds.set(features!.subarray(k * width, (k + 1) * width), i * width);
+      k++;
+      return { tokenId, modality: 'image', ...meta };
+    });
+    if (k !== total) throw new OcularError('invalid_request', `Item ${item} holds ${k} image tokens but its images make ${total}.`);
+    return row;
   }
 
   /**

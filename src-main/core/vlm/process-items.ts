@@ -27,6 +27,7 @@ export function toWire(t: { type: string; dims: number[]; data: unknown }): Wire
 
 function concatAxis0(parts: WireTensor[], name: string): WireTensor {
   const first = parts[0]!;
+  if (parts.length === 1) return first;
   const rest = first.dims.slice(1).join(',');
   if (parts.some((p) => p.dims.slice(1).join(',') !== rest))
     throw new OcularError(

@@ -18,7 +18,7 @@ import { processItem, visionFeeds } from '../src-main/core/vlm/process-items';
 
 const root = process.cwd();
 const rounds = Number(process.argv[2] ?? 9);
-const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 16);
+const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 32);
 const FAMILIES: Record<string, string> = {
   llava: 'LlavaForConditionalGeneration',
   gemma3: 'Gemma3ForConditionalGeneration',

@@ -7,7 +7,8 @@
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
 import { cachedEmbedding, type Embed } from '../generation/embedding-cache.js';
-import { generate } from '../generation/generate.js';
+import { generate, type GenerateOptions } from '../generation/generate.js';
+import { mergeImageFeatures, type PrefixInputs } from '../generation/prefix.js';
 import { cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
@@ -50,6 +51,19 @@ function embedder(sessionId: number, session: ort.InferenceSession): Embed {
     embedders.set(sessionId, embed);
   }
   return embed;
+}
+
+/** Token embeddings of the prompt with the image features merged in, all computed in this process. */
+async function buildPrefix(inputs: PrefixInputs, embed: ort.InferenceSession): Promise<GenerateOptions['prefix']> {
+  const { batch, length } = inputs;
+  // One after the other: both use all cores (ORT's intra-op threads).
+  const vision = inputs.vision ? await need(inputs.vision.session).run(toFeeds(inputs.vision.feeds)) : undefined;
+  const tokens = await embed.run({ input_ids: new ort.Tensor('int64', inputs.inputIds, [batch, length]) });
+  const embeds = tokens.inputs_embeds!.data as Float32Array;
+  const width = embeds.length / (batch * length);
+  if (inputs.vision && !vision?.image_features) throw new Error('The vision encoder has no image_features output.');
+  mergeImageFeatures(embeds, inputs.inputIds, inputs.imageTokenId, vision?.image_features?.data as Float32Array | undefined, width);
+  return { embeds, batch, length, width, attentionMask: inputs.attentionMask };
 }
 
 /** Tensors carried between runs, by key (see CarrySpec). */
@@ -112,8 +126,10 @@ async function handle(msg: ToHost): Promise<unknown> {
     case 'generate': {
       const decoder = need(msg.decoder);
       const embed = need(msg.embed);
+      const { prefix } = msg.options;
       return generate({
         ...msg.options,
+        prefix: 'embeds' in prefix ? prefix : await buildPrefix(prefix, embed),
         step: async (feeds) => fromOrt(await decoder.run(toFeeds(feeds))),
         embed: embedder(msg.embed, embed),
       });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
 import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
+import { mergeImageFeatures } from '../generation/prefix.js';
 import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-protocol.js';
@@ -16,7 +17,7 @@ import type { SessionHandle } from '../runtime/session-pool.js';
 import { familySpec, type FamilySpec, type ProcessedImage } from './families.js';
 import { appendMrope, mropePositions, type MropePositions } from './mrope.js';
 import { imageTokens, visionTokens, type Box, type ImageTokenMeta } from './patch-layout.js';
-import { processItem, visionFeeds } from './process-items.js';
+import { processItem, visionFeeds, type ProcessedItem } from './process-items.js';
 import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
 
 export interface TokenInfo {
@@ -41,23 +42,30 @@ export interface VlmItem {
   prompt: string;
 }
 
-export interface PreparedPrefix {
-  embeds: Float32Array;
+/** A batch's prompts laid out: ids, masks, per-token metadata and vision inputs, before any model runs. */
+export interface PromptLayout {
   batch: number;
   length: number;
-  width: number;
   attentionMask: Uint8Array;
   inputIds: number[][];
   tokens: TokenInfo[][];
   texts: string[];
   /** Per item, the vision encoder's inputs (empty without images), for running edited (tapped) vision graphs. */
   visionFeeds: Array<Record<string, WireTensor>>;
+  /** The vision encoder's inputs for all the batch's images at once (null without images). */
+  batchVisionFeeds: Record<string, WireTensor> | null;
   /** Per item, its image tokens' metadata in the order the vision encoder returns their features. */
   imageMeta: ImageTokenMeta[][];
   /** Per item, what the processor made of each image (sizes, Qwen grids, Idefics3 splits). */
   images: ProcessedImage[][];
   /** Qwen's M-RoPE positions, when the family uses them. */
   mrope?: MropePositions;
+}
+
+/** A layout with its input embeddings (image features merged at the image tokens), [batch, length, width]. */
+export interface PreparedPrefix extends PromptLayout {
+  embeds: Float32Array;
+  width: number;
 }
 
 export interface GenerationOutput {
@@ -98,8 +106,8 @@ export class VlmPipeline {
     const decoder = decoderSignature(readModel(files.decoder).graph, files.decoder);
     if (decoder.states.length === 0)
       throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
-    const [dec, embed] = await pool.loadTogether([files.decoder, files.embed], device);
-    const vision = await pool.load(files.vision, device);
+    // Together: generation builds its prefix where the decoder runs (see generate()).
+    const [dec, embed, vision] = await pool.loadTogether([files.decoder, files.embed, files.vision], device);
     const generationFile = path.join(abs, 'generation_config.json');
     const generation = fs.existsSync(generationFile)
       ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] })
@@ -107,7 +115,17 @@ export class VlmPipeline {
     const eos =
       generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
-    return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds, device);
+    return new VlmPipeline(
+      files,
+      abs,
+      pool,
+      loaded,
+      family,
+      { vision: vision!, embed: embed!, decoder: dec! },
+      decoder,
+      eosTokenIds,
+      device,
+    );
   }
 
   /** Feeds for one full forward pass of a decoder graph over a prefix (empty states). */
@@ -177,10 +195,15 @@ export class VlmPipeline {
     return out.inputs_embeds!.data as Float32Array;
   }
 
-  async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
+  /**
+   * The batch's prompts laid out without running a model: processed one item at a time (processors
+   * differ in whether and on which side they pad; generation needs left padding, done here), token
+   * ids, per-token metadata, M-RoPE positions and the vision encoder's inputs.
+   */
+  async layout(items: VlmItem[]): Promise<PromptLayout> {
     const { RawImage } = await loadTransformers();
     const texts: string[] = [];
-    const processed = [];
+    const processed: ProcessedItem[] = [];
     for (const item of items) {
       const sources = item.images ?? (item.image === undefined ? [] : [item.image]);
       const images = [];
@@ -196,31 +219,7 @@ export class VlmPipeline {
     const attentionMask = new Uint8Array(batch * length);
     processed.forEach((p, i) => attentionMask.fill(1, i * length + (length - p.inputIds.length), (i + 1) * length));
     const imageMeta = processed.map((p) => p.images.flatMap((image, j) => imageTokens(j, this.family.tiles(image))));
-
-    // One vision run for the batch's images, at the same time as the token embedding (often in the other pool process).
-    const withImages = processed.filter((p) => p.images.length > 0);
-    const names = this.sessions.vision.inputNames;
-    const [features, embeds] = await Promise.all([
-      withImages.length ? this.encodeImages(visionFeeds(withImages, names)) : undefined,
-      this.embedTokens(inputIds),
-    ]);
-    const width = embeds.length / (batch * length);
-    let offset = 0;
-    const tokens = processed.map((p, r) => {
-      const pads = length - p.inputIds.length;
-      const count = imageMeta[r]!.length * width;
-      const itemFeatures = features?.subarray(offset, offset + count);
-      offset += count;
-      const row = embeds.subarray((r * length + pads) * width, (r + 1) * length * width);
-      const merged = this.mergeImageFeatures(row, p.inputIds, imageMeta[r]!, itemFeatures, width, r);
-      return [...inputIds[r]!.slice(0, pads).map((tokenId): TokenInfo => ({ tokenId, modality: 'pad', ...NO_IMAGE })), ...merged];
-    });
-    const total = features ? features.length / width : 0;
-    if (offset / width !== total)
-      throw new OcularError(
-        'invalid_request',
-        `The vision encoder produced ${total} features but the prompts hold ${offset / width} image tokens.`,
-      );
+    const tokens = inputIds.map((ids, r) => this.describeTokens(ids, length - processed[r]!.inputIds.length, imageMeta[r]!, r));
     const mrope =
       this.family.positions === 'mrope'
         ? mropePositions({
@@ -231,21 +230,50 @@ export class VlmPipeline {
             mergeSize: this.family.mergeSize,
           })
         : undefined;
-    const feeds = processed.map((p) => (p.images.length ? visionFeeds([p], names) : {}));
+    const names = this.sessions.vision.inputNames;
+    const withImages = processed.filter((p) => p.images.length > 0);
     return {
-      images: processed.map((p) => p.images),
-      embeds,
       batch,
       length,
-      width,
       attentionMask,
       inputIds,
       tokens,
       texts,
-      visionFeeds: feeds,
+      visionFeeds: processed.map((p) => (p.images.length ? visionFeeds([p], names) : {})),
+      batchVisionFeeds: withImages.length ? visionFeeds(withImages, names) : null,
       imageMeta,
+      images: processed.map((p) => p.images),
       ...(mrope ? { mrope } : {}),
     };
+  }
+
+  /** The prompts with their input embeddings: image features merged at the image tokens. */
+  async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
+    const layout = await this.layout(items);
+    // The vision tower and the token embedding are independent: run them at once.
+    const [features, embeds] = await Promise.all([
+      layout.batchVisionFeeds ? this.encodeImages(layout.batchVisionFeeds) : undefined,
+      this.embedTokens(layout.inputIds),
+    ]);
+    const width = embeds.length / (layout.batch * layout.length);
+    mergeImageFeatures(embeds, layout.inputIds.flat(), this.family.imageTokenId, features, width);
+    return { ...layout, embeds, width };
+  }
+
+  /** Text, padding, or an image token with its image, tile, cell and box (one item's image tokens in reading order). */
+  private describeTokens(ids: number[], pads: number, imageMeta: ImageTokenMeta[], item: number): TokenInfo[] {
+    let k = 0;
+    const row = ids.map((tokenId, i): TokenInfo => {
+      if (i < pads) return { tokenId, modality: 'pad', ...NO_IMAGE };
+      if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...NO_IMAGE };
+      const meta = imageMeta[k++];
+      if (!meta)
+        throw new OcularError('invalid_request', `Item ${item} holds more image tokens than its images make (${imageMeta.length}).`);
+      return { tokenId, modality: 'image', ...meta };
+    });
+    if (k !== imageMeta.length)
+      throw new OcularError('invalid_request', `Item ${item} holds ${k} image tokens but its images make ${imageMeta.length}.`);
+    return row;
   }
 
   /** Where each of an item's vision-tower tokens looks, for a vision tap output of shape `dims`. */
@@ -266,40 +294,10 @@ export class VlmPipeline {
   }
 
   /**
-   * Replace one item's image tokens, in reading order, with its image features (in place in
-   * `embeds`, the item's rows), and describe every token: text, or an image token with its image,
-   * tile, cell and box.
-   */
-  private mergeImageFeatures(
-    embeds: Float32Array,
-    inputIds: number[],
-    imageMeta: ImageTokenMeta[],
-    features: Float32Array | undefined,
-    width: number,
-    item: number,
-  ): TokenInfo[] {
-    const total = features ? features.length / width : 0;
-    if (total !== imageMeta.length)
-      throw new OcularError(
-        'invalid_request',
-        `Item ${item}: the vision encoder produced ${total} features but its images make ${imageMeta.length} image tokens.`,
-      );
-    let k = 0;
-    const row = inputIds.map((tokenId, i): TokenInfo => {
-      if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...NO_IMAGE };
-      const meta = imageMeta[k];
-      if (!meta) throw new OcularError('invalid_request', `Item ${item} holds more image tokens than its images make (${total}).`);
-      embeds.set(features!.subarray(k * width, (k + 1) * width), i * width);
-      k++;
-      return { tokenId, modality: 'image', ...meta };
-    });
-    if (k !== total) throw new OcularError('invalid_request', `Item ${item} holds ${k} image tokens but its images make ${total}.`);
-    return row;
-  }
-
-  /**
-   * Generate answers. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of
-   * the model's own, fed the extra inputs `edit.feeds` returns for the prepared prompts.
+   * Generate answers. The prompt goes to the pool process that holds the decoder as token ids and
+   * vision inputs; the vision tower, the embedding and the merge run there (prefix.ts), then the
+   * loop. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of the model's
+   * own, fed the extra inputs `edit.feeds` returns for the laid-out prompts.
    */
   async generate(
     items: VlmItem[],
@@ -308,25 +306,26 @@ export class VlmPipeline {
       sampling?: { temperature: number; topK?: number; seed: number };
       ignoreEos?: boolean;
       returnFirstLogits?: boolean;
-      edit?: { decoderPath: string; feeds: (prefix: PreparedPrefix) => NonNullable<HostGenerateOptions['extraFeeds']> };
+      edit?: { decoderPath: string; feeds: (prefix: PromptLayout) => NonNullable<HostGenerateOptions['extraFeeds']> };
     },
-  ): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
-    const prefix = await this.prepare(items);
+  ): Promise<{ outputs: GenerationOutput[]; prefix: PromptLayout; result: GenerateResult }> {
+    const prefix = await this.layout(items);
     // Looked up each time (the pool reuses loaded sessions): loading an edited decoder beside the
-    // embedding may have moved the embedding to another pool process.
-    const [decoder, embed] = (await this.pool.loadTogether(
-      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed],
+    // embedding may have moved the others to another pool process.
+    const [decoder, embed, vision] = (await this.pool.loadTogether(
+      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed, this.files.vision],
       this.device,
-    )) as [SessionHandle, SessionHandle];
+    )) as [SessionHandle, SessionHandle, SessionHandle];
     const result = await this.pool.generate(decoder, embed, {
       returnFirstLogits: options.returnFirstLogits,
       ...(options.edit ? { extraFeeds: options.edit.feeds(prefix) } : {}),
       prefix: {
-        embeds: prefix.embeds,
+        inputIds: BigInt64Array.from(prefix.inputIds.flat(), BigInt),
         batch: prefix.batch,
         length: prefix.length,
-        width: prefix.width,
         attentionMask: prefix.attentionMask,
+        imageTokenId: this.family.imageTokenId,
+        ...(prefix.batchVisionFeeds ? { vision: { session: vision.sessionId, feeds: prefix.batchVisionFeeds } } : {}),
       },
       states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,

@@ -391,7 +391,12 @@ def export_qwen3_vl(out):
     tiny_vlm_qwen.export_qwen(out, 'qwen3_vl', sys.modules[__name__])
 
 
-FAMILIES = {'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl}
+def export_idefics3_split(out):
+    import tiny_vlm_idefics3_split
+    tiny_vlm_idefics3_split.export_idefics3_split(out, sys.modules[__name__])
+
+
+FAMILIES = {'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl}
 
 
 def main():
@@ -400,7 +405,7 @@ def main():
     parser.add_argument('--family', action='append', choices=sorted(FAMILIES))
     args = parser.parse_args()
     for family in args.family or sorted(FAMILIES):
-        out = os.path.join(args.out, f'tiny-{family}')
+        out = os.path.join(args.out, f"tiny-{family.replace('_split', '-split')}")
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(os.path.join(out, 'onnx'))
         FAMILIES[family](out)

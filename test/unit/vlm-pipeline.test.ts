@@ -26,7 +26,7 @@ interface Reference {
   first_logits?: number[][];
 }
 
-const FAMILIES = ['llava', 'gemma3', 'idefics3', 'qwen2_5_vl', 'qwen3_vl'];
+const FAMILIES = ['llava', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });
@@ -85,6 +85,49 @@ for (const family of FAMILIES) {
     });
   });
 }
+
+describe('patch boxes in original-image pixels', () => {
+  const load = (name: string) => {
+    const dir = path.join(repoRoot, 'test', 'fixtures', 'vlm', name);
+    return { dir, reference: JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as Reference };
+  };
+  const imageTokensOf = (tokens: Array<{ modality: string }>) => tokens.filter((t) => t.modality === 'image') as any[];
+
+  it('Qwen: one token per 2x2 merged patch block, row-major over the image', async () => {
+    const { dir, reference } = load('tiny-qwen2_5_vl');
+    const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+    const prefix = await vlm.layout(referenceItems(dir, reference).slice(0, 1));
+    // Image 0 is 48 x 32 px: 6 x 4 patches of 8 px, so 3 x 2 tokens of 16 px.
+    const tokens = imageTokensOf(prefix.tokens[0]!);
+    expect(tokens).toHaveLength(6);
+    expect(tokens.map((t) => [t.patchRow, t.patchCol])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
+    expect(tokens[5].box).toEqual([32, 16, 48, 32]);
+    expect(tokens.every((t) => t.image === 0 && t.tile === 0)).toBe(true);
+  });
+
+  it('Idefics3 with image splitting: row-major tiles, then the global view, each a 2x2 grid', async () => {
+    const { dir, reference } = load('tiny-idefics3-split');
+    const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+    const prefix = await vlm.layout(referenceItems(dir, reference));
+    // Image 0 is 96 x 32 px: three 32 px tiles side by side and the whole image.
+    const first = imageTokensOf(prefix.tokens[0]!);
+    expect(first.map((t) => t.tile)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+    expect(first[5].box).toEqual([48, 0, 64, 16]);
+    expect(first[15].box).toEqual([48, 16, 96, 32]);
+    // The last item shows two images: 96 x 32 again after a 3 x 3 split of 96 x 96.
+    const last = imageTokensOf(prefix.tokens[4]!);
+    expect(last.filter((t) => t.image === 0)).toHaveLength(40);
+    expect(last.filter((t) => t.image === 1)).toHaveLength(16);
+    expect(last.find((t) => t.image === 0 && t.tile === 8 && t.patchRow === 1 && t.patchCol === 1).box).toEqual([80, 80, 96, 96]);
+  });
+});
 
 describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
   it('exposed taps are consistent, an identity SAE edit keeps the logits, steering moves them', async () => {

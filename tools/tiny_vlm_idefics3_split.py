@@ -34,9 +34,11 @@ class Vision(torch.nn.Module):
     def forward(self, pixel_values, pixel_attention_mask):
         vm = self.m.model.vision_model
         pv = pixel_values.flatten(0, 1)
-        # Padding tiles are all zero (HF drops them the same way); the mask is accepted for the signature.
-        real = (pv == 0.0).flatten(1).to(torch.int64).sum(1) != pv[0].numel()
-        pv = pv[real] + 0 * pixel_attention_mask.flatten(0, 1)[real][:, :1, :1].to(pv.dtype).unsqueeze(1)
+        # Padding tiles are all zero (HF drops them the same way). The mask is read for the signature only
+        # (whole tiles are all real) and joins the index, not the values: an Add there would look like a residual.
+        mask = pixel_attention_mask.flatten(0, 1).flatten(1).to(torch.int64).sum(1) >= 0
+        real = ((pv == 0.0).flatten(1).to(torch.int64).sum(1) != pv[0].numel()) & mask
+        pv = pv[real]
         patches = vm.embeddings.patch_embedding(pv).flatten(2).transpose(1, 2)
         positions = torch.ones(patches.shape[1], dtype=torch.int64).cumsum(0) - 1
         hidden = patches + vm.embeddings.position_embedding(positions).unsqueeze(0)

@@ -123,6 +123,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
             patchRow: t.patchRow,
             patchCol: t.patchCol,
             tokenId: t.tokenId,
+            tile: t.tile,
+            box: t.box,
           })),
         );
         if (kinds.has('generated')) {
@@ -144,6 +146,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
               patchRow: null,
               patchCol: null,
               tokenId,
+              tile: null,
+              box: null,
             })),
           ]);
           prefix = appended.prefix;
@@ -170,6 +174,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
                 patchRow: meta.patchRow,
                 patchCol: meta.patchCol,
                 tokenId: meta.tokenId,
+                tile: meta.tile,
+                box: meta.box,
               });
               buffered++;
             }
@@ -195,6 +201,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
                 patchRow: m.patchRow,
                 patchCol: m.patchCol,
                 tokenId: null,
+                tile: m.tile,
+                box: m.box,
               });
               buffered++;
             });

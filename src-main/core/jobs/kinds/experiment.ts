@@ -27,7 +27,7 @@ import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { mulberry32 } from '../../util/random.js';
 import { VERSION } from '../../version.js';
-import type { PreparedPrefix, PromptLayout } from '../../vlm/pipeline.js';
+import type { PromptLayout } from '../../vlm/pipeline.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';

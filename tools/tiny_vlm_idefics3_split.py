@@ -14,7 +14,7 @@ import os
 import numpy as np
 import torch
 
-from tiny_vlm_qwen import test_images
+from tiny_vlm_qwen import test_batch
 
 # (width, height), longest edge 96 (the processor's size, so nothing is resized before splitting into 32 px
 # tiles): 1x3, 3x1, 2x3, 3x2 and 3x3 tiles, each plus the global view.
@@ -88,16 +88,7 @@ def export_idefics3_split(out, helpers):
     with open(os.path.join(out, 'processor_config.json'), 'w') as f:
         json.dump({'processor_class': 'Idefics3Processor', 'image_seq_len': tokens_per_tile}, f, indent=2)
 
-    images = test_images(IMAGE_SIZES)
-    os.makedirs(os.path.join(out, 'test-images'), exist_ok=True)
-    for i, im in enumerate(images):
-        im.save(os.path.join(out, 'test-images', f'{i}.png'))
-    texts, item_images, k = [], [], 0
-    for prompt, n in ITEMS:
-        content = [{'type': 'image'}] * n + [{'type': 'text', 'text': prompt}]
-        texts.append(fast.apply_chat_template([{'role': 'user', 'content': content}], tokenize=False, add_generation_prompt=True))
-        item_images.append(list(range(k, k + n)))
-        k += n
+    images, texts, item_images = test_batch(out, fast, IMAGE_SIZES, ITEMS)
     nested = [[images[i] for i in ids] for ids in item_images]
     inputs = processor(images=nested, text=texts, return_tensors='pt', padding=True)
 

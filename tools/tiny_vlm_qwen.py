@@ -129,6 +129,21 @@ def test_images(sizes):
     return images
 
 
+def test_batch(out, fast, sizes, items):
+    """The test images (saved as PNG for the TypeScript side) and each item's chat text and image indices."""
+    images = test_images(sizes)
+    os.makedirs(os.path.join(out, 'test-images'), exist_ok=True)
+    for i, im in enumerate(images):
+        im.save(os.path.join(out, 'test-images', f'{i}.png'))
+    texts, item_images, k = [], [], 0
+    for prompt, n in items:
+        content = [{'type': 'image'}] * n + [{'type': 'text', 'text': prompt}]
+        texts.append(fast.apply_chat_template([{'role': 'user', 'content': content}], tokenize=False, add_generation_prompt=True))
+        item_images.append(list(range(k, k + n)))
+        k += n
+    return images, texts, item_images
+
+
 def export_qwen(out, family, helpers):
     from transformers import AutoProcessor  # noqa: F401  (imported for its side effect of registering classes)
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -184,16 +199,7 @@ def export_qwen(out, family, helpers):
     with open(os.path.join(out, 'processor_config.json'), 'w') as f:
         json.dump({'processor_class': Processor.__name__}, f, indent=2)
 
-    images = test_images(IMAGE_SIZES)
-    os.makedirs(os.path.join(out, 'test-images'), exist_ok=True)
-    for i, im in enumerate(images):
-        im.save(os.path.join(out, 'test-images', f'{i}.png'))
-    texts, item_images, k = [], [], 0
-    for prompt, n in ITEMS:
-        content = [{'type': 'image'}] * n + [{'type': 'text', 'text': prompt}]
-        texts.append(fast.apply_chat_template([{'role': 'user', 'content': content}], tokenize=False, add_generation_prompt=True))
-        item_images.append(list(range(k, k + n)))
-        k += n
+    images, texts, item_images = test_batch(out, fast, IMAGE_SIZES, ITEMS)
     inputs = processor(images=images, text=texts, return_tensors='pt', padding=True)
 
     vision_module = QwenVision(model, family).eval()

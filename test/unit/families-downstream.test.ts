@@ -9,12 +9,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord, FeatureDetail, HarvestRecord, Job } from '../../src-main/contract/contract';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
-import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { Workspace } from '../../src-main/core/store/workspace';
-import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
 import { backendWithBenchmark } from '../helpers/backend';
-import { repoRoot, sessionHostEntry, tmpDir } from '../helpers/tmp';
+import { directDecoderTap } from '../helpers/direct-run';
+import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 
 const FAMILIES: Array<{ fixture: string; vision: boolean }> = [
   { fixture: 'tiny-qwen2_5_vl', vision: true },
@@ -65,17 +64,8 @@ for (const { fixture, vision } of FAMILIES) {
         const decoded = store.readTap(h.id, 'blocks.1.hook_resid_post');
         const pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
         try {
-          const vlm = await VlmPipeline.load(model, pool, 'cpu');
           const first = index[0]!.itemId;
-          const item = workspace.db.prepare('SELECT image, question FROM dataset_items WHERE id = ?').get(first) as {
-            image: string;
-            question: string;
-          };
-          const datasetPath = (workspace.db.prepare('SELECT path FROM datasets LIMIT 1').get() as { path: string }).path;
-          const prefix = await vlm.prepare([{ image: path.join(datasetPath, item.image), prompt: item.question }]);
-          const tapped = writeEditedGraph(vlm.files.decoder, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: tmpDir() });
-          const out = await pool.run(await pool.load(tapped.path, 'cpu'), vlm.prefillFeeds(prefix), ['blocks.1.hook_resid_post']);
-          const direct = out['blocks.1.hook_resid_post']!.data as Float32Array;
+          const direct = await directDecoderTap(workspace, pool, model, first, 'blocks.1.hook_resid_post');
           let worst = 0;
           index.forEach((r, i) => {
             if (r.itemId !== first || r.modality === 'generated') return;

@@ -1,64 +1,127 @@
 /**
- * Decides how Ocular generates: transformers.js's model classes (sessions in the calling thread) vs
- * Ocular's own loop over sessions in the pool. Same tiny LLaVA export, same batch of 8 images, same
- * greedy decoding. Prints tokens/s for both and their ratio, measured in this run.
- *   scripts/run-ts.sh bench/generation-loop.ts [rounds]
+ * Ocular's generation (its own loop over sessions in the pool) against transformers.js's model
+ * class for the same family, per family: the same tiny export, the same batch of images of several
+ * sizes and aspect ratios, the same processed inputs (transformers.js's processors, items processed
+ * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs, ours, ...);
+ * each family prints the median throughput ratio and whether every round's tokens were identical.
+ * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
+ * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
+ * from the third step), while Ocular's loop matches PyTorch there (test/unit/vlm-pipeline.test.ts).
+ *   npm run bench:generation [-- rounds]
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SessionPool } from '../src-main/core/runtime/session-pool';
-import { VlmPipeline } from '../src-main/core/vlm/pipeline';
+import { type loadTransformers } from '../src-main/core/vlm/processor';
+import { VlmPipeline, type VlmItem } from '../src-main/core/vlm/pipeline';
+import { processItem, visionFeeds } from '../src-main/core/vlm/process-items';
 
 // transformers.js's model classes run ONNX Runtime in this thread, so load it for real before the
 // pipeline does: Ocular's own loader leaves onnxruntime-node out (core/runtime/ort-boundary.ts)
 // unless this thread already has it.
 const tf = await import('@huggingface/transformers');
+tf.env.allowRemoteModels = false;
 
 const root = process.cwd();
-const dir = path.join(root, 'test', 'fixtures', 'vlm', 'tiny-llava');
-const rounds = Number(process.argv[2] ?? 20);
-const NEW = 16;
-const items = Array.from({ length: 8 }, (_, i) => ({ image: path.join(dir, 'test-images', `${i}.png`), prompt: 'describe the image .' }));
+const rounds = Number(process.argv[2] ?? 9);
+const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 32);
+const FAMILIES: Record<string, string> = {
+  llava: 'LlavaForConditionalGeneration',
+  gemma3: 'Gemma3ForConditionalGeneration',
+  idefics3: 'Idefics3ForConditionalGeneration',
+  qwen2_5_vl: 'Qwen2_5_VLForConditionalGeneration',
+  qwen3_vl: 'Qwen3VLForConditionalGeneration',
+};
+
+/** Width x height per image: for Qwen, four shapes of the same 2x4 merged-token count; others resize to a square. */
+const SIZES: Record<string, Array<[number, number]>> = {
+  qwen: [
+    [64, 32],
+    [32, 64],
+    [128, 16],
+    [16, 128],
+  ],
+  other: [
+    [32, 32],
+    [48, 32],
+    [32, 64],
+    [40, 40],
+  ],
+};
+
+/** Two items per image size: coloured rectangles on grey, deterministic. */
+function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, family: string): VlmItem[] {
+  const sizes = family.startsWith('qwen') ? SIZES.qwen! : SIZES.other!;
+  return [...sizes, ...sizes].map(([w, h], i) => {
+    const data = new Uint8ClampedArray(w * h * 3).fill(128);
+    for (let y = Math.floor(h / 4); y < Math.floor((3 * h) / 4); y++)
+      for (let x = Math.floor(w / 4); x < Math.floor(w / 2) + (i % 3) * 4; x++) data.set([40 * i, 255 - 30 * i, 90], (y * w + x) * 3);
+    return { image: new tf.RawImage(data, w, h, 3), prompt: 'describe the image .' };
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pool = new SessionPool({ hostEntry: path.join(root, 'out', 'node', 'session-host.mjs'), size: 2 });
-const vlm = await VlmPipeline.load(dir, pool, 'cpu');
-await vlm.generate(items, { maxNewTokens: NEW }); // warm up
-let t0 = performance.now();
-let ours = 0;
-for (let r = 0; r < rounds; r++)
-  ours += (await vlm.generate(items, { maxNewTokens: NEW })).outputs.reduce((n, o) => n + o.tokenIds.length, 0);
-const oursS = (performance.now() - t0) / 1000;
-await pool.close();
+for (const [family, className] of Object.entries(FAMILIES)) {
+  const dir = path.join(root, 'test', 'fixtures', 'vlm', `tiny-${family}`);
+  const items = itemsOf(tf, family);
+  const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+  tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
+  const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
+  const model: any = await (tf as any)[className].from_pretrained(path.basename(dir), {
+    local_files_only: true,
+    dtype: 'fp32',
+    device: 'cpu',
+  });
 
-tf.env.allowRemoteModels = false;
-tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
-const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
-processor.tokenizer.padding_side = 'left';
-const model: any = await (tf as any).LlavaForConditionalGeneration.from_pretrained(path.basename(dir), {
-  local_files_only: true,
-  dtype: 'fp32',
-  device: 'cpu',
-});
-const images = await Promise.all(items.map((it) => tf.RawImage.read(it.image)));
-const texts = items.map((it) => vlm.chatText(it.prompt));
-await model.generate({ ...(await processor(images, texts, { padding: true })), max_new_tokens: NEW, do_sample: false });
-t0 = performance.now();
-let theirs = 0;
-for (let r = 0; r < rounds; r++) {
-  // Both sides do the whole job each round: preprocess, encode images, merge, generate.
-  const inputs = await processor(await Promise.all(items.map((it) => tf.RawImage.read(it.image))), texts, { padding: true });
-  const out = await model.generate({ ...inputs, max_new_tokens: NEW, do_sample: false });
-  // Count tokens up to each row's end-of-sequence, as Ocular's loop does.
-  const rows = out.tolist() as bigint[][];
-  for (const row of rows) {
-    const generated = row.slice(inputs.input_ids.dims[1]).map(Number);
-    const eos = generated.findIndex((t) => vlm.eosTokenIds.includes(t));
-    theirs += eos === -1 ? generated.length : eos + 1;
+  const ours = async () => (await vlm.generate(items, { maxNewTokens: NEW })).outputs.map((o) => o.tokenIds);
+  const theirs = async () => {
+    // The same preprocessing as Ocular's (transformers.js processors, one item at a time), then the model class.
+    const processed = [];
+    for (const item of items) {
+      const images = (item.images ?? [item.image]) as Array<{ width: number; height: number }>;
+      processed.push(await processItem(processor, vlm.family, images, vlm.chatText(item.prompt, images.length)));
+    }
+    const length = Math.max(...processed.map((p) => p.inputIds.length));
+    const pad = Number(processor.tokenizer.pad_token_id ?? 0);
+    const ids = processed.flatMap((p) => [...new Array<number>(length - p.inputIds.length).fill(pad), ...p.inputIds]);
+    const mask = processed.flatMap((p) => [...new Array<number>(length - p.inputIds.length).fill(0), ...p.inputIds.map(() => 1)]);
+    const inputs: Record<string, unknown> = {
+      input_ids: new tf.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [items.length, length]),
+      attention_mask: new tf.Tensor('int64', BigInt64Array.from(mask.map(BigInt)), [items.length, length]),
+    };
+    const feeds = visionFeeds(
+      processed,
+      [...Object.keys(processed[0]!.tensors)].filter((n) => !['input_ids', 'attention_mask'].includes(n)),
+    );
+    for (const [name, t] of Object.entries(feeds)) inputs[name] = new tf.Tensor(t.type as any, t.data as any, t.dims);
+    const out = await model.generate({ ...inputs, max_new_tokens: NEW, do_sample: false });
+    return (out.tolist() as bigint[][]).map((row) => {
+      const generated = row.slice(length).map(Number);
+      const eos = generated.findIndex((t) => vlm.eosTokenIds.includes(t));
+      return eos === -1 ? generated : generated.slice(0, eos + 1);
+    });
+  };
+
+  await ours();
+  await theirs(); // warm up both
+  const ratios: number[] = [];
+  let identical = true;
+  for (let r = 0; r < rounds; r++) {
+    let t0 = performance.now();
+    const a = await ours();
+    const oursS = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const b = await theirs();
+    const theirsS = (performance.now() - t0) / 1000;
+    identical &&= JSON.stringify(a) === JSON.stringify(b);
+    if (process.env.BENCH_DEBUG) console.log(JSON.stringify(a), JSON.stringify(b));
+    const tokens = a.reduce((n, row) => n + row.length, 0);
+    const tokensB = b.reduce((n, row) => n + row.length, 0);
+    ratios.push(tokens / oursS / (tokensB / theirsS));
   }
+  console.log(`ratio ${family}: ${median(ratios).toFixed(2)}x (${identical ? 'tokens identical' : 'TOKENS DIFFER'})`);
+  await model.dispose?.();
 }
-const theirsS = (performance.now() - t0) / 1000;
-console.log(`ocular loop (pool processes): ${(ours / oursS).toFixed(0)} tokens/s (${ours} tokens in ${oursS.toFixed(2)} s)`);
-console.log(
-  `transformers.js model class (in-thread): ${(theirs / theirsS).toFixed(0)} tokens/s (${theirs} tokens in ${theirsS.toFixed(2)} s)`,
-);
-console.log(`ratio ocular / transformers.js: ${(ours / oursS / (theirs / theirsS)).toFixed(2)}x`);
+await pool.close();

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import torch
@@ -105,14 +106,18 @@ class Embed(torch.nn.Module):
         return self.embed(input_ids) * self.scale
 
 
-def export_decoder(out, decoder, d, layers, kv_heads, head_dim):
+def export_decoder(out, decoder, d, layers, kv_heads, head_dim, mrope=False):
+    """With mrope, position_ids are M-RoPE's [3, batch, sequence] (temporal, height, width), as in Qwen's exports."""
     b, s, p = 2, 4, 3
-    args = (torch.randn(b, s, d), torch.ones(b, p + s, dtype=torch.int64), torch.arange(p, p + s).unsqueeze(0).expand(b, -1).contiguous(),
+    positions = torch.arange(p, p + s).unsqueeze(0).expand(b, -1).contiguous()
+    if mrope:
+        positions = positions.unsqueeze(0).expand(3, -1, -1).contiguous()
+    args = (torch.randn(b, s, d), torch.ones(b, p + s, dtype=torch.int64), positions,
             *[torch.randn(b, kv_heads, p, head_dim) for _ in range(2 * layers)])
     names_in = ['inputs_embeds', 'attention_mask', 'position_ids'] + [f'past_key_values.{i}.{k}' for i in range(layers) for k in ('key', 'value')]
     names_out = ['logits'] + [f'present.{i}.{k}' for i in range(layers) for k in ('key', 'value')]
     dyn = {'inputs_embeds': {0: 'batch_size', 1: 'sequence_length'}, 'attention_mask': {0: 'batch_size', 1: 'total_sequence_length'},
-           'position_ids': {0: 'batch_size', 1: 'sequence_length'}, 'logits': {0: 'batch_size', 1: 'sequence_length'}}
+           'position_ids': {1: 'batch_size', 2: 'sequence_length'} if mrope else {0: 'batch_size', 1: 'sequence_length'}, 'logits': {0: 'batch_size', 1: 'sequence_length'}}
     for n in names_in[3:]:
         dyn[n] = {0: 'batch_size', 2: 'past_sequence_length'}
     for n in names_out[1:]:
@@ -376,7 +381,22 @@ def export_idefics3(out):
                     tc.hidden_size // tc.num_attention_heads, image_size, PROMPTS, tc.eos_token_id, '<image>', nest_images=True)
 
 
-FAMILIES = {'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3}
+def export_qwen2_5_vl(out):
+    import tiny_vlm_qwen
+    tiny_vlm_qwen.export_qwen(out, 'qwen2_5_vl', sys.modules[__name__])
+
+
+def export_qwen3_vl(out):
+    import tiny_vlm_qwen
+    tiny_vlm_qwen.export_qwen(out, 'qwen3_vl', sys.modules[__name__])
+
+
+def export_idefics3_split(out):
+    import tiny_vlm_idefics3_split
+    tiny_vlm_idefics3_split.export_idefics3_split(out, sys.modules[__name__])
+
+
+FAMILIES = {'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl}
 
 
 def main():
@@ -385,7 +405,7 @@ def main():
     parser.add_argument('--family', action='append', choices=sorted(FAMILIES))
     args = parser.parse_args()
     for family in args.family or sorted(FAMILIES):
-        out = os.path.join(args.out, f'tiny-{family}')
+        out = os.path.join(args.out, f"tiny-{family.replace('_split', '-split')}")
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(os.path.join(out, 'onnx'))
         FAMILIES[family](out)

@@ -477,7 +477,20 @@ export const featureExampleSchema = z.object({
   /** The item's image, copied into the workspace by the analysis (a path inside it). */
   imagePath: z.string().nullable(),
   /** This feature's activation on every image token of the item, [rows x cols] row-major. */
-  heatmap: z.object({ rows: z.number().int(), cols: z.number().int(), values: z.array(z.number()) }).nullable(),
+  heatmap: z
+    .object({
+      rows: z.number().int(),
+      cols: z.number().int(),
+      values: z.array(z.number()),
+      /** The image and tile the grid covers (images split into tiles have one grid per tile). */
+      image: z.number().int().optional(),
+      tile: z.number().int().optional(),
+      /** Every image token of the item: its image, tile, box in the original image's pixels [x0, y0, x1, y1], and activation. */
+      cells: z
+        .array(z.object({ image: z.number().int(), tile: z.number().int(), box: z.array(z.number()).length(4), value: z.number() }))
+        .optional(),
+    })
+    .nullable(),
   /** Text tokens around the example with this feature's activation on each; `at` marks the example. */
   context: z.array(tokenActivation.extend({ at: z.boolean() })),
   question: z.string(),

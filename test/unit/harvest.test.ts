@@ -7,11 +7,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HarvestRecord, Job } from '../../src-main/contract/contract';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
-import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { Workspace } from '../../src-main/core/store/workspace';
-import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
 import { backendWithBenchmark, TINY_LLAVA as LLAVA } from '../helpers/backend';
+import { directDecoderTap } from '../helpers/direct-run';
 import { sessionHostEntry, tmpDir } from '../helpers/tmp';
 
 const TAPS = ['blocks.1.hook_resid_post', 'vision.blocks.1.hook_resid_post'];
@@ -58,17 +57,8 @@ describe('harvest', () => {
       // Recompute the first item's prompt rows by running the tapped decoder directly.
       const pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
       try {
-        const vlm = await VlmPipeline.load(LLAVA, pool, 'cpu');
         const firstItem = index[0]!.itemId;
-        const item = workspace.db.prepare('SELECT image, question FROM dataset_items WHERE id = ?').get(firstItem) as {
-          image: string;
-          question: string;
-        };
-        const datasetPath = (workspace.db.prepare('SELECT path FROM datasets LIMIT 1').get() as { path: string }).path;
-        const prefix = await vlm.prepare([{ image: path.join(datasetPath, item.image), prompt: item.question }]);
-        const tapped = writeEditedGraph(vlm.files.decoder, { expose: ['blocks.1.hook_resid_post'] }, { cacheDir: tmpDir() });
-        const out = await pool.run(await pool.load(tapped.path, 'cpu'), vlm.prefillFeeds(prefix), ['blocks.1.hook_resid_post']);
-        const direct = out['blocks.1.hook_resid_post']!.data as Float32Array;
+        const direct = await directDecoderTap(workspace, pool, LLAVA, firstItem, 'blocks.1.hook_resid_post');
         const promptRows = index.map((r, i) => ({ r, i })).filter(({ r }) => r.itemId === firstItem && r.modality !== 'generated');
         for (const { r, i } of promptRows) {
           const offset = r.position; // alone, the item has no padding

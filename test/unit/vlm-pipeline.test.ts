@@ -17,12 +17,16 @@ interface Reference {
   texts: string[];
   input_ids: number[][];
   attention_mask: number[][];
-  pixel_values_sums: number[];
   greedy_tokens: number[][];
   max_new_tokens: number;
+  /** Qwen fixtures: the images of each item, HF's M-RoPE positions and first-step logits. */
+  item_images?: number[][];
+  image_sizes?: Array<[number, number]>;
+  position_ids?: number[][][];
+  first_logits?: number[][];
 }
 
-const FAMILIES = ['llava', 'gemma3', 'idefics3'];
+const FAMILIES = ['llava', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });
@@ -31,10 +35,17 @@ afterAll(async () => {
   await pool.close();
 });
 
+function referenceItems(dir: string, reference: Reference) {
+  const image = (i: number) => path.join(dir, 'test-images', `${i}.png`);
+  return reference.prompts.map((prompt, i) =>
+    reference.item_images ? { images: reference.item_images[i]!.map(image), prompt } : { image: image(i), prompt },
+  );
+}
+
 for (const family of FAMILIES) {
   const dir = path.join(repoRoot, 'test', 'fixtures', 'vlm', `tiny-${family}`);
   const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as Reference;
-  const items = reference.prompts.map((prompt, i) => ({ image: path.join(dir, 'test-images', `${i}.png`), prompt }));
+  const items = referenceItems(dir, reference);
 
   describe(`tiny ${family} export`, () => {
     it('templates, tokenizes and merges image features like the Python processor', async () => {
@@ -43,28 +54,80 @@ for (const family of FAMILIES) {
       expect(prefix.texts).toEqual(reference.texts);
       expect(prefix.inputIds).toEqual(reference.input_ids);
       expect(Array.from(prefix.attentionMask)).toEqual(reference.attention_mask.flat());
-      // Per-token metadata: every image token carries its patch position; text and padding do not.
-      const row = prefix.tokens[0]!;
-      const image = row.filter((t) => t.modality === 'image');
-      expect(image.length).toBe(vlm.family.layout.tokensPerImage);
-      const grid = image.filter((t) => t.patchRow !== null);
-      expect(grid.length).toBe(vlm.family.layout.gridRows * vlm.family.layout.gridCols);
-      expect(grid.map((t) => [t.patchRow, t.patchCol])).toEqual(
-        Array.from({ length: grid.length }, (_, k) => [Math.floor(k / vlm.family.layout.gridCols), k % vlm.family.layout.gridCols]),
-      );
-      expect(row.filter((t) => t.modality === 'text').every((t) => t.patchRow === null && t.image === null)).toBe(true);
+      // Per-token metadata: every image token carries its image, tile, cell and box; text and padding do not.
+      for (const row of prefix.tokens) {
+        const image = row.filter((t) => t.modality === 'image');
+        expect(image.every((t) => t.image !== null && t.tile !== null && t.box !== null)).toBe(true);
+        expect(row.filter((t) => t.modality !== 'image').every((t) => t.patchRow === null && t.image === null && t.box === null)).toBe(
+          true,
+        );
+      }
+      if (reference.position_ids) {
+        // M-RoPE: the positions transformers' get_rope_index computes for the same left-padded batch.
+        expect(Array.from(prefix.mrope!.ids, Number)).toEqual(reference.position_ids.flat(2));
+      }
     });
 
-    it('answers a batch of 8 images with the same greedy tokens as PyTorch', async () => {
+    it(`answers a batch of ${items.length} prompts with the same greedy tokens as PyTorch`, async () => {
       const vlm = await VlmPipeline.load(dir, pool, 'cpu');
-      expect(items).toHaveLength(8);
-      const { outputs, result } = await vlm.generate(items, { maxNewTokens: reference.max_new_tokens });
+      expect(items.length).toBeGreaterThanOrEqual(5);
+      const { outputs, result } = await vlm.generate(items, { maxNewTokens: reference.max_new_tokens, returnFirstLogits: true });
       expect(outputs.map((o) => o.tokenIds)).toEqual(reference.greedy_tokens);
       expect(outputs.every((o) => typeof o.text === 'string')).toBe(true);
       expect(result.steps).toBeLessThanOrEqual(reference.max_new_tokens);
+      if (reference.first_logits) {
+        // The whole prompt pass (vision tower, merge, M-RoPE, decoder) against HF's logits.
+        const vocab = reference.first_logits[0]!.length;
+        const diff = Math.max(...reference.first_logits.flat().map((v, i) => Math.abs(v - result.firstLogits![i]!)));
+        expect(result.firstLogits!.length).toBe(reference.first_logits.length * vocab);
+        expect(diff).toBeLessThan(1e-3);
+      }
     });
   });
 }
+
+describe('patch boxes in original-image pixels', () => {
+  const load = (name: string) => {
+    const dir = path.join(repoRoot, 'test', 'fixtures', 'vlm', name);
+    return { dir, reference: JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as Reference };
+  };
+  const imageTokensOf = (tokens: Array<{ modality: string }>) => tokens.filter((t) => t.modality === 'image') as any[];
+
+  it('Qwen: one token per 2x2 merged patch block, row-major over the image', async () => {
+    const { dir, reference } = load('tiny-qwen2_5_vl');
+    const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+    const prefix = await vlm.layout(referenceItems(dir, reference).slice(0, 1));
+    // Image 0 is 48 x 32 px: 6 x 4 patches of 8 px, so 3 x 2 tokens of 16 px.
+    const tokens = imageTokensOf(prefix.tokens[0]!);
+    expect(tokens).toHaveLength(6);
+    expect(tokens.map((t) => [t.patchRow, t.patchCol])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
+    expect(tokens[5].box).toEqual([32, 16, 48, 32]);
+    expect(tokens.every((t) => t.image === 0 && t.tile === 0)).toBe(true);
+  });
+
+  it('Idefics3 with image splitting: row-major tiles, then the global view, each a 2x2 grid', async () => {
+    const { dir, reference } = load('tiny-idefics3-split');
+    const vlm = await VlmPipeline.load(dir, pool, 'cpu');
+    const prefix = await vlm.layout(referenceItems(dir, reference));
+    // Image 0 is 96 x 32 px: three 32 px tiles side by side and the whole image.
+    const first = imageTokensOf(prefix.tokens[0]!);
+    expect(first.map((t) => t.tile)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+    expect(first[5].box).toEqual([48, 0, 64, 16]);
+    expect(first[15].box).toEqual([48, 16, 96, 32]);
+    // The last item shows two images: 96 x 32 again after a 3 x 3 split of 96 x 96.
+    const last = imageTokensOf(prefix.tokens[4]!);
+    expect(last.filter((t) => t.image === 0)).toHaveLength(40);
+    expect(last.filter((t) => t.image === 1)).toHaveLength(16);
+    expect(last.find((t) => t.image === 0 && t.tile === 8 && t.patchRow === 1 && t.patchCol === 1).box).toEqual([80, 80, 96, 96]);
+  });
+});
 
 describe('surgery on an exported VLM decoder (tiny LLaVA)', () => {
   it('exposed taps are consistent, an identity SAE edit keeps the logits, steering moves them', async () => {

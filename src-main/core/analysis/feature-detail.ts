@@ -31,6 +31,33 @@ interface IndexRow {
   patch_row: number | null;
   patch_col: number | null;
   token_id: number | null;
+  tile: number | null;
+  image: number | null;
+  box_x0: number | null;
+  box_y0: number | null;
+  box_x1: number | null;
+  box_y1: number | null;
+}
+
+type Heatmap = NonNullable<FeatureExample['heatmap']>;
+
+/**
+ * A feature's activation over an item's image tokens. The grid is one tile of one image (the
+ * example's own for an image token; else the first image's last tile, its global view when split):
+ * tiles and images each have their own grid, so merging them would put values on the wrong cells.
+ * `cells` holds every image token with its box in the original image's pixels, for any layout.
+ */
+export function patchHeatmap(image: IndexRow[], actOf: (row: number) => number, at: IndexRow | null): Heatmap {
+  const anchor = at?.modality === 'image' ? at : image.filter((r) => (r.image ?? 0) === (image[0]!.image ?? 0)).at(-1)!;
+  const grid = image.filter((r) => r.image === anchor.image && r.tile === anchor.tile && r.patch_row !== null && r.patch_col !== null);
+  const rows = Math.max(0, ...grid.map((r) => r.patch_row! + 1));
+  const cols = Math.max(0, ...grid.map((r) => r.patch_col! + 1));
+  const values = new Array<number>(rows * cols).fill(0);
+  for (const r of grid) values[r.patch_row! * cols + r.patch_col!] = actOf(r.row);
+  const cells = image
+    .filter((r) => r.box_x0 !== null)
+    .map((r) => ({ image: r.image ?? 0, tile: r.tile ?? 0, box: [r.box_x0!, r.box_y0!, r.box_x1!, r.box_y1!], value: actOf(r.row) }));
+  return { rows, cols, values, image: anchor.image ?? 0, tile: anchor.tile ?? 0, cells };
 }
 
 export class FeatureDetails {
@@ -93,12 +120,8 @@ export class FeatureDetails {
     const stream = streamOf(tap);
     const reader = new ShardReader(this.db, this.workspaceDir, h, tap);
     const vocab = this.vocab(analysisId);
-    const rowStmt = this.db.prepare(
-      'SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?',
-    );
-    const itemStmt = this.db.prepare(
-      'SELECT row, item_id, position, modality, patch_row, patch_col, token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position',
-    );
+    const rowStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
+    const itemStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position');
 
     const examples = base.examples.top.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
     const itemRows = new Map<number, IndexRow[]>();
@@ -130,14 +153,7 @@ export class FeatureDetails {
     };
     const out: FeatureExample[] = plans.map(({ e, image, context }, rank) => {
       const item = items.get(e.meta.item_id);
-      let heatmap: FeatureExample['heatmap'] = null;
-      if (image.length > 0) {
-        const rows = Math.max(...image.map((r) => r.patch_row!)) + 1;
-        const cols = Math.max(...image.map((r) => r.patch_col!)) + 1;
-        const values = new Array<number>(rows * cols).fill(0);
-        for (const r of image) values[r.patch_row! * cols + r.patch_col!] = actOf.get(r.row) ?? 0;
-        heatmap = { rows, cols, values };
-      }
+      const heatmap = image.length > 0 ? patchHeatmap(image, (row) => actOf.get(row) ?? 0, e.meta) : null;
       const scene = (item?.scene ?? null) as Scene | null;
       const obj =
         scene?.objects && heatmap && e.meta.patch_row !== null && e.meta.patch_col !== null

@@ -24,6 +24,11 @@ export interface GenerateOptions {
   sampling?: { temperature: number; topK?: number; seed: number };
   /** Feed position_ids (Llama-style decoders): cumulative count of attended positions, from 0. */
   positionIds?: boolean;
+  /**
+   * M-RoPE (Qwen): the prompt's [3, batch, length] positions, and each row's first generated
+   * position; every generated token then advances all three rows by one (see vlm/mrope.ts).
+   */
+  mrope?: { ids: BigInt64Array; next: number[] };
   /** Keep generating past end-of-sequence tokens (fixed-length outputs, benchmarks). */
   ignoreEos?: boolean;
   /**
@@ -99,6 +104,10 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   let firstLogits: Float32Array | undefined;
   const { positions: firstPositions, last: lastPosition } = positionsFromMask(options.prefix.attentionMask, batch, length);
   let positions = firstPositions;
+  let positionFeed = (): WireTensor =>
+    options.mrope
+      ? { type: 'int64', dims: [3, batch, length], data: options.mrope.ids }
+      : { type: 'int64', dims: [batch, length], data: positions };
 
   while (steps < options.maxNewTokens) {
     const feeds: Record<string, WireTensor> = {
@@ -106,7 +115,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) },
       ...past,
     };
-    if (options.positionIds) feeds.position_ids = { type: 'int64', dims: [batch, positions.length / batch], data: positions };
+    if (options.positionIds) feeds.position_ids = positionFeed();
     if (options.extraFeeds) Object.assign(feeds, steps === 0 ? options.extraFeeds.prefill : options.extraFeeds.step);
     const out = await options.step(feeds);
     const logits = out.logits;
@@ -142,6 +151,15 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     mask = grown;
     total += 1;
     positions = BigInt64Array.from(lastPosition.map((p, row) => BigInt((lastPosition[row] = p + 1))));
+    const step = steps - 1;
+    positionFeed = () =>
+      options.mrope
+        ? {
+            type: 'int64',
+            dims: [3, batch, 1],
+            data: BigInt64Array.from({ length: 3 * batch }, (_, i) => BigInt(options.mrope!.next[i % batch]! + step)),
+          }
+        : { type: 'int64', dims: [batch, 1], data: positions };
     inputs = { type: 'float32', dims: [batch, 1, width], data: await options.embed(next) };
   }
   return { tokens, finishReasons: finish.map((f) => f ?? 'length'), steps, ...(firstLogits ? { firstLogits } : {}) };

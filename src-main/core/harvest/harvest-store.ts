@@ -28,6 +28,9 @@ export interface RowMeta {
   patchRow: number | null;
   patchCol: number | null;
   tokenId: number | null;
+  /** The tile of its image (image splitting / anyres), and the box in the original image's pixels. */
+  tile: number | null;
+  box: [number, number, number, number] | null;
 }
 
 export const streamOf = (tap: string): Stream => (tap.startsWith('vision.') ? 'vision' : 'decoder');
@@ -163,14 +166,27 @@ export class HarvestStore {
       'INSERT INTO harvest_shards (harvest_id, tap, shard, file, first_row, rows) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertRow = this.db.prepare(
-      'INSERT INTO harvest_rows (harvest_id, stream, row, item_id, position, modality, image, patch_row, patch_col, token_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO harvest_rows (harvest_id, stream, row, item_id, position, modality, image, patch_row, patch_col, token_id, tile, box_x0, box_y0, box_x1, box_y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const insertItem = this.db.prepare('INSERT INTO harvest_items (harvest_id, item_id) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const w of written) insertShard.run(id, w.tap, w.shard, w.file, w.firstRow, w.rows);
       for (const stream of ['decoder', 'vision'] as const) {
         flush.rows[stream].forEach((m, i) =>
-          insertRow.run(id, stream, first[stream] + i, m.itemId, m.position, m.modality, m.image, m.patchRow, m.patchCol, m.tokenId),
+          insertRow.run(
+            id,
+            stream,
+            first[stream] + i,
+            m.itemId,
+            m.position,
+            m.modality,
+            m.image,
+            m.patchRow,
+            m.patchCol,
+            m.tokenId,
+            m.tile,
+            ...(m.box ?? [null, null, null, null]),
+          ),
         );
       }
       for (const item of flush.items) insertItem.run(id, item);
@@ -210,8 +226,15 @@ export class HarvestStore {
       patch_row: number | null;
       patch_col: number | null;
       token_id: number | null;
+      tile: number | null;
+      box_x0: number | null;
+      box_y0: number | null;
+      box_x1: number | null;
+      box_y1: number | null;
     }>;
     return rows.map((r) => ({
+      tile: r.tile,
+      box: r.box_x0 === null ? null : [r.box_x0, r.box_y0!, r.box_x1!, r.box_y1!],
       itemId: r.item_id,
       position: r.position,
       modality: r.modality,

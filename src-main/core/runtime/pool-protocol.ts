@@ -1,5 +1,6 @@
 import type { RuntimeDiagnostics } from '../../contract/contract.js';
 import type { GenerateOptions } from '../generation/generate.js';
+import type { PrefixInputs } from '../generation/prefix.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
 export type Device = 'auto' | 'cpu' | 'cuda';
 
@@ -42,7 +43,8 @@ export interface CarrySpec {
 }
 
 /** Generation run inside a host, so the KV cache never leaves the process that owns the session. */
-export type HostGenerateOptions = Omit<GenerateOptions, 'step' | 'embed'>;
+/** Generation in a pool host: the prefix comes as embeddings, or as token ids and vision inputs the host merges (prefix.ts). */
+export type HostGenerateOptions = Omit<GenerateOptions, 'step' | 'embed' | 'prefix'> & { prefix: GenerateOptions['prefix'] | PrefixInputs };
 
 export type FromHost =
   | { type: 'ready'; pid: number }

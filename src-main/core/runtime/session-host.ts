@@ -6,7 +6,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../errors.js';
-import { generate } from '../generation/generate.js';
+import { cachedEmbedding, type Embed } from '../generation/embedding-cache.js';
+import { generate, type GenerateOptions } from '../generation/generate.js';
+import { mergeImageFeatures, type PrefixInputs } from '../generation/prefix.js';
 import { cudaProviderMissing, cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
@@ -34,6 +36,34 @@ async function createSession(
     if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`, { cause: err });
     return { session: await cpu(), ep: 'cpu', fallbackReason: `CUDA session failed: ${errorMessage(err)}` };
   }
+}
+
+/** Per embedding session, its rows remembered across generation steps and calls (embedding-cache.ts). */
+const embedders = new Map<number, Embed>();
+
+function embedder(sessionId: number, session: ort.InferenceSession): Embed {
+  let embed = embedders.get(sessionId);
+  if (!embed) {
+    embed = cachedEmbedding(async (ids) => {
+      const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length, 1]) });
+      return out.inputs_embeds!.data as Float32Array;
+    });
+    embedders.set(sessionId, embed);
+  }
+  return embed;
+}
+
+/** Token embeddings of the prompt with the image features merged in, all computed in this process. */
+async function buildPrefix(inputs: PrefixInputs, embed: ort.InferenceSession): Promise<GenerateOptions['prefix']> {
+  const { batch, length } = inputs;
+  // One after the other: both use all cores (ORT's intra-op threads).
+  const vision = inputs.vision ? await need(inputs.vision.session).run(toFeeds(inputs.vision.feeds)) : undefined;
+  const tokens = await embed.run({ input_ids: new ort.Tensor('int64', inputs.inputIds, [batch, length]) });
+  const embeds = tokens.inputs_embeds!.data as Float32Array;
+  const width = embeds.length / (batch * length);
+  if (inputs.vision && !vision?.image_features) throw new Error('The vision encoder has no image_features output.');
+  mergeImageFeatures(embeds, inputs.inputIds, inputs.imageTokenId, vision?.image_features?.data as Float32Array | undefined, width);
+  return { embeds, batch, length, width, attentionMask: inputs.attentionMask };
 }
 
 /** Tensors carried between runs, by key (see CarrySpec). */
@@ -88,6 +118,7 @@ async function handle(msg: ToHost): Promise<unknown> {
       return carried.delete(msg.key);
     case 'release': {
       await sessions.get(msg.sessionId)?.release();
+      embedders.delete(msg.sessionId);
       return sessions.delete(msg.sessionId);
     }
     case 'diagnostics':
@@ -95,13 +126,12 @@ async function handle(msg: ToHost): Promise<unknown> {
     case 'generate': {
       const decoder = need(msg.decoder);
       const embed = need(msg.embed);
+      const { prefix } = msg.options;
       return generate({
         ...msg.options,
+        prefix: 'embeds' in prefix ? prefix : await buildPrefix(prefix, embed),
         step: async (feeds) => fromOrt(await decoder.run(toFeeds(feeds))),
-        embed: async (ids) => {
-          const out = await embed.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [ids.length, 1]) });
-          return out.inputs_embeds!.data as Float32Array;
-        },
+        embed: embedder(msg.embed, embed),
       });
     }
   }

@@ -275,6 +275,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 10,
+    name: 'harvest rows: tile and box',
+    // Dynamic resolution: which tile of its image a token shows, and its box in the original image's pixels.
+    sql: `
+      ALTER TABLE harvest_rows ADD COLUMN tile INTEGER;
+      ALTER TABLE harvest_rows ADD COLUMN box_x0 REAL;
+      ALTER TABLE harvest_rows ADD COLUMN box_y0 REAL;
+      ALTER TABLE harvest_rows ADD COLUMN box_x1 REAL;
+      ALTER TABLE harvest_rows ADD COLUMN box_y1 REAL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

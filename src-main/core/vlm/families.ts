@@ -1,34 +1,60 @@
 /**
  * What differs between VLM families once the graphs are in the onnx-community layout: how the
- * image token is named in config.json, how one image's features map onto the image grid (for
- * per-token patch row/column), and how the processor is called.
+ * image token is named in config.json, how the processor is called, how the decoder counts
+ * positions (1-D, or Qwen's 3-D M-RoPE), and how one image's tokens map onto the image (tiles and
+ * token grids, for per-token patch metadata; see patch-layout.ts).
  */
 import { OcularError } from '../errors.js';
+import { centreCrop, splitTiles, wholeImage, type Tile } from './patch-layout.js';
 
-export interface ImageLayout {
-  /** Feature tokens per image (after any pooling or pixel shuffle). */
-  tokensPerImage: number;
-  /** Tokens before the patch grid that have no patch position (a CLS token, say). */
-  leadingTokens: number;
-  gridRows: number;
-  gridCols: number;
+/** What the processor reports about one image, as far as the token layout needs it. */
+export interface ProcessedImage {
+  width: number;
+  height: number;
+  /** Qwen: (t, h, w) in patches, from image_grid_thw. */
+  grid?: [number, number, number];
+  /** Idefics3 / SmolVLM image splitting: tiles per column and row (0 and 0 without splitting). */
+  split?: { rows: number; cols: number };
+  /** Idefics3 / SmolVLM: the size the image was resized to before splitting. */
+  resized?: { width: number; height: number };
 }
 
 export interface FamilySpec {
   family: string;
   imageTokenId: number;
-  layout: ImageLayout;
-  /** How the processor is called for one item: (images, text), (text, images) or (text, images per text). */
-  processorCall: 'images-first' | 'text-first' | 'text-first-nested';
+  /**
+   * How the processor is called for one item: (images, text), (text, images), (text, images per
+   * text), or 'qwen': the image processor once per image and the image token expanded to
+   * image_grid_thw's merged token count (transformers.js's Qwen processor stacks a list of images as
+   * video frames, so images of different sizes cannot go through it together).
+   */
+  processorCall: 'images-first' | 'text-first' | 'text-first-nested' | 'qwen';
+  /** 'mask': position = count of attended tokens; 'mrope': Qwen's [3, batch, seq] (mrope.ts). */
+  positions: 'mask' | 'mrope';
+  /** Qwen's spatial merge (patches per token side). */
+  mergeSize: number;
+  /** Images one prompt may show. */
+  maxImagesPerItem: number;
+  /** The tiles of one image, in the order their tokens appear. */
+  tiles(image: ProcessedImage): Tile[];
 }
 
 /** Families the pipeline can generate with. */
-export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm'] as const;
+export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm', 'qwen2_5_vl', 'qwen3_vl'] as const;
 
 function squareGrid(tokens: number, family: string): number {
   const side = Math.round(Math.sqrt(tokens));
   if (side * side !== tokens) throw new OcularError('invalid_request', `${family}: ${tokens} image tokens do not form a square grid.`);
   return side;
+}
+
+function qwenTiles(merge: number) {
+  return (image: ProcessedImage): Tile[] => {
+    if (!image.grid) throw new OcularError('invalid_request', 'The processor returned no image_grid_thw for a Qwen image.');
+    const [t, h, w] = image.grid;
+    if (t !== 1) throw new OcularError('invalid_request', `An image with ${t} temporal patches is a video; Ocular takes images only.`);
+    return [wholeImage(image.width, image.height, h / merge, w / merge)];
+  };
 }
 
 export function familySpec(config: Record<string, any>, processorConfig: Record<string, any>): FamilySpec {
@@ -41,29 +67,52 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
       return {
         family,
         imageTokenId: config.image_token_index ?? config.image_token_id,
-        layout: { tokensPerImage: side * side + (full ? 1 : 0), leadingTokens: full ? 1 : 0, gridRows: side, gridCols: side },
         processorCall: 'images-first',
+        positions: 'mask',
+        mergeSize: 1,
+        maxImagesPerItem: 1,
+        tiles: (image) => [centreCrop(image.width, image.height, side, side, full ? 1 : 0)],
       };
     }
     case 'gemma3': {
-      const tokens = config.mm_tokens_per_image ?? processorConfig.image_seq_length ?? 256;
-      const side = squareGrid(tokens, family);
+      const side = squareGrid(config.mm_tokens_per_image ?? processorConfig.image_seq_length ?? 256, family);
       return {
         family,
         imageTokenId: config.image_token_index ?? config.image_token_id,
-        layout: { tokensPerImage: tokens, leadingTokens: 0, gridRows: side, gridCols: side },
         processorCall: 'text-first',
+        positions: 'mask',
+        mergeSize: 1,
+        maxImagesPerItem: 1,
+        tiles: (image) => [wholeImage(image.width, image.height, side, side)],
       };
     }
     case 'idefics3':
     case 'smolvlm': {
-      const tokens = processorConfig.image_seq_len ?? 64;
-      const side = squareGrid(tokens, family);
+      const side = squareGrid(processorConfig.image_seq_len ?? 64, family);
       return {
         family,
         imageTokenId: config.image_token_id ?? config.image_token_index,
-        layout: { tokensPerImage: tokens, leadingTokens: 0, gridRows: side, gridCols: side },
         processorCall: 'text-first-nested',
+        positions: 'mask',
+        mergeSize: 1,
+        maxImagesPerItem: Infinity,
+        tiles: (image) =>
+          image.split && image.split.rows + image.split.cols > 0 && image.resized
+            ? splitTiles(image.width, image.height, image.resized, image.split, side)
+            : [wholeImage(image.width, image.height, side, side)],
+      };
+    }
+    case 'qwen2_5_vl':
+    case 'qwen3_vl': {
+      const merge = config.vision_config?.spatial_merge_size ?? 2;
+      return {
+        family,
+        imageTokenId: config.image_token_id,
+        processorCall: 'qwen',
+        positions: 'mrope',
+        mergeSize: merge,
+        maxImagesPerItem: Infinity,
+        tiles: qwenTiles(merge),
       };
     }
     default:

@@ -8,12 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
 import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
+import { mergeImageFeatures } from '../generation/prefix.js';
 import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
-import { familySpec, type FamilySpec } from './families.js';
+import { familySpec, type FamilySpec, type ProcessedImage } from './families.js';
+import { appendMrope, mropePositions, type MropePositions } from './mrope.js';
+import { imageTokens, visionTokens, type Box, type ImageTokenMeta } from './patch-layout.js';
+import { processItem, visionFeeds, type ProcessedItem } from './process-items.js';
 import { loadProcessor, loadTransformers, type LoadedProcessor } from './processor.js';
 
 export interface TokenInfo {
@@ -21,28 +25,47 @@ export interface TokenInfo {
   modality: 'image' | 'text' | 'pad';
   /** Index of the image within the batch item (image tokens only). */
   image: number | null;
-  /** Patch grid position; null for image tokens outside the grid (CLS) and for text. */
+  /** The image's tile (anyres / image splitting; 0 for a single view); null for text. */
+  tile: number | null;
+  /** Cell in the tile's token grid; null for image tokens outside the grid (CLS) and for text. */
   patchRow: number | null;
   patchCol: number | null;
+  /** The pixels of the original image the token stands for: [x0, y0, x1, y1]; null for text. */
+  box: Box | null;
 }
 
 export interface VlmItem {
   /** Image file path (inside the dataset) or an already loaded transformers.js RawImage. */
-  image: string | unknown;
+  image?: string | unknown;
+  /** Several images for one prompt (families that take them; see FamilySpec.maxImagesPerItem). */
+  images?: Array<string | unknown>;
   prompt: string;
 }
 
-export interface PreparedPrefix {
-  embeds: Float32Array;
+/** A batch's prompts laid out: ids, masks, per-token metadata and vision inputs, before any model runs. */
+export interface PromptLayout {
   batch: number;
   length: number;
-  width: number;
   attentionMask: Uint8Array;
   inputIds: number[][];
   tokens: TokenInfo[][];
   texts: string[];
-  /** The processor outputs the vision encoder reads, for running edited (tapped) vision graphs. */
-  visionFeeds: Record<string, WireTensor>;
+  /** Per item, the vision encoder's inputs (empty without images), for running edited (tapped) vision graphs. */
+  visionFeeds: Array<Record<string, WireTensor>>;
+  /** The vision encoder's inputs for all the batch's images at once (null without images). */
+  batchVisionFeeds: Record<string, WireTensor> | null;
+  /** Per item, its image tokens' metadata in the order the vision encoder returns their features. */
+  imageMeta: ImageTokenMeta[][];
+  /** Per item, what the processor made of each image (sizes, Qwen grids, Idefics3 splits). */
+  images: ProcessedImage[][];
+  /** Qwen's M-RoPE positions, when the family uses them. */
+  mrope?: MropePositions;
+}
+
+/** A layout with its input embeddings (image features merged at the image tokens), [batch, length, width]. */
+export interface PreparedPrefix extends PromptLayout {
+  embeds: Float32Array;
+  width: number;
 }
 
 export interface GenerationOutput {
@@ -51,30 +74,7 @@ export interface GenerationOutput {
   finishReason: 'eos' | 'length';
 }
 
-function toWire(t: { type: string; dims: number[]; data: unknown }): WireTensor {
-  return { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
-}
-
-/** Stack per-item tensors along the batch axis; their other dimensions must agree. */
-function concatBatch(parts: WireTensor[], name: string): WireTensor {
-  const first = parts[0]!;
-  const rest = first.dims.slice(1).join(',');
-  if (parts.some((p) => p.dims.slice(1).join(',') !== rest)) {
-    throw new OcularError(
-      'invalid_request',
-      `Items produce '${name}' of different shapes (${parts.map((p) => `[${p.dims}]`).join(' ')}); batch them separately.`,
-    );
-  }
-  const total = parts.reduce((n, p) => n + p.data.length, 0);
-  const Ctor = first.data.constructor as new (n: number) => WireTensor['data'];
-  const data = new Ctor(total);
-  let offset = 0;
-  for (const p of parts) {
-    (data as Float32Array).set(p.data as Float32Array, offset);
-    offset += p.data.length;
-  }
-  return { type: first.type, dims: [parts.reduce((n, p) => n + p.dims[0]!, 0), ...first.dims.slice(1)], data };
-}
+const NO_IMAGE = { image: null, tile: null, patchRow: null, patchCol: null, box: null };
 
 export class VlmPipeline {
   private constructor(
@@ -106,8 +106,8 @@ export class VlmPipeline {
     const decoder = decoderSignature(readModel(files.decoder).graph, files.decoder);
     if (decoder.states.length === 0)
       throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
-    const [dec, embed] = await pool.loadTogether([files.decoder, files.embed], device);
-    const vision = await pool.load(files.vision, device);
+    // Together: generation builds its prefix where the decoder runs (see generate()).
+    const [dec, embed, vision] = await pool.loadTogether([files.decoder, files.embed, files.vision], device);
     const generationFile = path.join(abs, 'generation_config.json');
     const generation = fs.existsSync(generationFile)
       ? (JSON.parse(fs.readFileSync(generationFile, 'utf8')) as { eos_token_id?: number | number[] })
@@ -115,18 +115,32 @@ export class VlmPipeline {
     const eos =
       generation.eos_token_id ?? loaded.config.text_config?.eos_token_id ?? loaded.config.eos_token_id ?? loaded.tokenizer.eos_token_id;
     const eosTokenIds = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).map(Number);
-    return new VlmPipeline(files, abs, pool, loaded, family, { vision, embed: embed!, decoder: dec! }, decoder, eosTokenIds, device);
+    return new VlmPipeline(
+      files,
+      abs,
+      pool,
+      loaded,
+      family,
+      { vision: vision!, embed: embed!, decoder: dec! },
+      decoder,
+      eosTokenIds,
+      device,
+    );
   }
 
   /** Feeds for one full forward pass of a decoder graph over a prefix (empty states). */
-  prefillFeeds(prefix: Pick<PreparedPrefix, 'embeds' | 'batch' | 'length' | 'width' | 'attentionMask'>): Record<string, WireTensor> {
+  prefillFeeds(
+    prefix: Pick<PreparedPrefix, 'embeds' | 'batch' | 'length' | 'width' | 'attentionMask' | 'mrope'>,
+  ): Record<string, WireTensor> {
     const { batch, length, width } = prefix;
     const feeds: Record<string, WireTensor> = {
       inputs_embeds: { type: 'float32', dims: [batch, length, width], data: prefix.embeds },
       attention_mask: { type: 'int64', dims: [batch, length], data: BigInt64Array.from(prefix.attentionMask, (m) => BigInt(m)) },
     };
     if (this.decoder.positionIds)
-      feeds.position_ids = { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
+      feeds.position_ids = prefix.mrope
+        ? { type: 'int64', dims: [3, batch, length], data: prefix.mrope.ids }
+        : { type: 'int64', dims: [batch, length], data: positionsFromMask(prefix.attentionMask, batch, length).positions };
     return { ...feeds, ...emptyStates(this.decoder.states, batch) };
   }
 
@@ -159,25 +173,14 @@ export class VlmPipeline {
       mask.set(prefix.attentionMask.subarray(r * prefix.length, (r + 1) * prefix.length), r * length);
       mask.fill(1, r * length + prefix.length, r * length + prefix.length + extra[r]!.length);
     }
-    return { prefix: { ...prefix, embeds, attentionMask: mask, length }, extraLength: longest };
+    const mrope = prefix.mrope && appendMrope(prefix.mrope, prefix.batch, prefix.length, longest);
+    return { prefix: { ...prefix, embeds, attentionMask: mask, length, ...(mrope ? { mrope } : {}) }, extraLength: longest };
   }
 
-  /** One image and its chat-templated text through the family's processor. */
-  private process(image: unknown, text: string): Promise<any> {
-    const { processor } = this.loaded;
-    switch (this.family.processorCall) {
-      case 'images-first':
-        return processor([image], [text]);
-      case 'text-first':
-        return processor([text], [image]);
-      case 'text-first-nested':
-        return processor([text], [[image]]);
-    }
-  }
-
-  /** The chat-templated prompt for one image and one question. */
-  chatText(prompt: string): string {
-    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] }], {
+  /** The chat-templated prompt for a question about `images` images (shown before the question). */
+  chatText(prompt: string, images = 1): string {
+    const content = [...Array.from({ length: images }, () => ({ type: 'image' })), { type: 'text', text: prompt }];
+    return this.loaded.tokenizer.apply_chat_template([{ role: 'user', content }], {
       tokenize: false,
       add_generation_prompt: true,
     }) as string;
@@ -192,88 +195,109 @@ export class VlmPipeline {
     return out.inputs_embeds!.data as Float32Array;
   }
 
-  async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
+  /**
+   * The batch's prompts laid out without running a model: processed one item at a time (processors
+   * differ in whether and on which side they pad; generation needs left padding, done here), token
+   * ids, per-token metadata, M-RoPE positions and the vision encoder's inputs.
+   */
+  async layout(items: VlmItem[]): Promise<PromptLayout> {
     const { RawImage } = await loadTransformers();
-    const texts = items.map((it) => this.chatText(it.prompt));
-    // Each item goes through the processor alone, then the batch is left-padded here: processors
-    // differ in whether (and on which side) they pad, and generation needs left padding.
-    const perItem: any[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const image = typeof items[i]!.image === 'string' ? await RawImage.read(items[i]!.image as string) : items[i]!.image;
-      perItem.push(await this.process(image, texts[i]!));
+    const texts: string[] = [];
+    const processed: ProcessedItem[] = [];
+    for (const item of items) {
+      const sources = item.images ?? (item.image === undefined ? [] : [item.image]);
+      const images = [];
+      for (const src of sources) images.push(typeof src === 'string' ? await RawImage.read(src) : src);
+      const text = this.chatText(item.prompt, images.length);
+      texts.push(text);
+      processed.push(await processItem(this.loaded.processor, this.family, images as Array<{ width: number; height: number }>, text));
     }
     const batch = items.length;
-    const rowsIds = perItem.map((inp) => Array.from(inp.input_ids.data as BigInt64Array, Number));
-    const length = Math.max(...rowsIds.map((r) => r.length));
+    const length = Math.max(...processed.map((p) => p.inputIds.length));
     const padId = Number(this.loaded.tokenizer.pad_token_id ?? 0);
-    const inputIds = rowsIds.map((r) => [...new Array<number>(length - r.length).fill(padId), ...r]);
+    const inputIds = processed.map((p) => [...new Array<number>(length - p.inputIds.length).fill(padId), ...p.inputIds]);
     const attentionMask = new Uint8Array(batch * length);
-    rowsIds.forEach((r, i) => attentionMask.fill(1, i * length + (length - r.length), (i + 1) * length));
+    processed.forEach((p, i) => attentionMask.fill(1, i * length + (length - p.inputIds.length), (i + 1) * length));
+    const imageMeta = processed.map((p) => p.images.flatMap((image, j) => imageTokens(j, this.family.tiles(image))));
+    const tokens = inputIds.map((ids, r) => this.describeTokens(ids, length - processed[r]!.inputIds.length, imageMeta[r]!, r));
+    const mrope =
+      this.family.positions === 'mrope'
+        ? mropePositions({
+            inputIds,
+            attentionMask,
+            grids: processed.flatMap((p) => p.images.map((im) => im.grid!)),
+            imageTokenId: this.family.imageTokenId,
+            mergeSize: this.family.mergeSize,
+          })
+        : undefined;
+    const names = this.sessions.vision.inputNames;
+    const withImages = processed.filter((p) => p.images.length > 0);
+    return {
+      batch,
+      length,
+      attentionMask,
+      inputIds,
+      tokens,
+      texts,
+      visionFeeds: processed.map((p) => (p.images.length ? visionFeeds([p], names) : {})),
+      batchVisionFeeds: withImages.length ? visionFeeds(withImages, names) : null,
+      imageMeta,
+      images: processed.map((p) => p.images),
+      ...(mrope ? { mrope } : {}),
+    };
+  }
 
-    const visionFeeds: Record<string, WireTensor> = {};
-    for (const name of this.sessions.vision.inputNames) {
-      if (!perItem[0][name])
-        throw new OcularError('invalid_request', `The vision encoder needs '${name}', which the processor did not produce.`);
-      visionFeeds[name] = concatBatch(
-        perItem.map((inp) => toWire(inp[name])),
-        name,
-      );
-    }
-    const features = (await this.pool.run(this.sessions.vision, visionFeeds)).image_features;
+  /** The prompts with their input embeddings: image features merged at the image tokens. */
+  async prepare(items: VlmItem[]): Promise<PreparedPrefix> {
+    const layout = await this.layout(items);
+    // The vision tower and the token embedding are independent: run them at once.
+    const [features, embeds] = await Promise.all([
+      layout.batchVisionFeeds ? this.encodeImages(layout.batchVisionFeeds) : undefined,
+      this.embedTokens(layout.inputIds),
+    ]);
+    const width = embeds.length / (layout.batch * layout.length);
+    mergeImageFeatures(embeds, layout.inputIds.flat(), this.family.imageTokenId, features, width);
+    return { ...layout, embeds, width };
+  }
+
+  /** Text, padding, or an image token with its image, tile, cell and box (one item's image tokens in reading order). */
+  private describeTokens(ids: number[], pads: number, imageMeta: ImageTokenMeta[], item: number): TokenInfo[] {
+    let k = 0;
+    const row = ids.map((tokenId, i): TokenInfo => {
+      if (i < pads) return { tokenId, modality: 'pad', ...NO_IMAGE };
+      if (tokenId !== this.family.imageTokenId) return { tokenId, modality: 'text', ...NO_IMAGE };
+      const meta = imageMeta[k++];
+      if (!meta)
+        throw new OcularError('invalid_request', `Item ${item} holds more image tokens than its images make (${imageMeta.length}).`);
+      return { tokenId, modality: 'image', ...meta };
+    });
+    if (k !== imageMeta.length)
+      throw new OcularError('invalid_request', `Item ${item} holds ${k} image tokens but its images make ${imageMeta.length}.`);
+    return row;
+  }
+
+  /** Where each of an item's vision-tower tokens looks, for a vision tap output of shape `dims`. */
+  visionTokenMeta(prefix: PreparedPrefix, item: number, dims: number[]): ImageTokenMeta[] {
+    const images = prefix.images[item]!;
+    return visionTokens(
+      dims,
+      images.map((im) => this.family.tiles(im)),
+      images.map((im) => im.grid),
+      this.family.mergeSize,
+    );
+  }
+
+  private async encodeImages(feeds: Record<string, WireTensor>): Promise<Float32Array> {
+    const features = (await this.pool.run(this.sessions.vision, feeds)).image_features;
     if (!features) throw new OcularError('invalid_request', 'The vision encoder has no image_features output.');
-    const width = features.dims[features.dims.length - 1]!;
-    const featureData = features.data as Float32Array;
-    const embeds = await this.embedTokens(inputIds);
-
-    // Replace image tokens, in reading order, with the image features.
-    const tokens: TokenInfo[][] = [];
-    const { imageTokenId, layout } = this.family;
-    let next = 0;
-    const totalFeatures = featureData.length / width;
-    for (let r = 0; r < batch; r++) {
-      const row: TokenInfo[] = [];
-      let imageTokens = 0;
-      for (let i = 0; i < length; i++) {
-        const tokenId = inputIds[r]![i]!;
-        if (!attentionMask[r * length + i]) {
-          row.push({ tokenId, modality: 'pad', image: null, patchRow: null, patchCol: null });
-          continue;
-        }
-        if (tokenId !== imageTokenId) {
-          row.push({ tokenId, modality: 'text', image: null, patchRow: null, patchCol: null });
-          continue;
-        }
-        if (next >= totalFeatures)
-          throw new OcularError(
-            'invalid_request',
-            `The prompts hold more image tokens than the vision encoder produced features (${totalFeatures}).`,
-          );
-        embeds.set(featureData.subarray(next * width, (next + 1) * width), (r * length + i) * width);
-        next++;
-        const k = imageTokens % layout.tokensPerImage;
-        const inGrid = k >= layout.leadingTokens ? k - layout.leadingTokens : null;
-        row.push({
-          tokenId,
-          modality: 'image',
-          image: Math.floor(imageTokens / layout.tokensPerImage),
-          patchRow: inGrid === null ? null : Math.floor(inGrid / layout.gridCols),
-          patchCol: inGrid === null ? null : inGrid % layout.gridCols,
-        });
-        imageTokens++;
-      }
-      tokens.push(row);
-    }
-    if (next !== totalFeatures)
-      throw new OcularError(
-        'invalid_request',
-        `The vision encoder produced ${totalFeatures} features but the prompts hold ${next} image tokens.`,
-      );
-    return { embeds, batch, length, width, attentionMask, inputIds, tokens, texts, visionFeeds };
+    return features.data as Float32Array;
   }
 
   /**
-   * Generate answers. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of
-   * the model's own, fed the extra inputs `edit.feeds` returns for the prepared prompts.
+   * Generate answers. The prompt goes to the pool process that holds the decoder as token ids and
+   * vision inputs; the vision tower, the embedding and the merge run there (prefix.ts), then the
+   * loop. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of the model's
+   * own, fed the extra inputs `edit.feeds` returns for the laid-out prompts.
    */
   async generate(
     items: VlmItem[],
@@ -282,31 +306,33 @@ export class VlmPipeline {
       sampling?: { temperature: number; topK?: number; seed: number };
       ignoreEos?: boolean;
       returnFirstLogits?: boolean;
-      edit?: { decoderPath: string; feeds: (prefix: PreparedPrefix) => NonNullable<HostGenerateOptions['extraFeeds']> };
+      edit?: { decoderPath: string; feeds: (prefix: PromptLayout) => NonNullable<HostGenerateOptions['extraFeeds']> };
     },
-  ): Promise<{ outputs: GenerationOutput[]; prefix: PreparedPrefix; result: GenerateResult }> {
-    const prefix = await this.prepare(items);
+  ): Promise<{ outputs: GenerationOutput[]; prefix: PromptLayout; result: GenerateResult }> {
+    const prefix = await this.layout(items);
     // Looked up each time (the pool reuses loaded sessions): loading an edited decoder beside the
-    // embedding may have moved the embedding to another pool process.
-    const [decoder, embed] = (await this.pool.loadTogether(
-      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed],
+    // embedding may have moved the others to another pool process.
+    const [decoder, embed, vision] = (await this.pool.loadTogether(
+      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed, this.files.vision],
       this.device,
-    )) as [SessionHandle, SessionHandle];
+    )) as [SessionHandle, SessionHandle, SessionHandle];
     const result = await this.pool.generate(decoder, embed, {
       returnFirstLogits: options.returnFirstLogits,
       ...(options.edit ? { extraFeeds: options.edit.feeds(prefix) } : {}),
       prefix: {
-        embeds: prefix.embeds,
+        inputIds: BigInt64Array.from(prefix.inputIds.flat(), BigInt),
         batch: prefix.batch,
         length: prefix.length,
-        width: prefix.width,
         attentionMask: prefix.attentionMask,
+        imageTokenId: this.family.imageTokenId,
+        ...(prefix.batchVisionFeeds ? { vision: { session: vision.sessionId, feeds: prefix.batchVisionFeeds } } : {}),
       },
       states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,
       eosTokenIds: this.eosTokenIds,
       sampling: options.sampling,
       positionIds: this.decoder.positionIds,
+      ...(prefix.mrope ? { mrope: prefix.mrope } : {}),
       ignoreEos: options.ignoreEos,
     });
     const outputs = result.tokens.map((ids, r) => ({

@@ -27,7 +27,7 @@ import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { mulberry32 } from '../../util/random.js';
 import { VERSION } from '../../version.js';
-import type { PreparedPrefix } from '../../vlm/pipeline.js';
+import type { PromptLayout } from '../../vlm/pipeline.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
@@ -35,7 +35,7 @@ import { choicesFor } from './evaluate.js';
 const params = z.object({ experimentId: z.number().int().positive() }).strict();
 
 /** Which prompt positions an edit applies to. */
-function promptMask(prefix: PreparedPrefix, where: ExperimentSpec['where']): Float32Array {
+function promptMask(prefix: PromptLayout, where: ExperimentSpec['where']): Float32Array {
   const mask = new Float32Array(prefix.batch * prefix.length);
   prefix.tokens.forEach((row, r) =>
     row.forEach((t, i) => {

@@ -52,17 +52,6 @@ class Stats {
   }
 }
 
-function visionPatch(tokens: number, index: number): { patchRow: number | null; patchCol: number | null } {
-  const side = Math.round(Math.sqrt(tokens));
-  const withCls = Math.round(Math.sqrt(tokens - 1));
-  if (side * side === tokens) return { patchRow: Math.floor(index / side), patchCol: index % side };
-  if (withCls * withCls === tokens - 1)
-    return index === 0
-      ? { patchRow: null, patchCol: null }
-      : { patchRow: Math.floor((index - 1) / withCls), patchCol: (index - 1) % withCls };
-  return { patchRow: null, patchCol: null };
-}
-
 export const harvestJob: JobKind<z.infer<typeof params>> = {
   kind: 'harvest',
   title: 'Harvest activations',
@@ -134,6 +123,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
             patchRow: t.patchRow,
             patchCol: t.patchCol,
             tokenId: t.tokenId,
+            tile: t.tile,
+            box: t.box,
           })),
         );
         if (kinds.has('generated')) {
@@ -155,6 +146,8 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
               patchRow: null,
               patchCol: null,
               tokenId,
+              tile: null,
+              box: null,
             })),
           ]);
           prefix = appended.prefix;
@@ -181,34 +174,38 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
                 patchRow: meta.patchRow,
                 patchCol: meta.patchCol,
                 tokenId: meta.tokenId,
+                tile: meta.tile,
+                box: meta.box,
               });
               buffered++;
             }
           }
         }
         if (visionGraph && kinds.has('image')) {
-          const out = await ctx.pool.run(visionGraph, prefix.visionFeeds, visionTaps);
-          const first = out[visionTaps[0]!]!;
-          const [images, tokens] = first.dims as [number, number, number];
-          // One image per item here; the processor may split an image into tiles (images > items).
-          const perItem = images / batch.length;
-          for (let img = 0; img < images; img++) {
-            for (let k = 0; k < tokens; k++) {
+          // One run per item: items differ in image count, tiles and (Qwen) patches.
+          for (let r = 0; r < batch.length; r++) {
+            if (Object.keys(prefix.visionFeeds[r]!).length === 0) continue;
+            const out = await ctx.pool.run(visionGraph, prefix.visionFeeds[r]!, visionTaps);
+            const meta = vlm.visionTokenMeta(prefix, r, out[visionTaps[0]!]!.dims);
+            meta.forEach((m, k) => {
               for (const tap of visionTaps) {
                 const t = out[tap]!;
-                const width = t.dims[2]!;
-                push(tap, (t.data as Float32Array).slice((img * tokens + k) * width, (img * tokens + k + 1) * width));
+                const width = t.dims[t.dims.length - 1]!;
+                push(tap, (t.data as Float32Array).slice(k * width, (k + 1) * width));
               }
               rows.vision.push({
-                itemId: batch[Math.floor(img / perItem)]!.id,
+                itemId: batch[r]!.id,
                 position: k,
                 modality: 'image',
-                image: img % perItem,
-                ...visionPatch(tokens, k),
+                image: m.image,
+                patchRow: m.patchRow,
+                patchCol: m.patchCol,
                 tokenId: null,
+                tile: m.tile,
+                box: m.box,
               });
               buffered++;
-            }
+            });
           }
         }
         items.push(...batch.map((it) => it.id));

@@ -19,7 +19,7 @@ import { SaeStore, type SaeEvaluation } from '../../sae/sae-store.js';
 import { crossEntropySum, lossRecovered } from '../../sae/splice-metrics.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
-import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
+import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 
@@ -125,7 +125,7 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
             maxNewTokens: p.maxNewTokens,
             edit: {
               decoderPath: edited.path,
-              feeds: (pre: PreparedPrefix) => ({
+              feeds: (pre: PromptLayout) => ({
                 prefill: editFeeds(sae.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask),
                 step: editFeeds(sae.dSae, pre.batch, 1, 'spliced'),
               }),

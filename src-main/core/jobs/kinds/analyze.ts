@@ -6,19 +6,17 @@
  * final norm and unembedding, the token strings and item images feature pages show, and the results
  * written in one transaction.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FeatureAccumulator, binEdges } from '../../analysis/accumulator.js';
 import { AnalysisStore, type FeatureResult } from '../../analysis/analysis-store.js';
-import { activePerRow, analysisEncodeGraph } from '../../analysis/encode-graph.js';
+import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
 import { logitEffects } from '../../analysis/logit-effects.js';
 import { DatasetStore } from '../../datasets/dataset-store.js';
 import { OcularError } from '../../errors.js';
 import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
 import { ShardReader } from '../../harvest/shard-reader.js';
-import { encodeModel } from '../../onnx/model-io.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
@@ -75,15 +73,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const folder = analysisFolder(ctx.workspaceDir, a.id);
       fs.mkdirSync(folder, { recursive: true });
 
-      const bytes = encodeModel(analysisEncodeGraph(sae));
-      const graphFile = path.join(
-        ctx.workspaceDir,
-        'blobs',
-        'graph-cache',
-        `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`,
-      );
-      fs.mkdirSync(path.dirname(graphFile), { recursive: true });
-      if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
+      const graphFile = encodeGraphFile(ctx.workspaceDir, sae);
       const session = await ctx.pool.load(graphFile, p.device);
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);

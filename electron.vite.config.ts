@@ -42,7 +42,24 @@ export default defineConfig({
     resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
-      rollupOptions: { input: resolve(__dirname, 'src-renderer/index.html') },
+      // electron-vite leaves the renderer unminified; a lab member on a remote `ocular serve` downloads it.
+      minify: 'esbuild',
+      rollupOptions: {
+        input: resolve(__dirname, 'src-renderer/index.html'),
+        // Pages are split by route (React.lazy); the libraries every page needs form stable, long-cached chunks.
+        output: {
+          manualChunks: (id: string) =>
+            /node_modules[\\/](react|react-dom|scheduler)[\\/]/.test(id)
+              ? 'react'
+              : /node_modules[\\/](@mui|@emotion|@popperjs|react-transition-group|stylis|clsx|prop-types|react-is|hoist-non-react-statics)[\\/]/.test(
+                    id,
+                  )
+                ? 'mui'
+                : /node_modules[\\/](echarts|zrender)[\\/]/.test(id)
+                  ? 'echarts'
+                  : undefined,
+        },
+      },
     },
   },
 });

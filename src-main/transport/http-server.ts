@@ -1,7 +1,8 @@
 /**
  * Loopback HTTP + WebSocket transport for the IPC contract (`ocular serve`).
  *
- *   GET  /                      the built renderer (static files from out/renderer)
+ *   GET  /                      the built renderer (static files from out/renderer; brotli / gzip, hashed
+ *                               assets cached for a year: static-files.ts)
  *   POST /api/invoke/<channel>  one contract call; JSON body in, envelope out
  *   GET  /api/events            WebSocket: backend events (job progress, workspace changes)
  *   GET  /files/<path>          files inside the open workspace folder, nothing outside it
@@ -18,6 +19,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../core/backend/backend.js';
 import { contentSecurityPolicy } from '../core/util/csp.js';
 import { mimeType, resolveInside, resolveWorkspaceFile } from '../core/util/safe-path.js';
+import { sendStatic } from './static-files.js';
 
 export interface ServeOptions {
   backend: Backend;
@@ -124,8 +126,8 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed.');
     const wanted = url.pathname === '/' ? 'index.html' : url.pathname;
     const file = resolveInside(options.rendererDir, wanted);
-    if (file && fs.statSync(file).isFile()) return sendFile(res, file, pageHeaders(req));
-    if (!path.extname(url.pathname)) return sendFile(res, rendererIndex, pageHeaders(req)); // client-side routes
+    if (file && fs.statSync(file).isFile() && !/\.(br|gz)$/.test(file)) return sendStatic(req, res, file, url.pathname, pageHeaders(req));
+    if (!path.extname(url.pathname)) return sendStatic(req, res, rendererIndex, '/', pageHeaders(req)); // client-side routes
     return sendText(res, 404, 'Not found.');
   }
 
@@ -134,7 +136,6 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
       'Content-Security-Policy': contentSecurityPolicy({ connect: [`ws://${req.headers.host}`] }),
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
-      'Cache-Control': 'no-cache',
     };
   }
 

@@ -1,6 +1,7 @@
 import type { Channel, RequestOf, ResponseOf } from '@contract/contract';
 import { useCallback, useEffect, useState } from 'react';
 import { invoke, subscribe } from '../api/client';
+import { describeError } from '../lib/errors';
 
 /**
  * Calls a read channel and keeps the result fresh: reloads when the workspace changes or a job
@@ -20,7 +21,7 @@ export function useChannel<C extends Channel>(
         setData(d);
         setError(null);
       },
-      (e: Error) => setError(e.message),
+      (e: unknown) => setError(describeError(e).sentence),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [channel, key]);

@@ -22,7 +22,7 @@ async function createWorkspaceWithModel(page: Page, url: string, modelDir: strin
   await page.goto(url);
   await page.getByRole('button', { name: 'Create workspace' }).click();
   await page.getByTestId('empty-state').waitFor();
-  await page.getByRole('button', { name: 'Models' }).click();
+  await page.getByRole('link', { name: 'Models' }).click();
   await page.getByLabel('Model folder or .onnx file on this machine').fill(modelDir);
   await page.getByRole('button', { name: 'Add model' }).click();
   await page.getByTestId('model-detail').waitFor();
@@ -30,7 +30,7 @@ async function createWorkspaceWithModel(page: Page, url: string, modelDir: strin
 
 /** On the Evaluate page, generate a one-item-per-cell benchmark and wait for its 21 items. */
 async function generateBenchmark(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  await page.getByRole('link', { name: 'Evaluate', exact: true }).click();
   await page.getByLabel('Items per task & difficulty').fill('1');
   await page.getByRole('button', { name: 'Generate benchmark' }).click();
   await page.getByText('21 items').waitFor({ timeout: 30_000 });
@@ -100,11 +100,17 @@ describe('UI over ocular serve', () => {
     try {
       await page.goto(serve.url);
       await page.getByTestId('read-only-chip').waitFor();
-      await page.getByRole('button', { name: 'Jobs' }).click();
-      await page.getByRole('button', { name: 'Start self-test' }).click();
-      const alert = page.getByTestId('error-alert');
-      await alert.waitFor();
-      expect(await alert.textContent()).toContain("read-only: 'jobs.start' would change it and was refused");
+      await page.getByRole('link', { name: 'Jobs' }).click();
+      // Editing controls are disabled, and say why.
+      const start = page.getByRole('button', { name: 'Start self-test' });
+      expect(await start.isDisabled()).toBe(true);
+      await page.getByTestId('read-only-control').first().hover();
+      await expect.poll(() => page.getByRole('tooltip').textContent()).toContain('Read-only');
+      // The backend refuses the call anyway, whoever sends it.
+      const refused = await fetch(`${serve.url}api/invoke/jobs.start`, { method: 'POST', body: '{"kind":"selftest"}' }).then((r) =>
+        r.json(),
+      );
+      expect(refused.error.message).toContain("read-only: 'jobs.start' would change it and was refused");
     } finally {
       await page.close();
       await serve.stop();
@@ -139,7 +145,7 @@ describe('Settings > Diagnostics over ocular serve', () => {
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);
-      await page.getByRole('button', { name: 'Settings' }).click();
+      await page.getByRole('link', { name: 'Settings' }).click();
       const cell = page.getByTestId('cuda-provider');
       await cell.waitFor({ timeout: 20_000 });
       expect(await cell.textContent()).toMatch(/^(not installed|installed \(.+\))$/);
@@ -164,7 +170,7 @@ describe('Evaluate page over ocular serve', () => {
       await page.getByLabel('Dataset', { exact: true }).click();
       await page.getByRole('option').first().click();
       await page.getByLabel('Max new tokens').fill('2');
-      await page.getByRole('button', { name: 'Evaluate', exact: true }).last().click();
+      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
       await expect
         .poll(
           async () =>
@@ -195,7 +201,7 @@ describe('Activations and SAEs pages over ocular serve', () => {
     try {
       await createWorkspaceWithModel(page, serve.url, llava);
       await generateBenchmark(page);
-      await page.getByRole('button', { name: 'Activations' }).click();
+      await page.getByRole('link', { name: 'Activations' }).click();
       await page.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
       await page.getByLabel('Dataset', { exact: true }).click();
@@ -204,7 +210,7 @@ describe('Activations and SAEs pages over ocular serve', () => {
       await page.getByRole('option', { name: 'blocks.1.hook_resid_post', exact: true }).click();
       await page.getByRole('option', { name: 'vision.blocks.0.hook_resid_post', exact: true }).click();
       await page.keyboard.press('Escape');
-      await page.getByLabel('Limit items').fill('4');
+      await page.getByLabel('Item limit').fill('4');
       await page.getByTestId('harvest-estimate').waitFor();
       expect(await page.getByTestId('harvest-estimate').textContent()).toMatch(/^About [\d.]+ (MB|GB) on disk/);
       await page.getByRole('button', { name: 'Harvest', exact: true }).click();
@@ -214,7 +220,7 @@ describe('Activations and SAEs pages over ocular serve', () => {
         .toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
 
       // Train SAE wizard: model -> tap -> harvest -> architecture, estimate, then a live run page.
-      await page.getByRole('button', { name: 'SAEs' }).click();
+      await page.getByRole('link', { name: 'SAEs' }).click();
       const wizard = page.getByTestId('train-sae-wizard');
       await wizard.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
@@ -225,10 +231,10 @@ describe('Activations and SAEs pages over ocular serve', () => {
       await wizard.getByLabel('Harvest', { exact: true }).click();
       await page.getByRole('option').first().click();
       await wizard.getByRole('button', { name: 'Next' }).click();
-      await wizard.getByLabel('Expansion (d_sae / d_in)').fill('2');
-      await wizard.getByLabel('k (active features)').fill('4');
+      await wizard.getByLabel('Expansion', { exact: true }).fill('2');
+      await wizard.getByLabel('k', { exact: true }).fill('4');
       await wizard.getByLabel('Steps').fill('120');
-      await wizard.getByLabel('Batch (tokens)').fill('32');
+      await wizard.getByLabel('Batch', { exact: true }).fill('32');
       await wizard.getByLabel('Learning rate').fill('1e-3');
       expect(await wizard.getByLabel(/^Normalise activations/).isChecked()).toBe(true);
       await expect

@@ -46,18 +46,15 @@ export default defineConfig({
       minify: 'esbuild',
       rollupOptions: {
         input: resolve(__dirname, 'src-renderer/index.html'),
-        // Pages are split by route (React.lazy); the libraries every page needs form stable, long-cached chunks.
+        // Pages are split by route (React.lazy), MUI's components with the pages that use them (a feature page does
+        // not parse the Stepper or the Slider); React and ECharts are stable, long-cached chunks of their own.
         output: {
           manualChunks: (id: string) =>
             /node_modules[\\/](react|react-dom|scheduler)[\\/]/.test(id)
               ? 'react'
-              : /node_modules[\\/](@mui|@emotion|@popperjs|react-transition-group|stylis|clsx|prop-types|react-is|hoist-non-react-statics)[\\/]/.test(
-                    id,
-                  )
-                ? 'mui'
-                : /node_modules[\\/](echarts|zrender)[\\/]/.test(id)
-                  ? 'echarts'
-                  : undefined,
+              : /node_modules[\\/](echarts|zrender)[\\/]/.test(id)
+                ? 'echarts'
+                : undefined,
         },
       },
     },

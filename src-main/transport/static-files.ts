@@ -17,8 +17,8 @@ const COMPRESSIBLE = new Set(['.js', '.mjs', '.css', '.html', '.svg', '.json', '
 const MAX_CACHED = 128;
 const cache = new Map<string, Buffer>();
 
-/** The best encoding the client accepts (q=0 excludes one), brotli first. */
-export function chooseEncoding(acceptEncoding: string | undefined): Encoding {
+/** Whether an Accept-Encoding header accepts an encoding (q=0 excludes it; * stands for any other). */
+export function accepts(acceptEncoding: string | undefined, encoding: string): boolean {
   const accepted = new Map<string, number>();
   for (const part of (acceptEncoding ?? '').split(',')) {
     const [name, ...params] = part.trim().toLowerCase().split(';');
@@ -26,9 +26,13 @@ export function chooseEncoding(acceptEncoding: string | undefined): Encoding {
     const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)).find(Boolean);
     accepted.set(name, q ? Number(q[1]) : 1);
   }
-  const ok = (name: string) => (accepted.get(name) ?? accepted.get('*') ?? 0) > 0;
-  if (ok('br')) return 'br';
-  if (ok('gzip')) return 'gzip';
+  return (accepted.get(encoding) ?? accepted.get('*') ?? 0) > 0;
+}
+
+/** The best encoding the client accepts, brotli first. */
+export function chooseEncoding(acceptEncoding: string | undefined): Encoding {
+  if (accepts(acceptEncoding, 'br')) return 'br';
+  if (accepts(acceptEncoding, 'gzip')) return 'gzip';
   return 'identity';
 }
 

@@ -19,39 +19,63 @@ import { READ_ONLY_REASON, ReadOnlyContext } from './components/Editable';
 import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
 import { useLeftWorkspace } from './hooks/useLeftWorkspace';
-import { formatRoute, navigate, useRoute, type PageId } from './lib/router';
+import { formatRoute, navigate, parseRoute, useRoute, type PageId } from './lib/router';
 
 const NAV_WIDTH = 184;
 type PageProps = { info: AppInfo };
 /** Each page is its own chunk, fetched when first shown: the first paint needs only the shell and one page. */
-const page = (load: () => Promise<Record<string, ComponentType<PageProps>>>, name: string) =>
-  lazy(() => load().then((m) => ({ default: m[name]! })));
+const initialPage = parseRoute(typeof location === 'undefined' ? '' : location.hash).page;
+const page = (id: PageId, load: () => Promise<Record<string, ComponentType<PageProps>>>, name: string) => {
+  // The page a link opens is fetched at once, alongside app info, not after it.
+  const early = id === initialPage ? load() : null;
+  return lazy(() => (early ?? load()).then((m) => ({ default: m[name]! })));
+};
 const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean; component: ComponentType<PageProps> }> = [
-  { id: 'workspace', title: 'Workspace', needsWorkspace: false, component: page(() => import('./pages/WorkspacePage'), 'WorkspacePage') },
-  { id: 'models', title: 'Models', needsWorkspace: true, component: page(() => import('./pages/ModelsPage'), 'ModelsPage') },
-  { id: 'evaluate', title: 'Evaluate', needsWorkspace: true, component: page(() => import('./pages/EvaluatePage'), 'EvaluatePage') },
+  {
+    id: 'workspace',
+    title: 'Workspace',
+    needsWorkspace: false,
+    component: page('workspace', () => import('./pages/WorkspacePage'), 'WorkspacePage'),
+  },
+  { id: 'models', title: 'Models', needsWorkspace: true, component: page('models', () => import('./pages/ModelsPage'), 'ModelsPage') },
+  {
+    id: 'evaluate',
+    title: 'Evaluate',
+    needsWorkspace: true,
+    component: page('evaluate', () => import('./pages/EvaluatePage'), 'EvaluatePage'),
+  },
   {
     id: 'activations',
     title: 'Activations',
     needsWorkspace: true,
-    component: page(() => import('./pages/ActivationsPage'), 'ActivationsPage'),
+    component: page('activations', () => import('./pages/ActivationsPage'), 'ActivationsPage'),
   },
-  { id: 'saes', title: 'SAEs', needsWorkspace: true, component: page(() => import('./pages/SaesPage'), 'SaesPage') },
-  { id: 'features', title: 'Features', needsWorkspace: true, component: page(() => import('./pages/FeaturesPage'), 'FeaturesPage') },
+  { id: 'saes', title: 'SAEs', needsWorkspace: true, component: page('saes', () => import('./pages/SaesPage'), 'SaesPage') },
+  {
+    id: 'features',
+    title: 'Features',
+    needsWorkspace: true,
+    component: page('features', () => import('./pages/FeaturesPage'), 'FeaturesPage'),
+  },
   {
     id: 'playground',
     title: 'Playground',
     needsWorkspace: true,
-    component: page(() => import('./pages/PlaygroundPage'), 'PlaygroundPage'),
+    component: page('playground', () => import('./pages/PlaygroundPage'), 'PlaygroundPage'),
   },
   {
     id: 'experiments',
     title: 'Experiments',
     needsWorkspace: true,
-    component: page(() => import('./pages/ExperimentsPage'), 'ExperimentsPage'),
+    component: page('experiments', () => import('./pages/ExperimentsPage'), 'ExperimentsPage'),
   },
-  { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page(() => import('./pages/JobsPage'), 'JobsPage') },
-  { id: 'settings', title: 'Settings', needsWorkspace: false, component: page(() => import('./pages/SettingsPage'), 'SettingsPage') },
+  { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page('jobs', () => import('./pages/JobsPage'), 'JobsPage') },
+  {
+    id: 'settings',
+    title: 'Settings',
+    needsWorkspace: false,
+    component: page('settings', () => import('./pages/SettingsPage'), 'SettingsPage'),
+  },
 ];
 
 export function App() {

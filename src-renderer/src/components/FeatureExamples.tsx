@@ -7,6 +7,14 @@ import { ExampleGrid } from './ExampleCard';
 import type { HeatMode } from './PatchView';
 
 export type Modality = 'any' | 'image' | 'text';
+interface ExamplesProps {
+  analysisId: number;
+  feature: number;
+  modality: Modality;
+  scale: number;
+  mode: HeatMode;
+  onShown: (activations: number[]) => void;
+}
 const PAGE = 12;
 
 const sampled = (r: FeatureExamplesResult) =>
@@ -15,21 +23,7 @@ const sampled = (r: FeatureExamplesResult) =>
     : '';
 
 /** Top examples of one modality, a page at a time ("More"). */
-export function TopExamples({
-  analysisId,
-  feature,
-  modality,
-  scale,
-  mode,
-  onShown,
-}: {
-  analysisId: number;
-  feature: number;
-  modality: Modality;
-  scale: number;
-  mode: HeatMode;
-  onShown: (activations: number[]) => void;
-}) {
+export function TopExamples({ analysisId, feature, modality, scale, mode, onShown }: ExamplesProps) {
   const [pages, setPages] = useState<FeatureExamplesResult[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -142,14 +136,7 @@ function IntervalRow(props: {
 }
 
 /** Samples from quantile intervals of the activations, strongest interval first (as Neuronpedia / SAEDashboard show). */
-export function IntervalExamples(props: {
-  analysisId: number;
-  feature: number;
-  modality: Modality;
-  scale: number;
-  mode: HeatMode;
-  onShown: (activations: number[]) => void;
-}) {
+export function IntervalExamples(props: ExamplesProps) {
   const { analysisId, feature, modality, onShown } = props;
   const [intervals, setIntervals] = useState<FeatureExamplesResult | null>(null);
   const [error, setError] = useState<string | null>(null);

@@ -141,7 +141,23 @@ export const FeatureList = forwardRef<
       <Box
         ref={box}
         onScroll={(e) => setScrollTop((e.target as HTMLDivElement).scrollTop)}
-        sx={{ flex: 1, minHeight: 160, overflowY: 'auto', overflowX: 'hidden', position: 'relative', fontSize: 13 }}
+        sx={{
+          flex: 1,
+          minHeight: 160,
+          overflowY: 'auto',
+          overflowX: 'hidden',
+          position: 'relative',
+          fontSize: 13,
+          '& .ocular-row': { position: 'absolute', display: 'flex', alignItems: 'center', width: '100%', cursor: 'pointer' },
+          '& .ocular-row:hover': { bgcolor: 'action.hover' },
+          '& .ocular-row-selected, & .ocular-row-selected:hover': {
+            bgcolor: 'rgba(61, 90, 254, 0.16)',
+            boxShadow: 'inset 3px 0 0 #3d5afe',
+          },
+          '& .ocular-cell': { flex: '0 0 auto', minWidth: 0, px: 0.5, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' },
+          '& .ocular-dot': { display: 'inline-block', width: 10, height: 10, borderRadius: '50%' },
+          '& .ocular-hidden': visuallyHidden,
+        }}
         role="listbox"
         tabIndex={0}
         aria-label="Features (j / k to move, ? for keys)"
@@ -154,8 +170,10 @@ export const FeatureList = forwardRef<
           {Array.from({ length: Math.max(0, Math.min(visible, total - first)) }, (_, i) => first + i).map((index) => {
             const f = rows.get(index);
             const isSelected = f !== undefined && f.feature === selected;
+            // Rows are plain elements with one shared class: the list re-renders on every scroll step and
+            // keypress, and per-row styled components cost more than the row itself.
             return (
-              <Box
+              <div
                 key={index}
                 id={f ? `feature-option-${f.feature}` : undefined}
                 role="option"
@@ -163,53 +181,31 @@ export const FeatureList = forwardRef<
                 data-testid={f ? `feature-row-${f.feature}` : undefined}
                 data-index={index}
                 onClick={() => f && onSelect(f.feature)}
-                sx={{
-                  position: 'absolute',
-                  top: index * ROW,
-                  height: ROW,
-                  display: 'flex',
-                  alignItems: 'center',
-                  width: '100%',
-                  cursor: 'pointer',
-                  bgcolor: isSelected ? 'rgba(61, 90, 254, 0.16)' : undefined,
-                  boxShadow: isSelected ? 'inset 3px 0 0 #3d5afe' : undefined,
-                  '&:hover': { bgcolor: isSelected ? undefined : 'action.hover' },
-                }}
+                className={isSelected ? 'ocular-row ocular-row-selected' : 'ocular-row'}
+                style={{ top: index * ROW, height: ROW }}
               >
                 {f ? (
                   COLUMNS.map((c) =>
                     c.key === 'status' ? (
-                      <Box key={c.key} sx={{ width: c.width, flex: '0 0 auto', px: 0.5 }} title={f.status}>
-                        <Box
-                          component="span"
-                          sx={{ display: 'inline-block', width: 10, height: 10, borderRadius: '50%', bgcolor: STATUS_COLOUR[f.status] }}
-                        />
-                        <Box component="span" sx={visuallyHidden}>
-                          {f.status}
-                        </Box>
-                      </Box>
+                      <div key={c.key} className="ocular-cell" style={{ width: c.width! }} title={f.status}>
+                        <span className="ocular-dot" style={{ background: STATUS_COLOUR[f.status] }} />
+                        <span className="ocular-hidden">{f.status}</span>
+                      </div>
                     ) : (
-                      <Box
+                      <div
                         key={c.key}
-                        sx={{
-                          width: c.width ?? undefined,
-                          flex: c.width ? '0 0 auto' : '1 1 0',
-                          minWidth: 0,
-                          px: 0.5,
-                          overflow: 'hidden',
-                          textOverflow: 'ellipsis',
-                          whiteSpace: 'nowrap',
-                        }}
+                        className="ocular-cell"
+                        style={c.width ? { width: c.width } : { flex: '1 1 0' }}
                         title={c.key === 'label' ? c.render(f) : undefined}
                       >
                         {c.render(f)}
-                      </Box>
+                      </div>
                     ),
                   )
                 ) : (
-                  <Box sx={{ px: 0.5, color: 'text.secondary' }}>…</Box>
+                  <div className="ocular-cell">…</div>
                 )}
-              </Box>
+              </div>
             );
           })}
         </Box>

@@ -1,34 +1,69 @@
 import type { AnalysisRecord, FeatureDetail, FeatureLabel } from '@contract/contract';
-import {
-  Alert,
-  Box,
-  Button,
-  Chip,
-  CircularProgress,
-  Stack,
-  Tab,
-  Tabs,
-  ToggleButton,
-  ToggleButtonGroup,
-  Tooltip,
-  Typography,
-} from '@mui/material';
-import { forwardRef, lazy, Suspense, useState } from 'react';
+import { Alert, Box, Button, Chip, CircularProgress, Stack, ToggleButton, ToggleButtonGroup, Tooltip, Typography } from '@mui/material';
+import { forwardRef, lazy, Suspense, useEffect, useRef, useState } from 'react';
 import type { LabelPatch } from '../lib/label-queue';
 import { CopyLink } from './CopyLink';
-import { Editable } from './Editable';
+import { READ_ONLY_REASON, useReadOnly } from './Editable';
 import { IntervalExamples, TopExamples, type Modality } from './FeatureExamples';
 import { STATUS_COLOUR } from './FeatureList';
+import { TabBar } from './TabBar';
 import { LabelHistory, LogitEffects, NearestFeatures } from './FeatureSide';
-import { InputProbe, SteerPanel } from './InputWorkbench';
 import { LabelEditor, type LabelEditorHandle } from './LabelEditor';
-import { HeatLegend, type HeatMode } from './PatchView';
+import { HeatLegend, HeatModeToggle, type HeatMode } from './PatchView';
 
-/** ECharts is fetched after the examples have painted. */
+/** ECharts is fetched when the histogram scrolls into view; the input tools when their tab opens. */
 const FeatureHistogram = lazy(() => import('./FeatureHistogram'));
+const InputProbe = lazy(() => import('./InputWorkbench').then((m) => ({ default: m.InputProbe })));
+const SteerPanel = lazy(() => import('./InputWorkbench').then((m) => ({ default: m.SteerPanel })));
+
+/** Renders its children once it comes near the viewport (inside the feature page's own scroller too). */
+function WhenVisible({ children, height }: { children: React.ReactNode; height: number }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || seen) return;
+    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setSeen(true), { rootMargin: '200px' });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [seen]);
+  return (
+    <div ref={ref} style={{ minHeight: seen ? undefined : height }}>
+      {seen ? children : null}
+    </div>
+  );
+}
+
+/** Agree / disagree with the label shown; disabled with the reason when it cannot be reviewed (or the server is read-only). */
+function ReviewButton({
+  verdict,
+  blocked,
+  onReview,
+}: {
+  verdict: 'agree' | 'disagree';
+  blocked: string | null;
+  onReview: (v: 'agree' | 'disagree') => void;
+}) {
+  const readOnly = useReadOnly();
+  const agree = verdict === 'agree';
+  return (
+    <Tooltip title={readOnly ? READ_ONLY_REASON : (blocked ?? (agree ? 'Agree (a)' : 'Disagree (d)'))}>
+      <span>
+        <Button
+          size="small"
+          variant={agree ? 'contained' : 'outlined'}
+          color={agree ? 'success' : 'inherit'}
+          disabled={readOnly || blocked !== null}
+          onClick={() => onReview(verdict)}
+        >
+          {agree ? 'Agree' : 'Disagree'}
+        </Button>
+      </span>
+    </Tooltip>
+  );
+}
 
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
-const TAB = { minHeight: 40, minWidth: 0, px: 1.5 } as const;
 export type FeatureTab = 'image' | 'text' | 'intervals' | 'input' | 'steer';
 
 export interface FeaturePanelProps {
@@ -64,11 +99,16 @@ export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(fun
   const scale = row?.maxAct ?? 1;
   const status = label?.status ?? row?.status ?? 'unlabelled';
   const ownLabel = label && p.annotator !== null && label.annotator === p.annotator;
+  const reviewBlock = !label?.label
+    ? 'There is no label to review.'
+    : ownLabel
+      ? 'This label is yours: a review must come from someone else.'
+      : null;
 
   return (
     <Stack spacing={1.25} data-testid="feature-panel" sx={{ minWidth: 0 }}>
       <Stack direction="row" spacing={1} alignItems="center" flexWrap="wrap" useFlexGap>
-        <Typography variant="h6" component="h3" data-testid="feature-title">
+        <Typography variant="h6" component="h3" data-testid="feature-title" {...{ elementtiming: 'feature-title' }}>
           Feature {feature}
         </Typography>
         <Chip
@@ -87,7 +127,7 @@ export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(fun
         <CopyLink page="features" ids={[analysis.id, feature]} />
       </Stack>
       {row ? (
-        <Typography variant="body2" color="text.secondary" data-testid="feature-stats">
+        <Typography variant="body2" color="text.secondary" data-testid="feature-stats" {...{ elementtiming: 'feature-stats' }}>
           density {pct(row.density)} · max {row.maxAct.toFixed(3)} · mean {row.meanAct.toFixed(3)} · median{' '}
           {detail!.quantiles.q50.toFixed(3)} · p99 {detail!.quantiles.q99.toFixed(3)} · image share {pct(row.imageShare)} · cross-modal{' '}
           {row.crossModal === null ? '–' : row.crossModal.toFixed(2)}
@@ -106,36 +146,8 @@ export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(fun
           data-testid="review-bar"
           action={
             <Stack direction="row" spacing={1}>
-              <Editable>
-                <Tooltip title={ownLabel ? 'This label is yours: a review must come from someone else.' : 'Agree (a)'}>
-                  <span>
-                    <Button
-                      size="small"
-                      variant="contained"
-                      color="success"
-                      disabled={!label?.label || Boolean(ownLabel)}
-                      onClick={() => p.onReview('agree')}
-                    >
-                      Agree
-                    </Button>
-                  </span>
-                </Tooltip>
-              </Editable>
-              <Editable>
-                <Tooltip title={ownLabel ? 'This label is yours: a review must come from someone else.' : 'Disagree (d)'}>
-                  <span>
-                    <Button
-                      size="small"
-                      variant="outlined"
-                      color="inherit"
-                      disabled={!label?.label || Boolean(ownLabel)}
-                      onClick={() => p.onReview('disagree')}
-                    >
-                      Disagree
-                    </Button>
-                  </span>
-                </Tooltip>
-              </Editable>
+              <ReviewButton verdict="agree" blocked={reviewBlock} onReview={p.onReview} />
+              <ReviewButton verdict="disagree" blocked={reviewBlock} onReview={p.onReview} />
             </Stack>
           }
         >
@@ -146,38 +158,23 @@ export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(fun
       )}
       <LabelEditor key={`${analysis.saeId}:${feature}`} ref={editorRef} label={label} onSave={p.onSave} onLeave={p.onLeave} />
       <Stack direction="row" alignItems="center" spacing={1} sx={{ borderBottom: 1, borderColor: 'divider' }} flexWrap="wrap" useFlexGap>
-        <Tabs
+        <TabBar
+          label="Examples and tools"
           value={tab}
-          onChange={(_, t: FeatureTab) => p.onTab(t)}
-          aria-label="Examples and tools"
-          variant="scrollable"
-          scrollButtons="auto"
-          sx={{ minHeight: 40, flex: 1, minWidth: 0 }}
-        >
-          <Tab value="image" label="Image" sx={TAB} data-testid="tab-image" />
-          <Tab value="text" label="Text" sx={TAB} data-testid="tab-text" />
-          <Tab value="intervals" label="Quantiles" sx={TAB} data-testid="tab-intervals" />
-          <Tab value="input" label="Your input" sx={TAB} data-testid="tab-input" />
-          <Tab value="steer" label="Steer" sx={TAB} data-testid="tab-steer" />
-        </Tabs>
+          onChange={p.onTab}
+          tabs={[
+            ['image', 'Image'],
+            ['text', 'Text'],
+            ['intervals', 'Quantiles'],
+            ['input', 'Your input'],
+            ['steer', 'Steer'],
+          ]}
+        />
       </Stack>
-      <Box role="tabpanel" aria-label={tab} sx={{ minWidth: 0 }}>
+      <Box role="tabpanel" aria-labelledby={`tab-${tab}`} sx={{ minWidth: 0 }}>
         {(tab === 'image' || tab === 'intervals') && (
           <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }} flexWrap="wrap" useFlexGap>
-            <ToggleButtonGroup
-              size="small"
-              exclusive
-              value={mode}
-              onChange={(_, m: HeatMode | null) => m && setMode(m)}
-              aria-label="Heatmap style"
-            >
-              <ToggleButton value="overlay" sx={{ py: 0.25 }}>
-                Overlay
-              </ToggleButton>
-              <ToggleButton value="outline" sx={{ py: 0.25 }}>
-                Outline
-              </ToggleButton>
-            </ToggleButtonGroup>
+            <HeatModeToggle mode={mode} onMode={setMode} />
             <HeatLegend max={scale} />
           </Stack>
         )}
@@ -200,22 +197,26 @@ export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(fun
             <IntervalExamples analysisId={analysis.id} feature={feature} modality={modality} scale={scale} mode={mode} onShown={setShown} />
           </Stack>
         )}
-        {tab === 'input' && <InputProbe analysisId={analysis.id} feature={feature} scale={row?.maxAct ?? null} />}
-        {tab === 'steer' && <SteerPanel analysisId={analysis.id} feature={feature} modelId={p.modelId} datasetId={p.datasetId} />}
+        <Suspense fallback={<CircularProgress size={20} aria-label="Loading" />}>
+          {tab === 'input' && <InputProbe analysisId={analysis.id} feature={feature} scale={row?.maxAct ?? null} />}
+          {tab === 'steer' && <SteerPanel analysisId={analysis.id} feature={feature} modelId={p.modelId} datasetId={p.datasetId} />}
+        </Suspense>
       </Box>
-      {detail && (
+      {detail && (shown.length > 0 || tab === 'input' || tab === 'steer') && (
         <Box sx={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(300px, 1fr))', gap: 2, pt: 1 }}>
           <Box component="section" aria-label="Activation density">
             <Typography variant="subtitle2" component="h4">
               Activation density (non-zero tokens)
             </Typography>
-            <Suspense fallback={<CircularProgress size={20} aria-label="Loading the chart" />}>
-              <FeatureHistogram
-                edges={detail.histogram.edges}
-                counts={detail.histogram.counts}
-                shown={tab === 'input' || tab === 'steer' ? [] : shown}
-              />
-            </Suspense>
+            <WhenVisible height={200}>
+              <Suspense fallback={<CircularProgress size={20} aria-label="Loading the chart" />}>
+                <FeatureHistogram
+                  edges={detail.histogram.edges}
+                  counts={detail.histogram.counts}
+                  shown={tab === 'input' || tab === 'steer' ? [] : shown}
+                />
+              </Suspense>
+            </WhenVisible>
           </Box>
           <Box component="section" aria-label="Logit effects">
             <Typography variant="subtitle2" component="h4">

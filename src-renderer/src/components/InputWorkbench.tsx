@@ -14,8 +14,6 @@ import {
   TableHead,
   TableRow,
   TextField,
-  ToggleButton,
-  ToggleButtonGroup,
   Typography,
 } from '@mui/material';
 import { useEffect, useRef, useState } from 'react';
@@ -27,7 +25,7 @@ import { usePersistentState } from '../lib/persist';
 import { formatRoute, navigate } from '../lib/router';
 import { TokenStrip } from './ExampleCard';
 import { base64Of, ImageDrop, type InputImage } from './ImageDrop';
-import { drawHeat, HeatLegend, loadImage, type HeatMode } from './PatchView';
+import { drawHeat, HeatLegend, HeatModeToggle, loadImage, type HeatMode } from './PatchView';
 
 /** The image and prompt under test, shared by the feature pages and the Playground (kept for the session). */
 function useInput() {
@@ -154,16 +152,7 @@ export function InputProbe({
                 <Stack direction="row" spacing={1} alignItems="flex-start" flexWrap="wrap" useFlexGap>
                   <InputHeatmap image={input.image} result={result} scale={colourMax} mode={mode} />
                   <Stack spacing={1}>
-                    <ToggleButtonGroup
-                      size="small"
-                      exclusive
-                      value={mode}
-                      onChange={(_, m: HeatMode | null) => m && setMode(m)}
-                      aria-label="Heatmap style"
-                    >
-                      <ToggleButton value="overlay">Overlay</ToggleButton>
-                      <ToggleButton value="outline">Outline</ToggleButton>
-                    </ToggleButtonGroup>
+                    <HeatModeToggle mode={mode} onMode={setMode} />
                     <HeatLegend max={colourMax} />
                   </Stack>
                 </Stack>

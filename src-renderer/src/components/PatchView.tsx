@@ -1,5 +1,5 @@
 import type { FeatureExample } from '@contract/contract';
-import { Box, Tooltip } from '@mui/material';
+import { Box, ToggleButton, ToggleButtonGroup, Tooltip } from '@mui/material';
 import { useEffect, useRef } from 'react';
 import { workspaceFileUrl } from '../api/client';
 import { viridisCss, viridisGradient } from '../lib/colormap';
@@ -170,5 +170,19 @@ export function HeatLegend({ max }: { max: number }) {
       <Box sx={{ width: 120, height: 10, borderRadius: 0.5, background: viridisGradient }} aria-hidden />
       <span>{max.toFixed(2)} (max)</span>
     </Box>
+  );
+}
+
+/** Overlay (colour over the picture in grey) or outline (the picture as it is, active patches framed). */
+export function HeatModeToggle({ mode, onMode }: { mode: HeatMode; onMode: (m: HeatMode) => void }) {
+  return (
+    <ToggleButtonGroup size="small" exclusive value={mode} onChange={(_, m: HeatMode | null) => m && onMode(m)} aria-label="Heatmap style">
+      <ToggleButton value="overlay" sx={{ py: 0.25 }}>
+        Overlay
+      </ToggleButton>
+      <ToggleButton value="outline" sx={{ py: 0.25 }}>
+        Outline
+      </ToggleButton>
+    </ToggleButtonGroup>
   );
 }

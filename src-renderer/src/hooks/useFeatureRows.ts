@@ -1,6 +1,7 @@
 import type { ContentMatch, FeatureRow, LabelStatus } from '@contract/contract';
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { invoke } from '../api/client';
+import { invokeOnce } from '../lib/prefetch';
 
 export type SortKey = 'feature' | 'density' | 'maxAct' | 'imageShare' | 'crossModal' | 'label' | 'status';
 export interface ListQuery {
@@ -32,9 +33,18 @@ export function useFeatureRows(analysisId: number | null, query: ListQuery) {
   const [reloads, reload] = useReducer((n: number) => n + 1, 0);
   const key = JSON.stringify([analysisId, query, reloads]);
 
+  const loadedKey = useRef<string | null>(null);
   const load = useCallback(
     (w: number): Promise<void> => {
       if (analysisId === null) return Promise.resolve();
+      // A new query starts over here, whichever of the list's and the page's effects asks first.
+      if (loadedKey.current !== key) {
+        loadedKey.current = key;
+        generation.current++;
+        loading.current = new Map();
+        held.index.clear();
+        held.rows.clear();
+      }
       const existing = loading.current.get(w);
       if (existing) return existing;
       const gen = generation.current;
@@ -44,7 +54,7 @@ export function useFeatureRows(analysisId: number | null, query: ListQuery) {
             total: r.features.length,
             features: r.features as ListRow[],
           }))
-        : invoke('features.list', { analysisId, offset: w * WINDOW, limit: WINDOW, ...query });
+        : invokeOnce('features.list', { analysisId, offset: w * WINDOW, limit: WINDOW, ...query });
       const p = request.then(
         (r) => {
           if (gen !== generation.current) return;
@@ -67,18 +77,14 @@ export function useFeatureRows(analysisId: number | null, query: ListQuery) {
       return p;
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps -- key stands for analysisId and query
-    [key],
+    [key, held],
   );
 
   useEffect(() => {
-    generation.current++;
-    loading.current = new Map();
-    held.index.clear();
-    held.rows.clear();
-    bump();
     setLoaded(false);
+    bump();
     void load(0);
-  }, [load, held]);
+  }, [load]);
 
   /** Make sure the rows from first to last are fetched. */
   const ensure = useCallback(

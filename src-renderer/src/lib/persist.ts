@@ -7,7 +7,7 @@ import { useCallback, useState, type Dispatch, type SetStateAction } from 'react
 const memory = new Map<string, unknown>();
 const PREFIX = 'ocular.form.';
 
-function read<T>(key: string): T | undefined {
+export function readPersisted<T>(key: string): T | undefined {
   if (memory.has(key)) return memory.get(key) as T;
   try {
     const raw = sessionStorage.getItem(PREFIX + key);
@@ -28,7 +28,7 @@ export function writePersisted<T>(key: string, value: T): void {
 
 export function usePersistentState<T>(key: string, initial: T | (() => T)): [T, Dispatch<SetStateAction<T>>] {
   const [value, setValue] = useState<T>(() => {
-    const stored = read<T>(key);
+    const stored = readPersisted<T>(key);
     return stored !== undefined ? stored : typeof initial === 'function' ? (initial as () => T)() : initial;
   });
   const set = useCallback<Dispatch<SetStateAction<T>>>(

@@ -15,7 +15,7 @@ import {
   TextField,
   Typography,
 } from '@mui/material';
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { invoke } from '../api/client';
 import { AnnotatorDialog } from '../components/AnnotatorDialog';
 import { Editable } from '../components/Editable';
@@ -24,14 +24,17 @@ import { FeaturePanel, type FeatureTab } from '../components/FeaturePanel';
 import { KeyHelp } from '../components/KeyHelp';
 import { STATUSES, type LabelEditorHandle } from '../components/LabelEditor';
 import { LabelsTransfer } from '../components/LabelsTransfer';
+import { AnalysisSelect } from '../components/AnalysisSelect';
+import { useAnalysis } from '../hooks/useAnalysis';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
 import { useFeatureRows, type ListQuery } from '../hooks/useFeatureRows';
 import { useAnnotator } from '../lib/annotator';
 import { describeError } from '../lib/errors';
 import { LabelQueue, type LabelPatch } from '../lib/label-queue';
-import { usePersistentState } from '../lib/persist';
-import { navigate, useRoute } from '../lib/router';
+import { readPersisted, usePersistentState } from '../lib/persist';
+import { prefetch, invokeOnce } from '../lib/prefetch';
+import { navigate, parseRoute, useRoute } from '../lib/router';
 
 /** Start an analysis: an SAE over a harvest holding its tap. */
 function NewAnalysis({ onStarted }: { onStarted: () => void }) {
@@ -88,6 +91,23 @@ function NewAnalysis({ onStarted }: { onStarted: () => void }) {
   );
 }
 
+const DEFAULT_QUERY: ListQuery = { sort: 'density', order: 'desc', search: '', status: null };
+
+// A deep link's data is requested as soon as this page's code arrives (see lib/prefetch.ts).
+{
+  const { page, ids } = parseRoute(typeof location === 'undefined' ? '' : location.hash);
+  if (page === 'features' && ids[0] !== undefined) {
+    prefetch('analyses.list', {});
+    prefetch('features.list', {
+      analysisId: ids[0],
+      offset: 0,
+      limit: 200,
+      ...(readPersisted<ListQuery>('features.query') ?? DEFAULT_QUERY),
+    });
+    if (ids[1] !== undefined) prefetch('features.get', { analysisId: ids[0], feature: ids[1] });
+  }
+}
+
 const isField = (el: Element | null) =>
   el instanceof HTMLElement &&
   (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName) ||
@@ -103,17 +123,11 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   const report = useReportError();
   const route = useRoute();
   const annotator = useAnnotator();
-  const { data: analyses, error: analysesError } = useChannel('analyses.list', {});
-  const { data: harvests } = useChannel('harvests.list', {});
-  const { data: models } = useChannel('models.list', {});
-  const done = useMemo(() => (analyses ?? []).filter((a) => a.summary), [analyses]);
   const analysisId = route.ids[0] ?? null;
-  const analysis = done.find((a) => a.id === analysisId) ?? null;
   const feature = route.ids[1] ?? null;
-  const harvest = harvests?.find((h) => h.id === analysis?.harvestId) ?? null;
-  const modelId = models?.find((m) => m.path === harvest?.modelPath)?.id ?? null;
+  const { loaded, error: analysesError, done, analysis, modelId, datasetId } = useAnalysis(analysisId);
 
-  const [query, setQuery] = usePersistentState<ListQuery>('features.query', { sort: 'density', order: 'desc', search: '', status: null });
+  const [query, setQuery] = usePersistentState<ListQuery>('features.query', DEFAULT_QUERY);
   const [reviewMode, setReviewMode] = usePersistentState('features.review', false);
   const [tab, setTab] = usePersistentState<FeatureTab | null>('features.tab', null);
   const [help, setHelp] = useState(false);
@@ -124,7 +138,8 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   const [detailError, setDetailError] = useState<string | null>(null);
   const [saving, setSaving] = useState(0);
   const [historyVersion, setHistoryVersion] = useState(0);
-  const list = useFeatureRows(analysis?.id ?? null, query);
+  // The list and the feature page start from the URL's analysis; its record (SAE, harvest) follows.
+  const list = useFeatureRows(analysisId, query);
   const listRef = useRef<FeatureListHandle>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const editorRef = useRef<LabelEditorHandle>(null);
@@ -136,23 +151,23 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   // No feature in the URL: the list's first.
   const first = list.rows.get(0)?.feature;
   useEffect(() => {
-    if (analysis && feature === null && first !== undefined) navigate('features', [analysis.id, first], { replace: true });
-  }, [analysis, feature, first]);
+    if (analysisId !== null && feature === null && first !== undefined) navigate('features', [analysisId, first], { replace: true });
+  }, [analysisId, feature, first]);
 
   // Feature pages by feature, fetched once (the label queue reads stored labels through them too).
   const details = useRef(new Map<string, Promise<FeatureDetail>>());
   const getDetail = useCallback(
     (f: number): Promise<FeatureDetail> => {
-      const key = `${analysis!.id}:${f}`;
+      const key = `${analysisId}:${f}`;
       let p = details.current.get(key);
       if (!p) {
-        p = invoke('features.get', { analysisId: analysis!.id, feature: f });
+        p = invokeOnce('features.get', { analysisId: analysisId!, feature: f });
         p.catch(() => details.current.delete(key));
         details.current.set(key, p);
       }
       return p;
     },
-    [analysis],
+    [analysisId],
   );
   // One save queue per SAE, made when first needed (event handlers and effects only).
   const queues = useRef(new Map<number, LabelQueue>());
@@ -182,7 +197,7 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   );
 
   useEffect(() => {
-    if (!analysis || feature === null) return;
+    if (analysisId === null || feature === null) return;
     let current = true;
     setDetail(null);
     setDetailError(null);
@@ -190,16 +205,22 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
       (d) => {
         if (!current) return;
         setDetail(d);
-        const queue = queueFor(analysis.saeId);
-        queue.remember(feature, d.label);
-        if (!queue.pending(feature)) setLabels((m) => (m.has(feature) ? m : new Map(m).set(feature, d.label)));
       },
       (e: unknown) => current && setDetailError(describeError(e).sentence),
     );
     return () => {
       current = false;
     };
-  }, [analysis, feature, getDetail, queueFor]);
+  }, [analysisId, feature, getDetail]);
+  // The stored label, once the page and the analysis's SAE are known (unless a save is on its way).
+  const saeId = analysis?.saeId;
+  useEffect(() => {
+    if (saeId === undefined || !detail) return;
+    const queue = queueFor(saeId);
+    queue.remember(detail.row.feature, detail.label);
+    if (!queue.pending(detail.row.feature))
+      setLabels((m) => (m.has(detail.row.feature) ? m : new Map(m).set(detail.row.feature, detail.label)));
+  }, [saeId, detail, queueFor]);
 
   /** Run an edit once the annotator's name is known (asked once per browser). */
   const withAnnotator = useCallback(
@@ -271,29 +292,14 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
   const onSave = useCallback((patch: LabelPatch) => feature !== null && save(feature, patch), [feature, save]);
 
   if (analysesError) return <Alert severity="error">{analysesError}</Alert>;
-  const missing = analyses && analysisId !== null && !analysis;
+  const missing = loaded && analysisId !== null && !analysis;
   return (
     <Box sx={{ display: 'flex', flexDirection: 'column', gap: 1.5, height: 'calc(100vh - 48px - 32px)', minHeight: 480 }}>
       <Stack direction="row" spacing={1.5} alignItems="center" flexWrap="wrap" useFlexGap>
         <Typography variant="h5" component="h2">
           Features
         </Typography>
-        {done.length > 0 && (
-          <TextField
-            select
-            size="small"
-            label="Analysis"
-            value={analysis?.id ?? ''}
-            onChange={(e) => navigate('features', [Number(e.target.value)])}
-            sx={{ width: 280 }}
-          >
-            {done.map((a) => (
-              <MenuItem key={a.id} value={a.id}>
-                #{a.id}: SAE {a.saeId} over harvest {a.harvestId} ({a.summary!.rows} rows)
-              </MenuItem>
-            ))}
-          </TextField>
-        )}
+        <AnalysisSelect analyses={done} value={analysis?.id ?? null} onChange={(id) => navigate('features', [id])} />
         <FormControlLabel
           control={
             <Switch
@@ -333,7 +339,7 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
           {done.length > 0 && <Button onClick={() => navigate('features', [done[0]!.id])}>Open the newest (#{done[0]!.id})</Button>}
         </Alert>
       ) : !analysis ? (
-        analyses && (
+        loaded && (
           <Card variant="outlined">
             <CardContent>
               <Typography sx={{ mb: 1 }}>No finished analysis yet: pick an SAE and a harvest (or run `ocular analyze`).</Typography>
@@ -381,7 +387,7 @@ export function FeaturesPage({ info }: { info: AppInfo }) {
                 tab={tab}
                 onTab={setTab}
                 modelId={modelId}
-                datasetId={harvest?.datasetId ?? null}
+                datasetId={datasetId}
               />
             )}
           </Box>

@@ -1,9 +1,10 @@
 import type { AppInfo } from '@contract/contract';
-import { Alert, Card, CardContent, MenuItem, Stack, TextField, Typography } from '@mui/material';
-import { useEffect, useMemo, useState } from 'react';
+import { Alert, Card, CardContent, Stack, Typography } from '@mui/material';
+import { useEffect, useState } from 'react';
 import { CopyLink } from '../components/CopyLink';
 import { InputProbe, SteerPanel } from '../components/InputWorkbench';
-import { useChannel } from '../hooks/useChannel';
+import { AnalysisSelect } from '../components/AnalysisSelect';
+import { useAnalysis } from '../hooks/useAnalysis';
 import { navigate, useRoute } from '../lib/router';
 
 /**
@@ -12,46 +13,30 @@ import { navigate, useRoute } from '../lib/router';
  */
 export function PlaygroundPage(_props: { info: AppInfo }) {
   const route = useRoute();
-  const { data: analyses } = useChannel('analyses.list', {});
-  const { data: harvests } = useChannel('harvests.list', {});
-  const { data: models } = useChannel('models.list', {});
-  const done = useMemo(() => (analyses ?? []).filter((a) => a.summary), [analyses]);
   const analysisId = route.ids[0] ?? null;
-  const analysis = done.find((a) => a.id === analysisId) ?? null;
+  const { loaded, done, analysis, modelId, datasetId } = useAnalysis(analysisId);
   const [feature, setFeature] = useState<number | null>(null);
   useEffect(() => {
     if (analysisId === null && done.length > 0) navigate('playground', [done[0]!.id], { replace: true });
   }, [analysisId, done]);
-  const harvest = harvests?.find((h) => h.id === analysis?.harvestId) ?? null;
-  const modelId = models?.find((m) => m.path === harvest?.modelPath)?.id ?? null;
   return (
     <Stack spacing={2}>
       <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
         <Typography variant="h5" component="h2">
           Playground
         </Typography>
-        {done.length > 0 && (
-          <TextField
-            select
-            size="small"
-            label="Analysis (SAE)"
-            value={analysis?.id ?? ''}
-            onChange={(e) => {
-              setFeature(null);
-              navigate('playground', [Number(e.target.value)]);
-            }}
-            sx={{ width: 280 }}
-          >
-            {done.map((a) => (
-              <MenuItem key={a.id} value={a.id}>
-                #{a.id}: SAE {a.saeId} over harvest {a.harvestId}
-              </MenuItem>
-            ))}
-          </TextField>
-        )}
+        <AnalysisSelect
+          label="Analysis (SAE)"
+          analyses={done}
+          value={analysis?.id ?? null}
+          onChange={(id) => {
+            setFeature(null);
+            navigate('playground', [id]);
+          }}
+        />
         {analysis && <CopyLink page="playground" ids={[analysis.id]} />}
       </Stack>
-      {analyses && !analysis && (
+      {loaded && !analysis && (
         <Alert severity="info">
           {analysisId !== null ? `There is no finished analysis #${analysisId}.` : 'No finished analysis yet.'} The Playground runs an
           analysed SAE with its model.
@@ -77,7 +62,7 @@ export function PlaygroundPage(_props: { info: AppInfo }) {
                 <Typography variant="subtitle1" component="h3" sx={{ mb: 1 }}>
                   Steer from feature {feature}
                 </Typography>
-                <SteerPanel analysisId={analysis.id} feature={feature} modelId={modelId} datasetId={harvest?.datasetId ?? null} />
+                <SteerPanel analysisId={analysis.id} feature={feature} modelId={modelId} datasetId={datasetId} />
               </CardContent>
             </Card>
           )}

@@ -51,7 +51,7 @@ describe('UI over ocular serve', () => {
     });
     try {
       await page.goto(serve.url);
-      await expect.poll(() => page.getByText('Welcome to Ocular').isVisible()).toBe(true);
+      await page.getByText('Welcome to Ocular').waitFor();
       await page.getByRole('button', { name: 'Create workspace' }).click();
       await page.getByTestId('empty-state').waitFor();
       expect(await page.getByTestId('workspace-path').textContent()).toBe(dir);

@@ -23,8 +23,8 @@ import { featureActivations, type FeatureDetails } from './feature-detail.js';
 /** Interval bounds as quantiles of the non-zero activations; intervals are listed strongest first. */
 export const INTERVAL_QUANTILES = [0, 0.5, 0.75, 0.9, 0.99, 1] as const;
 /** What one scan may cost: multiply-adds (rows x d_in) and bytes read from shards. */
-const MAC_BUDGET = 4e8;
-const BYTE_BUDGET = 2.5e8;
+const MAC_BUDGET = 1.5e8;
+const BYTE_BUDGET = 1e8;
 /** Feature scans kept (a reader flips between tabs and pages of one feature). */
 const CACHED_SCANS = 8;
 

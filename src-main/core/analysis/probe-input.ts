@@ -26,7 +26,7 @@ import type { PoolClient } from '../runtime/pool-client.js';
 import type { Device, WireTensor } from '../runtime/pool-protocol.js';
 import type { SaeFile } from '../sae/sae-io.js';
 import { VlmPipeline, type PreparedPrefix } from '../vlm/pipeline.js';
-import { loadProcessor } from '../vlm/processor.js';
+import { loadProcessor, tokenTexts } from '../vlm/processor.js';
 import { encodeGraphFile } from './encode-graph.js';
 import { featureActivations } from './feature-detail.js';
 
@@ -173,6 +173,10 @@ export class InputWorkbench {
       .sort((a, b) => b.max - a.max || a.feature - b.feature);
     const chosen = req.feature === null ? null : activations(req.feature);
     const { tokenizer } = await loadProcessor(req.modelPath);
+    const texts = tokenTexts(
+      tokenizer,
+      meta.filter((t) => t.modality !== 'image').map((t) => t.tokenId),
+    );
     const grid = isImage.some(Boolean)
       ? {
           rows: Math.max(...meta.map((t) => (t.patchRow ?? -1) + 1)),
@@ -182,7 +186,7 @@ export class InputWorkbench {
     return {
       tap,
       tokens: meta.map((t, i) => ({
-        token: t.modality === 'image' ? '' : String(tokenizer.decode([t.tokenId], { skip_special_tokens: false })),
+        token: t.modality === 'image' ? '' : (texts.get(t.tokenId) ?? ''),
         modality: t.modality === 'image' ? 'image' : 'text',
         patchRow: t.patchRow,
         patchCol: t.patchCol,

@@ -235,7 +235,7 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
             180,
           )}
           {s.mode === 'selective' ? (
-            select(`Task selective for (set ${i + 1})`, s.value, (v) => setSet(i, { value: v }), taskOptions, 230)
+            select(`Task selective for (set ${i + 1})`, s.value, (v) => setSet(i, { value: v }), taskOptions, 250)
           ) : (
             <TextField
               size="small"

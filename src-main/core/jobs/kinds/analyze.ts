@@ -21,7 +21,7 @@ import { SaeStore } from '../../sae/sae-store.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import { loadProcessor } from '../../vlm/processor.js';
+import { loadProcessor, tokenTexts } from '../../vlm/processor.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
 const params = z.object({ analysisId: z.number().int().positive() }).strict();
@@ -209,15 +209,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         (l) => l.tokenizer,
         () => null,
       );
-      // Each token as it reads after a word, so contexts keep their spaces (word-level, BPE and
-      // SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
-      const reference = tokenizer ? (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0] : undefined;
-      const referenceText = reference === undefined ? '' : String(tokenizer.decode([reference], { skip_special_tokens: false }));
-      for (const id of tokenizer ? new Set([...tokenIds, ...extra]) : []) {
-        const alone = String(tokenizer.decode([id], { skip_special_tokens: false }));
-        const after = reference === undefined ? alone : String(tokenizer.decode([reference, id], { skip_special_tokens: false }));
-        vocab[id] = reference !== undefined && after.startsWith(referenceText) ? after.slice(referenceText.length) : alone;
-      }
+      if (tokenizer) for (const [id, text] of tokenTexts(tokenizer, new Set([...tokenIds, ...extra]))) vocab[id] = text;
       writeFileAtomic(path.join(folder, 'vocab.json'), JSON.stringify(vocab));
       const exampleRows = new Set<number>();
       for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);

@@ -71,7 +71,8 @@ export function sendStatic(
   headers: Record<string, string>,
 ): void {
   const stat = fs.statSync(file);
-  const base = { 'Content-Type': mimeType(file), 'Cache-Control': cacheControl(urlPath), ...headers };
+  // The path decides caching, whatever the page headers say (they may carry a blanket no-cache).
+  const base = { 'Content-Type': mimeType(file), ...headers, 'Cache-Control': cacheControl(urlPath) };
   const encoding = COMPRESSIBLE.has(path.extname(file).toLowerCase()) ? chooseEncoding(req.headers['accept-encoding']) : 'identity';
   if (encoding === 'identity') {
     res.writeHead(200, { ...base, 'Content-Length': String(stat.size), Vary: 'Accept-Encoding' });

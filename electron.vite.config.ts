@@ -42,7 +42,21 @@ export default defineConfig({
     resolve: { alias: { '@contract': resolve(__dirname, 'src-main/contract') } },
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
-      rollupOptions: { input: resolve(__dirname, 'src-renderer/index.html') },
+      // electron-vite leaves the renderer unminified; a lab member on a remote `ocular serve` downloads it.
+      minify: 'esbuild',
+      rollupOptions: {
+        input: resolve(__dirname, 'src-renderer/index.html'),
+        // Pages are split by route (React.lazy), MUI's components with the pages that use them (a feature page does
+        // not parse the Stepper or the Slider); React and ECharts are stable, long-cached chunks of their own.
+        output: {
+          manualChunks: (id: string) =>
+            /node_modules[\\/](react|react-dom|scheduler)[\\/]/.test(id)
+              ? 'react'
+              : /node_modules[\\/](echarts|zrender)[\\/]/.test(id)
+                ? 'echarts'
+                : undefined,
+        },
+      },
     },
   },
 });

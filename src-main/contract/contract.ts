@@ -691,6 +691,122 @@ export const probeRecordSchema = z.object({
 });
 export type ProbeRecord = z.infer<typeof probeRecordSchema>;
 
+// ---- The feature workbench: example samples, neighbours, content search, reviews, your own input ----
+
+/** A token interval of a feature's non-zero activations, between two quantiles of them. */
+export const activationIntervalSchema = z.object({
+  /** The quantiles bounding the interval (0.9 and 0.99: the tokens between p90 and p99). */
+  quantiles: z.tuple([z.number(), z.number()]),
+  lo: z.number(),
+  hi: z.number(),
+  /** Firing tokens (of the chosen modality) inside it. */
+  count: z.number().int(),
+});
+export type ActivationInterval = z.infer<typeof activationIntervalSchema>;
+
+export const featureExamplesResultSchema = z.object({
+  examples: z.array(featureExampleSchema),
+  /** Firing tokens in the chosen set (modality and interval): how far "more" can go. */
+  total: z.number().int(),
+  intervals: z.array(activationIntervalSchema),
+  /** Rows the feature was computed on, of all rows of its tap: equal unless the harvest is too large to scan whole. */
+  scannedRows: z.number().int(),
+  totalRows: z.number().int(),
+});
+export type FeatureExamplesResult = z.infer<typeof featureExamplesResultSchema>;
+
+export const nearestFeatureSchema = z.object({
+  feature: z.number().int(),
+  cosine: z.number(),
+  label: z.string().nullable(),
+  density: z.number().nullable(),
+});
+export type NearestFeature = z.infer<typeof nearestFeatureSchema>;
+
+export const contentQueryKinds = ['token', 'promotes', 'suppresses', 'color', 'shape', 'size'] as const;
+export const contentMatchSchema = featureRowSchema.extend({
+  /** Share of top examples that match (token and attribute queries) or the logit (promotes / suppresses). */
+  score: z.number(),
+  /** What matched, in words ("14 of 20 top examples"). */
+  matches: z.string(),
+});
+export type ContentMatch = z.infer<typeof contentMatchSchema>;
+
+/** An image sent from the renderer: base64 PNG or JPEG bytes (no data: prefix), resized there to fit. */
+const inputImage = z
+  .string()
+  .min(16)
+  .max(1_000_000)
+  .regex(/^[A-Za-z0-9+/]+=*$/, 'the image must be base64-encoded PNG or JPEG bytes');
+
+export const probeInputRequestSchema = z.object({
+  analysisId: z.number().int().positive(),
+  image: inputImage,
+  prompt: z.string().min(1).max(2000),
+  /** The feature whose activation on every token comes back; null: only the input's top features. */
+  feature: z.number().int().min(0).nullable().default(null),
+  top: z.number().int().min(1).max(100).default(20),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+export const probeInputResultSchema = z.object({
+  tap: z.string(),
+  /** Every prompt token (image patches and text), with the chosen feature's activation on it. */
+  tokens: z.array(
+    z.object({
+      token: z.string(),
+      modality: z.enum(['image', 'text']),
+      patchRow: z.number().int().nullable(),
+      patchCol: z.number().int().nullable(),
+      activation: z.number().nullable(),
+    }),
+  ),
+  /** The image tokens' patch grid. */
+  grid: z.object({ rows: z.number().int(), cols: z.number().int() }).nullable(),
+  /** The input's most active features: maximum over its tokens, where it fired, and its label. */
+  topFeatures: z.array(
+    z.object({
+      feature: z.number().int(),
+      max: z.number(),
+      imageMax: z.number(),
+      textMax: z.number(),
+      firing: z.number().int(),
+      label: z.string().nullable(),
+    }),
+  ),
+  seconds: z.number(),
+});
+export type ProbeInputResult = z.infer<typeof probeInputResultSchema>;
+
+export const steerInputRequestSchema = z.object({
+  analysisId: z.number().int().positive(),
+  feature: z.number().int().min(0),
+  image: inputImage,
+  prompt: z.string().min(1).max(2000),
+  /** scale: multiply the feature's activation by `value`; add: add value x its decoder direction. */
+  op: z.enum(['scale', 'add']),
+  value: z.number().min(-1000).max(1000),
+  where: z.enum(['all', 'image', 'text']).default('all'),
+  maxNewTokens: z.number().int().min(1).max(64).default(16),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+export const steerInputResultSchema = z.object({
+  baseline: z.string(),
+  steered: z.string(),
+  /** Mean L2 norm of the edit's change to the tap over the edited prompt positions. */
+  shiftNorm: z.number(),
+  seconds: z.number(),
+});
+export type SteerInputResult = z.infer<typeof steerInputResultSchema>;
+
+export const experimentPlanSchema = z.object({
+  /** Every task of the dataset, with its item count and how many items the experiment would run. */
+  tasks: z.array(z.object({ task: z.string(), available: z.number().int(), selected: z.number().int(), requested: z.boolean() })),
+  /** Items without a task type (run only when no tasks are chosen). */
+  untagged: z.number().int(),
+  total: z.number().int(),
+});
+export type ExperimentPlan = z.infer<typeof experimentPlanSchema>;
+
 /** What a harvest reads and writes; its estimate needs exactly these. */
 const harvestRequest = z.object({
   modelId: z.number().int().positive(),
@@ -1074,6 +1190,82 @@ export const contract = {
     response: runtimeDiagnosticsSchema,
     mutates: false,
     summary: 'What the ONNX Runtime pool sees: CUDA provider installed or not, CUDA/cuDNN libraries found, GPUs.',
+  }),
+  'features.examples': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        feature: z.number().int().min(0),
+        modality: z.enum(['any', 'image', 'text']).default('any'),
+        /** null: the top of the ranking; an index into the result's intervals: a seeded random sample from it. */
+        interval: z.number().int().min(0).max(15).nullable().default(null),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(60).default(12),
+      })
+      .strict(),
+    response: featureExamplesResultSchema,
+    mutates: false,
+    summary: "A feature's examples by modality, top-ranked or sampled from quantile intervals of its activations, a page at a time.",
+  }),
+  'features.nearest': channel({
+    request: z
+      .object({ analysisId: z.number().int().positive(), feature: z.number().int().min(0), n: z.number().int().min(1).max(50).default(8) })
+      .strict(),
+    response: z.array(nearestFeatureSchema),
+    mutates: false,
+    summary: 'The features whose decoder directions are closest to this one (cosine similarity).',
+  }),
+  'features.searchContent': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        /** `token:red`, `promotes:red`, `suppresses:red`, or a benchmark attribute: `color:red`, `shape:triangle`, `size:large`. */
+        query: z.string().min(3).max(200),
+        limit: z.number().int().min(1).max(500).default(200),
+      })
+      .strict(),
+    response: z.object({ kind: z.enum(contentQueryKinds), value: z.string(), features: z.array(contentMatchSchema) }),
+    mutates: false,
+    summary:
+      'Features by what they respond to: a token in their top examples, a ground-truth attribute under their patches, a token their logit effects promote.',
+  }),
+  'labels.review': channel({
+    request: z
+      .object({
+        saeId: z.number().int().positive(),
+        feature: z.number().int().min(0),
+        verdict: z.enum(['agree', 'disagree']),
+        annotator: z.string().min(1).max(200),
+      })
+      .strict(),
+    response: featureLabelSchema,
+    mutates: true,
+    summary: "Agree or disagree with another annotator's label (recorded in its history; disagreeing marks it for review).",
+  }),
+  'experiments.plan': channel({
+    request: z
+      .object({
+        datasetId: z.number().int().positive(),
+        tasks: z.array(z.string()).nullable().default(null),
+        limit: z.number().int().positive().nullable().default(null),
+      })
+      .strict(),
+    response: experimentPlanSchema,
+    mutates: false,
+    summary: "A dataset's task types and how many items of each an experiment with these tasks and limit would run (stratified).",
+  }),
+  'inputs.probe': channel({
+    request: probeInputRequestSchema.strict(),
+    response: probeInputResultSchema,
+    mutates: false,
+    summary:
+      "Run the model with the SAE on your own image and prompt: a feature's activation on every patch and token, and the input's top features.",
+  }),
+  'inputs.steer': channel({
+    request: steerInputRequestSchema.strict(),
+    response: steerInputResultSchema,
+    mutates: false,
+    summary: 'Generate an answer to your own image and prompt with one feature scaled or its direction added, next to the unedited answer.',
   }),
 };
 

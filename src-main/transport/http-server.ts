@@ -1,7 +1,8 @@
 /**
  * Loopback HTTP + WebSocket transport for the IPC contract (`ocular serve`).
  *
- *   GET  /                      the built renderer (static files from out/renderer)
+ *   GET  /                      the built renderer (static files from out/renderer; brotli / gzip, hashed
+ *                               assets cached for a year: static-files.ts)
  *   POST /api/invoke/<channel>  one contract call; JSON body in, envelope out
  *   GET  /api/events            WebSocket: backend events (job progress, workspace changes)
  *   GET  /files/<path>          files inside the open workspace folder, nothing outside it
@@ -14,10 +15,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from '../core/backend/backend.js';
 import { rendererHeaders } from '../core/util/csp.js';
 import { mimeType, resolveInside, resolveWorkspaceFile, workspaceFileHeaders } from '../core/util/safe-path.js';
+import { accepts, sendStatic } from './static-files.js';
 
 export interface ServeOptions {
   backend: Backend;
@@ -110,7 +113,7 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
       }
       const envelope = await backend.invoke(channel, payload);
       const status = envelope.ok ? 200 : statusFor(envelope.error.code);
-      return sendJson(res, status, envelope);
+      return sendJson(res, status, envelope, req);
     }
 
     if (url.pathname.startsWith('/files/')) {
@@ -124,8 +127,8 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed.');
     const wanted = url.pathname === '/' ? 'index.html' : url.pathname;
     const file = resolveInside(options.rendererDir, wanted);
-    if (file && fs.statSync(file).isFile()) return sendFile(res, file, pageHeaders(req));
-    if (!path.extname(url.pathname)) return sendFile(res, rendererIndex, pageHeaders(req)); // client-side routes
+    if (file && fs.statSync(file).isFile() && !/\.(br|gz)$/.test(file)) return sendStatic(req, res, file, url.pathname, pageHeaders(req));
+    if (!path.extname(url.pathname)) return sendStatic(req, res, rendererIndex, '/', pageHeaders(req)); // client-side routes
     return sendText(res, 404, 'Not found.');
   }
 
@@ -213,13 +216,16 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-  });
+function sendJson(res: http.ServerResponse, status: number, body: unknown, req?: http.IncomingMessage): void {
+  const headers = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+  const data = Buffer.from(JSON.stringify(body));
+  // Feature lists and pages run to tens of kilobytes: gzip them (fast level) for a lab member on a slow link.
+  if (req && data.length > 1024 && accepts(req.headers['accept-encoding'], 'gzip')) {
+    const packed = zlib.gzipSync(data, { level: 1 });
+    res.writeHead(status, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': String(packed.length), Vary: 'Accept-Encoding' });
+    return void res.end(packed);
+  }
+  res.writeHead(status, { ...headers, 'Content-Length': String(data.length) });
   res.end(data);
 }
 

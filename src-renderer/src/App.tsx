@@ -1,78 +1,162 @@
-import { AppBar, Box, Chip, CircularProgress, Drawer, List, ListItemButton, ListItemText, Toolbar, Typography, Alert } from '@mui/material';
-import { useState } from 'react';
+import {
+  Alert,
+  AppBar,
+  Box,
+  Chip,
+  CircularProgress,
+  Drawer,
+  List,
+  ListItemButton,
+  ListItemText,
+  Toolbar,
+  Tooltip,
+  Typography,
+} from '@mui/material';
+import { lazy, Suspense, useEffect, useMemo, type ComponentType } from 'react';
+import type { AppInfo } from '@contract/contract';
+import { isDesktop } from './api/client';
+import { READ_ONLY_REASON, ReadOnlyContext } from './components/Editable';
 import { ErrorReporterProvider } from './hooks/useErrorReporter';
 import { useAppInfo } from './hooks/useAppInfo';
-import { ActivationsPage } from './pages/ActivationsPage';
-import { EvaluatePage } from './pages/EvaluatePage';
-import { ExperimentsPage } from './pages/ExperimentsPage';
-import { FeaturesPage } from './pages/FeaturesPage';
-import { JobsPage } from './pages/JobsPage';
-import { ModelsPage } from './pages/ModelsPage';
-import { SaesPage } from './pages/SaesPage';
-import { SettingsPage } from './pages/SettingsPage';
-import { WorkspacePage } from './pages/WorkspacePage';
+import { useLeftWorkspace } from './hooks/useLeftWorkspace';
+import { formatRoute, navigate, parseRoute, useRoute, type PageId } from './lib/router';
 
-const NAV_WIDTH = 200;
-type PageId = 'workspace' | 'models' | 'evaluate' | 'activations' | 'saes' | 'features' | 'experiments' | 'jobs' | 'settings';
-const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean }> = [
-  { id: 'workspace', title: 'Workspace', needsWorkspace: false },
-  { id: 'models', title: 'Models', needsWorkspace: true },
-  { id: 'evaluate', title: 'Evaluate', needsWorkspace: true },
-  { id: 'activations', title: 'Activations', needsWorkspace: true },
-  { id: 'saes', title: 'SAEs', needsWorkspace: true },
-  { id: 'features', title: 'Features', needsWorkspace: true },
-  { id: 'experiments', title: 'Experiments', needsWorkspace: true },
-  { id: 'jobs', title: 'Jobs', needsWorkspace: true },
-  { id: 'settings', title: 'Settings', needsWorkspace: false },
+const NAV_WIDTH = 184;
+type PageProps = { info: AppInfo };
+/** Each page is its own chunk, fetched when first shown: the first paint needs only the shell and one page. */
+const initialPage = parseRoute(typeof location === 'undefined' ? '' : location.hash).page;
+const page = (id: PageId, load: () => Promise<Record<string, ComponentType<PageProps>>>, name: string) => {
+  // The page a link opens is fetched at once, alongside app info, not after it.
+  const early = id === initialPage ? load() : null;
+  return lazy(() => (early ?? load()).then((m) => ({ default: m[name]! })));
+};
+const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean; component: ComponentType<PageProps> }> = [
+  {
+    id: 'workspace',
+    title: 'Workspace',
+    needsWorkspace: false,
+    component: page('workspace', () => import('./pages/WorkspacePage'), 'WorkspacePage'),
+  },
+  { id: 'models', title: 'Models', needsWorkspace: true, component: page('models', () => import('./pages/ModelsPage'), 'ModelsPage') },
+  {
+    id: 'evaluate',
+    title: 'Evaluate',
+    needsWorkspace: true,
+    component: page('evaluate', () => import('./pages/EvaluatePage'), 'EvaluatePage'),
+  },
+  {
+    id: 'activations',
+    title: 'Activations',
+    needsWorkspace: true,
+    component: page('activations', () => import('./pages/ActivationsPage'), 'ActivationsPage'),
+  },
+  { id: 'saes', title: 'SAEs', needsWorkspace: true, component: page('saes', () => import('./pages/SaesPage'), 'SaesPage') },
+  {
+    id: 'features',
+    title: 'Features',
+    needsWorkspace: true,
+    component: page('features', () => import('./pages/FeaturesPage'), 'FeaturesPage'),
+  },
+  {
+    id: 'playground',
+    title: 'Playground',
+    needsWorkspace: true,
+    component: page('playground', () => import('./pages/PlaygroundPage'), 'PlaygroundPage'),
+  },
+  {
+    id: 'experiments',
+    title: 'Experiments',
+    needsWorkspace: true,
+    component: page('experiments', () => import('./pages/ExperimentsPage'), 'ExperimentsPage'),
+  },
+  { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page('jobs', () => import('./pages/JobsPage'), 'JobsPage') },
+  {
+    id: 'settings',
+    title: 'Settings',
+    needsWorkspace: false,
+    component: page('settings', () => import('./pages/SettingsPage'), 'SettingsPage'),
+  },
 ];
 
 export function App() {
-  const { info, error, refresh } = useAppInfo();
-  const [page, setPage] = useState<PageId>('workspace');
+  const { info: served, error } = useAppInfo();
+  const route = useRoute();
+  // In a browser, "Close workspace" leaves it in this browser only; others keep it open (useLeftWorkspace).
+  const { left } = useLeftWorkspace(served?.workspace?.path ?? null);
+  const info: AppInfo | null = useMemo(() => (served && left && !isDesktop ? { ...served, workspace: null } : served), [served, left]);
   const workspace = info?.workspace ?? null;
+  const current = PAGES.find((p) => p.id === route.page)!;
+  const shown = current.needsWorkspace && !workspace ? PAGES[0]! : current;
+  useEffect(() => {
+    document.title = `${shown.title} · Ocular`;
+  }, [shown.title]);
+  useEffect(() => {
+    // A deep link into a page that needs a workspace waits for app info before falling back.
+    if (info && current.needsWorkspace && !workspace) navigate('workspace', [], { replace: true });
+  }, [info, current.needsWorkspace, workspace]);
 
   return (
-    <ErrorReporterProvider>
-      <Box sx={{ display: 'flex', minHeight: '100vh' }}>
-        <AppBar position="fixed" sx={{ zIndex: (t) => t.zIndex.drawer + 1 }}>
-          <Toolbar variant="dense" sx={{ gap: 2 }}>
-            <Typography variant="h6" component="h1">
-              Ocular
-            </Typography>
-            <Typography variant="body2" sx={{ opacity: 0.85, flexGrow: 1 }} noWrap data-testid="workspace-path">
-              {workspace ? workspace.path : 'No workspace open'}
-            </Typography>
-            {info?.readOnly && <Chip label="read-only" size="small" color="warning" data-testid="read-only-chip" />}
-            {info && <Typography variant="caption">v{info.version}</Typography>}
-          </Toolbar>
-        </AppBar>
-        <Drawer variant="permanent" sx={{ width: NAV_WIDTH, [`& .MuiDrawer-paper`]: { width: NAV_WIDTH, boxSizing: 'border-box' } }}>
-          <Toolbar variant="dense" />
-          <List component="nav" aria-label="Sections">
-            {PAGES.map((p) => (
-              <ListItemButton key={p.id} selected={page === p.id} disabled={p.needsWorkspace && !workspace} onClick={() => setPage(p.id)}>
-                <ListItemText primary={p.title} />
-              </ListItemButton>
-            ))}
-          </List>
-        </Drawer>
-        <Box component="main" sx={{ flexGrow: 1, p: 3, minWidth: 0 }}>
-          <Toolbar variant="dense" />
-          {error && <Alert severity="error">{error}</Alert>}
-          {!info && !error && <CircularProgress aria-label="Loading" />}
-          {info && page === 'workspace' && (
-            <WorkspacePage info={info} refresh={refresh} onShowJobs={() => setPage('jobs')} onShowEvaluate={() => setPage('evaluate')} />
-          )}
-          {info && page === 'models' && workspace && <ModelsPage info={info} />}
-          {info && page === 'evaluate' && workspace && <EvaluatePage info={info} />}
-          {info && page === 'activations' && workspace && <ActivationsPage info={info} />}
-          {info && page === 'saes' && workspace && <SaesPage info={info} />}
-          {info && page === 'features' && workspace && <FeaturesPage info={info} />}
-          {info && page === 'experiments' && workspace && <ExperimentsPage info={info} />}
-          {info && page === 'jobs' && workspace && <JobsPage info={info} />}
-          {info && page === 'settings' && <SettingsPage info={info} />}
+    <ReadOnlyContext.Provider value={info?.readOnly ?? false}>
+      <ErrorReporterProvider>
+        <Box sx={{ display: 'flex', minHeight: '100vh' }}>
+          <AppBar position="fixed" sx={{ zIndex: (t) => t.zIndex.drawer + 1 }}>
+            <Toolbar variant="dense" sx={{ gap: 2 }}>
+              <Typography variant="h6" component="h1">
+                Ocular
+              </Typography>
+              <Typography variant="body2" sx={{ flexGrow: 1, minWidth: 0 }} noWrap data-testid="workspace-path">
+                {workspace ? workspace.path : 'No workspace open'}
+              </Typography>
+              {info?.readOnly && (
+                <Tooltip title={READ_ONLY_REASON}>
+                  <Chip
+                    label="read-only"
+                    size="small"
+                    sx={{ bgcolor: '#fff', color: '#5d4037', fontWeight: 600 }}
+                    data-testid="read-only-chip"
+                  />
+                </Tooltip>
+              )}
+              {info && <Typography variant="caption">v{info.version}</Typography>}
+            </Toolbar>
+          </AppBar>
+          <Drawer
+            variant="permanent"
+            sx={{ width: NAV_WIDTH, flexShrink: 0, [`& .MuiDrawer-paper`]: { width: NAV_WIDTH, boxSizing: 'border-box' } }}
+          >
+            <Toolbar variant="dense" />
+            <List component="nav" aria-label="Sections">
+              {PAGES.map((p) => (
+                <ListItemButton
+                  key={p.id}
+                  component="a"
+                  href={formatRoute({ page: p.id, ids: [] })}
+                  selected={shown.id === p.id}
+                  aria-current={shown.id === p.id ? 'page' : undefined}
+                  disabled={p.needsWorkspace && !workspace}
+                  onClick={(e: React.MouseEvent) => {
+                    if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+                    e.preventDefault();
+                    navigate(p.id);
+                  }}
+                >
+                  <ListItemText primary={p.title} />
+                </ListItemButton>
+              ))}
+            </List>
+          </Drawer>
+          <Box component="main" sx={{ flexGrow: 1, p: 2, minWidth: 0 }}>
+            <Toolbar variant="dense" />
+            {error && <Alert severity="error">{error}</Alert>}
+            {!info && !error && <CircularProgress aria-label="Loading" />}
+            {info && (
+              <Suspense fallback={<CircularProgress aria-label="Loading the page" />}>
+                <shown.component info={info} />
+              </Suspense>
+            )}
+          </Box>
         </Box>
-      </Box>
-    </ErrorReporterProvider>
+      </ErrorReporterProvider>
+    </ReadOnlyContext.Provider>
   );
 }

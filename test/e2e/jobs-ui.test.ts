@@ -35,14 +35,14 @@ async function createWorkspaceWithModel(page: Page, app: RunningApp, modelDir: s
   await page.goto(app.url);
   await page.getByRole('button', { name: 'Create workspace' }).click();
   await page.getByTestId('empty-state').waitFor();
-  await page.getByRole('button', { name: 'Models' }).click();
+  await page.getByRole('link', { name: 'Models' }).click();
   await addModel(page, app, modelDir);
   await page.getByTestId('model-detail').waitFor();
 }
 
 /** On the Evaluate page, generate a one-item-per-cell benchmark and wait for its 21 items. */
 async function generateBenchmark(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  await page.getByRole('link', { name: 'Evaluate', exact: true }).click();
   await page.getByLabel('Items per task & difficulty').fill('1');
   await page.getByRole('button', { name: 'Generate benchmark' }).click();
   await page.getByText('21 items').waitFor({ timeout: 30_000 });
@@ -117,11 +117,17 @@ describe(`UI ${OVER}`, () => {
     try {
       await page.goto(serve.url);
       await page.getByTestId('read-only-chip').waitFor();
-      await page.getByRole('button', { name: 'Jobs' }).click();
-      await page.getByRole('button', { name: 'Start self-test' }).click();
-      const alert = page.getByTestId('error-alert');
-      await alert.waitFor();
-      expect(await alert.textContent()).toContain("read-only: 'jobs.start' would change it and was refused");
+      await page.getByRole('link', { name: 'Jobs' }).click();
+      // Editing controls are disabled, and say why.
+      const start = page.getByRole('button', { name: 'Start self-test' });
+      expect(await start.isDisabled()).toBe(true);
+      await page.getByTestId('read-only-control').first().hover();
+      await expect.poll(() => page.getByRole('tooltip').textContent()).toContain('Read-only');
+      // The backend refuses the call anyway, whoever sends it.
+      const refused = await fetch(`${serve.url}api/invoke/jobs.start`, { method: 'POST', body: '{"kind":"selftest"}' }).then((r) =>
+        r.json(),
+      );
+      expect(refused.error.message).toContain("read-only: 'jobs.start' would change it and was refused");
     } finally {
       await page.close();
       await serve.stop();
@@ -170,7 +176,7 @@ describe(`Settings > Diagnostics ${OVER}`, () => {
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);
-      await page.getByRole('button', { name: 'Settings' }).click();
+      await page.getByRole('link', { name: 'Settings' }).click();
       const cell = page.getByTestId('cuda-provider');
       await cell.waitFor({ timeout: 20_000 });
       expect(await cell.textContent()).toMatch(/^(not installed|installed \(.+\))$/);
@@ -195,7 +201,7 @@ describe(`Evaluate page ${OVER}`, () => {
       await page.getByLabel('Dataset', { exact: true }).click();
       await page.getByRole('option').first().click();
       await page.getByLabel('Max new tokens').fill('2');
-      await page.getByRole('button', { name: 'Evaluate', exact: true }).last().click();
+      await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
       await expect
         .poll(
           async () =>
@@ -226,7 +232,7 @@ describe(`Activations and SAEs pages ${OVER}`, () => {
     try {
       await createWorkspaceWithModel(page, serve, llava);
       await generateBenchmark(page);
-      await page.getByRole('button', { name: 'Activations' }).click();
+      await page.getByRole('link', { name: 'Activations' }).click();
       await page.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
       await page.getByLabel('Dataset', { exact: true }).click();
@@ -235,7 +241,7 @@ describe(`Activations and SAEs pages ${OVER}`, () => {
       await page.getByRole('option', { name: 'blocks.1.hook_resid_post', exact: true }).click();
       await page.getByRole('option', { name: 'vision.blocks.0.hook_resid_post', exact: true }).click();
       await page.keyboard.press('Escape');
-      await page.getByLabel('Limit items').fill('4');
+      await page.getByLabel('Item limit').fill('4');
       await page.getByTestId('harvest-estimate').waitFor();
       expect(await page.getByTestId('harvest-estimate').textContent()).toMatch(/^About [\d.]+ (MB|GB) on disk/);
       await page.getByRole('button', { name: 'Harvest', exact: true }).click();
@@ -245,7 +251,7 @@ describe(`Activations and SAEs pages ${OVER}`, () => {
         .toMatch(/blocks.1.hook_resid_post, vision.blocks.0.hook_resid_post4\d+ \/ 68/);
 
       // Train SAE wizard: model -> tap -> harvest -> architecture, estimate, then a live run page.
-      await page.getByRole('button', { name: 'SAEs' }).click();
+      await page.getByRole('link', { name: 'SAEs' }).click();
       const wizard = page.getByTestId('train-sae-wizard');
       await wizard.getByLabel('Model', { exact: true }).click();
       await page.getByRole('option', { name: 'tiny-llava' }).click();
@@ -256,10 +262,10 @@ describe(`Activations and SAEs pages ${OVER}`, () => {
       await wizard.getByLabel('Harvest', { exact: true }).click();
       await page.getByRole('option').first().click();
       await wizard.getByRole('button', { name: 'Next' }).click();
-      await wizard.getByLabel('Expansion (d_sae / d_in)').fill('2');
-      await wizard.getByLabel('k (active features)').fill('4');
+      await wizard.getByLabel('Expansion', { exact: true }).fill('2');
+      await wizard.getByLabel('k', { exact: true }).fill('4');
       await wizard.getByLabel('Steps').fill('120');
-      await wizard.getByLabel('Batch (tokens)').fill('32');
+      await wizard.getByLabel('Batch', { exact: true }).fill('32');
       await wizard.getByLabel('Learning rate').fill('1e-3');
       expect(await wizard.getByLabel(/^Normalise activations/).isChecked()).toBe(true);
       await expect

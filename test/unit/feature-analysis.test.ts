@@ -3,7 +3,9 @@
  * train a TopK SAE, analyse it, and check the analysis against a direct computation, its feature
  * pages against the analysis, the real structure the benchmark's scene annotations reveal (features
  * whose top patches are one colour, others one shape), logit effects through the sliced
- * unembedding, and labels (history, export/import round trip, conflicts never overwritten).
+ * unembedding, labels (history, export/import round trip, conflicts never overwritten), and the feature
+ * workbench (samples and intervals, neighbours, content search, your own input, steering) against
+ * direct computations.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,12 +14,18 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureDetail } from '../../src-main/contract/contract';
 import { AnalysisStore } from '../../src-main/core/analysis/analysis-store';
+import { ContentSearch } from '../../src-main/core/analysis/content-search';
 import { FeatureDetails } from '../../src-main/core/analysis/feature-detail';
+import { FeatureSamples } from '../../src-main/core/analysis/feature-samples';
 import { LabelStore } from '../../src-main/core/analysis/label-store';
+import { nearestByDecoderCosine } from '../../src-main/core/analysis/nearest';
 import { exportNeuronpedia } from '../../src-main/core/analysis/neuronpedia-export';
+import { InputWorkbench } from '../../src-main/core/analysis/probe-input';
+import { DatasetStore } from '../../src-main/core/datasets/dataset-store';
 import { gunzipSync } from 'node:zlib';
 import { pureFeatures } from '../../src-main/core/analysis/purity';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
+import { ShardReader } from '../../src-main/core/harvest/shard-reader';
 import { writeEditedGraph, writeUnembedGraph } from '../../src-main/core/onnx/edited-graph';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { encode } from '../../src-main/core/sae/sae-io';
@@ -296,4 +304,179 @@ describe('sharing', () => {
       expect(fs.existsSync(path.join(out, 'ocular-demo-vlm/0-ocular-res-512/ocular', patch.image))).toBe(true);
     });
   });
+});
+
+describe('the feature workbench', () => {
+  it('samples a feature by modality and quantile interval exactly as a direct computation over every row ranks it', () => {
+    withWorkspace((w) => {
+      const harvests = new HarvestStore(w.db, ws);
+      const { data, rows } = harvests.readTap(1, TAP);
+      const sae = new SaeStore(w.db, ws).load(1);
+      const acts = encode(sae, data);
+      const details = new FeatureDetails(w.db, ws);
+      const samples = new FeatureSamples(w.db, ws, details);
+      const modality = new Map(
+        (
+          w.db.prepare("SELECT row, modality FROM harvest_rows WHERE harvest_id = 1 AND stream = 'decoder'").all() as Array<{
+            row: number;
+            modality: string;
+          }>
+        ).map((r) => [r.row, r.modality]),
+      );
+      const features = new AnalysisStore(w.db)
+        .features(1, { offset: 0, limit: 6, sort: 'density', order: 'desc', search: '', status: null })
+        .features.map((f) => f.feature);
+      for (const f of features) {
+        const direct = Array.from({ length: rows }, (_, r) => ({ row: r, a: acts[r * sae.dSae + f]! }))
+          .filter((x) => x.a > 0 && modality.get(x.row) === 'image')
+          .sort((x, y) => y.a - x.a || x.row - y.row);
+        const top = samples.examples({ analysisId: 1, feature: f, modality: 'image', interval: null, offset: 0, limit: 10 });
+        expect(top.scannedRows).toBe(rows);
+        // TopK ties at the k-th place can differ by float rounding between the graph and the reference.
+        expect(Math.abs(top.total - direct.length)).toBeLessThanOrEqual(Math.ceil(direct.length * 0.002));
+        top.examples.forEach((e, i) => expect(e.activation).toBeCloseTo(direct[i]!.a, 3));
+        // "More" continues the ranking where the first page ended.
+        const next = samples.examples({ analysisId: 1, feature: f, modality: 'image', interval: null, offset: 10, limit: 5 });
+        next.examples.forEach((e, i) => expect(e.activation).toBeCloseTo(direct[10 + i]!.a, 3));
+        // Each interval's samples lie inside it, and the intervals share out every firing token.
+        expect(top.intervals.reduce((s, iv) => s + iv.count, 0)).toBe(top.total);
+        for (let j = 0; j < top.intervals.length; j++) {
+          const iv = top.intervals[j]!;
+          const s = samples.examples({ analysisId: 1, feature: f, modality: 'image', interval: j, offset: 0, limit: 6 });
+          expect(s.examples.length).toBe(Math.min(6, iv.count));
+          for (const e of s.examples) {
+            expect(e.activation).toBeGreaterThanOrEqual(iv.lo);
+            expect(e.activation).toBeLessThanOrEqual(iv.hi);
+            expect(e.modality).toBe('image');
+          }
+        }
+      }
+    });
+  });
+
+  it('finds neighbours by decoder cosine, and content matches that agree with the ground truth under the patches', () => {
+    withWorkspace((w) => {
+      const sae = new SaeStore(w.db, ws).load(1);
+      const d = sae.dIn;
+      const f = 7;
+      const cos = (g: number) => {
+        let dot = 0;
+        let a = 0;
+        let b = 0;
+        for (let i = 0; i < d; i++) {
+          dot += sae.W_dec[f * d + i]! * sae.W_dec[g * d + i]!;
+          a += sae.W_dec[f * d + i]! ** 2;
+          b += sae.W_dec[g * d + i]! ** 2;
+        }
+        return dot / Math.sqrt(a * b);
+      };
+      const best = Array.from({ length: sae.dSae }, (_, g) => g)
+        .filter((g) => g !== f)
+        .sort((x, y) => cos(y) - cos(x))
+        .slice(0, 5);
+      expect(nearestByDecoderCosine(sae.W_dec, sae.dSae, f, 5).map((n) => n.feature)).toEqual(best);
+
+      const details = new FeatureDetails(w.db, ws);
+      const search = new ContentSearch(w.db, ws, details);
+      const red = search.search(1, 'color:red', 5);
+      expect(red.features.length).toBeGreaterThan(0);
+      for (const m of red.features.slice(0, 3)) {
+        const examples = details.get(1, m.feature).examples;
+        const onRed = examples.filter((e) => e.object?.color === 'red').length;
+        expect(m.score).toBeCloseTo(onRed / examples.length, 6);
+      }
+      const promotes = search.search(1, 'promotes:red', 5).features[0]!;
+      expect(details.get(1, promotes.feature).logits!.promoted.some((t) => t.token.trim() === 'red')).toBe(true);
+      expect(() => search.search(1, 'nonsense', 5)).toThrow(/kind:value/);
+    });
+  });
+
+  it("runs your own image and prompt with the SAE: a feature's activation on every token equals the harvest's; steering by 1 is the identity", async () => {
+    const pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
+    const w = Workspace.open(ws, { readOnly: true });
+    try {
+      const sae = new SaeStore(w.db, ws).load(1);
+      const harvests = new HarvestStore(w.db, ws);
+      const h = harvests.meta(1);
+      const dataset = new DatasetStore(w.db).get(h.datasetId);
+      const item = new DatasetStore(w.db).items(dataset.id)[3]!;
+      const image = fs.readFileSync(path.join(dataset.path, item.image));
+      const rowsOfItem = w.db
+        .prepare(
+          "SELECT row, modality FROM harvest_rows WHERE harvest_id = 1 AND stream = 'decoder' AND item_id = ? AND modality != 'generated' ORDER BY position",
+        )
+        .all(item.id) as Array<{ row: number; modality: string }>;
+      const x = new ShardReader(w.db, ws, h, TAP).readRows(rowsOfItem.map((r) => r.row));
+      const harvested = encode(sae, x);
+      // The item's strongest feature in the harvest.
+      let feature = 0;
+      for (let i = 0; i < harvested.length; i++) if (harvested[i]! > harvested[feature]!) feature = i;
+      feature %= sae.dSae;
+      const inputs = new InputWorkbench(pool, ws);
+      const probe = await inputs.probe({
+        sae,
+        modelPath: DEMO,
+        image,
+        prompt: item.question,
+        feature,
+        top: 10,
+        device: 'cpu',
+        label: () => null,
+      });
+      expect(probe.tokens.map((t) => t.modality)).toEqual(rowsOfItem.map((r) => (r.modality === 'image' ? 'image' : 'text')));
+      probe.tokens.forEach((t, i) => expect(t.activation!).toBeCloseTo(harvested[i * sae.dSae + feature]!, 3));
+      expect(probe.grid).toEqual({ rows: 8, cols: 8 });
+      const top = probe.topFeatures[0]!;
+      let max = 0;
+      for (let i = 0; i < rowsOfItem.length; i++) max = Math.max(max, harvested[i * sae.dSae + top.feature]!);
+      expect(top.max).toBeCloseTo(max, 3);
+      expect(probe.topFeatures.some((t) => t.feature === feature)).toBe(true);
+
+      const vlm = await VlmPipeline.load(DEMO, pool, 'cpu');
+      const plain = (await vlm.generate([{ image: path.join(dataset.path, item.image), prompt: item.question }], { maxNewTokens: 8 }))
+        .outputs[0]!.text;
+      const same = await inputs.steer({
+        sae,
+        modelPath: DEMO,
+        image,
+        prompt: item.question,
+        feature,
+        op: 'scale',
+        value: 1,
+        where: 'all',
+        maxNewTokens: 8,
+        device: 'cpu',
+      });
+      expect(same).toMatchObject({ baseline: plain, steered: plain, shiftNorm: 0 });
+      const pushed = await inputs.steer({
+        sae,
+        modelPath: DEMO,
+        image,
+        prompt: item.question,
+        feature,
+        op: 'add',
+        value: 30,
+        where: 'all',
+        maxNewTokens: 8,
+        device: 'cpu',
+      });
+      expect(pushed.baseline).toBe(plain);
+      expect(pushed.shiftNorm).toBeGreaterThan(1);
+      await expect(
+        inputs.probe({
+          sae,
+          modelPath: DEMO,
+          image: Buffer.from('not an image'),
+          prompt: 'x',
+          feature: null,
+          top: 5,
+          device: 'cpu',
+          label: () => null,
+        }),
+      ).rejects.toThrow('The image must be a PNG or JPEG file.');
+    } finally {
+      w.close();
+      await pool.close();
+    }
+  }, 120_000);
 });

@@ -6,8 +6,12 @@
  * k-th largest pre-activation, which lets a feature page recompute one feature's activation on any
  * row from that feature's encoder column alone.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { floatTensor, graph, int64Tensor, model, node, valueInfo } from '../onnx/builder.js';
-import type { ModelProto, NodeProto } from '../onnx/model-io.js';
+import { encodeModel, type ModelProto, type NodeProto } from '../onnx/model-io.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { DataType } from '../onnx/schema.js';
 import { SaeGraph } from '../sae/sae-graph.js';
 import type { SaeWeights } from '../sae/sae-model.js';
@@ -78,4 +82,18 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
     ),
     18,
   );
+}
+
+/** The encoder graph written once into the workspace's graph cache (named by its content hash), for the session pool. */
+export function encodeGraphFile(workspaceDir: string, sae: SaeWeights): string {
+  const bytes = encodeModel(analysisEncodeGraph(sae));
+  const file = path.join(
+    workspaceDir,
+    'blobs',
+    'graph-cache',
+    `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`,
+  );
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!fs.existsSync(file)) writeFileAtomic(file, bytes);
+  return file;
 }

@@ -19,6 +19,7 @@ import { SaeStore } from '../sae/sae-store.js';
 import type { Db } from '../store/sqlite.js';
 import { AnalysisStore } from './analysis-store.js';
 import { LabelStore } from './label-store.js';
+import { specialTokenStrings, withoutSpecialTokens } from './logit-effects.js';
 
 /** Text tokens shown on each side of a text example. */
 const CONTEXT = 8;
@@ -63,13 +64,14 @@ export function patchHeatmap(image: IndexRow[], actOf: (row: number) => number, 
 export class FeatureDetails {
   private readonly saes = new Map<number, SaeFile>();
   private readonly vocabs = new Map<number, Record<number, string>>();
+  private readonly specials = new Map<number, Set<string>>();
 
   constructor(
     private readonly db: Db,
     private readonly workspaceDir: string,
   ) {}
 
-  private sae(id: number): SaeFile {
+  sae(id: number): SaeFile {
     let sae = this.saes.get(id);
     if (!sae) {
       sae = new SaeStore(this.db, this.workspaceDir).load(id);
@@ -83,7 +85,7 @@ export class FeatureDetails {
     return path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId));
   }
 
-  private vocab(analysisId: number): Record<number, string> {
+  vocab(analysisId: number): Record<number, string> {
     let v = this.vocabs.get(analysisId);
     if (!v) {
       const file = path.join(this.folder(analysisId), 'vocab.json');
@@ -114,6 +116,33 @@ export class FeatureDetails {
     const analyses = new AnalysisStore(this.db);
     const a = analyses.get(analysisId);
     const base = analyses.feature(analysisId, feature);
+    return {
+      row: base.row,
+      quantiles: base.quantiles,
+      histogram: { edges: a.summary?.histogramEdges ?? [], counts: base.histogram },
+      logits: base.logits ? withoutSpecialTokens(base.logits, this.specialTokens(a.harvestId)) : null,
+      examples: this.examples(analysisId, feature, base.examples.top),
+      label: new LabelStore(this.db).get(a.saeId, feature),
+    };
+  }
+
+  /** The model's special tokens (as the vocabulary spells them), read once per harvest. */
+  private specialTokens(harvestId: number): Set<string> {
+    let tokens = this.specials.get(harvestId);
+    if (!tokens) {
+      const h = new HarvestStore(this.db, this.workspaceDir).meta(harvestId);
+      tokens = specialTokenStrings(h.modelPath);
+      this.specials.set(harvestId, tokens);
+    }
+    return tokens;
+  }
+
+  /**
+   * Feature examples for the given rows of the analysis's harvest (in the order given, ranked from
+   * `firstRank`): the item, a heatmap of the feature over the item's image tokens, the text around.
+   */
+  examples(analysisId: number, feature: number, picks: Array<{ row: number; activation: number }>, firstRank = 0): FeatureExample[] {
+    const a = new AnalysisStore(this.db).get(analysisId);
     const sae = this.sae(a.saeId);
     const h = new HarvestStore(this.db, this.workspaceDir).meta(a.harvestId);
     const tap = sae.hookName!;
@@ -123,7 +152,7 @@ export class FeatureDetails {
     const rowStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
     const itemStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position');
 
-    const examples = base.examples.top.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
+    const examples = picks.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
     const itemRows = new Map<number, IndexRow[]>();
     for (const e of examples)
       if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, itemStmt.all(h.id, stream, e.meta.item_id) as IndexRow[]);
@@ -160,7 +189,7 @@ export class FeatureDetails {
           ? objectAtPatch(scene, e.meta.patch_row, e.meta.patch_col, heatmap.rows, heatmap.cols)
           : null;
       return {
-        rank,
+        rank: firstRank + rank,
         row: e.row,
         activation: e.activation,
         itemId: e.meta.item_id,
@@ -181,13 +210,6 @@ export class FeatureDetails {
         object: obj ? { shape: obj.shape, color: obj.color, size: obj.size } : null,
       };
     });
-    return {
-      row: base.row,
-      quantiles: base.quantiles,
-      histogram: { edges: a.summary?.histogramEdges ?? [], counts: base.histogram },
-      logits: base.logits,
-      examples: out,
-      label: new LabelStore(this.db).get(a.saeId, feature),
-    };
+    return out;
   }
 }

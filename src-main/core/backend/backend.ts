@@ -31,6 +31,7 @@ import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
+import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
@@ -98,6 +99,7 @@ export class Backend {
       ...saeHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
+      ...workbenchHandlers(ctx),
     };
   }
 

@@ -59,3 +59,20 @@ export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
   tokenizer.padding_side = 'left'; // generation appends on the right
   return { processor, tokenizer, config };
 }
+
+/**
+ * Each token's text as it reads after a word, so shown token strings keep their spaces (word-level,
+ * BPE and SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
+ */
+export function tokenTexts(tokenizer: any, ids: Iterable<number>): Map<number, string> {
+  const reference = (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0];
+  const referenceText = reference === undefined ? '' : String(tokenizer.decode([reference], { skip_special_tokens: false }));
+  const out = new Map<number, string>();
+  for (const id of ids) {
+    if (out.has(id)) continue;
+    const alone = String(tokenizer.decode([id], { skip_special_tokens: false }));
+    const after = reference === undefined ? alone : String(tokenizer.decode([reference, id], { skip_special_tokens: false }));
+    out.set(id, reference !== undefined && after.startsWith(referenceText) ? after.slice(referenceText.length) : alone);
+  }
+  return out;
+}

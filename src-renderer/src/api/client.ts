@@ -34,6 +34,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ContractErrorPayload['code'],
     message: string,
+    /** The channel called, for a "details" line (never the headline of a message). */
+    readonly channel: string | null = null,
   ) {
     super(message);
   }
@@ -55,15 +57,15 @@ export async function invoke<C extends Channel>(channel: C, request: RequestOf<C
         credentials: 'same-origin',
       });
     } catch (err) {
-      throw new ApiError('internal', `Lost contact with the Ocular server: ${(err as Error).message}`);
+      throw new ApiError('internal', `Lost contact with the Ocular server: ${(err as Error).message}`, channel);
     }
     try {
       envelope = (await res.json()) as Envelope;
     } catch {
-      throw new ApiError('internal', `The Ocular server answered ${res.status} without a readable body.`);
+      throw new ApiError('internal', `The Ocular server answered ${res.status} without a readable body.`, channel);
     }
   }
-  if (!envelope.ok) throw new ApiError(envelope.error.code, envelope.error.message);
+  if (!envelope.ok) throw new ApiError(envelope.error.code, envelope.error.message, channel);
   return envelope.result as ResponseOf<C>;
 }
 

@@ -1,139 +1,243 @@
-import type { FeatureDetail, LabelStatus } from '@contract/contract';
-import { Alert, Box, Chip, CircularProgress, Stack, Typography } from '@mui/material';
-import { BarChart } from 'echarts/charts';
-import { GridComponent, TooltipComponent } from 'echarts/components';
-import * as echarts from 'echarts/core';
-import { CanvasRenderer } from 'echarts/renderers';
-import { forwardRef, useEffect, useRef } from 'react';
-import { LabelEditor } from './LabelEditor';
-import { PatchView } from './PatchView';
+import type { AnalysisRecord, FeatureDetail, FeatureLabel } from '@contract/contract';
+import { Alert, Box, Button, Chip, CircularProgress, Stack, ToggleButton, ToggleButtonGroup, Tooltip, Typography } from '@mui/material';
+import { forwardRef, lazy, Suspense, useEffect, useRef, useState } from 'react';
+import type { LabelPatch } from '../lib/label-queue';
+import { CopyLink } from './CopyLink';
+import { READ_ONLY_REASON, useReadOnly } from './Editable';
+import { IntervalExamples, TopExamples, type Modality } from './FeatureExamples';
+import { STATUS_COLOUR } from './FeatureList';
+import { TabBar } from './TabBar';
+import { LabelHistory, LogitEffects, NearestFeatures } from './FeatureSide';
+import { LabelEditor, type LabelEditorHandle } from './LabelEditor';
+import { HeatLegend, HeatModeToggle, type HeatMode } from './PatchView';
 
-echarts.use([BarChart, GridComponent, TooltipComponent, CanvasRenderer]);
+/** ECharts is fetched when the histogram scrolls into view; the input tools when their tab opens. */
+const FeatureHistogram = lazy(() => import('./FeatureHistogram'));
+const InputProbe = lazy(() => import('./InputWorkbench').then((m) => ({ default: m.InputProbe })));
+const SteerPanel = lazy(() => import('./InputWorkbench').then((m) => ({ default: m.SteerPanel })));
 
-function Histogram({ edges, counts }: { edges: number[]; counts: number[] }) {
+/** Renders its children once it comes near the viewport (inside the feature page's own scroller too). */
+function WhenVisible({ children, height }: { children: React.ReactNode; height: number }) {
   const ref = useRef<HTMLDivElement>(null);
+  const [seen, setSeen] = useState(false);
   useEffect(() => {
-    if (!ref.current) return;
-    const chart = echarts.init(ref.current, undefined, { renderer: 'canvas' });
-    const used = counts.map((c, i) => [i, c] as const).filter(([, c]) => c > 0);
-    const lo = used.length ? used[0]![0] : 0;
-    const hi = used.length ? used[used.length - 1]![0] : 0;
-    chart.setOption({
-      animation: false,
-      grid: { left: 48, right: 8, top: 8, bottom: 36 },
-      tooltip: { trigger: 'axis' },
-      xAxis: {
-        type: 'category',
-        name: 'activation',
-        nameLocation: 'middle',
-        nameGap: 24,
-        data: edges.slice(lo, hi + 1).map((e) => e.toPrecision(2)),
-      },
-      yAxis: { type: 'value', name: 'tokens' },
-      series: [{ type: 'bar', data: counts.slice(lo, hi + 1), itemStyle: { color: '#3d5afe' } }],
-    });
-    return () => chart.dispose();
-  }, [edges, counts]);
-  return <div ref={ref} style={{ width: '100%', height: 180 }} data-testid="feature-histogram" />;
+    const el = ref.current;
+    if (!el || seen) return;
+    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setSeen(true), { rootMargin: '200px' });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [seen]);
+  return (
+    <div ref={ref} style={{ minHeight: seen ? undefined : height }}>
+      {seen ? children : null}
+    </div>
+  );
+}
+
+/** Agree / disagree with the label shown; disabled with the reason when it cannot be reviewed (or the server is read-only). */
+function ReviewButton({
+  verdict,
+  blocked,
+  onReview,
+}: {
+  verdict: 'agree' | 'disagree';
+  blocked: string | null;
+  onReview: (v: 'agree' | 'disagree') => void;
+}) {
+  const readOnly = useReadOnly();
+  const agree = verdict === 'agree';
+  return (
+    <Tooltip title={readOnly ? READ_ONLY_REASON : (blocked ?? (agree ? 'Agree (a)' : 'Disagree (d)'))}>
+      <span>
+        <Button
+          size="small"
+          variant={agree ? 'contained' : 'outlined'}
+          color={agree ? 'success' : 'inherit'}
+          disabled={readOnly || blocked !== null}
+          onClick={() => onReview(verdict)}
+        >
+          {agree ? 'Agree' : 'Disagree'}
+        </Button>
+      </span>
+    </Tooltip>
+  );
 }
 
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+export type FeatureTab = 'image' | 'text' | 'intervals' | 'input' | 'steer';
 
-/** A feature page: statistics, histogram, logit effects, top examples (patches, heatmaps, text), label. */
-export const FeaturePanel = forwardRef<
-  HTMLInputElement,
-  {
-    detail: FeatureDetail | null;
-    error: string | null;
-    saeId: number;
-    feature: number;
-    pendingStatus: LabelStatus | null;
-    onSaved: () => void;
-  }
->(function FeaturePanel({ detail, error, saeId, feature, pendingStatus, onSaved }, labelRef) {
-  if (error) return <Alert severity="error">{error}</Alert>;
-  if (!detail) return <CircularProgress aria-label="Loading feature" />;
-  const { row } = detail;
+export interface FeaturePanelProps {
+  analysis: AnalysisRecord;
+  feature: number;
+  detail: FeatureDetail | null;
+  error: string | null;
+  /** The label as last saved (or loaded); undefined until known. */
+  label: FeatureLabel | null | undefined;
+  saving: boolean;
+  onSave: (patch: LabelPatch) => void;
+  onLeave: () => void;
+  reviewMode: boolean;
+  onReview: (verdict: 'agree' | 'disagree') => void;
+  annotator: string | null;
+  historyVersion: number;
+  tab: FeatureTab | null;
+  onTab: (tab: FeatureTab) => void;
+  modelId: number | null;
+  datasetId: number | null;
+}
+
+/** A feature page: what it is (label, status), its examples first, then its statistics, logit effects and neighbours. */
+export const FeaturePanel = forwardRef<LabelEditorHandle, FeaturePanelProps>(function FeaturePanel(p, editorRef) {
+  const { analysis, feature, detail, label } = p;
+  const [mode, setMode] = useState<HeatMode>('overlay');
+  const [shown, setShown] = useState<number[]>([]);
+  const [intervalModality, setIntervalModality] = useState<Modality | null>(null);
+  const row = detail?.row;
+  const defaultTab: FeatureTab = row && row.imageShare !== null && row.imageShare >= 0.5 ? 'image' : 'text';
+  const tab = p.tab ?? defaultTab;
+  const modality: Modality = intervalModality ?? (defaultTab === 'image' ? 'image' : 'text');
+  const scale = row?.maxAct ?? 1;
+  const status = label?.status ?? row?.status ?? 'unlabelled';
+  const ownLabel = label && p.annotator !== null && label.annotator === p.annotator;
+  const reviewBlock = !label?.label
+    ? 'There is no label to review.'
+    : ownLabel
+      ? 'This label is yours: a review must come from someone else.'
+      : null;
+
   return (
-    <Stack spacing={2} data-testid="feature-panel">
+    <Stack spacing={1.25} data-testid="feature-panel" sx={{ minWidth: 0 }}>
       <Stack direction="row" spacing={1} alignItems="center" flexWrap="wrap" useFlexGap>
-        <Typography variant="h6" data-testid="feature-title">
-          Feature {row.feature}
+        <Typography variant="h6" component="h3" data-testid="feature-title" {...{ elementtiming: 'feature-title' }}>
+          Feature {feature}
         </Typography>
-        <Chip size="small" label={row.status} />
-        <Typography variant="body2" color="text.secondary">
+        <Chip
+          size="small"
+          label={status}
+          sx={{ bgcolor: STATUS_COLOUR[status], color: '#fff', fontWeight: 600 }}
+          data-testid="feature-status"
+        />
+        {label?.label && (
+          <Typography sx={{ fontWeight: 600, minWidth: 0, wordBreak: 'break-word' }} data-testid="feature-label">
+            “{label.label}”
+          </Typography>
+        )}
+        <Box sx={{ flexGrow: 1 }} />
+        {p.saving && <CircularProgress size={16} aria-label="Saving" />}
+        <CopyLink page="features" ids={[analysis.id, feature]} />
+      </Stack>
+      {row ? (
+        <Typography variant="body2" color="text.secondary" data-testid="feature-stats" {...{ elementtiming: 'feature-stats' }}>
           density {pct(row.density)} · max {row.maxAct.toFixed(3)} · mean {row.meanAct.toFixed(3)} · median{' '}
-          {detail.quantiles.q50.toFixed(3)} · p99 {detail.quantiles.q99.toFixed(3)} · image share {pct(row.imageShare)} · cross-modal{' '}
+          {detail!.quantiles.q50.toFixed(3)} · p99 {detail!.quantiles.q99.toFixed(3)} · image share {pct(row.imageShare)} · cross-modal{' '}
           {row.crossModal === null ? '–' : row.crossModal.toFixed(2)}
+          {label ? ` · labelled by ${label.annotator}, ${new Date(label.updatedAt).toLocaleString()}` : ''}
         </Typography>
-      </Stack>
-      <LabelEditor ref={labelRef} saeId={saeId} feature={feature} label={detail.label} status={pendingStatus} onSaved={onSaved} />
-      <Stack direction={{ xs: 'column', lg: 'row' }} spacing={2}>
-        <Box sx={{ flex: 1 }}>
-          <Typography variant="subtitle2">Activation histogram (non-zero)</Typography>
-          <Histogram edges={detail.histogram.edges} counts={detail.histogram.counts} />
-        </Box>
-        <Box sx={{ flex: 1 }} data-testid="logit-effects">
-          <Typography variant="subtitle2">Logit effects (decoder direction through the final norm and unembedding)</Typography>
-          {detail.logits ? (
-            <Stack direction="row" spacing={2} sx={{ fontFamily: 'monospace', fontSize: 13 }}>
-              <Box>
-                <b>promotes</b>
-                {detail.logits.promoted.map((t, i) => (
-                  <div key={i}>
-                    {JSON.stringify(t.token)} {t.activation.toFixed(2)}
-                  </div>
-                ))}
-              </Box>
-              <Box>
-                <b>suppresses</b>
-                {detail.logits.suppressed.map((t, i) => (
-                  <div key={i}>
-                    {JSON.stringify(t.token)} {t.activation.toFixed(2)}
-                  </div>
-                ))}
-              </Box>
+      ) : p.error ? (
+        <Alert severity="error">{p.error}</Alert>
+      ) : (
+        <Typography variant="body2" color="text.secondary">
+          Loading feature {feature}…
+        </Typography>
+      )}
+      {p.reviewMode && (
+        <Alert
+          severity={label?.label ? 'info' : 'warning'}
+          data-testid="review-bar"
+          action={
+            <Stack direction="row" spacing={1}>
+              <ReviewButton verdict="agree" blocked={reviewBlock} onReview={p.onReview} />
+              <ReviewButton verdict="disagree" blocked={reviewBlock} onReview={p.onReview} />
             </Stack>
-          ) : (
-            <Typography variant="body2" color="text.secondary">
-              Not available for this tap or model.
-            </Typography>
-          )}
-        </Box>
+          }
+        >
+          {label?.label
+            ? `Review: “${label.label}” by ${label.annotator} — does it describe the examples?`
+            : 'No label to review on this feature.'}
+        </Alert>
+      )}
+      <LabelEditor key={`${analysis.saeId}:${feature}`} ref={editorRef} label={label} onSave={p.onSave} onLeave={p.onLeave} />
+      <Stack direction="row" alignItems="center" spacing={1} sx={{ borderBottom: 1, borderColor: 'divider' }} flexWrap="wrap" useFlexGap>
+        <TabBar
+          label="Examples and tools"
+          value={tab}
+          onChange={p.onTab}
+          tabs={[
+            ['image', 'Image'],
+            ['text', 'Text'],
+            ['intervals', 'Quantiles'],
+            ['input', 'Your input'],
+            ['steer', 'Steer'],
+          ]}
+        />
       </Stack>
-      <Typography variant="subtitle2">Top activating examples</Typography>
-      <Box sx={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(300px, 1fr))', gap: 1.5 }} data-testid="feature-examples">
-        {detail.examples.map((e) => (
-          <Box key={e.row} sx={{ border: 1, borderColor: 'divider', borderRadius: 1, p: 1 }} data-testid="feature-example">
-            <Typography variant="caption" component="div">
-              #{e.rank + 1} · {e.activation.toFixed(3)} · {e.modality}
-              {e.patchRow !== null ? ` patch (${e.patchRow}, ${e.patchCol})` : ` token ${e.position}`}
-            </Typography>
-            <PatchView example={e} maxActivation={row.maxAct} />
-            <Box sx={{ fontFamily: 'monospace', fontSize: 12, lineHeight: 1.8, wordBreak: 'break-word' }}>
-              {e.context.map((t, i) => (
-                <span
-                  key={i}
-                  title={t.activation.toFixed(3)}
-                  style={{
-                    background:
-                      t.activation > 0 ? `rgba(255, 61, 0, ${Math.min(0.85, 0.15 + t.activation / (row.maxAct || 1))})` : undefined,
-                    outline: t.at ? '1px solid #263238' : undefined,
-                    whiteSpace: 'pre',
-                  }}
-                >
-                  {t.token}
-                </span>
-              ))}
-            </Box>
-            <Typography variant="caption" color="text.secondary" component="div" data-testid="ground-truth">
-              {e.task ? `${e.task}: ` : ''}
-              {e.question} → {e.answer}
-              {e.object ? ` · under the patch: ${e.object.size} ${e.object.color} ${e.object.shape}` : ''}
-            </Typography>
-          </Box>
-        ))}
+      <Box role="tabpanel" aria-labelledby={`tab-${tab}`} sx={{ minWidth: 0 }}>
+        {(tab === 'image' || tab === 'intervals') && (
+          <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }} flexWrap="wrap" useFlexGap>
+            <HeatModeToggle mode={mode} onMode={setMode} />
+            <HeatLegend max={scale} />
+          </Stack>
+        )}
+        {(tab === 'image' || tab === 'text') && (
+          <TopExamples analysisId={analysis.id} feature={feature} modality={tab} scale={scale} mode={mode} onShown={setShown} />
+        )}
+        {tab === 'intervals' && (
+          <Stack spacing={1}>
+            <ToggleButtonGroup
+              size="small"
+              exclusive
+              value={modality}
+              onChange={(_, m: Modality | null) => m && setIntervalModality(m)}
+              aria-label="Tokens sampled"
+            >
+              <ToggleButton value="image">Image patches</ToggleButton>
+              <ToggleButton value="text">Text tokens</ToggleButton>
+              <ToggleButton value="any">All tokens</ToggleButton>
+            </ToggleButtonGroup>
+            <IntervalExamples analysisId={analysis.id} feature={feature} modality={modality} scale={scale} mode={mode} onShown={setShown} />
+          </Stack>
+        )}
+        <Suspense fallback={<CircularProgress size={20} aria-label="Loading" />}>
+          {tab === 'input' && <InputProbe analysisId={analysis.id} feature={feature} scale={row?.maxAct ?? null} />}
+          {tab === 'steer' && <SteerPanel analysisId={analysis.id} feature={feature} modelId={p.modelId} datasetId={p.datasetId} />}
+        </Suspense>
       </Box>
+      {detail && (shown.length > 0 || tab === 'input' || tab === 'steer') && (
+        <Box sx={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(300px, 1fr))', gap: 2, pt: 1 }}>
+          <Box component="section" aria-label="Activation density">
+            <Typography variant="subtitle2" component="h4">
+              Activation density (non-zero tokens)
+            </Typography>
+            <WhenVisible height={200}>
+              <Suspense fallback={<CircularProgress size={20} aria-label="Loading the chart" />}>
+                <FeatureHistogram
+                  edges={detail.histogram.edges}
+                  counts={detail.histogram.counts}
+                  shown={tab === 'input' || tab === 'steer' ? [] : shown}
+                />
+              </Suspense>
+            </WhenVisible>
+          </Box>
+          <Box component="section" aria-label="Logit effects">
+            <Typography variant="subtitle2" component="h4">
+              Logit effects (decoder direction through the final norm and unembedding)
+            </Typography>
+            <LogitEffects logits={detail.logits} />
+          </Box>
+          <Box component="section" aria-label="Nearest features">
+            <Typography variant="subtitle2" component="h4">
+              Nearest features (decoder cosine)
+            </Typography>
+            <NearestFeatures analysisId={analysis.id} feature={feature} />
+          </Box>
+          <Box component="section" aria-label="Label history">
+            <Typography variant="subtitle2" component="h4">
+              Label history
+            </Typography>
+            <LabelHistory saeId={analysis.saeId} feature={feature} version={p.historyVersion} />
+          </Box>
+        </Box>
+      )}
     </Stack>
   );
 });

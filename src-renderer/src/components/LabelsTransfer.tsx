@@ -7,17 +7,21 @@ import {
   DialogActions,
   DialogContent,
   DialogTitle,
+  Menu,
+  MenuItem,
   Stack,
   Table,
   TableBody,
   TableCell,
   TableHead,
   TableRow,
+  Tooltip,
 } from '@mui/material';
 import { useRef, useState } from 'react';
 import { invoke } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
 import { download } from '../lib/download';
+import { READ_ONLY_REASON } from './Editable';
 
 /** Export an SAE's labels, or import another annotator's: conflicts are listed, and only the ones ticked take the imported side. */
 export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; readOnly: boolean; onChanged: () => void }) {
@@ -27,6 +31,7 @@ export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; 
     null,
   );
   const [take, setTake] = useState<Set<number>>(new Set());
+  const [menu, setMenu] = useState<HTMLElement | null>(null);
   const exportAs = (format: 'json' | 'csv') =>
     invoke('labels.export', { saeId, format }).then(
       (r) => download(r.filename, r.content, format === 'json' ? 'application/json' : 'text/csv'),
@@ -56,15 +61,40 @@ export function LabelsTransfer({ saeId, readOnly, onChanged }: { saeId: number; 
   };
   return (
     <Stack direction="row" spacing={1}>
-      <Button size="small" onClick={() => exportAs('json')}>
-        Export labels (JSON)
+      <Button size="small" onClick={(e) => setMenu(e.currentTarget)} aria-haspopup="menu" aria-expanded={menu !== null}>
+        Labels ▾
       </Button>
-      <Button size="small" onClick={() => exportAs('csv')}>
-        Export labels (CSV)
-      </Button>
-      <Button size="small" disabled={readOnly} onClick={() => input.current?.click()}>
-        Import labels…
-      </Button>
+      <Menu anchorEl={menu} open={menu !== null} onClose={() => setMenu(null)}>
+        <MenuItem
+          onClick={() => {
+            setMenu(null);
+            void exportAs('json');
+          }}
+        >
+          Export labels (JSON)
+        </MenuItem>
+        <MenuItem
+          onClick={() => {
+            setMenu(null);
+            void exportAs('csv');
+          }}
+        >
+          Export labels (CSV)
+        </MenuItem>
+        <Tooltip title={readOnly ? READ_ONLY_REASON : ''} placement="left">
+          <span>
+            <MenuItem
+              disabled={readOnly}
+              onClick={() => {
+                setMenu(null);
+                input.current?.click();
+              }}
+            >
+              Import labels…
+            </MenuItem>
+          </span>
+        </Tooltip>
+      </Menu>
       <input
         ref={input}
         type="file"

@@ -4,14 +4,17 @@ import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { describeError } from '../lib/errors';
 import { formatDuration } from '../lib/eta';
+import { countError, numberError, parseCount } from '../lib/validate';
+import { Editable } from './Editable';
 
 const STEPS = ['Model', 'Tap', 'Harvest', 'Architecture'];
 type Arch = 'topk' | 'batchtopk' | 'relu';
 const mb = (bytes: number) => (bytes > 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 /** Train SAE: model -> tap (or transcoder taps) -> harvest -> architecture and hyperparameters, with an estimate. */
-export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onStarted: (job: Job) => void }) {
+export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void }) {
   const report = useReportError();
   const { data: models } = useChannel('models.list', {});
   const { data: harvests } = useChannel('harvests.list', {});
@@ -29,8 +32,18 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
   const model = models?.find((m) => m.id === modelId);
   const taps = useMemo(() => (model ? model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []) : []), [model]);
   const usable = (harvests ?? []).filter((h) => model && h.modelPath === model.path && h.stats[tap] && (!transcoder || h.stats[outputTap]));
+  // Each field checked as typed: the estimate and Train see only valid numbers.
+  const checks: Record<keyof typeof form, string | null> = {
+    expansion: countError(parseCount(form.expansion, 1, 64)),
+    k: arch === 'relu' ? null : countError(parseCount(form.k, 1, 1_000_000)),
+    l1: arch === 'relu' ? numberError(form.l1, 0, Infinity) : null,
+    steps: countError(parseCount(form.steps, 1, 10_000_000)),
+    batch: countError(parseCount(form.batch, 1, 65536)),
+    lr: numberError(form.lr, Number.MIN_VALUE, 10),
+  };
+  const valid = Object.values(checks).every((c) => c === null);
   const request: RequestOf<'saes.train'> | null =
-    harvestId === ''
+    harvestId === '' || !valid
       ? null
       : {
           harvestId: Number(harvestId),
@@ -53,22 +66,23 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
         setEstimate(e);
         setEstimateError(null);
       },
-      (e: Error) => {
+      (e: unknown) => {
         setEstimate(null);
-        setEstimateError(e.message);
+        setEstimateError(describeError(e).sentence);
       },
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, step]);
   const canNext = [modelId !== '', tap !== '' && (!transcoder || outputTap !== ''), harvestId !== '', false][step];
-  const field = (name: keyof typeof form, label: string, width = 120) => (
+  const field = (name: keyof typeof form, label: string, help?: string, width = 140) => (
     <TextField
       size="small"
       label={label}
       value={form[name]}
       onChange={(e) => setForm({ ...form, [name]: e.target.value })}
+      error={checks[name] !== null}
+      helperText={checks[name] ?? help}
       sx={{ width }}
-      inputProps={{ 'aria-label': label }}
     />
   );
   const train = () => request && invoke('saes.train', request).then(onStarted, report);
@@ -182,10 +196,10 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
               <MenuItem value="batchtopk">BatchTopK</MenuItem>
               <MenuItem value="relu">ReLU + L1</MenuItem>
             </TextField>
-            {field('expansion', 'Expansion (d_sae / d_in)')}
-            {arch === 'relu' ? field('l1', 'L1 coefficient') : field('k', 'k (active features)')}
+            {field('expansion', 'Expansion', 'd_sae / d_in')}
+            {arch === 'relu' ? field('l1', 'L1 coefficient') : field('k', 'k', 'active features per token')}
             {field('steps', 'Steps')}
-            {field('batch', 'Batch (tokens)')}
+            {field('batch', 'Batch', 'tokens per step')}
             {field('lr', 'Learning rate')}
             <FormControlLabel
               label="Normalise activations (mean squared norm d_in, folded into the saved weights)"
@@ -219,9 +233,11 @@ export function TrainSaeWizard({ readOnly, onStarted }: { readOnly: boolean; onS
             Next
           </Button>
         ) : (
-          <Button variant="contained" disabled={!request || readOnly || Boolean(estimateError)} onClick={train}>
-            Train
-          </Button>
+          <Editable>
+            <Button variant="contained" disabled={!request || Boolean(estimateError)} onClick={train}>
+              Train
+            </Button>
+          </Editable>
         )}
       </Stack>
     </Stack>

@@ -66,9 +66,10 @@ function Panel({ metrics, panel }: { metrics: TrainMetrics[]; panel: (typeof PAN
     chart.current?.setOption(
       {
         animation: false,
-        title: { text: panel.title, textStyle: { fontSize: 13 } },
-        legend: { top: 0, right: 0, data: series.map((s) => s.name) },
-        grid: { left: 56, right: 16, top: 36, bottom: 28 },
+        // Title on its own line, the legend under it: they never overlap, however narrow the panel.
+        title: { text: panel.title, left: 0, top: 0, textStyle: { fontSize: 13 } },
+        legend: { top: 20, left: 0, type: 'scroll', data: series.map((s) => s.name) },
+        grid: { left: 56, right: 16, top: 56, bottom: 28 },
         tooltip: { trigger: 'axis' },
         xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 20, min: 'dataMin' },
         yAxis: {
@@ -81,7 +82,7 @@ function Panel({ metrics, panel }: { metrics: TrainMetrics[]; panel: (typeof PAN
       { notMerge: true },
     );
   }, [metrics, panel]);
-  return <div ref={ref} style={{ width: '100%', height: 220 }} data-testid={`curve-${panel.title.split(' ')[0]!.toLowerCase()}`} />;
+  return <div ref={ref} style={{ width: '100%', height: 240 }} data-testid={`curve-${panel.title.split(' ')[0]!.toLowerCase()}`} />;
 }
 
 export function TrainingCurves({ metrics }: { metrics: TrainMetrics[] }) {

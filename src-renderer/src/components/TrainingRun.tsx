@@ -3,6 +3,7 @@ import { Alert, Box, Button, Chip, LinearProgress, Stack, Typography } from '@mu
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
+import { Editable } from './Editable';
 import { TrainingCurves } from './TrainingCurves';
 
 /** Metrics of a training job, polled while it runs (new steps only). */
@@ -34,7 +35,7 @@ function useMetrics(job: Job): TrainMetrics[] {
 }
 
 /** A training run: live curves, and pause (cancel, keeping the checkpoint) / resume. */
-export function TrainingRun({ job, readOnly }: { job: Job; readOnly: boolean }) {
+export function TrainingRun({ job }: { job: Job }) {
   const metrics = useMetrics(job);
   const report = useReportError();
   const last = metrics[metrics.length - 1];
@@ -48,30 +49,29 @@ export function TrainingRun({ job, readOnly }: { job: Job; readOnly: boolean }) 
           {params.outputTap ? ` → ${params.outputTap}` : ''}
         </Typography>
         <Chip size="small" label={job.state} data-testid="training-state" />
-        <Button
-          size="small"
-          variant="outlined"
-          disabled={readOnly || job.state !== 'running'}
-          onClick={() => invoke('jobs.cancel', { id: job.id }).catch(report)}
-        >
-          Pause
-        </Button>
-        <Button
-          size="small"
-          variant="outlined"
-          disabled={readOnly || !canResume}
-          onClick={() => invoke('jobs.resume', { id: job.id }).catch(report)}
-        >
-          Resume from checkpoint
-        </Button>
+        <Editable>
+          <Button
+            size="small"
+            variant="outlined"
+            disabled={job.state !== 'running'}
+            onClick={() => invoke('jobs.cancel', { id: job.id }).catch(report)}
+          >
+            Pause
+          </Button>
+        </Editable>
+        <Editable>
+          <Button size="small" variant="outlined" disabled={!canResume} onClick={() => invoke('jobs.resume', { id: job.id }).catch(report)}>
+            Resume from checkpoint
+          </Button>
+        </Editable>
       </Stack>
       <Box>
-        <LinearProgress variant="determinate" value={job.progress * 100} />
+        <LinearProgress variant="determinate" value={job.progress * 100} aria-label={`Training run ${job.id} progress`} />
         <Typography variant="caption" color="text.secondary">
           {job.message ?? ''}
         </Typography>
       </Box>
-      {job.state === 'failed' && <Alert severity="error">{job.error}</Alert>}
+      {job.state === 'failed' && <Alert severity="error">This run failed: {job.error}</Alert>}
       {last && (
         <Typography variant="body2" data-testid="training-latest">
           step {last.step}: FVU {last.fvu.toFixed(3)}

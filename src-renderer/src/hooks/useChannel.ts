@@ -1,6 +1,8 @@
 import type { Channel, RequestOf, ResponseOf } from '@contract/contract';
 import { useCallback, useEffect, useState } from 'react';
-import { invoke, subscribe } from '../api/client';
+import { subscribe } from '../api/client';
+import { describeError } from '../lib/errors';
+import { invokeOnce } from '../lib/prefetch';
 
 /**
  * Calls a read channel and keeps the result fresh: reloads when the workspace changes or a job
@@ -15,12 +17,12 @@ export function useChannel<C extends Channel>(
   const key = JSON.stringify(request);
   const reload = useCallback(() => {
     if (request === null) return;
-    invoke(channel, request).then(
+    invokeOnce(channel, request).then(
       (d) => {
         setData(d);
         setError(null);
       },
-      (e: Error) => setError(e.message),
+      (e: unknown) => setError(describeError(e).sentence),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [channel, key]);

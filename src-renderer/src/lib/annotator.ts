@@ -1,17 +1,35 @@
 /**
  * The annotator's name, kept per browser profile (localStorage): in serve mode several annotators
- * share one workspace from their own browsers, and each edit records who made it.
+ * share one workspace from their own browsers, and each edit records who made it. There is no
+ * default: the UI asks once, before the first edit.
  */
-const KEY = 'ocular.annotator';
+import { useSyncExternalStore } from 'react';
 
-export function getAnnotator(): string {
+const KEY = 'ocular.annotator';
+const listeners = new Set<() => void>();
+
+export function getAnnotator(): string | null {
   try {
-    return localStorage.getItem(KEY) || 'anonymous';
+    return localStorage.getItem(KEY)?.trim() || null;
   } catch {
-    return 'anonymous';
+    return null;
   }
 }
 
 export function setAnnotator(name: string): void {
-  localStorage.setItem(KEY, name.trim() || 'anonymous');
+  const trimmed = name.trim();
+  try {
+    if (trimmed) localStorage.setItem(KEY, trimmed);
+    else localStorage.removeItem(KEY);
+  } catch {
+    /* storage blocked: the name lasts as long as the page */
+  }
+  listeners.forEach((l) => l());
+}
+
+export function useAnnotator(): string | null {
+  return useSyncExternalStore((l) => {
+    listeners.add(l);
+    return () => listeners.delete(l);
+  }, getAnnotator);
 }

@@ -18,14 +18,17 @@ import {
 } from '@mui/material';
 import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
+import { Editable } from '../components/Editable';
+import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { countError, parseCount } from '../lib/validate';
 
 const KINDS = ['image', 'text', 'generated'] as const;
 const mb = (bytes: number) => (bytes > 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 /** Harvest activations: model -> taps -> dataset -> token kinds, with the disk estimate before starting. */
-export function ActivationsPage({ info }: { info: AppInfo }) {
+export function ActivationsPage(_props: { info: AppInfo }) {
   const report = useReportError();
   const { data: models } = useChannel('models.list', {});
   const { data: datasets } = useChannel('datasets.list', {});
@@ -38,9 +41,10 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
   const [limit, setLimit] = useState('');
   const [estimate, setEstimate] = useState<{ bytes: number; freeBytes: number | null } | null>(null);
   const model = models?.find((m) => m.id === modelId);
+  const limitCheck = countError(parseCount(limit, 1, 100_000_000, true));
   const available = useMemo(() => (model ? model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []) : []), [model]);
   const request =
-    modelId !== '' && datasetId !== '' && taps.length > 0 && kinds.length > 0
+    modelId !== '' && datasetId !== '' && taps.length > 0 && kinds.length > 0 && limitCheck === null
       ? {
           modelId: Number(modelId),
           datasetId: Number(datasetId),
@@ -127,7 +131,16 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
               <MenuItem value="fp16">fp16</MenuItem>
               <MenuItem value="fp32">fp32</MenuItem>
             </TextField>
-            <TextField size="small" label="Limit items" value={limit} onChange={(e) => setLimit(e.target.value)} sx={{ width: 120 }} />
+            <TextField
+              size="small"
+              label="Item limit"
+              placeholder="all"
+              value={limit}
+              onChange={(e) => setLimit(e.target.value)}
+              error={limitCheck !== null}
+              helperText={limitCheck}
+              sx={{ width: 130 }}
+            />
           </Stack>
           <Stack direction="row" spacing={1} sx={{ mt: 1 }}>
             {KINDS.map((k) => (
@@ -149,40 +162,46 @@ export function ActivationsPage({ info }: { info: AppInfo }) {
               {tooBig ? ' Not enough space: harvest fewer items, taps or token kinds, or use fp16.' : ''}
             </Alert>
           )}
-          <Button variant="contained" sx={{ mt: 1 }} disabled={!request || Boolean(tooBig) || info.readOnly} onClick={start}>
-            Harvest
-          </Button>
+          <Stack direction="row" sx={{ mt: 1 }}>
+            <Editable>
+              <Button variant="contained" disabled={!request || Boolean(tooBig)} onClick={start}>
+                Harvest
+              </Button>
+            </Editable>
+          </Stack>
         </CardContent>
       </Card>
       {harvests && harvests.length > 0 && (
-        <Table size="small" aria-label="Harvests">
-          <TableHead>
-            <TableRow>
-              <TableCell>#</TableCell>
-              <TableCell>Taps</TableCell>
-              <TableCell>Items</TableCell>
-              <TableCell>Rows (decoder / vision)</TableCell>
-              <TableCell>Mean norm</TableCell>
-            </TableRow>
-          </TableHead>
-          <TableBody>
-            {harvests.map((h) => (
-              <TableRow key={h.id} data-testid={`harvest-${h.id}`}>
-                <TableCell>{h.id}</TableCell>
-                <TableCell>{h.params.taps.join(', ')}</TableCell>
-                <TableCell>{h.items}</TableCell>
-                <TableCell>
-                  {h.rows.decoder} / {h.rows.vision}
-                </TableCell>
-                <TableCell>
-                  {Object.entries(h.stats)
-                    .map(([t, s]) => `${t}: ${s.meanNorm.toFixed(2)}`)
-                    .join('; ')}
-                </TableCell>
+        <ScrollTable label="Harvests">
+          <Table size="small" aria-label="Harvests">
+            <TableHead>
+              <TableRow>
+                <TableCell>#</TableCell>
+                <TableCell>Taps</TableCell>
+                <TableCell>Items</TableCell>
+                <TableCell>Rows (decoder / vision)</TableCell>
+                <TableCell>Mean norm</TableCell>
               </TableRow>
-            ))}
-          </TableBody>
-        </Table>
+            </TableHead>
+            <TableBody>
+              {harvests.map((h) => (
+                <TableRow key={h.id} data-testid={`harvest-${h.id}`}>
+                  <TableCell>{h.id}</TableCell>
+                  <TableCell>{h.params.taps.join(', ')}</TableCell>
+                  <TableCell>{h.items}</TableCell>
+                  <TableCell>
+                    {h.rows.decoder} / {h.rows.vision}
+                  </TableCell>
+                  <TableCell>
+                    {Object.entries(h.stats)
+                      .map(([t, s]) => `${t}: ${s.meanNorm.toFixed(2)}`)
+                      .join('; ')}
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        </ScrollTable>
       )}
     </Stack>
   );

@@ -18,33 +18,41 @@ import {
   TextField,
   Typography,
 } from '@mui/material';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { AccuracyChart } from '../components/AccuracyChart';
+import { Editable } from '../components/Editable';
+import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { countError, parseCount } from '../lib/validate';
 import { download } from '../lib/download';
+import { navigate, useRoute } from '../lib/router';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-export function EvaluatePage({ info }: { info: AppInfo }) {
+export function EvaluatePage(_props: { info: AppInfo }) {
+  const route = useRoute();
   const { data: evals } = useChannel('evals.list', {});
-  const [selected, setSelected] = useState<number | null>(null);
-  const current = selected ?? evals?.[0]?.id ?? null;
+  // #/evaluate/<id>: that evaluation; without one, the newest (written into the URL).
+  const current = route.ids[0] ?? null;
+  useEffect(() => {
+    if (current === null && evals?.[0]) navigate('evaluate', [evals[0].id], { replace: true });
+  }, [current, evals]);
   return (
     <Stack spacing={2}>
       <Typography variant="h5" component="h2">
         Evaluate
       </Typography>
-      <Datasets info={info} />
-      <NewEvaluation info={info} onStarted={setSelected} />
+      <Datasets />
+      <NewEvaluation onStarted={(id) => navigate('evaluate', [id])} />
       {evals && evals.length > 0 && (
         <TextField
           select
           size="small"
           label="Evaluation"
           value={current ?? ''}
-          onChange={(e) => setSelected(Number(e.target.value))}
+          onChange={(e) => navigate('evaluate', [Number(e.target.value)])}
           sx={{ maxWidth: 640 }}
         >
           {evals.map((e) => (
@@ -60,53 +68,69 @@ export function EvaluatePage({ info }: { info: AppInfo }) {
   );
 }
 
-function Datasets({ info }: { info: AppInfo }) {
+function Datasets() {
   const report = useReportError();
   const { data: datasets } = useChannel('datasets.list', {});
   const [seed, setSeed] = useState('0');
   const [perCell, setPerCell] = useState('20');
   const [importPath, setImportPath] = useState('');
   const run = (p: Promise<unknown>) => p.catch(report);
+  const seedCheck = countError(parseCount(seed, 0, 2 ** 31 - 1));
+  const perCellCheck = countError(parseCount(perCell, 1, 5000));
   return (
     <Card variant="outlined">
       <CardContent>
         <Typography variant="subtitle1">Datasets</Typography>
         {datasets && datasets.length > 0 ? (
-          <Table size="small" aria-label="Datasets">
-            <TableBody>
-              {datasets.map((d) => (
-                <TableRow key={d.id}>
-                  <TableCell>{d.name}</TableCell>
-                  <TableCell>{d.items} items</TableCell>
-                  <TableCell>
-                    <Chip size="small" label={d.source} />
-                  </TableCell>
-                  <TableCell sx={{ fontFamily: 'monospace', fontSize: 12, wordBreak: 'break-all' }}>{d.path}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
+          <ScrollTable label="Datasets">
+            <Table size="small" aria-label="Datasets">
+              <TableBody>
+                {datasets.map((d) => (
+                  <TableRow key={d.id}>
+                    <TableCell>{d.name}</TableCell>
+                    <TableCell>{d.items} items</TableCell>
+                    <TableCell>
+                      <Chip size="small" label={d.source} />
+                    </TableCell>
+                    <TableCell sx={{ fontFamily: 'monospace', fontSize: 12, wordBreak: 'break-all' }}>{d.path}</TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          </ScrollTable>
         ) : (
           <Typography color="text.secondary">
             No datasets yet: generate the built-in benchmark or import a folder of images with a JSONL/CSV of questions and answers.
           </Typography>
         )}
         <Stack direction="row" spacing={2} sx={{ mt: 2 }} alignItems="center">
-          <TextField size="small" label="Seed" value={seed} onChange={(e) => setSeed(e.target.value)} sx={{ width: 90 }} />
+          <TextField
+            size="small"
+            label="Seed"
+            value={seed}
+            onChange={(e) => setSeed(e.target.value)}
+            error={seedCheck !== null}
+            helperText={seedCheck}
+            sx={{ width: 110 }}
+          />
           <TextField
             size="small"
             label="Items per task & difficulty"
             value={perCell}
             onChange={(e) => setPerCell(e.target.value)}
-            sx={{ width: 200 }}
+            error={perCellCheck !== null}
+            helperText={perCellCheck}
+            sx={{ width: 210 }}
           />
-          <Button
-            variant="outlined"
-            disabled={info.readOnly}
-            onClick={() => run(invoke('datasets.synth', { seed: Number(seed), perCell: Number(perCell) }))}
-          >
-            Generate benchmark
-          </Button>
+          <Editable>
+            <Button
+              variant="outlined"
+              disabled={seedCheck !== null || perCellCheck !== null}
+              onClick={() => run(invoke('datasets.synth', { seed: Number(seed), perCell: Number(perCell) }))}
+            >
+              Generate benchmark
+            </Button>
+          </Editable>
         </Stack>
         <Stack direction="row" spacing={2} sx={{ mt: 2 }} alignItems="center">
           <TextField
@@ -116,20 +140,22 @@ function Datasets({ info }: { info: AppInfo }) {
             onChange={(e) => setImportPath(e.target.value)}
             sx={{ flexGrow: 1, minWidth: 0 }}
           />
-          <Button
-            variant="outlined"
-            disabled={!importPath || info.readOnly}
-            onClick={() => run(invoke('datasets.import', { path: importPath }).then(() => setImportPath('')))}
-          >
-            Import
-          </Button>
+          <Editable>
+            <Button
+              variant="outlined"
+              disabled={!importPath}
+              onClick={() => run(invoke('datasets.import', { path: importPath }).then(() => setImportPath('')))}
+            >
+              Import
+            </Button>
+          </Editable>
         </Stack>
       </CardContent>
     </Card>
   );
 }
 
-function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: number) => void }) {
+function NewEvaluation({ onStarted }: { onStarted: (id: number) => void }) {
   const report = useReportError();
   const { data: models } = useChannel('models.list', {});
   const { data: datasets } = useChannel('datasets.list', {});
@@ -137,6 +163,8 @@ function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: num
   const [datasetId, setDatasetId] = useState<number | ''>('');
   const [maxNewTokens, setMaxNewTokens] = useState('32');
   const [template, setTemplate] = useState('{question}');
+  const tokensCheck = countError(parseCount(maxNewTokens, 1, 8192));
+  const templateCheck = template.includes('{question}') ? null : 'must contain {question}';
   const start = async () => {
     try {
       const r = await invoke('evals.start', {
@@ -190,18 +218,28 @@ function NewEvaluation({ info, onStarted }: { info: AppInfo; onStarted: (id: num
             label="Max new tokens"
             value={maxNewTokens}
             onChange={(e) => setMaxNewTokens(e.target.value)}
-            sx={{ width: 130 }}
+            error={tokensCheck !== null}
+            helperText={tokensCheck}
+            sx={{ width: 150 }}
           />
           <TextField
             size="small"
             label="Prompt template"
             value={template}
             onChange={(e) => setTemplate(e.target.value)}
+            error={templateCheck !== null}
+            helperText={templateCheck}
             sx={{ width: 280 }}
           />
-          <Button variant="contained" disabled={modelId === '' || datasetId === '' || info.readOnly} onClick={start}>
-            Evaluate
-          </Button>
+          <Editable>
+            <Button
+              variant="contained"
+              disabled={modelId === '' || datasetId === '' || tokensCheck !== null || templateCheck !== null}
+              onClick={start}
+            >
+              Evaluate
+            </Button>
+          </Editable>
         </Stack>
       </CardContent>
     </Card>
@@ -271,40 +309,42 @@ function EvalResults({ id }: { id: number }) {
           Next
         </Button>
       </Stack>
-      <Table size="small" aria-label="Predictions">
-        <TableHead>
-          <TableRow>
-            <TableCell>Item</TableCell>
-            <TableCell>Question</TableCell>
-            <TableCell>Expected</TableCell>
-            <TableCell>Raw output</TableCell>
-            <TableCell>Extracted</TableCell>
-            <TableCell />
-          </TableRow>
-        </TableHead>
-        <TableBody>
-          {(predictions ?? []).map((p) => (
-            <TableRow key={p.item.id}>
-              <TableCell>{p.item.key}</TableCell>
-              <TableCell>{p.item.question}</TableCell>
-              <TableCell>{String(p.item.answer.value)}</TableCell>
-              <TableCell sx={{ fontFamily: 'monospace', fontSize: 12, maxWidth: 360, wordBreak: 'break-word' }}>
-                {p.raw}
-                {p.hitLimit && <Chip size="small" label="token limit" color="warning" sx={{ ml: 1 }} />}
-              </TableCell>
-              <TableCell>
-                {p.extracted === null ? '—' : String(p.extracted)}{' '}
-                <Typography variant="caption" color="text.secondary">
-                  ({p.method})
-                </Typography>
-              </TableCell>
-              <TableCell>
-                <Chip size="small" label={p.correct ? 'correct' : 'wrong'} color={p.correct ? 'success' : 'default'} />
-              </TableCell>
+      <ScrollTable label="Predictions">
+        <Table size="small" aria-label="Predictions">
+          <TableHead>
+            <TableRow>
+              <TableCell>Item</TableCell>
+              <TableCell>Question</TableCell>
+              <TableCell>Expected</TableCell>
+              <TableCell>Raw output</TableCell>
+              <TableCell>Extracted</TableCell>
+              <TableCell>Grade</TableCell>
             </TableRow>
-          ))}
-        </TableBody>
-      </Table>
+          </TableHead>
+          <TableBody>
+            {(predictions ?? []).map((p) => (
+              <TableRow key={p.item.id}>
+                <TableCell>{p.item.key}</TableCell>
+                <TableCell>{p.item.question}</TableCell>
+                <TableCell>{String(p.item.answer.value)}</TableCell>
+                <TableCell sx={{ fontFamily: 'monospace', fontSize: 12, maxWidth: 360, wordBreak: 'break-word' }}>
+                  {p.raw}
+                  {p.hitLimit && <Chip size="small" label="token limit" color="warning" sx={{ ml: 1 }} />}
+                </TableCell>
+                <TableCell>
+                  {p.extracted === null ? '—' : String(p.extracted)}{' '}
+                  <Typography variant="caption" color="text.secondary">
+                    ({p.method})
+                  </Typography>
+                </TableCell>
+                <TableCell>
+                  <Chip size="small" label={p.correct ? 'correct' : 'wrong'} color={p.correct ? 'success' : 'default'} />
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      </ScrollTable>
     </Stack>
   );
 }

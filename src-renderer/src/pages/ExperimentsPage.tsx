@@ -1,10 +1,11 @@
-import type { AppInfo, ConditionResult, ExperimentOutput, ExperimentRecord } from '@contract/contract';
+import type { AppInfo, ConditionResult, ExperimentOutput, ExperimentRecord, Job } from '@contract/contract';
 import {
   Alert,
   Button,
   Card,
   CardContent,
   Chip,
+  LinearProgress,
   MenuItem,
   Stack,
   Table,
@@ -19,15 +20,30 @@ import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { AccuracyChart } from '../components/AccuracyChart';
 import { ExperimentDesigner } from '../components/ExperimentDesigner';
+import { CopyLink } from '../components/CopyLink';
+import { Editable } from '../components/Editable';
 import { ProbeChart } from '../components/ProbeChart';
 import { SweepChart } from '../components/SweepChart';
+import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
+import { useJobs } from '../hooks/useJobs';
 import { download } from '../lib/download';
+import { etaSeconds, formatDuration } from '../lib/eta';
+import { navigate, useRoute } from '../lib/router';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const pts = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
 const p = (v: number | null) => (v === null ? '–' : v < 0.001 ? '<0.001' : v.toFixed(3));
+/** A control's short name in the row of the intervention it controls for ("random set 1", "random direction"). */
+const controlName = (c: ConditionResult | undefined) =>
+  !c
+    ? 'control'
+    : c.kind === 'random-direction'
+      ? 'random direction (norm-matched)'
+      : c.kind === 'random-set'
+        ? c.id.replace(/ for .*$/, '')
+        : c.id;
 
 /** Two sets alone next to their union, per task: do their effects add up, or interfere? */
 function Interference({ conditions, tasks }: { conditions: ConditionResult[]; tasks: string[] }) {
@@ -48,35 +64,37 @@ function Interference({ conditions, tasks }: { conditions: ConditionResult[]; ta
           })),
         ];
         return (
-          <Table size="small" key={u.id} aria-label={`Interference ${u.id}`}>
-            <TableHead>
-              <TableRow>
-                <TableCell>accuracy change (pts)</TableCell>
-                <TableCell>{a}</TableCell>
-                <TableCell>{b}</TableCell>
-                <TableCell>sum of the two</TableCell>
-                <TableCell>{u.set} (observed)</TableCell>
-                <TableCell>observed − sum</TableCell>
-              </TableRow>
-            </TableHead>
-            <TableBody>
-              {rows.map((r) => {
-                const da = r.get(single(a!));
-                const db = r.get(single(b!));
-                const du = r.get(u);
-                return (
-                  <TableRow key={r.key}>
-                    <TableCell>{r.key}</TableCell>
-                    <TableCell>{pts(da)}</TableCell>
-                    <TableCell>{pts(db)}</TableCell>
-                    <TableCell>{pts(da + db)}</TableCell>
-                    <TableCell>{pts(du)}</TableCell>
-                    <TableCell>{pts(du - da - db)}</TableCell>
-                  </TableRow>
-                );
-              })}
-            </TableBody>
-          </Table>
+          <ScrollTable label={`Interference ${u.id}`} key={u.id}>
+            <Table size="small" aria-label={`Interference ${u.id}`}>
+              <TableHead>
+                <TableRow>
+                  <TableCell>accuracy change (pts)</TableCell>
+                  <TableCell>{a}</TableCell>
+                  <TableCell>{b}</TableCell>
+                  <TableCell>sum of the two</TableCell>
+                  <TableCell>{u.set} (observed)</TableCell>
+                  <TableCell>observed − sum</TableCell>
+                </TableRow>
+              </TableHead>
+              <TableBody>
+                {rows.map((r) => {
+                  const da = r.get(single(a!));
+                  const db = r.get(single(b!));
+                  const du = r.get(u);
+                  return (
+                    <TableRow key={r.key}>
+                      <TableCell>{r.key}</TableCell>
+                      <TableCell>{pts(da)}</TableCell>
+                      <TableCell>{pts(db)}</TableCell>
+                      <TableCell>{pts(da + db)}</TableCell>
+                      <TableCell>{pts(du)}</TableCell>
+                      <TableCell>{pts(du - da - db)}</TableCell>
+                    </TableRow>
+                  );
+                })}
+              </TableBody>
+            </Table>
+          </ScrollTable>
         );
       })}
     </Stack>
@@ -136,44 +154,56 @@ function Results({ e }: { e: ExperimentRecord }) {
           Accuracy, drift, shift and KL for the chosen task; change, its CI and p-values are over all items.
         </Typography>
       </Stack>
-      <Table size="small" aria-label="Conditions">
-        <TableHead>
-          <TableRow>
-            <TableCell>condition</TableCell>
-            <TableCell>accuracy [95% CI]</TableCell>
-            <TableCell>change (pts) [95% CI]</TableCell>
-            <TableCell>drift</TableCell>
-            <TableCell>shift norm</TableCell>
-            <TableCell>KL first token</TableCell>
-            <TableCell>p vs baseline</TableCell>
-            <TableCell>p vs controls</TableCell>
-            <TableCell />
-          </TableRow>
-        </TableHead>
-        <TableBody>
-          {r.conditions.map(view).map((c) => (
-            <TableRow
-              key={c.id}
-              data-testid={`condition-${c.kind}`}
-              sx={{ bgcolor: c.kind === 'random-set' || c.kind === 'random-direction' ? 'action.hover' : undefined }}
-            >
-              <TableCell>{c.id}</TableCell>
-              <TableCell>
-                {pct(c.accuracy)} [{pct(c.ci95[0])}, {pct(c.ci95[1])}]
-              </TableCell>
-              <TableCell>
-                {pts(c.accuracyChange)} [{pts(c.accuracyChangeCi95[0])}, {pts(c.accuracyChangeCi95[1])}]
-              </TableCell>
-              <TableCell>{pct(c.drift)}</TableCell>
-              <TableCell>{c.shiftNorm.toFixed(2)}</TableCell>
-              <TableCell>{c.klFirstToken.toFixed(3)}</TableCell>
-              <TableCell>{p(c.pVsBaseline)}</TableCell>
-              <TableCell>{Object.values(c.pVsControls).map(p).join(', ')}</TableCell>
-              <TableCell>{c.flagged && <Chip size="small" color="warning" label="a control moved accuracy as much" />}</TableCell>
+      <ScrollTable label="Conditions">
+        <Table size="small" aria-label="Conditions">
+          <TableHead>
+            <TableRow>
+              <TableCell>condition</TableCell>
+              <TableCell>accuracy [95% CI]</TableCell>
+              <TableCell>change (pts) [95% CI]</TableCell>
+              <TableCell>drift</TableCell>
+              <TableCell>shift norm</TableCell>
+              <TableCell>KL first token</TableCell>
+              <TableCell>p vs baseline</TableCell>
+              <TableCell>p vs each control</TableCell>
+              <TableCell>Flag</TableCell>
             </TableRow>
-          ))}
-        </TableBody>
-      </Table>
+          </TableHead>
+          <TableBody>
+            {r.conditions.map(view).map((c) => (
+              <TableRow
+                key={c.id}
+                data-testid={`condition-${c.kind}`}
+                sx={{ bgcolor: c.kind === 'random-set' || c.kind === 'random-direction' ? 'action.hover' : undefined }}
+              >
+                <TableCell>{c.id}</TableCell>
+                <TableCell>
+                  {pct(c.accuracy)} [{pct(c.ci95[0])}, {pct(c.ci95[1])}]
+                </TableCell>
+                <TableCell>
+                  {pts(c.accuracyChange)} [{pts(c.accuracyChangeCi95[0])}, {pts(c.accuracyChangeCi95[1])}]
+                </TableCell>
+                <TableCell>{pct(c.drift)}</TableCell>
+                <TableCell>{c.shiftNorm.toFixed(2)}</TableCell>
+                <TableCell>{c.klFirstToken.toFixed(3)}</TableCell>
+                <TableCell>{p(c.pVsBaseline)}</TableCell>
+                <TableCell>
+                  {Object.entries(c.pVsControls).map(([id, v]) => (
+                    <div key={id}>
+                      {controlName(r.conditions.find((x) => x.id === id))}: p {p(v)}
+                    </div>
+                  ))}
+                </TableCell>
+                <TableCell>
+                  {c.flagged && (
+                    <Chip size="small" color="warning" label="flagged" title="A control moved accuracy as much as this intervention" />
+                  )}
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      </ScrollTable>
       {r.conditions.some((c) => c.value !== null) ? (
         <>
           <SweepChart conditions={r.conditions} task={task === 'all' ? null : task} metric="accuracy" />
@@ -205,45 +235,47 @@ function Results({ e }: { e: ExperimentRecord }) {
         </TextField>
       </Stack>
       {drill && (
-        <Table size="small" aria-label="Items">
-          <TableHead>
-            <TableRow>
-              <TableCell>question</TableCell>
-              <TableCell>answer</TableCell>
-              <TableCell>baseline output</TableCell>
-              <TableCell>intervened output</TableCell>
-              <TableCell>shift</TableCell>
-              <TableCell>KL</TableCell>
-            </TableRow>
-          </TableHead>
-          <TableBody>
-            {outputs.map((o) => {
-              const b = baseline.get(o.itemId);
-              const changed = b?.extracted !== o.extracted;
-              return (
-                <TableRow key={o.itemId} sx={{ bgcolor: changed ? 'warning.light' : undefined }}>
-                  <TableCell>{o.question}</TableCell>
-                  <TableCell>{o.answer}</TableCell>
-                  <TableCell>
-                    {b?.raw} {b?.correct ? '✓' : '✗'}
-                  </TableCell>
-                  <TableCell>
-                    {o.raw} {o.correct ? '✓' : '✗'}
-                  </TableCell>
-                  <TableCell>{o.shiftNorm.toFixed(2)}</TableCell>
-                  <TableCell>{o.kl.toFixed(3)}</TableCell>
-                </TableRow>
-              );
-            })}
-          </TableBody>
-        </Table>
+        <ScrollTable label="Items">
+          <Table size="small" aria-label="Items">
+            <TableHead>
+              <TableRow>
+                <TableCell>question</TableCell>
+                <TableCell>answer</TableCell>
+                <TableCell>baseline output</TableCell>
+                <TableCell>intervened output</TableCell>
+                <TableCell>shift</TableCell>
+                <TableCell>KL</TableCell>
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {outputs.map((o) => {
+                const b = baseline.get(o.itemId);
+                const changed = b?.extracted !== o.extracted;
+                return (
+                  <TableRow key={o.itemId} sx={{ bgcolor: changed ? 'warning.light' : undefined }}>
+                    <TableCell>{o.question}</TableCell>
+                    <TableCell>{o.answer}</TableCell>
+                    <TableCell>
+                      {b?.raw} {b?.correct ? '✓' : '✗'}
+                    </TableCell>
+                    <TableCell>
+                      {o.raw} {o.correct ? '✓' : '✗'}
+                    </TableCell>
+                    <TableCell>{o.shiftNorm.toFixed(2)}</TableCell>
+                    <TableCell>{o.kl.toFixed(3)}</TableCell>
+                  </TableRow>
+                );
+              })}
+            </TableBody>
+          </Table>
+        </ScrollTable>
       )}
     </Stack>
   );
 }
 
 /** Probes per layer: pick a harvest with several layers and a label. */
-function Probes({ readOnly }: { readOnly: boolean }) {
+function Probes() {
   const report = useReportError();
   const { data: harvests } = useChannel('harvests.list', {});
   const { data: probes } = useChannel('probes.list', {});
@@ -281,13 +313,15 @@ function Probes({ readOnly }: { readOnly: boolean }) {
             </MenuItem>
           ))}
         </TextField>
-        <Button
-          variant="outlined"
-          disabled={readOnly || harvestId === ''}
-          onClick={() => invoke('probes.start', { harvestId: Number(harvestId), label }).catch(report)}
-        >
-          Train probes
-        </Button>
+        <Editable>
+          <Button
+            variant="outlined"
+            disabled={harvestId === ''}
+            onClick={() => invoke('probes.start', { harvestId: Number(harvestId), label }).catch(report)}
+          >
+            Train probes
+          </Button>
+        </Editable>
       </Stack>
       {done.slice(0, 3).map((x) => (
         <Stack key={x.id} data-testid="probe-result">
@@ -302,11 +336,63 @@ function Probes({ readOnly }: { readOnly: boolean }) {
   );
 }
 
+/** An experiment that has not finished: its job's progress, or why it stopped, in place of results. */
+function Pending({ e, job }: { e: ExperimentRecord; job: Job | undefined }) {
+  const report = useReportError();
+  if (!job) return <Alert severity="info">Experiment #{e.id} has no results yet.</Alert>;
+  if (job.state === 'queued' || job.state === 'running') {
+    const eta = etaSeconds(job.progress, job.startedAt);
+    return (
+      <Stack spacing={1} data-testid="experiment-progress">
+        <Typography>
+          Running “{e.name}”: {Math.round(job.progress * 100)}%{job.message ? ` · ${job.message}` : ''}
+          {eta !== null ? ` · about ${formatDuration(eta)} left` : ''}
+        </Typography>
+        <LinearProgress variant="determinate" value={job.progress * 100} aria-label={`Experiment ${e.id} progress`} />
+        <Stack direction="row">
+          <Editable>
+            <Button size="small" color="warning" onClick={() => invoke('jobs.cancel', { id: job.id }).catch(report)}>
+              Cancel
+            </Button>
+          </Editable>
+        </Stack>
+      </Stack>
+    );
+  }
+  const failed = job.state === 'failed';
+  return (
+    <Alert
+      severity={failed ? 'error' : 'warning'}
+      data-testid="experiment-failed"
+      action={
+        job.resumable ? (
+          <Editable>
+            <Button size="small" color="inherit" onClick={() => invoke('jobs.resume', { id: job.id }).catch(report)}>
+              Resume
+            </Button>
+          </Editable>
+        ) : undefined
+      }
+    >
+      “{e.name}” {failed ? 'failed' : `was ${job.state}`}
+      {job.error ? `: ${job.error}` : '.'}
+    </Alert>
+  );
+}
+
+/** Experiments at #/experiments/<id>: the designer, the chosen experiment's results (or its progress), probes. */
 export function ExperimentsPage({ info }: { info: AppInfo }) {
+  const route = useRoute();
   const { data: experiments } = useChannel('experiments.list', {});
-  const [selected, setSelected] = useState<number | null>(null);
-  const finished = (experiments ?? []).filter((e) => e.results);
-  const e = finished.find((x) => x.id === selected) ?? finished[0];
+  const jobs = useJobs(info.workspace?.path ?? null);
+  const selectedId = route.ids[0] ?? null;
+  const e = experiments?.find((x) => x.id === selectedId);
+  // No experiment in the URL: the newest finished one, written into the URL.
+  useEffect(() => {
+    const newest = experiments?.find((x) => x.results) ?? experiments?.[0];
+    if (selectedId === null && newest) navigate('experiments', [newest.id], { replace: true });
+  }, [experiments, selectedId]);
+  const job = jobs.find((j) => j.id === e?.jobId);
   return (
     <Stack spacing={2}>
       <Typography variant="h5" component="h2">
@@ -314,44 +400,59 @@ export function ExperimentsPage({ info }: { info: AppInfo }) {
       </Typography>
       <Card variant="outlined">
         <CardContent>
-          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+          <Typography variant="subtitle1" component="h3" sx={{ mb: 1 }}>
             New experiment
           </Typography>
-          <ExperimentDesigner readOnly={info.readOnly} onStarted={setSelected} />
+          <ExperimentDesigner onStarted={(id) => navigate('experiments', [id])} />
         </CardContent>
       </Card>
       <Card variant="outlined">
         <CardContent>
-          <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }}>
-            <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>
+          <Stack direction="row" spacing={1} alignItems="center" sx={{ mb: 1 }} flexWrap="wrap" useFlexGap>
+            <Typography variant="subtitle1" component="h3" sx={{ flexGrow: 1 }}>
               Results
             </Typography>
-            {finished.length > 0 && (
+            {experiments && experiments.length > 0 && (
               <TextField
                 select
                 size="small"
                 label="Experiment"
                 value={e?.id ?? ''}
-                onChange={(ev) => setSelected(Number(ev.target.value))}
-                sx={{ width: 360 }}
+                onChange={(ev) => navigate('experiments', [Number(ev.target.value)])}
+                sx={{ width: 360, maxWidth: '100%' }}
               >
-                {finished.map((x) => (
-                  <MenuItem key={x.id} value={x.id}>
-                    #{x.id}: {x.name}
-                  </MenuItem>
-                ))}
+                {experiments.map((x) => {
+                  const j = jobs.find((y) => y.id === x.jobId);
+                  return (
+                    <MenuItem key={x.id} value={x.id}>
+                      #{x.id}: {x.name}
+                      {x.results ? '' : j ? ` (${j.state})` : ' (no results)'}
+                    </MenuItem>
+                  );
+                })}
               </TextField>
             )}
+            {e && <CopyLink page="experiments" ids={[e.id]} />}
           </Stack>
-          {e ? <Results e={e} /> : <Alert severity="info">No finished experiment yet.</Alert>}
+          {e ? (
+            e.results ? (
+              <Results e={e} />
+            ) : (
+              <Pending e={e} job={job} />
+            )
+          ) : experiments && selectedId !== null ? (
+            <Alert severity="warning">There is no experiment #{selectedId} in this workspace.</Alert>
+          ) : (
+            <Alert severity="info">No experiment yet.</Alert>
+          )}
         </CardContent>
       </Card>
       <Card variant="outlined">
         <CardContent>
-          <Typography variant="subtitle1" sx={{ mb: 1 }}>
+          <Typography variant="subtitle1" component="h3" sx={{ mb: 1 }}>
             Linear probes per layer
           </Typography>
-          <Probes readOnly={info.readOnly} />
+          <Probes />
         </CardContent>
       </Card>
     </Stack>

@@ -16,6 +16,7 @@ import {
 } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
+import { Editable } from '../components/Editable';
 import { useReportError } from '../hooks/useErrorReporter';
 import { useJobs } from '../hooks/useJobs';
 import { etaSeconds, formatDuration } from '../lib/eta';
@@ -54,9 +55,11 @@ export function JobsPage({ info }: { info: AppInfo }) {
         {info.jobKinds
           .filter((k) => k.startFromUi)
           .map((k) => (
-            <Button key={k.kind} variant="contained" onClick={() => call(invoke('jobs.start', { kind: k.kind, params: {} }))}>
-              Start {k.title.toLowerCase()}
-            </Button>
+            <Editable key={k.kind}>
+              <Button variant="contained" onClick={() => call(invoke('jobs.start', { kind: k.kind, params: {} }))}>
+                Start {k.title.toLowerCase()}
+              </Button>
+            </Editable>
           ))}
       </Stack>
       {jobs.length === 0 ? (
@@ -71,7 +74,7 @@ export function JobsPage({ info }: { info: AppInfo }) {
                 <TableCell>State</TableCell>
                 <TableCell sx={{ width: '35%' }}>Progress</TableCell>
                 <TableCell>Started</TableCell>
-                <TableCell />
+                <TableCell align="right">Actions</TableCell>
               </TableRow>
             </TableHead>
             <TableBody>
@@ -106,14 +109,18 @@ export function JobsPage({ info }: { info: AppInfo }) {
                     <TableCell>{job.startedAt ? new Date(job.startedAt).toLocaleTimeString() : '—'}</TableCell>
                     <TableCell align="right">
                       {(job.state === 'running' || job.state === 'queued') && (
-                        <Button size="small" color="warning" onClick={() => call(invoke('jobs.cancel', { id: job.id }))}>
-                          Cancel
-                        </Button>
+                        <Editable>
+                          <Button size="small" color="warning" onClick={() => call(invoke('jobs.cancel', { id: job.id }))}>
+                            Cancel
+                          </Button>
+                        </Editable>
                       )}
                       {job.resumable && ['interrupted', 'failed', 'cancelled'].includes(job.state) && (
-                        <Button size="small" onClick={() => call(invoke('jobs.resume', { id: job.id }))}>
-                          Resume
-                        </Button>
+                        <Editable>
+                          <Button size="small" onClick={() => call(invoke('jobs.resume', { id: job.id }))}>
+                            Resume
+                          </Button>
+                        </Editable>
                       )}
                     </TableCell>
                   </TableRow>

@@ -7,9 +7,6 @@ import {
   CardContent,
   Chip,
   LinearProgress,
-  List,
-  ListItemButton,
-  ListItemText,
   MenuItem,
   Stack,
   Table,
@@ -20,10 +17,13 @@ import {
   TextField,
   Typography,
 } from '@mui/material';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { invoke, isDesktop, pickFolder } from '../api/client';
 import { ModelCapabilities, ModelPlanCard } from '../components/ModelPlanCard';
+import { CopyLink } from '../components/CopyLink';
+import { Editable } from '../components/Editable';
 import { useReportError } from '../hooks/useErrorReporter';
+import { navigate, useRoute } from '../lib/router';
 import { useJobs } from '../hooks/useJobs';
 import { useModels } from '../hooks/useModels';
 
@@ -38,9 +38,14 @@ export function ModelsPage({ info }: { info: AppInfo }) {
   const { models } = useModels(info.workspace?.path ?? null);
   const report = useReportError();
   const [path, setPath] = useState('');
-  const [selected, setSelected] = useState<number | null>(null);
+  const route = useRoute();
   const [busy, setBusy] = useState(false);
-  const current = models.find((m) => m.id === selected) ?? models[0] ?? null;
+  // #/models/<id>: that model; without one, the first (written into the URL).
+  const current = models.find((m) => m.id === route.ids[0]) ?? null;
+  useEffect(() => {
+    if (route.ids[0] === undefined && models[0]) navigate('models', [models[0].id], { replace: true });
+  }, [route.ids, models]);
+  const setSelected = (id: number | null) => navigate('models', id === null ? [] : [id]);
 
   const add = async (folder: string) => {
     setBusy(true);
@@ -70,16 +75,18 @@ export function ModelsPage({ info }: { info: AppInfo }) {
       </Typography>
       <Stack direction="row" spacing={2} alignItems="center">
         {isDesktop ? (
-          <Button
-            variant="contained"
-            disabled={busy || info.readOnly}
-            onClick={async () => {
-              const f = await pickFolder('open');
-              if (f) await add(f);
-            }}
-          >
-            Add model folder…
-          </Button>
+          <Editable>
+            <Button
+              variant="contained"
+              disabled={busy}
+              onClick={async () => {
+                const f = await pickFolder('open');
+                if (f) await add(f);
+              }}
+            >
+              Add model folder…
+            </Button>
+          </Editable>
         ) : (
           <>
             <TextField
@@ -89,9 +96,11 @@ export function ModelsPage({ info }: { info: AppInfo }) {
               onChange={(e) => setPath(e.target.value)}
               sx={{ flexGrow: 1, minWidth: 0 }}
             />
-            <Button variant="contained" disabled={!path || busy || info.readOnly} onClick={() => add(path)}>
-              Add model
-            </Button>
+            <Editable>
+              <Button variant="contained" disabled={!path || busy} onClick={() => add(path)}>
+                Add model
+              </Button>
+            </Editable>
           </>
         )}
       </Stack>
@@ -102,22 +111,36 @@ export function ModelsPage({ info }: { info: AppInfo }) {
           onnx/embed_tokens.onnx, onnx/decoder_model_merged.onnx).
         </Typography>
       ) : (
-        <Stack direction="row" spacing={2} alignItems="flex-start">
-          <List dense sx={{ width: 260, flexShrink: 0 }} aria-label="Registered models">
-            {models.map((m) => (
-              <ListItemButton key={m.id} selected={current?.id === m.id} onClick={() => setSelected(m.id)}>
-                <ListItemText primary={m.name} secondary={m.report.modelType ?? m.report.kind} />
-              </ListItemButton>
-            ))}
-          </List>
-          {current && <ModelDetail model={current} onRemove={() => remove(current.id)} readOnly={info.readOnly} />}
+        <Stack spacing={2}>
+          <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
+            <TextField
+              select
+              size="small"
+              label="Model"
+              value={current?.id ?? ''}
+              onChange={(e) => setSelected(Number(e.target.value))}
+              sx={{ width: 320 }}
+            >
+              {models.map((m) => (
+                <MenuItem key={m.id} value={m.id}>
+                  {m.name} ({m.report.modelType ?? m.report.kind})
+                </MenuItem>
+              ))}
+            </TextField>
+            {current && <CopyLink page="models" ids={[current.id]} />}
+          </Stack>
+          {current ? (
+            <ModelDetail model={current} onRemove={() => remove(current.id)} />
+          ) : (
+            route.ids[0] !== undefined && <Alert severity="warning">There is no model #{route.ids[0]} in this workspace.</Alert>
+          )}
         </Stack>
       )}
     </Stack>
   );
 }
 
-function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemove: () => void; readOnly: boolean }) {
+function ModelDetail({ model, onRemove }: { model: ModelRecord; onRemove: () => void }) {
   const r = model.report;
   return (
     <Box sx={{ flexGrow: 1, minWidth: 0 }} data-testid="model-detail">
@@ -125,9 +148,11 @@ function ModelDetail({ model, onRemove, readOnly }: { model: ModelRecord; onRemo
         <Typography variant="h6" sx={{ flexGrow: 1 }}>
           {model.name}
         </Typography>
-        <Button size="small" color="warning" onClick={onRemove} disabled={readOnly}>
-          Remove
-        </Button>
+        <Editable>
+          <Button size="small" color="warning" onClick={onRemove}>
+            Remove
+          </Button>
+        </Editable>
       </Stack>
       <Typography variant="body2" sx={{ fontFamily: 'monospace', wordBreak: 'break-all', mb: 1 }}>
         {r.path}
@@ -190,13 +215,15 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
   const hooks = [...new Set(taps.map((t) => t.name.split('.').pop()!))];
   const shown = Math.min(layers, 6);
   return (
-    <Box sx={{ overflowX: 'auto', mt: 1 }}>
+    <Box sx={{ overflowX: 'auto', mt: 1 }} tabIndex={0} role="region" aria-label="Taps by layer">
       <Table size="small" aria-label="Taps">
         <TableHead>
           <TableRow>
             <TableCell>layer</TableCell>
             {hooks.map((h) => (
-              <TableCell key={h}>{h}</TableCell>
+              <TableCell key={h} title={h}>
+                {h.replace(/^hook_/, '')}
+              </TableCell>
             ))}
           </TableRow>
         </TableHead>
@@ -260,9 +287,11 @@ function HubDownload({ info, registered, onAdd }: { info: AppInfo; registered: S
               </MenuItem>
             ))}
           </TextField>
-          <Button variant="outlined" disabled={!/^[\w.-]+\/[\w.-]+$/.test(repo) || info.readOnly} onClick={start}>
-            Download
-          </Button>
+          <Editable>
+            <Button variant="outlined" disabled={!/^[\w.-]+\/[\w.-]+$/.test(repo)} onClick={start}>
+              Download
+            </Button>
+          </Editable>
         </Stack>
         {jobs.slice(0, 5).map((j) => {
           const target = (j.result as { path?: string } | null)?.path;
@@ -272,13 +301,19 @@ function HubDownload({ info, registered, onAdd }: { info: AppInfo; registered: S
                 {(j.params as { repo: string }).repo}
               </Typography>
               <Box sx={{ flexGrow: 1 }}>
-                <LinearProgress variant="determinate" value={j.progress * 100} />
+                <LinearProgress
+                  variant="determinate"
+                  value={j.progress * 100}
+                  aria-label={`Download of ${(j.params as { repo: string }).repo}`}
+                />
               </Box>
               <Chip size="small" label={j.state} />
               {j.state === 'succeeded' && target && !registered.has(target) && (
-                <Button size="small" onClick={() => onAdd(target)} disabled={info.readOnly}>
-                  Add to models
-                </Button>
+                <Editable>
+                  <Button size="small" onClick={() => onAdd(target)}>
+                    Add to models
+                  </Button>
+                </Editable>
               )}
               {j.error && (
                 <Typography variant="caption" color="error">

@@ -2,31 +2,45 @@ import type { AppInfo } from '@contract/contract';
 import { Alert, Box, Button, Card, CardContent, List, ListItemButton, ListItemText, Stack, TextField, Typography } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { invoke, isDesktop, pickFolder } from '../api/client';
+import { Editable } from '../components/Editable';
 import { useReportError } from '../hooks/useErrorReporter';
+import { leaveWorkspace, useLeftWorkspace } from '../hooks/useLeftWorkspace';
+import { navigate } from '../lib/router';
 
-interface Props {
-  info: AppInfo;
-  refresh: () => Promise<void>;
-  onShowJobs: () => void;
-  onShowEvaluate: () => void;
+export function WorkspacePage({ info }: { info: AppInfo }) {
+  const { leftPath } = useLeftWorkspace(null);
+  if (info.workspace) return <OpenWorkspace info={info} />;
+  if (leftPath && !isDesktop) return <LeftWorkspace path={leftPath} />;
+  return <NoWorkspace info={info} />;
 }
 
-export function WorkspacePage({ info, refresh, onShowJobs, onShowEvaluate }: Props) {
-  return info.workspace ? (
-    <OpenWorkspace info={info} onShowJobs={onShowJobs} onShowEvaluate={onShowEvaluate} />
-  ) : (
-    <NoWorkspace info={info} refresh={refresh} />
+/** A workspace this browser left: still open on the server for everyone else. */
+function LeftWorkspace({ path }: { path: string }) {
+  return (
+    <Stack spacing={2} sx={{ maxWidth: 900 }} data-testid="left-workspace">
+      <Typography variant="h5" component="h2">
+        Workspace closed in this browser
+      </Typography>
+      <Typography>
+        You closed <code>{path}</code> here. It stays open on the server for other lab members; nothing running there was stopped.
+      </Typography>
+      <Box>
+        <Button variant="contained" onClick={() => leaveWorkspace(null)}>
+          Open it again
+        </Button>
+      </Box>
+    </Stack>
   );
 }
 
-function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; onShowJobs: () => void; onShowEvaluate: () => void }) {
+function OpenWorkspace({ info }: { info: AppInfo }) {
   const report = useReportError();
   const ws = info.workspace!;
   const isEmpty = ws.counts.jobs === 0 && ws.counts.models === 0 && ws.counts.datasets === 0;
   const startDemo = async () => {
     try {
       await invoke('demo.start', {});
-      onShowEvaluate();
+      navigate('jobs');
     } catch (err) {
       report(err);
     }
@@ -34,12 +48,14 @@ function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; on
   const runSelfTest = async () => {
     try {
       await invoke('jobs.start', { kind: 'selftest', params: {} });
-      onShowJobs();
+      navigate('jobs');
     } catch (err) {
       report(err);
     }
   };
+  // In a browser the server is shared: closing leaves the workspace in this tab only.
   const close = async () => {
+    if (!isDesktop) return leaveWorkspace(ws.path);
     try {
       await invoke('workspace.close', {});
     } catch (err) {
@@ -82,13 +98,17 @@ function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; on
             </Typography>
             <Stack direction="row" spacing={2}>
               {info.demoAvailable && (
-                <Button variant="contained" onClick={startDemo} disabled={info.readOnly}>
-                  Start with the demo model and benchmark
-                </Button>
+                <Editable>
+                  <Button variant="contained" onClick={startDemo}>
+                    Start with the demo model and benchmark
+                  </Button>
+                </Editable>
               )}
-              <Button variant={info.demoAvailable ? 'outlined' : 'contained'} onClick={runSelfTest} disabled={info.readOnly}>
-                Run self-test
-              </Button>
+              <Editable>
+                <Button variant={info.demoAvailable ? 'outlined' : 'contained'} onClick={runSelfTest}>
+                  Run self-test
+                </Button>
+              </Editable>
             </Stack>
           </CardContent>
         </Card>
@@ -97,12 +117,17 @@ function OpenWorkspace({ info, onShowJobs, onShowEvaluate }: { info: AppInfo; on
         <Button variant="outlined" onClick={close}>
           Close workspace
         </Button>
+        {!isDesktop && (
+          <Typography variant="caption" color="text.secondary" component="p" sx={{ mt: 0.5 }}>
+            Closes it in this browser only; it stays open on the server for other lab members.
+          </Typography>
+        )}
       </Box>
     </Stack>
   );
 }
 
-function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<void> }) {
+function NoWorkspace({ info }: { info: AppInfo }) {
   const report = useReportError();
   const [recent, setRecent] = useState<Array<{ path: string; openedAt: string }>>([]);
   const [typedPath, setTypedPath] = useState('');
@@ -113,7 +138,6 @@ function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<
   const act = async (channel: 'workspace.create' | 'workspace.open', path?: string) => {
     try {
       await invoke(channel, path ? { path } : {});
-      await refresh();
     } catch (err) {
       report(err);
     }
@@ -144,9 +168,11 @@ function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<
               This server is set to the folder <code>{info.pinnedWorkspace}</code>.
             </Typography>
             <Stack direction="row" spacing={2}>
-              <Button variant="contained" onClick={() => act('workspace.create')} disabled={info.readOnly}>
-                Create workspace
-              </Button>
+              <Editable>
+                <Button variant="contained" onClick={() => act('workspace.create')}>
+                  Create workspace
+                </Button>
+              </Editable>
               <Button variant="outlined" onClick={() => act('workspace.open')}>
                 Open
               </Button>
@@ -171,9 +197,11 @@ function NoWorkspace({ info, refresh }: { info: AppInfo; refresh: () => Promise<
             onChange={(e) => setTypedPath(e.target.value)}
             sx={{ flexGrow: 1 }}
           />
-          <Button variant="contained" disabled={!typedPath || info.readOnly} onClick={() => act('workspace.create', typedPath)}>
-            Create
-          </Button>
+          <Editable>
+            <Button variant="contained" disabled={!typedPath} onClick={() => act('workspace.create', typedPath)}>
+              Create
+            </Button>
+          </Editable>
           <Button variant="outlined" disabled={!typedPath} onClick={() => act('workspace.open', typedPath)}>
             Open
           </Button>

@@ -1,9 +1,9 @@
 import { AnalysisStore } from '../../analysis/analysis-store.js';
-import { FeatureDetails } from '../../analysis/feature-detail.js';
 import { LabelStore } from '../../analysis/label-store.js';
 import { OcularError } from '../../errors.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import type { HandlerContext, Handlers } from './types.js';
+import { featureServices } from './workbench-handlers.js';
 
 type AnalysisChannels =
   | 'analyses.start'
@@ -17,13 +17,8 @@ type AnalysisChannels =
 
 /** Feature analyses, the feature browser's data, and labels. */
 export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisChannels> {
-  // Feature pages cache the SAE weights and token strings per open workspace.
-  let details: { dir: string; service: FeatureDetails } | null = null;
-  const detailService = () => {
-    const open = ctx.open();
-    if (details?.dir !== open.dir) details = { dir: open.dir, service: new FeatureDetails(open.ws.db, open.dir) };
-    return details.service;
-  };
+  // Feature pages cache the SAE weights and token strings per open workspace (shared with the workbench's channels).
+  const detailService = () => featureServices(ctx.open()).details;
   const analyses = () => new AnalysisStore(ctx.open().ws.db);
   const labels = () => new LabelStore(ctx.open().ws.db);
   return {

@@ -6,24 +6,22 @@
  * final norm and unembedding, the token strings and item images feature pages show, and the results
  * written in one transaction.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FeatureAccumulator, binEdges } from '../../analysis/accumulator.js';
 import { AnalysisStore, type FeatureResult } from '../../analysis/analysis-store.js';
-import { activePerRow, analysisEncodeGraph } from '../../analysis/encode-graph.js';
+import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
 import { logitEffects } from '../../analysis/logit-effects.js';
 import { DatasetStore } from '../../datasets/dataset-store.js';
 import { OcularError } from '../../errors.js';
 import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
 import { ShardReader } from '../../harvest/shard-reader.js';
-import { encodeModel } from '../../onnx/model-io.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import { loadProcessor } from '../../vlm/processor.js';
+import { loadProcessor, tokenTexts } from '../../vlm/processor.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
 const params = z.object({ analysisId: z.number().int().positive() }).strict();
@@ -75,15 +73,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       const folder = analysisFolder(ctx.workspaceDir, a.id);
       fs.mkdirSync(folder, { recursive: true });
 
-      const bytes = encodeModel(analysisEncodeGraph(sae));
-      const graphFile = path.join(
-        ctx.workspaceDir,
-        'blobs',
-        'graph-cache',
-        `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`,
-      );
-      fs.mkdirSync(path.dirname(graphFile), { recursive: true });
-      if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
+      const graphFile = encodeGraphFile(ctx.workspaceDir, sae);
       const session = await ctx.pool.load(graphFile, p.device);
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
@@ -219,15 +209,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         (l) => l.tokenizer,
         () => null,
       );
-      // Each token as it reads after a word, so contexts keep their spaces (word-level, BPE and
-      // SentencePiece tokenizers alike): decode(reference + token) minus decode(reference).
-      const reference = tokenizer ? (tokenizer.encode('a', { add_special_tokens: false }) as number[])[0] : undefined;
-      const referenceText = reference === undefined ? '' : String(tokenizer.decode([reference], { skip_special_tokens: false }));
-      for (const id of tokenizer ? new Set([...tokenIds, ...extra]) : []) {
-        const alone = String(tokenizer.decode([id], { skip_special_tokens: false }));
-        const after = reference === undefined ? alone : String(tokenizer.decode([reference, id], { skip_special_tokens: false }));
-        vocab[id] = reference !== undefined && after.startsWith(referenceText) ? after.slice(referenceText.length) : alone;
-      }
+      if (tokenizer) for (const [id, text] of tokenTexts(tokenizer, new Set([...tokenIds, ...extra]))) vocab[id] = text;
       writeFileAtomic(path.join(folder, 'vocab.json'), JSON.stringify(vocab));
       const exampleRows = new Set<number>();
       for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);

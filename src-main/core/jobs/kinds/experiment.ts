@@ -17,6 +17,7 @@ import { OcularError } from '../../errors.js';
 import { buildConditions, type Condition } from '../../experiments/conditions.js';
 import { ExperimentStore, type StoredOutput } from '../../experiments/experiment-store.js';
 import { resolveFeatureSet } from '../../experiments/feature-sets.js';
+import { selectItems } from '../../experiments/item-selection.js';
 import { bootstrapMeanCi, klFromLogits, mean, pairedPermutationP } from '../../experiments/stats.js';
 import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
@@ -80,10 +81,7 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       const datasets = new DatasetStore(db);
       const dataset = datasets.get(spec.datasetId);
       const textChoices = datasets.textChoices(dataset.id);
-      let items: StoredItem[] = datasets
-        .items(dataset.id)
-        .filter((it) => !spec.tasks || (it.task !== null && spec.tasks.includes(it.task)));
-      if (spec.limit) items = items.slice(0, spec.limit);
+      const items: StoredItem[] = selectItems(datasets.items(dataset.id), spec.tasks, spec.limit);
       if (items.length === 0)
         throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
 

@@ -20,6 +20,7 @@ import type { Db } from '../store/sqlite.js';
 import { AnalysisStore } from './analysis-store.js';
 import { LabelStore } from './label-store.js';
 import { specialTokenStrings, withoutSpecialTokens } from './logit-effects.js';
+import { layoutOf, rel } from '../store/layout.js';
 
 /** Text tokens shown on each side of a text example. */
 const CONTEXT = 8;
@@ -82,7 +83,7 @@ export class FeatureDetails {
   }
 
   private folder(analysisId: number): string {
-    return path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId));
+    return layoutOf(this.workspaceDir).analysis(analysisId);
   }
 
   vocab(analysisId: number): Record<number, string> {
@@ -97,7 +98,7 @@ export class FeatureDetails {
 
   private kth(analysisId: number, rows: number[]): Float32Array {
     const out = new Float32Array(rows.length).fill(-Infinity);
-    const file = path.join(this.folder(analysisId), 'kth.f32');
+    const file = layoutOf(this.workspaceDir).analysisKth(analysisId);
     if (!fs.existsSync(file)) return out;
     const fd = fs.openSync(file, 'r');
     try {
@@ -177,8 +178,8 @@ export class FeatureDetails {
 
     const items = new DatasetStore(this.db).itemsById(examples.map((e) => e.meta.item_id));
     const imageFile = (itemId: number, name: string) => {
-      const rel = path.join('blobs', 'analyses', String(analysisId), 'images', `${itemId}${path.extname(name)}`);
-      return fs.existsSync(path.join(this.workspaceDir, rel)) ? rel.split(path.sep).join('/') : null;
+      const file = rel.analysisImage(analysisId, itemId, path.extname(name));
+      return fs.existsSync(path.join(this.workspaceDir, file)) ? file.split(path.sep).join('/') : null;
     };
     const out: FeatureExample[] = plans.map(({ e, image, context }, rank) => {
       const item = items.get(e.meta.item_id);

@@ -11,7 +11,6 @@
  * stored list (exact over every row) as far as it goes.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ActivationInterval, FeatureExamplesResult } from '../../contract/contract.js';
 import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
 import { ShardReader } from '../harvest/shard-reader.js';
@@ -20,6 +19,7 @@ import { mulberry32 } from '../util/random.js';
 import { AnalysisStore } from './analysis-store.js';
 import { featureActivations } from '../sae/sae-encode.js';
 import type { FeatureDetails } from './feature-detail.js';
+import { layoutOf } from '../store/layout.js';
 
 /** Interval bounds as quantiles of the non-zero activations; intervals are listed strongest first. */
 export const INTERVAL_QUANTILES = [0, 0.5, 0.75, 0.9, 0.99, 1] as const;
@@ -255,7 +255,7 @@ export class FeatureSamples {
   /** Every row's k-th largest pre-activation (TopK analyses), read once per analysis. */
   private kth(analysisId: number): Float32Array | null {
     if (!this.kths.has(analysisId)) {
-      const file = path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId), 'kth.f32');
+      const file = layoutOf(this.workspaceDir).analysisKth(analysisId);
       const buf = fs.existsSync(file) ? fs.readFileSync(file) : null;
       this.kths.set(analysisId, buf ? new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) : null);
     }

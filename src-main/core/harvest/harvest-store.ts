@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { floatToHalf, halfToFloat } from '../util/half.js';
 import type { z } from 'zod';
 import type { HarvestRecord, harvestParamsSchema, tapStatsSchema } from '../../contract/contract.js';
+import { layoutOf, rel } from '../store/layout.js';
 
 export type Stream = 'decoder' | 'vision';
 export type TokenKind = 'image' | 'text' | 'generated';
@@ -128,7 +129,7 @@ export class HarvestStore {
   }
 
   folder(id: number): string {
-    return path.join(this.workspaceDir, 'blobs', 'harvests', String(id));
+    return layoutOf(this.workspaceDir).harvest(id);
   }
 
   /**
@@ -156,7 +157,7 @@ export class HarvestStore {
       const shard = (
         this.db.prepare('SELECT count(*) AS n FROM harvest_shards WHERE harvest_id = ? AND tap = ?').get(id, tap) as { n: number }
       ).n;
-      const file = path.join('blobs', 'harvests', String(id), `${tap}.${String(shard).padStart(5, '0')}.${h.params.dtype}`);
+      const file = rel.harvestShard(id, tap, shard, h.params.dtype);
       const bytes =
         h.params.dtype === 'fp16' ? Buffer.from(floatToHalf(data).buffer) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       writeFileAtomic(path.join(this.workspaceDir, file), bytes);

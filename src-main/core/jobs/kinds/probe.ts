@@ -5,16 +5,13 @@
  * so no item's tokens are on both sides), next to the same probe trained on shuffled labels and the
  * majority class.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { objectAtPatch, type Scene } from '../../benchmark/scene.js';
 import { OcularError } from '../../errors.js';
 import { bootstrapMeanCi, mean } from '../../experiments/stats.js';
-import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
+import { streamOf } from '../../harvest/harvest-store.js';
 import { predict, trainLogistic } from '../../probes/logistic.js';
-import { ProbeStore } from '../../probes/probe-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
@@ -30,13 +27,13 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
   startFromUi: false,
   params,
   async run(ctx) {
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const store = new ProbeStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const db = stores.db;
+      const store = stores.probes;
       const probe = store.get(ctx.params.probeId);
       const spec = probe.spec;
       const modality = spec.modality ?? (spec.label === 'task' ? 'text' : 'image');
-      const harvests = new HarvestStore(db, ctx.workspaceDir);
+      const harvests = stores.harvests;
       const h = harvests.meta(spec.harvestId);
       const taps = Object.keys(h.stats)
         .filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task')
@@ -138,8 +135,6 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       const results = { classes, train: sizes.train, test: sizes.test, layers };
       store.saveResults(probe.id, results);
       return { probeId: probe.id, ...results };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import type { ActivationInterval, FeatureExamplesResult } from '../../contract/contract.js';
-import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
+import { HarvestStore, streamOf, type Stream } from '../harvest/harvest-store.js';
 import { ShardReader } from '../harvest/shard-reader.js';
 import type { Db } from '../store/sqlite.js';
 import { mulberry32 } from '../util/random.js';
@@ -231,22 +231,12 @@ export class FeatureSamples {
     return scan;
   }
 
-  private rowModality(analysisId: number, harvestId: number, stream: string): Uint8Array {
+  private rowModality(analysisId: number, harvestId: number, stream: Stream): Uint8Array {
     let m = this.modalities.get(analysisId);
     if (!m) {
-      const { n } = this.db
-        .prepare('SELECT coalesce(max(row) + 1, 0) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?')
-        .get(harvestId, stream) as {
-        n: number;
-      };
-      m = new Uint8Array(n);
-      for (const r of this.db
-        .prepare('SELECT row, modality FROM harvest_rows WHERE harvest_id = ? AND stream = ?')
-        .iterate(harvestId, stream) as Iterable<{
-        row: number;
-        modality: string;
-      }>)
-        m[r.row] = CODE[r.modality] ?? TEXT;
+      const harvests = new HarvestStore(this.db, this.workspaceDir);
+      m = new Uint8Array(harvests.rowCount(harvestId, stream));
+      for (const r of harvests.modalities(harvestId, stream)) m[r.row] = CODE[r.modality] ?? TEXT;
       this.modalities.set(analysisId, m);
     }
     return m;

@@ -72,29 +72,13 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
       // Tasks of the harvest's items (benchmark task types), for per-task mean activations.
-      const itemTask = new Map(
-        (
-          db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
-            id: number;
-            task: string | null;
-          }>
-        ).map((r) => [r.id, r.task]),
-      );
+      const itemTask = new Map([...stores.datasets.itemLabels(h.datasetId).values()].map((r) => [r.id, r.task]));
       const tasks = [...new Set([...itemTask.values()].filter((t): t is string => t !== null))].sort().slice(0, 254);
       const taskIndex = new Map(tasks.map((t, i) => [t, i]));
       // Each item's last prompt token: where a causal model decides its answer.
-      const answerRows = new Set(
-        (
-          db
-            .prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id")
-            .all(h.id, stream) as Array<{ row: number }>
-        ).map((r) => r.row),
-      );
+      const answerRows = stores.harvests.answerRows(h.id, stream);
       const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       const kth = new Float32Array(reader.rows);
-      const modalityOf = db.prepare(
-        "SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row",
-      );
       const perCall = rowsPerCall(sae.dSae);
       const perRow = activePerRow(sae);
       let done = 0;
@@ -145,7 +129,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const image = new Uint8Array(n);
           const task = new Uint8Array(n).fill(255);
           const answer = Uint8Array.from({ length: n }, (_, i) => (answerRows.has(firstRow + i) ? 1 : 0));
-          for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; item_id: number; image: number }>) {
+          for (const r of stores.harvests.rowItems(h.id, stream, firstRow, firstRow + n)) {
             image[r.row - firstRow] = r.image;
             task[r.row - firstRow] = taskIndex.get(itemTask.get(r.item_id) ?? '') ?? 255;
           }
@@ -191,11 +175,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       lap('logitEffects');
       // Token strings and item images that feature pages show.
       ctx.progress(0.95, 'token strings and images');
-      const tokenIds = (
-        db
-          .prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL')
-          .all(h.id, stream) as Array<{ token_id: number }>
-      ).map((r) => r.token_id);
+      const tokenIds = stores.harvests.tokenIds(h.id, stream);
       const extra = logits ? logits.flatMap((l) => [...l.promoted, ...l.suppressed].map((t) => t.id)) : [];
       const vocab: Record<number, string> = {};
       // A model folder that is gone (or never was: synthetic harvests) leaves token ids as #id.
@@ -207,8 +187,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       writeFileAtomic(path.join(folder, 'vocab.json'), JSON.stringify(vocab));
       const exampleRows = new Set<number>();
       for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);
-      const rowItems = db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
-      const items = new Set([...exampleRows].map((row) => (rowItems.get(h.id, stream, row) as { item_id: number }).item_id));
+      const items = new Set([...exampleRows].map((row) => stores.harvests.row(h.id, stream, row)!.item_id));
       const dataset = stores.datasets.get(h.datasetId);
       const imageDir = path.join(folder, 'images');
       fs.mkdirSync(imageDir, { recursive: true });

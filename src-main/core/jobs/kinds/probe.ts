@@ -28,7 +28,6 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
   params,
   async run(ctx) {
     return withWorkerStores(ctx.workspaceDir, async (stores) => {
-      const db = stores.db;
       const store = stores.probes;
       const probe = store.get(ctx.params.probeId);
       const spec = probe.spec;
@@ -39,15 +38,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
         .filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task')
         .sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
       if (taps.length === 0) throw new OcularError('invalid_request', `Harvest ${h.id} holds no taps.`);
-      const items = new Map(
-        (
-          db.prepare('SELECT id, task, scene_json FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
-            id: number;
-            task: string | null;
-            scene_json: string | null;
-          }>
-        ).map((r) => [r.id, r]),
-      );
+      const items = stores.datasets.itemLabels(h.datasetId);
       const rand = mulberry32(spec.seed);
       const itemIds = [...items.keys()];
       const testItems = new Set(itemIds.filter(() => rand() < spec.heldOut));
@@ -58,15 +49,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       for (const [li, tap] of taps.entries()) {
         throwIfCancelled(ctx.signal);
         const stream = streamOf(tap);
-        const index = db
-          .prepare('SELECT row, item_id, modality, patch_row, patch_col FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
-          .all(h.id, stream) as Array<{
-          row: number;
-          item_id: number;
-          modality: string;
-          patch_row: number | null;
-          patch_col: number | null;
-        }>;
+        const index = stores.harvests.patchIndex(h.id, stream);
         // Grid size per item, for locating the object under a patch.
         const grid = new Map<number, [number, number]>();
         for (const r of index)

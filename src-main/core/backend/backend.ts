@@ -13,8 +13,11 @@ import {
   type AppInfo,
   type BackendEvent,
   type ContractErrorPayload,
+  type Channel,
   type Job,
   type ModelRecord,
+  type RequestOf,
+  type ResponseOf,
   type WorkspaceInfo,
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
@@ -32,6 +35,7 @@ import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
+import { jobResult } from '../../contract/job-results.js';
 
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
 
@@ -103,6 +107,16 @@ export class Backend {
   onEvent(listener: (event: BackendEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * One contract call typed by its channel, for the CLI and tests: the same validation as invoke(),
+   * with an error envelope thrown as an OcularError carrying its code and message.
+   */
+  async call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    const r = await this.invoke(channel, request);
+    if (!r.ok) throw new OcularError(r.error.code, r.error.message);
+    return r.result as ResponseOf<C>;
   }
 
   /** Validate and run one contract call. Never throws: errors come back in the envelope. */
@@ -181,7 +195,7 @@ export class Backend {
     let analysisOf = 0;
     const stages: Array<(previous: Job) => Job> = [
       (synth) => {
-        datasetId = (synth.result as { datasetId: number }).datasetId;
+        datasetId = jobResult(synth, 'dataset-synth').datasetId;
         const record = evals.create(model.path, datasetId, {
           maxNewTokens: 8,
           promptTemplate: '{question}',
@@ -211,7 +225,7 @@ export class Backend {
       },
       (harvest) =>
         runner.start('sae-train', {
-          harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId),
+          harvestId: (harvestOf = jobResult(harvest, 'harvest').harvestId),
           tap: saeTap,
           expansion: 4,
           k: 16,
@@ -224,7 +238,7 @@ export class Backend {
         }),
       (train) => {
         const analyses = open.stores.analyses;
-        saeOf = (train.result as { saeId: number }).saeId;
+        saeOf = jobResult(train, 'sae-train').saeId;
         const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
         analysisOf = analysis.id;
         const job = runner.start('analyze', { analysisId: analysis.id });

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../../util/atomic-file.js';
 import { loadProcessor, tokenTexts } from '../../vlm/processor.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ analysisId: z.number().int().positive() }).strict();
 
@@ -39,12 +40,13 @@ function cosine(a: Float64Array, b: Float64Array): number {
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
 
-export const analyzeJob: JobKind<z.infer<typeof params>> = {
+export const analyzeJob: JobKind<z.infer<typeof params>, JobResultOf<'analyze'>> = {
   kind: 'analyze',
   title: 'Analyse features',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['analyze'],
   async run(ctx) {
     const started = Date.now();
     return withWorkerStores(ctx.workspaceDir, async (stores) => {

@@ -4,6 +4,7 @@ import { synthesizeBenchmark } from '../../benchmark/synth.js';
 import { readDatasetFolder } from '../../datasets/dataset-folder.js';
 import { withWorkerStores } from '../../store/stores.js';
 import type { JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z
   .object({
@@ -15,12 +16,13 @@ const params = z
   })
   .strict();
 
-export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
+export const datasetSynthJob: JobKind<z.infer<typeof params>, JobResultOf<'dataset-synth'>> = {
   kind: 'dataset-synth',
   title: 'Generate benchmark',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['dataset-synth'],
   async run(ctx) {
     const p = ctx.params;
     await synthesizeBenchmark({

@@ -10,6 +10,7 @@ import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ evalId: z.number().int().positive() }).strict();
 
@@ -22,12 +23,13 @@ export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
   return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
 }
 
-export const evaluateJob: JobKind<z.infer<typeof params>> = {
+export const evaluateJob: JobKind<z.infer<typeof params>, JobResultOf<'evaluate'>> = {
   kind: 'evaluate',
   title: 'Evaluate',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['evaluate'],
   async run(ctx) {
     return withWorkerStores(ctx.workspaceDir, async (stores) => {
       const evals = stores.evals;

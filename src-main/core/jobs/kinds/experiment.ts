@@ -28,6 +28,7 @@ import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ experimentId: z.number().int().positive() }).strict();
 
@@ -43,12 +44,13 @@ function promptMask(prefix: PromptLayout, where: ExperimentSpec['where']): Float
   return mask;
 }
 
-export const experimentJob: JobKind<z.infer<typeof params>> = {
+export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experiment'>> = {
   kind: 'experiment',
   title: 'Experiment',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['experiment'],
   async run(ctx) {
     const started = Date.now();
     return withWorkerStores(ctx.workspaceDir, async (stores) => {

@@ -14,6 +14,7 @@ import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ harvestId: z.number().int().positive() }).strict();
 
@@ -52,12 +53,13 @@ class Stats {
   }
 }
 
-export const harvestJob: JobKind<z.infer<typeof params>> = {
+export const harvestJob: JobKind<z.infer<typeof params>, JobResultOf<'harvest'>> = {
   kind: 'harvest',
   title: 'Harvest activations',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['harvest'],
   async run(ctx) {
     return withWorkerStores(ctx.workspaceDir, async (stores) => {
       const harvests = stores.harvests;

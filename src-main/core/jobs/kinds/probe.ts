@@ -14,18 +14,20 @@ import { predict, trainLogistic } from '../../probes/logistic.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ probeId: z.number().int().positive() }).strict();
 
 /** Rows used per side, at most: probes need thousands of tokens, not millions. */
 const MAX_ROWS = 6000;
 
-export const probeJob: JobKind<z.infer<typeof params>> = {
+export const probeJob: JobKind<z.infer<typeof params>, JobResultOf<'probe'>> = {
   kind: 'probe',
   title: 'Linear probes',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['probe'],
   async run(ctx) {
     return withWorkerStores(ctx.workspaceDir, async (stores) => {
       const store = stores.probes;

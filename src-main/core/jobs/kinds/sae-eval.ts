@@ -20,6 +20,7 @@ import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
 
@@ -34,12 +35,13 @@ function editFeeds(dSae: number, batch: number, length: number, mode: Mode, mask
   return feeds;
 }
 
-export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
+export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae-eval'>> = {
   kind: 'sae-eval',
   title: 'Evaluate SAE (spliced in)',
   resumable: false,
   startFromUi: false,
   params: saeEvalParams,
+  result: jobResults['sae-eval'],
   async run(ctx) {
     const p = ctx.params;
     return withWorkerStores(ctx.workspaceDir, async (stores) => {

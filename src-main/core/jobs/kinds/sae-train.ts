@@ -32,6 +32,7 @@ import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 export const saeTrainParams = saeTrainRequestSchema.strict();
 export type SaeTrainParams = z.infer<typeof saeTrainParams>;
@@ -47,12 +48,13 @@ export function learningRate(step: number, total: number, base: number, warmup: 
 /** A feature firing on more than this share of tokens counts as dense. */
 const DENSE_SHARE = 0.1;
 
-export const saeTrainJob: JobKind<SaeTrainParams> = {
+export const saeTrainJob: JobKind<SaeTrainParams, JobResultOf<'sae-train'>> = {
   kind: 'sae-train',
   title: 'Train SAE',
   resumable: true,
   startFromUi: false,
   params: saeTrainParams,
+  result: jobResults['sae-train'],
   async run(ctx) {
     const p = ctx.params;
     return withWorkerStores(ctx.workspaceDir, async (stores) => {

@@ -26,6 +26,7 @@ import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
+import { autointerpHandlers } from './handlers/autointerp-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { modelHandlers } from './handlers/model-handlers.js';
@@ -100,6 +101,7 @@ export class Backend {
       ...saeHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
+      ...autointerpHandlers(ctx),
       ...workbenchHandlers(ctx),
     };
   }

@@ -5,6 +5,7 @@
  */
 import { AnalysisStore } from '../analysis/analysis-store.js';
 import { LabelStore } from '../analysis/label-store.js';
+import { ExplanationStore } from '../autointerp/explanation-store.js';
 import { DatasetStore } from '../datasets/dataset-store.js';
 import { EvalStore } from '../eval/eval-store.js';
 import { ExperimentStore } from '../experiments/experiment-store.js';
@@ -58,6 +59,9 @@ export class Stores {
   }
   get experiments(): ExperimentStore {
     return this.once('experiments', () => new ExperimentStore(this.db));
+  }
+  get explanations(): ExplanationStore {
+    return this.once('explanations', () => new ExplanationStore(this.db));
   }
   get probes(): ProbeStore {
     return this.once('probes', () => new ProbeStore(this.db));

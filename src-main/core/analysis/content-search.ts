@@ -14,6 +14,7 @@ import { HarvestStore } from '../harvest/harvest-store.js';
 import type { Db } from '../store/sqlite.js';
 import { AnalysisStore } from './analysis-store.js';
 import type { FeatureDetails } from './feature-detail.js';
+import { streamOf, type Stream } from '../../contract/tap-names.js';
 
 export type ContentKind = (typeof contentQueryKinds)[number];
 export interface ContentQuery {
@@ -138,11 +139,11 @@ export class ContentSearch {
     return shareMatching(byFeature, (r) => objects.get(r)?.[key] === q.value).map((m) => describe(m, `lie on ${q.value} objects`));
   }
 
-  private stream(analysisId: number): 'decoder' | 'vision' {
+  private stream(analysisId: number): Stream {
     const a = new AnalysisStore(this.db).get(analysisId);
     const hook = (this.db.prepare('SELECT hook_name FROM saes WHERE id = ?').get(a.saeId) as { hook_name: string | null } | undefined)
       ?.hook_name;
-    return hook?.startsWith('vision.') ? 'vision' : 'decoder';
+    return streamOf(hook ?? '');
   }
 
   /** The benchmark object under each image example's patch (the patch grid is the item's own). */

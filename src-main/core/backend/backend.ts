@@ -37,6 +37,7 @@ import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
 import { jobResult } from '../../contract/job-results.js';
+import { compareTaps, parseTap } from '../../contract/tap-names.js';
 
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
 
@@ -64,8 +65,8 @@ export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 export function residPostTaps(model: ModelRecord): string[] {
   const names = model.report.components
     .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
-    .filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
-  return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+    .filter((n) => parseTap(n)?.stream === 'decoder' && parseTap(n)?.hook === 'hook_resid_post');
+  return [...new Set(names)].sort(compareTaps);
 }
 
 export function defaultConfigDir(): string {

@@ -13,8 +13,10 @@ import { floatToHalf, halfToFloat } from '../util/half.js';
 import type { z } from 'zod';
 import type { HarvestRecord, harvestParamsSchema, tapStatsSchema } from '../../contract/contract.js';
 import { layoutOf, rel } from '../store/layout.js';
+import { streamOf, type Stream } from '../../contract/tap-names.js';
 
-export type Stream = 'decoder' | 'vision';
+export type { Stream };
+export { streamOf };
 export type TokenKind = 'image' | 'text' | 'generated';
 
 export type HarvestParams = z.infer<typeof harvestParamsSchema>;
@@ -51,7 +53,6 @@ export interface HarvestRow {
   box_y1: number | null;
 }
 
-export const streamOf = (tap: string): Stream => (tap.startsWith('vision.') ? 'vision' : 'decoder');
 const bytesPer = (dtype: HarvestParams['dtype']) => (dtype === 'fp16' ? 2 : 4);
 
 export class HarvestStore {

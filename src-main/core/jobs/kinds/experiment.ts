@@ -29,6 +29,7 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 import { layoutOf } from '../../store/layout.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { streamOf } from '../../../contract/tap-names.js';
 
 const params = z.object({ experimentId: z.number().int().positive() }).strict();
 
@@ -59,7 +60,7 @@ export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experim
       const spec = e.spec;
       const sae = stores.saes.load(spec.saeId);
       const tap = sae.hookName;
-      if (!tap || tap.startsWith('vision.'))
+      if (!tap || streamOf(tap) === 'vision')
         throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
       const analyses = stores.analyses;
       const analysis = analyses.get(spec.analysisId);

@@ -15,6 +15,7 @@ import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { layoutOf } from '../../store/layout.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { VISION_PREFIX } from '../../../contract/tap-names.js';
 
 const params = z.object({ harvestId: z.number().int().positive() }).strict();
 
@@ -79,7 +80,10 @@ export const harvestJob: JobKind<z.infer<typeof params>, JobResultOf<'harvest'>>
         ? await ctx.pool.load(writeEditedGraph(vlm.files.decoder, { expose: decoderTaps }, { cacheDir }).path, p.device)
         : null;
       const visionGraph = visionTaps.length
-        ? await ctx.pool.load(writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: 'vision.', cacheDir }).path, p.device)
+        ? await ctx.pool.load(
+            writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: VISION_PREFIX, cacheDir }).path,
+            p.device,
+          )
         : null;
 
       const stats = new Map<string, Stats>();

@@ -15,6 +15,7 @@ import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { compareTaps } from '../../../contract/tap-names.js';
 
 const params = z.object({ probeId: z.number().int().positive() }).strict();
 
@@ -38,7 +39,7 @@ export const probeJob: JobKind<z.infer<typeof params>, JobResultOf<'probe'>> = {
       const h = harvests.meta(spec.harvestId);
       const taps = Object.keys(h.stats)
         .filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task')
-        .sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
+        .sort(compareTaps);
       if (taps.length === 0) throw new OcularError('invalid_request', `Harvest ${h.id} holds no taps.`);
       const items = stores.datasets.itemLabels(h.datasetId);
       const rand = mulberry32(spec.seed);

@@ -21,6 +21,7 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
 import { layoutOf } from '../../store/layout.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { streamOf } from '../../../contract/tap-names.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
 
@@ -53,7 +54,7 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae
           'invalid_request',
           'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
         );
-      if (!sae.hookName || sae.hookName.startsWith('vision.'))
+      if (!sae.hookName || streamOf(sae.hookName) === 'vision')
         throw new OcularError(
           'invalid_request',
           `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,

@@ -18,7 +18,7 @@ import { crossEntropySum, lossRecovered } from '../../sae/splice-metrics.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
-import { choicesFor } from './evaluate.js';
+import { choicesFor } from '../../eval/choices.js';
 import { layoutOf } from '../../store/layout.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { streamOf } from '../../../contract/tap-names.js';

@@ -100,7 +100,7 @@ describe.skipIf(!DESKTOP)('the desktop shell in Chromium', () => {
       await page.evaluate(() => ((window as unknown as { beforeCrash: boolean }).beforeCrash = true));
       await app.emitOnWebContents('render-process-gone', {}, { reason: 'crashed', exitCode: 139 });
       await expect.poll(() => page.evaluate(() => (window as unknown as { beforeCrash?: boolean }).beforeCrash ?? false)).toBe(false);
-      await page.getByRole('button', { name: 'Workspace', exact: true }).waitFor();
+      await page.getByRole('link', { name: 'Workspace', exact: true }).waitFor();
     });
   });
 

@@ -8,6 +8,7 @@
  */
 import { type ContentMatch, contentQueryKinds } from '../../contract/contract.js';
 import { objectAtPatch, type Scene } from '../benchmark/scene.js';
+import { DatasetStore } from '../datasets/dataset-store.js';
 import { OcularError } from '../errors.js';
 import { HarvestStore } from '../harvest/harvest-store.js';
 import type { Db } from '../store/sqlite.js';
@@ -155,14 +156,11 @@ export class ContentSearch {
     const itemIds = [...new Set(images.map((r) => r.item_id))];
     const scenes = new Map<number, Scene | null>();
     const grids = new Map<number, { rows: number; cols: number }>();
-    const sceneStmt = this.db.prepare('SELECT scene_json FROM dataset_items WHERE id = ?');
-    const gridStmt = this.db.prepare(
-      "SELECT max(patch_row) + 1 AS rows, max(patch_col) + 1 AS cols FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? AND modality = 'image'",
-    );
+    const harvests = new HarvestStore(this.db, this.workspaceDir);
+    const datasets = new DatasetStore(this.db);
     for (const id of itemIds) {
-      const s = (sceneStmt.get(id) as { scene_json: string | null } | undefined)?.scene_json;
-      scenes.set(id, s ? (JSON.parse(s) as Scene) : null);
-      grids.set(id, gridStmt.get(harvestId, stream, id) as { rows: number; cols: number });
+      scenes.set(id, datasets.scene(id) as Scene | null);
+      grids.set(id, harvests.imageGrid(harvestId, stream, id));
     }
     if (itemIds.length > 0 && [...scenes.values()].every((s) => !s?.objects))
       throw new OcularError(

@@ -29,6 +29,7 @@ import { VlmPipeline, type PreparedPrefix, type PromptLayout } from '../vlm/pipe
 import { loadProcessor, tokenTexts } from '../vlm/processor.js';
 import { encodeGraphFile } from './encode-graph.js';
 import { featureActivations } from '../sae/sae-encode.js';
+import { layoutOf } from '../store/layout.js';
 
 export interface InputRequest {
   sae: SaeFile;
@@ -97,7 +98,7 @@ export class InputWorkbench {
   ) {}
 
   private cacheDir(): string {
-    return path.join(this.workspaceDir, 'blobs', 'graph-cache');
+    return layoutOf(this.workspaceDir).graphCache;
   }
 
   private pipeline(modelPath: string, device: Device): Promise<VlmPipeline> {

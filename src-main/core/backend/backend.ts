@@ -23,11 +23,9 @@ import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
+import { autointerpHandlers } from './handlers/autointerp-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
-import { AnalysisStore } from '../analysis/analysis-store.js';
-import { ExperimentStore } from '../experiments/experiment-store.js';
-import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
@@ -99,6 +97,7 @@ export class Backend {
       ...saeHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
+      ...autointerpHandlers(ctx),
       ...workbenchHandlers(ctx),
     };
   }
@@ -226,7 +225,7 @@ export class Backend {
           checkpointEvery: 200,
         }),
       (train) => {
-        const analyses = new AnalysisStore(open.ws.db);
+        const analyses = open.stores.analyses;
         saeOf = (train.result as { saeId: number }).saeId;
         const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
         analysisOf = analysis.id;
@@ -235,14 +234,14 @@ export class Backend {
         return job;
       },
       () => {
-        const probes = new ProbeStore(open.ws.db);
+        const probes = open.stores.probes;
         const probe = probes.create({ harvestId: harvestOf, label: 'color', modality: null, heldOut: 0.25, epochs: 60, l2: 1e-3, seed: 0 });
         const job = runner.start('probe', { probeId: probe.id });
         probes.attachJob(probe.id, job.id);
         return job;
       },
       () => {
-        const experiments = new ExperimentStore(open.ws.db);
+        const experiments = open.stores.experiments;
         const spec = experimentSpecSchema.parse({
           name: 'demo: ablate colour- and shape-question features',
           modelId: model.id,

@@ -3,6 +3,7 @@ import { analyzeJob } from './kinds/analyze.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
+import { explainJob } from './kinds/explain.js';
 import { harvestJob } from './kinds/harvest.js';
 import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
@@ -28,6 +29,7 @@ const KINDS: readonly AnyJobKind[] = [
   analyzeJob,
   experimentJob,
   probeJob,
+  explainJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

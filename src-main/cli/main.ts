@@ -12,6 +12,7 @@ import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -34,6 +35,7 @@ const COMMANDS: CommandSpec[] = [
   saeCommand,
   analyzeCommand,
   experimentCommand,
+  explainCommand,
   exportCommand,
   jobsCommand,
 ];

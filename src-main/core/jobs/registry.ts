@@ -3,6 +3,7 @@ import { analyzeJob } from './kinds/analyze.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
+import { explainJob } from './kinds/explain.js';
 import { harvestJob } from './kinds/harvest.js';
 import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
@@ -12,8 +13,8 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params
-export type AnyJobKind = JobKind<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
+export type AnyJobKind = JobKind<any, any>;
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
 const KINDS: readonly AnyJobKind[] = [
@@ -28,6 +29,7 @@ const KINDS: readonly AnyJobKind[] = [
   analyzeJob,
   experimentJob,
   probeJob,
+  explainJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

@@ -8,6 +8,10 @@
  */
 import { z } from 'zod';
 
+/** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
+export const deviceSchema = z.enum(['auto', 'cpu', 'cuda']);
+export type Device = z.infer<typeof deviceSchema>;
+
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export const jobStateSchema = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof jobStateSchema>;
@@ -200,7 +204,7 @@ export const evalParamsSchema = z.object({
   promptTemplate: z.string(),
   batchSize: z.number().int().min(1).max(256),
   limit: z.number().int().positive().nullable(),
-  device: z.enum(['auto', 'cpu', 'cuda']),
+  device: deviceSchema,
 });
 export const evalRecordSchema = z.object({
   id: z.number().int(),
@@ -262,7 +266,7 @@ export const harvestParamsSchema = z.object({
   batchSize: z.number().int().min(1).max(256),
   shardRows: z.number().int().min(1),
   maxNewTokens: z.number().int().min(1).max(4096),
-  device: z.enum(['auto', 'cpu', 'cuda']),
+  device: deviceSchema,
 });
 export const harvestRecordSchema = z.object({
   id: z.number().int(),
@@ -366,7 +370,7 @@ export const saeTrainRequestSchema = z.object({
   logEvery: z.number().int().min(1).default(50),
   /** Training steps per session call (one ONNX Loop over a chunk of batches). */
   stepsPerCall: z.number().int().min(1).max(256).default(8),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
   name: z.string().min(1).max(200).optional(),
 });
 export type SaeTrainRequest = z.infer<typeof saeTrainRequestSchema>;
@@ -394,7 +398,7 @@ export const saeEvalRequestSchema = z.object({
   maxNewTokens: z.number().int().min(1).max(256).default(16),
   /** Score the reference answer's tokens (default), or every text token (prompt and answer). */
   scoreTokens: z.enum(['answer', 'text']).default('answer'),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 
 // ---- Feature analysis, browser and labels ----
@@ -408,7 +412,7 @@ export const analysisRequestSchema = z.object({
   crossK: z.number().int().min(1).max(100).default(10),
   /** Promoted / suppressed tokens kept per feature. */
   logitTokens: z.number().int().min(0).max(50).default(10),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 
 export const analysisSummarySchema = z.object({
@@ -574,7 +578,7 @@ export const experimentSpecSchema = z.object({
   resamples: z.number().int().min(100).max(100_000).default(2000),
   maxNewTokens: z.number().int().min(1).max(256).default(8),
   batchSize: z.number().int().min(1).max(64).default(16),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
 
@@ -746,7 +750,7 @@ export const probeInputRequestSchema = z.object({
   /** The feature whose activation on every token comes back; null: only the input's top features. */
   feature: z.number().int().min(0).nullable().default(null),
   top: z.number().int().min(1).max(100).default(20),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export const probeInputResultSchema = z.object({
   tap: z.string(),
@@ -787,7 +791,7 @@ export const steerInputRequestSchema = z.object({
   value: z.number().min(-1000).max(1000),
   where: z.enum(['all', 'image', 'text']).default('all'),
   maxNewTokens: z.number().int().min(1).max(64).default(16),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export const steerInputResultSchema = z.object({
   baseline: z.string(),
@@ -1062,7 +1066,7 @@ export const contract = {
         promptTemplate: z.string().includes('{question}', { message: 'the template must contain {question}' }).default('{question}'),
         batchSize: z.number().int().min(1).max(256).default(8),
         limit: z.number().int().positive().nullable().default(null),
-        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+        device: deviceSchema.default('auto'),
       })
       .strict(),
     response: z.object({ eval: evalRecordSchema, job: jobSchema }),
@@ -1111,7 +1115,7 @@ export const contract = {
       .extend({
         batchSize: z.number().int().min(1).max(256).default(8),
         shardRows: z.number().int().min(1).default(65536),
-        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+        device: deviceSchema.default('auto'),
       })
       .strict(),
     response: z.object({

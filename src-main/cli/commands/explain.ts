@@ -1,7 +1,7 @@
 import path from 'node:path';
-import type { ChatEndpointSpec, Explanation, Job } from '../../contract/contract.js';
+import type { ChatEndpointSpec, Explanation, RequestOf } from '../../contract/contract.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -55,7 +55,7 @@ export const explainCommand: CommandSpec = {
     const scorer = (values.scorer as string | undefined) ?? (explainer === 'llm' ? 'endpoint' : 'predicate');
     if (values.url !== undefined && values.model === undefined) throw new UsageError('Give --model with --url.');
     const backend = nodeBackend({ pinnedWorkspace: ws });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     try {
       await call('workspace.open', {});
       if (typeof values.url === 'string') {
@@ -69,12 +69,13 @@ export const explainCommand: CommandSpec = {
               return Number(f);
             })
           : null;
-      const started = await call<{ job: Job }>('explanations.start', {
+      const started = await call('explanations.start', {
         analysisId: Number(requireString(values, 'analysis')),
         features,
         ...(values.top === undefined ? {} : { top: Number(values.top) }),
-        explainer,
-        scorer,
+        // The user's strings; the backend checks them against the request schema.
+        explainer: explainer as RequestOf<'explanations.start'>['explainer'],
+        scorer: scorer as RequestOf<'explanations.start'>['scorer'],
         ...(values.seed === undefined ? {} : { seed: Number(values.seed) }),
       });
       const job = await finished(backend, started.job.id, json);
@@ -83,7 +84,7 @@ export const explainCommand: CommandSpec = {
         return 1;
       }
       const { saeId } = job.result as { saeId: number };
-      const list = (await call<Explanation[]>('explanations.list', { saeId })).filter((e) => e.jobId === job.id).reverse();
+      const list = (await call('explanations.list', { saeId })).filter((e) => e.jobId === job.id).reverse();
       if (json) console.log(JSON.stringify(list, null, 2));
       else for (const e of list) console.log(explanationLine(e));
       return 0;

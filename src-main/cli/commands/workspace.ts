@@ -6,13 +6,6 @@ import { runHeadlessJob } from '../headless-job.js';
 
 import { nodeBackend } from '../node-backend.js';
 
-/** Runs one contract call against a backend pinned to `dir`, throwing the contract's error text. */
-async function call<T>(backend: Backend, channel: string, payload: unknown): Promise<T> {
-  const envelope = await backend.invoke(channel, payload);
-  if (!envelope.ok) throw new UsageError(envelope.error.message);
-  return envelope.result as T;
-}
-
 function pinnedBackend(dir: string, readOnly = false): Backend {
   return nodeBackend({ pinnedWorkspace: dir, readOnly });
 }
@@ -39,7 +32,7 @@ export const workspaceCommand: CommandSpec = {
     if ((action !== 'create' && action !== 'check') || !dir) throw new UsageError('Usage: ocular workspace create|check DIR [--json]');
     const backend = pinnedBackend(dir);
     try {
-      const info = await call<WorkspaceInfo>(backend, action === 'create' ? 'workspace.create' : 'workspace.open', {});
+      const info = await backend.call(action === 'create' ? 'workspace.create' : 'workspace.open', {});
       printInfo(info, Boolean(values.json));
     } finally {
       await backend.close();

@@ -14,8 +14,8 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params
-export type AnyJobKind = JobKind<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
+export type AnyJobKind = JobKind<any, any>;
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
 const KINDS: readonly AnyJobKind[] = [

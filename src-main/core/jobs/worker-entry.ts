@@ -54,6 +54,9 @@ async function main(): Promise<void> {
       saveCheckpoint: (state) => post({ type: 'checkpoint', state }),
       pool,
     });
+    // A result that is not what the kind declares fails the job rather than reaching readers untyped.
+    const checked = kind.result.safeParse(result);
+    if (!checked.success) throw new Error(`${start.kind} returned a result that does not match its schema: ${checked.error.message}`);
     post({ type: 'done', result: result ?? null });
   } catch (err) {
     if (err instanceof JobCancelled || abort.signal.aborted) post({ type: 'cancelled' });

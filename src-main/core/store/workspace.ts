@@ -13,10 +13,9 @@ import { WorkspaceError, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 import { openSqlite, type Db } from './sqlite.js';
+import { BLOBS_DIR, DB_FILE, LOCK_FILE } from './layout.js';
 
-export const DB_FILE = 'workspace.sqlite';
-export const LOCK_FILE = 'workspace.lock';
-export const BLOBS_DIR = 'blobs';
+export { BLOBS_DIR, DB_FILE, LOCK_FILE } from './layout.js';
 /** 'OCUL' — marks a SQLite file as an Ocular workspace. */
 export const APPLICATION_ID = 0x4f43554c;
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');

@@ -10,28 +10,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FeatureAccumulator, binEdges } from '../../analysis/accumulator.js';
-import { AnalysisStore, type FeatureResult } from '../../analysis/analysis-store.js';
+import { type FeatureResult } from '../../analysis/analysis-store.js';
 import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
 import { logitEffects } from '../../analysis/logit-effects.js';
-import { DatasetStore } from '../../datasets/dataset-store.js';
 import { OcularError } from '../../errors.js';
-import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
+import { streamOf } from '../../harvest/harvest-store.js';
 import { ShardReader } from '../../harvest/shard-reader.js';
-import { SaeStore } from '../../sae/sae-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { loadProcessor, tokenTexts } from '../../vlm/processor.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ analysisId: z.number().int().positive() }).strict();
 
 /** Pre-activations (and dense codes) per call stay near 16M floats, whatever the SAE's width. */
 const rowsPerCall = (dSae: number) => Math.max(32, Math.floor(16_000_000 / dSae));
-
-export function analysisFolder(workspaceDir: string, id: number): string {
-  return path.join(workspaceDir, 'blobs', 'analyses', String(id));
-}
 
 function cosine(a: Float64Array, b: Float64Array): number {
   let ab = 0;
@@ -45,21 +40,22 @@ function cosine(a: Float64Array, b: Float64Array): number {
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
 
-export const analyzeJob: JobKind<z.infer<typeof params>> = {
+export const analyzeJob: JobKind<z.infer<typeof params>, JobResultOf<'analyze'>> = {
   kind: 'analyze',
   title: 'Analyse features',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['analyze'],
   async run(ctx) {
     const started = Date.now();
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const analyses = new AnalysisStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const db = stores.db;
+      const analyses = stores.analyses;
       const a = analyses.get(ctx.params.analysisId);
       const p = a.params;
-      const sae = new SaeStore(db, ctx.workspaceDir).load(a.saeId);
-      const harvests = new HarvestStore(db, ctx.workspaceDir);
+      const sae = stores.saes.load(a.saeId);
+      const harvests = stores.harvests;
       const h = harvests.get(a.harvestId);
       const tap = sae.hookName;
       if (!tap || !h.stats[tap])
@@ -70,7 +66,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       if (h.stats[tap]!.width !== sae.dIn)
         throw new OcularError('invalid_request', `SAE ${a.saeId} expects width ${sae.dIn} but ${tap} has width ${h.stats[tap]!.width}.`);
       const stream = streamOf(tap);
-      const folder = analysisFolder(ctx.workspaceDir, a.id);
+      const folder = layoutOf(ctx.workspaceDir).analysis(a.id);
       fs.mkdirSync(folder, { recursive: true });
 
       const graphFile = encodeGraphFile(ctx.workspaceDir, sae);
@@ -78,29 +74,13 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
 
       const reader = new ShardReader(db, ctx.workspaceDir, h, tap);
       // Tasks of the harvest's items (benchmark task types), for per-task mean activations.
-      const itemTask = new Map(
-        (
-          db.prepare('SELECT id, task FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
-            id: number;
-            task: string | null;
-          }>
-        ).map((r) => [r.id, r.task]),
-      );
+      const itemTask = new Map([...stores.datasets.itemLabels(h.datasetId).values()].map((r) => [r.id, r.task]));
       const tasks = [...new Set([...itemTask.values()].filter((t): t is string => t !== null))].sort().slice(0, 254);
       const taskIndex = new Map(tasks.map((t, i) => [t, i]));
       // Each item's last prompt token: where a causal model decides its answer.
-      const answerRows = new Set(
-        (
-          db
-            .prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id")
-            .all(h.id, stream) as Array<{ row: number }>
-        ).map((r) => r.row),
-      );
+      const answerRows = stores.harvests.answerRows(h.id, stream);
       const acc = new FeatureAccumulator(sae.dSae, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       const kth = new Float32Array(reader.rows);
-      const modalityOf = db.prepare(
-        "SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row",
-      );
       const perCall = rowsPerCall(sae.dSae);
       const perRow = activePerRow(sae);
       let done = 0;
@@ -151,7 +131,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
           const image = new Uint8Array(n);
           const task = new Uint8Array(n).fill(255);
           const answer = Uint8Array.from({ length: n }, (_, i) => (answerRows.has(firstRow + i) ? 1 : 0));
-          for (const r of modalityOf.all(h.id, stream, firstRow, firstRow + n) as Array<{ row: number; item_id: number; image: number }>) {
+          for (const r of stores.harvests.rowItems(h.id, stream, firstRow, firstRow + n)) {
             image[r.row - firstRow] = r.image;
             task[r.row - firstRow] = taskIndex.get(itemTask.get(r.item_id) ?? '') ?? 255;
           }
@@ -165,7 +145,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
         }
       }
       await settle();
-      writeFileAtomic(path.join(folder, 'kth.f32'), new Uint8Array(kth.buffer));
+      writeFileAtomic(layoutOf(ctx.workspaceDir).analysisKth(a.id), new Uint8Array(kth.buffer));
       const timings: Record<string, number> = { stream: (Date.now() - started) / 1000 };
       let mark = Date.now();
       const lap = (name: string) => {
@@ -197,11 +177,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       lap('logitEffects');
       // Token strings and item images that feature pages show.
       ctx.progress(0.95, 'token strings and images');
-      const tokenIds = (
-        db
-          .prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL')
-          .all(h.id, stream) as Array<{ token_id: number }>
-      ).map((r) => r.token_id);
+      const tokenIds = stores.harvests.tokenIds(h.id, stream);
       const extra = logits ? logits.flatMap((l) => [...l.promoted, ...l.suppressed].map((t) => t.id)) : [];
       const vocab: Record<number, string> = {};
       // A model folder that is gone (or never was: synthetic harvests) leaves token ids as #id.
@@ -213,12 +189,11 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       writeFileAtomic(path.join(folder, 'vocab.json'), JSON.stringify(vocab));
       const exampleRows = new Set<number>();
       for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);
-      const rowItems = db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
-      const items = new Set([...exampleRows].map((row) => (rowItems.get(h.id, stream, row) as { item_id: number }).item_id));
-      const dataset = new DatasetStore(db).get(h.datasetId);
+      const items = new Set([...exampleRows].map((row) => stores.harvests.row(h.id, stream, row)!.item_id));
+      const dataset = stores.datasets.get(h.datasetId);
       const imageDir = path.join(folder, 'images');
       fs.mkdirSync(imageDir, { recursive: true });
-      for (const [id, item] of new DatasetStore(db).itemsById([...items])) {
+      for (const [id, item] of stores.datasets.itemsById([...items])) {
         const target = path.join(imageDir, `${id}${path.extname(item.image)}`);
         if (!fs.existsSync(target)) fs.copyFileSync(path.join(dataset.path, item.image), target);
       }
@@ -272,8 +247,6 @@ export const analyzeJob: JobKind<z.infer<typeof params>> = {
       summary.seconds = (Date.now() - started) / 1000;
       db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), a.id);
       return { analysisId: a.id, ...summary, histogramEdges: undefined };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

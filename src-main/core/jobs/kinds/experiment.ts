@@ -9,29 +9,27 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { ConditionResult, ExperimentSpec } from '../../../contract/contract.js';
-import { AnalysisStore } from '../../analysis/analysis-store.js';
-import { LabelStore } from '../../analysis/label-store.js';
-import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
+import { type StoredItem } from '../../datasets/dataset-store.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { OcularError } from '../../errors.js';
 import { buildConditions, type Condition } from '../../experiments/conditions.js';
-import { ExperimentStore, type StoredOutput } from '../../experiments/experiment-store.js';
+import { type StoredOutput } from '../../experiments/experiment-store.js';
 import { resolveFeatureSet } from '../../experiments/feature-sets.js';
 import { selectItems } from '../../experiments/item-selection.js';
 import { bootstrapMeanCi, klFromLogits, mean, pairedPermutationP } from '../../experiments/stats.js';
-import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
 import { saeIdentityInputs } from '../../onnx/surgery.js';
 import type { WireTensor } from '../../runtime/pool-protocol.js';
-import { SaeStore } from '../../sae/sae-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { VERSION } from '../../version.js';
 import type { PromptLayout } from '../../vlm/pipeline.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
+import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { streamOf } from '../../../contract/tap-names.js';
 
 const params = z.object({ experimentId: z.number().int().positive() }).strict();
 
@@ -47,51 +45,51 @@ function promptMask(prefix: PromptLayout, where: ExperimentSpec['where']): Float
   return mask;
 }
 
-export const experimentJob: JobKind<z.infer<typeof params>> = {
+export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experiment'>> = {
   kind: 'experiment',
   title: 'Experiment',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['experiment'],
   async run(ctx) {
     const started = Date.now();
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const store = new ExperimentStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const store = stores.experiments;
       const e = store.get(ctx.params.experimentId);
       const spec = e.spec;
-      const sae = new SaeStore(db, ctx.workspaceDir).load(spec.saeId);
+      const sae = stores.saes.load(spec.saeId);
       const tap = sae.hookName;
-      if (!tap || tap.startsWith('vision.'))
+      if (!tap || streamOf(tap) === 'vision')
         throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
-      const analyses = new AnalysisStore(db);
+      const analyses = stores.analyses;
       const analysis = analyses.get(spec.analysisId);
       if (analysis.saeId !== spec.saeId)
         throw new OcularError('invalid_request', `Analysis ${analysis.id} is of SAE ${analysis.saeId}, not ${spec.saeId}.`);
       const sets = new Map(
         spec.featureSets.map((s) => [
           s.name,
-          resolveFeatureSet(s, { saeId: spec.saeId, dSae: sae.dSae, analysisId: spec.analysisId, analyses, labels: new LabelStore(db) }),
+          resolveFeatureSet(s, { saeId: spec.saeId, dSae: sae.dSae, analysisId: spec.analysisId, analyses, labels: stores.labels }),
         ]),
       );
       const overall = analyses.overallMeans(spec.analysisId);
       const alive = [...overall].filter(([, m]) => m > 0).map(([f]) => f);
       const conditions = buildConditions(spec, sets, alive);
 
-      const datasets = new DatasetStore(db);
+      const datasets = stores.datasets;
       const dataset = datasets.get(spec.datasetId);
       const textChoices = datasets.textChoices(dataset.id);
       const items: StoredItem[] = selectItems(datasets.items(dataset.id), spec.tasks, spec.limit);
       if (items.length === 0)
         throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
 
-      const model = new ModelRegistry(db).get(spec.modelId);
+      const model = stores.models.get(spec.modelId);
       ctx.progress(0, 'loading the model and editing its decoder');
       const vlm = await VlmPipeline.load(model.path, ctx.pool, spec.device);
       const edited = writeEditedGraph(
         vlm.files.decoder,
         { saeEdits: [{ id: 'x', tap, sae }], steer: [tap], expose: [tap] },
-        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+        { cacheDir: layoutOf(ctx.workspaceDir).graphCache },
       );
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], spec.device);
       const d = sae.dIn;
@@ -299,8 +297,6 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         seconds: (Date.now() - started) / 1000,
       });
       return { experimentId: e.id, conditions: summary.length, items: items.length };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -3,31 +3,28 @@
  * truth or chat endpoint), its scores, stored as a suggestion with provenance. Each feature is stored
  * as soon as it is done and the job resumes after the last stored one.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { chatEndpointSchema, explainRequestSchema } from '../../../contract/contract.js';
-import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { ChatClient } from '../../autointerp/chat-client.js';
 import { explainFeature } from '../../autointerp/explain.js';
-import { ExplanationStore } from '../../autointerp/explanation-store.js';
 import { WorkspaceExamples } from '../../autointerp/workspace-examples.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 
 const params = z.object({ request: explainRequestSchema, endpoint: chatEndpointSchema.nullable() }).strict();
 
-export const explainJob: JobKind<z.infer<typeof params>> = {
+export const explainJob: JobKind<z.infer<typeof params>, JobResultOf<'explain'>> = {
   kind: 'explain',
   title: 'Explain features',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults.explain,
   async run(ctx) {
     const { request: r, endpoint } = ctx.params;
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const analyses = new AnalysisStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const analyses = stores.analyses;
       const a = analyses.get(r.analysisId);
       const features =
         r.features ??
@@ -35,10 +32,10 @@ export const explainJob: JobKind<z.infer<typeof params>> = {
           .features(a.id, { offset: 0, limit: r.top, sort: 'density', order: 'desc', search: '', status: null })
           .features.filter((f) => f.density > 0)
           .map((f) => f.feature);
-      const store = new ExplanationStore(db);
+      const store = stores.explanations;
       const done = new Set(store.list(a.saeId, { jobId: ctx.jobId }).map((e) => e.feature));
       const client = endpoint ? new ChatClient(endpoint) : null;
-      const examples = new WorkspaceExamples(db, ctx.workspaceDir);
+      const examples = new WorkspaceExamples(stores.db, ctx.workspaceDir);
       const counts = { explain: r.explainExamples, score: r.scoreExamples };
       let stored = done.size;
       for (const [i, feature] of features.entries()) {
@@ -77,8 +74,6 @@ export const explainJob: JobKind<z.infer<typeof params>> = {
         stored++;
       }
       return { analysisId: a.id, saeId: a.saeId, features: features.length, explained: stored };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -7,13 +7,15 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
-import { HarvestStore, streamOf, type RowMeta, type Stream, type TapStats } from '../../harvest/harvest-store.js';
+import { type StoredItem } from '../../datasets/dataset-store.js';
+import { streamOf, type RowMeta, type Stream, type TapStats } from '../../harvest/harvest-store.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline, type PreparedPrefix } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { VISION_PREFIX } from '../../../contract/tap-names.js';
 
 const params = z.object({ harvestId: z.number().int().positive() }).strict();
 
@@ -52,17 +54,17 @@ class Stats {
   }
 }
 
-export const harvestJob: JobKind<z.infer<typeof params>> = {
+export const harvestJob: JobKind<z.infer<typeof params>, JobResultOf<'harvest'>> = {
   kind: 'harvest',
   title: 'Harvest activations',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['harvest'],
   async run(ctx) {
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const harvests = new HarvestStore(db, ctx.workspaceDir);
-      const datasets = new DatasetStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const harvests = stores.harvests;
+      const datasets = stores.datasets;
       const h = harvests.get(ctx.params.harvestId);
       const p = h.params;
       const dataset = datasets.get(h.datasetId);
@@ -71,14 +73,17 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
       const pending = all.filter((it) => !done.has(it.id));
       ctx.progress(done.size / all.length, 'preparing tapped graphs');
       const vlm = await VlmPipeline.load(h.modelPath, ctx.pool, p.device);
-      const cacheDir = path.join(ctx.workspaceDir, 'blobs', 'graph-cache');
+      const cacheDir = layoutOf(ctx.workspaceDir).graphCache;
       const decoderTaps = p.taps.filter((t) => streamOf(t) === 'decoder');
       const visionTaps = p.taps.filter((t) => streamOf(t) === 'vision');
       const decoderGraph = decoderTaps.length
         ? await ctx.pool.load(writeEditedGraph(vlm.files.decoder, { expose: decoderTaps }, { cacheDir }).path, p.device)
         : null;
       const visionGraph = visionTaps.length
-        ? await ctx.pool.load(writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: 'vision.', cacheDir }).path, p.device)
+        ? await ctx.pool.load(
+            writeEditedGraph(vlm.files.vision, { expose: visionTaps }, { tapPrefix: VISION_PREFIX, cacheDir }).path,
+            p.device,
+          )
         : null;
 
       const stats = new Map<string, Stats>();
@@ -216,8 +221,6 @@ export const harvestJob: JobKind<z.infer<typeof params>> = {
       flush();
       const record = harvests.get(h.id);
       return { harvestId: h.id, items: record.items, rows: record.rows };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -5,52 +5,43 @@
  * so no item's tokens are on both sides), next to the same probe trained on shuffled labels and the
  * majority class.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { objectAtPatch, type Scene } from '../../benchmark/scene.js';
 import { OcularError } from '../../errors.js';
 import { bootstrapMeanCi, mean } from '../../experiments/stats.js';
-import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
+import { streamOf } from '../../harvest/harvest-store.js';
 import { predict, trainLogistic } from '../../probes/logistic.js';
-import { ProbeStore } from '../../probes/probe-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { compareTaps } from '../../../contract/tap-names.js';
 
 const params = z.object({ probeId: z.number().int().positive() }).strict();
 
 /** Rows used per side, at most: probes need thousands of tokens, not millions. */
 const MAX_ROWS = 6000;
 
-export const probeJob: JobKind<z.infer<typeof params>> = {
+export const probeJob: JobKind<z.infer<typeof params>, JobResultOf<'probe'>> = {
   kind: 'probe',
   title: 'Linear probes',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['probe'],
   async run(ctx) {
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const store = new ProbeStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const store = stores.probes;
       const probe = store.get(ctx.params.probeId);
       const spec = probe.spec;
       const modality = spec.modality ?? (spec.label === 'task' ? 'text' : 'image');
-      const harvests = new HarvestStore(db, ctx.workspaceDir);
+      const harvests = stores.harvests;
       const h = harvests.meta(spec.harvestId);
       const taps = Object.keys(h.stats)
         .filter((t) => streamOf(t) === 'decoder' || spec.label !== 'task')
-        .sort((a, b) => Number(a.match(/\d+/)?.[0] ?? 0) - Number(b.match(/\d+/)?.[0] ?? 0) || a.localeCompare(b));
+        .sort(compareTaps);
       if (taps.length === 0) throw new OcularError('invalid_request', `Harvest ${h.id} holds no taps.`);
-      const items = new Map(
-        (
-          db.prepare('SELECT id, task, scene_json FROM dataset_items WHERE dataset_id = ?').all(h.datasetId) as Array<{
-            id: number;
-            task: string | null;
-            scene_json: string | null;
-          }>
-        ).map((r) => [r.id, r]),
-      );
+      const items = stores.datasets.itemLabels(h.datasetId);
       const rand = mulberry32(spec.seed);
       const itemIds = [...items.keys()];
       const testItems = new Set(itemIds.filter(() => rand() < spec.heldOut));
@@ -61,15 +52,7 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       for (const [li, tap] of taps.entries()) {
         throwIfCancelled(ctx.signal);
         const stream = streamOf(tap);
-        const index = db
-          .prepare('SELECT row, item_id, modality, patch_row, patch_col FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
-          .all(h.id, stream) as Array<{
-          row: number;
-          item_id: number;
-          modality: string;
-          patch_row: number | null;
-          patch_col: number | null;
-        }>;
+        const index = stores.harvests.patchIndex(h.id, stream);
         // Grid size per item, for locating the object under a patch.
         const grid = new Map<number, [number, number]>();
         for (const r of index)
@@ -138,8 +121,6 @@ export const probeJob: JobKind<z.infer<typeof params>> = {
       const results = { classes, train: sizes.train, test: sizes.test, layers };
       store.saveResults(probe.id, results);
       return { probeId: probe.id, ...results };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

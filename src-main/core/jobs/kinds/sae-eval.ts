@@ -9,19 +9,19 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
-import { DatasetStore } from '../../datasets/dataset-store.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
-import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
 import { saeIdentityInputs } from '../../onnx/surgery.js';
 import type { WireTensor } from '../../runtime/pool-protocol.js';
-import { SaeStore, type SaeEvaluation } from '../../sae/sae-store.js';
+import { type SaeEvaluation } from '../../sae/sae-store.js';
 import { crossEntropySum, lossRecovered } from '../../sae/splice-metrics.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { choicesFor } from './evaluate.js';
+import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { streamOf } from '../../../contract/tap-names.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
 
@@ -36,17 +36,17 @@ function editFeeds(dSae: number, batch: number, length: number, mode: Mode, mask
   return feeds;
 }
 
-export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
+export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae-eval'>> = {
   kind: 'sae-eval',
   title: 'Evaluate SAE (spliced in)',
   resumable: false,
   startFromUi: false,
   params: saeEvalParams,
+  result: jobResults['sae-eval'],
   async run(ctx) {
     const p = ctx.params;
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const saes = new SaeStore(db, ctx.workspaceDir);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const saes = stores.saes;
       const record = saes.get(p.saeId);
       const sae = saes.load(p.saeId);
       if (sae.dOut !== undefined || record.hookNameOut)
@@ -54,13 +54,13 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
           'invalid_request',
           'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
         );
-      if (!sae.hookName || sae.hookName.startsWith('vision.'))
+      if (!sae.hookName || streamOf(sae.hookName) === 'vision')
         throw new OcularError(
           'invalid_request',
           `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
         );
-      const model = new ModelRegistry(db).get(p.modelId);
-      const datasets = new DatasetStore(db);
+      const model = stores.models.get(p.modelId);
+      const datasets = stores.datasets;
       const dataset = datasets.get(p.datasetId);
       const items = datasets.items(dataset.id, { limit: p.limit });
       const textChoices = datasets.textChoices(dataset.id);
@@ -69,7 +69,7 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
       const edited = writeEditedGraph(
         vlm.files.decoder,
         { saeEdits: [{ id: 's', tap: sae.hookName, sae }] },
-        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+        { cacheDir: layoutOf(ctx.workspaceDir).graphCache },
       );
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
@@ -152,8 +152,6 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
       };
       saes.setEvaluation(p.saeId, evaluation);
       return { saeId: p.saeId, evaluation };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -11,15 +11,14 @@ import path from 'node:path';
 import { type z } from 'zod';
 import { saeTrainRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
-import { HarvestStore, streamOf } from '../../harvest/harvest-store.js';
+import { streamOf } from '../../harvest/harvest-store.js';
 import { encodeModel } from '../../onnx/model-io.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { validateModel } from '../../onnx/validate.js';
 import { geometricMedian, initialWeights, meanOf } from '../../sae/init.js';
 import { activationScale, foldScale, scaleInPlace } from '../../sae/normalize.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../sae/safetensors.js';
-import { SaeStore } from '../../sae/sae-store.js';
-import { TrainMetricsStore, type TrainMetrics } from '../../sae/train-metrics.js';
+import { type TrainMetrics } from '../../sae/train-metrics.js';
 import {
   SAE_PARAMS,
   type STEP_OUTPUTS,
@@ -29,10 +28,11 @@ import {
   trainSpec,
   type SaeTrainSpec,
 } from '../../sae/train-graph.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { layoutOf } from '../../store/layout.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 export const saeTrainParams = saeTrainRequestSchema.strict();
 export type SaeTrainParams = z.infer<typeof saeTrainParams>;
@@ -48,18 +48,18 @@ export function learningRate(step: number, total: number, base: number, warmup: 
 /** A feature firing on more than this share of tokens counts as dense. */
 const DENSE_SHARE = 0.1;
 
-export const saeTrainJob: JobKind<SaeTrainParams> = {
+export const saeTrainJob: JobKind<SaeTrainParams, JobResultOf<'sae-train'>> = {
   kind: 'sae-train',
   title: 'Train SAE',
   resumable: true,
   startFromUi: false,
   params: saeTrainParams,
+  result: jobResults['sae-train'],
   async run(ctx) {
     const p = ctx.params;
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const harvests = new HarvestStore(db, ctx.workspaceDir);
-      const metricsStore = new TrainMetricsStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const harvests = stores.harvests;
+      const metricsStore = stores.trainMetrics;
       const h = harvests.get(p.harvestId);
       const input = harvests.readTap(h.id, p.tap);
       if (input.rows === 0) throw new OcularError('invalid_request', `Harvest ${h.id} has no rows for ${p.tap}.`);
@@ -93,7 +93,8 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
 
       const graph = saeTrainChunkGraph(spec);
       validateModel(graph, 'the SAE training graph');
-      const graphDir = path.join(ctx.workspaceDir, 'blobs', 'graph-cache');
+      const layout = layoutOf(ctx.workspaceDir);
+      const graphDir = layout.graphCache;
       fs.mkdirSync(graphDir, { recursive: true });
       // Cached by content, so a changed graph (new spec or new Ocular) never reuses a stale file.
       const bytes = encodeModel(graph);
@@ -101,7 +102,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
       if (!fs.existsSync(graphFile)) writeFileAtomic(graphFile, bytes);
       const session = await ctx.pool.load(graphFile, p.device);
 
-      const checkpointDir = path.join(ctx.workspaceDir, 'blobs', 'sae-train', String(ctx.jobId));
+      const checkpointDir = layout.saeTrain(ctx.jobId);
       const checkpointFile = path.join(checkpointDir, 'checkpoint.safetensors');
       const state: Record<string, Float32Array> = {};
       let step = 0;
@@ -249,7 +250,7 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
 
       const architecture = spec.architecture === 'batchtopk' ? 'jumprelu' : spec.architecture;
       const raw = foldScale({ W_enc: state.W_enc!, W_dec: state.W_dec!, b_dec: state.b_dec! }, scaleIn, scaleOut);
-      const saes = new SaeStore(db, ctx.workspaceDir);
+      const saes = stores.saes;
       const existing = saes.byJob(ctx.jobId);
       const record =
         existing ??
@@ -285,8 +286,6 @@ export const saeTrainJob: JobKind<SaeTrainParams> = {
         final: final ?? history.at(-1) ?? null,
         history,
       };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

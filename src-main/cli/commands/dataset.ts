@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RequestOf } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
-import { FILTER_METHODS, type FilterMethod } from '../../core/datasets/sae-v-filter.js';
+import { FILTER_METHODS } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
+import { jobResult } from '../../contract/job-results.js';
 import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
-import { jobResult } from '../../contract/job-results.js';
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -75,8 +74,9 @@ export const datasetCommand: CommandSpec = {
 
 async function filter(values: Record<string, unknown>): Promise<number> {
   const ws = path.resolve(requireString(values, 'workspace'));
-  const by = requireString(values, 'by');
-  if (!FILTER_METHODS.includes(by as FilterMethod)) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${by}".`);
+  const byArg = requireString(values, 'by');
+  const by = FILTER_METHODS.find((m) => m === byArg);
+  if (!by) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${byArg}".`);
   const keep = values.keep === undefined ? 0.5 : Number(values.keep);
   if (!(keep > 0 && keep <= 1)) throw new UsageError(`--keep must be a share in (0, 1], got ${String(values.keep)}.`);
   const bound = values.bound === undefined ? 0 : Number(values.bound);
@@ -90,7 +90,7 @@ async function filter(values: Record<string, unknown>): Promise<number> {
     await call('workspace.open', {});
     const started = await call('datasets.filter', {
       analysisId: Number(requireString(values, 'analysis')),
-      by: by as RequestOf<'datasets.filter'>['by'], // the user's string; the backend checks it
+      by,
       keep,
       bound,
       seed: positiveInt(values.seed, 'seed', 0),

@@ -1034,6 +1034,23 @@ export const contract = {
     mutates: true,
     summary: 'Generate the synthetic benchmark into the workspace and add it as a dataset (a job).',
   }),
+  'datasets.filter': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        /** SAE-V scores: cross-modal (Algorithm 1), cooccurrence, l0 (Appendix B); random: a seeded share of the same size. */
+        by: z.enum(['cross-modal', 'cooccurrence', 'l0', 'random']),
+        keep: z.number().gt(0).max(1).default(0.5),
+        /** A feature is active on a token when its activation exceeds this bound. */
+        bound: z.number().min(0).default(0),
+        seed: z.number().int().min(0).default(0),
+      })
+      .strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
+  }),
   'datasets.remove': channel({
     request: jobId,
     response: z.object({ removed: z.boolean() }),

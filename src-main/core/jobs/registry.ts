@@ -1,5 +1,6 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
+import { datasetFilterJob } from './kinds/dataset-filter.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
@@ -22,6 +23,7 @@ const KINDS: readonly AnyJobKind[] = [
   modelDownloadJob,
   vlmGenerateJob,
   datasetSynthJob,
+  datasetFilterJob,
   evaluateJob,
   harvestJob,
   saeTrainJob,

@@ -6,6 +6,7 @@ import { VERSION } from '../core/version.js';
 import { OcularError } from '../core/errors.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { circuitCommand } from './commands/circuit.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -30,6 +31,7 @@ const COMMANDS: CommandSpec[] = [
   harvestCommand,
   trainCommand,
   saeCommand,
+  circuitCommand,
   analyzeCommand,
   experimentCommand,
   exportCommand,

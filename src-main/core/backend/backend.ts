@@ -30,6 +30,7 @@ import { ExperimentStore } from '../experiments/experiment-store.js';
 import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
+import { circuitHandlers } from './handlers/circuits-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
 import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { OpenWorkspace } from './open-workspace.js';
@@ -97,6 +98,7 @@ export class Backend {
       ...modelHandlers(ctx),
       ...dataHandlers(ctx),
       ...saeHandlers(ctx),
+      ...circuitHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
       ...workbenchHandlers(ctx),

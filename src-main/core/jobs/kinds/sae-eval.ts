@@ -1,27 +1,26 @@
 /**
  * Spliced-in evaluation of a trained or imported SAE: replace its decoder tap by the SAE's
- * reconstruction (graph surgery, error term dropped) and measure, over dataset items with their
- * reference answers appended (teacher forcing), the next-token cross-entropy on text tokens against
- * the clean model and against zero-ablating the tap; then, optionally, benchmark accuracy of
- * generated answers with and without the splice. Results are stored on the SAE.
+ * reconstruction (graph surgery, error term dropped) and compare next-token cross-entropy against
+ * the clean model and against zero-ablating the tap, and optionally accuracy with and without the
+ * splice (core/circuits/splice-eval.ts, shared with the transcoder replacement-model check).
+ * Results are stored on the SAE.
  */
 import path from 'node:path';
 import type { z } from 'zod';
 import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
 import { DatasetStore } from '../../datasets/dataset-store.js';
-import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
 import { saeIdentityInputs } from '../../onnx/surgery.js';
 import type { WireTensor } from '../../runtime/pool-protocol.js';
 import { SaeStore, type SaeEvaluation } from '../../sae/sae-store.js';
-import { crossEntropySum, lossRecovered } from '../../sae/splice-metrics.js';
+import { lossRecovered } from '../../sae/splice-metrics.js';
+import { spliceEvaluate } from '../../circuits/splice-eval.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
-import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
-import { throwIfCancelled, type JobKind } from '../job-kind.js';
-import { choicesFor } from './evaluate.js';
+import { VlmPipeline } from '../../vlm/pipeline.js';
+import type { JobKind } from '../job-kind.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
 
@@ -74,81 +73,38 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
 
-      const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
-      let targets = 0;
-      let correctClean = 0;
-      let correctSpliced = 0;
-      const steps = Math.ceil(items.length / p.batchSize) * (p.accuracy ? 2 : 1);
-      let done = 0;
-      for (let start = 0; start < items.length; start += p.batchSize) {
-        throwIfCancelled(ctx.signal);
-        const batch = items.slice(start, start + p.batchSize);
-        const vlmItems = batch.map((it) => ({ image: path.join(dataset.path, it.image), prompt: it.question }));
-        const prompt = await vlm.prepare(vlmItems);
-        const answers = batch.map((it) => vlm.tokenize(String(it.answer.value)));
-        const { prefix } = await vlm.appendTokens(prompt, answers);
-        // Targets: the answer's tokens, or every next token that is text (prompt text after the image, then the answer).
-        const batchTargets: Array<{ row: number; position: number; token: number }> = [];
-        for (let r = 0; r < prefix.batch; r++) {
-          if (p.scoreTokens === 'answer') {
-            answers[r]!.forEach((token, i) => batchTargets.push({ row: r, position: prompt.length - 1 + i, token }));
-            continue;
-          }
-          const row = [
-            ...prompt.tokens[r]!.map((t) => ({ modality: t.modality, tokenId: t.tokenId })),
-            ...answers[r]!.map((tokenId) => ({ modality: 'text', tokenId })),
-          ];
-          for (let i = 0; i + 1 < row.length; i++) {
-            if (row[i]!.modality === 'pad' || row[i + 1]!.modality !== 'text' || row[i + 1]!.tokenId === null) continue;
-            batchTargets.push({ row: r, position: i, token: row[i + 1]!.tokenId! });
-          }
-        }
-        targets += batchTargets.length;
-        for (const mode of ['clean', 'spliced', 'zero'] as const) {
-          const out = await ctx.pool.run(
-            session!,
-            { ...vlm.prefillFeeds(prefix), ...editFeeds(sae.dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) },
-            ['logits'],
-          );
-          const logits = out.logits!;
-          ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, batchTargets);
-        }
-        ctx.progress(++done / steps, `cross-entropy: ${Math.min(start + p.batchSize, items.length)} of ${items.length} items`);
-
-        if (p.accuracy) {
-          const grade = (texts: string[]) =>
-            texts.filter((text, i) =>
-              isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))),
-            ).length;
-          const clean = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
-          const spliced = await vlm.generate(vlmItems, {
-            maxNewTokens: p.maxNewTokens,
-            edit: {
-              decoderPath: edited.path,
-              feeds: (pre: PromptLayout) => ({
-                prefill: editFeeds(sae.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask),
-                step: editFeeds(sae.dSae, pre.batch, 1, 'spliced'),
-              }),
-            },
-          });
-          correctClean += grade(clean.outputs.map((o) => o.text));
-          correctSpliced += grade(spliced.outputs.map((o) => o.text));
-          ctx.progress(++done / steps, `accuracy: ${Math.min(start + p.batchSize, items.length)} of ${items.length} items`);
-        }
-      }
-      if (targets === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
-      const mean = (m: Mode) => ce[m] / targets;
+      const r = await spliceEvaluate<Mode>({
+        vlm,
+        pool: ctx.pool,
+        session: session!,
+        editedPath: edited.path,
+        datasetDir: dataset.path,
+        items,
+        textChoices,
+        batchSize: p.batchSize,
+        scoreTokens: p.scoreTokens,
+        modes: {
+          clean: (b, l, mask) => editFeeds(sae.dSae, b, l, 'clean', mask),
+          spliced: (b, l, mask) => editFeeds(sae.dSae, b, l, 'spliced', mask),
+          zero: (b, l, mask) => editFeeds(sae.dSae, b, l, 'zero', mask),
+        },
+        accuracyMode: p.accuracy ? 'spliced' : null,
+        maxNewTokens: p.maxNewTokens,
+        signal: ctx.signal,
+        progress: (f, m) => ctx.progress(f, m),
+      });
+      if (r.tokens === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
       const evaluation: SaeEvaluation = {
-        items: items.length,
-        tokens: targets,
-        ceClean: mean('clean'),
-        ceSpliced: mean('spliced'),
-        ceZeroAblated: mean('zero'),
-        ceIncrease: mean('spliced') - mean('clean'),
-        ceLossRecovered: lossRecovered(mean('clean'), mean('spliced'), mean('zero')),
-        accuracyClean: p.accuracy ? correctClean / items.length : null,
-        accuracySpliced: p.accuracy ? correctSpliced / items.length : null,
-        accuracyChange: p.accuracy ? (correctSpliced - correctClean) / items.length : null,
+        items: r.items,
+        tokens: r.tokens,
+        ceClean: r.ce.clean,
+        ceSpliced: r.ce.spliced,
+        ceZeroAblated: r.ce.zero,
+        ceIncrease: r.ce.spliced - r.ce.clean,
+        ceLossRecovered: lossRecovered(r.ce.clean, r.ce.spliced, r.ce.zero),
+        accuracyClean: r.accuracyClean,
+        accuracySpliced: r.accuracyEdited,
+        accuracyChange: r.accuracyClean === null || r.accuracyEdited === null ? null : r.accuracyEdited - r.accuracyClean,
       };
       saes.setEvaluation(p.saeId, evaluation);
       return { saeId: p.saeId, evaluation };

@@ -4,6 +4,8 @@
  */
 import { VERSION } from '../core/version.js';
 import { OcularError } from '../core/errors.js';
+import { faultMessage } from '../core/util/faults.js';
+import { installUncaughtHandlers } from './uncaught.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { circuitCommand } from './commands/circuit.js';
@@ -11,6 +13,7 @@ import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -34,6 +37,7 @@ const COMMANDS: CommandSpec[] = [
   circuitCommand,
   analyzeCommand,
   experimentCommand,
+  explainCommand,
   exportCommand,
   jobsCommand,
 ];
@@ -79,10 +83,17 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`ocular ${name}: ${err.message}`);
       return 2;
     }
+    const fault = faultMessage(err);
+    if (fault) {
+      console.error(`ocular ${name}: ${fault}`);
+      return 1;
+    }
     console.error(`ocular ${name} failed:`, err);
     return 1;
   }
 }
+
+installUncaughtHandlers();
 
 main(process.argv.slice(2)).then(
   (code) => {

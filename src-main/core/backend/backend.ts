@@ -13,21 +13,23 @@ import {
   type AppInfo,
   type BackendEvent,
   type ContractErrorPayload,
+  type Channel,
   type Job,
   type ModelRecord,
+  type RequestOf,
+  type ResponseOf,
   type WorkspaceInfo,
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
+import { faultMessage } from '../util/faults.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
+import { autointerpHandlers } from './handlers/autointerp-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
-import { AnalysisStore } from '../analysis/analysis-store.js';
-import { ExperimentStore } from '../experiments/experiment-store.js';
-import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import { circuitHandlers } from './handlers/circuits-handlers.js';
@@ -36,6 +38,8 @@ import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
+import { jobResult } from '../../contract/job-results.js';
+import { compareTaps, parseTap } from '../../contract/tap-names.js';
 
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
 
@@ -63,8 +67,8 @@ export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 export function residPostTaps(model: ModelRecord): string[] {
   const names = model.report.components
     .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
-    .filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
-  return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+    .filter((n) => parseTap(n)?.stream === 'decoder' && parseTap(n)?.hook === 'hook_resid_post');
+  return [...new Set(names)].sort(compareTaps);
 }
 
 export function defaultConfigDir(): string {
@@ -101,6 +105,7 @@ export class Backend {
       ...circuitHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
+      ...autointerpHandlers(ctx),
       ...workbenchHandlers(ctx),
     };
   }
@@ -108,6 +113,16 @@ export class Backend {
   onEvent(listener: (event: BackendEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * One contract call typed by its channel, for the CLI and tests: the same validation as invoke(),
+   * with an error envelope thrown as an OcularError carrying its code and message.
+   */
+  async call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    const r = await this.invoke(channel, request);
+    if (!r.ok) throw new OcularError(r.error.code, r.error.message);
+    return r.result as ResponseOf<C>;
   }
 
   /** Validate and run one contract call. Never throws: errors come back in the envelope. */
@@ -130,7 +145,8 @@ export class Backend {
       return { ok: true, result };
     } catch (err) {
       if (err instanceof OcularError) return fail(err.code, err.message);
-      return fail('internal', `'${channelName}' failed: ${errorMessage(err)}`);
+      const fault = faultMessage(err);
+      return fail('internal', `'${channelName}' failed: ${fault ?? errorMessage(err)}`);
     }
   }
 
@@ -186,7 +202,7 @@ export class Backend {
     let analysisOf = 0;
     const stages: Array<(previous: Job) => Job> = [
       (synth) => {
-        datasetId = (synth.result as { datasetId: number }).datasetId;
+        datasetId = jobResult(synth, 'dataset-synth').datasetId;
         const record = evals.create(model.path, datasetId, {
           maxNewTokens: 8,
           promptTemplate: '{question}',
@@ -216,7 +232,7 @@ export class Backend {
       },
       (harvest) =>
         runner.start('sae-train', {
-          harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId),
+          harvestId: (harvestOf = jobResult(harvest, 'harvest').harvestId),
           tap: saeTap,
           expansion: 4,
           k: 16,
@@ -228,8 +244,8 @@ export class Backend {
           checkpointEvery: 200,
         }),
       (train) => {
-        const analyses = new AnalysisStore(open.ws.db);
-        saeOf = (train.result as { saeId: number }).saeId;
+        const analyses = open.stores.analyses;
+        saeOf = jobResult(train, 'sae-train').saeId;
         const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
         analysisOf = analysis.id;
         const job = runner.start('analyze', { analysisId: analysis.id });
@@ -237,14 +253,14 @@ export class Backend {
         return job;
       },
       () => {
-        const probes = new ProbeStore(open.ws.db);
+        const probes = open.stores.probes;
         const probe = probes.create({ harvestId: harvestOf, label: 'color', modality: null, heldOut: 0.25, epochs: 60, l2: 1e-3, seed: 0 });
         const job = runner.start('probe', { probeId: probe.id });
         probes.attachJob(probe.id, job.id);
         return job;
       },
       () => {
-        const experiments = new ExperimentStore(open.ws.db);
+        const experiments = open.stores.experiments;
         const spec = experimentSpecSchema.parse({
           name: 'demo: ablate colour- and shape-question features',
           modelId: model.id,

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { extractAnswer, isCorrect } from '../eval/extract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
-import { choicesFor } from '../jobs/kinds/evaluate.js';
+import { choicesFor } from '../eval/choices.js';
 import { throwIfCancelled } from '../jobs/job-kind.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';

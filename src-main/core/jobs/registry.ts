@@ -1,8 +1,10 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
+import { datasetFilterJob } from './kinds/dataset-filter.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
+import { explainJob } from './kinds/explain.js';
 import { harvestJob } from './kinds/harvest.js';
 import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
@@ -14,8 +16,8 @@ import { transcoderSetJob } from './kinds/transcoder-set.js';
 import { replacementCheckJob } from './kinds/replacement-check.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params
-export type AnyJobKind = JobKind<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
+export type AnyJobKind = JobKind<any, any>;
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
 const KINDS: readonly AnyJobKind[] = [
@@ -23,6 +25,7 @@ const KINDS: readonly AnyJobKind[] = [
   modelDownloadJob,
   vlmGenerateJob,
   datasetSynthJob,
+  datasetFilterJob,
   evaluateJob,
   harvestJob,
   saeTrainJob,
@@ -30,6 +33,7 @@ const KINDS: readonly AnyJobKind[] = [
   analyzeJob,
   experimentJob,
   probeJob,
+  explainJob,
   transcoderSetJob,
   replacementCheckJob,
 ];

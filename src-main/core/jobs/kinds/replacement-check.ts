@@ -8,38 +8,35 @@ import path from 'node:path';
 import { replacementCheckRequestSchema, type ReplacementCheck } from '../../../contract/contract.js';
 import { spliceEvaluate } from '../../circuits/splice-eval.js';
 import { loadSet, replacementEdits, replacementFeeds } from '../../circuits/transcoder-set.js';
-import { DatasetStore } from '../../datasets/dataset-store.js';
 import { OcularError } from '../../errors.js';
-import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { SaeStore } from '../../sae/sae-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import type { JobKind } from '../job-kind.js';
 
 export const replacementCheckParams = replacementCheckRequestSchema.strict();
 
-export const replacementCheckJob: JobKind<ReturnType<typeof replacementCheckParams.parse>> = {
+export const replacementCheckJob: JobKind<ReturnType<typeof replacementCheckParams.parse>, JobResultOf<'replacement-check'>> = {
   kind: 'replacement-check',
   title: 'Check replacement model',
   resumable: false,
   startFromUi: false,
   params: replacementCheckParams,
+  result: jobResults['replacement-check'],
   async run(ctx): Promise<ReplacementCheck> {
     const p = ctx.params;
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const set = loadSet(new SaeStore(db, ctx.workspaceDir), p.setId);
-      const model = new ModelRegistry(db).get(p.modelId);
-      const datasets = new DatasetStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const set = loadSet(stores.saes, p.setId);
+      const model = stores.models.get(p.modelId);
+      const datasets = stores.datasets;
       const dataset = datasets.get(p.datasetId);
       ctx.progress(0, `replacing ${set.layers.length} MLPs by transcoders`);
       const vlm = await VlmPipeline.load(model.path, ctx.pool, p.device);
       const edited = writeEditedGraph(
         vlm.files.decoder,
         { transcoderEdits: replacementEdits(set) },
-        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+        { cacheDir: stores.layout.graphCache },
       );
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
       const r = await spliceEvaluate<'clean' | 'kept' | 'replaced'>({
@@ -76,8 +73,6 @@ export const replacementCheckJob: JobKind<ReturnType<typeof replacementCheckPara
         accuracyReplaced: r.accuracyEdited,
         accuracyChange: r.accuracyClean === null || r.accuracyEdited === null ? null : r.accuracyEdited - r.accuracyClean,
       };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

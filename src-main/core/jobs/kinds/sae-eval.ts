@@ -1,115 +1,93 @@
 /**
  * Spliced-in evaluation of a trained or imported SAE: replace its decoder tap by the SAE's
- * reconstruction (graph surgery, error term dropped) and compare next-token cross-entropy against
- * the clean model and against zero-ablating the tap, and optionally accuracy with and without the
- * splice (core/circuits/splice-eval.ts, shared with the transcoder replacement-model check).
- * Results are stored on the SAE.
+ * reconstruction (graph surgery, error term dropped) and measure, over dataset items with their
+ * reference answers appended (teacher forcing), the next-token cross-entropy on text tokens against
+ * the clean model and against zero-ablating the tap; then, optionally, benchmark accuracy of
+ * generated answers with and without the splice. Results are stored on the SAE.
  */
 import path from 'node:path';
+import type { SaeFile } from '../../sae/sae-io.js';
 import type { z } from 'zod';
 import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
-import { DatasetStore } from '../../datasets/dataset-store.js';
-import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { saeIdentityInputs } from '../../onnx/surgery.js';
-import type { WireTensor } from '../../runtime/pool-protocol.js';
-import { SaeStore, type SaeEvaluation } from '../../sae/sae-store.js';
-import { lossRecovered } from '../../sae/splice-metrics.js';
-import { spliceEvaluate } from '../../circuits/splice-eval.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { MODES, accuracyPair, crossEntropyByMode, scoredTokens, spliceEvaluation, type Mode } from '../../sae/splice-eval.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
-import type { JobKind } from '../job-kind.js';
+import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
+import { streamOf } from '../../../contract/tap-names.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
 
-type Mode = 'clean' | 'spliced' | 'zero';
-
-/** The SAE edit's inputs for a mode, over `batch` x `length` positions (mask: where it applies). */
-function editFeeds(dSae: number, batch: number, length: number, mode: Mode, mask?: Uint8Array): Record<string, WireTensor> {
-  const feeds = saeIdentityInputs('s', dSae, batch, length);
-  if (mask) feeds['sae.s.position_mask']!.data.set(mask);
-  if (mode === 'spliced') feeds['sae.s.keep_error']!.data.fill(0);
-  if (mode === 'zero') feeds['sae.s.output_scale']!.data.fill(0);
-  return feeds;
-}
-
-export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>> = {
+export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae-eval'>> = {
   kind: 'sae-eval',
   title: 'Evaluate SAE (spliced in)',
   resumable: false,
   startFromUi: false,
   params: saeEvalParams,
+  result: jobResults['sae-eval'],
   async run(ctx) {
     const p = ctx.params;
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const saes = new SaeStore(db, ctx.workspaceDir);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const saes = stores.saes;
       const record = saes.get(p.saeId);
       const sae = saes.load(p.saeId);
-      if (sae.dOut !== undefined || record.hookNameOut)
-        throw new OcularError(
-          'invalid_request',
-          'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
-        );
-      if (!sae.hookName || sae.hookName.startsWith('vision.'))
-        throw new OcularError(
-          'invalid_request',
-          `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
-        );
-      const model = new ModelRegistry(db).get(p.modelId);
-      const datasets = new DatasetStore(db);
+      const tap = decoderTap(p.saeId, sae, record.hookNameOut);
+      const model = stores.models.get(p.modelId);
+      const datasets = stores.datasets;
       const dataset = datasets.get(p.datasetId);
       const items = datasets.items(dataset.id, { limit: p.limit });
       const textChoices = datasets.textChoices(dataset.id);
       ctx.progress(0, 'loading the model and splicing the SAE in');
       const vlm = await VlmPipeline.load(model.path, ctx.pool, p.device);
-      const edited = writeEditedGraph(
-        vlm.files.decoder,
-        { saeEdits: [{ id: 's', tap: sae.hookName, sae }] },
-        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
-      );
+      const edited = writeEditedGraph(vlm.files.decoder, { saeEdits: [{ id: 's', tap, sae }] }, { cacheDir: stores.layout.graphCache });
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
-
-      const r = await spliceEvaluate<Mode>({
-        vlm,
-        pool: ctx.pool,
-        session: session!,
-        editedPath: edited.path,
-        datasetDir: dataset.path,
-        items,
-        textChoices,
-        batchSize: p.batchSize,
-        scoreTokens: p.scoreTokens,
-        modes: {
-          clean: (b, l, mask) => editFeeds(sae.dSae, b, l, 'clean', mask),
-          spliced: (b, l, mask) => editFeeds(sae.dSae, b, l, 'spliced', mask),
-          zero: (b, l, mask) => editFeeds(sae.dSae, b, l, 'zero', mask),
-        },
-        accuracyMode: p.accuracy ? 'spliced' : null,
-        maxNewTokens: p.maxNewTokens,
-        signal: ctx.signal,
-        progress: (f, m) => ctx.progress(f, m),
-      });
-      if (r.tokens === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
-      const evaluation: SaeEvaluation = {
-        items: r.items,
-        tokens: r.tokens,
-        ceClean: r.ce.clean,
-        ceSpliced: r.ce.spliced,
-        ceZeroAblated: r.ce.zero,
-        ceIncrease: r.ce.spliced - r.ce.clean,
-        ceLossRecovered: lossRecovered(r.ce.clean, r.ce.spliced, r.ce.zero),
-        accuracyClean: r.accuracyClean,
-        accuracySpliced: r.accuracyEdited,
-        accuracyChange: r.accuracyClean === null || r.accuracyEdited === null ? null : r.accuracyEdited - r.accuracyClean,
-      };
+      const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
+      const correct = { clean: 0, spliced: 0 };
+      let targets = 0;
+      const steps = Math.ceil(items.length / p.batchSize) * (p.accuracy ? 2 : 1);
+      let done = 0;
+      for (let start = 0; start < items.length; start += p.batchSize) {
+        throwIfCancelled(ctx.signal);
+        const batch = items.slice(start, start + p.batchSize);
+        const vlmItems = batch.map((it) => ({ image: path.join(dataset.path, it.image), prompt: it.question }));
+        const prompt = await vlm.prepare(vlmItems);
+        const answers = batch.map((it) => vlm.tokenize(String(it.answer.value)));
+        const { prefix } = await vlm.appendTokens(prompt, answers);
+        const batchTargets = scoredTokens(prompt, answers, p.scoreTokens);
+        targets += batchTargets.length;
+        const batchCe = await crossEntropyByMode(ctx.pool, session!, vlm, prefix, sae.dSae, batchTargets);
+        for (const mode of MODES) ce[mode] += batchCe[mode];
+        const shown = Math.min(start + p.batchSize, items.length);
+        ctx.progress(++done / steps, `cross-entropy: ${shown} of ${items.length} items`);
+        if (p.accuracy) {
+          const pair = await accuracyPair(vlm, vlmItems, batch, { path: edited.path, dSae: sae.dSae }, textChoices, p.maxNewTokens);
+          correct.clean += pair.clean;
+          correct.spliced += pair.spliced;
+          ctx.progress(++done / steps, `accuracy: ${shown} of ${items.length} items`);
+        }
+      }
+      if (targets === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
+      const evaluation = spliceEvaluation(items.length, targets, ce, p.accuracy ? correct : null);
       saes.setEvaluation(p.saeId, evaluation);
       return { saeId: p.saeId, evaluation };
-    } finally {
-      db.close();
-    }
+    });
   },
 };
+
+/** The decoder tap a (non-transcoder) SAE replaces. */
+function decoderTap(saeId: number, sae: SaeFile, hookNameOut: string | null): string {
+  if (sae.dOut !== undefined || hookNameOut)
+    throw new OcularError(
+      'invalid_request',
+      'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
+    );
+  if (!sae.hookName || streamOf(sae.hookName) === 'vision')
+    throw new OcularError(
+      'invalid_request',
+      `SAE ${saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
+    );
+  return sae.hookName;
+}

@@ -399,6 +399,56 @@ export const saeEvalRequestSchema = z.object({
   device: deviceSchema.default('auto'),
 });
 
+// ---- Circuits: transcoder sets, replacement models ----
+
+/** One transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (see core/jobs/kinds/transcoder-set.ts). */
+export const transcoderSetRequestSchema = saeTrainRequestSchema.omit({ tap: true, outputTap: true, name: true }).extend({
+  /** Decoder layers (default: every layer whose hook_mlp_in and hook_mlp_out the harvest holds). */
+  layers: z.array(z.number().int().min(0).max(1023)).min(1).max(1024).optional(),
+});
+export type TranscoderSetRequest = z.infer<typeof transcoderSetRequestSchema>;
+
+export const transcoderSetLayerSchema = z.object({
+  layer: z.number().int(),
+  saeId: z.number().int(),
+  inTap: z.string(),
+  outTap: z.string(),
+  fvu: z.number().nullable(),
+  l0: z.number().nullable(),
+  deadFraction: z.number().nullable(),
+});
+export type TranscoderSetLayer = z.infer<typeof transcoderSetLayerSchema>;
+
+/** The replacement model: every layer's MLP replaced by the set's transcoder at once. */
+export const replacementCheckRequestSchema = z.object({
+  /** The transcoder-set job whose transcoders replace the MLPs. */
+  setId: z.number().int().positive(),
+  modelId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  limit: z.number().int().positive().default(64),
+  batchSize: z.number().int().min(1).max(64).default(8),
+  accuracy: z.boolean().default(true),
+  maxNewTokens: z.number().int().min(1).max(256).default(16),
+  scoreTokens: z.enum(['answer', 'text']).default('answer'),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
+export const replacementCheckSchema = z.object({
+  setId: z.number().int(),
+  layers: z.array(z.number().int()),
+  items: z.number().int(),
+  tokens: z.number().int(),
+  /** Mean answer cross-entropy (nats per token): the clean model, transcoders with error terms kept (equals clean), and dropped. */
+  ceClean: z.number(),
+  ceErrorsKept: z.number(),
+  ceReplaced: z.number(),
+  ceIncrease: z.number(),
+  accuracyClean: z.number().nullable(),
+  accuracyReplaced: z.number().nullable(),
+  accuracyChange: z.number().nullable(),
+});
+export type ReplacementCheck = z.infer<typeof replacementCheckSchema>;
+
 // ---- Feature analysis, browser and labels ----
 
 export const analysisRequestSchema = z.object({
@@ -1166,6 +1216,19 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Splice an SAE into its model: cross-entropy increase, CE loss recovered vs zero-ablation, accuracy change (a job).',
+  }),
+  'circuits.trainSet': channel({
+    request: transcoderSetRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Train a transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (a resumable job).',
+  }),
+  'circuits.checkReplacement': channel({
+    request: replacementCheckRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Run the model with every MLP replaced by the set's transcoders (errors kept / dropped): answer CE and accuracy vs clean (a job).",
   }),
   'analyses.start': channel({
     request: analysisRequestSchema.strict(),

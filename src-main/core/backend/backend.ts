@@ -31,6 +31,7 @@ import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
+import { circuitHandlers } from './handlers/circuits-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
 import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { startDemo } from './demo.js';
@@ -100,6 +101,7 @@ export class Backend {
       ...modelHandlers(ctx),
       ...dataHandlers(ctx),
       ...saeHandlers(ctx),
+      ...circuitHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
       ...autointerpHandlers(ctx),

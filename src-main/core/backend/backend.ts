@@ -59,11 +59,11 @@ export interface BackendOptions {
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 /** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the first one by default. */
-export function residPostTaps(model: ModelRecord): string[] {
-  const names = model.report.components
-    .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
-    .filter((n) => /^blocks\.\d+\.hook_resid_post$/.test(n));
-  return [...new Set(names)].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+/** A model's residual-stream taps of the decoder (prefix '') or the vision tower ('vision.'), by layer. */
+export function residPostTaps(model: ModelRecord, prefix = ''): string[] {
+  const pattern = new RegExp(`^${prefix.replace('.', '\\.')}blocks\\.(\\d+)\\.hook_resid_post$`);
+  const names = model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []).filter((n) => pattern.test(n));
+  return [...new Set(names)].sort((a, b) => Number(pattern.exec(a)![1]) - Number(pattern.exec(b)![1]));
 }
 
 export function defaultConfigDir(): string {
@@ -170,14 +170,18 @@ export class Backend {
       models.list().find((m) => m.path === path.resolve(modelPath)) ??
       models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
     const name = `benchmark seed 0 x${perCell}`;
-    const taps = residPostTaps(model);
-    if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
-    if (saeTapName !== undefined && !taps.includes(saeTapName))
+    const decoderTaps = residPostTaps(model);
+    if (decoderTaps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
+    const known = [...decoderTaps, ...residPostTaps(model, 'vision.')];
+    if (saeTapName !== undefined && !known.includes(saeTapName))
       throw new OcularError(
         'invalid_request',
-        `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`,
+        `${model.name} has no tap '${saeTapName}'; its residual-stream taps are ${known.join(', ')}.`,
       );
-    const saeTap = saeTapName ?? taps[0]!;
+    const saeTap = saeTapName ?? decoderTaps[0]!;
+    // A vision-tower SAE: that tap is harvested too, and its features are picked by their image-patch means.
+    const vision = saeTap.startsWith('vision.');
+    const taps = vision ? [...decoderTaps, saeTap] : decoderTaps;
     let datasetId = 0;
     let harvestOf = 0;
     let saeOf = 0;
@@ -251,8 +255,8 @@ export class Backend {
           datasetId,
           tasks: ['color', 'shape'],
           featureSets: [
-            { name: 'colour-question features', selective: { task: 'color', top: 20, tokens: 'answer' } },
-            { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens: 'answer' } },
+            { name: 'colour-question features', selective: { task: 'color', top: 20, tokens: vision ? 'image' : 'answer' } },
+            { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens: vision ? 'image' : 'answer' } },
           ],
           operation: { op: 'zero' },
           where: 'all',

@@ -21,7 +21,7 @@ export interface EditedGraph {
 }
 
 /** Bumped whenever surgery changes what it writes, so cached edited graphs from older versions are not reused. */
-const SURGERY_VERSION = 3;
+const SURGERY_VERSION = 4;
 
 export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: string): string {
   const h = crypto.createHash('sha256');

@@ -162,10 +162,11 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     insert(pos, mkNode('Cast', [y], [`${prefix}/out`], `${prefix}/CastOut`, { to: elem }));
     return `${prefix}/out`;
   };
-  const seqDims = (tap: Tap): [Dim, Dim] => {
-    const s = tap.shape;
-    return [s?.[0] ?? 'batch_size', s?.[1] ?? 'sequence_length'];
-  };
+  /**
+   * The dims of a tap's positions (all but the width): [batch, seq] for a decoder or a tiled vision
+   * tower, [patches] for Qwen's packed vision tokens; null (any rank) where the graph does not say.
+   */
+  const positionDims = (tap: Tap): Dim[] | null => (tap.shape && tap.shape.length >= 2 ? tap.shape.slice(0, -1) : null);
 
   for (const edit of spec.saeEdits ?? []) {
     const tap = need(edit.tap);
@@ -191,7 +192,6 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       }
     };
 
-    const [bDim, sDim] = seqDims(tap);
     const inputs = {
       scale: `sae.${edit.id}.scale`,
       clampMask: `sae.${edit.id}.clamp_mask`,
@@ -204,7 +204,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampMask, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampValue, DataType.FLOAT, [sae.dSae]),
-      valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+      valueInfo(inputs.positionMask, DataType.FLOAT, positionDims(tap)),
       valueInfo(inputs.keepError, DataType.FLOAT, [1]),
       valueInfo(inputs.outputScale, DataType.FLOAT, [1]),
     );
@@ -262,7 +262,12 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/steer.${name}`;
     const input = `steer.${name}`;
-    graph.input.push(valueInfo(input, DataType.FLOAT, ['steer_batch', 'steer_seq', tap.width ?? 'd_model']));
+    // Broadcast to the tap: [batch, seq, d] for a decoder, [patches, d] for packed vision tokens
+    // (any rank where the graph does not give the tap's shape).
+    const d = tap.width ?? 'd_model';
+    const rank = tap.shape?.length;
+    const steerDims = rank === 2 ? ['steer_seq', d] : rank === 3 ? ['steer_batch', 'steer_seq', d] : null;
+    graph.input.push(valueInfo(input, DataType.FLOAT, steerDims));
     addedInputs.push(input);
     const xf = castIn(x, elem, p, pos);
     insert(pos, mkNode('Add', [xf, input], [`${p}/x_steered`], `${p}/Add`));

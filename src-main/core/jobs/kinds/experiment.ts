@@ -1,7 +1,9 @@
 /**
  * A steering / ablation experiment: every condition (baseline, interventions, union, controls) runs
- * the same items through the model with one edited decoder graph (SAE edit + steering input + the
- * tap exposed), so conditions differ only in the inputs fed. Per item: the generated answer,
+ * the same items through the model with one edited graph (SAE edit + steering input + the tap
+ * exposed) — the decoder's, or for a vision-tower tap the vision encoder's, whose edited image
+ * features the prompts then carry (experiments/vision-edit.ts) — so conditions differ only in the
+ * inputs fed. Per item: the generated answer,
  * extracted and graded as the evaluation harness does, the activation shift at the edited positions,
  * and the KL divergence of the first answer token's distribution from the baseline's. Outputs are
  * saved condition by condition, so an interrupted run resumes after the last finished condition.
@@ -14,15 +16,18 @@ import { LabelStore } from '../../analysis/label-store.js';
 import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { OcularError } from '../../errors.js';
+import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
 import { buildConditions, type Condition } from '../../experiments/conditions.js';
+import { conditionFeeds, meanShift, type EditContext } from '../../experiments/edit-feeds.js';
+import { editVisionTower } from '../../experiments/vision-edit.js';
 import { ExperimentStore, type StoredOutput } from '../../experiments/experiment-store.js';
 import { resolveFeatureSet } from '../../experiments/feature-sets.js';
 import { selectItems } from '../../experiments/item-selection.js';
 import { bootstrapMeanCi, klFromLogits, mean, pairedPermutationP } from '../../experiments/stats.js';
 import { ModelRegistry } from '../../model/registry.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { saeIdentityInputs } from '../../onnx/surgery.js';
-import type { WireTensor } from '../../runtime/pool-protocol.js';
+import { readModel } from '../../onnx/model-io.js';
+import { discoverTowerTaps } from '../../onnx/taps.js';
 import { SaeStore } from '../../sae/sae-store.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
@@ -62,8 +67,7 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
       const spec = e.spec;
       const sae = new SaeStore(db, ctx.workspaceDir).load(spec.saeId);
       const tap = sae.hookName;
-      if (!tap || tap.startsWith('vision.'))
-        throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
+      if (!tap) throw new OcularError('invalid_request', `SAE ${spec.saeId} names no tap (hook_name), so there is nothing to edit.`);
       const analyses = new AnalysisStore(db);
       const analysis = analyses.get(spec.analysisId);
       if (analysis.saeId !== spec.saeId)
@@ -86,12 +90,24 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
 
       const model = new ModelRegistry(db).get(spec.modelId);
-      ctx.progress(0, 'loading the model and editing its decoder');
+      const vision = tap.startsWith('vision.');
+      if (vision && spec.where !== 'image' && spec.where !== 'all')
+        throw new OcularError(
+          'invalid_request',
+          `SAE ${spec.saeId} reads the vision tower (${tap}), whose tokens are image patches: apply at 'image' or 'all', not '${spec.where}'.`,
+        );
+      if (!vision && spec.patches !== 'all')
+        throw new OcularError(
+          'invalid_request',
+          `patches '${spec.patches}' chooses vision-tower patches; SAE ${spec.saeId} reads the decoder (${tap}).`,
+        );
+      ctx.progress(0, `loading the model and editing its ${vision ? 'vision tower' : 'decoder'}`);
       const vlm = await VlmPipeline.load(model.path, ctx.pool, spec.device);
+      const cacheDir = path.join(ctx.workspaceDir, 'blobs', 'graph-cache');
       const edited = writeEditedGraph(
-        vlm.files.decoder,
+        vision ? vlm.files.vision : vlm.files.decoder,
         { saeEdits: [{ id: 'x', tap, sae }], steer: [tap], expose: [tap] },
-        { cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache') },
+        { cacheDir, ...(vision ? { tapPrefix: 'vision.' } : {}) },
       );
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], spec.device);
       const d = sae.dIn;
@@ -101,51 +117,14 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
         const n = Math.hypot(...v);
         return v.map((x) => x / n);
       })();
-      const decoderSum = (features: number[]) => {
-        const v = new Float32Array(d);
-        for (const f of features) for (let i = 0; i < d; i++) v[i]! += sae.W_dec[f * d + i]!;
-        return v;
-      };
-
-      /** The edit inputs for a condition over `batch` x `length` positions; `norms` sizes random directions per row. */
-      const feedsFor = (
-        c: Condition,
-        batch: number,
-        length: number,
-        mask: Float32Array,
-        norms: number[] | null,
-      ): Record<string, WireTensor> => {
-        const f: Record<string, WireTensor> = saeIdentityInputs('x', sae.dSae, batch, length);
-        (f['sae.x.position_mask']!.data as Float32Array).set(mask);
-        const steer = new Float32Array(batch * length * d);
-        const op = spec.operation;
-        if (c.kind !== 'baseline' && c.kind !== 'random-direction') {
-          const scale = f['sae.x.scale']!.data as Float32Array;
-          const clampMask = f['sae.x.clamp_mask']!.data as Float32Array;
-          const clampValue = f['sae.x.clamp_value']!.data as Float32Array;
-          for (const feat of c.features) {
-            if (op.op === 'scale') scale[feat] = c.value!;
-            else if (op.op === 'zero') scale[feat] = 0;
-            else if (op.op === 'clamp' || op.op === 'mean') {
-              clampMask[feat] = 1;
-              clampValue[feat] = op.op === 'clamp' ? c.value! : (overall.get(feat) ?? 0);
-            }
+      const edit: EditContext = { op: spec.operation, dSae: sae.dSae, d, W_dec: sae.W_dec, means: overall, unit, tap };
+      const byId = new Map(conditions.map((c) => [c.id, c]));
+      const visionRun = vision
+        ? {
+            rank: discoverTowerTaps(readModel(vlm.files.vision).graph, 'vision.')?.taps.find((t) => t.name === tap)?.shape?.length ?? null,
+            encoder: spec.patches === 'firing' ? await ctx.pool.load(encodeGraphFile(ctx.workspaceDir, sae), spec.device) : null,
           }
-          if (op.op === 'add') {
-            const dir = decoderSum(c.features);
-            for (let p = 0; p < batch * length; p++) if (mask[p]) for (let i = 0; i < d; i++) steer[p * d + i] = c.value! * dir[i]!;
-          }
-        }
-        if (c.kind === 'random-direction' && norms) {
-          for (let p = 0; p < batch * length; p++) {
-            if (!mask[p]) continue;
-            const n = norms[Math.floor(p / length)]!;
-            for (let i = 0; i < d; i++) steer[p * d + i] = unit[i]! * n;
-          }
-        }
-        f[`steer.${tap}`] = { type: 'float32', dims: [batch, length, d], data: steer };
-        return f;
-      };
+        : null;
 
       const done = new Set(
         conditions.filter((c) => c.kind !== 'baseline' && store.conditionOutputs(e.id, c.id).length === items.length).map((c) => c.id),
@@ -166,47 +145,58 @@ export const experimentJob: JobKind<z.infer<typeof params>> = {
           throwIfCancelled(ctx.signal);
           const batch = items.slice(start, start + spec.batchSize);
           const vlmItems = batch.map((it) => ({ image: path.join(dataset.path, it.image), prompt: it.question }));
-          const prefix = await vlm.prepare(vlmItems);
-          const mask = promptMask(prefix, spec.where);
           const norms = c.kind === 'random-direction' ? batch.map((it) => control!.get(it.id)?.shiftNorm ?? 0) : null;
-          // The activation shift this condition causes at the edited prompt positions.
-          const base = await ctx.pool.run(
-            session!,
-            { ...vlm.prefillFeeds(prefix), ...feedsFor(conditions[0]!, prefix.batch, prefix.length, mask, null) },
-            [tap],
-          );
-          const moved = await ctx.pool.run(
-            session!,
-            { ...vlm.prefillFeeds(prefix), ...feedsFor(c, prefix.batch, prefix.length, mask, norms) },
-            [tap],
-          );
-          const x0 = base[tap]!.data as Float32Array;
-          const x1 = moved[tap]!.data as Float32Array;
-          const shift = batch.map((_, r) => {
-            let total = 0;
-            let count = 0;
-            for (let i = 0; i < prefix.length; i++) {
-              const p = r * prefix.length + i;
-              if (!mask[p]) continue;
-              let s = 0;
-              for (let j = 0; j < d; j++) s += (x1[p * d + j]! - x0[p * d + j]!) ** 2;
-              total += Math.sqrt(s);
-              count++;
-            }
-            return count ? total / count : 0;
-          });
-          const generatedMask = new Float32Array(prefix.batch).fill(spec.where === 'generated' || spec.where === 'all' ? 1 : 0);
-          const gen = await vlm.generate(vlmItems, {
-            maxNewTokens: spec.maxNewTokens,
-            returnFirstLogits: true,
-            edit: {
-              decoderPath: edited.path,
-              feeds: (pre) => ({
-                prefill: feedsFor(c, pre.batch, pre.length, promptMask(pre, spec.where), norms),
-                step: feedsFor(c, pre.batch, 1, generatedMask, norms),
-              }),
-            },
-          });
+          let shift: number[];
+          let gen: Awaited<ReturnType<VlmPipeline['generate']>>;
+          if (visionRun) {
+            // The features whose firing picks the patches: a random direction goes where its intervention's fire.
+            const firing = c.kind === 'random-direction' ? byId.get(c.controlFor!)!.features : c.features;
+            const v = await editVisionTower(ctx.pool, vlm, session!, vlmItems, {
+              edit,
+              condition: c,
+              rank: visionRun.rank,
+              firing:
+                visionRun.encoder && c.kind !== 'baseline' ? { encoder: visionRun.encoder, k: activePerRow(sae), features: firing } : null,
+              norms,
+            });
+            shift = v.shift;
+            gen = await vlm.generate(vlmItems, {
+              maxNewTokens: spec.maxNewTokens,
+              returnFirstLogits: true,
+              visionEdit: { visionPath: edited.path, feeds: () => v.batchFeeds },
+            });
+          } else {
+            const prefix = await vlm.prepare(vlmItems);
+            const mask = promptMask(prefix, spec.where);
+            const dims = [prefix.batch, prefix.length];
+            const normAt = norms && ((p: number) => norms[Math.floor(p / prefix.length)]!);
+            // The activation shift this condition causes at the edited prompt positions.
+            const run = async (cond: Condition) =>
+              (await ctx.pool.run(session!, { ...vlm.prefillFeeds(prefix), ...conditionFeeds(edit, cond, dims, mask, normAt) }, [tap]))[
+                tap
+              ]!.data as Float32Array;
+            const x0 = await run(conditions[0]!);
+            const x1 = await run(c);
+            shift = batch.map((_, r) => meanShift(x0, x1, mask, d, r * prefix.length, (r + 1) * prefix.length));
+            const generatedMask = new Float32Array(prefix.batch).fill(spec.where === 'generated' || spec.where === 'all' ? 1 : 0);
+            gen = await vlm.generate(vlmItems, {
+              maxNewTokens: spec.maxNewTokens,
+              returnFirstLogits: true,
+              edit: {
+                decoderPath: edited.path,
+                feeds: (pre) => ({
+                  prefill: conditionFeeds(
+                    edit,
+                    c,
+                    [pre.batch, pre.length],
+                    promptMask(pre, spec.where),
+                    norms && ((p) => norms[Math.floor(p / pre.length)]!),
+                  ),
+                  step: conditionFeeds(edit, c, [pre.batch, 1], generatedMask, norms && ((p) => norms[p]!)),
+                }),
+              },
+            });
+          }
           const vocab = gen.result.firstLogits!.length / batch.length;
           batch.forEach((it, r) => {
             const logits = gen.result.firstLogits!.subarray(r * vocab, (r + 1) * vocab);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
@@ -10,7 +10,6 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -20,10 +19,21 @@ export default defineConfig({
     // fails any worker thread loading onnxruntime-node (it belongs in pool processes only).
     execArgv: ['--require', resolve(__dirname, 'test/helpers/native-guard.cjs')],
     projects: [
-      { extends: true, test: { name: 'node' } },
+      // Each project names its own files: a project extending the root would add its include to the root's.
+      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'] } },
       // The e2e suite once more through the renderer's other transport: the desktop app's main process
       // under Node with the electron stand-in, the page on the real preload over structured-cloning IPC.
-      { extends: true, test: { name: 'desktop-e2e', include: ['test/e2e/**/*.test.ts'], env: { OCULAR_E2E_TRANSPORT: 'ipc' } } },
+      // workbench.test.ts drives `ocular serve` only (its own browser contexts, read-only and shared
+      // serving, delivery), so here it would only repeat itself over HTTP.
+      {
+        extends: true,
+        test: {
+          name: 'desktop-e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/e2e/workbench.test.ts'],
+          env: { OCULAR_E2E_TRANSPORT: 'ipc' },
+        },
+      },
     ],
   },
 });

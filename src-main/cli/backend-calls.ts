@@ -1,15 +1,6 @@
-/** Contract calls from CLI commands: errors become usage errors; models and datasets registered once. */
+/** Contract calls from CLI commands (Backend.call, typed by channel); models and datasets registered once. */
 import type { Job } from '../contract/contract.js';
 import type { Backend } from '../core/backend/backend.js';
-import { UsageError } from './args.js';
-
-export function caller(backend: Backend) {
-  return async <T>(channel: string, payload: unknown): Promise<T> => {
-    const r = await backend.invoke(channel, payload);
-    if (!r.ok) throw new UsageError(r.error.message);
-    return r.result as T;
-  };
-}
 
 /** The ids of a model and a dataset folder in the workspace, registering/importing them if new. */
 export async function ensureModelAndDataset(
@@ -17,13 +8,10 @@ export async function ensureModelAndDataset(
   model: string,
   dataset: string,
 ): Promise<{ modelId: number; datasetId: number }> {
-  const call = caller(backend);
-  const modelId =
-    (await call<Array<{ id: number; path: string }>>('models.list', {})).find((m) => m.path === model)?.id ??
-    (await call<{ id: number }>('models.add', { path: model })).id;
+  const call = backend.call.bind(backend);
+  const modelId = (await call('models.list', {})).find((m) => m.path === model)?.id ?? (await call('models.add', { path: model })).id;
   const datasetId =
-    (await call<Array<{ id: number; path: string }>>('datasets.list', {})).find((d) => d.path === dataset)?.id ??
-    (await call<{ id: number }>('datasets.import', { path: dataset })).id;
+    (await call('datasets.list', {})).find((d) => d.path === dataset)?.id ?? (await call('datasets.import', { path: dataset })).id;
   return { modelId, datasetId };
 }
 

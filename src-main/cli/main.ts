@@ -4,12 +4,15 @@
  */
 import { VERSION } from '../core/version.js';
 import { OcularError } from '../core/errors.js';
+import { faultMessage } from '../core/util/faults.js';
+import { installUncaughtHandlers } from './uncaught.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -32,6 +35,7 @@ const COMMANDS: CommandSpec[] = [
   saeCommand,
   analyzeCommand,
   experimentCommand,
+  explainCommand,
   exportCommand,
   jobsCommand,
 ];
@@ -77,10 +81,17 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`ocular ${name}: ${err.message}`);
       return 2;
     }
+    const fault = faultMessage(err);
+    if (fault) {
+      console.error(`ocular ${name}: ${fault}`);
+      return 1;
+    }
     console.error(`ocular ${name} failed:`, err);
     return 1;
   }
 }
+
+installUncaughtHandlers();
 
 main(process.argv.slice(2)).then(
   (code) => {

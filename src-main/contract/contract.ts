@@ -8,6 +8,10 @@
  */
 import { z } from 'zod';
 
+/** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
+export const deviceSchema = z.enum(['auto', 'cpu', 'cuda']);
+export type Device = z.infer<typeof deviceSchema>;
+
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export const jobStateSchema = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof jobStateSchema>;
@@ -200,7 +204,7 @@ export const evalParamsSchema = z.object({
   promptTemplate: z.string(),
   batchSize: z.number().int().min(1).max(256),
   limit: z.number().int().positive().nullable(),
-  device: z.enum(['auto', 'cpu', 'cuda']),
+  device: deviceSchema,
 });
 export const evalRecordSchema = z.object({
   id: z.number().int(),
@@ -262,7 +266,7 @@ export const harvestParamsSchema = z.object({
   batchSize: z.number().int().min(1).max(256),
   shardRows: z.number().int().min(1),
   maxNewTokens: z.number().int().min(1).max(4096),
-  device: z.enum(['auto', 'cpu', 'cuda']),
+  device: deviceSchema,
 });
 export const harvestRecordSchema = z.object({
   id: z.number().int(),
@@ -366,7 +370,7 @@ export const saeTrainRequestSchema = z.object({
   logEvery: z.number().int().min(1).default(50),
   /** Training steps per session call (one ONNX Loop over a chunk of batches). */
   stepsPerCall: z.number().int().min(1).max(256).default(8),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
   name: z.string().min(1).max(200).optional(),
 });
 export type SaeTrainRequest = z.infer<typeof saeTrainRequestSchema>;
@@ -394,7 +398,7 @@ export const saeEvalRequestSchema = z.object({
   maxNewTokens: z.number().int().min(1).max(256).default(16),
   /** Score the reference answer's tokens (default), or every text token (prompt and answer). */
   scoreTokens: z.enum(['answer', 'text']).default('answer'),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 
 // ---- Feature analysis, browser and labels ----
@@ -408,7 +412,7 @@ export const analysisRequestSchema = z.object({
   crossK: z.number().int().min(1).max(100).default(10),
   /** Promoted / suppressed tokens kept per feature. */
   logitTokens: z.number().int().min(0).max(50).default(10),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 
 export const analysisSummarySchema = z.object({
@@ -580,7 +584,7 @@ export const experimentSpecSchema = z.object({
   resamples: z.number().int().min(100).max(100_000).default(2000),
   maxNewTokens: z.number().int().min(1).max(256).default(8),
   batchSize: z.number().int().min(1).max(64).default(16),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
 
@@ -752,7 +756,7 @@ export const probeInputRequestSchema = z.object({
   /** The feature whose activation on every token comes back; null: only the input's top features. */
   feature: z.number().int().min(0).nullable().default(null),
   top: z.number().int().min(1).max(100).default(20),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export const probeInputResultSchema = z.object({
   tap: z.string(),
@@ -793,7 +797,7 @@ export const steerInputRequestSchema = z.object({
   value: z.number().min(-1000).max(1000),
   where: z.enum(['all', 'image', 'text']).default('all'),
   maxNewTokens: z.number().int().min(1).max(64).default(16),
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: deviceSchema.default('auto'),
 });
 export const steerInputResultSchema = z.object({
   baseline: z.string(),
@@ -812,6 +816,78 @@ export const experimentPlanSchema = z.object({
   total: z.number().int(),
 });
 export type ExperimentPlan = z.infer<typeof experimentPlanSchema>;
+
+// ---- Auto-interpretation ----
+
+/** An OpenAI-compatible chat-completions server the user runs (llama.cpp, Ollama, vLLM): base URL up to /v1. */
+export const chatEndpointSchema = z
+  .object({
+    url: z.string().min(1).max(2000),
+    model: z.string().min(1).max(200),
+    /** The model reads images: explainers and scorers then get patch crops and heatmaps. */
+    multimodal: z.boolean().default(false),
+  })
+  .strict();
+export type ChatEndpointSpec = z.infer<typeof chatEndpointSchema>;
+
+export const explainRequestSchema = z
+  .object({
+    analysisId: z.number().int().positive(),
+    /** Features to explain; null: the `top` most often firing features of the analysis. */
+    features: z.array(z.number().int().min(0)).min(1).max(4096).nullable().default(null),
+    top: z.number().int().min(1).max(4096).default(20),
+    /** `ground-truth`: from the benchmark's scene annotations; `llm`: the chat endpoint in Settings. */
+    explainer: z.enum(['ground-truth', 'llm']).default('ground-truth'),
+    /** Who scores: the chat endpoint (detection and simulation prompts), or, for ground-truth explanations only, their own predicate. */
+    scorer: z.enum(['endpoint', 'predicate']).default('predicate'),
+    explainExamples: z.number().int().min(2).max(100).default(20),
+    scoreExamples: z.number().int().min(2).max(100).default(10),
+    seed: z.number().int().min(0).default(0),
+  })
+  .refine((r) => !(r.explainer === 'llm' && r.scorer === 'predicate'), {
+    message: 'an LLM explanation has no predicate: score it with the endpoint',
+  });
+export type ExplainRequest = z.infer<typeof explainRequestSchema>;
+
+export const detectionScoreSchema = z.object({
+  n: z.number().int(),
+  positives: z.number().int(),
+  tp: z.number().int(),
+  fp: z.number().int(),
+  tn: z.number().int(),
+  fn: z.number().int(),
+  accuracy: z.number(),
+  accuracyCi95: z.tuple([z.number(), z.number()]),
+  balancedAccuracy: z.number(),
+  precision: z.number().nullable(),
+  recall: z.number(),
+  f1: z.number().nullable(),
+});
+
+export const explanationSchema = z.object({
+  id: z.number().int(),
+  saeId: z.number().int(),
+  analysisId: z.number().int().nullable(),
+  jobId: z.number().int().nullable(),
+  feature: z.number().int(),
+  explanation: z.string(),
+  explainer: z.enum(['ground-truth', 'llm']),
+  /** Where it came from: prompt version, endpoint and model, seed, the rows shown and scored, the predicate. */
+  provenance: z.record(z.string(), z.unknown()),
+  confidence: z.number().nullable(),
+  scores: z
+    .object({
+      detection: detectionScoreSchema,
+      simulation: z.object({ r: z.number().nullable(), n: z.number().int(), reason: z.string().optional() }),
+      scorer: z.string(),
+    })
+    .nullable(),
+  status: z.enum(['suggested', 'accepted', 'edited', 'rejected']),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type Explanation = z.infer<typeof explanationSchema>;
 
 /** What a harvest reads and writes; its estimate needs exactly these. */
 const harvestRequest = z.object({
@@ -964,6 +1040,23 @@ export const contract = {
     mutates: true,
     summary: 'Generate the synthetic benchmark into the workspace and add it as a dataset (a job).',
   }),
+  'datasets.filter': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        /** SAE-V scores: cross-modal (Algorithm 1), cooccurrence, l0 (Appendix B); random: a seeded share of the same size. */
+        by: z.enum(['cross-modal', 'cooccurrence', 'l0', 'random']),
+        keep: z.number().gt(0).max(1).default(0.5),
+        /** A feature is active on a token when its activation exceeds this bound. */
+        bound: z.number().min(0).default(0),
+        seed: z.number().int().min(0).default(0),
+      })
+      .strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
+  }),
   'datasets.remove': channel({
     request: jobId,
     response: z.object({ removed: z.boolean() }),
@@ -979,7 +1072,7 @@ export const contract = {
         promptTemplate: z.string().includes('{question}', { message: 'the template must contain {question}' }).default('{question}'),
         batchSize: z.number().int().min(1).max(256).default(8),
         limit: z.number().int().positive().nullable().default(null),
-        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+        device: deviceSchema.default('auto'),
       })
       .strict(),
     response: z.object({ eval: evalRecordSchema, job: jobSchema }),
@@ -1028,7 +1121,7 @@ export const contract = {
       .extend({
         batchSize: z.number().int().min(1).max(256).default(8),
         shardRows: z.number().int().min(1).default(65536),
-        device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+        device: deviceSchema.default('auto'),
       })
       .strict(),
     response: z.object({
@@ -1266,6 +1359,51 @@ export const contract = {
     mutates: false,
     summary:
       "Run the model with the SAE on your own image and prompt: a feature's activation on every patch and token, and the input's top features.",
+  }),
+  'autointerp.endpoint': channel({
+    request: empty,
+    response: chatEndpointSchema.nullable(),
+    mutates: false,
+    summary: 'The chat endpoint (URL and model) auto-interpretation uses, or null when none is set.',
+  }),
+  'autointerp.setEndpoint': channel({
+    request: z.object({ endpoint: chatEndpointSchema.nullable() }).strict(),
+    response: chatEndpointSchema.nullable(),
+    mutates: true,
+    summary: 'Set (or clear) the OpenAI-compatible chat endpoint auto-interpretation uses.',
+  }),
+  'explanations.start': channel({
+    request: explainRequestSchema,
+    response: z.object({ job: jobSchema }),
+    mutates: true,
+    summary: 'Explain features of an analysis (ground truth or chat endpoint) and score the explanations (detection, simulation).',
+  }),
+  'explanations.list': channel({
+    request: z
+      .object({
+        saeId: z.number().int().positive(),
+        feature: z.number().int().min(0).nullable().default(null),
+        status: z.enum(['suggested', 'accepted', 'edited', 'rejected']).nullable().default(null),
+      })
+      .strict(),
+    response: z.array(explanationSchema),
+    mutates: false,
+    summary: "An SAE's explanation suggestions (newest first), optionally for one feature or one status.",
+  }),
+  'explanations.decide': channel({
+    request: z
+      .object({
+        id: z.number().int().positive(),
+        action: z.enum(['accept', 'edit', 'reject']),
+        annotator: z.string().min(1).max(200),
+        /** The edited text (action `edit` only). */
+        text: z.string().min(1).max(2000).optional(),
+      })
+      .strict()
+      .refine((r) => (r.action === 'edit') === (r.text !== undefined), { message: 'give text with edit, and only with edit' }),
+    response: z.object({ explanation: explanationSchema, label: featureLabelSchema.nullable() }),
+    mutates: true,
+    summary: "Accept a suggestion as the feature's label, accept it edited, or reject it (recorded with its provenance).",
   }),
   'inputs.steer': channel({
     request: steerInputRequestSchema.strict(),

@@ -13,6 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -42,8 +43,16 @@ export interface RunningServer {
 const MAX_BODY_BYTES = 1 << 20;
 const TOKEN_COOKIE = 'ocular_token';
 
+/**
+ * Whether binding `host` keeps the server on this machine: an IPv4 address in 127.0.0.0/8, the IPv6
+ * loopback, or the literal name `localhost`. Nothing else — '127.attacker.example' is a DNS name that
+ * can point anywhere.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (host === 'localhost') return true;
+  if (net.isIPv4(host)) return host.split('.')[0] === '127';
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return net.isIPv6(bare) && new URL(`http://[${bare}]/`).hostname === '[::1]'; // any spelling of ::1
 }
 
 export async function startHttpServer(options: ServeOptions): Promise<RunningServer> {

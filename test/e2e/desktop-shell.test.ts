@@ -87,10 +87,16 @@ describe.skipIf(!DESKTOP)('the desktop shell in Chromium', () => {
         const data = Array.from(ctx.getImageData(0, 0, 2, 2).data);
         const note = await fetch('/files/note.html');
         const db = await fetch('/files/workspace.sqlite');
-        return { data, noteType: note.headers.get('content-type'), db: db.status };
+        const headers = (name: string) => note.headers.get(name);
+        return {
+          data,
+          note: { type: headers('content-type'), disposition: headers('content-disposition'), sniff: headers('x-content-type-options') },
+          db: db.status,
+        };
       });
       expect(read.data).toEqual([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255]);
-      expect(read.noteType).toBe('text/plain; charset=utf-8');
+      // Anything but a raster image is an opaque download, never a page on the app's origin.
+      expect(read.note).toEqual({ type: 'application/octet-stream', disposition: 'attachment; filename="note.html"', sniff: 'nosniff' });
       expect(read.db).toBe(404);
     });
   });
@@ -100,7 +106,7 @@ describe.skipIf(!DESKTOP)('the desktop shell in Chromium', () => {
       await page.evaluate(() => ((window as unknown as { beforeCrash: boolean }).beforeCrash = true));
       await app.emitOnWebContents('render-process-gone', {}, { reason: 'crashed', exitCode: 139 });
       await expect.poll(() => page.evaluate(() => (window as unknown as { beforeCrash?: boolean }).beforeCrash ?? false)).toBe(false);
-      await page.getByRole('button', { name: 'Workspace', exact: true }).waitFor();
+      await page.getByRole('link', { name: 'Workspace', exact: true }).waitFor();
     });
   });
 

@@ -1,11 +1,12 @@
 /**
  * End to end in headless Chromium, over `ocular serve` and again in the desktop app (its main process
  * under Node, test/helpers/app.ts, where patch images come from ocular://app/files/): the demo workspace (`ocular demo`: benchmark,
- * evaluation, harvest, SAE, analysis) opened in the Features page; a feature's patch crops render
- * (pixels checked, not blank); keyboard review moves between features; a label is added, survives a
- * reload; a read-only server refuses the edit with a visible message. The Experiments page shows the
- * demo's ablation experiment (conditions with CIs and p-values, the union-vs-single view, per-item
- * drill-down) and the per-layer probe plot.
+ * evaluation, harvest, SAE, analysis) opened from the Features link; a feature's patch crops render
+ * (pixels checked, not blank); keyboard review moves between features; a label is added by keys (the
+ * annotator named once), survives a reload; a read-only server shows the features with every label
+ * control disabled and saying why, and its backend refuses the edit anyway. The Experiments page
+ * shows the demo's ablation experiment (conditions with CIs and p-values, the union-vs-single view,
+ * per-item drill-down) and the per-layer probe plot.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,10 +35,11 @@ afterAll(async () => {
 /** Open the Features page and move (with j) to the first feature whose examples include an image patch. */
 async function openFeatureWithPatches(page: Page, url: string): Promise<string> {
   await page.goto(url);
-  await page.getByRole('button', { name: 'Features' }).click();
+  await page.getByRole('link', { name: 'Features' }).click();
   await page.locator('[data-testid^="feature-row-"]').first().click();
   for (let i = 0; i < 40; i++) {
-    await page.getByTestId('feature-examples').waitFor();
+    // Shown once the examples of the feature's default tab (image or text) have loaded.
+    await page.getByTestId('examples-shown').waitFor();
     if ((await page.getByTestId('patch-crop').count()) > 0) return (await page.getByTestId('feature-title').textContent())!;
     const before = await page.getByTestId('feature-title').textContent();
     await page.locator('body').press('j');
@@ -75,7 +77,9 @@ describe(`feature browser ${OVER}`, () => {
       const title = await openFeatureWithPatches(page, serve.url);
       await expect.poll(() => canvasColours(page, 'patch-crop'), { timeout: 10_000 }).toBeGreaterThan(3);
       await expect.poll(() => canvasColours(page, 'patch-heatmap'), { timeout: 10_000 }).toBeGreaterThan(3);
-      expect(await page.getByTestId('feature-histogram').locator('canvas').count()).toBe(1);
+      // The density histogram is drawn when it scrolls into view.
+      await page.getByRole('region', { name: 'Activation density' }).scrollIntoViewIfNeeded();
+      await expect.poll(() => page.getByTestId('feature-histogram').locator('canvas').count(), { timeout: 10_000 }).toBe(1);
       expect(await page.getByTestId('ground-truth').first().textContent()).toMatch(/→/);
       expect(await page.getByTestId('feature-count').textContent()).toBe('512 features');
       // j moves to the next feature in list order, k back again.
@@ -84,8 +88,11 @@ describe(`feature browser ${OVER}`, () => {
       await page.locator('body').press('k');
       await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(title);
       await page.getByTestId('feature-examples').waitFor();
-      // A number key sets the status and puts the cursor in the label field.
+      // A number key sets the status; the first edit in this browser asks the annotator's name, then
+      // the cursor is in the label field.
       await page.locator('body').press('3');
+      await page.getByTestId('annotator-name').fill('ada');
+      await page.keyboard.press('Enter');
       await expect
         .poll(() =>
           page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.closest('[data-testid="label-editor"]') !== null),
@@ -93,18 +100,22 @@ describe(`feature browser ${OVER}`, () => {
         .toBe(true);
       await page.keyboard.type('green diamond patches');
       await page.keyboard.press('Enter');
-      await page.getByTestId('label-saved').waitFor();
-      await page.reload();
-      await page.getByRole('button', { name: 'Features' }).click();
+      // Saved: the feature's heading shows the stored label, and Enter handed focus back to the list.
+      await expect.poll(() => page.getByTestId('feature-label').textContent(), { timeout: 10_000 }).toBe('“green diamond patches”');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('feature-list');
       const feature = title.replace('Feature ', '');
-      await page.getByLabel('Search labels, tags or #id').fill(`#${feature}`);
-      await page.getByTestId(`feature-row-${feature}`).click();
+      await page.reload();
+      // The URL kept the feature; the label and status came back from the workspace.
+      await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(title);
       await expect.poll(() => page.getByLabel('Label', { exact: true }).inputValue(), { timeout: 10_000 }).toBe('green diamond patches');
+      await expect.poll(() => page.getByTestId('feature-status').textContent()).toBe('needs-review');
+      await page.getByTestId('feature-search').fill(`#${feature}`);
       await expect
         .poll(async () => (await page.getByTestId(`feature-row-${feature}`).textContent()) ?? '', { timeout: 10_000 })
         .toContain('needs-review');
-      await page.getByLabel('Search labels, tags or #id').fill('diamond');
+      await page.getByTestId('feature-search').fill('diamond');
       await expect.poll(() => page.getByTestId('feature-count').textContent()).toBe('1 features');
+      await expect.poll(() => page.getByTestId(`feature-row-${feature}`).textContent()).toContain('green diamond patches');
     } finally {
       await page.close();
       await serve.stop();
@@ -112,16 +123,39 @@ describe(`feature browser ${OVER}`, () => {
   });
 
   // `ocular serve --read-only`: the desktop app has no read-only mode.
-  it.skipIf(DESKTOP)('a read-only server shows the features and refuses a label edit with a visible message', async () => {
+  it.skipIf(DESKTOP)('a read-only server shows the features and refuses a label edit with a visible reason', async () => {
     const serve = await startApp(['--workspace', ws, '--port', '0', '--read-only']);
     const page = await browser.newPage();
     try {
-      await openFeatureWithPatches(page, serve.url);
-      await page.getByLabel('Label', { exact: true }).fill('should not be saved');
-      await page.getByRole('button', { name: 'Save label' }).click();
-      const alert = page.getByTestId('error-alert');
-      await alert.waitFor();
-      expect(await alert.textContent()).toContain("read-only: 'labels.set' would change it and was refused");
+      const title = await openFeatureWithPatches(page, serve.url);
+      await expect.poll(() => canvasColours(page, 'patch-crop'), { timeout: 10_000 }).toBeGreaterThan(3);
+      // The label controls are disabled, and say why.
+      expect(await page.getByLabel('Label', { exact: true }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Save label' }).isDisabled()).toBe(true);
+      await page.getByTestId('read-only-control').first().hover();
+      await expect
+        .poll(() => page.getByRole('tooltip').textContent())
+        .toContain('Read-only: this server shows the workspace but does not accept changes');
+      // A status key changes nothing.
+      const status = await page.getByTestId('feature-status').textContent();
+      await page.getByTestId('feature-list').focus();
+      await page.keyboard.press('3');
+      expect(await page.getByTestId('annotator-name').count()).toBe(0);
+      expect(await page.getByTestId('feature-status').textContent()).toBe(status);
+      // The backend refuses the edit anyway, whoever sends it.
+      const refused = await fetch(`${serve.url}api/invoke/labels.set`, {
+        method: 'POST',
+        body: JSON.stringify({
+          saeId: 1,
+          feature: Number(title.replace('Feature ', '')),
+          label: 'should not be saved',
+          tags: [],
+          confidence: null,
+          status: 'labelled',
+          annotator: 'ada',
+        }),
+      }).then((r) => r.json());
+      expect(refused.error.message).toContain("read-only: 'labels.set' would change it and was refused");
     } finally {
       await page.close();
       await serve.stop();
@@ -133,7 +167,7 @@ describe(`feature browser ${OVER}`, () => {
     const page = await browser.newPage();
     try {
       await page.goto(serve.url);
-      await page.getByRole('button', { name: 'Experiments' }).click();
+      await page.getByRole('link', { name: 'Experiments' }).click();
       await page.getByTestId('experiment-results').waitFor();
       for (const kind of ['baseline', 'intervention', 'union', 'random-set', 'random-direction'])
         expect(await page.getByTestId(`condition-${kind}`).count()).toBeGreaterThan(0);

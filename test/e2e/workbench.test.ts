@@ -385,9 +385,14 @@ describe('5. search by content', () => {
         await expect.poll(() => count.textContent(), { timeout: 10_000 }).toMatch(/^[1-9]\d* features match/);
         await expect.poll(() => page.getByTestId('feature-list').locator('[role="option"]').first().textContent()).toContain(words);
       }
-      // The strongest colour match really sits on red objects: its examples say so.
+      // The strongest colour match really sits on red objects: its examples say so. Its row is clicked
+      // once the matches have arrived (until then the list holds placeholder rows that select nothing).
       await page.getByTestId('feature-search').fill('color:red');
-      await page.getByTestId('feature-list').locator('[role="option"]').first().click();
+      const strongest = page.getByTestId('feature-list').locator('[role="option"]').first();
+      await expect.poll(() => strongest.textContent(), { timeout: 10_000 }).toContain('lie on red objects');
+      const feature = (await strongest.getAttribute('data-testid'))!.replace('feature-row-', '');
+      await strongest.click();
+      await expect.poll(() => title(page)).toBe(`Feature ${feature}`);
       await page.getByRole('tab', { name: 'Image', exact: true }).click();
       await expect
         .poll(() => page.getByTestId('ground-truth').allTextContents(), { timeout: 10_000 })

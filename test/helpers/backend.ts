@@ -47,16 +47,12 @@ export async function backendWithWorkspace(): Promise<Backend> {
 export async function backendWithBenchmark(seed: number, perCell: number) {
   const b = await backendWithWorkspace();
   const ws = b.pinnedWorkspace!;
-  const call = async <T>(channel: string, payload: unknown): Promise<T> => {
-    const r = await b.invoke(channel, payload);
-    if (!r.ok) throw new Error(r.error.message);
-    return r.result as T;
-  };
+  const call = b.call.bind(b);
   const until = (id: number, predicate: (j: Job) => boolean) => untilJob(b, id, predicate);
-  const synth = await call<Job>('datasets.synth', { seed, perCell });
+  const synth = await call('datasets.synth', { seed, perCell });
   const generated = await until(synth.id, isDone);
   if (generated.state !== 'succeeded') throw new Error(`benchmark generation ${generated.state}: ${generated.error}`);
-  const [dataset] = await call<Array<{ id: number; items: number; source: string }>>('datasets.list', {});
-  const model = await call<{ id: number }>('models.add', { path: TINY_LLAVA });
+  const [dataset] = await call('datasets.list', {});
+  const model = await call('models.add', { path: TINY_LLAVA });
   return { b, ws, call, until, done: isDone, dataset: dataset!, datasetId: dataset!.id, modelId: model.id };
 }

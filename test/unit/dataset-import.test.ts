@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { synthesizeBenchmark } from '../../src-main/core/benchmark/synth';
 import { readDatasetFolder } from '../../src-main/core/datasets/dataset-folder';
+import { MAX_IMAGE_PIXELS } from '../../src-main/core/datasets/image-check';
 import { DatasetStore } from '../../src-main/core/datasets/dataset-store';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { tmpDir } from '../helpers/tmp';
@@ -110,5 +112,57 @@ describe('dataset import', () => {
     expect(() => datasets.insert(parsed, 'dup')).toThrow(/UNIQUE/);
     expect(count(ws, 'datasets')).toBe(0);
     expect(count(ws, 'dataset_items')).toBe(0);
+  });
+});
+
+describe('dataset images are decoded in full before anything is stored', () => {
+  /** A PNG whose header claims width x height over one small IDAT: a decompression-bomb shape. */
+  function pngClaiming(width: number, height: number): Buffer {
+    const chunk = (type: string, data: Buffer) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(data.length, 0);
+      head.write(type, 4, 'latin1');
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(zlib.crc32(Buffer.concat([head.subarray(4), data])) >>> 0);
+      return Buffer.concat([head, data, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+    const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    return Buffer.concat([
+      signature,
+      chunk('IHDR', ihdr),
+      chunk('IDAT', zlib.deflateSync(Buffer.alloc(1000))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+  }
+
+  it('refuses truncated PNG and JPEG files and an image over the pixel limit, naming the limit', async () => {
+    const dir = tmpDir();
+    const noise = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 251));
+    const png = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
+    const jpg = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    fs.writeFileSync(path.join(dir, 'ok.png'), png);
+    fs.writeFileSync(path.join(dir, 'cut.png'), png.subarray(0, Math.floor(png.length * 0.6)));
+    fs.writeFileSync(path.join(dir, 'cut.jpg'), jpg.subarray(0, Math.floor(jpg.length * 0.6)));
+    fs.writeFileSync(path.join(dir, 'huge.png'), pngClaiming(20000, 20000));
+    const images = ['ok.png', 'cut.png', 'cut.jpg', 'huge.png'];
+    fs.writeFileSync(path.join(dir, 'items.jsonl'), images.map((image) => JSON.stringify({ image, question: 'q?', answer: 1 })).join('\n'));
+    const { ws } = store();
+    const err = await readDatasetFolder(dir).catch((e: Error) => e);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/\(3 problems\)/);
+    expect(msg).toMatch(/line 2: image 'cut.png' does not decode .*truncated or corrupt/);
+    expect(msg).toMatch(/line 3: image 'cut.jpg' does not decode .*truncated or corrupt/);
+    expect(msg).toContain(
+      `line 4: image 'huge.png' is 20000x20000 (400.0 megapixels), over the limit of ${(MAX_IMAGE_PIXELS / 1e6).toFixed(1)} megapixels`,
+    );
+    expect(count(ws, 'datasets')).toBe(0);
   });
 });

@@ -120,7 +120,8 @@ describe('the desktop main process', () => {
     expect(image.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await image.arrayBuffer())).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     const html = await e.standin.fetch('ocular://app/files/note.html');
-    expect(html.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(html.headers.get('content-type')).toBe('application/octet-stream');
+    expect(html.headers.get('content-disposition')).toMatch(/^attachment/);
     expect(html.headers.get('content-security-policy')).toMatch(/sandbox/);
     expect(html.headers.get('x-content-type-options')).toBe('nosniff');
     for (const url of [

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contract, type Job } from '../../src-main/contract/contract';
+import { contract } from '../../src-main/contract/contract';
 import { backendWithBenchmark, TINY_LLAVA as LLAVA } from '../helpers/backend';
 import { tmpDir } from '../helpers/tmp';
 
@@ -17,7 +17,7 @@ async function setup() {
 describe('evaluation harness', () => {
   it('grades a model on the benchmark and reports accuracy with bootstrap CIs, predictions and exports', async () => {
     const { call, until, done, datasetId, modelId } = await setup();
-    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', { modelId, datasetId, maxNewTokens: 3, device: 'cpu' });
+    const started = await call('evals.start', { modelId, datasetId, maxNewTokens: 3, device: 'cpu' });
     expect((await until(started.job.id, done)).state).toBe('succeeded');
     const summary = contract['evals.get'].response.parse(await call('evals.get', { id: started.eval.id }));
     expect(summary.overall.n).toBe(42);
@@ -32,19 +32,19 @@ describe('evaluation harness', () => {
       expect(a.ci95[1]).toBeGreaterThanOrEqual(a.accuracy);
     }
     expect(summary.hitLimitShare).toBeGreaterThan(0); // a random-weight model rambles until the limit
-    const preds = await call<Array<{ raw: string; item: { question: string } }>>('evals.predictions', { id: started.eval.id, limit: 5 });
+    const preds = await call('evals.predictions', { id: started.eval.id, limit: 5 });
     expect(preds).toHaveLength(5);
     expect(typeof preds[0]!.raw).toBe('string');
-    const csv = await call<{ filename: string; content: string }>('evals.export', { id: started.eval.id, format: 'csv' });
+    const csv = await call('evals.export', { id: started.eval.id, format: 'csv' });
     expect(csv.content.trim().split('\n')).toHaveLength(43);
     expect(csv.content.split('\n')[0]).toMatch(/^item,task,difficulty,image,question,answer_type,answer,extracted,method,correct/);
-    const json = JSON.parse((await call<{ content: string }>('evals.export', { id: started.eval.id, format: 'json' })).content);
+    const json = JSON.parse((await call('evals.export', { id: started.eval.id, format: 'json' })).content);
     expect(json.predictions).toHaveLength(42);
   });
 
   it('resumes a cancelled evaluation without grading any item twice', async () => {
     const { call, until, done, datasetId, modelId } = await setup();
-    const started = await call<{ eval: { id: number }; job: Job }>('evals.start', {
+    const started = await call('evals.start', {
       modelId,
       datasetId,
       maxNewTokens: 40,
@@ -54,14 +54,14 @@ describe('evaluation harness', () => {
     await until(started.job.id, (j) => j.progress > 0.1);
     await call('jobs.cancel', { id: started.job.id });
     expect((await until(started.job.id, done)).state).toBe('cancelled');
-    const partial = (await call<{ eval: { predictions: number } }>('evals.get', { id: started.eval.id })).eval.predictions;
+    const partial = (await call('evals.get', { id: started.eval.id })).eval.predictions;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(42);
     await call('jobs.resume', { id: started.job.id });
     const finished = await until(started.job.id, done);
     expect(finished.state).toBe('succeeded');
     expect(finished.attempts).toBe(2);
-    const summary = await call<{ overall: { n: number } }>('evals.get', { id: started.eval.id });
+    const summary = await call('evals.get', { id: started.eval.id });
     expect(summary.overall.n).toBe(42);
   });
 

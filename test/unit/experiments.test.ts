@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExperimentRecord, Job, ProbeRecord } from '../../src-main/contract/contract';
+import type { Channel, ExperimentRecord, ProbeRecord, RequestOf } from '../../src-main/contract/contract';
 import { Backend } from '../../src-main/core/backend/backend';
 import { bootstrapMeanCi, klFromLogits, pairedPermutationP } from '../../src-main/core/experiments/stats';
 import { untilJob } from '../helpers/backend';
@@ -35,11 +35,7 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
     await b.close();
   }
 }
-const call = async <T>(b: Backend, channel: string, payload: unknown): Promise<T> => {
-  const r = await b.invoke(channel, payload);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.result as T;
-};
+const call = <C extends Channel>(b: Backend, channel: C, request: RequestOf<C>) => b.call(channel, request);
 
 describe('experiment statistics', () => {
   it('paired permutation p, bootstrap CIs and KL behave as they should', () => {
@@ -59,7 +55,7 @@ describe('experiment statistics', () => {
 describe('the demo experiment', () => {
   it('runs every condition with its controls; random directions match the intervention shift; the union holds both sets', async () => {
     await withBackend(async (b) => {
-      const [e] = await call<ExperimentRecord[]>(b, 'experiments.list', {});
+      const [e] = await call(b, 'experiments.list', {});
       const r = e!.results!;
       expect(r.resamples).toBe(2000);
       expect(r.version).toMatch(/\d/);
@@ -97,7 +93,7 @@ describe('the demo experiment', () => {
 
   it('zero-ablating the features most selective for colour questions drops colour accuracy (p < 0.01) while a norm-matched random direction does not; shape features hurt shape more than colour', async () => {
     await withBackend(async (b) => {
-      const [e] = await call<ExperimentRecord[]>(b, 'experiments.list', {});
+      const [e] = await call(b, 'experiments.list', {});
       const r = e!.results!;
       const group = (id: string, task: string) => r.conditions.find((c) => c.id === id)!.byTask.find((g) => g.key === task)!;
       const drop = (id: string, task: string) => group('baseline', task).accuracy - group(id, task).accuracy;
@@ -126,7 +122,7 @@ describe('the demo experiment', () => {
       const kl = (task: string) => shape.byTask.find((g) => g.key === task)!.klFirstToken;
       expect(kl('shape')).toBeGreaterThan(kl('color'));
       // Per-item outputs are kept for drill-down, baseline beside each condition.
-      const outputs = await call<Array<{ condition: string; raw: string }>>(b, 'experiments.outputs', {
+      const outputs = await call(b, 'experiments.outputs', {
         id: e!.id,
         condition: shape.id,
         limit: 1000,
@@ -137,16 +133,16 @@ describe('the demo experiment', () => {
 
   it('exports CSV, JSON and a self-contained HTML report', async () => {
     await withBackend(async (b) => {
-      const [e] = await call<ExperimentRecord[]>(b, 'experiments.list', {});
-      const csv = await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'csv' });
+      const [e] = await call(b, 'experiments.list', {});
+      const csv = await call(b, 'experiments.export', { id: e!.id, format: 'csv' });
       expect(csv.content.split('\n')[0]).toMatch(/^condition,kind,set,value/);
       expect(csv.content).toContain('random direction for shape-question features');
-      const json = JSON.parse((await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'json' })).content) as {
+      const json = JSON.parse((await call(b, 'experiments.export', { id: e!.id, format: 'json' })).content) as {
         experiment: ExperimentRecord;
         outputs: unknown[];
       };
       expect(json.outputs.length).toBe(e!.results!.items * e!.results!.conditions.length);
-      const html = (await call<{ content: string }>(b, 'experiments.export', { id: e!.id, format: 'html' })).content;
+      const html = (await call(b, 'experiments.export', { id: e!.id, format: 'html' })).content;
       expect(html).toContain('<svg');
       expect(html).not.toMatch(/<script|(src|href)=["']?https?:/);
     });
@@ -154,21 +150,21 @@ describe('the demo experiment', () => {
 
   it('an interrupted experiment resumes and finishes', async () => {
     await withBackend(async (b) => {
-      const [e] = await call<ExperimentRecord[]>(b, 'experiments.list', {});
+      const [e] = await call(b, 'experiments.list', {});
       const spec = {
         ...e!.spec,
         name: 'resumed',
         featureSets: [e!.spec.featureSets[1]!],
         controls: { randomSets: 2, randomDirections: true, union: false },
       };
-      const started = await call<{ experiment: ExperimentRecord; job: Job }>(b, 'experiments.start', spec);
+      const started = await call(b, 'experiments.start', spec);
       await untilJob(b, started.job.id, (j) => j.progress >= 0.4);
       await b.invoke('jobs.cancel', { id: started.job.id });
       expect((await untilJob(b, started.job.id, (j) => !['queued', 'running'].includes(j.state))).state).toBe('cancelled');
       await b.invoke('jobs.resume', { id: started.job.id });
       const done = await untilJob(b, started.job.id, (j) => !['queued', 'running'].includes(j.state));
       expect(done.state).toBe('succeeded');
-      const rec = (await call<ExperimentRecord[]>(b, 'experiments.list', {})).find((x) => x.id === started.experiment.id)!;
+      const rec = (await call(b, 'experiments.list', {})).find((x) => x.id === started.experiment.id)!;
       expect(rec.results!.conditions.map((c) => c.kind)).toEqual([
         'baseline',
         'intervention',
@@ -183,7 +179,7 @@ describe('the demo experiment', () => {
 describe('linear probes', () => {
   it('beat shuffled labels at every layer for the colour (the demo) and the shape of the object under a patch', async () => {
     await withBackend(async (b) => {
-      const [colour] = await call<ProbeRecord[]>(b, 'probes.list', {});
+      const [colour] = await call(b, 'probes.list', {});
       expect(colour!.results!.layers.map((l) => l.tap)).toEqual([
         'blocks.0.hook_resid_post',
         'blocks.1.hook_resid_post',

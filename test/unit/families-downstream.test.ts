@@ -7,7 +7,6 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ExperimentRecord, FeatureDetail, HarvestRecord, Job } from '../../src-main/contract/contract';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { Workspace } from '../../src-main/core/store/workspace';
@@ -30,8 +29,8 @@ for (const { fixture, vision } of FAMILIES) {
   describe(`${fixture} downstream`, () => {
     it('harvest -> train -> analyze -> evaluate -> experiment', async () => {
       const { b, ws, call, until, done, datasetId } = await backendWithBenchmark(5, 1);
-      const { id: modelId } = await call<{ id: number }>('models.add', { path: model });
-      const started = await call<{ harvest: HarvestRecord; job: Job }>('harvests.start', {
+      const { id: modelId } = await call('models.add', { path: model });
+      const started = await call('harvests.start', {
         modelId,
         datasetId,
         taps,
@@ -45,7 +44,7 @@ for (const { fixture, vision } of FAMILIES) {
       });
       const harvested = await until(started.job.id, done);
       expect(harvested.error).toBeNull();
-      const h = (await call<HarvestRecord[]>('harvests.list', {})).find((x) => x.id === started.harvest.id)!;
+      const h = (await call('harvests.list', {})).find((x) => x.id === started.harvest.id)!;
 
       const workspace = Workspace.open(ws, { readOnly: true });
       try {
@@ -79,7 +78,7 @@ for (const { fixture, vision } of FAMILIES) {
         workspace.close();
       }
 
-      const train = await call<Job>('saes.train', {
+      const train = await call('saes.train', {
         harvestId: h.id,
         tap: 'blocks.1.hook_resid_post',
         expansion: 2,
@@ -94,28 +93,28 @@ for (const { fixture, vision } of FAMILIES) {
       expect(trained.error).toBeNull();
       const saeId = (trained.result as { saeId: number }).saeId;
 
-      const analysis = await call<{ analysis: { id: number }; job: Job }>('analyses.start', {
+      const analysis = await call('analyses.start', {
         saeId,
         harvestId: h.id,
         topN: 5,
         device: 'cpu',
       });
       expect((await until(analysis.job.id, done)).error).toBeNull();
-      const features = await call<{ features: Array<{ feature: number; density: number }> }>('features.list', {
+      const features = await call('features.list', {
         analysisId: analysis.analysis.id,
         sort: 'density',
         order: 'desc',
         limit: 5,
       });
       const top = features.features[0]!;
-      const detail = await call<FeatureDetail>('features.get', { analysisId: analysis.analysis.id, feature: top.feature });
+      const detail = await call('features.get', { analysisId: analysis.analysis.id, feature: top.feature });
       const withImage = detail.examples.find((e) => e.heatmap !== null);
       expect(withImage).toBeDefined();
       // The heatmap's cells carry boxes in original-image pixels; its grid is one tile of one image.
       expect(withImage!.heatmap!.cells!.length).toBeGreaterThan(0);
       expect(withImage!.heatmap!.values).toHaveLength(withImage!.heatmap!.rows * withImage!.heatmap!.cols);
 
-      const evaluation = await call<Job>('saes.evaluate', {
+      const evaluation = await call('saes.evaluate', {
         saeId,
         modelId,
         datasetId,
@@ -127,7 +126,7 @@ for (const { fixture, vision } of FAMILIES) {
       const evaluated = await until(evaluation.id, done);
       expect(evaluated.error).toBeNull();
 
-      const experiment = await call<{ experiment: ExperimentRecord; job: Job }>('experiments.start', {
+      const experiment = await call('experiments.start', {
         name: `${fixture} ablation`,
         modelId,
         saeId,
@@ -144,7 +143,7 @@ for (const { fixture, vision } of FAMILIES) {
       });
       const ran = await until(experiment.job.id, done);
       expect(ran.error).toBeNull();
-      const record = (await call<ExperimentRecord[]>('experiments.list', {})).find((x) => x.id === experiment.experiment.id)!;
+      const record = (await call('experiments.list', {})).find((x) => x.id === experiment.experiment.id)!;
       expect(record.results!.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-direction']);
 
       if (vision) {
@@ -152,7 +151,7 @@ for (const { fixture, vision } of FAMILIES) {
         // sizes in one batch), clamped where the features fire; the decoder reads the edited features.
         const vtrain = await until(
           (
-            await call<Job>('saes.train', {
+            await call('saes.train', {
               harvestId: h.id,
               tap: 'vision.blocks.1.hook_resid_post',
               expansion: 2,
@@ -168,20 +167,20 @@ for (const { fixture, vision } of FAMILIES) {
         );
         expect(vtrain.error).toBeNull();
         const vSae = (vtrain.result as { saeId: number }).saeId;
-        const va = await call<{ analysis: { id: number }; job: Job }>('analyses.start', {
+        const va = await call('analyses.start', {
           saeId: vSae,
           harvestId: h.id,
           topN: 5,
           device: 'cpu',
         });
         expect((await until(va.job.id, done)).error).toBeNull();
-        const vTop = await call<{ features: Array<{ feature: number }> }>('features.list', {
+        const vTop = await call('features.list', {
           analysisId: va.analysis.id,
           sort: 'density',
           order: 'desc',
           limit: 2,
         });
-        const vx = await call<{ experiment: ExperimentRecord; job: Job }>('experiments.start', {
+        const vx = await call('experiments.start', {
           name: `${fixture} vision clamp`,
           modelId,
           saeId: vSae,
@@ -199,7 +198,7 @@ for (const { fixture, vision } of FAMILIES) {
           device: 'cpu',
         });
         expect((await until(vx.job.id, done)).error).toBeNull();
-        const vr = (await call<ExperimentRecord[]>('experiments.list', {})).find((x) => x.id === vx.experiment.id)!.results!;
+        const vr = (await call('experiments.list', {})).find((x) => x.id === vx.experiment.id)!.results!;
         const [base, clamp, , direction] = vr.conditions;
         expect(vr.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-direction']);
         expect(base!.shiftNorm).toBe(0);

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { HarvestRecord, Job } from '../../src-main/contract/contract';
+import type { HarvestRecord } from '../../src-main/contract/contract';
 import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { Workspace } from '../../src-main/core/store/workspace';
@@ -19,7 +19,7 @@ const setup = () => backendWithBenchmark(4, 1);
 describe('harvest', () => {
   it('captures decoder and vision taps for image, text and generated tokens, equal to a direct run', async () => {
     const { ws, call, until, done, datasetId, modelId } = await setup();
-    const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number } }>('harvests.start', {
+    const started = await call('harvests.start', {
       modelId,
       datasetId,
       taps: TAPS,
@@ -34,7 +34,7 @@ describe('harvest', () => {
     expect(started.estimate.bytes).toBeGreaterThan(0);
     const job = await until(started.job.id, done);
     expect(job.error).toBeNull();
-    const [h] = await call<HarvestRecord[]>('harvests.list', {});
+    const [h] = await call('harvests.list', {});
     expect(h!.items).toBe(6);
     // 6 items x 16 vision patches + CLS = 102 vision rows
     expect(h!.rows.vision).toBe(6 * 17);
@@ -77,16 +77,25 @@ describe('harvest', () => {
   it('stores fp16 shards close to fp32, and resumes a cancelled harvest to the same rows', async () => {
     const { ws, call, until, done, datasetId, modelId } = await setup();
     // One item per batch, so a cancel sent after the first items lands with many batches still to go.
-    const base = { modelId, datasetId, taps: TAPS, tokenKinds: ['image', 'text'], limit: 21, batchSize: 1, shardRows: 10, device: 'cpu' };
-    const full = await call<{ harvest: HarvestRecord; job: Job }>('harvests.start', { ...base, dtype: 'fp32' });
+    const base = {
+      modelId,
+      datasetId,
+      taps: TAPS,
+      tokenKinds: ['image' as const, 'text' as const],
+      limit: 21,
+      batchSize: 1,
+      shardRows: 10,
+      device: 'cpu' as const,
+    };
+    const full = await call('harvests.start', { ...base, dtype: 'fp32' });
     await until(full.job.id, done);
-    const half = await call<{ harvest: HarvestRecord; job: Job }>('harvests.start', { ...base, dtype: 'fp16' });
+    const half = await call('harvests.start', { ...base, dtype: 'fp16' });
     await until(half.job.id, (j) => j.progress >= 0.1);
     await call('jobs.cancel', { id: half.job.id });
     expect((await until(half.job.id, done)).state).toBe('cancelled');
     await call('jobs.resume', { id: half.job.id });
     expect((await until(half.job.id, done)).state).toBe('succeeded');
-    const list = await call<HarvestRecord[]>('harvests.list', {});
+    const list = await call('harvests.list', {});
     const [a, b] = [list.find((h) => h.id === full.harvest.id)!, list.find((h) => h.id === half.harvest.id)!];
     expect(b.items).toBe(21);
     expect(b.rows).toEqual(a.rows);

@@ -140,10 +140,11 @@ describe('HTTP + WebSocket transport', () => {
     const ok = await fetch(`${base}/files/blobs/patch.png`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/png');
-    // A dataset's HTML is text here, never a page that runs on this origin.
+    // A dataset's HTML is a download here, never a page that runs on this origin.
     fs.writeFileSync(path.join(dir, 'blobs', 'note.html'), '<script>fetch("/api/invoke/labels.set")</script>');
     const html = await fetch(`${base}/files/blobs/note.html`);
-    expect(html.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(html.headers.get('content-type')).toBe('application/octet-stream');
+    expect(html.headers.get('content-disposition')).toMatch(/^attachment/);
     expect(html.headers.get('content-security-policy')).toMatch(/sandbox/);
     for (const evil of [
       '/files/../secret.txt',

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AnalysisRecord, DatasetRecord, HarvestRecord, Job, SaeRecord } from '../../contract/contract.js';
+import type { Device } from '../../contract/contract.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 export const analyzeCommand: CommandSpec = {
@@ -32,38 +32,36 @@ export const analyzeCommand: CommandSpec = {
     const ws = path.resolve(requireString(values, 'workspace'));
     const json = Boolean(values.json);
     const backend = nodeBackend({ pinnedWorkspace: ws });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     try {
       await call('workspace.open', {});
       const saeId = Number(requireString(values, 'sae'));
-      const sae = (await call<SaeRecord[]>('saes.list', {})).find((s) => s.id === saeId);
+      const sae = (await call('saes.list', {})).find((s) => s.id === saeId);
       if (!sae) throw new UsageError(`No SAE ${saeId} in ${ws}.`);
       let harvestId = values.harvest === undefined ? null : Number(values.harvest);
       if (harvestId === null) {
         if (typeof values.dataset !== 'string') throw new UsageError('Give --harvest ID or --dataset DIR.');
         const dir = fs.realpathSync(path.resolve(values.dataset));
-        const datasets = (await call<DatasetRecord[]>('datasets.list', {}))
+        const datasets = (await call('datasets.list', {}))
           .filter((d) => fs.existsSync(d.path) && fs.realpathSync(d.path) === dir)
           .map((d) => d.id);
-        const h = (await call<HarvestRecord[]>('harvests.list', {})).find(
-          (x) => datasets.includes(x.datasetId) && sae.hookName && x.stats[sae.hookName],
-        );
+        const h = (await call('harvests.list', {})).find((x) => datasets.includes(x.datasetId) && sae.hookName && x.stats[sae.hookName]);
         if (!h)
           throw new UsageError(`No harvest of ${dir} holds ${sae.hookName}; run \`ocular harvest --tap ${sae.hookName}\` over it first.`);
         harvestId = h.id;
       }
-      const started = await call<{ analysis: AnalysisRecord; job: Job }>('analyses.start', {
+      const started = await call('analyses.start', {
         saeId,
         harvestId,
         ...(values.top === undefined ? {} : { topN: Number(values.top) }),
-        device: values.device ?? 'auto',
+        device: (values.device ?? 'auto') as Device,
       });
       const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`analysis ${job.state}: ${job.error ?? ''}`);
         return 1;
       }
-      const record = (await call<AnalysisRecord[]>('analyses.list', {})).find((a) => a.id === started.analysis.id)!;
+      const record = (await call('analyses.list', {})).find((a) => a.id === started.analysis.id)!;
       if (json) console.log(JSON.stringify(record, null, 2));
       else {
         const s = record.summary!;

@@ -1,20 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type {
-  AnalysisRecord,
-  EvalSummary,
-  ExperimentRecord,
-  FeatureDetail,
-  FeatureRow,
-  Job,
-  ProbeRecord,
-} from '../../contract/contract.js';
+import type { FeatureDetail, Job } from '../../contract/contract.js';
 import { formatExperiment } from './experiment.js';
 import { pureFeatures } from '../../core/analysis/purity.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { caller } from '../backend-calls.js';
 import { formatSummary } from './eval.js';
 import { nodeBackend } from '../node-backend.js';
+import { jobResult } from '../../contract/job-results.js';
 
 /** The demo's jobs in order; the last one ends the pipeline. */
 const STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze', 'probe', 'experiment'] as const;
@@ -49,7 +41,7 @@ export const demoCommand: CommandSpec = {
     const json = Boolean(values.json);
     const started = Date.now();
     const backend = nodeBackend({ pinnedWorkspace: dir });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     const log = (line: string) => {
       if (!json) console.error(line);
     };
@@ -83,22 +75,16 @@ export const demoCommand: CommandSpec = {
         console.error(`${last.kind} ${last.state}: ${last.error ?? ''}`);
         return 1;
       }
-      const evaluation = await call<EvalSummary>('evals.get', { id: (done.get('evaluate')!.result as { evalId: number }).evalId });
-      const train = done.get('sae-train')!.result as { saeId: number; final: { fvu: number; l0: number; deadFraction: number } };
-      const analysis = (await call<AnalysisRecord[]>('analyses.list', {})).find(
-        (a) => a.id === (done.get('analyze')!.result as { analysisId: number }).analysisId,
-      )!;
-      const probe = (await call<ProbeRecord[]>('probes.list', {})).find(
-        (p) => p.id === (done.get('probe')!.result as { probeId: number }).probeId,
-      )!;
-      const experiment = (await call<ExperimentRecord[]>('experiments.list', {})).find(
-        (x) => x.id === (last.result as { experimentId: number }).experimentId,
-      )!;
-      const rows = (
-        await call<{ features: FeatureRow[] }>('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })
-      ).features.filter((f) => f.density > 0);
+      const evaluation = await call('evals.get', { id: jobResult(done.get('evaluate')!, 'evaluate').evalId });
+      const train = jobResult(done.get('sae-train')!, 'sae-train');
+      const analysis = (await call('analyses.list', {})).find((a) => a.id === jobResult(done.get('analyze')!, 'analyze').analysisId)!;
+      const probe = (await call('probes.list', {})).find((p) => p.id === jobResult(done.get('probe')!, 'probe').probeId)!;
+      const experiment = (await call('experiments.list', {})).find((x) => x.id === jobResult(last, 'experiment').experimentId)!;
+      const rows = (await call('features.list', { analysisId: analysis.id, limit: 1000, sort: 'density', order: 'desc' })).features.filter(
+        (f) => f.density > 0,
+      );
       const details: FeatureDetail[] = [];
-      for (const f of rows) details.push(await call<FeatureDetail>('features.get', { analysisId: analysis.id, feature: f.feature }));
+      for (const f of rows) details.push(await call('features.get', { analysisId: analysis.id, feature: f.feature }));
       const pure = pureFeatures(details, { minExamples: 20, threshold: 0.8 });
       const summary = {
         seconds: (Date.now() - started) / 1000,
@@ -113,7 +99,7 @@ export const demoCommand: CommandSpec = {
       else {
         console.log(formatSummary(evaluation));
         console.log(
-          `\nSAE ${train.saeId} on ${(done.get('sae-train')!.params as { tap: string }).tap}: FVU ${train.final.fvu.toFixed(3)}, L0 ${train.final.l0.toFixed(1)}, dead ${(train.final.deadFraction * 100).toFixed(1)}%`,
+          `\nSAE ${train.saeId} on ${(done.get('sae-train')!.params as { tap: string }).tap}: FVU ${train.final!.fvu.toFixed(3)}, L0 ${train.final!.l0.toFixed(1)}, dead ${(train.final!.deadFraction * 100).toFixed(1)}%`,
         );
         console.log(
           `analysis ${analysis.id}: ${analysis.summary!.rows} tokens, ${analysis.summary!.features} features (${analysis.summary!.neverFired} never fired)`,

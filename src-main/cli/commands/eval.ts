@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { EvalSummary, Job } from '../../contract/contract.js';
+import type { Device, EvalSummary } from '../../contract/contract.js';
 import { requireString, type CommandSpec } from '../args.js';
-import { caller, ensureModelAndDataset, finished } from '../backend-calls.js';
+import { ensureModelAndDataset, finished } from '../backend-calls.js';
 
 import { nodeBackend } from '../node-backend.js';
 
@@ -71,25 +71,25 @@ export const evalCommand: CommandSpec = {
     const backend = nodeBackend({
       pinnedWorkspace: typeof values.workspace === 'string' ? path.resolve(values.workspace) : path.join(scratch!, 'workspace'),
     });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     try {
       if (!(await backend.invoke('workspace.open', {})).ok) await call('workspace.create', {});
       const { modelId, datasetId } = await ensureModelAndDataset(backend, model, dataset);
       const json = Boolean(values.json);
-      const started = await call<{ eval: { id: number }; job: Job }>('evals.start', {
+      const started = await call('evals.start', {
         modelId,
         datasetId,
         maxNewTokens: values['max-new-tokens'] === undefined ? 32 : Number(values['max-new-tokens']),
         promptTemplate: typeof values.prompt === 'string' ? values.prompt : '{question}',
         limit: values.limit === undefined ? null : Number(values.limit),
-        device: values.device ?? 'auto',
+        device: (values.device ?? 'auto') as Device,
       });
       const job = await finished(backend, started.job.id, json);
       if (job.state !== 'succeeded') {
         console.error(`evaluation ${job.state}: ${job.error ?? ''}`);
         return 1;
       }
-      const summary = await call<EvalSummary>('evals.get', { id: started.eval.id });
+      const summary = await call('evals.get', { id: started.eval.id });
       console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
       return 0;
     } finally {

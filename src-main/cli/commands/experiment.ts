@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ExperimentRecord, Job, ProbeRecord } from '../../contract/contract.js';
+import type { ExperimentRecord, RequestOf } from '../../contract/contract.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -42,38 +42,38 @@ export const experimentCommand: CommandSpec = {
     const [action, file] = positionals;
     const json = Boolean(values.json);
     const backend = nodeBackend({ pinnedWorkspace: path.resolve(requireString(values, 'workspace')) });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     try {
       await call('workspace.open', {});
       if (action === 'run' && file) {
-        let spec: unknown;
+        let spec: RequestOf<'experiments.start'>;
         try {
-          spec = JSON.parse(fs.readFileSync(path.resolve(file), 'utf8'));
+          spec = JSON.parse(fs.readFileSync(path.resolve(file), 'utf8')) as RequestOf<'experiments.start'>;
         } catch (err) {
           throw new UsageError(`Cannot read ${file} as JSON: ${(err as Error).message}`);
         }
-        const started = await call<{ experiment: ExperimentRecord; job: Job }>('experiments.start', spec);
+        const started = await call('experiments.start', spec);
         const job = await finished(backend, started.job.id, json);
         if (job.state !== 'succeeded') {
           console.error(`experiment ${job.state}: ${job.error ?? ''}`);
           return 1;
         }
-        const e = (await call<ExperimentRecord[]>('experiments.list', {})).find((x) => x.id === started.experiment.id)!;
+        const e = (await call('experiments.list', {})).find((x) => x.id === started.experiment.id)!;
         console.log(json ? JSON.stringify(e, null, 2) : formatExperiment(e));
         return 0;
       }
       if (action === 'probe') {
-        const started = await call<{ probe: ProbeRecord; job: Job }>('probes.start', {
+        const started = await call('probes.start', {
           harvestId: Number(requireString(values, 'harvest')),
-          label: requireString(values, 'label'),
-          ...(values.modality ? { modality: values.modality } : {}),
+          label: requireString(values, 'label') as RequestOf<'probes.start'>['label'],
+          ...(values.modality ? { modality: values.modality as RequestOf<'probes.start'>['modality'] } : {}),
         });
         const job = await finished(backend, started.job.id, json);
         if (job.state !== 'succeeded') {
           console.error(`probe ${job.state}: ${job.error ?? ''}`);
           return 1;
         }
-        const p = (await call<ProbeRecord[]>('probes.list', {})).find((x) => x.id === started.probe.id)!;
+        const p = (await call('probes.list', {})).find((x) => x.id === started.probe.id)!;
         if (json) console.log(JSON.stringify(p, null, 2));
         else
           for (const l of p.results!.layers)

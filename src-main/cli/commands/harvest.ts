@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { HarvestRecord, Job } from '../../contract/contract.js';
+import type { Device } from '../../contract/contract.js';
+import type { TokenKind } from '../../core/harvest/harvest-store.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { caller, ensureModelAndDataset, finished } from '../backend-calls.js';
+import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 export const harvestCommand: CommandSpec = {
@@ -40,7 +41,7 @@ export const harvestCommand: CommandSpec = {
     const taps = (values.tap as string[] | undefined) ?? [];
     if (taps.length === 0) throw new UsageError('Give at least one --tap (see `ocular model inspect` for the tap names).');
     const backend = nodeBackend({ pinnedWorkspace: ws });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     const json = Boolean(values.json);
     try {
       await call(fs.existsSync(path.join(ws, 'workspace.sqlite')) ? 'workspace.open' : 'workspace.create', {});
@@ -49,19 +50,16 @@ export const harvestCommand: CommandSpec = {
         path.resolve(requireString(values, 'model')),
         path.resolve(requireString(values, 'dataset')),
       );
-      const started = await call<{ harvest: HarvestRecord; job: Job; estimate: { bytes: number; freeBytes: number | null } }>(
-        'harvests.start',
-        {
-          modelId,
-          datasetId,
-          taps,
-          tokenKinds: typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text'],
-          dtype: values.dtype ?? 'fp16',
-          limit: values.limit === undefined ? null : Number(values.limit),
-          ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
-          device: values.device ?? 'auto',
-        },
-      );
+      const started = await call('harvests.start', {
+        modelId,
+        datasetId,
+        taps,
+        tokenKinds: (typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text']) as TokenKind[],
+        dtype: (values.dtype ?? 'fp16') as 'fp16' | 'fp32',
+        limit: values.limit === undefined ? null : Number(values.limit),
+        ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
+        device: (values.device ?? 'auto') as Device,
+      });
       if (!json)
         console.error(
           `estimated size ${(started.estimate.bytes / 1e6).toFixed(1)} MB${started.estimate.freeBytes === null ? '' : ` (free: ${(started.estimate.freeBytes / 1e9).toFixed(1)} GB)`}`,
@@ -71,7 +69,7 @@ export const harvestCommand: CommandSpec = {
         console.error(`harvest ${job.state}: ${job.error ?? ''}`);
         return 1;
       }
-      const record = (await call<HarvestRecord[]>('harvests.list', {})).find((h) => h.id === started.harvest.id)!;
+      const record = (await call('harvests.list', {})).find((h) => h.id === started.harvest.id)!;
       if (json) console.log(JSON.stringify(record, null, 2));
       else {
         console.log(`harvest ${record.id}: ${record.items} items, ${record.rows.decoder} decoder rows, ${record.rows.vision} vision rows`);

@@ -1,7 +1,6 @@
 import path from 'node:path';
-import type { Job } from '../../contract/contract.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 export const jobsCommand: CommandSpec = {
@@ -15,11 +14,11 @@ export const jobsCommand: CommandSpec = {
     const [action, id] = positionals;
     const json = Boolean(values.json);
     const backend = nodeBackend({ pinnedWorkspace: path.resolve(requireString(values, 'workspace')) });
-    const call = caller(backend);
+    const call = backend.call.bind(backend);
     try {
       await call('workspace.open', {});
       if (action === 'list') {
-        const jobs = await call<Job[]>('jobs.list', { limit: 200 });
+        const jobs = await call('jobs.list', { limit: 200 });
         if (json) console.log(JSON.stringify(jobs, null, 2));
         else
           for (const j of jobs)
@@ -29,7 +28,7 @@ export const jobsCommand: CommandSpec = {
         return 0;
       }
       if (action === 'resume' && id) {
-        const resumed = await call<Job>('jobs.resume', { id: Number(id) });
+        const resumed = await call('jobs.resume', { id: Number(id) });
         const job = await finished(backend, resumed.id, json);
         if (json) console.log(JSON.stringify(job, null, 2));
         else console.log(`job ${job.id} ${job.state}${job.error ? `: ${job.error}` : ''}`);

@@ -4,6 +4,7 @@ import { formatReport, inspectModel } from '../../core/model/inspect.js';
 import { formatPlan, planModel } from '../../core/model/plan.js';
 import { UsageError, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
+import { jobResult } from '../../contract/job-results.js';
 
 export const modelCommand: CommandSpec = {
   name: 'model',
@@ -129,10 +130,7 @@ async function generateAnswers(modelPath: string, values: Record<string, unknown
     console.error(`generation ${job.state}: ${job.error ?? ''}`);
     return 1;
   }
-  const result = job.result as {
-    outputs: Array<{ image: string; prompt: string; text: string; finishReason: string }>;
-    hitTokenLimit: number;
-  };
+  const result = jobResult(job, 'vlm-generate');
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
     for (const o of result.outputs)

@@ -6,7 +6,7 @@ import { DB_FILE, Workspace } from '../../core/store/workspace.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
-import type { SaeEvaluation } from '../../core/sae/sae-store.js';
+import { jobResult } from '../../contract/job-results.js';
 
 /** Import creates the workspace if needed; export and list only read it. */
 function openWorkspace(dir: string, forImport: boolean): Workspace {
@@ -110,7 +110,7 @@ async function evaluate(saeId: number, values: Record<string, unknown>): Promise
       console.error(`evaluation ${done.state}: ${done.error ?? ''}`);
       return 1;
     }
-    const e = (done.result as { evaluation: SaeEvaluation }).evaluation;
+    const e = jobResult(done, 'sae-eval').evaluation;
     if (values.json) console.log(JSON.stringify(e, null, 2));
     else {
       console.log(`SAE ${saeId} spliced in, ${e.items} items, ${e.tokens} scored tokens:`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
+import { jobResult } from '../../contract/job-results.js';
 
 const num = (v: unknown, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -95,11 +96,12 @@ export const trainCommand: CommandSpec = {
       console.error(`training ${job.state}: ${job.error ?? ''}`);
       return 1;
     }
-    const r = job.result as { saeId: number; steps: number; final: { fvu: number; l0: number; deadFraction: number } };
+    const r = jobResult(job, 'sae-train');
+    const final = r.final!; // a run of one step or more logs its last step
     console.log(
       values.json
         ? JSON.stringify(job.result, null, 2)
-        : `SAE ${r.saeId}: ${r.steps} steps, FVU ${r.final.fvu.toFixed(3)}, L0 ${r.final.l0.toFixed(1)}, dead ${(r.final.deadFraction * 100).toFixed(1)}%`,
+        : `SAE ${r.saeId}: ${r.steps} steps, FVU ${final.fvu.toFixed(3)}, L0 ${final.l0.toFixed(1)}, dead ${(final.deadFraction * 100).toFixed(1)}%`,
     );
     return 0;
   },

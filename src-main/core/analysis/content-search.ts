@@ -8,11 +8,13 @@
  */
 import { type ContentMatch, contentQueryKinds } from '../../contract/contract.js';
 import { objectAtPatch, type Scene } from '../benchmark/scene.js';
+import { DatasetStore } from '../datasets/dataset-store.js';
 import { OcularError } from '../errors.js';
 import { HarvestStore } from '../harvest/harvest-store.js';
 import type { Db } from '../store/sqlite.js';
 import { AnalysisStore } from './analysis-store.js';
 import type { FeatureDetails } from './feature-detail.js';
+import { streamOf, type Stream } from '../../contract/tap-names.js';
 
 export type ContentKind = (typeof contentQueryKinds)[number];
 export interface ContentQuery {
@@ -137,11 +139,11 @@ export class ContentSearch {
     return shareMatching(byFeature, (r) => objects.get(r)?.[key] === q.value).map((m) => describe(m, `lie on ${q.value} objects`));
   }
 
-  private stream(analysisId: number): 'decoder' | 'vision' {
+  private stream(analysisId: number): Stream {
     const a = new AnalysisStore(this.db).get(analysisId);
     const hook = (this.db.prepare('SELECT hook_name FROM saes WHERE id = ?').get(a.saeId) as { hook_name: string | null } | undefined)
       ?.hook_name;
-    return hook?.startsWith('vision.') ? 'vision' : 'decoder';
+    return streamOf(hook ?? '');
   }
 
   /** The benchmark object under each image example's patch (the patch grid is the item's own). */
@@ -155,14 +157,11 @@ export class ContentSearch {
     const itemIds = [...new Set(images.map((r) => r.item_id))];
     const scenes = new Map<number, Scene | null>();
     const grids = new Map<number, { rows: number; cols: number }>();
-    const sceneStmt = this.db.prepare('SELECT scene_json FROM dataset_items WHERE id = ?');
-    const gridStmt = this.db.prepare(
-      "SELECT max(patch_row) + 1 AS rows, max(patch_col) + 1 AS cols FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? AND modality = 'image'",
-    );
+    const harvests = new HarvestStore(this.db, this.workspaceDir);
+    const datasets = new DatasetStore(this.db);
     for (const id of itemIds) {
-      const s = (sceneStmt.get(id) as { scene_json: string | null } | undefined)?.scene_json;
-      scenes.set(id, s ? (JSON.parse(s) as Scene) : null);
-      grids.set(id, gridStmt.get(harvestId, stream, id) as { rows: number; cols: number });
+      scenes.set(id, datasets.scene(id) as Scene | null);
+      grids.set(id, harvests.imageGrid(harvestId, stream, id));
     }
     if (itemIds.length > 0 && [...scenes.values()].every((s) => !s?.objects))
       throw new OcularError(

@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { DataType } from '../onnx/schema.js';
 import { SaeGraph } from '../sae/sae-graph.js';
 import type { SaeWeights } from '../sae/sae-model.js';
+import { layoutOf } from '../store/layout.js';
 
 const F = DataType.FLOAT;
 
@@ -88,9 +89,7 @@ export function analysisEncodeGraph(sae: SaeWeights): ModelProto {
 export function encodeGraphFile(workspaceDir: string, sae: SaeWeights): string {
   const bytes = encodeModel(analysisEncodeGraph(sae));
   const file = path.join(
-    workspaceDir,
-    'blobs',
-    'graph-cache',
+    layoutOf(workspaceDir).graphCache,
     `sae-analysis-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`,
   );
   fs.mkdirSync(path.dirname(file), { recursive: true });

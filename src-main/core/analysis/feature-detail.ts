@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { FeatureDetail, FeatureExample } from '../../contract/contract.js';
 import { objectAtPatch, type Scene } from '../benchmark/scene.js';
 import { DatasetStore } from '../datasets/dataset-store.js';
-import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
+import { HarvestStore, streamOf, type HarvestRow } from '../harvest/harvest-store.js';
 import { ShardReader } from '../harvest/shard-reader.js';
 import { featureActivations } from '../sae/sae-encode.js';
 import type { SaeFile } from '../sae/sae-io.js';
@@ -20,25 +20,12 @@ import type { Db } from '../store/sqlite.js';
 import { AnalysisStore } from './analysis-store.js';
 import { LabelStore } from './label-store.js';
 import { specialTokenStrings, withoutSpecialTokens } from './logit-effects.js';
+import { layoutOf, rel } from '../store/layout.js';
 
 /** Text tokens shown on each side of a text example. */
 const CONTEXT = 8;
 
-interface IndexRow {
-  row: number;
-  item_id: number;
-  position: number;
-  modality: 'image' | 'text' | 'generated';
-  patch_row: number | null;
-  patch_col: number | null;
-  token_id: number | null;
-  tile: number | null;
-  image: number | null;
-  box_x0: number | null;
-  box_y0: number | null;
-  box_x1: number | null;
-  box_y1: number | null;
-}
+type IndexRow = HarvestRow;
 
 type Heatmap = NonNullable<FeatureExample['heatmap']>;
 
@@ -82,7 +69,7 @@ export class FeatureDetails {
   }
 
   private folder(analysisId: number): string {
-    return path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId));
+    return layoutOf(this.workspaceDir).analysis(analysisId);
   }
 
   vocab(analysisId: number): Record<number, string> {
@@ -97,7 +84,7 @@ export class FeatureDetails {
 
   private kth(analysisId: number, rows: number[]): Float32Array {
     const out = new Float32Array(rows.length).fill(-Infinity);
-    const file = path.join(this.folder(analysisId), 'kth.f32');
+    const file = layoutOf(this.workspaceDir).analysisKth(analysisId);
     if (!fs.existsSync(file)) return out;
     const fd = fs.openSync(file, 'r');
     try {
@@ -149,13 +136,12 @@ export class FeatureDetails {
     const stream = streamOf(tap);
     const reader = new ShardReader(this.db, this.workspaceDir, h, tap);
     const vocab = this.vocab(analysisId);
-    const rowStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?');
-    const itemStmt = this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position');
+    const harvests = new HarvestStore(this.db, this.workspaceDir);
 
-    const examples = picks.map((e) => ({ ...e, meta: rowStmt.get(h.id, stream, e.row) as IndexRow }));
+    const examples = picks.map((e) => ({ ...e, meta: harvests.row(h.id, stream, e.row)! }));
     const itemRows = new Map<number, IndexRow[]>();
     for (const e of examples)
-      if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, itemStmt.all(h.id, stream, e.meta.item_id) as IndexRow[]);
+      if (!itemRows.has(e.meta.item_id)) itemRows.set(e.meta.item_id, harvests.itemRows(h.id, stream, e.meta.item_id));
 
     // Rows whose activation the page shows: every image token of each example's item, and text around text examples.
     const plans = examples.map((e) => {
@@ -177,8 +163,8 @@ export class FeatureDetails {
 
     const items = new DatasetStore(this.db).itemsById(examples.map((e) => e.meta.item_id));
     const imageFile = (itemId: number, name: string) => {
-      const rel = path.join('blobs', 'analyses', String(analysisId), 'images', `${itemId}${path.extname(name)}`);
-      return fs.existsSync(path.join(this.workspaceDir, rel)) ? rel.split(path.sep).join('/') : null;
+      const file = rel.analysisImage(analysisId, itemId, path.extname(name));
+      return fs.existsSync(path.join(this.workspaceDir, file)) ? file.split(path.sep).join('/') : null;
     };
     const out: FeatureExample[] = plans.map(({ e, image, context }, rank) => {
       const item = items.get(e.meta.item_id);

@@ -11,15 +11,15 @@
  * stored list (exact over every row) as far as it goes.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ActivationInterval, FeatureExamplesResult } from '../../contract/contract.js';
-import { HarvestStore, streamOf } from '../harvest/harvest-store.js';
+import { HarvestStore, streamOf, type Stream } from '../harvest/harvest-store.js';
 import { ShardReader } from '../harvest/shard-reader.js';
 import type { Db } from '../store/sqlite.js';
 import { mulberry32 } from '../util/random.js';
 import { AnalysisStore } from './analysis-store.js';
 import { featureActivations } from '../sae/sae-encode.js';
 import type { FeatureDetails } from './feature-detail.js';
+import { layoutOf } from '../store/layout.js';
 
 /** Interval bounds as quantiles of the non-zero activations; intervals are listed strongest first. */
 export const INTERVAL_QUANTILES = [0, 0.5, 0.75, 0.9, 0.99, 1] as const;
@@ -231,22 +231,12 @@ export class FeatureSamples {
     return scan;
   }
 
-  private rowModality(analysisId: number, harvestId: number, stream: string): Uint8Array {
+  private rowModality(analysisId: number, harvestId: number, stream: Stream): Uint8Array {
     let m = this.modalities.get(analysisId);
     if (!m) {
-      const { n } = this.db
-        .prepare('SELECT coalesce(max(row) + 1, 0) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?')
-        .get(harvestId, stream) as {
-        n: number;
-      };
-      m = new Uint8Array(n);
-      for (const r of this.db
-        .prepare('SELECT row, modality FROM harvest_rows WHERE harvest_id = ? AND stream = ?')
-        .iterate(harvestId, stream) as Iterable<{
-        row: number;
-        modality: string;
-      }>)
-        m[r.row] = CODE[r.modality] ?? TEXT;
+      const harvests = new HarvestStore(this.db, this.workspaceDir);
+      m = new Uint8Array(harvests.rowCount(harvestId, stream));
+      for (const r of harvests.modalities(harvestId, stream)) m[r.row] = CODE[r.modality] ?? TEXT;
       this.modalities.set(analysisId, m);
     }
     return m;
@@ -255,7 +245,7 @@ export class FeatureSamples {
   /** Every row's k-th largest pre-activation (TopK analyses), read once per analysis. */
   private kth(analysisId: number): Float32Array | null {
     if (!this.kths.has(analysisId)) {
-      const file = path.join(this.workspaceDir, 'blobs', 'analyses', String(analysisId), 'kth.f32');
+      const file = layoutOf(this.workspaceDir).analysisKth(analysisId);
       const buf = fs.existsSync(file) ? fs.readFileSync(file) : null;
       this.kths.set(analysisId, buf ? new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) : null);
     }

@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { OcularError } from '../errors.js';
 import type { Db } from '../store/sqlite.js';
-import { csvCell } from '../util/csv.js';
+import { csvCell, csvText } from '../util/csv.js';
 import { featureLabelSchema, type FeatureLabel, type LabelConflict } from '../../contract/contract.js';
 
 interface LabelRow {
@@ -138,14 +138,14 @@ export class LabelStore {
     return records.map((r, i) => {
       const candidate = {
         feature: Number(r.feature),
-        label: r.label ?? '',
-        tags: (r.tags ?? '')
+        label: csvText(r.label ?? ''),
+        tags: csvText(r.tags ?? '')
           .split(';')
           .map((t) => t.trim())
           .filter(Boolean),
         confidence: r.confidence ? Number(r.confidence) : null,
         status: r.status,
-        annotator: r.annotator,
+        annotator: r.annotator === undefined ? undefined : csvText(r.annotator),
         updatedAt: r.updated_at,
       };
       const parsed = featureLabelSchema.safeParse(candidate);

@@ -10,6 +10,7 @@ import { DataType } from '../onnx/schema.js';
 import type { SaeWeights } from '../onnx/surgery.js';
 import type { Device } from '../runtime/pool-protocol.js';
 import { floatToHalf } from '../util/half.js';
+import { layoutOf } from '../store/layout.js';
 
 export interface LogitEffect {
   promoted: Array<{ id: number; value: number }>;
@@ -68,7 +69,7 @@ export async function logitEffects(
   let graph: { path: string; inputType: number };
   try {
     graph = writeUnembedGraph(path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'), {
-      cacheDir: path.join(ctx.workspaceDir, 'blobs', 'graph-cache'),
+      cacheDir: layoutOf(ctx.workspaceDir).graphCache,
     });
   } catch {
     return null; // An export whose logits cannot be sliced from the stream: the page says logit effects are unavailable.

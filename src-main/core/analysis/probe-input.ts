@@ -29,6 +29,8 @@ import { VlmPipeline, type PreparedPrefix, type PromptLayout } from '../vlm/pipe
 import { loadProcessor, tokenTexts } from '../vlm/processor.js';
 import { encodeGraphFile } from './encode-graph.js';
 import { featureActivations } from '../sae/sae-encode.js';
+import { layoutOf } from '../store/layout.js';
+import { streamOf } from '../../contract/tap-names.js';
 
 export interface InputRequest {
   sae: SaeFile;
@@ -80,7 +82,7 @@ function promptPositions(prefix: PreparedPrefix): number[] {
 function decoderTap(sae: SaeFile): string {
   const tap = sae.hookName;
   if (!tap) throw new OcularError('invalid_request', 'This SAE does not name the tap it reads, so it cannot run on an input.');
-  if (tap.startsWith('vision.'))
+  if (streamOf(tap) === 'vision')
     throw new OcularError(
       'invalid_request',
       `Your own input runs SAEs on decoder taps; this SAE reads the vision tower (${tap}). Browse its feature pages instead.`,
@@ -97,7 +99,7 @@ export class InputWorkbench {
   ) {}
 
   private cacheDir(): string {
-    return path.join(this.workspaceDir, 'blobs', 'graph-cache');
+    return layoutOf(this.workspaceDir).graphCache;
   }
 
   private pipeline(modelPath: string, device: Device): Promise<VlmPipeline> {

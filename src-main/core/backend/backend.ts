@@ -13,21 +13,23 @@ import {
   type AppInfo,
   type BackendEvent,
   type ContractErrorPayload,
+  type Channel,
   type Job,
   type ModelRecord,
+  type RequestOf,
+  type ResponseOf,
   type WorkspaceInfo,
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
+import { faultMessage } from '../util/faults.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
+import { autointerpHandlers } from './handlers/autointerp-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
-import { AnalysisStore } from '../analysis/analysis-store.js';
-import { ExperimentStore } from '../experiments/experiment-store.js';
-import { ProbeStore } from '../probes/probe-store.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
@@ -35,6 +37,8 @@ import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
+import { jobResult } from '../../contract/job-results.js';
+import { compareTaps, parseTap } from '../../contract/tap-names.js';
 
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
 
@@ -59,11 +63,12 @@ export interface BackendOptions {
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 /** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the first one by default. */
-/** A model's residual-stream taps of the decoder (prefix '') or the vision tower ('vision.'), by layer. */
-export function residPostTaps(model: ModelRecord, prefix = ''): string[] {
-  const pattern = new RegExp(`^${prefix.replace('.', '\\.')}blocks\\.(\\d+)\\.hook_resid_post$`);
-  const names = model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []).filter((n) => pattern.test(n));
-  return [...new Set(names)].sort((a, b) => Number(pattern.exec(a)![1]) - Number(pattern.exec(b)![1]));
+/** A model's residual-stream taps of the decoder or the vision tower, in layer order. */
+export function residPostTaps(model: ModelRecord, stream: 'decoder' | 'vision' = 'decoder'): string[] {
+  const names = model.report.components
+    .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
+    .filter((n) => parseTap(n)?.stream === stream && parseTap(n)?.hook === 'hook_resid_post');
+  return [...new Set(names)].sort(compareTaps);
 }
 
 export function defaultConfigDir(): string {
@@ -99,6 +104,7 @@ export class Backend {
       ...saeHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
+      ...autointerpHandlers(ctx),
       ...workbenchHandlers(ctx),
     };
   }
@@ -106,6 +112,16 @@ export class Backend {
   onEvent(listener: (event: BackendEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * One contract call typed by its channel, for the CLI and tests: the same validation as invoke(),
+   * with an error envelope thrown as an OcularError carrying its code and message.
+   */
+  async call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    const r = await this.invoke(channel, request);
+    if (!r.ok) throw new OcularError(r.error.code, r.error.message);
+    return r.result as ResponseOf<C>;
   }
 
   /** Validate and run one contract call. Never throws: errors come back in the envelope. */
@@ -128,7 +144,8 @@ export class Backend {
       return { ok: true, result };
     } catch (err) {
       if (err instanceof OcularError) return fail(err.code, err.message);
-      return fail('internal', `'${channelName}' failed: ${errorMessage(err)}`);
+      const fault = faultMessage(err);
+      return fail('internal', `'${channelName}' failed: ${fault ?? errorMessage(err)}`);
     }
   }
 
@@ -172,7 +189,7 @@ export class Backend {
     const name = `benchmark seed 0 x${perCell}`;
     const decoderTaps = residPostTaps(model);
     if (decoderTaps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
-    const known = [...decoderTaps, ...residPostTaps(model, 'vision.')];
+    const known = [...decoderTaps, ...residPostTaps(model, 'vision')];
     if (saeTapName !== undefined && !known.includes(saeTapName))
       throw new OcularError(
         'invalid_request',
@@ -188,7 +205,7 @@ export class Backend {
     let analysisOf = 0;
     const stages: Array<(previous: Job) => Job> = [
       (synth) => {
-        datasetId = (synth.result as { datasetId: number }).datasetId;
+        datasetId = jobResult(synth, 'dataset-synth').datasetId;
         const record = evals.create(model.path, datasetId, {
           maxNewTokens: 8,
           promptTemplate: '{question}',
@@ -218,7 +235,7 @@ export class Backend {
       },
       (harvest) =>
         runner.start('sae-train', {
-          harvestId: (harvestOf = (harvest.result as { harvestId: number }).harvestId),
+          harvestId: (harvestOf = jobResult(harvest, 'harvest').harvestId),
           tap: saeTap,
           expansion: 4,
           k: 16,
@@ -230,8 +247,8 @@ export class Backend {
           checkpointEvery: 200,
         }),
       (train) => {
-        const analyses = new AnalysisStore(open.ws.db);
-        saeOf = (train.result as { saeId: number }).saeId;
+        const analyses = open.stores.analyses;
+        saeOf = jobResult(train, 'sae-train').saeId;
         const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
         analysisOf = analysis.id;
         const job = runner.start('analyze', { analysisId: analysis.id });
@@ -239,14 +256,14 @@ export class Backend {
         return job;
       },
       () => {
-        const probes = new ProbeStore(open.ws.db);
+        const probes = open.stores.probes;
         const probe = probes.create({ harvestId: harvestOf, label: 'color', modality: null, heldOut: 0.25, epochs: 60, l2: 1e-3, seed: 0 });
         const job = runner.start('probe', { probeId: probe.id });
         probes.attachJob(probe.id, job.id);
         return job;
       },
       () => {
-        const experiments = new ExperimentStore(open.ws.db);
+        const experiments = open.stores.experiments;
         const spec = experimentSpecSchema.parse({
           name: 'demo: ablate colour- and shape-question features',
           modelId: model.id,

@@ -1,18 +1,18 @@
 /** Everything that exists while a workspace is open: the store, its job runner and the stores over it. */
 import type { WorkspaceInfo } from '../../contract/contract.js';
-import { DatasetStore } from '../datasets/dataset-store.js';
-import { EvalStore } from '../eval/eval-store.js';
-import { HarvestStore } from '../harvest/harvest-store.js';
+import type { DatasetStore } from '../datasets/dataset-store.js';
+import type { EvalStore } from '../eval/eval-store.js';
+import type { HarvestStore } from '../harvest/harvest-store.js';
 import { JobRunner, type JobRunnerOptions } from '../jobs/job-runner.js';
-import { ModelRegistry } from '../model/registry.js';
+import type { ModelRegistry } from '../model/registry.js';
+import type { WorkspaceLayout } from '../store/layout.js';
+import { Stores } from '../store/stores.js';
 import type { Workspace } from '../store/workspace.js';
 
 export class OpenWorkspace {
   readonly runner: JobRunner;
-  readonly models: ModelRegistry;
-  readonly datasets: DatasetStore;
-  readonly evals: EvalStore;
-  readonly harvests: HarvestStore;
+  /** Every record store over the backend's connection (jobs get the same bundle over their own). */
+  readonly stores: Stores;
 
   constructor(
     readonly ws: Workspace,
@@ -20,10 +20,23 @@ export class OpenWorkspace {
   ) {
     this.runner = new JobRunner(ws, runnerOptions);
     if (!ws.readOnly) this.runner.recover();
-    this.models = new ModelRegistry(ws.db);
-    this.datasets = new DatasetStore(ws.db);
-    this.evals = new EvalStore(ws.db);
-    this.harvests = new HarvestStore(ws.db, ws.dir);
+    this.stores = new Stores(ws.db, ws.dir);
+  }
+
+  get layout(): WorkspaceLayout {
+    return this.stores.layout;
+  }
+  get models(): ModelRegistry {
+    return this.stores.models;
+  }
+  get datasets(): DatasetStore {
+    return this.stores.datasets;
+  }
+  get evals(): EvalStore {
+    return this.stores.evals;
+  }
+  get harvests(): HarvestStore {
+    return this.stores.harvests;
   }
 
   get dir(): string {

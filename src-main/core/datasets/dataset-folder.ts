@@ -1,15 +1,16 @@
 /**
  * Reading a dataset folder: images plus a JSONL or CSV of questions and answers (Ocular's own
  * `dataset synth` output is one such folder). Every row is checked before anything is stored —
- * fields present, answer typed, image inside the folder, present and decodable — and all problems
+ * fields present, answer typed, image inside the folder, a raster image that decodes in full within the
+ * pixel limit (image-check.ts) — and all problems
  * are reported together, each with its file and row, so nothing is ever half-imported.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import sharp from 'sharp';
 import { OcularError } from '../errors.js';
 import { resolveInside } from '../util/safe-path.js';
+import { imageProblem } from './image-check.js';
 
 export type AnswerType = 'integer' | 'float' | 'text';
 
@@ -163,20 +164,15 @@ export async function readDatasetFolder(folder: string, options: { file?: string
 
   if (options.checkImages ?? true) {
     const lineOf = new Map(records.map((r) => [String(r.fields.id ?? `row-${r.line}`), r.line]));
-    const checks = await mapLimit(rows, 8, async (row) => {
+    const checks = await mapLimit(rows, 4, async (row) => {
       const at = `${fileName} ${fileName.endsWith('.csv') ? 'row' : 'line'} ${lineOf.get(row.key) ?? '?'}`;
       const resolved = resolveInside(dir, row.image);
       if (!resolved)
         return fs.existsSync(path.resolve(dir, row.image))
           ? `${at}: image '${row.image}' is outside the dataset folder`
           : `${at}: image '${row.image}' not found`;
-      try {
-        const meta = await sharp(resolved).metadata();
-        if (!meta.width || !meta.height) return `${at}: image '${row.image}' has no size`;
-      } catch {
-        return `${at}: image '${row.image}' is not a readable image`;
-      }
-      return null;
+      const problem = await imageProblem(resolved, row.image);
+      return problem ? `${at}: ${problem}` : null;
     });
     for (const c of checks) if (c) problems.push(c);
   }

@@ -124,6 +124,24 @@ export class DatasetStore {
     return out;
   }
 
+  /** Each item's task and scene (JSON as stored), by id: what analyses and probes group and label by. */
+  itemLabels(datasetId: number): Map<number, { id: number; task: string | null; scene_json: string | null }> {
+    const rows = this.db.prepare('SELECT id, task, scene_json FROM dataset_items WHERE dataset_id = ?').all(datasetId) as Array<{
+      id: number;
+      task: string | null;
+      scene_json: string | null;
+    }>;
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** An item's scene annotation (parsed), or null. */
+  scene(itemId: number): unknown {
+    const s = (
+      this.db.prepare('SELECT scene_json FROM dataset_items WHERE id = ?').get(itemId) as { scene_json: string | null } | undefined
+    )?.scene_json;
+    return s ? JSON.parse(s) : null;
+  }
+
   /** Distinct text answers: the choices answer extraction looks for. */
   textChoices(datasetId: number): string[] {
     const rows = this.db

@@ -12,8 +12,11 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { floatToHalf, halfToFloat } from '../util/half.js';
 import type { z } from 'zod';
 import type { HarvestRecord, harvestParamsSchema, tapStatsSchema } from '../../contract/contract.js';
+import { layoutOf, rel } from '../store/layout.js';
+import { streamOf, type Stream } from '../../contract/tap-names.js';
 
-export type Stream = 'decoder' | 'vision';
+export type { Stream };
+export { streamOf };
 export type TokenKind = 'image' | 'text' | 'generated';
 
 export type HarvestParams = z.infer<typeof harvestParamsSchema>;
@@ -33,7 +36,23 @@ export interface RowMeta {
   box: [number, number, number, number] | null;
 }
 
-export const streamOf = (tap: string): Stream => (tap.startsWith('vision.') ? 'vision' : 'decoder');
+/** One row of a harvest's row index as stored (column names as in the table). */
+export interface HarvestRow {
+  row: number;
+  item_id: number;
+  position: number;
+  modality: TokenKind;
+  patch_row: number | null;
+  patch_col: number | null;
+  token_id: number | null;
+  tile: number | null;
+  image: number | null;
+  box_x0: number | null;
+  box_y0: number | null;
+  box_x1: number | null;
+  box_y1: number | null;
+}
+
 const bytesPer = (dtype: HarvestParams['dtype']) => (dtype === 'fp16' ? 2 : 4);
 
 export class HarvestStore {
@@ -128,7 +147,7 @@ export class HarvestStore {
   }
 
   folder(id: number): string {
-    return path.join(this.workspaceDir, 'blobs', 'harvests', String(id));
+    return layoutOf(this.workspaceDir).harvest(id);
   }
 
   /**
@@ -156,7 +175,7 @@ export class HarvestStore {
       const shard = (
         this.db.prepare('SELECT count(*) AS n FROM harvest_shards WHERE harvest_id = ? AND tap = ?').get(id, tap) as { n: number }
       ).n;
-      const file = path.join('blobs', 'harvests', String(id), `${tap}.${String(shard).padStart(5, '0')}.${h.params.dtype}`);
+      const file = rel.harvestShard(id, tap, shard, h.params.dtype);
       const bytes =
         h.params.dtype === 'fp16' ? Buffer.from(floatToHalf(data).buffer) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       writeFileAtomic(path.join(this.workspaceDir, file), bytes);
@@ -215,6 +234,80 @@ export class HarvestStore {
       at += values.length;
     }
     return { data: out, width, rows: total };
+  }
+
+  /** One stored row of the index, or undefined past the end. */
+  row(id: number, stream: Stream, row: number): HarvestRow | undefined {
+    return this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').get(id, stream, row) as
+      HarvestRow | undefined;
+  }
+
+  /** Every stored row of one item, in token order. */
+  itemRows(id: number, stream: Stream, itemId: number): HarvestRow[] {
+    return this.db
+      .prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? ORDER BY position')
+      .all(id, stream, itemId) as HarvestRow[];
+  }
+
+  /** Rows in [from, to): each row's item and whether it is an image token. */
+  rowItems(id: number, stream: Stream, from: number, to: number): Array<{ row: number; item_id: number; image: number }> {
+    return this.db
+      .prepare(
+        "SELECT row, item_id, modality = 'image' AS image FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row >= ? AND row < ? ORDER BY row",
+      )
+      .all(id, stream, from, to) as Array<{ row: number; item_id: number; image: number }>;
+  }
+
+  /** Each item's last prompt token: where a causal model decides its answer. */
+  answerRows(id: number, stream: Stream): Set<number> {
+    const rows = this.db
+      .prepare("SELECT max(row) AS row FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND modality = 'text' GROUP BY item_id")
+      .all(id, stream) as Array<{ row: number }>;
+    return new Set(rows.map((r) => r.row));
+  }
+
+  /** The distinct token ids of a stream's text rows. */
+  tokenIds(id: number, stream: Stream): number[] {
+    const rows = this.db
+      .prepare('SELECT DISTINCT token_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND token_id IS NOT NULL')
+      .all(id, stream) as Array<{ token_id: number }>;
+    return rows.map((r) => r.token_id);
+  }
+
+  /** Rows (row, item, modality, patch) of a stream in row order, for probes' labels. */
+  patchIndex(
+    id: number,
+    stream: Stream,
+  ): Array<{ row: number; item_id: number; modality: string; patch_row: number | null; patch_col: number | null }> {
+    return this.db
+      .prepare('SELECT row, item_id, modality, patch_row, patch_col FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
+      .all(id, stream) as Array<{ row: number; item_id: number; modality: string; patch_row: number | null; patch_col: number | null }>;
+  }
+
+  /** The number of rows of a stream (one past the last row). */
+  rowCount(id: number, stream: Stream): number {
+    return (
+      this.db.prepare('SELECT coalesce(max(row) + 1, 0) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(id, stream) as {
+        n: number;
+      }
+    ).n;
+  }
+
+  /** Every row's modality, streamed. */
+  modalities(id: number, stream: Stream): Iterable<{ row: number; modality: string }> {
+    return this.db.prepare('SELECT row, modality FROM harvest_rows WHERE harvest_id = ? AND stream = ?').iterate(id, stream) as Iterable<{
+      row: number;
+      modality: string;
+    }>;
+  }
+
+  /** The patch grid (rows × cols) of an item's image tokens. */
+  imageGrid(id: number, stream: Stream, itemId: number): { rows: number; cols: number } {
+    return this.db
+      .prepare(
+        "SELECT max(patch_row) + 1 AS rows, max(patch_col) + 1 AS cols FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND item_id = ? AND modality = 'image'",
+      )
+      .get(id, stream, itemId) as { rows: number; cols: number };
   }
 
   rowIndex(id: number, stream: Stream): RowMeta[] {

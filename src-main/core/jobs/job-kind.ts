@@ -18,7 +18,8 @@ export interface JobContext<P> {
   pool: PoolClient;
 }
 
-export interface JobKind<P = unknown> {
+/** A job kind taking params P and returning R; both checked by their schemas at the worker's boundary. */
+export interface JobKind<P = unknown, R = unknown> {
   kind: string;
   title: string;
   resumable: boolean;
@@ -28,7 +29,9 @@ export interface JobKind<P = unknown> {
    */
   startFromUi: boolean;
   params: z.ZodType<P>;
-  run(ctx: JobContext<P>): Promise<unknown>;
+  /** What run() returns, checked before the result is stored (see contract/job-results.ts). */
+  result: z.ZodType<R>;
+  run(ctx: JobContext<P>): Promise<R>;
 }
 
 export class JobCancelled extends Error {

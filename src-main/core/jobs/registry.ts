@@ -1,8 +1,10 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
+import { datasetFilterJob } from './kinds/dataset-filter.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
+import { explainJob } from './kinds/explain.js';
 import { harvestJob } from './kinds/harvest.js';
 import { saeEvalJob } from './kinds/sae-eval.js';
 import { saeTrainJob } from './kinds/sae-train.js';
@@ -12,8 +14,8 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params
-export type AnyJobKind = JobKind<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
+export type AnyJobKind = JobKind<any, any>;
 
 /** Every job kind Ocular knows. The backend validates params with these; the worker runs them. */
 const KINDS: readonly AnyJobKind[] = [
@@ -21,6 +23,7 @@ const KINDS: readonly AnyJobKind[] = [
   modelDownloadJob,
   vlmGenerateJob,
   datasetSynthJob,
+  datasetFilterJob,
   evaluateJob,
   harvestJob,
   saeTrainJob,
@@ -28,6 +31,7 @@ const KINDS: readonly AnyJobKind[] = [
   analyzeJob,
   experimentJob,
   probeJob,
+  explainJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

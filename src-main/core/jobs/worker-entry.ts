@@ -3,7 +3,7 @@
  * out/main/job-worker.js for Electron) so the runner can start it by path.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorMessage } from '../errors.js';
+import { jobErrorText } from '../util/faults.js';
 import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
@@ -54,10 +54,13 @@ async function main(): Promise<void> {
       saveCheckpoint: (state) => post({ type: 'checkpoint', state }),
       pool,
     });
+    // A result that is not what the kind declares fails the job rather than reaching readers untyped.
+    const checked = kind.result.safeParse(result);
+    if (!checked.success) throw new Error(`${start.kind} returned a result that does not match its schema: ${checked.error.message}`);
     post({ type: 'done', result: result ?? null });
   } catch (err) {
     if (err instanceof JobCancelled || abort.signal.aborted) post({ type: 'cancelled' });
-    else post({ type: 'failed', error: errorMessage(err) });
+    else post({ type: 'failed', error: jobErrorText(err) }); // a full disk reads "disk full: …"
   } finally {
     port.close();
   }

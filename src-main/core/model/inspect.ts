@@ -16,6 +16,7 @@ import { DATA_TYPE_NAMES } from '../onnx/schema.js';
 import { applySurgery } from '../onnx/surgery.js';
 import { discoverTowerTaps, type TowerTaps } from '../onnx/taps.js';
 import { SUPPORTED_FAMILIES } from '../vlm/families.js';
+import { middleResidPost, parseTap, towerPrefix } from '../../contract/tap-names.js';
 
 export type { ComponentReport, ModelReport };
 export type ComponentRole = ComponentReport['role'];
@@ -61,7 +62,7 @@ function inspectGraph(file: string, rel: string, role: ComponentRole): Inspected
     const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type;
     ops[key] = (ops[key] ?? 0) + 1;
   }
-  const prefix = role === 'vision_encoder' ? 'vision.' : '';
+  const prefix = towerPrefix(role === 'vision_encoder' ? 'vision' : 'decoder');
   const tower = role === 'decoder' || role === 'vision_encoder' || role === 'other' ? discoverTowerTaps(model.graph, prefix) : null;
   const initializers = new Set(model.graph.initializer.map((t) => t.name));
   const report: ComponentReport = {
@@ -135,7 +136,7 @@ function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, Ins
 
 /** Null if steering and exposing the middle decoder block's residual stream makes a graph that validates, else why not. */
 function surgeryCheck(model: ModelProto, tower: TowerTaps): string | null {
-  const tap = `blocks.${Math.floor(tower.layers / 2)}.hook_resid_post`;
+  const tap = middleResidPost(tower.layers);
   try {
     applySurgery(model, tower, { expose: [tap], steer: [tap] });
     return null;
@@ -260,11 +261,11 @@ export function formatReport(report: ModelReport): string {
   for (const c of report.components) {
     lines.push('', `${c.role.padEnd(16)}${c.file}   variants: ${c.variants.map((v) => v.dtype).join(', ') || 'fp32'}`);
     if (c.tower) {
-      const resid = c.tower.taps.filter((t) => t.name.endsWith('hook_resid_post'));
+      const resid = c.tower.taps.filter((t) => parseTap(t.name)?.hook === 'hook_resid_post');
       lines.push(
         `  tower     ${c.tower.layers} layers${blockMix(c.tower.blockKinds)}, width ${c.tower.width ?? '?'}; taps ${c.tower.taps.length} (${resid[0]?.name} … ${resid[resid.length - 1]?.name})`,
       );
-      const hooks = [...new Set(c.tower.taps.map((t) => t.name.split('.').pop()))];
+      const hooks = [...new Set(c.tower.taps.map((t) => parseTap(t.name)?.hook))];
       lines.push(`  hooks     ${hooks.join(', ')}`);
     }
     lines.push(

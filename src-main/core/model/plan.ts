@@ -19,6 +19,7 @@ import { HarvestStore } from '../harvest/harvest-store.js';
 import { subgraphsOf, valueInfoType } from '../onnx/graph-index.js';
 import { readModel, tensorBytes, type GraphProto, type ModelProto } from '../onnx/model-io.js';
 import { DATA_TYPE_NAMES } from '../onnx/schema.js';
+import { middleResidPost, parseTap } from '../../contract/tap-names.js';
 
 export type { ModelPlan, ModelPlanOptions };
 
@@ -109,7 +110,7 @@ function harvestTaps(report: ModelReport, requested: string[]): Array<{ name: st
   const towers = report.components.flatMap((c) => (c.tower ? [c.tower] : []));
   const known = new Map(towers.flatMap((t) => t.taps.map((tap) => [tap.name, tap.width ?? t.width] as const)));
   const decoder = report.components.find((c) => c.role === 'decoder')?.tower;
-  const names = requested.length > 0 ? requested : decoder ? [`blocks.${Math.floor(decoder.layers / 2)}.hook_resid_post`] : [];
+  const names = requested.length > 0 ? requested : decoder ? [middleResidPost(decoder.layers)] : [];
   return names.map((name) => {
     const width = known.get(name);
     if (width === undefined)
@@ -117,7 +118,7 @@ function harvestTaps(report: ModelReport, requested: string[]): Array<{ name: st
         'invalid_request',
         `Unknown tap '${name}'. This model's taps look like ${
           [...known.keys()]
-            .filter((n) => n.endsWith('hook_resid_post'))
+            .filter((n) => parseTap(n)?.hook === 'hook_resid_post')
             .slice(0, 2)
             .join(', ') || '(none found)'
         }.`,

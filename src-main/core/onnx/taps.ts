@@ -21,6 +21,7 @@
 import { SKIP_NORMS } from './fused-norm.js';
 import { GraphIndex, opsWithin, type Dim } from './graph-index.js';
 import type { GraphProto, NodeProto } from './model-io.js';
+import { tapName } from '../../contract/tap-names.js';
 
 export type HookName = 'hook_resid_pre' | 'hook_resid_mid' | 'hook_resid_post' | 'hook_attn_out' | 'hook_mlp_in' | 'hook_mlp_out';
 
@@ -321,7 +322,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
   const taps: Tap[] = [];
   const add = (layer: number, hook: HookName, r: TensorRef | null) => {
     if (!r) return;
-    taps.push({ name: `${prefix}blocks.${layer}.${hook}`, layer, hook, ref: r, ...widthOf(r.tensor) });
+    taps.push({ name: `${prefix}${tapName(layer, hook)}`, layer, hook, ref: r, ...widthOf(r.tensor) });
   };
   let streamRef = headRef;
   blocks.forEach((block, layer) => {

@@ -1,8 +1,8 @@
-import type { RuntimeDiagnostics } from '../../contract/contract.js';
+import type { Device, RuntimeDiagnostics } from '../../contract/contract.js';
 import type { GenerateOptions } from '../generation/generate.js';
 import type { PrefixInputs } from '../generation/prefix.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
-export type Device = 'auto' | 'cpu' | 'cuda';
+export type { Device };
 
 export interface WireTensor {
   type: 'float32' | 'int64' | 'int32' | 'bool' | 'float16' | 'uint8';

@@ -10,7 +10,7 @@ import { cachedEmbedding, type Embed } from '../generation/embedding-cache.js';
 import { generate, type GenerateOptions } from '../generation/generate.js';
 import { mergeImageFeatures, type PrefixInputs } from '../generation/prefix.js';
 import { cudaProviderMissing, cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
-import type { FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
+import type { Device, FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
 const sessions = new Map<number, ort.InferenceSession>();
 let nextSession = 1;
@@ -21,7 +21,7 @@ function send(msg: FromHost): void {
 
 async function createSession(
   modelPath: string,
-  device: 'auto' | 'cpu' | 'cuda',
+  device: Device,
 ): Promise<{ session: ort.InferenceSession; ep: 'cpu' | 'cuda'; fallbackReason: string | null }> {
   const cpu = () => ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
   if (device === 'cpu') return { session: await cpu(), ep: 'cpu', fallbackReason: null };

@@ -7,6 +7,7 @@ import { OcularError } from '../errors.js';
 import type { SaeEvaluation, SaeRecord } from '../../contract/contract.js';
 import type { Db } from '../store/sqlite.js';
 import { exportSae, importSae, writeSaeFolder, type SaeFile } from './sae-io.js';
+import { rel } from '../store/layout.js';
 
 export type { SaeEvaluation, SaeRecord };
 
@@ -85,7 +86,7 @@ export class SaeStore {
           sae.dOut ?? null,
         );
       const id = Number(info.lastInsertRowid);
-      const folder = path.join('blobs', 'saes', String(id));
+      const folder = rel.sae(id);
       // Write the files inside the transaction: if writing fails (a full disk), the row is rolled back.
       // The folder appears whole or not at all; one left by a rolled-back insert of the same id is replaced.
       writeSaeFolder(sae, path.join(this.workspaceDir, folder), { replace: true });

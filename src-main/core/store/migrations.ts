@@ -287,6 +287,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE harvest_rows ADD COLUMN box_y1 REAL;
     `,
   },
+  {
+    version: 11,
+    name: 'feature explanations (auto-interpretation suggestions)',
+    // Suggestions with their provenance and scores; an annotator's decision turns one into a label.
+    sql: `
+      CREATE TABLE feature_explanations (
+        id              INTEGER PRIMARY KEY,
+        sae_id          INTEGER NOT NULL REFERENCES saes(id) ON DELETE CASCADE,
+        analysis_id     INTEGER REFERENCES analyses(id) ON DELETE SET NULL,
+        job_id          INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        feature         INTEGER NOT NULL,
+        explanation     TEXT NOT NULL,
+        explainer       TEXT NOT NULL CHECK (explainer IN ('ground-truth', 'llm')),
+        provenance_json TEXT NOT NULL,
+        confidence      REAL,
+        scores_json     TEXT,
+        status          TEXT NOT NULL CHECK (status IN ('suggested', 'accepted', 'edited', 'rejected')),
+        decided_by      TEXT,
+        decided_at      TEXT,
+        created_at      TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX feature_explanations_by_feature ON feature_explanations (sae_id, feature, id);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

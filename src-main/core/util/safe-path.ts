@@ -72,20 +72,34 @@ export function mimeType(file: string): string {
   return MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** Types a browser would run or render as a document: workspace files are served as plain text instead. */
-const ACTIVE = new Set(['.html', '.htm', '.js', '.mjs', '.css', '.xhtml', '.xml']);
+/**
+ * What the UI shows from a workspace: raster images in `<img>` and canvases. Only these go out inline;
+ * SVG is not here (it is a document that can carry script), nor HTML, JS, XML or anything else.
+ */
+const RASTER: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.avif': 'image/avif',
+  '.bmp': 'image/bmp',
+};
 
 /**
  * Headers for a file served from a workspace (the HTTP /files route and the app protocol's files/):
- * never active content, even if a dataset holds an HTML or SVG file. Active types go out as text,
- * nothing is sniffed, and a document opened directly runs sandboxed with no scripts.
+ * never active content, even if a dataset holds an HTML or SVG file. Raster images go out inline;
+ * everything else is an opaque download (a browser saves it instead of rendering it on the app's
+ * origin). Nothing is sniffed, and anything opened directly runs sandboxed with no scripts.
  */
 export function workspaceFileHeaders(file: string): Record<string, string> {
-  const active = ACTIVE.has(path.extname(file).toLowerCase());
-  return {
-    'Content-Type': active ? 'text/plain; charset=utf-8' : mimeType(file),
+  const raster = RASTER[path.extname(file).toLowerCase()];
+  const headers: Record<string, string> = {
+    'Content-Type': raster ?? 'application/octet-stream',
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    'Content-Security-Policy': "default-src 'none'; sandbox",
     'Cache-Control': 'no-cache',
   };
+  if (!raster) headers['Content-Disposition'] = `attachment; filename="${path.basename(file).replace(/[^\w.-]/g, '_')}"`;
+  return headers;
 }

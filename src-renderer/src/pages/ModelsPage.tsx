@@ -1,4 +1,5 @@
 import type { AppInfo, ComponentReport, ModelRecord } from '@contract/contract';
+import { parseTap, tapName } from '@contract/tap-names';
 import {
   Alert,
   Box,
@@ -212,7 +213,7 @@ function ModelDetail({ model, onRemove }: { model: ModelRecord; onRemove: () => 
 /** Hooks as columns, layers as rows: which taps exist at a glance. */
 function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; layers: number; prefix: string }) {
   const names = new Set(taps.map((t) => t.name));
-  const hooks = [...new Set(taps.map((t) => t.name.split('.').pop()!))];
+  const hooks = [...new Set(taps.map((t) => parseTap(t.name)?.hook ?? t.name))];
   const shown = Math.min(layers, 6);
   return (
     <Box sx={{ overflowX: 'auto', mt: 1 }} tabIndex={0} role="region" aria-label="Taps by layer">
@@ -232,7 +233,7 @@ function TapTable({ taps, layers, prefix }: { taps: Array<{ name: string }>; lay
             <TableRow key={layer}>
               <TableCell>{layer === layers - 1 && layers > shown ? `… ${layer}` : layer}</TableCell>
               {hooks.map((h) => (
-                <TableCell key={h}>{names.has(`${prefix}blocks.${layer}.${h}`) ? '✓' : '—'}</TableCell>
+                <TableCell key={h}>{names.has(`${prefix}${tapName(layer, h)}`) ? '✓' : '—'}</TableCell>
               ))}
             </TableRow>
           ))}

@@ -1,7 +1,5 @@
-import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { LabelStore } from '../../analysis/label-store.js';
 import { OcularError } from '../../errors.js';
-import { SaeStore } from '../../sae/sae-store.js';
 import type { HandlerContext, Handlers } from './types.js';
 import { featureServices } from './workbench-handlers.js';
 
@@ -19,12 +17,12 @@ type AnalysisChannels =
 export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisChannels> {
   // Feature pages cache the SAE weights and token strings per open workspace (shared with the workbench's channels).
   const detailService = () => featureServices(ctx.open()).details;
-  const analyses = () => new AnalysisStore(ctx.open().ws.db);
-  const labels = () => new LabelStore(ctx.open().ws.db);
+  const analyses = () => ctx.open().stores.analyses;
+  const labels = () => ctx.open().stores.labels;
   return {
     'analyses.start': (req) => {
       const open = ctx.open();
-      const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
+      const sae = open.stores.saes.get(req.saeId);
       const h = open.harvests.meta(req.harvestId);
       if (!sae.hookName || !h.stats[sae.hookName])
         throw new OcularError(
@@ -41,7 +39,7 @@ export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisCh
     'features.get': (req) => detailService().get(req.analysisId, req.feature),
     'labels.set': (req) => {
       const open = ctx.open();
-      const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
+      const sae = open.stores.saes.get(req.saeId);
       if (req.feature >= sae.dSae)
         throw new OcularError('invalid_request', `SAE ${sae.id} has ${sae.dSae} features; there is no feature ${req.feature}.`);
       const { saeId, ...label } = req;
@@ -51,7 +49,7 @@ export function analysisHandlers(ctx: HandlerContext): Pick<Handlers, AnalysisCh
     'labels.export': (req) => labels().export(req.saeId, req.format),
     'labels.import': (req) => {
       const open = ctx.open();
-      const sae = new SaeStore(open.ws.db, open.dir).get(req.saeId);
+      const sae = open.stores.saes.get(req.saeId);
       const parsed = LabelStore.parse(req.format, req.content);
       const outside = parsed.find((l) => l.feature >= sae.dSae);
       if (outside)

@@ -1,9 +1,5 @@
-import { AnalysisStore } from '../../analysis/analysis-store.js';
-import { ExperimentStore } from '../../experiments/experiment-store.js';
 import { experimentCsv, experimentHtml, experimentJson } from '../../experiments/report.js';
-import { ProbeStore } from '../../probes/probe-store.js';
 import { OcularError } from '../../errors.js';
-import { SaeStore } from '../../sae/sae-store.js';
 import type { HandlerContext, Handlers } from './types.js';
 
 type ExperimentChannels =
@@ -11,13 +7,13 @@ type ExperimentChannels =
 
 /** Steering / ablation experiments and linear probes. */
 export function experimentHandlers(ctx: HandlerContext): Pick<Handlers, ExperimentChannels> {
-  const experiments = () => new ExperimentStore(ctx.open().ws.db);
-  const probes = () => new ProbeStore(ctx.open().ws.db);
+  const experiments = () => ctx.open().stores.experiments;
+  const probes = () => ctx.open().stores.probes;
   return {
     'experiments.start': (spec) => {
       const open = ctx.open();
-      new SaeStore(open.ws.db, open.dir).get(spec.saeId);
-      const a = new AnalysisStore(open.ws.db).get(spec.analysisId);
+      open.stores.saes.get(spec.saeId);
+      const a = open.stores.analyses.get(spec.analysisId);
       if (a.saeId !== spec.saeId) throw new OcularError('invalid_request', `Analysis ${a.id} is of SAE ${a.saeId}, not SAE ${spec.saeId}.`);
       open.models.get(spec.modelId);
       open.datasets.get(spec.datasetId);

@@ -1,7 +1,5 @@
 import { OcularError } from '../../errors.js';
 import { streamOf } from '../../harvest/harvest-store.js';
-import { SaeStore } from '../../sae/sae-store.js';
-import { TrainMetricsStore } from '../../sae/train-metrics.js';
 import type { SaeTrainRequest } from '../../../contract/contract.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
@@ -34,7 +32,7 @@ const stepCost = (batch: number, dIn: number, dOut: number, dSae: number) => bat
 
 /** SAE and transcoder training, the registry, metrics and spliced-in evaluation. */
 export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
-  const saes = () => new SaeStore(ctx.open().ws.db, ctx.open().dir);
+  const saes = () => ctx.open().stores.saes;
   return {
     'saes.list': () => saes().list(),
     'saes.estimate': (req) => {
@@ -82,7 +80,7 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
       trainShape(open, req);
       return open.runner.start('sae-train', req);
     },
-    'saes.metrics': (req) => new TrainMetricsStore(ctx.open().ws.db).list(req.jobId, req.afterStep),
+    'saes.metrics': (req) => ctx.open().stores.trainMetrics.list(req.jobId, req.afterStep),
     'saes.evaluate': (req) => {
       const open = ctx.open();
       saes().get(req.saeId);

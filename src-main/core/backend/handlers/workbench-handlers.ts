@@ -2,10 +2,8 @@ import { ContentSearch } from '../../analysis/content-search.js';
 import { FeatureDetails } from '../../analysis/feature-detail.js';
 import { FeatureSamples } from '../../analysis/feature-samples.js';
 import { reviewLabel } from '../../analysis/label-review.js';
-import { LabelStore } from '../../analysis/label-store.js';
 import { decoderNorms, nearestByDecoderCosine } from '../../analysis/nearest.js';
 import { InputWorkbench } from '../../analysis/probe-input.js';
-import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { planItems } from '../../experiments/item-selection.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
@@ -52,8 +50,8 @@ export function workbenchHandlers(ctx: HandlerContext): Pick<Handlers, Workbench
     const open = ctx.open();
     const s = featureServices(open);
     s.inputs ??= new InputWorkbench(ctx.sessionPool(), open.dir);
-    const a = new AnalysisStore(open.ws.db).get(analysisId);
-    const labels = new LabelStore(open.ws.db);
+    const a = open.stores.analyses.get(analysisId);
+    const labels = open.stores.labels;
     return {
       inputs: s.inputs,
       sae: s.details.sae(a.saeId),
@@ -67,12 +65,12 @@ export function workbenchHandlers(ctx: HandlerContext): Pick<Handlers, Workbench
     'features.nearest': (req) => {
       const open = ctx.open();
       const s = featureServices(open);
-      const analyses = new AnalysisStore(open.ws.db);
+      const analyses = open.stores.analyses;
       const a = analyses.get(req.analysisId);
       const sae = s.details.sae(a.saeId);
       let norms = s.norms.get(a.saeId);
       if (!norms) s.norms.set(a.saeId, (norms = decoderNorms(sae.W_dec, sae.dSae)));
-      const labels = new LabelStore(open.ws.db);
+      const labels = open.stores.labels;
       return nearestByDecoderCosine(sae.W_dec, sae.dSae, analyses.feature(a.id, req.feature).row.feature, req.n, norms).map((n) => ({
         ...n,
         label: labels.get(a.saeId, n.feature)?.label || null,

@@ -1,12 +1,10 @@
 /** Generate the synthetic benchmark into a folder and add it to the workspace as a dataset. */
-import path from 'node:path';
 import { z } from 'zod';
 import { synthesizeBenchmark } from '../../benchmark/synth.js';
 import { readDatasetFolder } from '../../datasets/dataset-folder.js';
-import { DatasetStore } from '../../datasets/dataset-store.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import type { JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z
   .object({
@@ -18,12 +16,13 @@ const params = z
   })
   .strict();
 
-export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
+export const datasetSynthJob: JobKind<z.infer<typeof params>, JobResultOf<'dataset-synth'>> = {
   kind: 'dataset-synth',
   title: 'Generate benchmark',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['dataset-synth'],
   async run(ctx) {
     const p = ctx.params;
     await synthesizeBenchmark({
@@ -35,12 +34,9 @@ export const datasetSynthJob: JobKind<z.infer<typeof params>> = {
     });
     ctx.progress(0.9, 'checking and importing');
     const folder = await readDatasetFolder(p.dest);
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const record = new DatasetStore(db).insert(folder, p.name);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const record = stores.datasets.insert(folder, p.name);
       return { datasetId: record.id, items: record.items, path: record.path };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -5,36 +5,26 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { DatasetStore, type StoredItem } from '../../datasets/dataset-store.js';
-import { EvalStore } from '../../eval/eval-store.js';
+import { choicesFor } from '../../eval/choices.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ evalId: z.number().int().positive() }).strict();
 
-const YES_NO = ['yes', 'no'];
-
-/** The answer space a grader reads from: yes/no for yes/no questions, else the dataset's other text answers. */
-export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
-  if (item.answer.type !== 'text') return [];
-  if (YES_NO.includes(String(item.answer.value).toLowerCase())) return YES_NO;
-  return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
-}
-
-export const evaluateJob: JobKind<z.infer<typeof params>> = {
+export const evaluateJob: JobKind<z.infer<typeof params>, JobResultOf<'evaluate'>> = {
   kind: 'evaluate',
   title: 'Evaluate',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['evaluate'],
   async run(ctx) {
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const evals = new EvalStore(db);
-      const datasets = new DatasetStore(db);
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const evals = stores.evals;
+      const datasets = stores.datasets;
       const e = evals.get(ctx.params.evalId);
       const dataset = datasets.get(e.datasetId);
       const textChoices = datasets.textChoices(dataset.id);
@@ -75,8 +65,6 @@ export const evaluateJob: JobKind<z.infer<typeof params>> = {
       }
       const finished = evals.get(e.id);
       return { evalId: e.id, items: finished.predictions, accuracy: finished.accuracy };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z
   .object({
@@ -91,12 +92,13 @@ async function downloadFile(url: string, target: string, total: number, signal: 
   fs.renameSync(part, target);
 }
 
-export const modelDownloadJob: JobKind<Params> = {
+export const modelDownloadJob: JobKind<Params, JobResultOf<'model-download'>> = {
   kind: 'model-download',
   title: 'Download model',
   resumable: true,
   startFromUi: false,
   params,
+  result: jobResults['model-download'],
   async run(ctx) {
     const p = ctx.params;
     const files = selectFiles(await listRepo(p, ctx.signal), p.dtype);

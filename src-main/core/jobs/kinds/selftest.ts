@@ -12,6 +12,7 @@ import { openSqlite } from '../../store/sqlite.js';
 import { BLOBS_DIR, DB_FILE } from '../../store/workspace.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { cancellableSleep, throwIfCancelled, type JobKind } from '../job-kind.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z
   .object({
@@ -49,12 +50,13 @@ function checkWorkspace(workspaceDir: string): { integrity: string; blobRoundTri
   return { integrity, blobRoundTrip: roundTrip };
 }
 
-export const selftestJob: JobKind<Params> = {
+export const selftestJob: JobKind<Params, JobResultOf<'selftest'>> = {
   kind: 'selftest',
   title: 'Self-test',
   resumable: true,
   startFromUi: true,
   params,
+  result: jobResults['selftest'],
   async run(ctx) {
     const { steps, stepMs, spinMs, failAtStep } = ctx.params;
     const startStep = typeof (ctx.checkpoint as { step?: unknown })?.step === 'number' ? (ctx.checkpoint as { step: number }).step : 0;

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import { deviceSchema } from '../../../contract/contract.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z
   .object({
@@ -15,7 +17,7 @@ const params = z
       .max(10_000),
     batchSize: z.number().int().min(1).max(256).default(8),
     maxNewTokens: z.number().int().min(1).max(8192).default(64),
-    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    device: deviceSchema.default('auto'),
     sampling: z
       .object({ temperature: z.number().positive(), topK: z.number().int().positive().optional(), seed: z.number().int() })
       .strict()
@@ -26,12 +28,13 @@ const params = z
 
 type Params = z.infer<typeof params>;
 
-export const vlmGenerateJob: JobKind<Params> = {
+export const vlmGenerateJob: JobKind<Params, JobResultOf<'vlm-generate'>> = {
   kind: 'vlm-generate',
   title: 'Generate answers',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['vlm-generate'],
   async run(ctx) {
     const p = ctx.params;
     ctx.progress(0, 'loading the model');

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Job } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
-import { FILTER_METHODS, type FilterMethod } from '../../core/datasets/sae-v-filter.js';
+import { FILTER_METHODS } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { jobResult } from '../../contract/job-results.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
@@ -74,8 +74,9 @@ export const datasetCommand: CommandSpec = {
 
 async function filter(values: Record<string, unknown>): Promise<number> {
   const ws = path.resolve(requireString(values, 'workspace'));
-  const by = requireString(values, 'by');
-  if (!FILTER_METHODS.includes(by as FilterMethod)) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${by}".`);
+  const byArg = requireString(values, 'by');
+  const by = FILTER_METHODS.find((m) => m === byArg);
+  if (!by) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${byArg}".`);
   const keep = values.keep === undefined ? 0.5 : Number(values.keep);
   if (!(keep > 0 && keep <= 1)) throw new UsageError(`--keep must be a share in (0, 1], got ${String(values.keep)}.`);
   const bound = values.bound === undefined ? 0 : Number(values.bound);
@@ -84,10 +85,10 @@ async function filter(values: Record<string, unknown>): Promise<number> {
   if (out && fs.existsSync(out)) throw new UsageError(`${out} exists already; give a new folder.`);
   const json = Boolean(values.json);
   const backend = nodeBackend({ pinnedWorkspace: ws });
-  const call = caller(backend);
+  const call = backend.call.bind(backend);
   try {
     await call('workspace.open', {});
-    const started = await call<Job>('datasets.filter', {
+    const started = await call('datasets.filter', {
       analysisId: Number(requireString(values, 'analysis')),
       by,
       keep,
@@ -99,7 +100,7 @@ async function filter(values: Record<string, unknown>): Promise<number> {
       console.error(`filter ${job.state}: ${job.error ?? ''}`);
       return 1;
     }
-    const r = job.result as { datasetId: number; path: string; kept: number; candidates: number };
+    const r = jobResult(job, 'dataset-filter');
     if (out) fs.cpSync(r.path, out, { recursive: true, errorOnExist: true });
     const summary = { ...r, out };
     console.log(

@@ -5,6 +5,7 @@ import { FILTER_METHODS } from '../../datasets/sae-v-filter.js';
 import { filterDataset } from '../../datasets/filter-dataset.js';
 import { openWorkerDb } from '../../store/sqlite.js';
 import { DB_FILE } from '../../store/workspace.js';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import type { JobKind } from '../job-kind.js';
 
 const params = z
@@ -19,12 +20,13 @@ const params = z
   })
   .strict();
 
-export const datasetFilterJob: JobKind<z.infer<typeof params>> = {
+export const datasetFilterJob: JobKind<z.infer<typeof params>, JobResultOf<'dataset-filter'>> = {
   kind: 'dataset-filter',
   title: 'Filter dataset (SAE-V)',
   resumable: false,
   startFromUi: false,
   params,
+  result: jobResults['dataset-filter'],
   async run(ctx) {
     const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
     try {

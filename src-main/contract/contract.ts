@@ -614,7 +614,13 @@ export const experimentSpecSchema = z.object({
   limit: z.number().int().positive().nullable().default(null),
   featureSets: z.array(featureSetSchema).min(1).max(4),
   operation: operationSchema,
+  /** Decoder taps: which tokens are edited. A vision-tower tap edits image patches: 'image' or 'all'. */
   where: z.enum(['image', 'text', 'generated', 'all']).default('all'),
+  /**
+   * Vision-tower taps: edit every patch, or only the patches where the condition's features fire
+   * (a random direction goes where its intervention's features fire).
+   */
+  patches: z.enum(['all', 'firing']).default('all'),
   controls: z
     .object({
       randomSets: z.number().int().min(0).max(10).default(2),

@@ -145,7 +145,68 @@ for (const { fixture, vision } of FAMILIES) {
       expect(ran.error).toBeNull();
       const record = (await call('experiments.list', {})).find((x) => x.id === experiment.experiment.id)!;
       expect(record.results!.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-direction']);
+
+      if (vision) {
+        // An intervention in the vision tower (Qwen's packed [patches, d] tokens, images of several
+        // sizes in one batch), clamped where the features fire; the decoder reads the edited features.
+        const vtrain = await until(
+          (
+            await call('saes.train', {
+              harvestId: h.id,
+              tap: 'vision.blocks.1.hook_resid_post',
+              expansion: 2,
+              k: 4,
+              steps: 40,
+              batchSize: 32,
+              checkpointEvery: 20,
+              logEvery: 10,
+              device: 'cpu',
+            })
+          ).id,
+          done,
+        );
+        expect(vtrain.error).toBeNull();
+        const vSae = (vtrain.result as { saeId: number }).saeId;
+        const va = await call('analyses.start', {
+          saeId: vSae,
+          harvestId: h.id,
+          topN: 5,
+          device: 'cpu',
+        });
+        expect((await until(va.job.id, done)).error).toBeNull();
+        const vTop = await call('features.list', {
+          analysisId: va.analysis.id,
+          sort: 'density',
+          order: 'desc',
+          limit: 2,
+        });
+        const vx = await call('experiments.start', {
+          name: `${fixture} vision clamp`,
+          modelId,
+          saeId: vSae,
+          analysisId: va.analysis.id,
+          datasetId,
+          limit: 6,
+          featureSets: [{ name: 'top', features: vTop.features.map((f) => f.feature) }],
+          operation: { op: 'clamp', values: [5] },
+          where: 'image',
+          patches: 'firing',
+          controls: { randomSets: 1, randomDirections: true, union: false },
+          resamples: 200,
+          maxNewTokens: 3,
+          batchSize: 3,
+          device: 'cpu',
+        });
+        expect((await until(vx.job.id, done)).error).toBeNull();
+        const vr = (await call('experiments.list', {})).find((x) => x.id === vx.experiment.id)!.results!;
+        const [base, clamp, , direction] = vr.conditions;
+        expect(vr.conditions.map((c) => c.kind)).toEqual(['baseline', 'intervention', 'random-set', 'random-direction']);
+        expect(base!.shiftNorm).toBe(0);
+        expect(clamp!.shiftNorm).toBeGreaterThan(0);
+        expect(direction!.shiftNorm).toBeCloseTo(clamp!.shiftNorm, 3);
+        expect(clamp!.klFirstToken).toBeGreaterThan(0);
+      }
       void b;
-    }, 240_000);
+    }, 400_000);
   });
 }

@@ -27,8 +27,9 @@ export const demoCommand: CommandSpec = {
     '-w, --workspace DIR   workspace folder (created if needed)',
     '    --per-cell N      benchmark items per task and difficulty (default 20)',
     '    --model DIR       use this model folder instead of the bundled demo model',
-    "    --sae-tap NAME    decoder residual tap for the SAE and the experiment (default: the first layer's,",
-    "                      blocks.0.hook_resid_post, where the demo model's colour and shape features are)",
+    "    --sae-tap NAME    residual tap for the SAE and the experiment (default: the first layer's,",
+    "                      blocks.0.hook_resid_post, where the demo model's colour and shape features are);",
+    '                      vision.blocks.L.hook_resid_post trains on the vision tower and edits it',
     '    --json            print the summary as JSON',
   ],
   async run(values) {

@@ -63,10 +63,11 @@ export interface BackendOptions {
 
 export const DEMO_MODEL_DIR = path.join('models', 'ocular-demo-vlm');
 /** The decoder's residual-stream taps in layer order; the demo harvests them all and trains on the first one by default. */
-export function residPostTaps(model: ModelRecord): string[] {
+/** A model's residual-stream taps of the decoder or the vision tower, in layer order. */
+export function residPostTaps(model: ModelRecord, stream: 'decoder' | 'vision' = 'decoder'): string[] {
   const names = model.report.components
     .flatMap((c) => c.tower?.taps.map((t) => t.name) ?? [])
-    .filter((n) => parseTap(n)?.stream === 'decoder' && parseTap(n)?.hook === 'hook_resid_post');
+    .filter((n) => parseTap(n)?.stream === stream && parseTap(n)?.hook === 'hook_resid_post');
   return [...new Set(names)].sort(compareTaps);
 }
 
@@ -186,14 +187,17 @@ export class Backend {
     const model =
       models.list().find((m) => m.path === path.resolve(modelPath)) ??
       models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
-    const taps = residPostTaps(model);
-    if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
-    if (saeTapName !== undefined && !taps.includes(saeTapName))
+    const decoderTaps = residPostTaps(model);
+    if (decoderTaps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
+    const known = [...decoderTaps, ...residPostTaps(model, 'vision')];
+    if (saeTapName !== undefined && !known.includes(saeTapName))
       throw new OcularError(
         'invalid_request',
-        `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`,
+        `${model.name} has no tap '${saeTapName}'; its residual-stream taps are ${known.join(', ')}.`,
       );
-    const saeTap = saeTapName ?? taps[0]!;
+    const saeTap = saeTapName ?? decoderTaps[0]!;
+    // A vision-tower SAE: that tap is harvested too (demo.ts picks its features by their image-patch means).
+    const taps = saeTap.startsWith('vision.') ? [...decoderTaps, saeTap] : decoderTaps;
     const job = startDemo(open, { model, taps, saeTap, perCell }, () => this.current === open);
     return { model, job };
   }

@@ -17,7 +17,7 @@ export type DemoStage = (typeof DEMO_STAGES)[number];
 
 export interface DemoOptions {
   model: ModelRecord;
-  /** Decoder residual-stream taps to harvest, and the one the SAE trains on. */
+  /** Residual-stream taps to harvest (every decoder layer, plus a vision SAE's tap), and the one the SAE trains on. */
   taps: string[];
   saeTap: string;
   perCell: number;
@@ -105,6 +105,8 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
       return attached(stores.probes, probe, 'probe', { probeId: probe.id });
     },
     experiment: () => {
+      // A vision-tower SAE's features are chosen by their means over image patches, a decoder SAE's at the answer.
+      const tokens = o.saeTap.startsWith('vision.') ? 'image' : 'answer';
       const spec = experimentSpecSchema.parse({
         name: 'demo: ablate colour- and shape-question features',
         modelId: o.model.id,
@@ -113,8 +115,8 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
         datasetId: ids.dataset,
         tasks: ['color', 'shape'],
         featureSets: [
-          { name: 'colour-question features', selective: { task: 'color', top: 20, tokens: 'answer' } },
-          { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens: 'answer' } },
+          { name: 'colour-question features', selective: { task: 'color', top: 20, tokens } },
+          { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens } },
         ],
         operation: { op: 'zero' },
         where: 'all',

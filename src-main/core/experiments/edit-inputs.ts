@@ -1,6 +1,7 @@
 /**
- * The inputs of an experiment's edited decoder for one condition: the SAE edit's per-feature scale,
- * clamp mask and value (identity for the baseline), the positions edited, and the steering vector
+ * The inputs of an experiment's edited graph (the decoder's, or the vision encoder's for a vision-tower
+ * tap) for one condition: the SAE edit's per-feature scale, clamp mask and value (identity for the
+ * baseline), the positions edited, and the steering vector
  * (decoder directions for `add`; a seeded random unit direction sized per row for the
  * random-direction control). One graph serves every condition; only these inputs differ.
  */
@@ -40,14 +41,25 @@ export type EditFeeds = (
   norms: number[] | null,
 ) => Record<string, WireTensor>;
 
-/** The edit inputs for a condition over `batch` x `length` positions; `norms` sizes random directions per row. */
-export function editFeeds(
+/**
+ * The edit inputs for a condition over tap positions of shape `dims` (the tap's shape without its
+ * width: a decoder's [batch, seq], a vision tower's [tiles, tokens] or Qwen's packed [patches]),
+ * editing where `mask` is 1; `normAt(p)` is the random direction's length at position p.
+ */
+export type PositionFeeds = (
+  c: Condition,
+  dims: number[],
+  mask: Float32Array,
+  normAt: ((p: number) => number) | null,
+) => Record<string, WireTensor>;
+
+export function positionFeeds(
   sae: Pick<SaeWeights, 'dIn' | 'dSae' | 'W_dec'>,
   tap: string,
   operation: ExperimentSpec['operation'],
   overall: Map<number, number>,
   seed: number,
-): EditFeeds {
+): PositionFeeds {
   const d = sae.dIn;
   const unit = randomUnit(d, seed);
   const decoderSum = (features: number[]) => {
@@ -55,10 +67,12 @@ export function editFeeds(
     for (const f of features) for (let i = 0; i < d; i++) v[i]! += sae.W_dec[f * d + i]!;
     return v;
   };
-  return (c, batch, length, mask, norms) => {
-    const f: Record<string, WireTensor> = saeIdentityInputs('x', sae.dSae, batch, length);
-    (f['sae.x.position_mask']!.data as Float32Array).set(mask);
-    const steer = new Float32Array(batch * length * d);
+  return (c, dims, mask, normAt) => {
+    const positions = dims.reduce((a, b) => a * b, 1);
+    if (mask.length !== positions) throw new Error(`An edit mask of ${mask.length} positions for a tap of ${positions}.`);
+    const f: Record<string, WireTensor> = saeIdentityInputs('x', sae.dSae, 1, positions);
+    f['sae.x.position_mask'] = { type: 'float32', dims, data: mask };
+    const steer = new Float32Array(positions * d);
     const op = operation;
     if (c.kind !== 'baseline' && c.kind !== 'random-direction') {
       const scale = f['sae.x.scale']!.data as Float32Array;
@@ -74,19 +88,31 @@ export function editFeeds(
       }
       if (op.op === 'add') {
         const dir = decoderSum(c.features);
-        for (let p = 0; p < batch * length; p++) if (mask[p]) for (let i = 0; i < d; i++) steer[p * d + i] = c.value! * dir[i]!;
+        for (let p = 0; p < positions; p++) if (mask[p]) for (let i = 0; i < d; i++) steer[p * d + i] = c.value! * dir[i]!;
       }
     }
-    if (c.kind === 'random-direction' && norms) {
-      for (let p = 0; p < batch * length; p++) {
+    if (c.kind === 'random-direction' && normAt) {
+      for (let p = 0; p < positions; p++) {
         if (!mask[p]) continue;
-        const n = norms[Math.floor(p / length)]!;
+        const n = normAt(p);
         for (let i = 0; i < d; i++) steer[p * d + i] = unit[i]! * n;
       }
     }
-    f[`steer.${tap}`] = { type: 'float32', dims: [batch, length, d], data: steer };
+    f[`steer.${tap}`] = { type: 'float32', dims: [...dims, d], data: steer };
     return f;
   };
+}
+
+/** The edit inputs for a condition over `batch` x `length` decoder positions; `norms` sizes random directions per row. */
+export function editFeeds(
+  sae: Pick<SaeWeights, 'dIn' | 'dSae' | 'W_dec'>,
+  tap: string,
+  operation: ExperimentSpec['operation'],
+  overall: Map<number, number>,
+  seed: number,
+): EditFeeds {
+  const at = positionFeeds(sae, tap, operation, overall, seed);
+  return (c, batch, length, mask, norms) => at(c, [batch, length], mask, norms && ((p) => norms[Math.floor(p / length)]!));
 }
 
 /** Per row, the mean L2 norm of the activation change x1 − x0 over the edited positions (0 when none). */

@@ -177,10 +177,11 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     insert(pos, mkNode('Cast', [y], [`${prefix}/out`], `${prefix}/CastOut`, { to: elem }));
     return `${prefix}/out`;
   };
-  const seqDims = (tap: Tap): [Dim, Dim] => {
-    const s = tap.shape;
-    return [s?.[0] ?? 'batch_size', s?.[1] ?? 'sequence_length'];
-  };
+  /**
+   * The dims of a tap's positions (all but the width): [batch, seq] for a decoder or a tiled vision
+   * tower, [patches] for Qwen's packed vision tokens; null (any rank) where the graph does not say.
+   */
+  const positionDims = (tap: Tap): Dim[] | null => (tap.shape && tap.shape.length >= 2 ? tap.shape.slice(0, -1) : null);
 
   const external = (name: string, dims: number[], data: Float32Array) => {
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -207,7 +208,6 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/sae.${edit.id}`;
 
-    const [bDim, sDim] = seqDims(tap);
     const inputs = {
       scale: `sae.${edit.id}.scale`,
       clampMask: `sae.${edit.id}.clamp_mask`,
@@ -220,7 +220,7 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
       valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampMask, DataType.FLOAT, [sae.dSae]),
       valueInfo(inputs.clampValue, DataType.FLOAT, [sae.dSae]),
-      valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+      valueInfo(inputs.positionMask, DataType.FLOAT, positionDims(tap)),
       valueInfo(inputs.keepError, DataType.FLOAT, [1]),
       valueInfo(inputs.outputScale, DataType.FLOAT, [1]),
     );
@@ -296,12 +296,11 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const elemIn = typeOf(xIn0)?.elemType ?? DataType.FLOAT;
     const elem = typeOf(y0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/tc.${edit.id}`;
-    const [bDim, sDim] = seqDims(outTap);
     const inputs = { keepError: `tc.${edit.id}.keep_error`, scale: `tc.${edit.id}.scale`, positionMask: `tc.${edit.id}.position_mask` };
     graph.input.push(
       valueInfo(inputs.keepError, DataType.FLOAT, [1]),
       valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
-      valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+      valueInfo(inputs.positionMask, DataType.FLOAT, positionDims(outTap)),
     );
     addedInputs.push(...Object.values(inputs));
     const xf = castIn(xIn, elemIn, `${p}/in`, pos);
@@ -345,7 +344,12 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/steer.${name}`;
     const input = `steer.${name}`;
-    graph.input.push(valueInfo(input, DataType.FLOAT, ['steer_batch', 'steer_seq', tap.width ?? 'd_model']));
+    // Broadcast to the tap: [batch, seq, d] for a decoder, [patches, d] for packed vision tokens
+    // (any rank where the graph does not give the tap's shape).
+    const d = tap.width ?? 'd_model';
+    const rank = tap.shape?.length;
+    const steerDims = rank === 2 ? ['steer_seq', d] : rank === 3 ? ['steer_batch', 'steer_seq', d] : null;
+    graph.input.push(valueInfo(input, DataType.FLOAT, steerDims));
     addedInputs.push(input);
     const xf = castIn(x, elem, p, pos);
     insert(pos, mkNode('Add', [xf, input], [`${p}/x_steered`], `${p}/Add`));

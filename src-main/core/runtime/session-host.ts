@@ -57,11 +57,13 @@ function embedder(sessionId: number, session: ort.InferenceSession): Embed {
 async function buildPrefix(inputs: PrefixInputs, embed: ort.InferenceSession): Promise<GenerateOptions['prefix']> {
   const { batch, length } = inputs;
   // One after the other: both use all cores (ORT's intra-op threads).
-  const vision = inputs.vision ? await need(inputs.vision.session).run(toFeeds(inputs.vision.feeds)) : undefined;
+  const encoder = inputs.vision ? need(inputs.vision.session) : undefined;
+  if (encoder && !encoder.outputNames.includes('image_features')) throw new Error('The vision encoder has no image_features output.');
+  // Only the features: an edited vision graph also returns its exposed tap, which nothing here needs.
+  const vision = encoder ? await encoder.run(toFeeds(inputs.vision!.feeds), ['image_features']) : undefined;
   const tokens = await embed.run({ input_ids: new ort.Tensor('int64', inputs.inputIds, [batch, length]) });
   const embeds = tokens.inputs_embeds!.data as Float32Array;
   const width = embeds.length / (batch * length);
-  if (inputs.vision && !vision?.image_features) throw new Error('The vision encoder has no image_features output.');
   mergeImageFeatures(embeds, inputs.inputIds, inputs.imageTokenId, vision?.image_features?.data as Float32Array | undefined, width);
   return { embeds, batch, length, width, attentionMask: inputs.attentionMask };
 }

@@ -297,7 +297,8 @@ export class VlmPipeline {
    * Generate answers. The prompt goes to the pool process that holds the decoder as token ids and
    * vision inputs; the vision tower, the embedding and the merge run there (prefix.ts), then the
    * loop. With `edit`, an edited decoder graph (SAE edits, steering) runs instead of the model's
-   * own, fed the extra inputs `edit.feeds` returns for the laid-out prompts.
+   * own, fed the extra inputs `edit.feeds` returns for the laid-out prompts; with `visionEdit`, an
+   * edited vision graph computes the image features the prompts carry.
    */
   async generate(
     items: VlmItem[],
@@ -307,13 +308,15 @@ export class VlmPipeline {
       ignoreEos?: boolean;
       returnFirstLogits?: boolean;
       edit?: { decoderPath: string; feeds: (prefix: PromptLayout) => NonNullable<HostGenerateOptions['extraFeeds']> };
+      /** An edited vision graph (an intervention at a vision tap) and its extra inputs for the batch's images. */
+      visionEdit?: { visionPath: string; feeds: (prefix: PromptLayout) => Record<string, WireTensor> };
     },
   ): Promise<{ outputs: GenerationOutput[]; prefix: PromptLayout; result: GenerateResult }> {
     const prefix = await this.layout(items);
     // Looked up each time (the pool reuses loaded sessions): loading an edited decoder beside the
     // embedding may have moved the others to another pool process.
     const [decoder, embed, vision] = (await this.pool.loadTogether(
-      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed, this.files.vision],
+      [options.edit?.decoderPath ?? this.files.decoder, this.files.embed, options.visionEdit?.visionPath ?? this.files.vision],
       this.device,
     )) as [SessionHandle, SessionHandle, SessionHandle];
     const result = await this.pool.generate(decoder, embed, {
@@ -325,7 +328,14 @@ export class VlmPipeline {
         length: prefix.length,
         attentionMask: prefix.attentionMask,
         imageTokenId: this.family.imageTokenId,
-        ...(prefix.batchVisionFeeds ? { vision: { session: vision.sessionId, feeds: prefix.batchVisionFeeds } } : {}),
+        ...(prefix.batchVisionFeeds
+          ? {
+              vision: {
+                session: vision.sessionId,
+                feeds: { ...prefix.batchVisionFeeds, ...(options.visionEdit ? options.visionEdit.feeds(prefix) : {}) },
+              },
+            }
+          : {}),
       },
       states: this.decoder.states,
       maxNewTokens: options.maxNewTokens,

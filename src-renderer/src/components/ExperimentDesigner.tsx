@@ -41,6 +41,8 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
     setForm((f) => ({ ...f, sets: f.sets.map((s, j) => (j === i ? { ...s, ...change } : s)) }));
   const analysis = analyses?.find((a) => a.id === form.analysisId);
   const sae = saes?.find((s) => s.id === analysis?.saeId);
+  // A vision-tower SAE edits image patches: all of them, or where the set's features fire.
+  const visionSae = Boolean(sae?.hookName?.startsWith('vision.'));
 
   const limit = parseCount(form.limit, 1, 1_000_000, true);
   const randomSets = parseCount(form.randomSets, 0, 10);
@@ -113,7 +115,16 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
     limit: limitValue,
     featureSets: usedSets.map((s) =>
       s.mode === 'selective'
-        ? { name: s.name, selective: { task: s.value.trim(), top: Number(s.top), margin: 0, tokens: 'answer' as const } }
+        ? {
+            name: s.name,
+            // A vision SAE sees image patches only: its task means are over those.
+            selective: {
+              task: s.value.trim(),
+              top: Number(s.top),
+              margin: 0,
+              tokens: visionSae ? ('image' as const) : ('answer' as const),
+            },
+          }
         : s.mode === 'features'
           ? { name: s.name, features: (parseNumbers(s.value, true) as { values: number[] }).values }
           : { name: s.name, search: s.value.trim() },
@@ -121,7 +132,8 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
     operation: sweep
       ? { op: form.op as 'scale' | 'clamp' | 'add', values: (values as { values: number[] }).values }
       : { op: form.op as 'zero' | 'mean' },
-    where: form.where,
+    where: visionSae ? 'image' : form.where,
+    patches: visionSae ? (form.patches ?? 'all') : 'all',
     controls: { randomSets: Number(form.randomSets), randomDirections: form.randomDirections, union: form.union && usedSets.length >= 2 },
   });
   const run = () => {
@@ -296,18 +308,29 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
             sx={{ width: 170 }}
           />
         )}
-        {select(
-          'Apply at',
-          form.where,
-          (v) => set('where', v as ExperimentForm['where']),
-          [
-            ['all', 'all tokens'],
-            ['image', 'image tokens'],
-            ['text', 'text tokens'],
-            ['generated', 'generated tokens'],
-          ],
-          170,
-        )}
+        {visionSae
+          ? select(
+              'Patches (vision tower)',
+              form.patches ?? 'all',
+              (v) => set('patches', v as 'all' | 'firing'),
+              [
+                ['all', 'every image patch'],
+                ['firing', "where the set's features fire"],
+              ],
+              250,
+            )
+          : select(
+              'Apply at',
+              form.where,
+              (v) => set('where', v as ExperimentForm['where']),
+              [
+                ['all', 'all tokens'],
+                ['image', 'image tokens'],
+                ['text', 'text tokens'],
+                ['generated', 'generated tokens'],
+              ],
+              170,
+            )}
         <TextField
           size="small"
           label="Random sets"

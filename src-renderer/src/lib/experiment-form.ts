@@ -21,6 +21,8 @@ export interface ExperimentForm {
   op: 'zero' | 'mean' | 'scale' | 'clamp' | 'add';
   values: string;
   where: 'all' | 'image' | 'text' | 'generated';
+  /** Vision-tower SAEs: edit every patch or only where the set's features fire (absent in forms saved before). */
+  patches?: 'all' | 'firing';
   randomSets: string;
   randomDirections: boolean;
   union: boolean;
@@ -39,6 +41,7 @@ export const defaultExperimentForm = (): ExperimentForm => ({
   op: 'zero',
   values: '0, 0.5, 2',
   where: 'all',
+  patches: 'all',
   randomSets: '2',
   randomDirections: true,
   union: true,

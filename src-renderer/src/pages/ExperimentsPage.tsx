@@ -127,7 +127,12 @@ function Results({ e }: { e: ExperimentRecord }) {
     <Stack spacing={2} data-testid="experiment-results">
       <Stack direction="row" spacing={1} alignItems="center">
         <Typography variant="body2" sx={{ flexGrow: 1 }}>
-          {r.items} items · {r.resamples} resamples · seed {r.seed} · Ocular {r.version} · {r.seconds.toFixed(0)} s · sets:{' '}
+          {r.items} items · {r.resamples} resamples · seed {r.seed} · Ocular {r.version} · {r.seconds.toFixed(0)} s ·{' '}
+          <span data-testid="experiment-edit">
+            {e.spec.operation.op} at {e.spec.where} tokens
+            {e.spec.patches === 'firing' ? ", only the patches where each set's features fire" : ''}
+          </span>{' '}
+          · sets:{' '}
           {Object.entries(r.featureSets)
             .map(([k, v]) => `${k} (${v.length})`)
             .join(', ')}

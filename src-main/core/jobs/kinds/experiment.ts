@@ -1,6 +1,7 @@
 /**
  * A steering / ablation experiment: every condition (baseline, interventions, union, controls) runs
- * the same items through the model with one edited decoder graph (SAE edit + steering input + the
+ * the same items through the model with one edited graph (the decoder's, or the vision encoder's for a
+ * vision-tower tap, whose edited image features the prompts then carry) (SAE edit + steering input + the
  * tap exposed), so conditions differ only in the inputs fed. Per item: the generated answer,
  * extracted and graded as the evaluation harness does, the activation shift at the edited positions,
  * and the KL divergence of the first answer token's distribution from the baseline's. Outputs are
@@ -12,7 +13,10 @@ import { streamOf } from '../../../contract/tap-names.js';
 import { type StoredItem } from '../../datasets/dataset-store.js';
 import { OcularError } from '../../errors.js';
 import { buildConditions } from '../../experiments/conditions.js';
-import { editFeeds } from '../../experiments/edit-inputs.js';
+import { editFeeds, positionFeeds } from '../../experiments/edit-inputs.js';
+import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
+import { readModel } from '../../onnx/model-io.js';
+import { discoverTowerTaps } from '../../onnx/taps.js';
 import { type StoredOutput } from '../../experiments/experiment-store.js';
 import { resolveFeatureSet } from '../../experiments/feature-sets.js';
 import { selectItems } from '../../experiments/item-selection.js';
@@ -41,8 +45,18 @@ export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experim
       const spec = e.spec;
       const sae = stores.saes.load(spec.saeId);
       const tap = sae.hookName;
-      if (!tap || streamOf(tap) === 'vision')
-        throw new OcularError('invalid_request', `Experiments edit a decoder tap; SAE ${spec.saeId} reads ${tap ?? 'no tap'}.`);
+      if (!tap) throw new OcularError('invalid_request', `SAE ${spec.saeId} names no tap (hook_name), so there is nothing to edit.`);
+      const vision = streamOf(tap) === 'vision';
+      if (vision && spec.where !== 'image' && spec.where !== 'all')
+        throw new OcularError(
+          'invalid_request',
+          `SAE ${spec.saeId} reads the vision tower (${tap}), whose tokens are image patches: apply at 'image' or 'all', not '${spec.where}'.`,
+        );
+      if (!vision && spec.patches !== 'all')
+        throw new OcularError(
+          'invalid_request',
+          `patches '${spec.patches}' chooses vision-tower patches; SAE ${spec.saeId} reads the decoder (${tap}).`,
+        );
       const analyses = stores.analyses;
       const analysis = analyses.get(spec.analysisId);
       if (analysis.saeId !== spec.saeId)
@@ -61,13 +75,41 @@ export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experim
       if (items.length === 0)
         throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
 
-      ctx.progress(0, 'loading the model and editing its decoder');
+      ctx.progress(0, `loading the model and editing its ${vision ? 'vision tower' : 'decoder'}`);
       const vlm = await VlmPipeline.load(stores.models.get(spec.modelId).path, ctx.pool, spec.device);
       const edit = { saeEdits: [{ id: 'x', tap, sae }], steer: [tap], expose: [tap] };
-      const edited = writeEditedGraph(vlm.files.decoder, edit, { cacheDir: stores.layout.graphCache });
+      const cache = { cacheDir: stores.layout.graphCache, ...(vision ? { tapPrefix: 'vision.' } : {}) };
+      const edited = writeEditedGraph(vision ? vlm.files.vision : vlm.files.decoder, edit, cache);
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], spec.device);
       const feeds = editFeeds(sae, tap, spec.operation, overall, spec.seed);
-      const run = { pool: ctx.pool, signal: ctx.signal, vlm, session: session!, editedPath: edited.path, tap, d: sae.dIn, feeds };
+      const visionRun = vision
+        ? {
+            tap: {
+              tap,
+              d: sae.dIn,
+              dSae: sae.dSae,
+              rank:
+                discoverTowerTaps(readModel(vlm.files.vision).graph, 'vision.')?.taps.find((t) => t.name === tap)?.shape?.length ?? null,
+              firing:
+                spec.patches === 'firing'
+                  ? { encoder: await ctx.pool.load(encodeGraphFile(ctx.workspaceDir, sae), spec.device), k: activePerRow(sae) }
+                  : null,
+            },
+            at: positionFeeds(sae, tap, spec.operation, overall, spec.seed),
+            byId: new Map(conditions.map((c) => [c.id, c])),
+          }
+        : null;
+      const run = {
+        pool: ctx.pool,
+        signal: ctx.signal,
+        vlm,
+        session: session!,
+        editedPath: edited.path,
+        tap,
+        d: sae.dIn,
+        feeds,
+        vision: visionRun,
+      };
       const condRun = { ...run, spec, items, datasetPath: dataset.path, textChoices: stores.datasets.textChoices(dataset.id) };
       const baselineLogits = new Map<number, Float32Array>();
       const results = new Map<string, StoredOutput[]>();

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Job } from '../../contract/contract.js';
+import type { RequestOf } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
 import { FILTER_METHODS, type FilterMethod } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { caller, finished } from '../backend-calls.js';
+import { finished } from '../backend-calls.js';
+import { jobResult } from '../../contract/job-results.js';
 import { nodeBackend } from '../node-backend.js';
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
@@ -84,12 +85,12 @@ async function filter(values: Record<string, unknown>): Promise<number> {
   if (out && fs.existsSync(out)) throw new UsageError(`${out} exists already; give a new folder.`);
   const json = Boolean(values.json);
   const backend = nodeBackend({ pinnedWorkspace: ws });
-  const call = caller(backend);
+  const call = backend.call.bind(backend);
   try {
     await call('workspace.open', {});
-    const started = await call<Job>('datasets.filter', {
+    const started = await call('datasets.filter', {
       analysisId: Number(requireString(values, 'analysis')),
-      by,
+      by: by as RequestOf<'datasets.filter'>['by'],
       keep,
       bound,
       seed: positiveInt(values.seed, 'seed', 0),
@@ -99,7 +100,7 @@ async function filter(values: Record<string, unknown>): Promise<number> {
       console.error(`filter ${job.state}: ${job.error ?? ''}`);
       return 1;
     }
-    const r = job.result as { datasetId: number; path: string; kept: number; candidates: number };
+    const r = jobResult(job, 'dataset-filter');
     if (out) fs.cpSync(r.path, out, { recursive: true, errorOnExist: true });
     const summary = { ...r, out };
     console.log(

@@ -35,25 +35,27 @@ export function itemActivity(db: Db, workspaceDir: string, analysisId: number, b
   const sae = new SaeStore(db, workspaceDir).load(a.saeId);
   const h = new HarvestStore(db, workspaceDir).meta(a.harvestId);
   const reader = new ShardReader(db, workspaceDir, h, sae.hookName!);
-  const meta = db
-    .prepare('SELECT item_id, modality FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
-    .all(h.id, streamOf(sae.hookName!)) as Array<{ item_id: number; modality: string }>;
+  const meta = new HarvestStore(db, workspaceDir).rowIndex(h.id, streamOf(sae.hookName!));
   const activity = new Map<number, ItemActivity>();
   let shards = 0;
   for (const chunk of reader.chunks()) {
     const z = encode(sae, chunk.data);
     for (let i = 0; i < chunk.rows; i++) {
       const m = meta[chunk.firstRow + i]!;
-      recordToken(activity, m.item_id, m.modality === 'image', z.subarray(i * sae.dSae, (i + 1) * sae.dSae), bound);
+      recordToken(activity, m.itemId, m.modality === 'image', z.subarray(i * sae.dSae, (i + 1) * sae.dSae), bound);
     }
     onShard?.(++shards);
   }
   const weights: Array<number | null> = new Array<number | null>(sae.dSae).fill(null);
-  for (const r of db.prepare('SELECT feature, cross_modal FROM features WHERE analysis_id = ?').all(a.id) as Array<{
-    feature: number;
-    cross_modal: number | null;
-  }>)
-    weights[r.feature] = r.cross_modal;
+  const features = new AnalysisStore(db).features(a.id, {
+    offset: 0,
+    limit: sae.dSae,
+    sort: 'feature',
+    order: 'asc',
+    search: '',
+    status: null,
+  });
+  for (const f of features.features) weights[f.feature] = f.crossModal;
   return { activity, weights, datasetId: h.datasetId, saeId: a.saeId, harvestId: h.id };
 }
 

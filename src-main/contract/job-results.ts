@@ -22,6 +22,10 @@ export const jobResults = {
     workspace: z.object({ integrity: z.string(), blobRoundTrip: z.boolean() }),
   }),
   'dataset-synth': z.object({ datasetId: z.number().int(), items: z.number().int(), path: z.string() }),
+  'patch-mask': z.object({
+    sourceDatasetId: z.number().int(),
+    masked: z.array(z.object({ method: z.string(), keep: z.number(), datasetId: z.number().int() })),
+  }),
   'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
   evaluate: z.object({ evalId: z.number().int(), items: z.number().int(), accuracy: z.number().nullable() }),
   harvest: z.object({ harvestId: z.number().int(), items: z.number().int(), rows: harvestRecordSchema.shape.rows }),

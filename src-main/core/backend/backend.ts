@@ -21,6 +21,7 @@ import {
   type WorkspaceInfo,
 } from '../../contract/contract.js';
 import { OcularError, WorkspaceError, errorMessage } from '../errors.js';
+import { faultMessage } from '../util/faults.js';
 import { SessionPool } from '../runtime/session-pool.js';
 import { runTask } from '../tasks/run-task.js';
 import { jobKinds } from '../jobs/registry.js';
@@ -142,7 +143,8 @@ export class Backend {
       return { ok: true, result };
     } catch (err) {
       if (err instanceof OcularError) return fail(err.code, err.message);
-      return fail('internal', `'${channelName}' failed: ${errorMessage(err)}`);
+      const fault = faultMessage(err);
+      return fail('internal', `'${channelName}' failed: ${fault ?? errorMessage(err)}`);
     }
   }
 

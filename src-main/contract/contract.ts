@@ -591,6 +591,9 @@ const groupStats = z.object({
   shiftNorm: z.number(),
   klFirstToken: z.number(),
   pVsBaseline: z.number().nullable(),
+  /** pVsBaseline adjusted across the table's comparisons (every condition's groups of this kind): Holm, Benjamini–Hochberg. */
+  pVsBaselineHolm: z.number().nullable().default(null),
+  pVsBaselineBh: z.number().nullable().default(null),
 });
 
 export const conditionResultSchema = z.object({
@@ -613,6 +616,9 @@ export const conditionResultSchema = z.object({
   /** Mean KL(baseline || condition) of the first answer token's distribution. */
   klFirstToken: z.number(),
   pVsBaseline: z.number().nullable(),
+  /** pVsBaseline adjusted across the experiment's conditions: Holm–Bonferroni and Benjamini–Hochberg. */
+  pVsBaselineHolm: z.number().nullable().default(null),
+  pVsBaselineBh: z.number().nullable().default(null),
   /** Interventions: paired permutation p against each of their controls. */
   pVsControls: z.record(z.string(), z.number()),
   /** An intervention some control moved at least as much. */

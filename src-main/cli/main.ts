@@ -8,6 +8,7 @@ import { faultMessage } from '../core/util/faults.js';
 import { installUncaughtHandlers } from './uncaught.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { circuitCommand } from './commands/circuit.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -34,6 +35,7 @@ const COMMANDS: CommandSpec[] = [
   harvestCommand,
   trainCommand,
   saeCommand,
+  circuitCommand,
   analyzeCommand,
   experimentCommand,
   explainCommand,

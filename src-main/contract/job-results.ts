@@ -8,7 +8,9 @@ import {
   analysisSummarySchema,
   harvestRecordSchema,
   probeResultsSchema,
+  replacementCheckSchema,
   saeEvaluationSchema,
+  transcoderSetLayerSchema,
   trainMetricsSchema,
   type Job,
 } from './contract.js';
@@ -48,6 +50,8 @@ export const jobResults = {
     hitTokenLimit: z.number().int(),
   }),
   explain: z.object({ analysisId: z.number().int(), saeId: z.number().int(), features: z.number().int(), explained: z.number().int() }),
+  'transcoder-set': z.object({ setId: z.number().int(), layers: z.array(transcoderSetLayerSchema) }),
+  'replacement-check': replacementCheckSchema,
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
 } as const;
 

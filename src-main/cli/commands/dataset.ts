@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RequestOf } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
-import { FILTER_METHODS, type FilterMethod } from '../../core/datasets/sae-v-filter.js';
+import { FILTER_METHODS } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { finished } from '../backend-calls.js';
 import { jobResult } from '../../contract/job-results.js';
+import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
@@ -75,8 +75,9 @@ export const datasetCommand: CommandSpec = {
 
 async function filter(values: Record<string, unknown>): Promise<number> {
   const ws = path.resolve(requireString(values, 'workspace'));
-  const by = requireString(values, 'by');
-  if (!FILTER_METHODS.includes(by as FilterMethod)) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${by}".`);
+  const byArg = requireString(values, 'by');
+  const by = FILTER_METHODS.find((m) => m === byArg);
+  if (!by) throw new UsageError(`--by must be one of ${FILTER_METHODS.join(', ')}, not "${byArg}".`);
   const keep = values.keep === undefined ? 0.5 : Number(values.keep);
   if (!(keep > 0 && keep <= 1)) throw new UsageError(`--keep must be a share in (0, 1], got ${String(values.keep)}.`);
   const bound = values.bound === undefined ? 0 : Number(values.bound);

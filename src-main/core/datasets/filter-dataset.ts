@@ -33,16 +33,17 @@ export interface FilterParams {
 export function itemActivity(db: Db, workspaceDir: string, analysisId: number, bound: number, onShard?: (done: number) => void) {
   const a = new AnalysisStore(db).get(analysisId);
   const sae = new SaeStore(db, workspaceDir).load(a.saeId);
-  const h = new HarvestStore(db, workspaceDir).meta(a.harvestId);
+  const harvests = new HarvestStore(db, workspaceDir);
+  const h = harvests.meta(a.harvestId);
   const reader = new ShardReader(db, workspaceDir, h, sae.hookName!);
-  const meta = new HarvestStore(db, workspaceDir).rowIndex(h.id, streamOf(sae.hookName!));
+  const meta = harvests.patchIndex(h.id, streamOf(sae.hookName!));
   const activity = new Map<number, ItemActivity>();
   let shards = 0;
   for (const chunk of reader.chunks()) {
     const z = encode(sae, chunk.data);
     for (let i = 0; i < chunk.rows; i++) {
       const m = meta[chunk.firstRow + i]!;
-      recordToken(activity, m.itemId, m.modality === 'image', z.subarray(i * sae.dSae, (i + 1) * sae.dSae), bound);
+      recordToken(activity, m.item_id, m.modality === 'image', z.subarray(i * sae.dSae, (i + 1) * sae.dSae), bound);
     }
     onShard?.(++shards);
   }

@@ -3,8 +3,8 @@
  * size warrants at 0% and 100% where a percentile bootstrap collapses to a point. The bootstrap below
  * is kept for means that are not proportions.
  */
+import { bootstrapMeanCi } from '../stats/bootstrap.js';
 import { wilsonOfOutcomes } from '../stats/proportion.js';
-import { mulberry32 } from '../util/random.js';
 
 export interface Accuracy {
   key: string;
@@ -20,22 +20,10 @@ export interface BootstrapOptions {
   level?: number;
 }
 
+/** Percentile bootstrap CI of the share correct (the mean of 0/1 outcomes; core/stats/bootstrap.ts). */
 export function bootstrapAccuracy(outcomes: boolean[], options: BootstrapOptions = {}): [number, number] {
-  const n = outcomes.length;
-  if (n === 0) return [0, 0];
-  const resamples = options.resamples ?? 2000;
-  const level = options.level ?? 0.95;
-  const rand = mulberry32(options.seed ?? 0);
-  const values = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let hits = 0;
-    for (let i = 0; i < n; i++) if (outcomes[Math.floor(rand() * n)]) hits++;
-    values[r] = hits / n;
-  }
-  values.sort();
-  const lo = values[Math.floor(((1 - level) / 2) * (resamples - 1))]!;
-  const hi = values[Math.ceil((1 - (1 - level) / 2) * (resamples - 1))]!;
-  return [lo, hi];
+  const values = outcomes.map((o) => (o ? 1 : 0));
+  return bootstrapMeanCi(values, options.resamples ?? 2000, options.seed ?? 0, options.level ?? 0.95);
 }
 
 export function accuracyOf(key: string, outcomes: boolean[]): Accuracy {

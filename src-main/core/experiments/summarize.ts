@@ -13,7 +13,8 @@ import type { StoredOutput } from './experiment-store.js';
 import { pairedDifferenceInterval, pairedTable } from '../stats/paired.js';
 import { adjustPValues } from '../stats/p-adjust.js';
 import { wilsonOfOutcomes } from '../stats/proportion.js';
-import { mean, pairedPermutationP } from './stats.js';
+import { mean } from '../stats/bootstrap.js';
+import { pairedPermutationP } from './stats.js';
 
 const wilson95 = (acc: number[]): [number, number] => {
   const w = wilsonOfOutcomes(acc.map((v) => v === 1));

@@ -13,6 +13,8 @@ import { modelDownloadJob } from './kinds/model-download.js';
 import { probeJob } from './kinds/probe.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
+import { transcoderSetJob } from './kinds/transcoder-set.js';
+import { replacementCheckJob } from './kinds/replacement-check.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
@@ -34,6 +36,8 @@ const KINDS: readonly AnyJobKind[] = [
   experimentJob,
   probeJob,
   explainJob,
+  transcoderSetJob,
+  replacementCheckJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

@@ -11,12 +11,13 @@ import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { OcularError } from '../../errors.js';
 import { streamOf, type HarvestStore } from '../../harvest/harvest-store.js';
 import { activationScale, foldScale, scaleInPlace } from '../../sae/normalize.js';
-import type { SaeStore } from '../../sae/sae-store.js';
+import type { SaeRecord, SaeStore } from '../../sae/sae-store.js';
+import type { TrainMetrics } from '../../sae/train-metrics.js';
 import { initialState, readCheckpoint, type TrainState } from '../../sae/train-checkpoint.js';
 import { trainSpec, type SaeTrainSpec } from '../../sae/train-graph.js';
 import { train } from '../../sae/trainer.js';
-import { withWorkerStores } from '../../store/stores.js';
-import { type JobKind } from '../job-kind.js';
+import { withWorkerStores, type Stores } from '../../store/stores.js';
+import { type JobContext, type JobKind } from '../job-kind.js';
 
 export const saeTrainParams = saeTrainRequestSchema.strict();
 export type SaeTrainParams = z.infer<typeof saeTrainParams>;
@@ -29,59 +30,92 @@ export const saeTrainJob: JobKind<SaeTrainParams, JobResultOf<'sae-train'>> = {
   params: saeTrainParams,
   result: jobResults['sae-train'],
   async run(ctx) {
-    const p = ctx.params;
-    return withWorkerStores(ctx.workspaceDir, async (stores) => {
-      const h = stores.harvests.get(p.harvestId);
-      const { input, target } = trainingTaps(stores.harvests, h.id, p.tap, p.outputTap);
-      const rows = input.rows;
-      const modality = stores.harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
-      const spec = specOf(p, input.width, target.width);
-      const layout = stores.layout;
-      const checkpointDir = layout.saeTrain(ctx.jobId);
-      const resumed = (ctx.checkpoint as { step?: number } | null)?.step ? readCheckpoint(checkpointDir) : null;
-      // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
-      // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
-      const scaleOf = (key: 'scaleIn' | 'scaleOut', data: Float32Array, width: number) =>
-        resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : activationScale(data, rows, width);
-      const scaleIn = scaleOf('scaleIn', input.data, spec.dIn);
-      const scaleOut = spec.transcoder ? scaleOf('scaleOut', target.data, spec.dOut) : scaleIn;
-      scaleInPlace(input.data, scaleIn);
-      if (spec.transcoder) scaleInPlace(target.data, scaleOut);
-      const state = resumed?.state ?? initialState(spec, target.data, rows, p);
-      const startStep = resumed?.step ?? 0;
-      const final = await train(
-        {
-          pool: ctx.pool,
-          signal: ctx.signal,
-          graphCache: layout.graphCache,
-          checkpointDir,
-          carryKey: `sae-train:${ctx.jobId}:${process.pid}:${Date.now()}`,
-          scales: { scaleIn, scaleOut },
-          onLog: (m) => {
-            stores.trainMetrics.record(ctx.jobId, m);
-            const dead = (m.deadFraction * 100).toFixed(1);
-            ctx.progress(m.step / p.steps, `step ${m.step}: FVU ${m.fvu.toFixed(3)}, L0 ${m.l0.toFixed(1)}, dead ${dead}%`);
-          },
-          onCheckpoint: (step) => ctx.saveCheckpoint({ step }),
-        },
-        spec,
-        { ...p, warmup: p.warmupSteps ?? Math.min(500, Math.floor(p.steps * 0.05)) },
-        { input: input.data, target: target.data, rows, modality },
-        state,
-        startStep,
-      );
-      const record = stores.saes.byJob(ctx.jobId) ?? storeTrained(stores.saes, ctx.jobId, p, h.modelPath, spec, state, scaleIn, scaleOut);
-      const history = stores.trainMetrics.list(ctx.jobId);
-      return {
-        saeId: record.id,
-        steps: p.steps,
-        activationScale: { input: scaleIn, output: scaleOut },
-        final: final ?? history.at(-1) ?? null,
-        history,
-      };
-    });
+    return withWorkerStores(ctx.workspaceDir, (stores) =>
+      trainOnHarvest(ctx, stores, ctx.params, {
+        checkpointDir: stores.layout.saeTrain(ctx.jobId),
+        checkpoint: ctx.checkpoint,
+        saveCheckpoint: (state) => ctx.saveCheckpoint(state),
+        recordMetrics: (m) => stores.trainMetrics.record(ctx.jobId, m),
+        history: () => stores.trainMetrics.list(ctx.jobId),
+        existing: () => stores.saes.byJob(ctx.jobId),
+        progress: (f, m) => ctx.progress(f, m),
+      }),
+    );
   },
 };
+
+/**
+ * Where one training run keeps its state: the sae-train job uses its job id for all of it; a
+ * transcoder set (transcoder-set.ts) runs one per layer inside its own job.
+ */
+export interface TrainScope {
+  checkpointDir: string;
+  /** The run's last saved checkpoint ({ step }), or null on a fresh start. */
+  checkpoint: unknown;
+  saveCheckpoint(state: { step: number }): void;
+  recordMetrics(m: TrainMetrics): void;
+  history(): TrainMetrics[];
+  /** The SAE an earlier attempt of this run stored, if any (a finished run is not stored twice). */
+  existing(): SaeRecord | null;
+  progress(fraction: number, message: string): void;
+}
+
+/** One training run on a harvest's taps: the stored SAE's id, the final metrics and their history. */
+export async function trainOnHarvest(
+  ctx: JobContext<unknown>,
+  stores: Stores,
+  p: SaeTrainParams,
+  scope: TrainScope,
+): Promise<JobResultOf<'sae-train'>> {
+  const h = stores.harvests.get(p.harvestId);
+  const { input, target } = trainingTaps(stores.harvests, h.id, p.tap, p.outputTap);
+  const rows = input.rows;
+  const modality = stores.harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
+  const spec = specOf(p, input.width, target.width);
+  const layout = stores.layout;
+  const checkpointDir = scope.checkpointDir;
+  const resumed = (scope.checkpoint as { step?: number } | null)?.step ? readCheckpoint(checkpointDir) : null;
+  // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
+  // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
+  const scaleOf = (key: 'scaleIn' | 'scaleOut', data: Float32Array, width: number) =>
+    resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : activationScale(data, rows, width);
+  const scaleIn = scaleOf('scaleIn', input.data, spec.dIn);
+  const scaleOut = spec.transcoder ? scaleOf('scaleOut', target.data, spec.dOut) : scaleIn;
+  scaleInPlace(input.data, scaleIn);
+  if (spec.transcoder) scaleInPlace(target.data, scaleOut);
+  const state = resumed?.state ?? initialState(spec, target.data, rows, p);
+  const startStep = resumed?.step ?? 0;
+  const final = await train(
+    {
+      pool: ctx.pool,
+      signal: ctx.signal,
+      graphCache: layout.graphCache,
+      checkpointDir,
+      carryKey: `sae-train:${ctx.jobId}:${process.pid}:${Date.now()}`,
+      scales: { scaleIn, scaleOut },
+      onLog: (m) => {
+        scope.recordMetrics(m);
+        const dead = (m.deadFraction * 100).toFixed(1);
+        scope.progress(m.step / p.steps, `step ${m.step}: FVU ${m.fvu.toFixed(3)}, L0 ${m.l0.toFixed(1)}, dead ${dead}%`);
+      },
+      onCheckpoint: (step) => scope.saveCheckpoint({ step }),
+    },
+    spec,
+    { ...p, warmup: p.warmupSteps ?? Math.min(500, Math.floor(p.steps * 0.05)) },
+    { input: input.data, target: target.data, rows, modality },
+    state,
+    startStep,
+  );
+  const record = scope.existing() ?? storeTrained(stores.saes, ctx.jobId, p, h.modelPath, spec, state, scaleIn, scaleOut);
+  const history = scope.history();
+  return {
+    saeId: record.id,
+    steps: p.steps,
+    activationScale: { input: scaleIn, output: scaleOut },
+    final: final ?? history.at(-1) ?? null,
+    history,
+  };
+}
 
 /** The training graph's spec from a request and the taps' widths. */
 function specOf(p: SaeTrainParams, dIn: number, dOut: number): SaeTrainSpec {

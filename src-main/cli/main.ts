@@ -14,6 +14,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
 import { explainCommand } from './commands/explain.js';
+import { maskCommand } from './commands/mask.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -38,6 +39,7 @@ const COMMANDS: CommandSpec[] = [
   analyzeCommand,
   experimentCommand,
   explainCommand,
+  maskCommand,
   exportCommand,
   jobsCommand,
 ];

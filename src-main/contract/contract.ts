@@ -645,6 +645,9 @@ const groupStats = z.object({
   shiftNorm: z.number(),
   klFirstToken: z.number(),
   pVsBaseline: z.number().nullable(),
+  /** pVsBaseline adjusted across the table's comparisons (every condition's groups of this kind): Holm, Benjamini–Hochberg. */
+  pVsBaselineHolm: z.number().nullable().default(null),
+  pVsBaselineBh: z.number().nullable().default(null),
 });
 
 export const conditionResultSchema = z.object({
@@ -667,6 +670,9 @@ export const conditionResultSchema = z.object({
   /** Mean KL(baseline || condition) of the first answer token's distribution. */
   klFirstToken: z.number(),
   pVsBaseline: z.number().nullable(),
+  /** pVsBaseline adjusted across the experiment's conditions: Holm–Bonferroni and Benjamini–Hochberg. */
+  pVsBaselineHolm: z.number().nullable().default(null),
+  pVsBaselineBh: z.number().nullable().default(null),
   /** Interventions: paired permutation p against each of their controls. */
   pVsControls: z.record(z.string(), z.number()),
   /** An intervention some control moved at least as much. */
@@ -1104,6 +1110,30 @@ export const contract = {
     mutates: true,
     summary:
       "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
+  }),
+  'datasets.mask': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        /** Patch scores (SAE-V Appendix C): l0, l1, cooccurrence, cross-modal; features: the chosen features' activation; random: the control. */
+        methods: z
+          .array(z.enum(['l0', 'l1', 'cooccurrence', 'cross-modal', 'features', 'random']))
+          .min(1)
+          .default(['l0', 'l1', 'cooccurrence', 'cross-modal', 'random']),
+        keeps: z.array(z.number().gt(0).max(1)).min(1).max(10).default([0.75, 0.5, 0.25]),
+        bound: z.number().min(0).default(0),
+        features: z.array(z.number().int().min(0)).max(4096).default([]),
+        seed: z.number().int().min(0).default(0),
+        /** RGB painted over masked patches. */
+        fill: z
+          .tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)])
+          .default([128, 128, 128]),
+      })
+      .strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Masked copies of an analysis's dataset: per patch score and keep share, the best patches kept and the rest painted over (a job).",
   }),
   'datasets.remove': channel({
     request: jobId,

@@ -24,6 +24,11 @@ export const jobResults = {
     workspace: z.object({ integrity: z.string(), blobRoundTrip: z.boolean() }),
   }),
   'dataset-synth': z.object({ datasetId: z.number().int(), items: z.number().int(), path: z.string() }),
+  'patch-mask': z.object({
+    sourceDatasetId: z.number().int(),
+    masked: z.array(z.object({ method: z.string(), keep: z.number(), datasetId: z.number().int() })),
+  }),
+  'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
   evaluate: z.object({ evalId: z.number().int(), items: z.number().int(), accuracy: z.number().nullable() }),
   harvest: z.object({ harvestId: z.number().int(), items: z.number().int(), rows: harvestRecordSchema.shape.rows }),
   'sae-train': z.object({
@@ -45,7 +50,6 @@ export const jobResults = {
     hitTokenLimit: z.number().int(),
   }),
   explain: z.object({ analysisId: z.number().int(), saeId: z.number().int(), features: z.number().int(), explained: z.number().int() }),
-  'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
   'transcoder-set': z.object({ setId: z.number().int(), layers: z.array(transcoderSetLayerSchema) }),
   'replacement-check': replacementCheckSchema,
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),

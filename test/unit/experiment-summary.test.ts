@@ -4,7 +4,9 @@ import type { StoredItem } from '../../src-main/core/datasets/dataset-store';
 import type { Condition } from '../../src-main/core/experiments/conditions';
 import type { StoredOutput } from '../../src-main/core/experiments/experiment-store';
 import { pairedPermutationP } from '../../src-main/core/experiments/stats';
-import { bootstrapMeanCi } from '../../src-main/core/stats/bootstrap';
+import { pairedDifferenceInterval, pairedTable } from '../../src-main/core/stats/paired';
+import { benjaminiHochbergAdjust, holmAdjust } from '../../src-main/core/stats/p-adjust';
+import { wilsonInterval } from '../../src-main/core/stats/proportion';
 import { summarizeExperiment } from '../../src-main/core/experiments/summarize';
 
 const item = (id: number, task: string, difficulty: number): StoredItem => ({
@@ -50,9 +52,27 @@ describe('experiment summary', () => {
   it('gives accuracy, paired change, drift, shift and KL per condition', () => {
     expect(base).toMatchObject({ id: 'baseline', n: 4, accuracy: 1, accuracyChange: 0, drift: 0, pVsBaseline: null, klFirstToken: 0.75 });
     expect(ablate).toMatchObject({ n: 4, accuracy: 0.5, accuracyChange: -0.5, drift: 0.5, shiftNorm: 2 });
-    expect(ablate!.ci95).toEqual(bootstrapMeanCi([0, 0, 1, 1], 200, 3 + 1));
-    expect(ablate!.accuracyChangeCi95).toEqual(bootstrapMeanCi([-1, -1, 0, 0], 200, 3 + 1000 + 1));
+    const w = wilsonInterval(2, 4);
+    expect(ablate!.ci95).toEqual([w.lower, w.upper]);
+    const d = pairedDifferenceInterval(pairedTable([false, false, true, true], [true, true, true, true]));
+    expect(ablate!.accuracyChangeCi95).toEqual([d.lower, d.upper]);
     expect(ablate!.pVsBaseline).toBe(pairedPermutationP([0, 0, 1, 1], [1, 1, 1, 1], 200, 3 + 2000 + 1));
+  });
+
+  it('keeps intervals open at 100% (Wilson, Newcombe) and adjusts p across the table (Holm, Benjamini–Hochberg)', () => {
+    // Baseline 4 of 4: the interval keeps the width 4 items warrant instead of collapsing to [100%, 100%].
+    expect(base!.ci95[1]).toBe(1);
+    expect(base!.ci95[0]).toBeCloseTo(wilsonInterval(4, 4).lower, 12);
+    expect(base!.ci95[0]).toBeLessThan(0.6);
+    expect(base!.accuracyChangeCi95[0]).toBeLessThan(0);
+    expect(base!.accuracyChangeCi95[1]).toBeGreaterThan(0);
+    const raw = [ablate!.pVsBaseline!, random!.pVsBaseline!];
+    expect([ablate!.pVsBaselineHolm, random!.pVsBaselineHolm]).toEqual(holmAdjust(raw));
+    expect([ablate!.pVsBaselineBh, random!.pVsBaselineBh]).toEqual(benjaminiHochbergAdjust(raw));
+    expect(base!.pVsBaselineHolm).toBeNull();
+    // Per-task groups: one family over every condition's groups with a p.
+    const groups = [ablate!, random!].flatMap((c) => c.byTask);
+    expect(groups.map((g) => g.pVsBaselineHolm)).toEqual(holmAdjust(groups.map((g) => g.pVsBaseline!)));
   });
 
   it('groups by task and difficulty, sorted by key', () => {

@@ -4,7 +4,8 @@
  * HTTP server speaking the chat-completions API with a scripted "model", through the real client.
  * Stored scores are checked against a recomputation from the same seeded draws; suggestions are
  * accepted, edited and rejected into labels with their provenance; bad requests change nothing.
- * The same workspace serves `ocular dataset filter` (SAE-V): scores against a direct computation.
+ * The same workspace serves `ocular dataset filter` (SAE-V): scores against a direct computation, and
+ * `ocular mask` (patch masking against random patches, evaluated by the model).
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -293,4 +294,56 @@ describe('ocular dataset filter (SAE-V)', () => {
     expect(bad.stderr).toMatch(/--keep must be a share/);
     withWorkspace((w) => expect((w.db.prepare('SELECT count(*) AS n FROM datasets').get() as { n: number }).n).toBe(3));
   }, 300_000);
+});
+
+describe('ocular mask (SAE-V patch masking)', () => {
+  it('masks by score and at random, evaluates each with the model, and compares them paired with adjusted p-values', async () => {
+    const r = await runCli(
+      ['mask', '--workspace', ws, '--analysis', '1', '--by', 'cross-modal,l0', '--keep', '0.5,0.25', '--device', 'cpu', '--json'],
+      600_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      masked: Array<{ method: string; keep: number; datasetId: number }>;
+      rows: Array<{
+        method: string;
+        keep: number;
+        n: number;
+        accuracy: number;
+        ci95: [number, number];
+        vsRandom: { p: number; pHolm: number } | null;
+      }>;
+    };
+    expect(out.masked.map((m) => `${m.method}@${m.keep}`).sort()).toEqual([
+      'cross-modal@0.25',
+      'cross-modal@0.5',
+      'l0@0.25',
+      'l0@0.5',
+      'random@0.25',
+      'random@0.5',
+    ]);
+    expect(out.rows[0]!.method).toBe('full');
+    for (const row of out.rows) {
+      expect(row.n).toBe(out.rows[0]!.n);
+      expect(row.ci95[1]).toBeGreaterThan(row.ci95[0]);
+      expect(row.vsRandom === null).toBe(row.method === 'full' || row.method === 'random');
+      if (row.vsRandom) expect(row.vsRandom.pHolm).toBeGreaterThanOrEqual(row.vsRandom.p);
+    }
+    withWorkspace((w) => {
+      // Each masked dataset records its kept patches: ceil(share x patches) per item, painted where not kept.
+      const ds = w.db.prepare('SELECT path FROM datasets WHERE id = ?').get(out.masked[0]!.datasetId) as { path: string };
+      const meta = JSON.parse(fs.readFileSync(path.join(ds.path, 'dataset.json'), 'utf8')) as {
+        masking: { keep: number };
+        kept: Record<string, number[]>;
+      };
+      const patches = (
+        w.db
+          .prepare(
+            "SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = 1 AND stream = 'decoder' AND modality = 'image' AND item_id = (SELECT min(item_id) FROM harvest_rows WHERE harvest_id = 1)",
+          )
+          .get() as { n: number }
+      ).n;
+      for (const kept of Object.values(meta.kept)) expect(kept).toHaveLength(Math.ceil(meta.masking.keep * patches));
+    });
+  }, 900_000);
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RequestOf } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
 import { FILTER_METHODS } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
@@ -90,7 +91,7 @@ async function filter(values: Record<string, unknown>): Promise<number> {
     await call('workspace.open', {});
     const started = await call('datasets.filter', {
       analysisId: Number(requireString(values, 'analysis')),
-      by,
+      by: by as RequestOf<'datasets.filter'>['by'],
       keep,
       bound,
       seed: positiveInt(values.seed, 'seed', 0),

@@ -48,11 +48,15 @@ export function itemActivity(db: Db, workspaceDir: string, analysisId: number, b
     onShard?.(++shards);
   }
   const weights: Array<number | null> = new Array<number | null>(sae.dSae).fill(null);
-  for (const r of db.prepare('SELECT feature, cross_modal FROM features WHERE analysis_id = ?').all(a.id) as Array<{
-    feature: number;
-    cross_modal: number | null;
-  }>)
-    weights[r.feature] = r.cross_modal;
+  const features = new AnalysisStore(db).features(a.id, {
+    offset: 0,
+    limit: sae.dSae,
+    sort: 'feature',
+    order: 'asc',
+    search: '',
+    status: null,
+  });
+  for (const f of features.features) weights[f.feature] = f.crossModal;
   return { activity, weights, datasetId: h.datasetId, saeId: a.saeId, harvestId: h.id };
 }
 

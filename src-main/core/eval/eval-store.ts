@@ -125,13 +125,13 @@ export class EvalStore {
     const ok = (p: Prediction) => p.correct;
     return {
       eval: e,
-      overall: accuracyOf('overall', preds.map(ok), BOOTSTRAP),
-      byTask: groupAccuracy(preds, (p) => p.item.task, ok, BOOTSTRAP),
-      byDifficulty: groupAccuracy(preds, (p) => (p.item.difficulty === null ? null : String(p.item.difficulty)), ok, BOOTSTRAP).sort(
-        (a, b) => a.key.localeCompare(b.key),
+      overall: accuracyOf('overall', preds.map(ok)),
+      byTask: groupAccuracy(preds, (p) => p.item.task, ok),
+      byDifficulty: groupAccuracy(preds, (p) => (p.item.difficulty === null ? null : String(p.item.difficulty)), ok).sort((a, b) =>
+        a.key.localeCompare(b.key),
       ),
-      byAnswerType: groupAccuracy(preds, (p) => p.item.answer.type, ok, BOOTSTRAP),
-      byTaskAndDifficulty: groupAccuracy(preds, (p) => (p.item.task ? `${p.item.task} d${p.item.difficulty ?? '?'}` : null), ok, BOOTSTRAP),
+      byAnswerType: groupAccuracy(preds, (p) => p.item.answer.type, ok),
+      byTaskAndDifficulty: groupAccuracy(preds, (p) => (p.item.task ? `${p.item.task} d${p.item.difficulty ?? '?'}` : null), ok),
       hitLimitShare: preds.length ? preds.filter((p) => p.hitLimit).length / preds.length : 0,
       extractionFailures: preds.filter((p) => p.extracted === null).length,
       bootstrap: BOOTSTRAP,

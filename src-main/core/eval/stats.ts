@@ -1,9 +1,10 @@
 /**
- * Accuracy with bootstrap confidence intervals (core/stats/bootstrap.ts: items resampled with
- * replacement, seeded, percentile interval). The number of resamples and the seed are
- * reported with every result.
+ * Accuracy with its Wilson 95% score interval (stats/proportion.ts), which keeps the width the sample
+ * size warrants at 0% and 100% where a percentile bootstrap collapses to a point. The bootstrap below
+ * is kept for means that are not proportions.
  */
 import { bootstrapMeanCi } from '../stats/bootstrap.js';
+import { wilsonOfOutcomes } from '../stats/proportion.js';
 
 export interface Accuracy {
   key: string;
@@ -25,24 +26,15 @@ export function bootstrapAccuracy(outcomes: boolean[], options: BootstrapOptions
   return bootstrapMeanCi(values, options.resamples ?? 2000, options.seed ?? 0, options.level ?? 0.95);
 }
 
-export function accuracyOf(key: string, outcomes: boolean[], options: BootstrapOptions = {}): Accuracy {
+export function accuracyOf(key: string, outcomes: boolean[]): Accuracy {
   const correct = outcomes.filter(Boolean).length;
-  return {
-    key,
-    n: outcomes.length,
-    correct,
-    accuracy: outcomes.length ? correct / outcomes.length : 0,
-    ci95: bootstrapAccuracy(outcomes, options),
-  };
+  if (outcomes.length === 0) return { key, n: 0, correct: 0, accuracy: 0, ci95: [0, 1] };
+  const w = wilsonOfOutcomes(outcomes);
+  return { key, n: outcomes.length, correct, accuracy: w.estimate, ci95: [w.lower, w.upper] };
 }
 
 /** Accuracy per group, groups in first-seen order unless `order` is given. */
-export function groupAccuracy<T>(
-  rows: T[],
-  keyOf: (row: T) => string | null,
-  correct: (row: T) => boolean,
-  options: BootstrapOptions = {},
-): Accuracy[] {
+export function groupAccuracy<T>(rows: T[], keyOf: (row: T) => string | null, correct: (row: T) => boolean): Accuracy[] {
   const groups = new Map<string, boolean[]>();
   for (const r of rows) {
     const k = keyOf(r);
@@ -51,5 +43,5 @@ export function groupAccuracy<T>(
     list.push(correct(r));
     groups.set(k, list);
   }
-  return [...groups.entries()].map(([k, outcomes]) => accuracyOf(k, outcomes, options));
+  return [...groups.entries()].map(([k, outcomes]) => accuracyOf(k, outcomes));
 }

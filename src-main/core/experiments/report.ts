@@ -32,6 +32,8 @@ export function experimentCsv(e: ExperimentRecord): string {
     'shift_norm',
     'kl_first_token',
     'p_vs_baseline',
+    'p_vs_baseline_holm',
+    'p_vs_baseline_bh',
     'flagged',
   ];
   const lines = [head.join(',')];
@@ -55,6 +57,8 @@ export function experimentCsv(e: ExperimentRecord): string {
         c.shiftNorm,
         c.klFirstToken,
         c.pVsBaseline,
+        c.pVsBaselineHolm,
+        c.pVsBaselineBh,
         c.flagged,
       ]
         .map(csvCell)
@@ -82,7 +86,9 @@ export function experimentCsv(e: ExperimentRecord): string {
           g.drift,
           g.shiftNorm,
           g.klFirstToken,
-          '',
+          g.pVsBaseline,
+          g.pVsBaselineHolm,
+          g.pVsBaselineBh,
           '',
         ]
           .map(csvCell)
@@ -117,7 +123,7 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
   const table = (r?.conditions ?? [])
     .map(
       (c) =>
-        `<tr class="${c.flagged ? 'flag' : ''}"><td>${esc(c.id)}</td><td>${c.kind}</td><td>${pct(c.accuracy)} [${pct(c.ci95[0])}, ${pct(c.ci95[1])}]</td><td>${(c.accuracyChange * 100).toFixed(1)} pts [${(c.accuracyChangeCi95[0] * 100).toFixed(1)}, ${(c.accuracyChangeCi95[1] * 100).toFixed(1)}]</td><td>${pct(c.drift)}</td><td>${c.shiftNorm.toFixed(3)}</td><td>${c.klFirstToken.toFixed(4)}</td><td>${c.pVsBaseline === null ? '' : c.pVsBaseline.toFixed(4)}</td><td>${Object.entries(
+        `<tr class="${c.flagged ? 'flag' : ''}"><td>${esc(c.id)}</td><td>${c.kind}</td><td>${pct(c.accuracy)} [${pct(c.ci95[0])}, ${pct(c.ci95[1])}]</td><td>${(c.accuracyChange * 100).toFixed(1)} pts [${(c.accuracyChangeCi95[0] * 100).toFixed(1)}, ${(c.accuracyChangeCi95[1] * 100).toFixed(1)}]</td><td>${pct(c.drift)}</td><td>${c.shiftNorm.toFixed(3)}</td><td>${c.klFirstToken.toFixed(4)}</td><td>${c.pVsBaseline === null ? '' : c.pVsBaseline.toFixed(4)}</td><td>${c.pVsBaselineHolm === null ? '' : c.pVsBaselineHolm.toFixed(4)}</td><td>${c.pVsBaselineBh === null ? '' : c.pVsBaselineBh.toFixed(4)}</td><td>${Object.entries(
           c.pVsControls,
         )
           .map(([k, p]) => `${esc(k)}: ${p.toFixed(4)}`)
@@ -139,7 +145,7 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
 <body><h1>${esc(e.name)}</h1>
 <p>Ocular ${esc(r?.version ?? '')} · ${r?.items ?? 0} items · ${r?.resamples ?? 0} bootstrap / permutation resamples · seed ${r?.seed ?? 0} · ${r ? r.seconds.toFixed(0) : 0} s</p>
 <h2>Accuracy per condition (95% CI)</h2>${chart(r?.conditions ?? [])}
-<h2>Results</h2><table><tr><th>condition</th><th>kind</th><th>accuracy</th><th>change vs baseline</th><th>drift</th><th>shift norm</th><th>KL first token</th><th>p vs baseline</th><th>p vs controls</th><th>flag</th></tr>
+<h2>Results</h2><table><tr><th>condition</th><th>kind</th><th>accuracy</th><th>change vs baseline</th><th>drift</th><th>shift norm</th><th>KL first token</th><th>p vs baseline</th><th>p Holm</th><th>p BH</th><th>p vs controls</th><th>flag</th></tr>
 ${table}</table>
 <h2>Feature sets</h2><ul>${Object.entries(r?.featureSets ?? {})
     .map(([k, v]) => `<li>${esc(k)}: ${v.join(', ')}</li>`)

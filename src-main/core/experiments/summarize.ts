@@ -1,7 +1,8 @@
 /**
- * An experiment's statistics from its outputs: per condition, accuracy with a bootstrap CI, the
- * paired change against the baseline (bootstrap CI of the per-item differences, paired permutation
- * p), answer drift, activation shift and first-token KL, the same per task and per difficulty; and
+ * An experiment's statistics from its outputs: per condition, accuracy with its Wilson 95% interval
+ * (exact at 0% and 100%, where a bootstrap collapses to a point), the paired change against the
+ * baseline (the effect size, with Newcombe's paired score interval; paired permutation p, adjusted
+ * across the table's conditions by Holm and by Benjamini–Hochberg), answer drift, activation shift and first-token KL, the same per task and per difficulty; and
  * for each intervention, paired permutation p against its controls, flagged when a control moves
  * accuracy at least as much. Seeds are offset per statistic so every number is reproducible.
  */
@@ -9,8 +10,28 @@ import type { ConditionResult } from '../../contract/contract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
 import type { Condition } from './conditions.js';
 import type { StoredOutput } from './experiment-store.js';
-import { bootstrapMeanCi, mean } from '../stats/bootstrap.js';
+import { pairedDifferenceInterval, pairedTable } from '../stats/paired.js';
+import { adjustPValues } from '../stats/p-adjust.js';
+import { wilsonOfOutcomes } from '../stats/proportion.js';
+import { mean } from '../stats/bootstrap.js';
 import { pairedPermutationP } from './stats.js';
+
+const wilson95 = (acc: number[]): [number, number] => {
+  const w = wilsonOfOutcomes(acc.map((v) => v === 1));
+  return [w.lower, w.upper];
+};
+
+/** Holm and BH adjustments of the non-null p-values of a table, written back beside each raw p. */
+function adjustInPlace(rows: Array<{ pVsBaseline: number | null; pVsBaselineHolm: number | null; pVsBaselineBh: number | null }>): void {
+  const tested = rows.filter((r) => r.pVsBaseline !== null);
+  const raw = tested.map((r) => r.pVsBaseline!);
+  const holm = adjustPValues(raw, 'holm');
+  const bh = adjustPValues(raw, 'bh');
+  tested.forEach((r, i) => {
+    r.pVsBaselineHolm = holm[i]!;
+    r.pVsBaselineBh = bh[i]!;
+  });
+}
 
 export interface SummaryOptions {
   resamples: number;
@@ -49,28 +70,37 @@ export function summarizeExperiment(
         key: k,
         n: g.c.length,
         accuracy: mean(g.c),
-        ci95: bootstrapMeanCi(g.c, o.resamples, o.seed + j),
+        ci95: wilson95(g.c),
         drift: mean(g.drift),
         shiftNorm: mean(g.shift),
         klFirstToken: mean(g.kl),
         pVsBaseline: id === 'baseline' ? null : pairedPermutationP(g.c, g.base, o.resamples, o.seed + 500 + j),
+        pVsBaselineHolm: null as number | null,
+        pVsBaselineBh: null as number | null,
       }));
   };
   const summary: ConditionResult[] = conditions.map((c, ci) => {
     const outs = results.get(c.id)!;
     const acc = correct(c.id);
-    const diff = acc.map((v, i) => v - (base[i]!.correct ? 1 : 0));
+    const change = pairedDifferenceInterval(
+      pairedTable(
+        acc.map((v) => v === 1),
+        base.map((b) => b.correct),
+      ),
+    );
     return {
       ...c,
       n: outs.length,
       accuracy: mean(acc),
-      ci95: bootstrapMeanCi(acc, o.resamples, o.seed + ci),
+      ci95: wilson95(acc),
       accuracyChange: mean(acc) - baseAcc,
-      accuracyChangeCi95: bootstrapMeanCi(diff, o.resamples, o.seed + 1000 + ci),
+      accuracyChangeCi95: [change.lower, change.upper] as [number, number],
       drift: mean(outs.map((x, i) => (x.extracted === base[i]!.extracted ? 0 : 1))),
       shiftNorm: mean(outs.map((x) => x.shiftNorm)),
       klFirstToken: mean(outs.map((x) => x.kl)),
       pVsBaseline: c.kind === 'baseline' ? null : pairedPermutationP(acc, correct('baseline'), o.resamples, o.seed + 2000 + ci),
+      pVsBaselineHolm: null,
+      pVsBaselineBh: null,
       pVsControls: {},
       flagged: false,
       byTask: groups(c.id, (it) => it.task),
@@ -84,5 +114,10 @@ export function summarizeExperiment(
       r.pVsControls[ctl.id] = pairedPermutationP(correct(r.id), correct(ctl.id), o.resamples, o.seed + 3000 + j);
     r.flagged = controls.some((ctl) => Math.abs(ctl.accuracyChange) >= Math.abs(r.accuracyChange));
   }
+  // Multiple comparisons: the conditions against the baseline form one family; each breakdown (all
+  // conditions' per-task groups, all per-difficulty groups) forms another.
+  adjustInPlace(summary);
+  adjustInPlace(summary.flatMap((r) => r.byTask));
+  adjustInPlace(summary.flatMap((r) => r.byDifficulty));
   return summary;
 }

@@ -1,6 +1,7 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
 import { datasetFilterJob } from './kinds/dataset-filter.js';
+import { patchMaskJob } from './kinds/patch-mask.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
@@ -26,6 +27,7 @@ const KINDS: readonly AnyJobKind[] = [
   vlmGenerateJob,
   datasetSynthJob,
   datasetFilterJob,
+  patchMaskJob,
   evaluateJob,
   harvestJob,
   saeTrainJob,

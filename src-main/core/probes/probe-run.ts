@@ -5,7 +5,8 @@
  * against the same probe on shuffled labels and the majority class.
  */
 import { objectAtPatch, type Scene } from '../benchmark/scene.js';
-import { bootstrapMeanCi, mean } from '../stats/bootstrap.js';
+import { mean } from '../stats/bootstrap.js';
+import { wilsonOfOutcomes } from '../stats/proportion.js';
 import type { ProbeSpec } from '../../contract/contract.js';
 import { mulberry32 } from '../util/random.js';
 import { predict, trainLogistic } from './logistic.js';
@@ -63,7 +64,6 @@ export function fitLayer(
   test: Labelled[],
   classes: string[],
   spec: Pick<ProbeSpec, 'epochs' | 'l2' | 'seed'>,
-  ciSeed: number,
 ) {
   const gather = (side: Labelled[]) => {
     const x = new Float32Array(side.length * width);
@@ -84,7 +84,7 @@ export function fitLayer(
   const majorityClass = counts.indexOf(Math.max(...counts));
   return {
     accuracy: mean(hits),
-    ci95: bootstrapMeanCi(hits, 2000, ciSeed),
+    ci95: ((w) => [w.lower, w.upper] as [number, number])(wilsonOfOutcomes(Array.from(hits, (h) => h === 1))),
     shuffledAccuracy: mean(shuffledHits),
     majority: mean(Array.from(te.y, (v) => (v === majorityClass ? 1 : 0))),
   };

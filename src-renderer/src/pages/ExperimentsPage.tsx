@@ -170,6 +170,8 @@ function Results({ e }: { e: ExperimentRecord }) {
               <TableCell>shift norm</TableCell>
               <TableCell>KL first token</TableCell>
               <TableCell>p vs baseline</TableCell>
+              <TableCell title="Holm–Bonferroni adjusted across the table's conditions">p Holm</TableCell>
+              <TableCell title="Benjamini–Hochberg adjusted across the table's conditions">p BH</TableCell>
               <TableCell>p vs each control</TableCell>
               <TableCell>Flag</TableCell>
             </TableRow>
@@ -192,6 +194,8 @@ function Results({ e }: { e: ExperimentRecord }) {
                 <TableCell>{c.shiftNorm.toFixed(2)}</TableCell>
                 <TableCell>{c.klFirstToken.toFixed(3)}</TableCell>
                 <TableCell>{p(c.pVsBaseline)}</TableCell>
+                <TableCell>{p(c.pVsBaselineHolm ?? null)}</TableCell>
+                <TableCell>{p(c.pVsBaselineBh ?? null)}</TableCell>
                 <TableCell>
                   {Object.entries(c.pVsControls).map(([id, v]) => (
                     <div key={id}>

@@ -12,6 +12,7 @@ type DataChannels =
   | 'datasets.synth'
   | 'datasets.remove'
   | 'datasets.filter'
+  | 'datasets.mask'
   | 'evals.start'
   | 'evals.list'
   | 'evals.get'
@@ -45,6 +46,14 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const dest = path.join(dir, 'datasets', `filter-a${req.analysisId}-${req.by}-keep${req.keep}-b${req.bound}-s${req.seed}`);
       if (fs.existsSync(dest)) throw new OcularError('conflict', `This filter was run already: ${dest}.`);
       return runner.start('dataset-filter', { ...req, dest, name });
+    },
+    'datasets.mask': (req) => {
+      const { runner, dir, ws } = ctx.open();
+      new AnalysisStore(ws.db).get(req.analysisId);
+      const methods = [...new Set(req.methods.includes('random') ? req.methods : [...req.methods, 'random' as const])];
+      const destRoot = path.join(dir, 'datasets', `mask-a${req.analysisId}-${Date.now()}`);
+      fs.mkdirSync(destRoot, { recursive: true });
+      return runner.start('patch-mask', { ...req, methods, destRoot });
     },
     'datasets.remove': (req) => {
       const removed = ctx.open().datasets.remove(req.id);

@@ -1,9 +1,9 @@
 /** SAE-V data filtering: score a harvested dataset's items with an analysed SAE and keep a share as a new dataset. */
 import { z } from 'zod';
+import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { FILTER_METHODS } from '../../datasets/sae-v-filter.js';
 import { filterDataset } from '../../datasets/filter-dataset.js';
 import { withWorkerStores } from '../../store/stores.js';
-import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import type { JobKind } from '../job-kind.js';
 
 const params = z

@@ -50,7 +50,7 @@ export const probeJob: JobKind<z.infer<typeof params>, JobResultOf<'probe'>> = {
         const test = pickSide(labelled, testItems, true, spec.seed);
         sizes = { train: train.length, test: test.length };
         const { data, width } = stores.harvests.readTap(h.id, tap);
-        const layer = fitLayer(data, width, train, test, classes, spec, spec.seed + li);
+        const layer = fitLayer(data, width, train, test, classes, spec);
         layers.push({ tap, ...layer });
         ctx.progress((li + 1) / taps.length, `${tap}: ${(layer.accuracy * 100).toFixed(1)}% held out`);
       }

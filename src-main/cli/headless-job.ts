@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Job } from '../contract/contract.js';
+import { OcularError } from '../core/errors.js';
+import { DB_FILE } from '../core/store/workspace.js';
 
 import { nodeBackend } from './node-backend.js';
 
@@ -16,8 +18,11 @@ export async function runHeadlessJob(kind: string, params: unknown, options: { w
   try {
     const opened = await backend.invoke('workspace.open', {});
     if (!opened.ok) {
+      // A workspace that exists but cannot be opened (locked by another process, corrupt, newer)
+      // is reported as it is; only a folder with no workspace yet is created.
+      if (fs.existsSync(path.join(backend.pinnedWorkspace!, DB_FILE))) throw new OcularError('workspace', opened.error.message);
       const created = await backend.invoke('workspace.create', {});
-      if (!created.ok) throw new Error(created.error.message);
+      if (!created.ok) throw new OcularError('workspace', created.error.message);
     }
     const finished = new Promise<Job>((resolve) =>
       backend.onEvent((e) => {

@@ -4,8 +4,11 @@
  */
 import { VERSION } from '../core/version.js';
 import { OcularError } from '../core/errors.js';
+import { faultMessage } from '../core/util/faults.js';
+import { installUncaughtHandlers } from './uncaught.js';
 import { helpText, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { circuitCommand } from './commands/circuit.js';
 import { datasetCommand } from './commands/dataset.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -31,6 +34,7 @@ const COMMANDS: CommandSpec[] = [
   harvestCommand,
   trainCommand,
   saeCommand,
+  circuitCommand,
   analyzeCommand,
   experimentCommand,
   explainCommand,
@@ -79,10 +83,17 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`ocular ${name}: ${err.message}`);
       return 2;
     }
+    const fault = faultMessage(err);
+    if (fault) {
+      console.error(`ocular ${name}: ${fault}`);
+      return 1;
+    }
     console.error(`ocular ${name} failed:`, err);
     return 1;
   }
 }
+
+installUncaughtHandlers();
 
 main(process.argv.slice(2)).then(
   (code) => {

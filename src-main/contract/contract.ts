@@ -7,6 +7,7 @@
  * This file must stay importable by the renderer: zod only, no Node or Electron imports.
  */
 import { z } from 'zod';
+import { SAE_TRAIN_DEFAULTS as TRAIN } from './sae-train-defaults.js';
 
 /** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
 export const deviceSchema = z.enum(['auto', 'cpu', 'cuda']);
@@ -339,37 +340,34 @@ export const saeTrainRequestSchema = z.object({
   tap: z.string().min(1),
   /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
   outputTap: z.string().min(1).optional(),
-  architecture: z.enum(['topk', 'batchtopk', 'relu']).default('topk'),
-  expansion: z.number().int().min(1).max(64).default(8),
-  k: z.number().int().min(1).default(32),
+  architecture: z.enum(['topk', 'batchtopk', 'relu']).default(TRAIN.architecture),
+  expansion: z.number().int().min(1).max(64).default(TRAIN.expansion),
+  k: z.number().int().min(1).default(TRAIN.k),
   /** Decoder-norm-weighted L1 weight for ReLU SAEs. */
-  l1Coefficient: z.number().min(0).default(5),
+  l1Coefficient: z.number().min(0).default(TRAIN.l1Coefficient),
   /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
   auxK: z.number().int().min(0).optional(),
-  auxCoefficient: z
-    .number()
-    .min(0)
-    .default(1 / 32),
+  auxCoefficient: z.number().min(0).default(TRAIN.auxCoefficient),
   /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
-  deadAfterSteps: z.number().int().min(1).default(200),
-  bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
+  deadAfterSteps: z.number().int().min(1).default(TRAIN.deadAfterSteps),
+  bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default(TRAIN.bDecInit),
   /**
    * SAELens's `expected_average_only_in`: train on activations scaled so their mean squared norm is
    * d_in, so one L1 coefficient and learning rate suit any layer or model; the scale is folded into
    * the saved weights, which then read raw activations. `none` trains on raw activations.
    */
-  normalizeActivations: z.enum(['expected_average_only_in', 'none']).default('expected_average_only_in'),
-  steps: z.number().int().min(1).max(10_000_000).default(2000),
-  batchSize: z.number().int().min(1).max(65536).default(1024),
-  lr: z.number().positive().default(4e-4),
+  normalizeActivations: z.enum(['expected_average_only_in', 'none']).default(TRAIN.normalizeActivations),
+  steps: z.number().int().min(1).max(10_000_000).default(TRAIN.steps),
+  batchSize: z.number().int().min(1).max(65536).default(TRAIN.batchSize),
+  lr: z.number().positive().default(TRAIN.lr),
   /** Linear warmup over this many steps (default: 5% of the run, at most 500), then cosine decay to 10%. */
   warmupSteps: z.number().int().min(0).optional(),
-  decay: z.enum(['cosine', 'none']).default('cosine'),
-  seed: z.number().int().default(0),
-  checkpointEvery: z.number().int().min(1).default(250),
-  logEvery: z.number().int().min(1).default(50),
+  decay: z.enum(['cosine', 'none']).default(TRAIN.decay),
+  seed: z.number().int().default(TRAIN.seed),
+  checkpointEvery: z.number().int().min(1).default(TRAIN.checkpointEvery),
+  logEvery: z.number().int().min(1).default(TRAIN.logEvery),
   /** Training steps per session call (one ONNX Loop over a chunk of batches). */
-  stepsPerCall: z.number().int().min(1).max(256).default(8),
+  stepsPerCall: z.number().int().min(1).max(256).default(TRAIN.stepsPerCall),
   device: deviceSchema.default('auto'),
   name: z.string().min(1).max(200).optional(),
 });
@@ -400,6 +398,56 @@ export const saeEvalRequestSchema = z.object({
   scoreTokens: z.enum(['answer', 'text']).default('answer'),
   device: deviceSchema.default('auto'),
 });
+
+// ---- Circuits: transcoder sets, replacement models ----
+
+/** One transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (see core/jobs/kinds/transcoder-set.ts). */
+export const transcoderSetRequestSchema = saeTrainRequestSchema.omit({ tap: true, outputTap: true, name: true }).extend({
+  /** Decoder layers (default: every layer whose hook_mlp_in and hook_mlp_out the harvest holds). */
+  layers: z.array(z.number().int().min(0).max(1023)).min(1).max(1024).optional(),
+});
+export type TranscoderSetRequest = z.infer<typeof transcoderSetRequestSchema>;
+
+export const transcoderSetLayerSchema = z.object({
+  layer: z.number().int(),
+  saeId: z.number().int(),
+  inTap: z.string(),
+  outTap: z.string(),
+  fvu: z.number().nullable(),
+  l0: z.number().nullable(),
+  deadFraction: z.number().nullable(),
+});
+export type TranscoderSetLayer = z.infer<typeof transcoderSetLayerSchema>;
+
+/** The replacement model: every layer's MLP replaced by the set's transcoder at once. */
+export const replacementCheckRequestSchema = z.object({
+  /** The transcoder-set job whose transcoders replace the MLPs. */
+  setId: z.number().int().positive(),
+  modelId: z.number().int().positive(),
+  datasetId: z.number().int().positive(),
+  limit: z.number().int().positive().default(64),
+  batchSize: z.number().int().min(1).max(64).default(8),
+  accuracy: z.boolean().default(true),
+  maxNewTokens: z.number().int().min(1).max(256).default(16),
+  scoreTokens: z.enum(['answer', 'text']).default('answer'),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
+export const replacementCheckSchema = z.object({
+  setId: z.number().int(),
+  layers: z.array(z.number().int()),
+  items: z.number().int(),
+  tokens: z.number().int(),
+  /** Mean answer cross-entropy (nats per token): the clean model, transcoders with error terms kept (equals clean), and dropped. */
+  ceClean: z.number(),
+  ceErrorsKept: z.number(),
+  ceReplaced: z.number(),
+  ceIncrease: z.number(),
+  accuracyClean: z.number().nullable(),
+  accuracyReplaced: z.number().nullable(),
+  accuracyChange: z.number().nullable(),
+});
+export type ReplacementCheck = z.infer<typeof replacementCheckSchema>;
 
 // ---- Feature analysis, browser and labels ----
 
@@ -1034,6 +1082,23 @@ export const contract = {
     mutates: true,
     summary: 'Generate the synthetic benchmark into the workspace and add it as a dataset (a job).',
   }),
+  'datasets.filter': channel({
+    request: z
+      .object({
+        analysisId: z.number().int().positive(),
+        /** SAE-V scores: cross-modal (Algorithm 1), cooccurrence, l0 (Appendix B); random: a seeded share of the same size. */
+        by: z.enum(['cross-modal', 'cooccurrence', 'l0', 'random']),
+        keep: z.number().gt(0).max(1).default(0.5),
+        /** A feature is active on a token when its activation exceeds this bound. */
+        bound: z.number().min(0).default(0),
+        seed: z.number().int().min(0).default(0),
+      })
+      .strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
+  }),
   'datasets.remove': channel({
     request: jobId,
     response: z.object({ removed: z.boolean() }),
@@ -1151,6 +1216,19 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Splice an SAE into its model: cross-entropy increase, CE loss recovered vs zero-ablation, accuracy change (a job).',
+  }),
+  'circuits.trainSet': channel({
+    request: transcoderSetRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary: 'Train a transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (a resumable job).',
+  }),
+  'circuits.checkReplacement': channel({
+    request: replacementCheckRequestSchema.strict(),
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Run the model with every MLP replaced by the set's transcoders (errors kept / dropped): answer CE and accuracy vs clean (a job).",
   }),
   'analyses.start': channel({
     request: analysisRequestSchema.strict(),

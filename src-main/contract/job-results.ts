@@ -8,7 +8,9 @@ import {
   analysisSummarySchema,
   harvestRecordSchema,
   probeResultsSchema,
+  replacementCheckSchema,
   saeEvaluationSchema,
+  transcoderSetLayerSchema,
   trainMetricsSchema,
   type Job,
 } from './contract.js';
@@ -43,6 +45,9 @@ export const jobResults = {
     hitTokenLimit: z.number().int(),
   }),
   explain: z.object({ analysisId: z.number().int(), saeId: z.number().int(), features: z.number().int(), explained: z.number().int() }),
+  'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
+  'transcoder-set': z.object({ setId: z.number().int(), layers: z.array(transcoderSetLayerSchema) }),
+  'replacement-check': replacementCheckSchema,
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
 } as const;
 

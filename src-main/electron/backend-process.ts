@@ -7,7 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Backend } from '../core/backend/backend.js';
 import { errorMessage } from '../core/errors.js';
+import { faultMessage } from '../core/util/faults.js';
 import type { FromBackend, ToBackend } from './backend-messages.js';
+
+// A fault nothing caught (a full disk in an event handler) is logged; the backend keeps serving the window.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const)
+  process.on(event, (err: unknown) => console.error(`ocular backend: ${faultMessage(err) ?? errorMessage(err)} (kept running)`));
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

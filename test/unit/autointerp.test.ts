@@ -3,7 +3,7 @@
  * computations, strict parsing of explainer and scorer replies, the ground-truth explainer's choice
  * and confidence, the example draws (held out, quantile-spread, seeded), and the real chat client
  * against a loopback HTTP server that speaks the chat-completions API (text and image parts, every
- * failure one line).
+ * failure one line); SAE-V item scores and the kept share.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,7 @@ import { describe as describePredicate, explainFromGroundTruth, holds } from '..
 import { exampleImageParts } from '../../src-main/core/autointerp/image-parts';
 import { describeExample, parseDetection, parseExplanation, parseSimulation } from '../../src-main/core/autointerp/prompts';
 import { detectionScore, pearson } from '../../src-main/core/autointerp/scores';
+import { itemScore, recordToken, selectItems, type ItemActivity } from '../../src-main/core/datasets/sae-v-filter';
 import { tmpDir } from '../helpers/tmp';
 
 type Obj = FeatureExample['object'];
@@ -183,16 +184,14 @@ describe('the chat client against a loopback chat-completions server', () => {
           return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"model not loaded"}}');
         if (mode === 'html') return void res.writeHead(200).end('<html>hi</html>');
         const content = mode === 'empty' ? '' : `[EXPLANATION]: echo ${JSON.parse(raw).messages.length}`;
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              id: 'x',
-              object: 'chat.completion',
-              model: 'm',
-              choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'x',
+            object: 'chat.completion',
+            model: 'm',
+            choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+          }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -278,5 +277,39 @@ describe('the chat client against a loopback chat-completions server', () => {
     expect(() => checkEndpointUrl('file:///etc/passwd')).toThrow(/http or https/);
     expect(() => checkEndpointUrl('http://user:pw@host/v1')).toThrow(/credentials/);
     expect(() => checkEndpointUrl('not a url')).toThrow(/not a URL/);
+  });
+});
+
+describe('SAE-V item scores', () => {
+  it('sums cross-modal weights of the features active on an item, counts co-occurring and active features, each once', () => {
+    const activity = new Map<number, ItemActivity>();
+    // Item 7: image tokens fire features 0 and 1 (1 only above the bound), text tokens fire 1 and 2.
+    recordToken(activity, 7, true, [0.5, 0.05, 0, 0], 0.1);
+    recordToken(activity, 7, true, [0, 0.9, 0, 0], 0.1);
+    recordToken(activity, 7, false, [0, 0.2, 0.3, 0], 0.1);
+    recordToken(activity, 7, false, [0, 0, 0.4, 0], 0.1);
+    const a = activity.get(7)!;
+    expect([...a.image].sort()).toEqual([0, 1]);
+    expect([...a.text].sort()).toEqual([1, 2]);
+    const w = [0.5, 0.25, null, 0.125];
+    expect(itemScore(a, 'cross-modal', w)).toBeCloseTo(0.75, 12); // 0.5 + 0.25 + (no weight) 0
+    expect(itemScore(a, 'cooccurrence', w)).toBe(1); // feature 1 only
+    expect(itemScore(a, 'l0', w)).toBe(3);
+  });
+
+  it('keeps ceil(keep x n) items, best first with ties by id, or a seeded random share of the same size', () => {
+    const scores = new Map([
+      [1, 0.2],
+      [2, 0.9],
+      [3, 0.2],
+      [4, 0.5],
+      [5, 0.1],
+    ]);
+    expect(selectItems(scores, 0.5, 'cross-modal')).toEqual([2, 4, 1]);
+    expect(selectItems(scores, 1, 'l0')).toEqual([2, 4, 1, 3, 5]);
+    const r = selectItems(scores, 0.4, 'random', 3);
+    expect(r).toHaveLength(2);
+    expect(selectItems(scores, 0.4, 'random', 3)).toEqual(r);
+    expect(() => selectItems(scores, 0, 'l0')).toThrow(/keep must be/);
   });
 });

@@ -4,6 +4,7 @@
  * HTTP server speaking the chat-completions API with a scripted "model", through the real client.
  * Stored scores are checked against a recomputation from the same seeded draws; suggestions are
  * accepted, edited and rejected into labels with their provenance; bad requests change nothing.
+ * The same workspace serves `ocular dataset filter` (SAE-V): scores against a direct computation.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,6 +18,10 @@ import { ExplanationStore } from '../../src-main/core/autointerp/explanation-sto
 import { holds, type Predicate } from '../../src-main/core/autointerp/ground-truth';
 import { detectionScore, pearson } from '../../src-main/core/autointerp/scores';
 import { WorkspaceExamples } from '../../src-main/core/autointerp/workspace-examples';
+import { HarvestStore } from '../../src-main/core/harvest/harvest-store';
+import { itemScore, recordToken, type ItemActivity } from '../../src-main/core/datasets/sae-v-filter';
+import { encode } from '../../src-main/core/sae/sae-encode';
+import { SaeStore } from '../../src-main/core/sae/sae-store';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { runCli } from '../helpers/cli';
 import { repoRoot } from '../helpers/tmp';
@@ -82,14 +87,12 @@ beforeAll(async () => {
     req.on('end', () => {
       requests.push(req.url!);
       const body = JSON.parse(raw) as { messages: Parameters<typeof reply>[0] };
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            object: 'chat.completion',
-            choices: [{ index: 0, message: { role: 'assistant', content: reply(body.messages) } }],
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: reply(body.messages) } }],
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -229,4 +232,65 @@ describe('ocular explain', () => {
     expect(outside.stderr).toMatch(/there is no feature 99999/);
     expect(count()).toBe(n);
   }, 120_000);
+});
+
+describe('ocular dataset filter (SAE-V)', () => {
+  it('keeps the best-scoring half by cross-modal score, with every score equal to a direct computation, and a random share of the same size', async () => {
+    const out = path.join(root, 'filtered-cm');
+    const r = await runCli(
+      ['dataset', 'filter', '--workspace', ws, '--analysis', '1', '--by', 'cross-modal', '--keep', '0.5', '--out', out, '--json'],
+      240_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { kept: number; candidates: number; datasetId: number };
+    expect(summary.kept).toBe(Math.ceil(summary.candidates / 2));
+    const meta = JSON.parse(fs.readFileSync(path.join(out, 'dataset.json'), 'utf8')) as { scores: Record<string, number> };
+    const keys = fs
+      .readFileSync(path.join(out, 'items.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(keys).toHaveLength(summary.kept);
+    withWorkspace((w) => {
+      // Direct: every row encoded, features active (> 0) per item and modality, weights from the analysis.
+      const sae = new SaeStore(w.db, ws).load(1);
+      const { data } = new HarvestStore(w.db, ws).readTap(1, TAP);
+      const z = encode(sae, data);
+      const rows = w.db
+        .prepare(
+          "SELECT r.item_id, r.modality, i.item_key FROM harvest_rows r JOIN dataset_items i ON i.id = r.item_id WHERE r.harvest_id = 1 AND r.stream = 'decoder' ORDER BY r.row",
+        )
+        .all() as Array<{ item_id: number; modality: string; item_key: string }>;
+      const activity = new Map<number, ItemActivity>();
+      rows.forEach((m, i) => recordToken(activity, m.item_id, m.modality === 'image', z.subarray(i * sae.dSae, (i + 1) * sae.dSae), 0));
+      const weights = new Array<number | null>(sae.dSae).fill(null);
+      for (const f of w.db.prepare('SELECT feature, cross_modal FROM features WHERE analysis_id = 1').all() as Array<{
+        feature: number;
+        cross_modal: number | null;
+      }>)
+        weights[f.feature] = f.cross_modal;
+      const keyOf = new Map(rows.map((m) => [m.item_id, m.item_key]));
+      const direct = new Map([...activity].map(([id, a]) => [keyOf.get(id)!, itemScore(a, 'cross-modal', weights)]));
+      expect(Object.keys(meta.scores).sort()).toEqual([...direct.keys()].sort());
+      for (const [k, v] of direct) expect(meta.scores[k]).toBeCloseTo(v, 9);
+      // The kept items are the top half.
+      const cutoff = Math.min(...keys.map((k) => direct.get(k)!));
+      expect([...direct.values()].filter((v) => v > cutoff).length).toBeLessThan(summary.kept);
+      expect(keys.every((k) => direct.get(k)! >= cutoff)).toBe(true);
+      expect(new Set(direct.values()).size).toBeGreaterThan(1);
+    });
+    const random = await runCli(
+      ['dataset', 'filter', '--workspace', ws, '--analysis', '1', '--by', 'random', '--keep', '0.5', '--seed', '1', '--json'],
+      240_000,
+    );
+    expect(random.code, random.stderr).toBe(0);
+    expect((JSON.parse(random.stdout) as { kept: number }).kept).toBe(summary.kept);
+    // Running the same filter again, or a bad share, is refused and adds nothing.
+    const again = await runCli(['dataset', 'filter', '--workspace', ws, '--analysis', '1', '--by', 'cross-modal', '--keep', '0.5']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/run already/);
+    const bad = await runCli(['dataset', 'filter', '--workspace', ws, '--analysis', '1', '--by', 'l0', '--keep', '0']);
+    expect(bad.stderr).toMatch(/--keep must be a share/);
+    withWorkspace((w) => expect((w.db.prepare('SELECT count(*) AS n FROM datasets').get() as { n: number }).n).toBe(3));
+  }, 300_000);
 });

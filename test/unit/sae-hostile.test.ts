@@ -4,30 +4,16 @@
  * `ocular sae import` into a workspace that already holds an SAE, and must be refused with a clear
  * one-line error while the workspace (database and blobs) stays byte-identical.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saeCommand } from '../../src-main/cli/commands/sae';
 import { OcularError } from '../../src-main/core/errors';
+import { hashTree } from '../helpers/hash-tree';
 import { repoRoot, tmpDir } from '../helpers/tmp';
 
 const corpus = path.join(repoRoot, 'test', 'fixtures', 'sae-hostile');
 const cases = JSON.parse(fs.readFileSync(path.join(corpus, 'cases.json'), 'utf8')) as Array<{ case: string; expect: string }>;
-
-/** sha256 of every file under a folder, by relative path. */
-export function hashTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 async function quiet<T>(fn: () => Promise<T>): Promise<T> {
   const log = console.log;

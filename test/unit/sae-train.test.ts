@@ -84,7 +84,7 @@ afterAll(() => fs.rmSync(path.dirname(ws), { recursive: true, force: true }));
 
 describe('learning-rate schedule', () => {
   it('warms up linearly, then decays by a cosine to a tenth', async () => {
-    const { learningRate } = await import('../../src-main/core/jobs/kinds/sae-train');
+    const { learningRate } = await import('../../src-main/core/sae/train-step');
     expect(learningRate(0, 100, 1, 10, 'cosine')).toBeCloseTo(0.1);
     expect(learningRate(9, 100, 1, 10, 'cosine')).toBeCloseTo(1);
     expect(learningRate(10, 100, 1, 10, 'cosine')).toBeCloseTo(1);

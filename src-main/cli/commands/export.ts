@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { AnalysisStore } from '../../core/analysis/analysis-store.js';
 import { FeatureDetails } from '../../core/analysis/feature-detail.js';
@@ -45,6 +46,9 @@ export const exportCommand: CommandSpec = {
     if (positionals[0] === 'harvest') return exportHarvest(values, positionals);
     if (positionals[0] !== 'neuronpedia') throw new UsageError(`Usage: ${exportCommand.usage}`);
     const dir = path.resolve(requireString(values, 'workspace'));
+    const out = path.resolve(requireString(values, 'out'));
+    // Checked before the workspace is opened, so a wrong --out changes and reads nothing.
+    if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; export writes a folder.`);
     const ws = Workspace.open(dir, { readOnly: true });
     try {
       const analyses = new AnalysisStore(ws.db);
@@ -59,7 +63,7 @@ export const exportCommand: CommandSpec = {
           modelId: requireString(values, 'model-id'),
           source: requireString(values, 'source'),
           hookName: sae.hookName ?? '',
-          out: path.resolve(requireString(values, 'out')),
+          out,
           workspaceDir: dir,
         },
       );

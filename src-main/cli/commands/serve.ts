@@ -2,6 +2,8 @@ import { isLoopbackHost, startHttpServer } from '../../transport/http-server.js'
 import { optionalPort, requireString, UsageError, type CommandSpec } from '../args.js';
 import { nodeBundlePaths } from '../paths.js';
 import { nodeBackend } from '../node-backend.js';
+import { keepServingOnUncaught } from '../uncaught.js';
+import { faultMessage } from '../../core/util/faults.js';
 
 export const serveCommand: CommandSpec = {
   name: 'serve',
@@ -34,14 +36,24 @@ export const serveCommand: CommandSpec = {
     if (token !== undefined && token.length < 16) throw new UsageError('--token must be at least 16 characters.');
     const backend = nodeBackend({ pinnedWorkspace: workspace, readOnly: Boolean(values['read-only']) });
     backend.openPinnedIfPresent();
-    const server = await startHttpServer({
-      backend,
-      rendererDir: nodeBundlePaths.renderer,
-      host,
-      port: optionalPort(values) ?? 4599,
-      token,
-      log: (line) => console.error(line),
-    });
+    const port = optionalPort(values) ?? 4599;
+    let server: Awaited<ReturnType<typeof startHttpServer>>;
+    try {
+      server = await startHttpServer({
+        backend,
+        rendererDir: nodeBundlePaths.renderer,
+        host,
+        port,
+        token,
+        log: (line) => console.error(line),
+      });
+    } catch (err) {
+      await backend.close();
+      const fault = faultMessage(err);
+      if (fault) throw new UsageError(fault); // port in use, no such address: one line
+      throw err;
+    }
+    keepServingOnUncaught();
     const suffix = token ? `?token=${encodeURIComponent(token)}` : '';
     console.log(`Ocular serving ${backend.pinnedWorkspace}${backend.readOnly ? ' (read-only)' : ''} at ${server.url}${suffix}`);
     const info = await backend.invoke('app.info', {});

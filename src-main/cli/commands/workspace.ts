@@ -3,6 +3,7 @@ import type { WorkspaceInfo } from '../../contract/contract.js';
 import type { Backend } from '../../core/backend/backend.js';
 import { requireString, UsageError, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
+import { integrityCheck } from '../../core/store/workspace.js';
 
 import { nodeBackend } from '../node-backend.js';
 
@@ -23,13 +24,27 @@ function printInfo(info: WorkspaceInfo, json: boolean): void {
 
 export const workspaceCommand: CommandSpec = {
   name: 'workspace',
-  summary: 'Create a workspace folder, or check one: opens it (migrating older schemas) and reports what it holds.',
-  usage: 'ocular workspace create|check DIR [--json]',
-  options: { json: { type: 'boolean' } },
-  help: ['    --json            print machine-readable JSON'],
+  summary:
+    'Create a workspace folder, or check one: opens it (migrating older schemas; a time-bounded quick_check) and reports\n' +
+    "what it holds. --full first runs SQLite's full integrity_check, read-only.",
+  usage: 'ocular workspace create|check DIR [--full] [--json]',
+  options: { json: { type: 'boolean' }, full: { type: 'boolean' } },
+  help: [
+    '    --full            check: the full integrity_check (every page, index and constraint)',
+    '    --json            print machine-readable JSON',
+  ],
   async run(values, positionals) {
     const [action, dir] = positionals;
-    if ((action !== 'create' && action !== 'check') || !dir) throw new UsageError('Usage: ocular workspace create|check DIR [--json]');
+    if ((action !== 'create' && action !== 'check') || !dir)
+      throw new UsageError('Usage: ocular workspace create|check DIR [--full] [--json]');
+    if (action === 'check' && values.full) {
+      const problems = integrityCheck(dir);
+      if (problems.length > 0)
+        throw new UsageError(
+          `integrity_check found ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${path.resolve(dir)}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}. Restore the workspace from a backup.`,
+        );
+      if (!values.json) console.log('integrity   ok (full integrity_check)');
+    }
     const backend = pinnedBackend(dir);
     try {
       const info = await backend.call(action === 'create' ? 'workspace.create' : 'workspace.open', {});

@@ -117,8 +117,13 @@ export class AnalysisStore {
         for (const kind of ['top', 'image', 'text'] as const)
           f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
       }
-      this.db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), id);
+      this.setSummary(id, summary);
     })();
+  }
+
+  /** Replace the analysis's summary (saveResults writes it; the job rewrites it with the total time). */
+  setSummary(id: number, summary: AnalysisSummary): void {
+    this.db.prepare('UPDATE analyses SET summary_json = ? WHERE id = ?').run(JSON.stringify(summary), id);
   }
 
   features(

@@ -2,11 +2,18 @@
  * Runs jobs in worker threads so the thread that serves IPC never does a job's work.
  * The runner owns every job-state transition; workers only report progress, checkpoints and the
  * outcome. Progress writes are throttled so a chatty job cannot flood the database or the UI.
+ *
+ * Every write the runner makes from an event (a worker's progress, checkpoint or outcome) is
+ * guarded: one that fails — a full disk (SQLITE_FULL) above all — fails that job with the fault's
+ * one-line message and stops its worker, and never escapes as an uncaught exception that would end
+ * the server or CLI. If even the failure cannot be written, the job's state is kept in memory until
+ * it can be, and the row says 'running', which the next open marks interrupted (resumable).
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Job } from '../../contract/contract.js';
+import type { Job, JobState } from '../../contract/contract.js';
 import { OcularError, errorMessage } from '../errors.js';
+import { jobErrorText } from '../util/faults.js';
 import type { Workspace } from '../store/workspace.js';
 import { JobStore } from './job-store.js';
 import { findJobKind } from './registry.js';
@@ -38,6 +45,8 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   readonly store: JobStore;
   private readonly running = new Map<number, Running>();
   private readonly queue: number[] = [];
+  /** Outcomes the database could not take (disk full): shown instead of the row until written. */
+  private readonly unrecorded = new Map<number, { state: JobState; error: string }>();
   private stopped = false;
 
   constructor(
@@ -68,6 +77,16 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     return this.store.get(job.id)!;
   }
 
+  /**
+   * A job that could not start (its parameters could not be made, or were refused), recorded as
+   * failed with the reason, so whoever follows the pipeline it belongs to sees the error.
+   */
+  failToStart(kind: string, params: unknown, error: string): Job {
+    const job = this.store.insert(kind, params);
+    this.store.finish(job.id, 'failed', { error });
+    return this.emitJob(job.id);
+  }
+
   cancel(id: number): Job {
     const job = this.require(id);
     if (job.state === 'queued') {
@@ -93,6 +112,7 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
       throw new OcularError('conflict', `Job ${id} is ${job.state}; only interrupted, failed or cancelled jobs can be resumed.`);
     }
     this.store.requeue(id);
+    this.unrecorded.delete(id);
     this.enqueue(id);
     return this.store.get(id)!;
   }
@@ -109,13 +129,13 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   async shutdown(): Promise<void> {
     this.stopped = true;
     for (const id of this.queue.splice(0))
-      this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace before this job started.' });
+      this.tryWrite(() => this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace before this job started.' }));
     const exits = [...this.running.entries()].map(async ([id, run]) => {
       run.settled = true;
       if (run.killTimer) clearTimeout(run.killTimer);
-      this.flushProgress(id, run);
+      this.tryWrite(() => this.flushProgress(id, run));
       await run.worker.terminate();
-      this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace while this job was running.' });
+      this.tryWrite(() => this.store.finish(id, 'interrupted', { error: 'Ocular closed the workspace while this job was running.' }));
     });
     await Promise.all(exits);
     this.running.clear();
@@ -124,7 +144,50 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   private require(id: number): Job {
     const job = this.store.get(id);
     if (!job) throw new OcularError('not_found', `No job with id ${id}.`);
-    return job;
+    const kept = this.unrecorded.get(id);
+    return kept ? { ...job, ...kept } : job;
+  }
+
+  /** A write whose failure is already accounted for (shutdown: the next open marks the job interrupted). */
+  private tryWrite(write: () => void): void {
+    try {
+      write();
+    } catch {
+      /* see the header: the row stays 'running' and is marked interrupted on the next open */
+    }
+  }
+
+  /**
+   * A write made while a job runs. If it fails, the job fails with the fault's message (disk full,
+   * read-only file system, …) and its worker is stopped; returns whether the write went through.
+   */
+  private guarded(id: number, run: Running | null, write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (err) {
+      this.writeFailed(id, run, err);
+      return false;
+    }
+  }
+
+  private writeFailed(id: number, run: Running | null, err: unknown): void {
+    const error = `Could not record this job's state: ${jobErrorText(err)}`;
+    if (run) {
+      if (run.settled) return;
+      run.settled = true;
+      if (run.killTimer) clearTimeout(run.killTimer);
+      void run.worker.terminate();
+      this.running.delete(id);
+    }
+    try {
+      this.store.finish(id, 'failed', { error });
+      this.unrecorded.delete(id);
+    } catch {
+      this.unrecorded.set(id, { state: 'failed', error });
+    }
+    this.safeEmit(id);
+    this.pump();
   }
 
   private enqueue(id: number): void {
@@ -144,7 +207,7 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
 
   private launch(id: number): void {
     const job = this.require(id);
-    this.store.markRunning(id);
+    if (!this.guarded(id, null, () => this.store.markRunning(id))) return;
     const start: WorkerStart = {
       jobId: id,
       kind: job.kind,
@@ -156,13 +219,13 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     try {
       worker = new Worker(this.options.workerEntry, { workerData: start });
     } catch (err) {
-      this.store.finish(id, 'failed', { error: `Could not start a worker thread: ${errorMessage(err)}` });
-      this.emitJob(id);
+      if (this.guarded(id, null, () => this.store.finish(id, 'failed', { error: `Could not start a worker thread: ${errorMessage(err)}` })))
+        this.safeEmit(id);
       return;
     }
     const run: Running = { worker, lastProgressAt: 0, pendingProgress: null, cancelRequested: false, settled: false };
     this.running.set(id, run);
-    this.emitJob(id);
+    this.safeEmit(id);
 
     worker.on('message', (msg: FromWorker) => this.onMessage(id, run, msg));
     worker.on('error', (err) => this.settle(id, run, 'failed', { error: `The job crashed: ${errorMessage(err)}` }));
@@ -177,11 +240,12 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     switch (msg.type) {
       case 'progress': {
         run.pendingProgress = { progress: msg.progress, message: msg.message ?? null };
-        if (Date.now() - run.lastProgressAt >= (this.options.progressIntervalMs ?? 200)) this.flushProgress(id, run);
+        if (Date.now() - run.lastProgressAt >= (this.options.progressIntervalMs ?? 200))
+          this.guarded(id, run, () => this.flushProgress(id, run));
         break;
       }
       case 'checkpoint':
-        this.store.saveCheckpoint(id, msg.state);
+        this.guarded(id, run, () => this.store.saveCheckpoint(id, msg.state));
         break;
       case 'done':
         this.settle(id, run, 'succeeded', { result: msg.result });
@@ -215,7 +279,7 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     this.store.setProgress(id, run.pendingProgress.progress, run.pendingProgress.message);
     run.pendingProgress = null;
     run.lastProgressAt = Date.now();
-    this.emitJob(id);
+    this.safeEmit(id);
   }
 
   private settle(
@@ -225,12 +289,15 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     fields: { error?: string; result?: unknown } = {},
   ): void {
     if (run.settled) return;
+    const written = this.guarded(id, run, () => {
+      this.flushProgress(id, run);
+      this.store.finish(id, state, fields);
+    });
+    if (!written) return; // writeFailed settled it as failed
     run.settled = true;
     if (run.killTimer) clearTimeout(run.killTimer);
-    this.flushProgress(id, run);
-    this.store.finish(id, state, fields);
     this.running.delete(id);
-    this.emitJob(id);
+    this.safeEmit(id);
     this.pump();
   }
 
@@ -238,5 +305,14 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     const job = this.require(id);
     this.emit('updated', job);
     return job;
+  }
+
+  /** emitJob from an event handler, where a failed read or a listener's error must not escape. */
+  private safeEmit(id: number): void {
+    try {
+      this.emitJob(id);
+    } catch (err) {
+      console.error(`job ${id}: could not report its state: ${errorMessage(err)}`);
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
+import { datasetFilterJob } from './kinds/dataset-filter.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
 import { experimentJob } from './kinds/experiment.js';
@@ -11,6 +12,8 @@ import { modelDownloadJob } from './kinds/model-download.js';
 import { probeJob } from './kinds/probe.js';
 import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
+import { transcoderSetJob } from './kinds/transcoder-set.js';
+import { replacementCheckJob } from './kinds/replacement-check.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
@@ -22,6 +25,7 @@ const KINDS: readonly AnyJobKind[] = [
   modelDownloadJob,
   vlmGenerateJob,
   datasetSynthJob,
+  datasetFilterJob,
   evaluateJob,
   harvestJob,
   saeTrainJob,
@@ -30,6 +34,8 @@ const KINDS: readonly AnyJobKind[] = [
   experimentJob,
   probeJob,
   explainJob,
+  transcoderSetJob,
+  replacementCheckJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

@@ -3,7 +3,7 @@
  * out/main/job-worker.js for Electron) so the runner can start it by path.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorMessage } from '../errors.js';
+import { jobErrorText } from '../util/faults.js';
 import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     post({ type: 'done', result: result ?? null });
   } catch (err) {
     if (err instanceof JobCancelled || abort.signal.aborted) post({ type: 'cancelled' });
-    else post({ type: 'failed', error: errorMessage(err) });
+    else post({ type: 'failed', error: jobErrorText(err) }); // a full disk reads "disk full: …"
   } finally {
     port.close();
   }

@@ -21,7 +21,7 @@ export interface EditedGraph {
 }
 
 /** Bumped whenever surgery changes what it writes, so cached edited graphs from older versions are not reused. */
-const SURGERY_VERSION = 3;
+const SURGERY_VERSION = 4;
 
 export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: string): string {
   const h = crypto.createHash('sha256');
@@ -32,6 +32,14 @@ export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: s
       tapPrefix,
       expose: spec.expose ?? [],
       steer: spec.steer ?? [],
+      exposeTensors: spec.exposeTensors ?? [],
+      transcoders: (spec.transcoderEdits ?? []).map((e) => ({
+        id: e.id,
+        inTap: e.inTap,
+        outTap: e.outTap,
+        arch: e.sae.architecture,
+        k: e.sae.k,
+      })),
       sae: (spec.saeEdits ?? []).map((e) => ({
         id: e.id,
         tap: e.tap,
@@ -43,8 +51,8 @@ export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: s
       })),
     }),
   );
-  for (const e of spec.saeEdits ?? []) {
-    for (const t of [e.sae.W_enc, e.sae.b_enc, e.sae.W_dec, e.sae.b_dec, e.sae.threshold])
+  for (const e of [...(spec.saeEdits ?? []), ...(spec.transcoderEdits ?? [])]) {
+    for (const t of [e.sae.W_enc, e.sae.b_enc, e.sae.W_dec, e.sae.b_dec, e.sae.threshold, e.sae.W_skip])
       if (t) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
   }
   return h.digest('hex').slice(0, 16);

@@ -33,10 +33,25 @@ export interface SaeEditSpec {
   sae: SaeWeights;
 }
 
+/**
+ * A transcoder replacing the MLP: it reads `inTap` (hook_mlp_in) and its output stands in for
+ * `outTap` (hook_mlp_out). Inputs `tc.<id>.keep_error` (1: the MLP's own output, exactly; 0: the
+ * transcoder's output alone), `tc.<id>.scale` (per-feature multiply) and `tc.<id>.position_mask`.
+ */
+export interface TranscoderEditSpec {
+  id: string;
+  inTap: string;
+  outTap: string;
+  sae: SaeWeights;
+}
+
 export interface SurgerySpec {
   expose?: string[];
+  /** Existing intermediate tensors (attention probabilities, queries, keys) to add as graph outputs under their own names. */
+  exposeTensors?: string[];
   steer?: string[];
   saeEdits?: SaeEditSpec[];
+  transcoderEdits?: TranscoderEditSpec[];
 }
 
 export interface SurgeryResult {
@@ -167,6 +182,18 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     return [s?.[0] ?? 'batch_size', s?.[1] ?? 'sequence_length'];
   };
 
+  const external = (name: string, dims: number[], data: Float32Array) => {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    newInits.push(externalTensor(name, dims, DataType.FLOAT, saeDataLocation, saeOffset, bytes.length));
+    saeChunks.push(bytes);
+    saeOffset += bytes.length;
+    const pad = (64 - (saeOffset % 64)) % 64; // keep tensors aligned for mmap
+    if (pad) {
+      saeChunks.push(Buffer.alloc(pad));
+      saeOffset += pad;
+    }
+  };
+
   for (const edit of spec.saeEdits ?? []) {
     const tap = need(edit.tap);
     const sae = edit.sae;
@@ -179,17 +206,6 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const pos = positionOf(x);
     const elem = typeOf(x0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/sae.${edit.id}`;
-    const external = (name: string, dims: number[], data: Float32Array) => {
-      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      newInits.push(externalTensor(name, dims, DataType.FLOAT, saeDataLocation, saeOffset, bytes.length));
-      saeChunks.push(bytes);
-      saeOffset += bytes.length;
-      const pad = (64 - (saeOffset % 64)) % 64; // keep tensors aligned for mmap
-      if (pad) {
-        saeChunks.push(Buffer.alloc(pad));
-        saeOffset += pad;
-      }
-    };
 
     const [bDim, sDim] = seqDims(tap);
     const inputs = {
@@ -254,6 +270,73 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     current.set(x0, out);
   }
 
+  for (const edit of spec.transcoderEdits ?? []) {
+    const inTap = need(edit.inTap);
+    const outTap = need(edit.outTap);
+    const sae = edit.sae;
+    if (!/^[A-Za-z0-9_-]+$/.test(edit.id)) throw new SurgeryError(`Transcoder edit id '${edit.id}' must be letters, digits, '-' or '_'.`);
+    if (sae.dOut === undefined)
+      throw new SurgeryError(`Transcoder edit ${edit.id} needs a transcoder (d_out); this SAE reconstructs its own tap.`);
+    if (inTap.width !== null && inTap.width !== sae.dIn)
+      throw new SurgeryError(`Transcoder d_in ${sae.dIn} does not match ${inTap.name} width ${inTap.width}.`);
+    if (outTap.width !== null && outTap.width !== sae.dOut)
+      throw new SurgeryError(`Transcoder d_out ${sae.dOut} does not match ${outTap.name} width ${outTap.width}.`);
+    try {
+      checkSaeWeights(sae);
+    } catch (err) {
+      throw new SurgeryError((err as Error).message);
+    }
+    const xIn0 = tensorOf(inTap);
+    const xIn = current.get(xIn0) ?? xIn0;
+    const y0 = editedTensorOf(outTap);
+    const y = current.get(y0) ?? y0;
+    const pos = positionOf(y);
+    if (positionOf(xIn) > pos)
+      throw new SurgeryError(`${inTap.name} is computed after ${outTap.name}; a transcoder reads before it writes.`);
+    const elemIn = typeOf(xIn0)?.elemType ?? DataType.FLOAT;
+    const elem = typeOf(y0)?.elemType ?? DataType.FLOAT;
+    const p = `ocular/tc.${edit.id}`;
+    const [bDim, sDim] = seqDims(outTap);
+    const inputs = { keepError: `tc.${edit.id}.keep_error`, scale: `tc.${edit.id}.scale`, positionMask: `tc.${edit.id}.position_mask` };
+    graph.input.push(
+      valueInfo(inputs.keepError, DataType.FLOAT, [1]),
+      valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
+      valueInfo(inputs.positionMask, DataType.FLOAT, [bDim, sDim]),
+    );
+    addedInputs.push(...Object.values(inputs));
+    const xf = castIn(xIn, elemIn, `${p}/in`, pos);
+    const yf = castIn(y, elem, p, pos);
+    const sg = new SaeGraph(sae, p);
+    const { pre, gate } = sg.encodePre(xf);
+    const code = sg.activate(pre, gate);
+    const recon = sg.reconstruct(code, xf);
+    newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]), floatTensor(`${p}.one`, [1], [1]));
+    const nodes: NodeProto[] = [...sg.nodes];
+    nodes.push(
+      mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`),
+      mkNode('Sub', [`${p}/scaled`, code], [`${p}/code_delta`], `${p}/CodeDelta`),
+    );
+    const encoded = sg.nodes.length;
+    const delta = sg.decodeDifference(`${p}/code_delta`);
+    nodes.push(...sg.nodes.slice(encoded));
+    // y' = y + mask * (decode(f(z)) - decode(z) + (1 - keep) * (decode(z) - y)): keep 1 and f = identity add exactly 0.
+    nodes.push(
+      mkNode('Sub', [recon, yf], [`${p}/neg_error`], `${p}/NegError`),
+      mkNode('Sub', [`${p}.one`, inputs.keepError], [`${p}/drop_error`], `${p}/DropError`),
+      mkNode('Mul', [`${p}/neg_error`, `${p}/drop_error`], [`${p}/error_dropped`], `${p}/ErrorDropped`),
+      mkNode('Add', [delta, `${p}/error_dropped`], [`${p}/change`], `${p}/Change`),
+      mkNode('Unsqueeze', [inputs.positionMask, `${p}.last_axis`], [`${p}/pos_mask`], `${p}/PositionMask`),
+      mkNode('Mul', [`${p}/change`, `${p}/pos_mask`], [`${p}/change_masked`], `${p}/ApplyMask`),
+      mkNode('Add', [yf, `${p}/change_masked`], [`${p}/y_edited`], `${p}/Apply`),
+    );
+    for (const wt of sg.weights) external(`${wt.name}`, wt.dims, wt.data);
+    for (const c of sg.ints) newInits.push(int64Tensor(c.name, [c.values.length], c.values));
+    insert(pos, ...nodes);
+    const out = castOut(`${p}/y_edited`, elem, p, pos);
+    rewire(y, out, pos);
+    current.set(y0, out);
+  }
+
   for (const name of spec.steer ?? []) {
     const tap = need(name);
     const x0 = editedTensorOf(tap);
@@ -280,6 +363,17 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const t = typeOf(x0);
     graph.output.push(valueInfo(tap.name, t?.elemType ?? DataType.FLOAT, tap.shape ?? null) as ValueInfoProto);
     addedOutputs.push(tap.name);
+  }
+
+  const outputs = new Set(graph.output.map((o) => o.name));
+  for (const name of spec.exposeTensors ?? []) {
+    if (outputs.has(name)) continue;
+    const t = index.types.get(name);
+    if (!graph.node.some((n) => n.output.includes(name)))
+      throw new SurgeryError(`No node computes a tensor named '${name}'; it cannot be exposed.`);
+    graph.output.push(valueInfo(name, t?.elemType ?? DataType.FLOAT, null) as ValueInfoProto);
+    addedOutputs.push(name);
+    outputs.add(name);
   }
 
   const placed: NodeProto[] = [...(after.get(-1) ?? [])];

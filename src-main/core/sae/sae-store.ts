@@ -102,6 +102,11 @@ export class SaeStore {
     return row ? toRecord(row) : null;
   }
 
+  /** Every SAE a job stored (a transcoder set stores one per layer), in id order. */
+  allByJob(jobId: number): SaeRecord[] {
+    return (this.db.prepare('SELECT * FROM saes WHERE job_id = ? ORDER BY id').all(jobId) as SaeRow[]).map(toRecord);
+  }
+
   setEvaluation(id: number, evaluation: SaeEvaluation): void {
     this.get(id);
     this.db.prepare('UPDATE saes SET eval_json = ? WHERE id = ?').run(JSON.stringify(evaluation), id);

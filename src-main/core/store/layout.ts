@@ -62,6 +62,11 @@ export class WorkspaceLayout {
   }
 
   /** A training run's checkpoints. */
+  /** A circuit trace's document (an attribution graph with attention maps), by its job id. */
+  circuit(jobId: number): string {
+    return path.join(this.blobs, 'circuits', `${jobId}.json`);
+  }
+
   saeTrain(jobId: number): string {
     return path.join(this.blobs, 'sae-train', String(jobId));
   }

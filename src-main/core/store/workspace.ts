@@ -4,7 +4,10 @@
  * Opening is careful because lab members share workspaces: a file that is not SQLite, a SQLite file
  * that is not Ocular's, or one written by a newer Ocular is refused before anything is written to it.
  * A lock file records which process has the workspace open; finding a stale one means the last
- * session did not close cleanly, and then an integrity check runs before the workspace is used.
+ * session did not close cleanly, and then a full quick_check runs before the workspace is used.
+ * A clean open runs a time-bounded quick_check (table by table, stopping after
+ * QUICK_CHECK_BUDGET_MS) on the read-only inspection connection, so a corrupt file is refused before
+ * anything writes to it; `ocular workspace check --full` runs SQLite's full integrity_check.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +22,8 @@ export { BLOBS_DIR, DB_FILE, LOCK_FILE } from './layout.js';
 /** 'OCUL' — marks a SQLite file as an Ocular workspace. */
 export const APPLICATION_ID = 0x4f43554c;
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+/** How long a clean open may spend checking the database's structure. */
+export const QUICK_CHECK_BUDGET_MS = 1500;
 
 export interface OpenOptions {
   readOnly?: boolean;
@@ -148,11 +153,15 @@ export class Workspace {
     if (this.closed) return;
     this.closed = true;
     if (!this.readOnly) {
-      // Fold the WAL back into the main file so a copied workspace folder is self-contained.
+      // Fold the WAL back into the main file so a copied workspace folder is self-contained, and
+      // leave it in rollback-journal mode: a closed workspace is then one file that a read-only
+      // inspection (the next open, a check of a corrupt file) reads without creating -wal / -shm
+      // beside it. The next read-write open switches back to WAL.
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
+        this.db.pragma('journal_mode = DELETE');
       } catch {
-        /* a checkpoint failure must not stop the close */
+        /* busy (another connection still open) or a full disk: WAL stays, which is as safe */
       }
     }
     this.db.close();
@@ -201,7 +210,9 @@ function inspect(file: string, latest: number): number {
       version = Number(db.pragma('user_version', { simple: true }));
       // Touch the schema so a damaged first page is detected here, not later.
       db.prepare('SELECT count(*) FROM sqlite_master').get();
+      boundedQuickCheck(db, file);
     } catch (err) {
+      if (err instanceof WorkspaceError) throw err;
       throw new WorkspaceError(`${file} is corrupt: ${errorMessage(err)}. Restore it from a backup.`);
     }
     if (appId !== APPLICATION_ID) {
@@ -219,6 +230,55 @@ function inspect(file: string, latest: number): number {
   }
 }
 
+/**
+ * quick_check table by table (each with its indexes) until the budget is spent: a damaged b-tree
+ * in a small workspace is found on every open, and a huge one still opens in bounded time.
+ */
+function boundedQuickCheck(db: Db, file: string, budgetMs = QUICK_CHECK_BUDGET_MS): void {
+  const started = Date.now();
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rootpage").pluck().all() as string[];
+  for (const table of tables) {
+    let problems: string[];
+    try {
+      const rows = db.pragma(`quick_check("${table.replace(/"/g, '""')}")`) as Array<{ quick_check: string }>;
+      problems = rows.map((r) => oneLine(r.quick_check)).filter((r) => r !== 'ok');
+    } catch (err) {
+      problems = [errorMessage(err)]; // a page so damaged the check itself stops: SQLITE_CORRUPT
+    }
+    if (problems.length > 0)
+      throw new WorkspaceError(
+        `${file} is corrupt (${problems.slice(0, 2).join('; ')}); it was left untouched. Run \`ocular workspace check --full\` for the full report and restore it from a backup.`,
+      );
+    if (Date.now() - started > budgetMs) return;
+  }
+}
+
+/** SQLite's full integrity_check of a workspace's database, read-only: the problems found, [] when sound. */
+export function integrityCheck(dir: string): string[] {
+  const file = path.join(path.resolve(dir), DB_FILE);
+  if (!fs.existsSync(file)) throw new WorkspaceError(`${path.resolve(dir)} is not an Ocular workspace: it has no ${DB_FILE}.`);
+  checkHeader(file);
+  let db: Db;
+  try {
+    db = openSqlite(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new WorkspaceError(`Cannot open ${file}: ${errorMessage(err)}`);
+  }
+  try {
+    const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+    return rows.map((r) => oneLine(r.integrity_check)).filter((r) => r !== 'ok');
+  } catch (err) {
+    return [errorMessage(err)];
+  } finally {
+    db.close();
+  }
+}
+
+/** SQLite's check lines, as one line each ("*** in database main ***" is noise here). */
+function oneLine(problem: string): string {
+  return problem.replace('*** in database main ***', '').replace(/\s+/g, ' ').trim();
+}
+
 function quickCheck(db: Db, dir: string): void {
   let rows: Array<{ quick_check: string }>;
   try {
@@ -226,7 +286,7 @@ function quickCheck(db: Db, dir: string): void {
   } catch (err) {
     throw new WorkspaceError(`The workspace ${dir} was not closed cleanly and its database is corrupt: ${errorMessage(err)}`);
   }
-  const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+  const problems = rows.map((r) => oneLine(r.quick_check)).filter((r) => r !== 'ok');
   if (problems.length > 0) {
     throw new WorkspaceError(
       `The workspace ${dir} was not closed cleanly and its integrity check failed: ${problems.slice(0, 3).join('; ')}. Restore it from a backup.`,

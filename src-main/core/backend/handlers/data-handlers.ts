@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { OcularError } from '../../errors.js';
 import { estimateHarvest, freeDiskBytes } from '../../harvest/estimate.js';
 import { runTask } from '../../tasks/run-task.js';
@@ -9,6 +11,7 @@ type DataChannels =
   | 'datasets.import'
   | 'datasets.synth'
   | 'datasets.remove'
+  | 'datasets.filter'
   | 'evals.start'
   | 'evals.list'
   | 'evals.get'
@@ -34,6 +37,14 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const name = `benchmark seed ${req.seed} x${req.perCell}`;
       const dest = path.join(dir, 'datasets', `synth-seed${req.seed}-n${req.perCell}-${req.imageSize}px`);
       return runner.start('dataset-synth', { ...req, dest, name });
+    },
+    'datasets.filter': (req) => {
+      const { runner, dir, ws } = ctx.open();
+      new AnalysisStore(ws.db).get(req.analysisId);
+      const name = `filtered a${req.analysisId} ${req.by} keep ${req.keep}${req.by === 'random' ? ` seed ${req.seed}` : ''}`;
+      const dest = path.join(dir, 'datasets', `filter-a${req.analysisId}-${req.by}-keep${req.keep}-b${req.bound}-s${req.seed}`);
+      if (fs.existsSync(dest)) throw new OcularError('conflict', `This filter was run already: ${dest}.`);
+      return runner.start('dataset-filter', { ...req, dest, name });
     },
     'datasets.remove': (req) => {
       const removed = ctx.open().datasets.remove(req.id);

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { type StoredItem } from '../../datasets/dataset-store.js';
+import { choicesFor } from '../../eval/choices.js';
 import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
@@ -13,15 +13,6 @@ import { throwIfCancelled, type JobKind } from '../job-kind.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 
 const params = z.object({ evalId: z.number().int().positive() }).strict();
-
-const YES_NO = ['yes', 'no'];
-
-/** The answer space a grader reads from: yes/no for yes/no questions, else the dataset's other text answers. */
-export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
-  if (item.answer.type !== 'text') return [];
-  if (YES_NO.includes(String(item.answer.value).toLowerCase())) return YES_NO;
-  return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
-}
 
 export const evaluateJob: JobKind<z.infer<typeof params>, JobResultOf<'evaluate'>> = {
   kind: 'evaluate',

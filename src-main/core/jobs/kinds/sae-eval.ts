@@ -6,35 +6,19 @@
  * generated answers with and without the splice. Results are stored on the SAE.
  */
 import path from 'node:path';
+import type { SaeFile } from '../../sae/sae-io.js';
 import type { z } from 'zod';
 import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
-import { extractAnswer, isCorrect } from '../../eval/extract.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { saeIdentityInputs } from '../../onnx/surgery.js';
-import type { WireTensor } from '../../runtime/pool-protocol.js';
-import { type SaeEvaluation } from '../../sae/sae-store.js';
-import { crossEntropySum, lossRecovered } from '../../sae/splice-metrics.js';
+import { MODES, accuracyPair, crossEntropyByMode, scoredTokens, spliceEvaluation, type Mode } from '../../sae/splice-eval.js';
 import { withWorkerStores } from '../../store/stores.js';
-import { VlmPipeline, type PromptLayout } from '../../vlm/pipeline.js';
+import { VlmPipeline } from '../../vlm/pipeline.js';
 import { throwIfCancelled, type JobKind } from '../job-kind.js';
-import { choicesFor } from './evaluate.js';
-import { layoutOf } from '../../store/layout.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { streamOf } from '../../../contract/tap-names.js';
 
 export const saeEvalParams = saeEvalRequestSchema.strict();
-
-type Mode = 'clean' | 'spliced' | 'zero';
-
-/** The SAE edit's inputs for a mode, over `batch` x `length` positions (mask: where it applies). */
-function editFeeds(dSae: number, batch: number, length: number, mode: Mode, mask?: Uint8Array): Record<string, WireTensor> {
-  const feeds = saeIdentityInputs('s', dSae, batch, length);
-  if (mask) feeds['sae.s.position_mask']!.data.set(mask);
-  if (mode === 'spliced') feeds['sae.s.keep_error']!.data.fill(0);
-  if (mode === 'zero') feeds['sae.s.output_scale']!.data.fill(0);
-  return feeds;
-}
 
 export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae-eval'>> = {
   kind: 'sae-eval',
@@ -49,16 +33,7 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae
       const saes = stores.saes;
       const record = saes.get(p.saeId);
       const sae = saes.load(p.saeId);
-      if (sae.dOut !== undefined || record.hookNameOut)
-        throw new OcularError(
-          'invalid_request',
-          'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
-        );
-      if (!sae.hookName || streamOf(sae.hookName) === 'vision')
-        throw new OcularError(
-          'invalid_request',
-          `SAE ${p.saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
-        );
+      const tap = decoderTap(p.saeId, sae, record.hookNameOut);
       const model = stores.models.get(p.modelId);
       const datasets = stores.datasets;
       const dataset = datasets.get(p.datasetId);
@@ -66,18 +41,12 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae
       const textChoices = datasets.textChoices(dataset.id);
       ctx.progress(0, 'loading the model and splicing the SAE in');
       const vlm = await VlmPipeline.load(model.path, ctx.pool, p.device);
-      const edited = writeEditedGraph(
-        vlm.files.decoder,
-        { saeEdits: [{ id: 's', tap: sae.hookName, sae }] },
-        { cacheDir: layoutOf(ctx.workspaceDir).graphCache },
-      );
+      const edited = writeEditedGraph(vlm.files.decoder, { saeEdits: [{ id: 's', tap, sae }] }, { cacheDir: stores.layout.graphCache });
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
-
       const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
+      const correct = { clean: 0, spliced: 0 };
       let targets = 0;
-      let correctClean = 0;
-      let correctSpliced = 0;
       const steps = Math.ceil(items.length / p.batchSize) * (p.accuracy ? 2 : 1);
       let done = 0;
       for (let start = 0; start < items.length; start += p.batchSize) {
@@ -87,71 +56,38 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae
         const prompt = await vlm.prepare(vlmItems);
         const answers = batch.map((it) => vlm.tokenize(String(it.answer.value)));
         const { prefix } = await vlm.appendTokens(prompt, answers);
-        // Targets: the answer's tokens, or every next token that is text (prompt text after the image, then the answer).
-        const batchTargets: Array<{ row: number; position: number; token: number }> = [];
-        for (let r = 0; r < prefix.batch; r++) {
-          if (p.scoreTokens === 'answer') {
-            answers[r]!.forEach((token, i) => batchTargets.push({ row: r, position: prompt.length - 1 + i, token }));
-            continue;
-          }
-          const row = [
-            ...prompt.tokens[r]!.map((t) => ({ modality: t.modality, tokenId: t.tokenId })),
-            ...answers[r]!.map((tokenId) => ({ modality: 'text', tokenId })),
-          ];
-          for (let i = 0; i + 1 < row.length; i++) {
-            if (row[i]!.modality === 'pad' || row[i + 1]!.modality !== 'text' || row[i + 1]!.tokenId === null) continue;
-            batchTargets.push({ row: r, position: i, token: row[i + 1]!.tokenId! });
-          }
-        }
+        const batchTargets = scoredTokens(prompt, answers, p.scoreTokens);
         targets += batchTargets.length;
-        for (const mode of ['clean', 'spliced', 'zero'] as const) {
-          const out = await ctx.pool.run(
-            session!,
-            { ...vlm.prefillFeeds(prefix), ...editFeeds(sae.dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) },
-            ['logits'],
-          );
-          const logits = out.logits!;
-          ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, batchTargets);
-        }
-        ctx.progress(++done / steps, `cross-entropy: ${Math.min(start + p.batchSize, items.length)} of ${items.length} items`);
-
+        const batchCe = await crossEntropyByMode(ctx.pool, session!, vlm, prefix, sae.dSae, batchTargets);
+        for (const mode of MODES) ce[mode] += batchCe[mode];
+        const shown = Math.min(start + p.batchSize, items.length);
+        ctx.progress(++done / steps, `cross-entropy: ${shown} of ${items.length} items`);
         if (p.accuracy) {
-          const grade = (texts: string[]) =>
-            texts.filter((text, i) =>
-              isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))),
-            ).length;
-          const clean = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
-          const spliced = await vlm.generate(vlmItems, {
-            maxNewTokens: p.maxNewTokens,
-            edit: {
-              decoderPath: edited.path,
-              feeds: (pre: PromptLayout) => ({
-                prefill: editFeeds(sae.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask),
-                step: editFeeds(sae.dSae, pre.batch, 1, 'spliced'),
-              }),
-            },
-          });
-          correctClean += grade(clean.outputs.map((o) => o.text));
-          correctSpliced += grade(spliced.outputs.map((o) => o.text));
-          ctx.progress(++done / steps, `accuracy: ${Math.min(start + p.batchSize, items.length)} of ${items.length} items`);
+          const pair = await accuracyPair(vlm, vlmItems, batch, { path: edited.path, dSae: sae.dSae }, textChoices, p.maxNewTokens);
+          correct.clean += pair.clean;
+          correct.spliced += pair.spliced;
+          ctx.progress(++done / steps, `accuracy: ${shown} of ${items.length} items`);
         }
       }
       if (targets === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
-      const mean = (m: Mode) => ce[m] / targets;
-      const evaluation: SaeEvaluation = {
-        items: items.length,
-        tokens: targets,
-        ceClean: mean('clean'),
-        ceSpliced: mean('spliced'),
-        ceZeroAblated: mean('zero'),
-        ceIncrease: mean('spliced') - mean('clean'),
-        ceLossRecovered: lossRecovered(mean('clean'), mean('spliced'), mean('zero')),
-        accuracyClean: p.accuracy ? correctClean / items.length : null,
-        accuracySpliced: p.accuracy ? correctSpliced / items.length : null,
-        accuracyChange: p.accuracy ? (correctSpliced - correctClean) / items.length : null,
-      };
+      const evaluation = spliceEvaluation(items.length, targets, ce, p.accuracy ? correct : null);
       saes.setEvaluation(p.saeId, evaluation);
       return { saeId: p.saeId, evaluation };
     });
   },
 };
+
+/** The decoder tap a (non-transcoder) SAE replaces. */
+function decoderTap(saeId: number, sae: SaeFile, hookNameOut: string | null): string {
+  if (sae.dOut !== undefined || hookNameOut)
+    throw new OcularError(
+      'invalid_request',
+      'Spliced-in evaluation replaces one tap by its reconstruction; a transcoder reads one tap and writes another.',
+    );
+  if (!sae.hookName || streamOf(sae.hookName) === 'vision')
+    throw new OcularError(
+      'invalid_request',
+      `SAE ${saeId} is on ${sae.hookName ?? 'no tap'}; spliced-in evaluation needs a decoder tap (blocks.N.hook_...).`,
+    );
+  return sae.hookName;
+}

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { buildNative } from './build-native.mjs';
 import { missingCudaProviderFiles } from './cuda-provider.mjs';
 
 const require = createRequire(import.meta.url);
@@ -72,4 +73,9 @@ function main() {
   }
 }
 
+try {
+  if (!retry) buildNative();
+} catch (err) {
+  console.log(`Ocular: native kernels not built (${String(err).slice(0, 200)}); using the JS fallback.`);
+}
 main();

@@ -48,6 +48,16 @@ export const jobResults = {
   'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
   'transcoder-set': z.object({ setId: z.number().int(), layers: z.array(transcoderSetLayerSchema) }),
   'replacement-check': replacementCheckSchema,
+  'circuit-trace': z.object({
+    circuitId: z.number().int(),
+    file: z.string(),
+    method: z.string(),
+    nodes: z.number().int(),
+    edges: z.number().int(),
+    target: z.string(),
+    outputValue: z.number(),
+    seconds: z.object({ capture: z.number(), attribution: z.number(), attention: z.number() }),
+  }),
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
 } as const;
 

@@ -4,7 +4,6 @@
  * the error terms kept (equal to clean: the edit is exact) and dropped (the replacement model), and
  * accuracy of generated answers clean vs replaced. Spliced evaluation is core/circuits/splice-eval.ts.
  */
-import path from 'node:path';
 import { replacementCheckRequestSchema, type ReplacementCheck } from '../../../contract/contract.js';
 import { spliceEvaluate } from '../../circuits/splice-eval.js';
 import { loadSet, replacementEdits, replacementFeeds } from '../../circuits/transcoder-set.js';

@@ -7,6 +7,7 @@
  * This file must stay importable by the renderer: zod only, no Node or Electron imports.
  */
 import { z } from 'zod';
+import { SAE_TRAIN_DEFAULTS as TRAIN } from './sae-train-defaults.js';
 
 /** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
 export const deviceSchema = z.enum(['auto', 'cpu', 'cuda']);
@@ -339,37 +340,34 @@ export const saeTrainRequestSchema = z.object({
   tap: z.string().min(1),
   /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
   outputTap: z.string().min(1).optional(),
-  architecture: z.enum(['topk', 'batchtopk', 'relu']).default('topk'),
-  expansion: z.number().int().min(1).max(64).default(8),
-  k: z.number().int().min(1).default(32),
+  architecture: z.enum(['topk', 'batchtopk', 'relu']).default(TRAIN.architecture),
+  expansion: z.number().int().min(1).max(64).default(TRAIN.expansion),
+  k: z.number().int().min(1).default(TRAIN.k),
   /** Decoder-norm-weighted L1 weight for ReLU SAEs. */
-  l1Coefficient: z.number().min(0).default(5),
+  l1Coefficient: z.number().min(0).default(TRAIN.l1Coefficient),
   /** AuxK: dead features revived per token (default d_in / 2; 0 turns it off) and the loss weight. */
   auxK: z.number().int().min(0).optional(),
-  auxCoefficient: z
-    .number()
-    .min(0)
-    .default(1 / 32),
+  auxCoefficient: z.number().min(0).default(TRAIN.auxCoefficient),
   /** A feature that has not fired for this many steps counts as dead (and AuxK revives it). */
-  deadAfterSteps: z.number().int().min(1).default(200),
-  bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default('geometric-median'),
+  deadAfterSteps: z.number().int().min(1).default(TRAIN.deadAfterSteps),
+  bDecInit: z.enum(['geometric-median', 'mean', 'zeros']).default(TRAIN.bDecInit),
   /**
    * SAELens's `expected_average_only_in`: train on activations scaled so their mean squared norm is
    * d_in, so one L1 coefficient and learning rate suit any layer or model; the scale is folded into
    * the saved weights, which then read raw activations. `none` trains on raw activations.
    */
-  normalizeActivations: z.enum(['expected_average_only_in', 'none']).default('expected_average_only_in'),
-  steps: z.number().int().min(1).max(10_000_000).default(2000),
-  batchSize: z.number().int().min(1).max(65536).default(1024),
-  lr: z.number().positive().default(4e-4),
+  normalizeActivations: z.enum(['expected_average_only_in', 'none']).default(TRAIN.normalizeActivations),
+  steps: z.number().int().min(1).max(10_000_000).default(TRAIN.steps),
+  batchSize: z.number().int().min(1).max(65536).default(TRAIN.batchSize),
+  lr: z.number().positive().default(TRAIN.lr),
   /** Linear warmup over this many steps (default: 5% of the run, at most 500), then cosine decay to 10%. */
   warmupSteps: z.number().int().min(0).optional(),
-  decay: z.enum(['cosine', 'none']).default('cosine'),
-  seed: z.number().int().default(0),
-  checkpointEvery: z.number().int().min(1).default(250),
-  logEvery: z.number().int().min(1).default(50),
+  decay: z.enum(['cosine', 'none']).default(TRAIN.decay),
+  seed: z.number().int().default(TRAIN.seed),
+  checkpointEvery: z.number().int().min(1).default(TRAIN.checkpointEvery),
+  logEvery: z.number().int().min(1).default(TRAIN.logEvery),
   /** Training steps per session call (one ONNX Loop over a chunk of batches). */
-  stepsPerCall: z.number().int().min(1).max(256).default(8),
+  stepsPerCall: z.number().int().min(1).max(256).default(TRAIN.stepsPerCall),
   device: deviceSchema.default('auto'),
   name: z.string().min(1).max(200).optional(),
 });

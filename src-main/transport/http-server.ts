@@ -115,6 +115,7 @@ export async function startHttpServer(options: ServeOptions): Promise<RunningSer
         const body = await readBody(req);
         payload = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
       } catch (err) {
+        if (err instanceof BodyTooLarge) return sendJson(res, 413, { ok: false, error: { code: 'invalid_request', message: err.message } });
         return sendJson(res, 400, {
           ok: false,
           error: { code: 'invalid_request', message: `Request body is not valid JSON: ${String(err)}` },
@@ -207,6 +208,12 @@ function statusFor(code: string): number {
   }
 }
 
+class BodyTooLarge extends Error {
+  constructor() {
+    super(`Request body over ${MAX_BODY_BYTES} bytes (1 MiB): refused.`);
+  }
+}
+
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -214,8 +221,10 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new Error(`body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        // Drain the rest instead of destroying the socket, so the client reads the 413 and its message.
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);

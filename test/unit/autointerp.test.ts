@@ -184,16 +184,14 @@ describe('the chat client against a loopback chat-completions server', () => {
           return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"model not loaded"}}');
         if (mode === 'html') return void res.writeHead(200).end('<html>hi</html>');
         const content = mode === 'empty' ? '' : `[EXPLANATION]: echo ${JSON.parse(raw).messages.length}`;
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              id: 'x',
-              object: 'chat.completion',
-              model: 'm',
-              choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'x',
+            object: 'chat.completion',
+            model: 'm',
+            choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+          }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

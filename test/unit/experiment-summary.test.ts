@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { StoredItem } from '../../src-main/core/datasets/dataset-store';
 import type { Condition } from '../../src-main/core/experiments/conditions';
 import type { StoredOutput } from '../../src-main/core/experiments/experiment-store';
-import { bootstrapMeanCi, pairedPermutationP } from '../../src-main/core/experiments/stats';
+import { pairedPermutationP } from '../../src-main/core/experiments/stats';
+import { bootstrapMeanCi } from '../../src-main/core/stats/bootstrap';
 import { summarizeExperiment } from '../../src-main/core/experiments/summarize';
 
 const item = (id: number, task: string, difficulty: number): StoredItem => ({

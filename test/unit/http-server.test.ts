@@ -9,6 +9,7 @@ import { startHttpServer } from '../../src-main/transport/http-server';
 import { Backend } from '../../src-main/core/backend/backend';
 import { post, startTestServer } from '../helpers/server';
 import { taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import { jobResult } from '../../src-main/contract/job-results';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -83,8 +84,8 @@ describe('HTTP + WebSocket transport', () => {
       .poll(async () => (await post(base, 'jobs.get', { id })).body.result.state, { timeout: 30_000, interval: 250 })
       .toBe('succeeded');
     const done = (await post(base, 'jobs.get', { id })).body.result as Job;
-    expect((done.result as { isMainThread: boolean; threadId: number }).isMainThread).toBe(false);
-    expect((done.result as { threadId: number }).threadId).not.toBe(threadId);
+    expect(jobResult(done, 'selftest').isMainThread).toBe(false);
+    expect(jobResult(done, 'selftest').threadId).not.toBe(threadId);
     ev.close();
   });
 

@@ -4,6 +4,7 @@ import { JobRunner } from '../../src-main/core/jobs/job-runner';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { isFinished, waitForJob } from '../helpers/jobs';
 import { tmpDir, workerEntry } from '../helpers/tmp';
+import { jobResult } from '../../src-main/contract/job-results';
 
 const open: Array<{ ws: Workspace; runner: JobRunner }> = [];
 
@@ -32,7 +33,7 @@ describe('JobRunner', () => {
     expect(done.state).toBe('succeeded');
     expect(done.progress).toBe(1);
     expect(done.attempts).toBe(1);
-    const result = done.result as { threadId: number; isMainThread: boolean; workspace: { integrity: string; blobRoundTrip: boolean } };
+    const result = jobResult(done, 'selftest');
     expect(result.isMainThread).toBe(false);
     expect(result.threadId).not.toBe(threadId);
     expect(result.workspace).toEqual({ integrity: 'ok', blobRoundTrip: true });
@@ -93,7 +94,7 @@ describe('JobRunner', () => {
     const done = await waitForJob(reopened.runner, job.id, isFinished, 60_000);
     expect(done.state).toBe('succeeded');
     expect(done.attempts).toBe(2);
-    expect((done.result as { resumedFromStep: number }).resumedFromStep).toBeGreaterThanOrEqual(20);
+    expect(jobResult(done, 'selftest').resumedFromStep).toBeGreaterThanOrEqual(20);
   });
 
   it('marks jobs left running by a crashed process as interrupted on recovery', () => {

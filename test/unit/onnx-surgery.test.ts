@@ -245,8 +245,13 @@ describe('graph surgery on graphs that cannot run here', () => {
         },
       ],
     };
-    const edited = writeEditedGraph(path.join(GEMMA, 'decoder_model_merged.onnx'), spec, { cacheDir: cache });
-    // The fixture folder is read-only, so the graph lands in the cache beside links to the weights.
+    // The graph is read through a link in a read-only temp folder: the fixture folder is never written,
+    // whatever its permissions, and the edited graph lands in the cache beside links to the weights.
+    const source = tmpDir();
+    fs.symlinkSync(path.join(GEMMA, 'decoder_model_merged.onnx'), path.join(source, 'decoder_model_merged.onnx'));
+    fs.chmodSync(source, 0o555);
+    const edited = writeEditedGraph(path.join(source, 'decoder_model_merged.onnx'), spec, { cacheDir: cache });
+    fs.chmodSync(source, 0o755); // so the temp folder can be removed after the test
     expect(edited.path.startsWith(cache)).toBe(true);
     const model = readModel(edited.path);
     validateModel(model);

@@ -9,6 +9,7 @@ import type { Job } from '../../src-main/contract/contract';
 import type { Backend } from '../../src-main/core/backend/backend';
 import { backendWithWorkspace } from '../helpers/backend';
 import { repoRoot, tmpDir } from '../helpers/tmp';
+import { jobResult } from '../../src-main/contract/job-results';
 
 const LLAVA = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'tiny-llava');
 const reference = JSON.parse(fs.readFileSync(path.join(LLAVA, 'reference.json'), 'utf8')) as {
@@ -36,7 +37,7 @@ describe('vlm-generate job', () => {
     const done = await finished(b, job.id);
     expect(done.error).toBeNull();
     expect(done.state).toBe('succeeded');
-    const result = done.result as { family: string; outputs: Array<{ tokenIds: number[] }> };
+    const result = jobResult(done, 'vlm-generate');
     expect(result.family).toBe('llava');
     expect(result.outputs.map((o) => o.tokenIds)).toEqual(reference.greedy_tokens);
   });

@@ -7,9 +7,7 @@ import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { formatSummary } from './eval.js';
 import { nodeBackend } from '../node-backend.js';
 import { jobResult } from '../../contract/job-results.js';
-
-/** The demo's jobs in order; the last one ends the pipeline. */
-const STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze', 'probe', 'experiment'] as const;
+import { DEMO_STAGES, type DemoStage } from '../../core/backend/demo.js';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -54,15 +52,11 @@ export const demoCommand: CommandSpec = {
       const done = new Map<string, Job>();
       const finished = new Promise<Job>((resolve) =>
         backend.onEvent((e) => {
-          if (
-            e.type !== 'job.updated' ||
-            ['queued', 'running'].includes(e.job.state) ||
-            !STAGES.includes(e.job.kind as (typeof STAGES)[number])
-          )
+          if (e.type !== 'job.updated' || ['queued', 'running'].includes(e.job.state) || !DEMO_STAGES.includes(e.job.kind as DemoStage))
             return;
           done.set(e.job.kind, e.job);
           log(`${e.job.kind.padEnd(14)} ${e.job.state} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-          if (e.job.state !== 'succeeded' || e.job.kind === STAGES[STAGES.length - 1]) resolve(e.job);
+          if (e.job.state !== 'succeeded' || e.job.kind === DEMO_STAGES[DEMO_STAGES.length - 1]) resolve(e.job);
         }),
       );
       log(

@@ -3,6 +3,7 @@ import type { ChatEndpointSpec, Explanation, RequestOf } from '../../contract/co
 import { requireString, UsageError, type CommandSpec } from '../args.js';
 import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
+import { jobResult } from '../../contract/job-results.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -83,7 +84,7 @@ export const explainCommand: CommandSpec = {
         console.error(`explain ${job.state}: ${job.error ?? ''}`);
         return 1;
       }
-      const { saeId } = job.result as { saeId: number };
+      const { saeId } = jobResult(job, 'explain');
       const list = (await call('explanations.list', { saeId })).filter((e) => e.jobId === job.id).reverse();
       if (json) console.log(JSON.stringify(list, null, 2));
       else for (const e of list) console.log(explanationLine(e));

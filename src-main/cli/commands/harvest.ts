@@ -5,6 +5,33 @@ import type { TokenKind } from '../../core/harvest/harvest-store.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
+import type { Backend } from '../../core/backend/backend.js';
+import { OcularError } from '../../core/errors.js';
+import { estimateHarvest, freeDiskBytes } from '../../core/harvest/estimate.js';
+import { readDatasetFolder } from '../../core/datasets/dataset-folder.js';
+import { inspectModel } from '../../core/model/inspect.js';
+import type { ModelRecord } from '../../contract/contract.js';
+
+/** Refuses, before anything is registered, a harvest whose estimate exceeds the workspace disk's free space. */
+async function checkDiskFirst(
+  backend: Backend,
+  ws: string,
+  modelDir: string,
+  datasetDir: string,
+  shape: { taps: string[]; tokenKinds: TokenKind[]; dtype: 'fp16' | 'fp32'; limit: number | null },
+): Promise<void> {
+  const registered = (await backend.call('models.list', {})).find((m) => m.path === modelDir);
+  const report = registered?.report ?? inspectModel(modelDir);
+  const imported = (await backend.call('datasets.list', {})).find((d) => d.path === datasetDir);
+  const items = imported?.items ?? (await readDatasetFolder(datasetDir, { checkImages: false })).rows.length;
+  const estimate = estimateHarvest({ report } as ModelRecord, items, { ...shape, maxNewTokens: 16 });
+  const free = freeDiskBytes(ws);
+  if (free !== null && estimate > free)
+    throw new OcularError(
+      'workspace',
+      `This harvest needs about ${(estimate / 1e9).toFixed(2)} GB but the workspace disk has ${(free / 1e9).toFixed(2)} GB free; nothing was registered or imported. Harvest fewer items, taps or token kinds, or use fp16.`,
+    );
+}
 
 export const harvestCommand: CommandSpec = {
   name: 'harvest',
@@ -45,18 +72,22 @@ export const harvestCommand: CommandSpec = {
     const json = Boolean(values.json);
     try {
       await call(fs.existsSync(path.join(ws, 'workspace.sqlite')) ? 'workspace.open' : 'workspace.create', {});
-      const { modelId, datasetId } = await ensureModelAndDataset(
-        backend,
-        path.resolve(requireString(values, 'model')),
-        path.resolve(requireString(values, 'dataset')),
-      );
-      const started = await call('harvests.start', {
-        modelId,
-        datasetId,
+      const modelDir = path.resolve(requireString(values, 'model'));
+      const datasetDir = path.resolve(requireString(values, 'dataset'));
+      const shape = {
         taps,
         tokenKinds: (typeof values.tokens === 'string' ? values.tokens.split(',').map((s) => s.trim()) : ['image', 'text']) as TokenKind[],
         dtype: (values.dtype ?? 'fp16') as 'fp16' | 'fp32',
         limit: values.limit === undefined ? null : Number(values.limit),
+      };
+      // The disk estimate runs before the model is registered or the dataset imported, so a
+      // harvest refused for space leaves the workspace as it was.
+      await checkDiskFirst(backend, ws, modelDir, datasetDir, shape);
+      const { modelId, datasetId } = await ensureModelAndDataset(backend, modelDir, datasetDir);
+      const started = await call('harvests.start', {
+        modelId,
+        datasetId,
+        ...shape,
         ...(values['shard-rows'] === undefined ? {} : { shardRows: Number(values['shard-rows']) }),
         device: (values.device ?? 'auto') as Device,
       });

@@ -2,6 +2,9 @@ import path from 'node:path';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { runHeadlessJob } from '../headless-job.js';
 import { jobResult } from '../../contract/job-results.js';
+import type { z } from 'zod';
+import { saeTrainRequestSchema } from '../../contract/contract.js';
+import { defaultOf } from '../../contract/defaults.js';
 
 const num = (v: unknown, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -9,6 +12,11 @@ const num = (v: unknown, name: string): number | undefined => {
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(v)}.`);
   return n;
 };
+
+/** The schema's defaults, shown in the help. */
+const d = Object.fromEntries(
+  Object.entries(saeTrainRequestSchema.shape).map(([k, v]) => [k, defaultOf(v as z.ZodType<unknown>)]),
+) as Record<keyof typeof saeTrainRequestSchema.shape, unknown>;
 
 export const trainCommand: CommandSpec = {
   name: 'train',
@@ -45,21 +53,21 @@ export const trainCommand: CommandSpec = {
     "    --tap NAME        tap to train on (one of the harvest's taps)",
     '    --out-tap NAME    train a transcoder from --tap to this tap (e.g. hook_mlp_in -> hook_mlp_out)',
     '    --arch A          topk (default), batchtopk (saved as JumpReLU with the learned threshold) or relu (L1)',
-    '    --expansion N     d_sae = N x d_in (default 8)',
-    '    --k K             active features per token (default 32; mean per token for batchtopk)',
-    '    --l1 C            L1 coefficient for relu (default 5)',
+    `    --expansion N     d_sae = N x d_in (default ${d.expansion})`,
+    `    --k K             active features per token (default ${d.k}; mean per token for batchtopk)`,
+    `    --l1 C            L1 coefficient for relu (default ${d.l1Coefficient})`,
     '    --aux-k N         AuxK dead-feature revival (default d_in / 2; 0 turns it off)',
     '    --aux-coef C      AuxK loss weight (default 1/32)',
-    '    --seed N          initialisation and batch-sampling seed (default 0)',
+    `    --seed N          initialisation and batch-sampling seed (default ${d.seed})`,
     '    --b-dec-init I    geometric-median (default), mean or zeros',
     '    --normalize N     expected_average_only_in (default: train on activations scaled to mean squared norm',
     '                      d_in, folded into the saved weights, as SAELens does) or none',
-    '    --checkpoint-every N  steps between checkpoints (default 250); `ocular jobs resume` continues from the last',
-    '    --log-every N     steps between logged metrics (default 50)',
-    '    --dead-after N    steps without firing before a feature counts as dead (default 200)',
-    '    --steps S         optimisation steps (default 2000)',
-    '    --batch B         rows per step (default 1024)',
-    '    --lr LR           Adam learning rate (default 4e-4)',
+    `    --checkpoint-every N  steps between checkpoints (default ${d.checkpointEvery}); \`ocular jobs resume\` continues from the last`,
+    `    --log-every N     steps between logged metrics (default ${d.logEvery})`,
+    `    --dead-after N    steps without firing before a feature counts as dead (default ${d.deadAfterSteps})`,
+    `    --steps S         optimisation steps (default ${d.steps})`,
+    `    --batch B         rows per step (default ${d.batchSize})`,
+    `    --lr LR           Adam learning rate (default ${d.lr})`,
     '    --json            print the final metrics and history as JSON',
   ],
   async run(values) {

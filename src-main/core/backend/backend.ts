@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   contract,
-  experimentSpecSchema,
   isChannel,
   type AppInfo,
   type BackendEvent,
@@ -35,10 +34,10 @@ import { saeHandlers } from './handlers/sae-handlers.js';
 import { circuitHandlers } from './handlers/circuits-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
 import { workbenchHandlers } from './handlers/workbench-handlers.js';
+import { startDemo } from './demo.js';
 import { OpenWorkspace } from './open-workspace.js';
 import { RecentWorkspaces } from './recent-workspaces.js';
 import { VERSION } from '../version.js';
-import { jobResult } from '../../contract/job-results.js';
 import { compareTaps, parseTap } from '../../contract/tap-names.js';
 
 export type Envelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractErrorPayload };
@@ -171,8 +170,8 @@ export class Backend {
   /**
    * The demo pipeline on the bundled model (or one given), one job after another: generate the
    * benchmark, evaluate the model on it, harvest every decoder layer, train a TopK SAE on one, analyse
-   * its features, probe the layers, run an ablation experiment with controls. Each stage starts when the
-   * previous one succeeds; the returned job is the first.
+   * its features, probe the layers, run an ablation experiment with controls (the stages: demo.ts). Each
+   * stage starts when the previous one succeeds; the returned job is the first.
    *
    * The SAE defaults to the first decoder layer's residual stream: in the bundled model that is where
    * image tokens still carry per-patch colour and shape (colour- and shape-pure SAE features exist
@@ -183,11 +182,10 @@ export class Backend {
   async startDemo(perCell: number, modelPath = this.demoModelPath(), saeTapName?: string): Promise<{ model: ModelRecord; job: Job }> {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
     const open = this.open();
-    const { models, runner, dir, evals, harvests } = open;
+    const { models } = open;
     const model =
       models.list().find((m) => m.path === path.resolve(modelPath)) ??
       models.add(await runTask(this.options.taskWorkerEntry, 'inspectModel', modelPath), 'ocular-demo-vlm');
-    const name = `benchmark seed 0 x${perCell}`;
     const taps = residPostTaps(model);
     if (taps.length === 0) throw new OcularError('invalid_request', `${model.name} has no decoder residual-stream taps to harvest.`);
     if (saeTapName !== undefined && !taps.includes(saeTapName))
@@ -196,115 +194,8 @@ export class Backend {
         `${model.name} has no decoder tap '${saeTapName}'; its residual-stream taps are ${taps.join(', ')}.`,
       );
     const saeTap = saeTapName ?? taps[0]!;
-    let datasetId = 0;
-    let harvestOf = 0;
-    let saeOf = 0;
-    let analysisOf = 0;
-    const stages: Array<(previous: Job) => Job> = [
-      (synth) => {
-        datasetId = jobResult(synth, 'dataset-synth').datasetId;
-        const record = evals.create(model.path, datasetId, {
-          maxNewTokens: 8,
-          promptTemplate: '{question}',
-          batchSize: 16,
-          limit: null,
-          device: 'auto',
-        });
-        const job = runner.start('evaluate', { evalId: record.id });
-        evals.attachJob(record.id, job.id);
-        return job;
-      },
-      () => {
-        // Every decoder layer, so the probes can compare layers; the SAE trains on one of them (saeTap).
-        const harvest = harvests.create(model.path, datasetId, {
-          taps,
-          tokenKinds: ['image', 'text'],
-          dtype: 'fp16',
-          limit: null,
-          maxNewTokens: 16,
-          batchSize: 16,
-          shardRows: 65536,
-          device: 'auto',
-        });
-        const job = runner.start('harvest', { harvestId: harvest.id });
-        harvests.attachJob(harvest.id, job.id);
-        return job;
-      },
-      (harvest) =>
-        runner.start('sae-train', {
-          harvestId: (harvestOf = jobResult(harvest, 'harvest').harvestId),
-          tap: saeTap,
-          expansion: 4,
-          k: 16,
-          steps: 800,
-          batchSize: 512,
-          lr: 1e-3,
-          name: 'demo TopK SAE',
-          logEvery: 20,
-          checkpointEvery: 200,
-        }),
-      (train) => {
-        const analyses = open.stores.analyses;
-        saeOf = jobResult(train, 'sae-train').saeId;
-        const analysis = analyses.create({ saeId: saeOf, harvestId: harvestOf, topN: 20, crossK: 10, logitTokens: 10, device: 'auto' });
-        analysisOf = analysis.id;
-        const job = runner.start('analyze', { analysisId: analysis.id });
-        analyses.attachJob(analysis.id, job.id);
-        return job;
-      },
-      () => {
-        const probes = open.stores.probes;
-        const probe = probes.create({ harvestId: harvestOf, label: 'color', modality: null, heldOut: 0.25, epochs: 60, l2: 1e-3, seed: 0 });
-        const job = runner.start('probe', { probeId: probe.id });
-        probes.attachJob(probe.id, job.id);
-        return job;
-      },
-      () => {
-        const experiments = open.stores.experiments;
-        const spec = experimentSpecSchema.parse({
-          name: 'demo: ablate colour- and shape-question features',
-          modelId: model.id,
-          saeId: saeOf,
-          analysisId: analysisOf,
-          datasetId,
-          tasks: ['color', 'shape'],
-          featureSets: [
-            { name: 'colour-question features', selective: { task: 'color', top: 20, tokens: 'answer' } },
-            { name: 'shape-question features', selective: { task: 'shape', top: 20, tokens: 'answer' } },
-          ],
-          operation: { op: 'zero' },
-          where: 'all',
-          controls: { randomSets: 1, randomDirections: true, union: true },
-        });
-        const experiment = experiments.create(spec);
-        const job = runner.start('experiment', { experimentId: experiment.id });
-        experiments.attachJob(experiment.id, job.id);
-        return job;
-      },
-    ];
-    const first = runner.start('dataset-synth', {
-      seed: 0,
-      perCell,
-      imageSize: 96,
-      dest: path.join(dir, 'datasets', `demo-seed0-n${perCell}`),
-      name,
-    });
-    let current = first.id;
-    const onUpdate = (updated: Job) => {
-      if (updated.id !== current || ['queued', 'running'].includes(updated.state)) return;
-      const next = stages.shift();
-      if (updated.state !== 'succeeded' || !next || this.current !== open) {
-        runner.off('updated', onUpdate);
-        return;
-      }
-      try {
-        current = next(updated).id;
-      } catch {
-        runner.off('updated', onUpdate);
-      }
-    };
-    runner.on('updated', onUpdate);
-    return { model, job: first };
+    const job = startDemo(open, { model, taps, saeTap, perCell }, () => this.current === open);
+    return { model, job };
   }
 
   /** Start any job kind with any params: for trusted local callers (the CLI), never a transport. */

@@ -176,6 +176,7 @@ export async function readDatasetFolder(folder: string, options: { file?: string
     });
     for (const c of checks) if (c) problems.push(c);
   }
+  if (problems.length === 1) throw new OcularError('invalid_request', `The dataset at ${dir} was not imported: ${problems[0]}`);
   if (problems.length > 0) {
     const listed = problems
       .slice(0, MAX_LISTED)

@@ -33,11 +33,10 @@ export interface FilterParams {
 export function itemActivity(db: Db, workspaceDir: string, analysisId: number, bound: number, onShard?: (done: number) => void) {
   const a = new AnalysisStore(db).get(analysisId);
   const sae = new SaeStore(db, workspaceDir).load(a.saeId);
-  const h = new HarvestStore(db, workspaceDir).meta(a.harvestId);
+  const harvests = new HarvestStore(db, workspaceDir);
+  const h = harvests.meta(a.harvestId);
   const reader = new ShardReader(db, workspaceDir, h, sae.hookName!);
-  const meta = db
-    .prepare('SELECT item_id, modality FROM harvest_rows WHERE harvest_id = ? AND stream = ? ORDER BY row')
-    .all(h.id, streamOf(sae.hookName!)) as Array<{ item_id: number; modality: string }>;
+  const meta = harvests.patchIndex(h.id, streamOf(sae.hookName!));
   const activity = new Map<number, ItemActivity>();
   let shards = 0;
   for (const chunk of reader.chunks()) {

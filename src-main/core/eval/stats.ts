@@ -1,9 +1,9 @@
 /**
- * Accuracy with bootstrap confidence intervals: resample items with replacement (seeded, so a re-run
- * gives the same interval), take the percentile interval. The number of resamples and the seed are
+ * Accuracy with bootstrap confidence intervals (core/stats/bootstrap.ts: items resampled with
+ * replacement, seeded, percentile interval). The number of resamples and the seed are
  * reported with every result.
  */
-import { mulberry32 } from '../util/random.js';
+import { bootstrapMeanCi } from '../stats/bootstrap.js';
 
 export interface Accuracy {
   key: string;
@@ -19,22 +19,10 @@ export interface BootstrapOptions {
   level?: number;
 }
 
+/** Percentile bootstrap CI of the share correct (the mean of 0/1 outcomes; core/stats/bootstrap.ts). */
 export function bootstrapAccuracy(outcomes: boolean[], options: BootstrapOptions = {}): [number, number] {
-  const n = outcomes.length;
-  if (n === 0) return [0, 0];
-  const resamples = options.resamples ?? 2000;
-  const level = options.level ?? 0.95;
-  const rand = mulberry32(options.seed ?? 0);
-  const values = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let hits = 0;
-    for (let i = 0; i < n; i++) if (outcomes[Math.floor(rand() * n)]) hits++;
-    values[r] = hits / n;
-  }
-  values.sort();
-  const lo = values[Math.floor(((1 - level) / 2) * (resamples - 1))]!;
-  const hi = values[Math.ceil((1 - (1 - level) / 2) * (resamples - 1))]!;
-  return [lo, hi];
+  const values = outcomes.map((o) => (o ? 1 : 0));
+  return bootstrapMeanCi(values, options.resamples ?? 2000, options.seed ?? 0, options.level ?? 0.95);
 }
 
 export function accuracyOf(key: string, outcomes: boolean[], options: BootstrapOptions = {}): Accuracy {

@@ -1,27 +1,10 @@
 /**
- * Statistics for experiments: bootstrap percentile CIs of a mean over items, and a paired
- * permutation (sign-flip) test of two conditions measured on the same items. Seeded, with the number
- * of resamples reported, so a re-run gives the same numbers.
+ * Statistics for experiments besides the bootstrap (core/stats/bootstrap.ts): a paired permutation
+ * (sign-flip) test of two conditions measured on the same items, and the first-token KL divergence.
+ * Seeded, with the number of resamples reported, so a re-run gives the same numbers.
  */
+import { mean } from '../stats/bootstrap.js';
 import { mulberry32 } from '../util/random.js';
-
-export function mean(values: number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
-}
-
-export function bootstrapMeanCi(values: number[], resamples: number, seed: number, level = 0.95): [number, number] {
-  const n = values.length;
-  if (n === 0) return [0, 0];
-  const rand = mulberry32(seed);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += values[Math.floor(rand() * n)]!;
-    means[r] = s / n;
-  }
-  means.sort();
-  return [means[Math.floor(((1 - level) / 2) * (resamples - 1))]!, means[Math.ceil((1 - (1 - level) / 2) * (resamples - 1))]!];
-}
 
 /**
  * Two-sided paired permutation test of mean(a - b): under the null each item's difference is as

@@ -9,7 +9,8 @@ import type { ConditionResult } from '../../contract/contract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
 import type { Condition } from './conditions.js';
 import type { StoredOutput } from './experiment-store.js';
-import { bootstrapMeanCi, mean, pairedPermutationP } from './stats.js';
+import { bootstrapMeanCi, mean } from '../stats/bootstrap.js';
+import { pairedPermutationP } from './stats.js';
 
 export interface SummaryOptions {
   resamples: number;

@@ -77,6 +77,16 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
     return this.store.get(job.id)!;
   }
 
+  /**
+   * A job that could not start (its parameters could not be made, or were refused), recorded as
+   * failed with the reason, so whoever follows the pipeline it belongs to sees the error.
+   */
+  failToStart(kind: string, params: unknown, error: string): Job {
+    const job = this.store.insert(kind, params);
+    this.store.finish(job.id, 'failed', { error });
+    return this.emitJob(job.id);
+  }
+
   cancel(id: number): Job {
     const job = this.require(id);
     if (job.state === 'queued') {

@@ -181,9 +181,15 @@ export function inspectModel(target: string): ModelReport {
   const configFile = path.join(abs, 'config.json');
   if (fs.existsSync(configFile)) {
     try {
-      const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { model_type?: string; architectures?: string[] };
-      modelType = config.model_type ?? null;
-      architectures = config.architectures ?? [];
+      const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as unknown;
+      if (config === null || typeof config !== 'object' || Array.isArray(config))
+        problems.push(`config.json: must hold a JSON object, not ${Array.isArray(config) ? 'an array' : String(config)}.`);
+      else {
+        const { model_type, architectures: archs } = config as { model_type?: unknown; architectures?: unknown };
+        if (model_type !== undefined && typeof model_type !== 'string') problems.push('config.json: model_type must be a string.');
+        else modelType = model_type ?? null;
+        architectures = Array.isArray(archs) ? archs.map(String) : [];
+      }
     } catch (err) {
       problems.push(`config.json: not valid JSON (${(err as Error).message}).`);
     }

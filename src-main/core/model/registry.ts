@@ -42,7 +42,7 @@ export class ModelRegistry {
   /** Register an inspected model; a model with problems is refused with every problem named. */
   add(report: ModelReport, name?: string): ModelRecord {
     if (report.problems.length > 0) {
-      throw new OcularError('invalid_request', `The model at ${report.path} cannot be used:\n- ${report.problems.join('\n- ')}`);
+      throw new OcularError('invalid_request', `The model at ${report.path} cannot be used: ${report.problems.join('; ')}`);
     }
     const existing = this.db.prepare('SELECT id FROM models WHERE path = ?').get(report.path) as { id: number } | undefined;
     if (existing) throw new OcularError('conflict', `${report.path} is already registered (model ${existing.id}).`);

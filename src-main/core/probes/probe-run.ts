@@ -5,7 +5,7 @@
  * against the same probe on shuffled labels and the majority class.
  */
 import { objectAtPatch, type Scene } from '../benchmark/scene.js';
-import { bootstrapMeanCi, mean } from '../experiments/stats.js';
+import { bootstrapMeanCi, mean } from '../stats/bootstrap.js';
 import type { ProbeSpec } from '../../contract/contract.js';
 import { mulberry32 } from '../util/random.js';
 import { predict, trainLogistic } from './logistic.js';

@@ -28,6 +28,58 @@ export function loadTransformers(): Promise<TransformersModule> {
   return transformers;
 }
 
+/** A JSON object file in a model folder (null when absent); anything else is a one-line error naming it. */
+function readJsonObject(dir: string, name: string): Record<string, any> | null {
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new OcularError('invalid_request', `${dir}: ${name} is not valid JSON (${errorMessage(err)}).`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new OcularError(
+      'invalid_request',
+      `${dir}: ${name} must hold a JSON object, not ${Array.isArray(value) ? 'an array' : String(value)}.`,
+    );
+  return value as Record<string, any>;
+}
+
+/** processor_config.json (Gemma 3's image_seq_length, Idefics3's image_seq_len), {} when absent. */
+export function readProcessorConfig(dir: string): Record<string, any> {
+  return readJsonObject(path.resolve(dir), 'processor_config.json') ?? {};
+}
+
+/**
+ * The largest image, in pixels, a processor may resize to: 4096 x 4096. Vision encoders take a few
+ * hundred to a few thousand pixels a side; a preprocessor_config.json asking 20000 x 20000 would
+ * make one item's pixel tensor alone 4.8 GB (float32 RGB), so it is refused.
+ */
+export const MAX_PROCESSOR_PIXELS = 4096 * 4096;
+
+/** Why a preprocessor_config.json's image sizes are over the limit, or null. */
+export function processorSizeProblem(pre: Record<string, any>): string | null {
+  const checks: Array<[string, number]> = [];
+  // Qwen2-VL's image processors keep pixel counts (min/max_pixels) in size.shortest_edge / longest_edge.
+  const pixelCounts = /Qwen2VL/.test(String(pre.image_processor_type ?? ''));
+  for (const key of ['size', 'crop_size', 'max_image_size']) {
+    const v = pre[key];
+    if (typeof v === 'number') checks.push([`${key} ${v}`, v * v]);
+    else if (v && typeof v === 'object') {
+      if (typeof v.height === 'number' && typeof v.width === 'number') checks.push([`${key} ${v.height}x${v.width}`, v.height * v.width]);
+      for (const edge of ['shortest_edge', 'longest_edge'])
+        if (typeof v[edge] === 'number') checks.push([`${key}.${edge} ${v[edge]}`, pixelCounts ? v[edge] : v[edge] * v[edge]]);
+      if (typeof v.max_pixels === 'number') checks.push([`${key}.max_pixels ${v.max_pixels}`, v.max_pixels]);
+    }
+  }
+  if (typeof pre.max_pixels === 'number') checks.push([`max_pixels ${pre.max_pixels}`, pre.max_pixels]);
+  const over = checks.find(([, pixels]) => !(pixels <= MAX_PROCESSOR_PIXELS));
+  return over
+    ? `asks for images of ${over[0]} (${(over[1] / 1e6).toFixed(1)} megapixels), over Ocular's limit of ${(MAX_PROCESSOR_PIXELS / 1e6).toFixed(1)} megapixels (4096 x 4096)`
+    : null;
+}
+
 export interface LoadedProcessor {
   // transformers.js processors are dynamically typed per family.
   processor: any;
@@ -40,7 +92,9 @@ export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
   const configFile = path.join(abs, 'config.json');
   if (!fs.existsSync(configFile))
     throw new OcularError('invalid_request', `${abs}: config.json is missing, so the model family is unknown.`);
-  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, any>;
+  const config = readJsonObject(abs, 'config.json')!;
+  const sizeProblem = processorSizeProblem(readJsonObject(abs, 'preprocessor_config.json') ?? {});
+  if (sizeProblem) throw new OcularError('invalid_request', `${abs}: preprocessor_config.json ${sizeProblem}`);
   const mod = await loadTransformers();
   // transformers.js resolves local models as <localModelPath>/<id>/<file>.
   mod.env.localModelPath = `${path.dirname(abs)}${path.sep}`;

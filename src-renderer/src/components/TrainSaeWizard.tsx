@@ -1,4 +1,5 @@
 import type { Job, RequestOf, ResponseOf } from '@contract/contract';
+import { SAE_TRAIN_DEFAULTS as TRAIN } from '@contract/sae-train-defaults';
 import { Alert, Button, Checkbox, FormControlLabel, MenuItem, Stack, Step, StepLabel, Stepper, TextField, Typography } from '@mui/material';
 import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
@@ -26,7 +27,14 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
   const [harvestId, setHarvestId] = useState<number | ''>('');
   const [arch, setArch] = useState<Arch>('topk');
   const [normalize, setNormalize] = useState(true);
-  const [form, setForm] = useState({ expansion: '8', k: '32', l1: '5', steps: '2000', batch: '1024', lr: '4e-4' });
+  const [form, setForm] = useState({
+    expansion: String(TRAIN.expansion),
+    k: String(TRAIN.k),
+    l1: String(TRAIN.l1Coefficient),
+    steps: String(TRAIN.steps),
+    batch: String(TRAIN.batchSize),
+    lr: String(TRAIN.lr),
+  });
   const [estimate, setEstimate] = useState<ResponseOf<'saes.estimate'> | null>(null);
   const [estimateError, setEstimateError] = useState<string | null>(null);
   const model = models?.find((m) => m.id === modelId);

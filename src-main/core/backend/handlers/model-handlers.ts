@@ -9,7 +9,10 @@ export function modelHandlers(ctx: HandlerContext): Pick<Handlers, ModelChannels
     'models.list': () => ctx.open().models.list(),
     'models.add': async (req) => {
       const { models } = ctx.open();
-      const report = await runTask(ctx.options.taskWorkerEntry, 'inspectModel', req.path);
+      // Inspect the graphs, then load what jobs will load (config, tokenizer, processor, family):
+      // a folder that would fail later is refused now, before anything is registered.
+      const inspected = await runTask(ctx.options.taskWorkerEntry, 'inspectModel', req.path);
+      const report = await runTask(ctx.options.taskWorkerEntry, 'checkModelLoads', inspected);
       const record = models.add(report, req.name);
       ctx.changed();
       return record;

@@ -1,6 +1,7 @@
 import { OcularError } from '../../errors.js';
 import { streamOf } from '../../harvest/harvest-store.js';
 import type { SaeTrainRequest } from '../../../contract/contract.js';
+import { SAE_TRAIN_DEFAULTS } from '../../../contract/sae-train-defaults.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
 
@@ -65,7 +66,7 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
         const prevShape = open.harvests.get(prevReq.harvestId).stats[prevReq.tap];
         if (prevShape && elapsed > 0) {
           const prevCost = stepCost(
-            prevReq.batchSize ?? 1024,
+            prevReq.batchSize ?? SAE_TRAIN_DEFAULTS.batchSize,
             prevShape.width,
             prevShape.width,
             prevShape.width * (prevReq.expansion ?? 8),

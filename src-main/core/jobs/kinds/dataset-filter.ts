@@ -1,10 +1,8 @@
 /** SAE-V data filtering: score a harvested dataset's items with an analysed SAE and keep a share as a new dataset. */
-import path from 'node:path';
 import { z } from 'zod';
 import { FILTER_METHODS } from '../../datasets/sae-v-filter.js';
 import { filterDataset } from '../../datasets/filter-dataset.js';
-import { openWorkerDb } from '../../store/sqlite.js';
-import { DB_FILE } from '../../store/workspace.js';
+import { withWorkerStores } from '../../store/stores.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import type { JobKind } from '../job-kind.js';
 
@@ -28,12 +26,9 @@ export const datasetFilterJob: JobKind<z.infer<typeof params>, JobResultOf<'data
   params,
   result: jobResults['dataset-filter'],
   async run(ctx) {
-    const db = openWorkerDb(path.join(ctx.workspaceDir, DB_FILE));
-    try {
-      const r = await filterDataset(db, ctx.workspaceDir, ctx.params, (done) => ctx.progress(0, `scored shard ${done}`));
+    return withWorkerStores(ctx.workspaceDir, async (stores) => {
+      const r = await filterDataset(stores.db, ctx.workspaceDir, ctx.params, (done) => ctx.progress(0, `scored shard ${done}`));
       return { datasetId: r.record.id, path: r.record.path, kept: r.kept, candidates: r.candidates };
-    } finally {
-      db.close();
-    }
+    });
   },
 };

@@ -449,6 +449,21 @@ export const replacementCheckSchema = z.object({
 });
 export type ReplacementCheck = z.infer<typeof replacementCheckSchema>;
 
+/** One attribution graph with attention maps (see core/circuits/trace.ts); image is a file on disk, so CLI / trusted only. */
+export const circuitTraceRequestSchema = z.object({
+  setId: z.number().int().positive(),
+  image: z.string().min(1),
+  prompt: z.string().min(1).max(4000),
+  /** One token's text; default: the model's top prediction. */
+  target: z.string().min(1).optional(),
+  /** One token's text: attribute target minus contrast instead of the target less the mean logit. */
+  contrast: z.string().min(1).optional(),
+  maxFeatureNodes: z.number().int().min(0).max(100_000).default(512),
+  nodeThreshold: z.number().gt(0).max(1).default(0.8),
+  edgeThreshold: z.number().gt(0).max(1).default(0.98),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
 // ---- Feature analysis, browser and labels ----
 
 export const analysisRequestSchema = z.object({

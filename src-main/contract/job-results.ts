@@ -52,6 +52,16 @@ export const jobResults = {
   explain: z.object({ analysisId: z.number().int(), saeId: z.number().int(), features: z.number().int(), explained: z.number().int() }),
   'transcoder-set': z.object({ setId: z.number().int(), layers: z.array(transcoderSetLayerSchema) }),
   'replacement-check': replacementCheckSchema,
+  'circuit-trace': z.object({
+    circuitId: z.number().int(),
+    file: z.string(),
+    method: z.string(),
+    nodes: z.number().int(),
+    edges: z.number().int(),
+    target: z.string(),
+    outputValue: z.number(),
+    seconds: z.object({ capture: z.number(), attribution: z.number(), attention: z.number() }),
+  }),
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
 } as const;
 

@@ -109,6 +109,47 @@ describe('transcoder sets', () => {
     expect(r.accuracyClean!).toBeGreaterThanOrEqual(0.9);
     expect(r.accuracyReplaced!).toBeGreaterThanOrEqual(0.5);
     expect(r.accuracyChange).toBeCloseTo(r.accuracyReplaced! - r.accuracyClean!, 12);
+
+    // A traced graph is saved in the workspace, with the method that produced it.
+    const item = fs
+      .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
+      .split('\n')
+      .map((l) => (l ? JSON.parse(l) : null))
+      .find((i) => i?.task === 'color') as { image: string; question: string; answer: { value: string } };
+    const traced = await runCli(
+      [
+        'circuit',
+        'trace',
+        '--workspace',
+        ws,
+        '--set',
+        String(set.setId),
+        '--image',
+        path.join(bench, item.image),
+        '--prompt',
+        item.question,
+        '--target',
+        item.answer.value,
+        '--max-features',
+        '64',
+        '--device',
+        'cpu',
+        '--json',
+      ],
+      120_000,
+    );
+    expect(traced.code, traced.stderr).toBe(0);
+    const t = JSON.parse(traced.stdout) as { file: string; method: string; nodes: number; edges: number };
+    expect(t.method).toBe('linearised-backward');
+    const doc = JSON.parse(fs.readFileSync(t.file, 'utf8')) as {
+      nodes: unknown[];
+      edges: unknown[];
+      attention: { layers: number[][][] };
+      method: string;
+    };
+    expect(t.file.startsWith(path.join(ws, 'blobs', 'circuits'))).toBe(true);
+    expect([doc.nodes.length, doc.edges.length]).toEqual([t.nodes, t.edges]);
+    expect(doc.attention.layers).toHaveLength(3);
   }, 600_000);
 
   it('refuses a set that does not exist with one line, and a harvest without MLP taps', async () => {

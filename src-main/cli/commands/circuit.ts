@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ReplacementCheck, TranscoderSetLayer } from '../../contract/contract.js';
+import { jobResult } from '../../contract/job-results.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { runHeadlessJob } from '../headless-job.js';
@@ -24,7 +25,8 @@ export const circuitCommand: CommandSpec = {
     'Circuits: train a transcoder per decoder layer (a set), check the replacement model (every MLP replaced\nat once), trace attribution graphs and read attention maps.',
   usage:
     'ocular circuit train-set --workspace W --harvest ID [--layers 0,1,2] [--expansion N] [--k K] [--steps S] [--batch B] [--lr LR] [--json]\n' +
-    '       ocular circuit check --workspace W --set ID --model DIR --dataset DIR [--limit N] [--no-accuracy] [--json]',
+    '       ocular circuit check --workspace W --set ID --model DIR --dataset DIR [--limit N] [--no-accuracy] [--json]\n' +
+    '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--json]',
   options: {
     workspace: { type: 'string', short: 'w' },
     harvest: { type: 'string' },
@@ -41,6 +43,13 @@ export const circuitCommand: CommandSpec = {
     dataset: { type: 'string' },
     limit: { type: 'string' },
     'no-accuracy': { type: 'boolean' },
+    image: { type: 'string' },
+    prompt: { type: 'string' },
+    target: { type: 'string' },
+    contrast: { type: 'string' },
+    'max-features': { type: 'string' },
+    'node-threshold': { type: 'string' },
+    'edge-threshold': { type: 'string' },
     device: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -54,13 +63,20 @@ export const circuitCommand: CommandSpec = {
     '    --dataset DIR     check: dataset folder (items with reference answers)',
     '    --limit N         check: items to use (default 64)',
     '    --no-accuracy     check: cross-entropy only',
+    '    --image IMG       trace: the image (PNG or JPEG)',
+    '    --prompt TEXT     trace: the question',
+    '    --target TOKEN    trace: the output token to explain (default: the top prediction)',
+    '    --contrast TOKEN  trace: explain target minus this token',
+    '    --max-features N  trace: feature rows computed, most influential first (default 512)',
+    '    --node-threshold F / --edge-threshold F   trace: pruning by influence share (default 0.8 / 0.98)',
     '    --json            print machine-readable JSON',
   ],
   async run(values, positionals) {
     const [action] = positionals;
     if (action === 'train-set') return trainSet(values);
     if (action === 'check') return check(values);
-    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set or check.`);
+    if (action === 'trace') return trace(values);
+    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set, check or trace.`);
   },
 };
 
@@ -133,4 +149,36 @@ async function check(values: Record<string, unknown>): Promise<number> {
   } finally {
     await backend.close();
   }
+}
+
+async function trace(values: Record<string, unknown>): Promise<number> {
+  const job = await runHeadlessJob(
+    'circuit-trace',
+    {
+      setId: required(values.set, 'set'),
+      image: path.resolve(requireString(values, 'image')),
+      prompt: requireString(values, 'prompt'),
+      target: values.target,
+      contrast: values.contrast,
+      maxFeatureNodes: num(values['max-features'], 'max-features'),
+      nodeThreshold: num(values['node-threshold'], 'node-threshold'),
+      edgeThreshold: num(values['edge-threshold'], 'edge-threshold'),
+      device: values.device,
+    },
+    { workspace: path.resolve(requireString(values, 'workspace')), quiet: Boolean(values.json) },
+  );
+  if (job.state !== 'succeeded') {
+    console.error(`trace ${job.state}: ${job.error ?? ''}`);
+    return 1;
+  }
+  const r = jobResult(job, 'circuit-trace');
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log(`circuit ${r.circuitId} (${r.method}): target '${r.target}', output ${r.outputValue.toFixed(3)}`);
+    console.log(`  ${r.nodes} nodes, ${r.edges} edges after pruning; saved to ${r.file}`);
+    console.log(
+      `  attribution graph: ${r.seconds.attribution.toFixed(2)} s (capture ${r.seconds.capture.toFixed(2)} s, attention maps ${r.seconds.attention.toFixed(2)} s)`,
+    );
+  }
+  return 0;
 }

@@ -15,6 +15,7 @@ import { selftestJob } from './kinds/selftest.js';
 import { vlmGenerateJob } from './kinds/vlm-generate.js';
 import { transcoderSetJob } from './kinds/transcoder-set.js';
 import { replacementCheckJob } from './kinds/replacement-check.js';
+import { circuitTraceJob } from './kinds/circuit-trace.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
@@ -38,6 +39,7 @@ const KINDS: readonly AnyJobKind[] = [
   explainJob,
   transcoderSetJob,
   replacementCheckJob,
+  circuitTraceJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

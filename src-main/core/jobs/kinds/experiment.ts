@@ -9,17 +9,9 @@
  */
 import { z } from 'zod';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
-import { streamOf } from '../../../contract/tap-names.js';
-import { type StoredItem } from '../../datasets/dataset-store.js';
-import { OcularError } from '../../errors.js';
-import { buildConditions } from '../../experiments/conditions.js';
-import { editFeeds, positionFeeds } from '../../experiments/edit-inputs.js';
-import { activePerRow, encodeGraphFile } from '../../analysis/encode-graph.js';
-import { readModel } from '../../onnx/model-io.js';
-import { discoverTowerTaps } from '../../onnx/taps.js';
+import { editFeeds } from '../../experiments/edit-inputs.js';
+import { editedTap, planExperiment, visionRunOf } from '../../experiments/experiment-setup.js';
 import { type StoredOutput } from '../../experiments/experiment-store.js';
-import { resolveFeatureSet } from '../../experiments/feature-sets.js';
-import { selectItems } from '../../experiments/item-selection.js';
 import { runCondition } from '../../experiments/run-condition.js';
 import { summarizeExperiment } from '../../experiments/summarize.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
@@ -44,36 +36,8 @@ export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experim
       const e = store.get(ctx.params.experimentId);
       const spec = e.spec;
       const sae = stores.saes.load(spec.saeId);
-      const tap = sae.hookName;
-      if (!tap) throw new OcularError('invalid_request', `SAE ${spec.saeId} names no tap (hook_name), so there is nothing to edit.`);
-      const vision = streamOf(tap) === 'vision';
-      if (vision && spec.where !== 'image' && spec.where !== 'all')
-        throw new OcularError(
-          'invalid_request',
-          `SAE ${spec.saeId} reads the vision tower (${tap}), whose tokens are image patches: apply at 'image' or 'all', not '${spec.where}'.`,
-        );
-      if (!vision && spec.patches !== 'all')
-        throw new OcularError(
-          'invalid_request',
-          `patches '${spec.patches}' chooses vision-tower patches; SAE ${spec.saeId} reads the decoder (${tap}).`,
-        );
-      const analyses = stores.analyses;
-      const analysis = analyses.get(spec.analysisId);
-      if (analysis.saeId !== spec.saeId)
-        throw new OcularError('invalid_request', `Analysis ${analysis.id} is of SAE ${analysis.saeId}, not ${spec.saeId}.`);
-      const resolve = (s: (typeof spec.featureSets)[number]) =>
-        resolveFeatureSet(s, { saeId: spec.saeId, dSae: sae.dSae, analysisId: spec.analysisId, analyses, labels: stores.labels });
-      const sets = new Map(spec.featureSets.map((s) => [s.name, resolve(s)]));
-      const overall = analyses.overallMeans(spec.analysisId);
-      const conditions = buildConditions(
-        spec,
-        sets,
-        [...overall].filter(([, m]) => m > 0).map(([f]) => f),
-      );
-      const dataset = stores.datasets.get(spec.datasetId);
-      const items: StoredItem[] = selectItems(stores.datasets.items(dataset.id), spec.tasks, spec.limit);
-      if (items.length === 0)
-        throw new OcularError('invalid_request', `Dataset ${dataset.id} has no items of ${spec.tasks?.join(', ') ?? 'any task'}.`);
+      const { tap, vision } = editedTap(spec, sae);
+      const { sets, overall, conditions, dataset, items } = planExperiment(stores, spec, sae);
 
       ctx.progress(0, `loading the model and editing its ${vision ? 'vision tower' : 'decoder'}`);
       const vlm = await VlmPipeline.load(stores.models.get(spec.modelId).path, ctx.pool, spec.device);
@@ -82,23 +46,8 @@ export const experimentJob: JobKind<z.infer<typeof params>, JobResultOf<'experim
       const edited = writeEditedGraph(vision ? vlm.files.vision : vlm.files.decoder, edit, cache);
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], spec.device);
       const feeds = editFeeds(sae, tap, spec.operation, overall, spec.seed);
-      const visionRun = vision
-        ? {
-            tap: {
-              tap,
-              d: sae.dIn,
-              dSae: sae.dSae,
-              rank:
-                discoverTowerTaps(readModel(vlm.files.vision).graph, 'vision.')?.taps.find((t) => t.name === tap)?.shape?.length ?? null,
-              firing:
-                spec.patches === 'firing'
-                  ? { encoder: await ctx.pool.load(encodeGraphFile(ctx.workspaceDir, sae), spec.device), k: activePerRow(sae) }
-                  : null,
-            },
-            at: positionFeeds(sae, tap, spec.operation, overall, spec.seed),
-            byId: new Map(conditions.map((c) => [c.id, c])),
-          }
-        : null;
+      const setup = { pool: ctx.pool, workspaceDir: ctx.workspaceDir, visionGraph: vlm.files.vision, spec, sae, tap };
+      const visionRun = vision ? await visionRunOf(setup, overall, conditions) : null;
       const run = {
         pool: ctx.pool,
         signal: ctx.signal,

@@ -9,20 +9,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src-main/contract/contract';
+import { mulberry32 } from '../../src-main/core/util/random';
 import { ocularBin, runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
-
-/** mulberry32: the kill points are random but the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   id: number;
@@ -51,7 +40,7 @@ function jobRow(ws: string, id: number | null): Row | undefined {
 describe('kill -9 during a job, then resume', () => {
   it('self-test: 10 seeded kill points; each resume starts at the stored checkpoint, loses no recorded step and finishes', async () => {
     const ws = path.join(tmpDir(), 'ws');
-    const random = seeded(14);
+    const random = mulberry32(14);
     const steps = 30;
     for (let round = 0; round < 10; round++) {
       const child = spawn(process.execPath, [ocularBin, 'selftest', '--workspace', ws, '--steps', String(steps), '--json'], {

@@ -194,6 +194,17 @@ export class AnalysisStore {
     return new Map(rows.map((r) => [r.feature, JSON.parse(r.task_means_json) as TaskMeans]));
   }
 
+  /** Each feature's cross-modal weight (SAE-V), null where the analysis has none; indexed by feature. */
+  crossModalWeights(analysisId: number, dSae: number): Array<number | null> {
+    const weights = new Array<number | null>(dSae).fill(null);
+    const rows = this.db.prepare('SELECT feature, cross_modal AS w FROM features WHERE analysis_id = ?').all(analysisId) as Array<{
+      feature: number;
+      w: number | null;
+    }>;
+    for (const r of rows) if (r.feature < dSae) weights[r.feature] = r.w;
+    return weights;
+  }
+
   /** Mean activation over all tokens (zeros included): the value mean-ablation clamps to. */
   overallMeans(analysisId: number): Map<number, number> {
     const rows = this.db.prepare('SELECT feature, density * mean_act AS m FROM features WHERE analysis_id = ?').all(analysisId) as Array<{

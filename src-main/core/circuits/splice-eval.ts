@@ -1,18 +1,19 @@
 /**
- * Spliced evaluation, shared by sae-eval (one SAE at its tap) and the replacement-model check (every
- * MLP replaced by its transcoder at once). One edited decoder graph; each *mode* is a set of inputs
+ * Spliced evaluation over named modes, for the replacement-model check (every MLP replaced by its
+ * transcoder at once); sae-eval's per-batch steps for one SAE are sae/splice-eval.ts, whose scored
+ * tokens this uses. One edited decoder graph; each *mode* is a set of inputs
  * to its edits (clean = identity inputs, so bit-identical to the model). Over dataset items with their
  * reference answers appended (teacher forcing) it sums next-token cross-entropy per mode on the
  * scored tokens; optionally it generates answers clean and under one mode and grades both.
  */
 import path from 'node:path';
-import { extractAnswer, isCorrect } from '../eval/extract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
-import { choicesFor } from '../eval/choices.js';
+import { countCorrect } from '../eval/choices.js';
 import { throwIfCancelled } from '../jobs/job-kind.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
+import { scoredTokens } from '../sae/splice-eval.js';
 import { crossEntropySum } from '../sae/splice-metrics.js';
 import type { PromptLayout, VlmPipeline } from '../vlm/pipeline.js';
 
@@ -48,30 +49,6 @@ export interface SpliceEvalResult<M extends string> {
   accuracyEdited: number | null;
 }
 
-/** The (row, position, token) targets of a teacher-forced batch: the answer's tokens, or every next text token. */
-export function scoredTargets(
-  prompt: PromptLayout,
-  answers: number[][],
-  scoreTokens: 'answer' | 'text',
-): Array<{ row: number; position: number; token: number }> {
-  const targets: Array<{ row: number; position: number; token: number }> = [];
-  for (let r = 0; r < prompt.batch; r++) {
-    if (scoreTokens === 'answer') {
-      answers[r]!.forEach((token, i) => targets.push({ row: r, position: prompt.length - 1 + i, token }));
-      continue;
-    }
-    const row = [
-      ...prompt.tokens[r]!.map((t) => ({ modality: t.modality, tokenId: t.tokenId })),
-      ...answers[r]!.map((tokenId) => ({ modality: 'text', tokenId })),
-    ];
-    for (let i = 0; i + 1 < row.length; i++) {
-      if (row[i]!.modality === 'pad' || row[i + 1]!.modality !== 'text' || row[i + 1]!.tokenId === null) continue;
-      targets.push({ row: r, position: i, token: row[i + 1]!.tokenId! });
-    }
-  }
-  return targets;
-}
-
 export async function spliceEvaluate<M extends string>(o: SpliceEvalOptions<M>): Promise<SpliceEvalResult<M>> {
   const modes = Object.keys(o.modes) as M[];
   const ce = Object.fromEntries(modes.map((m) => [m, 0])) as Record<M, number>;
@@ -87,7 +64,7 @@ export async function spliceEvaluate<M extends string>(o: SpliceEvalOptions<M>):
     const prompt = await o.vlm.prepare(vlmItems);
     const answers = batch.map((it) => o.vlm.tokenize(String(it.answer.value)));
     const { prefix } = await o.vlm.appendTokens(prompt, answers);
-    const batchTargets = scoredTargets(prompt, answers, o.scoreTokens);
+    const batchTargets = scoredTokens(prompt, answers, o.scoreTokens);
     targets += batchTargets.length;
     for (const mode of modes) {
       const feeds = o.modes[mode](prefix.batch, prefix.length, prefix.attentionMask);
@@ -100,10 +77,7 @@ export async function spliceEvaluate<M extends string>(o: SpliceEvalOptions<M>):
 
     if (o.accuracyMode) {
       const modeFeeds = o.modes[o.accuracyMode];
-      const grade = (texts: string[]) =>
-        texts.filter((text, i) =>
-          isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, o.textChoices))),
-        ).length;
+      const grade = (texts: string[]) => countCorrect(batch, texts, o.textChoices);
       const clean = await o.vlm.generate(vlmItems, { maxNewTokens: o.maxNewTokens });
       const edited = await o.vlm.generate(vlmItems, {
         maxNewTokens: o.maxNewTokens,

@@ -47,16 +47,7 @@ export function itemActivity(db: Db, workspaceDir: string, analysisId: number, b
     }
     onShard?.(++shards);
   }
-  const weights: Array<number | null> = new Array<number | null>(sae.dSae).fill(null);
-  const features = new AnalysisStore(db).features(a.id, {
-    offset: 0,
-    limit: sae.dSae,
-    sort: 'feature',
-    order: 'asc',
-    search: '',
-    status: null,
-  });
-  for (const f of features.features) weights[f.feature] = f.crossModal;
+  const weights = new AnalysisStore(db).crossModalWeights(a.id, sae.dSae);
   return { activity, weights, datasetId: h.datasetId, saeId: a.saeId, harvestId: h.id };
 }
 

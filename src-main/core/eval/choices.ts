@@ -1,4 +1,5 @@
 import type { StoredItem } from '../datasets/dataset-store.js';
+import { extractAnswer, isCorrect } from './extract.js';
 
 const YES_NO = ['yes', 'no'];
 
@@ -7,4 +8,11 @@ export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
   if (item.answer.type !== 'text') return [];
   if (YES_NO.includes(String(item.answer.value).toLowerCase())) return YES_NO;
   return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
+}
+
+/** How many of `texts` (one generated output per item of `batch`) the harness grades correct. */
+export function countCorrect(batch: StoredItem[], texts: string[], textChoices: string[]): number {
+  return texts.filter((text, i) =>
+    isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))),
+  ).length;
 }

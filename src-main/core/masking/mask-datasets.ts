@@ -58,16 +58,7 @@ export async function writeMaskedDatasets(
       'Patch masking of images split into tiles, or of items with several images, is not implemented.',
     );
   const reader = new ShardReader(db, dir, h, sae.hookName!);
-  const weights = new Array<number | null>(sae.dSae).fill(null);
-  for (const f of new AnalysisStore(db).features(a.id, {
-    offset: 0,
-    limit: sae.dSae,
-    sort: 'feature',
-    order: 'asc',
-    search: '',
-    status: null,
-  }).features)
-    weights[f.feature] = f.crossModal;
+  const weights = new AnalysisStore(db).crossModalWeights(a.id, sae.dSae);
 
   // Per item: its image tokens' rows and boxes, and the features active on its text tokens.
   const items = new Map<number, { rows: number[]; boxes: Array<[number, number, number, number]>; text: number[] }>();

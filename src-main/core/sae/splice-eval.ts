@@ -6,8 +6,7 @@
  */
 import type { SaeEvaluation } from '../../contract/contract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
-import { choicesFor } from '../eval/choices.js';
-import { extractAnswer, isCorrect } from '../eval/extract.js';
+import { countCorrect } from '../eval/choices.js';
 import { saeIdentityInputs } from '../onnx/surgery.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
@@ -76,9 +75,7 @@ export async function accuracyPair(
   textChoices: string[],
   maxNewTokens: number,
 ): Promise<{ clean: number; spliced: number }> {
-  const grade = (texts: string[]) =>
-    texts.filter((text, i) => isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))))
-      .length;
+  const grade = (texts: string[]) => countCorrect(batch, texts, textChoices);
   const clean = await vlm.generate(vlmItems, { maxNewTokens });
   const spliced = await vlm.generate(vlmItems, {
     maxNewTokens,

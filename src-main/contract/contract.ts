@@ -229,6 +229,7 @@ export const evalSummarySchema = z.object({
   byTaskAndDifficulty: z.array(accuracySchema),
   hitLimitShare: z.number(),
   extractionFailures: z.number().int(),
+  /** Kept for stored summaries; accuracy intervals are Wilson score intervals (core/eval/stats.ts), not bootstrap. */
   bootstrap: z.object({ resamples: z.number().int(), seed: z.number().int() }),
 });
 export type EvalSummary = z.infer<typeof evalSummarySchema>;
@@ -1182,7 +1183,7 @@ export const contract = {
     request: jobId,
     response: evalSummarySchema,
     mutates: false,
-    summary: 'Accuracy overall and per task, difficulty and answer type, with bootstrap 95% CIs.',
+    summary: 'Accuracy overall and per task, difficulty and answer type, with Wilson 95% CIs.',
   }),
   'evals.predictions': channel({
     request: z

@@ -18,7 +18,7 @@ export function formatSummary(s: EvalSummary): string {
     `model    ${s.eval.modelPath}`,
     `dataset  ${s.eval.datasetName} (${s.overall.n} items graded)`,
     '',
-    `${'group'.padEnd(18)} ${'n'.padStart(6)}  ${'acc'.padStart(7)}  95% CI (bootstrap, ${s.bootstrap.resamples} resamples)`,
+    `${'group'.padEnd(18)} ${'n'.padStart(6)}  ${'acc'.padStart(7)}  95% CI (Wilson score)`,
   ];
   lines.push(
     row(s.overall),
@@ -41,7 +41,7 @@ export function formatSummary(s: EvalSummary): string {
 export const evalCommand: CommandSpec = {
   name: 'eval',
   summary:
-    'Evaluate a VLM on a dataset folder: generate, extract and grade answers, report accuracy per task,\ndifficulty and answer type with bootstrap 95% confidence intervals.',
+    'Evaluate a VLM on a dataset folder: generate, extract and grade answers, report accuracy per task,\ndifficulty and answer type with Wilson 95% confidence intervals.',
   usage:
     'ocular eval --model DIR --dataset DIR [--max-new-tokens N] [--prompt TEMPLATE] [--limit N] [--device D] [--workspace DIR] [--json]',
   options: {

@@ -1,9 +1,7 @@
 /**
  * Accuracy with its Wilson 95% score interval (stats/proportion.ts), which keeps the width the sample
- * size warrants at 0% and 100% where a percentile bootstrap collapses to a point. The bootstrap below
- * is kept for means that are not proportions.
+ * size warrants at 0% and 100% where a percentile bootstrap collapses to a point.
  */
-import { bootstrapMeanCi } from '../stats/bootstrap.js';
 import { wilsonOfOutcomes } from '../stats/proportion.js';
 
 export interface Accuracy {
@@ -12,18 +10,6 @@ export interface Accuracy {
   correct: number;
   accuracy: number;
   ci95: [number, number];
-}
-
-export interface BootstrapOptions {
-  resamples?: number;
-  seed?: number;
-  level?: number;
-}
-
-/** Percentile bootstrap CI of the share correct (the mean of 0/1 outcomes; core/stats/bootstrap.ts). */
-export function bootstrapAccuracy(outcomes: boolean[], options: BootstrapOptions = {}): [number, number] {
-  const values = outcomes.map((o) => (o ? 1 : 0));
-  return bootstrapMeanCi(values, options.resamples ?? 2000, options.seed ?? 0, options.level ?? 0.95);
 }
 
 export function accuracyOf(key: string, outcomes: boolean[]): Accuracy {

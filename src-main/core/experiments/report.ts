@@ -143,7 +143,7 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}tr.flag{background:#fff3e0}code{background:#f5f5f5;padding:1px 4px}</style></head>
 <body><h1>${esc(e.name)}</h1>
-<p>Ocular ${esc(r?.version ?? '')} · ${r?.items ?? 0} items · ${r?.resamples ?? 0} bootstrap / permutation resamples · seed ${r?.seed ?? 0} · ${r ? r.seconds.toFixed(0) : 0} s</p>
+<p>Ocular ${esc(r?.version ?? '')} · ${r?.items ?? 0} items · ${r?.resamples ?? 0} permutation resamples · seed ${r?.seed ?? 0} · ${r ? r.seconds.toFixed(0) : 0} s</p>
 <h2>Accuracy per condition (95% CI)</h2>${chart(r?.conditions ?? [])}
 <h2>Results</h2><table><tr><th>condition</th><th>kind</th><th>accuracy</th><th>change vs baseline</th><th>drift</th><th>shift norm</th><th>KL first token</th><th>p vs baseline</th><th>p Holm</th><th>p BH</th><th>p vs controls</th><th>flag</th></tr>
 ${table}</table>

@@ -8,7 +8,7 @@ import { useEffect, useRef } from 'react';
 
 echarts.use([BarChart, CustomChart, GridComponent, TooltipComponent, CanvasRenderer]);
 
-/** Accuracy bars with bootstrap 95% CI whiskers. */
+/** Accuracy bars with Wilson 95% CI whiskers. */
 export function AccuracyChart({ groups, height = 260 }: { groups: Accuracy[]; height?: number }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {

@@ -358,7 +358,7 @@ export function ExperimentDesigner({ onStarted }: { onStarted: (id: number) => v
         <Typography variant="caption" color={problems.length ? 'error' : 'text.secondary'} data-testid="experiment-problems">
           {problems.length
             ? `To run: ${problems.join('; ')}.`
-            : 'Baseline and controls run on the same items; CIs by bootstrap over items, p-values by paired permutation (2,000 resamples, seed 0).'}
+            : 'Baseline and controls run on the same items; accuracy CIs by Wilson score, the change against the baseline by Newcombe, p-values by paired permutation (2,000 resamples, seed 0) with Holm and BH adjustments.'}
         </Typography>
       </Stack>
     </Stack>

@@ -90,7 +90,7 @@ async function killAndResume(
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let job: { id: number; state: string } | undefined;
   await expect.poll(() => (job = newestJob(kind, after)) !== undefined, { timeout: 60_000, interval: 20 }).toBe(true);
-  await new Promise((r) => setTimeout(r, Math.floor(random() * span)));
+  await new Promise((r) => setTimeout(r, Math.floor(random() * span * 0.8)));
   try {
     process.kill(-child.pid!, 'SIGKILL');
   } catch {
@@ -120,14 +120,16 @@ async function tenKills(
 ) {
   const random = mulberry32(seed);
   let interrupted = 0;
-  for (let round = 0; round < ROUNDS; round++) {
+  let runs = 0;
+  // A run that finished before its kill point (the machine was faster than in the reference run) is
+  // checked too but not counted: drawing goes on until 10 runs were really killed, 20 runs at most.
+  while (interrupted < ROUNDS && runs < 2 * ROUNDS) {
     const { result, killed } = await killAndResume(kind, args, span, random);
     if (killed) interrupted++;
-    expect(outcome(result), `${kind} round ${round}${killed ? ' (killed, resumed)' : ' (finished before the kill)'}`).toEqual(expected);
+    expect(outcome(result), `${kind} run ${runs++}${killed ? ' (killed, resumed)' : ' (finished before the kill)'}`).toEqual(expected);
   }
-  console.log(`${kind}: ${interrupted} of ${ROUNDS} runs killed and resumed, all equal to the uninterrupted run`);
-  // The kill points fall inside the run's span, so most runs are interrupted.
-  expect(interrupted).toBeGreaterThanOrEqual(ROUNDS / 2);
+  console.log(`${kind}: ${interrupted} runs killed and resumed (of ${runs}), all equal to the uninterrupted run`);
+  expect(interrupted).toBe(ROUNDS);
 }
 
 const shardBytes = (harvestId: number) =>

@@ -172,6 +172,10 @@ describe(`feature browser ${OVER}`, () => {
       for (const kind of ['baseline', 'intervention', 'union', 'random-set', 'random-direction'])
         expect(await page.getByTestId(`condition-${kind}`).count()).toBeGreaterThan(0);
       expect(await page.getByTestId('condition-intervention').first().textContent()).toMatch(/%.*\[.*%.*\]/);
+      // Beside each raw p against the baseline, the Holm and BH adjusted ones across the table's conditions.
+      expect(await page.getByTestId('condition-intervention').first().getByTestId('p-adjusted').textContent()).toMatch(
+        /^Holm (<0\.001|\d\.\d{3}) · BH (<0\.001|\d\.\d{3})$/,
+      );
       expect(await page.getByTestId('accuracy-chart').locator('canvas').count()).toBe(1);
       const interference = page.getByTestId('interference');
       expect(await interference.textContent()).toMatch(/sum of the two.*observed/);

@@ -66,7 +66,7 @@ describe('bundled demo model', () => {
     );
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain(
-      "has no decoder tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post",
+      "has no tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post, vision.blocks.0.hook_resid_post",
     );
   });
 });

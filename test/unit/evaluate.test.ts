@@ -15,7 +15,7 @@ async function setup() {
 }
 
 describe('evaluation harness', () => {
-  it('grades a model on the benchmark and reports accuracy with bootstrap CIs, predictions and exports', async () => {
+  it('grades a model on the benchmark and reports accuracy with Wilson CIs, predictions and exports', async () => {
     const { call, until, done, datasetId, modelId } = await setup();
     const started = await call('evals.start', { modelId, datasetId, maxNewTokens: 3, device: 'cpu' });
     expect((await until(started.job.id, done)).state).toBe('succeeded');

@@ -169,9 +169,9 @@ function Results({ e }: { e: ExperimentRecord }) {
               <TableCell>drift</TableCell>
               <TableCell>shift norm</TableCell>
               <TableCell>KL first token</TableCell>
-              <TableCell>p vs baseline</TableCell>
-              <TableCell title="Holm–Bonferroni adjusted across the table's conditions">p Holm</TableCell>
-              <TableCell title="Benjamini–Hochberg adjusted across the table's conditions">p BH</TableCell>
+              <TableCell title="Paired permutation p; below it, Holm–Bonferroni and Benjamini–Hochberg adjusted across the table's conditions">
+                p vs baseline (Holm · BH)
+              </TableCell>
               <TableCell>p vs each control</TableCell>
               <TableCell>Flag</TableCell>
             </TableRow>
@@ -193,9 +193,14 @@ function Results({ e }: { e: ExperimentRecord }) {
                 <TableCell>{pct(c.drift)}</TableCell>
                 <TableCell>{c.shiftNorm.toFixed(2)}</TableCell>
                 <TableCell>{c.klFirstToken.toFixed(3)}</TableCell>
-                <TableCell>{p(c.pVsBaseline)}</TableCell>
-                <TableCell>{p(c.pVsBaselineHolm ?? null)}</TableCell>
-                <TableCell>{p(c.pVsBaselineBh ?? null)}</TableCell>
+                <TableCell>
+                  {p(c.pVsBaseline)}
+                  {c.pVsBaseline !== null && (
+                    <Typography variant="caption" component="div" color="text.secondary" data-testid="p-adjusted">
+                      Holm {p(c.pVsBaselineHolm ?? null)} · BH {p(c.pVsBaselineBh ?? null)}
+                    </Typography>
+                  )}
+                </TableCell>
                 <TableCell>
                   {Object.entries(c.pVsControls).map(([id, v]) => (
                     <div key={id}>

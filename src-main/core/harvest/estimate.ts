@@ -30,7 +30,14 @@ export function estimateHarvest(
   return HarvestStore.estimateBytes({ decoder: decoderRows, vision: kinds.has('image') ? visionTokens : 0 }, widths, n, p.dtype);
 }
 
+/**
+ * Free bytes on the disk holding `dir`, which a harvest's estimate is checked against. The
+ * environment variable OCULAR_FREE_DISK_BYTES, when set to a non-negative integer, replaces the
+ * figure (for this check only, nothing else reads it), so a refusal can be tested without filling a disk.
+ */
 export function freeDiskBytes(dir: string): number | null {
+  const override = process.env.OCULAR_FREE_DISK_BYTES;
+  if (override !== undefined && /^\d+$/.test(override)) return Number(override);
   try {
     const s = fs.statfsSync(dir);
     return s.bavail * s.bsize;

@@ -45,14 +45,19 @@ export class ChunkSampler {
     private readonly input: Float32Array,
     private readonly target: Float32Array,
     private readonly rows: number,
-    private readonly rand: () => number,
+    private rand: () => number,
   ) {
     this.xs = new Float32Array(maxChunk * batch * spec.dIn);
     this.ys = spec.transcoder ? new Float32Array(maxChunk * batch * spec.dOut) : this.xs;
     this.picked = new Int32Array(maxChunk * batch);
   }
 
-  /** Sample K·B rows uniformly with replacement (the seeded stream continues across chunks). */
+  /** Restart the random stream: the trainer does so at every checkpoint step, where a resumed run starts. */
+  reseed(rand: () => number): void {
+    this.rand = rand;
+  }
+
+  /** Sample K·B rows uniformly with replacement (the seeded stream continues across chunks until reseeded). */
   sample(K: number): void {
     const { dIn, dOut, transcoder } = this.spec;
     for (let j = 0; j < K * this.batch; j++) {

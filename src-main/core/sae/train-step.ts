@@ -45,19 +45,14 @@ export class ChunkSampler {
     private readonly input: Float32Array,
     private readonly target: Float32Array,
     private readonly rows: number,
-    private rand: () => number,
+    private readonly rand: () => number,
   ) {
     this.xs = new Float32Array(maxChunk * batch * spec.dIn);
     this.ys = spec.transcoder ? new Float32Array(maxChunk * batch * spec.dOut) : this.xs;
     this.picked = new Int32Array(maxChunk * batch);
   }
 
-  /** Restart the random stream: the trainer does so at every checkpoint step, where a resumed run starts. */
-  reseed(rand: () => number): void {
-    this.rand = rand;
-  }
-
-  /** Sample K·B rows uniformly with replacement (the seeded stream continues across chunks until reseeded). */
+  /** Sample K·B rows uniformly with replacement (the seeded stream continues across chunks). */
   sample(K: number): void {
     const { dIn, dOut, transcoder } = this.spec;
     for (let j = 0; j < K * this.batch; j++) {

@@ -92,9 +92,6 @@ export async function train(
     while (step < o.steps) {
       throwIfCancelled(ctx.signal);
       const K = chunkLength(step, o);
-      // The stream restarts from (seed, step) at each checkpoint step, so a run resumed from a
-      // checkpoint draws the same batches as the uninterrupted run did from there: same weights.
-      if (step % o.checkpointEvery === 0) sampler.reseed(mulberry32(o.seed * 7919 + step));
       sampler.sample(K);
       const lrs = Float32Array.from({ length: K }, (_, j) => learningRate(step + j, o.steps, o.lr, o.warmup, o.decay));
       const feeds = sampler.feeds(K, step, lrs, o.deadAfterSteps);

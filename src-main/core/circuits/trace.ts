@@ -24,6 +24,9 @@ export interface TraceOptions {
   /** Output token (text of one token); default: the model's top prediction. */
   target?: string;
   contrast?: string;
+  /** Token ids instead of texts (circuit patching traces a pair's answers by id). */
+  targetId?: number;
+  contrastId?: number;
   maxFeatureNodes: number;
   nodeThreshold: number;
   edgeThreshold: number;
@@ -159,9 +162,10 @@ export async function traceCircuit(
     return ids[0]!;
   };
   let target = 0;
-  if (o.target !== undefined) target = single(o.target, 'target');
+  if (o.targetId !== undefined) target = o.targetId;
+  else if (o.target !== undefined) target = single(o.target, 'target');
   else for (let v = 1; v < V; v++) if (lastLogits[v]! > lastLogits[target]!) target = v;
-  const contrast = o.contrast === undefined ? null : single(o.contrast, 'contrast');
+  const contrast = o.contrastId ?? (o.contrast === undefined ? null : single(o.contrast, 'contrast'));
   let mean = 0;
   let max = -Infinity;
   for (let v = 0; v < V; v++) {

@@ -4,7 +4,9 @@
  * equals adding its decoded change at hook_mlp_out by steering), controls are random alive features
  * of the same layers at the same positions, the summary uses the stats modules' tests, and over
  * pairs (red object, blue object) of colour questions patching A's graph's features into B moves
- * logit(red) − logit(blue) more than random-feature controls (CLI end to end).
+ * logit(red) − logit(blue) more than random-feature controls (CLI end to end). A saved graph exported
+ * as Neuronpedia's graph JSON has exactly the fields circuit-tracer's graph_models.py writes, with
+ * its ids, and the saved graph's values.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +27,8 @@ import { Workspace } from '../../src-main/core/store/workspace';
 import type { TokenInfo } from '../../src-main/core/vlm/pipeline';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
 import { parseFeatures } from '../../src-main/cli/commands/circuit';
+import { type NeuronpediaGraph } from '../../src-main/core/circuits/neuronpedia';
+import { cumulativeInfluence, type CircuitDocument } from '../../src-main/core/circuits/trace';
 import { runCli } from '../helpers/cli';
 import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 
@@ -331,4 +335,154 @@ describe('patching in the real model', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Name one of --features, --graph or --pair-graph/);
   }, 300_000);
+});
+
+describe('Neuronpedia graph export', () => {
+  it("cumulative influence is circuit-tracer's pruning score (sorted descending, running share; the output left out)", () => {
+    const n = (kind: 'feature' | 'output', influence: number) => ({ kind, layer: 0, position: 0, activation: 1, influence });
+    expect(cumulativeInfluence([n('feature', 1), n('output', 5), n('feature', 3), n('feature', 0)])).toEqual([1, null, 0.75, 1]);
+  });
+
+  it("writes circuit-tracer's fields and ids with the saved graph's values, image patches listed in metadata", async () => {
+    const item = items().find((i) => i.task === 'color' && i.answer.value !== 'blue')!;
+    const traced = await runCli(
+      [
+        'circuit',
+        'trace',
+        '--workspace',
+        ws,
+        '--set',
+        String(setId),
+        '--image',
+        path.join(bench, item.image),
+        '--prompt',
+        item.question,
+      ].concat(['--target', item.answer.value, '--contrast', 'blue', '--max-features', '64', '--device', 'cpu', '--json']),
+      120_000,
+    );
+    expect(traced.code, traced.stderr).toBe(0);
+    const { circuitId, file } = JSON.parse(traced.stdout) as { circuitId: number; file: string };
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as CircuitDocument & { image: string };
+    const out = path.join(root, 'np');
+    const exported = await runCli([
+      'circuit',
+      'export',
+      '--workspace',
+      ws,
+      '--circuit',
+      String(circuitId),
+      '--format',
+      'neuronpedia',
+      '--out',
+      out,
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const g = JSON.parse(fs.readFileSync(path.join(out, `ocular-circuit-${circuitId}.json`), 'utf8')) as NeuronpediaGraph;
+    const list = JSON.parse(fs.readFileSync(path.join(out, 'graph-metadata.json'), 'utf8')) as { graphs: Array<{ slug: string }> };
+    expect(list.graphs.map((x) => x.slug)).toEqual([`ocular-circuit-${circuitId}`]);
+
+    // Fields as circuit_tracer/frontend/graph_models.py defines them (Metadata, QParams, Node, links as Link).
+    expect(Object.keys(g).sort()).toEqual(['links', 'metadata', 'nodes', 'qParams']);
+    expect(Object.keys(g.metadata).sort()).toEqual(
+      ['node_threshold', 'ocular', 'prompt', 'prompt_tokens', 'scan', 'schema_version', 'slug', 'transcoder_list'].sort(),
+    );
+    expect(g.qParams).toEqual({ pinnedIds: [], supernodes: [], linkType: 'both', clickedId: '', sg_pos: '' });
+    const nodeKeys = ['activation', 'clerp', 'ctx_idx', 'feature', 'feature_type', 'influence', 'is_target_logit', 'jsNodeId']
+      .concat(['layer', 'node_id', 'reverse_ctx_idx', 'run_idx', 'token_prob'])
+      .sort();
+    for (const n of g.nodes) expect(Object.keys(n).sort()).toEqual(nodeKeys);
+    for (const l of g.links) expect(Object.keys(l).sort()).toEqual(['source', 'target', 'weight']);
+
+    // Values against the saved graph.
+    const T = doc.tokens.length;
+    expect(g.metadata.prompt).toBe(item.question);
+    expect(g.metadata.prompt_tokens).toHaveLength(T);
+    expect(g.metadata.node_threshold).toBe(doc.pruning.nodeThreshold);
+    expect(g.metadata.ocular.image_patches).toHaveLength(doc.tokens.filter((t) => t.modality === 'image').length);
+    expect(g.metadata.ocular.image_patches.filter((p) => p.row !== null)).toHaveLength(64);
+    expect(g.metadata.ocular.image).toBe(doc.image);
+    expect(g.metadata.ocular.note).toMatch(/Image-patch inputs are embedding nodes/);
+    const ids = new Set(g.nodes.map((n) => n.node_id));
+    expect(ids.size).toBe(g.nodes.length);
+    expect(g.links).toHaveLength(doc.edges.length);
+    const byId = new Map(g.nodes.map((n) => [n.node_id, n]));
+    const L = doc.layers.length;
+    const idOf = (n: CircuitDocument['nodes'][number]) =>
+      n.kind === 'feature'
+        ? `${n.layer}_${n.feature}_${n.position}`
+        : n.kind === 'error'
+          ? `0_${n.layer}_${n.position}`
+          : n.kind === 'embedding'
+            ? `E_${doc.tokens[n.position]!.tokenId}_${n.position}`
+            : `${L + 1}_${doc.target.token}_${n.position}`;
+    doc.edges.forEach(([t, s, w], i) => {
+      expect(g.links[i]).toEqual({ source: idOf(doc.nodes[s]!), target: idOf(doc.nodes[t]!), weight: w });
+      expect(byId.has(g.links[i]!.source) && byId.has(g.links[i]!.target)).toBe(true);
+    });
+    const embeddings = g.nodes.filter((n) => n.feature_type === 'embedding');
+    expect(embeddings).toHaveLength(T);
+    const imageToken = doc.tokens.find((t) => t.modality === 'image')!;
+    expect(embeddings.find((n) => n.ctx_idx === imageToken.position)!.node_id).toBe(`E_${imageToken.tokenId}_${imageToken.position}`);
+    const logits = g.nodes.filter((n) => n.feature_type === 'logit');
+    expect(logits).toHaveLength(1);
+    expect(logits[0]!).toMatchObject({
+      is_target_logit: true,
+      feature: doc.target.token,
+      layer: String(L + 1),
+      ctx_idx: T - 1,
+      influence: null,
+    });
+    expect(logits[0]!.clerp).toMatch(/minus .*blue.*logit difference/);
+    for (const n of doc.nodes.filter((x) => x.kind === 'feature' && byId.has(idOf(x)))) {
+      const e = byId.get(idOf(n))!;
+      expect(e).toMatchObject({ feature: n.feature, layer: String(n.layer), ctx_idx: n.position, activation: n.activation });
+      expect(e.influence).toBe(n.cumulativeInfluence);
+      expect(e.jsNodeId).toBe(`${n.layer}_${n.feature}-0`);
+    }
+    // Higher influence, smaller cumulative score.
+    const ranked = doc.nodes.filter((n) => n.kind !== 'output').sort((a, b) => b.influence - a.influence);
+    for (let i = 1; i < ranked.length; i++)
+      expect(ranked[i]!.cumulativeInfluence!).toBeGreaterThanOrEqual(ranked[i - 1]!.cumulativeInfluence!);
+
+    // A second export with another slug adds to graph-metadata.json; a bad slug or format is one line, nothing written.
+    expect(
+      (
+        await runCli([
+          'circuit',
+          'export',
+          '--workspace',
+          ws,
+          '--circuit',
+          String(circuitId),
+          '--format',
+          'neuronpedia',
+          '--out',
+          out,
+          '--slug',
+          'two',
+        ])
+      ).code,
+    ).toBe(0);
+    expect((JSON.parse(fs.readFileSync(path.join(out, 'graph-metadata.json'), 'utf8')) as typeof list).graphs).toHaveLength(2);
+    const bad = await runCli([
+      'circuit',
+      'export',
+      '--workspace',
+      ws,
+      '--circuit',
+      String(circuitId),
+      '--format',
+      'neuronpedia',
+      '--out',
+      out,
+      '--slug',
+      '../x',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Slug '..\/x' must be/);
+    expect(
+      (await runCli(['circuit', 'export', '--workspace', ws, '--circuit', String(circuitId), '--format', 'dot', '--out', out])).stderr,
+    ).toMatch(/--format must be neuronpedia/);
+    expect(fs.readdirSync(out).sort()).toEqual([`ocular-circuit-${circuitId}.json`, 'graph-metadata.json', 'two.json']);
+  }, 180_000);
 });

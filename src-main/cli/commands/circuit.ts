@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { neuronpediaGraphOf, writeNeuronpediaFiles } from '../../core/circuits/neuronpedia.js';
+import { DB_FILE, WorkspaceLayout } from '../../core/store/layout.js';
 import type { Job, ReplacementCheck, TranscoderSetLayer } from '../../contract/contract.js';
 import { jobResult } from '../../contract/job-results.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
@@ -29,7 +32,8 @@ export const circuitCommand: CommandSpec = {
     '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--json]\n' +
     '       ocular circuit patch --workspace W --set ID (--features L:F,... [--positions all|last|image|text] | --graph ID | --pair-graph)\n' +
     '                            (--dataset DIR [--task T] [--a-answer X] [--b-answer Y] [--limit N] | --image-a IMG --prompt-a TEXT --image-b IMG --prompt-b TEXT)\n' +
-    '                            [--controls N] [--seed S] [--json]',
+    '                            [--controls N] [--seed S] [--json]\n' +
+    '       ocular circuit export --workspace W --circuit ID --format neuronpedia --out DIR [--slug S]',
   options: {
     workspace: { type: 'string', short: 'w' },
     harvest: { type: 'string' },
@@ -67,6 +71,10 @@ export const circuitCommand: CommandSpec = {
     'prompt-b': { type: 'string' },
     'answer-b': { type: 'string' },
     controls: { type: 'string' },
+    circuit: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    slug: { type: 'string' },
     device: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -94,6 +102,8 @@ export const circuitCommand: CommandSpec = {
     '    --limit N         patch: pairs to use (default 64)',
     '    --image-a/--prompt-a/--image-b/--prompt-b   patch: one pair by hand (--answer-a/--answer-b: default the clean top tokens)',
     '    --controls N      patch: random-feature control sets (default 3)',
+    '    --circuit ID      export: a saved circuit (the trace job id)',
+    "    --format neuronpedia  export: circuit-tracer's graph JSON for Neuronpedia (<slug>.json + graph-metadata.json in --out)",
     '    --json            print machine-readable JSON',
   ],
   async run(values, positionals) {
@@ -102,7 +112,8 @@ export const circuitCommand: CommandSpec = {
     if (action === 'check') return check(values);
     if (action === 'trace') return trace(values);
     if (action === 'patch') return patch(values);
-    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set, check, trace or patch.`);
+    if (action === 'export') return exportCircuit(values);
+    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set, check, trace, patch or export.`);
   },
 };
 
@@ -293,5 +304,21 @@ async function patch(values: Record<string, unknown>): Promise<number> {
       );
     if (r.flagged) console.log('  flagged: a random-feature control moves the answer to A at least as often as the patch');
   }
+  return 0;
+}
+
+function exportCircuit(values: Record<string, unknown>): number {
+  const workspace = path.resolve(requireString(values, 'workspace'));
+  if (values.format !== 'neuronpedia') throw new UsageError(`--format must be neuronpedia, got ${String(values.format ?? '(none)')}.`);
+  const id = required(values.circuit, 'circuit');
+  if (!fs.existsSync(path.join(workspace, DB_FILE))) throw new UsageError(`No workspace at ${workspace}.`);
+  const graph = neuronpediaGraphOf(
+    new WorkspaceLayout(workspace).circuit(id),
+    id,
+    typeof values.slug === 'string' ? values.slug : undefined,
+  );
+  const file = writeNeuronpediaFiles(path.resolve(requireString(values, 'out')), graph);
+  if (values.json) console.log(JSON.stringify({ file, nodes: graph.nodes.length, links: graph.links.length }));
+  else console.log(`wrote ${file}: ${graph.nodes.length} nodes, ${graph.links.length} links (and graph-metadata.json beside it)`);
   return 0;
 }

@@ -483,6 +483,6 @@ describe('Neuronpedia graph export', () => {
     expect(
       (await runCli(['circuit', 'export', '--workspace', ws, '--circuit', String(circuitId), '--format', 'dot', '--out', out])).stderr,
     ).toMatch(/--format must be neuronpedia/);
-    expect(fs.readdirSync(out).sort()).toEqual([`ocular-circuit-${circuitId}.json`, 'graph-metadata.json', 'two.json']);
+    expect(fs.readdirSync(out).sort()).toEqual(['graph-metadata.json', `ocular-circuit-${circuitId}.json`, 'two.json']);
   }, 180_000);
 });

@@ -1,9 +1,13 @@
 /**
- * Spliced-in evaluation of an SAE, per batch: the decoder tap replaced by the SAE's reconstruction
- * (graph surgery, error term dropped) or zero-ablated, next-token cross-entropy summed over scored
- * tokens in each mode, and benchmark accuracy of generated answers with and without the splice.
+ * Spliced evaluation over named modes, one loop for sae-eval (one SAE's tap replaced by its
+ * reconstruction, error term dropped, or zero-ablated) and the circuits replacement check (every
+ * MLP replaced by its transcoder at once). One edited decoder graph; each *mode* is a set of inputs
+ * to its edits (clean = identity inputs, so bit-identical to the model). Over dataset items with
+ * their reference answers appended (teacher forcing) it sums next-token cross-entropy per mode on
+ * the scored tokens; optionally it generates answers clean and under one mode and grades both.
  * The metrics (splice-metrics.ts) come from the sums over every batch.
  */
+import path from 'node:path';
 import type { SaeEvaluation } from '../../contract/contract.js';
 import type { StoredItem } from '../datasets/dataset-store.js';
 import { countCorrect } from '../eval/choices.js';
@@ -11,11 +15,11 @@ import { saeIdentityInputs } from '../onnx/surgery.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
-import type { PreparedPrefix, PromptLayout, VlmItem, VlmPipeline } from '../vlm/pipeline.js';
+import { throwIfCancelled } from '../jobs/job-kind.js';
+import type { PromptLayout, VlmPipeline } from '../vlm/pipeline.js';
 import { crossEntropySum, lossRecovered } from './splice-metrics.js';
 
 export type Mode = 'clean' | 'spliced' | 'zero';
-export const MODES = ['clean', 'spliced', 'zero'] as const;
 
 /** The SAE edit's inputs for a mode, over `batch` x `length` positions (mask: where it applies). */
 export function spliceFeeds(dSae: number, batch: number, length: number, mode: Mode, mask?: Uint8Array): Record<string, WireTensor> {
@@ -48,66 +52,102 @@ export function scoredTokens(prompt: PromptLayout, answers: number[][], scoreTok
   return targets;
 }
 
-/** Summed cross-entropy of the targets in each mode, through the edited decoder. */
-export async function crossEntropyByMode(
-  pool: PoolClient,
-  session: SessionHandle,
-  vlm: VlmPipeline,
-  prefix: PreparedPrefix,
-  dSae: number,
-  targets: Target[],
-): Promise<Record<Mode, number>> {
-  const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
-  for (const mode of MODES) {
-    const feeds = { ...vlm.prefillFeeds(prefix), ...spliceFeeds(dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) };
-    const logits = (await pool.run(session, feeds, ['logits'])).logits!;
-    ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, targets);
-  }
-  return ce;
-}
-
-/** Correct generated answers of a batch without and with the splice. */
-export async function accuracyPair(
-  vlm: VlmPipeline,
-  vlmItems: VlmItem[],
-  batch: StoredItem[],
-  edited: { path: string; dSae: number },
-  textChoices: string[],
-  maxNewTokens: number,
-): Promise<{ clean: number; spliced: number }> {
-  const grade = (texts: string[]) => countCorrect(batch, texts, textChoices, vlm.extractOptions(vlmItems[0]!.prompt));
-  const clean = await vlm.generate(vlmItems, { maxNewTokens });
-  const spliced = await vlm.generate(vlmItems, {
-    maxNewTokens,
-    edit: {
-      decoderPath: edited.path,
-      feeds: (pre: PromptLayout) => ({
-        prefill: spliceFeeds(edited.dSae, pre.batch, pre.length, 'spliced', pre.attentionMask),
-        step: spliceFeeds(edited.dSae, pre.batch, 1, 'spliced'),
-      }),
-    },
-  });
-  return { clean: grade(clean.outputs.map((o) => o.text)), spliced: grade(spliced.outputs.map((o) => o.text)) };
-}
-
-/** The evaluation from the sums over every batch (accuracy null when it was not measured). */
-export function spliceEvaluation(
-  items: number,
-  tokens: number,
-  ce: Record<Mode, number>,
-  correct: { clean: number; spliced: number } | null,
-): SaeEvaluation {
-  const mean = (m: Mode) => ce[m] / tokens;
+/** An SAE's evaluation from spliceEvaluate over the modes clean / spliced / zero (accuracy null when not measured). */
+export function spliceEvaluation(r: SpliceEvalResult<Mode>): SaeEvaluation {
   return {
-    items,
-    tokens,
-    ceClean: mean('clean'),
-    ceSpliced: mean('spliced'),
-    ceZeroAblated: mean('zero'),
-    ceIncrease: mean('spliced') - mean('clean'),
-    ceLossRecovered: lossRecovered(mean('clean'), mean('spliced'), mean('zero')),
-    accuracyClean: correct ? correct.clean / items : null,
-    accuracySpliced: correct ? correct.spliced / items : null,
-    accuracyChange: correct ? (correct.spliced - correct.clean) / items : null,
+    items: r.items,
+    tokens: r.tokens,
+    ceClean: r.ce.clean,
+    ceSpliced: r.ce.spliced,
+    ceZeroAblated: r.ce.zero,
+    ceIncrease: r.ce.spliced - r.ce.clean,
+    ceLossRecovered: lossRecovered(r.ce.clean, r.ce.spliced, r.ce.zero),
+    accuracyClean: r.accuracyClean,
+    accuracySpliced: r.accuracyEdited,
+    accuracyChange: r.accuracyClean === null || r.accuracyEdited === null ? null : r.accuracyEdited - r.accuracyClean,
+  };
+}
+
+/** The edit inputs of one mode over `batch` x `length` positions; `mask` (attention mask) says where edits apply. */
+export type ModeFeeds = (batch: number, length: number, mask?: Uint8Array) => Record<string, WireTensor>;
+
+export interface SpliceEvalOptions<M extends string> {
+  vlm: VlmPipeline;
+  pool: PoolClient;
+  /** The edited decoder, loaded beside the token embedding (so generation under an edit needs no reload). */
+  session: SessionHandle;
+  editedPath: string;
+  datasetDir: string;
+  items: StoredItem[];
+  textChoices: string[];
+  batchSize: number;
+  scoreTokens: 'answer' | 'text';
+  modes: Record<M, ModeFeeds>;
+  /** Generate and grade answers clean and under this mode (null: cross-entropy only). */
+  accuracyMode: M | null;
+  maxNewTokens: number;
+  signal: AbortSignal;
+  progress: (fraction: number, message: string) => void;
+}
+
+export interface SpliceEvalResult<M extends string> {
+  items: number;
+  /** Scored next-token targets. */
+  tokens: number;
+  /** Mean cross-entropy (nats per target) per mode. */
+  ce: Record<M, number>;
+  accuracyClean: number | null;
+  accuracyEdited: number | null;
+}
+
+export async function spliceEvaluate<M extends string>(o: SpliceEvalOptions<M>): Promise<SpliceEvalResult<M>> {
+  const modes = Object.keys(o.modes) as M[];
+  const ce = Object.fromEntries(modes.map((m) => [m, 0])) as Record<M, number>;
+  let targets = 0;
+  let correctClean = 0;
+  let correctEdited = 0;
+  const steps = Math.ceil(o.items.length / o.batchSize) * (o.accuracyMode ? 2 : 1);
+  let done = 0;
+  for (let start = 0; start < o.items.length; start += o.batchSize) {
+    throwIfCancelled(o.signal);
+    const batch = o.items.slice(start, start + o.batchSize);
+    const vlmItems = batch.map((it) => ({ image: path.join(o.datasetDir, it.image), prompt: it.question }));
+    const prompt = await o.vlm.prepare(vlmItems);
+    const answers = batch.map((it) => o.vlm.tokenize(String(it.answer.value)));
+    const { prefix } = await o.vlm.appendTokens(prompt, answers);
+    const batchTargets = scoredTokens(prompt, answers, o.scoreTokens);
+    targets += batchTargets.length;
+    for (const mode of modes) {
+      const feeds = o.modes[mode](prefix.batch, prefix.length, prefix.attentionMask);
+      const out = await o.pool.run(o.session, { ...o.vlm.prefillFeeds(prefix), ...feeds }, ['logits']);
+      const logits = out.logits!;
+      ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, batchTargets);
+    }
+    const upTo = Math.min(start + o.batchSize, o.items.length);
+    o.progress(++done / steps, `cross-entropy: ${upTo} of ${o.items.length} items`);
+
+    if (o.accuracyMode) {
+      const modeFeeds = o.modes[o.accuracyMode];
+      const grade = (texts: string[]) => countCorrect(batch, texts, o.textChoices, o.vlm.extractOptions(vlmItems[0]!.prompt));
+      const clean = await o.vlm.generate(vlmItems, { maxNewTokens: o.maxNewTokens });
+      const edited = await o.vlm.generate(vlmItems, {
+        maxNewTokens: o.maxNewTokens,
+        edit: {
+          decoderPath: o.editedPath,
+          feeds: (pre: PromptLayout) => ({ prefill: modeFeeds(pre.batch, pre.length, pre.attentionMask), step: modeFeeds(pre.batch, 1) }),
+        },
+      });
+      correctClean += grade(clean.outputs.map((x) => x.text));
+      correctEdited += grade(edited.outputs.map((x) => x.text));
+      o.progress(++done / steps, `accuracy: ${upTo} of ${o.items.length} items`);
+    }
+  }
+  const mean = Object.fromEntries(modes.map((m) => [m, targets > 0 ? ce[m] / targets : NaN])) as Record<M, number>;
+  return {
+    items: o.items.length,
+    tokens: targets,
+    ce: mean,
+    accuracyClean: o.accuracyMode ? correctClean / o.items.length : null,
+    accuracyEdited: o.accuracyMode ? correctEdited / o.items.length : null,
   };
 }

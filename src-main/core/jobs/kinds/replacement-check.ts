@@ -2,10 +2,10 @@
  * The replacement-model check of a transcoder set: every MLP replaced by its transcoder at once
  * (one edited decoder), compared with the clean model over dataset items — answer cross-entropy with
  * the error terms kept (equal to clean: the edit is exact) and dropped (the replacement model), and
- * accuracy of generated answers clean vs replaced. Spliced evaluation is core/circuits/splice-eval.ts.
+ * accuracy of generated answers clean vs replaced. Spliced evaluation is core/sae/splice-eval.ts (one loop over named modes, shared with sae-eval).
  */
 import { replacementCheckRequestSchema, type ReplacementCheck } from '../../../contract/contract.js';
-import { spliceEvaluate } from '../../circuits/splice-eval.js';
+import { spliceEvaluate } from '../../sae/splice-eval.js';
 import { loadSet, replacementEdits, replacementFeeds } from '../../circuits/transcoder-set.js';
 import { OcularError } from '../../errors.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';

@@ -5,16 +5,15 @@
  * the clean model and against zero-ablating the tap; then, optionally, benchmark accuracy of
  * generated answers with and without the splice. Results are stored on the SAE.
  */
-import path from 'node:path';
 import type { SaeFile } from '../../sae/sae-io.js';
 import type { z } from 'zod';
 import { saeEvalRequestSchema } from '../../../contract/contract.js';
 import { OcularError } from '../../errors.js';
 import { writeEditedGraph } from '../../onnx/edited-graph.js';
-import { MODES, accuracyPair, crossEntropyByMode, scoredTokens, spliceEvaluation, type Mode } from '../../sae/splice-eval.js';
+import { spliceEvaluate, spliceEvaluation, spliceFeeds, type Mode } from '../../sae/splice-eval.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
-import { throwIfCancelled, type JobKind } from '../job-kind.js';
+import type { JobKind } from '../job-kind.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { streamOf } from '../../../contract/tap-names.js';
 
@@ -44,33 +43,28 @@ export const saeEvalJob: JobKind<z.infer<typeof saeEvalParams>, JobResultOf<'sae
       const edited = writeEditedGraph(vlm.files.decoder, { saeEdits: [{ id: 's', tap, sae }] }, { cacheDir: stores.layout.graphCache });
       // Beside the token embedding, so generating with the splice needs no reload.
       const [session] = await ctx.pool.loadTogether([edited.path, vlm.files.embed], p.device);
-      const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
-      const correct = { clean: 0, spliced: 0 };
-      let targets = 0;
-      const steps = Math.ceil(items.length / p.batchSize) * (p.accuracy ? 2 : 1);
-      let done = 0;
-      for (let start = 0; start < items.length; start += p.batchSize) {
-        throwIfCancelled(ctx.signal);
-        const batch = items.slice(start, start + p.batchSize);
-        const vlmItems = batch.map((it) => ({ image: path.join(dataset.path, it.image), prompt: it.question }));
-        const prompt = await vlm.prepare(vlmItems);
-        const answers = batch.map((it) => vlm.tokenize(String(it.answer.value)));
-        const { prefix } = await vlm.appendTokens(prompt, answers);
-        const batchTargets = scoredTokens(prompt, answers, p.scoreTokens);
-        targets += batchTargets.length;
-        const batchCe = await crossEntropyByMode(ctx.pool, session!, vlm, prefix, sae.dSae, batchTargets);
-        for (const mode of MODES) ce[mode] += batchCe[mode];
-        const shown = Math.min(start + p.batchSize, items.length);
-        ctx.progress(++done / steps, `cross-entropy: ${shown} of ${items.length} items`);
-        if (p.accuracy) {
-          const pair = await accuracyPair(vlm, vlmItems, batch, { path: edited.path, dSae: sae.dSae }, textChoices, p.maxNewTokens);
-          correct.clean += pair.clean;
-          correct.spliced += pair.spliced;
-          ctx.progress(++done / steps, `accuracy: ${shown} of ${items.length} items`);
-        }
-      }
-      if (targets === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
-      const evaluation = spliceEvaluation(items.length, targets, ce, p.accuracy ? correct : null);
+      const r = await spliceEvaluate<Mode>({
+        vlm,
+        pool: ctx.pool,
+        session: session!,
+        editedPath: edited.path,
+        datasetDir: dataset.path,
+        items,
+        textChoices,
+        batchSize: p.batchSize,
+        scoreTokens: p.scoreTokens,
+        modes: {
+          clean: (b, l, mask) => spliceFeeds(sae.dSae, b, l, 'clean', mask),
+          spliced: (b, l, mask) => spliceFeeds(sae.dSae, b, l, 'spliced', mask),
+          zero: (b, l, mask) => spliceFeeds(sae.dSae, b, l, 'zero', mask),
+        },
+        accuracyMode: p.accuracy ? 'spliced' : null,
+        maxNewTokens: p.maxNewTokens,
+        signal: ctx.signal,
+        progress: (f, m) => ctx.progress(f, m),
+      });
+      if (r.tokens === 0) throw new OcularError('invalid_request', `Dataset ${dataset.id} gave no text tokens to score.`);
+      const evaluation = spliceEvaluation(r);
       saes.setEvaluation(p.saeId, evaluation);
       return { saeId: p.saeId, evaluation };
     });

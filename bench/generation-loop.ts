@@ -7,7 +7,7 @@
  * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
  * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
  * from the third step), while Ocular's loop matches PyTorch there (test/unit/vlm-pipeline.test.ts).
- *   npm run bench:generation [-- rounds]
+ *   npm run bench:generation [-- rounds]   (BENCH_FAMILIES=a,b for a subset)
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +31,10 @@ const FAMILIES: Record<string, string> = {
   idefics3: 'Idefics3ForConditionalGeneration',
   qwen2_5_vl: 'Qwen2_5_VLForConditionalGeneration',
   qwen3_vl: 'Qwen3VLForConditionalGeneration',
+  qwen3_5: 'Qwen3_5ForConditionalGeneration',
 };
+/** BENCH_FAMILIES=qwen3_vl,qwen3_5 runs only those. */
+const only = process.env.BENCH_FAMILIES?.split(',');
 
 /** Width x height per image: for Qwen, four shapes of the same 2x4 merged-token count; others resize to a square. */
 const SIZES: Record<string, Array<[number, number]>> = {
@@ -63,7 +66,7 @@ function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, family: strin
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pool = new SessionPool({ hostEntry: path.join(root, 'out', 'node', 'session-host.mjs'), size: 2 });
-for (const [family, className] of Object.entries(FAMILIES)) {
+for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
   const dir = path.join(root, 'test', 'fixtures', 'vlm', `tiny-${family}`);
   const items = itemsOf(tf, family);
   const vlm = await VlmPipeline.load(dir, pool, 'cpu');

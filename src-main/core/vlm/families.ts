@@ -118,6 +118,14 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         tiles: qwenTiles(merge),
       };
     }
+    case 'llava_onevision':
+    case 'llava_next':
+      // Their processors tile each image at a grid pinpoint and the model unpads the tiles' features and adds
+      // newline tokens; without that, token counts and patch boxes would be silently wrong.
+      throw new OcularError(
+        'invalid_request',
+        `Model family '${family}' is not supported yet: its anyres tiling (image_grid_pinpoints) and feature unpadding are not implemented.`,
+      );
     default:
       throw new OcularError(
         'invalid_request',

@@ -2,7 +2,7 @@
  * Ocular's generation (its own loop over sessions in the pool) against transformers.js's model
  * class for the same family, per family: the same tiny export, the same batch of images of several
  * sizes and aspect ratios, the same processed inputs (transformers.js's processors, items processed
- * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs, ours, ...);
+ * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs / theirs, ours, ...);
  * each family prints the median throughput ratio and whether every round's tokens were identical.
  * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
  * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
@@ -111,13 +111,24 @@ for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only
   await theirs(); // warm up both
   const ratios: number[] = [];
   let identical = true;
+  const timed = async (run: () => Promise<number[][]>) => {
+    const t0 = performance.now();
+    const tokens = await run();
+    return { tokens, s: (performance.now() - t0) / 1000 };
+  };
   for (let r = 0; r < rounds; r++) {
-    let t0 = performance.now();
-    const a = await ours();
-    const oursS = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const b = await theirs();
-    const theirsS = (performance.now() - t0) / 1000;
+    // ABBA order (ours first on even rounds, theirs first on odd): load that drifts during a round on a
+    // shared machine weighs on both sides alike.
+    let x: { tokens: number[][]; s: number };
+    let y: { tokens: number[][]; s: number };
+    if (r % 2 === 0) {
+      x = await timed(ours);
+      y = await timed(theirs);
+    } else {
+      y = await timed(theirs);
+      x = await timed(ours);
+    }
+    const [a, oursS, b, theirsS] = [x.tokens, x.s, y.tokens, y.s];
     identical &&= JSON.stringify(a) === JSON.stringify(b);
     if (process.env.BENCH_DEBUG) console.log(JSON.stringify(a), JSON.stringify(b));
     const tokens = a.reduce((n, row) => n + row.length, 0);

@@ -2,12 +2,12 @@
  * Ocular's generation (its own loop over sessions in the pool) against transformers.js's model
  * class for the same family, per family: the same tiny export, the same batch of images of several
  * sizes and aspect ratios, the same processed inputs (transformers.js's processors, items processed
- * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs, ours, ...);
+ * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs / theirs, ours, ...);
  * each family prints the median throughput ratio and whether every round's tokens were identical.
  * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
  * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
  * from the third step), while Ocular's loop matches PyTorch there (test/unit/vlm-pipeline.test.ts).
- *   npm run bench:generation [-- rounds]
+ *   npm run bench:generation [-- rounds]   (BENCH_FAMILIES=a,b for a subset)
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +31,10 @@ const FAMILIES: Record<string, string> = {
   idefics3: 'Idefics3ForConditionalGeneration',
   qwen2_5_vl: 'Qwen2_5_VLForConditionalGeneration',
   qwen3_vl: 'Qwen3VLForConditionalGeneration',
+  qwen3_5: 'Qwen3_5ForConditionalGeneration',
 };
+/** BENCH_FAMILIES=qwen3_vl,qwen3_5 runs only those. */
+const only = process.env.BENCH_FAMILIES?.split(',');
 
 /** Width x height per image: for Qwen, four shapes of the same 2x4 merged-token count; others resize to a square. */
 const SIZES: Record<string, Array<[number, number]>> = {
@@ -63,7 +66,7 @@ function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, family: strin
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pool = new SessionPool({ hostEntry: path.join(root, 'out', 'node', 'session-host.mjs'), size: 2 });
-for (const [family, className] of Object.entries(FAMILIES)) {
+for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
   const dir = path.join(root, 'test', 'fixtures', 'vlm', `tiny-${family}`);
   const items = itemsOf(tf, family);
   const vlm = await VlmPipeline.load(dir, pool, 'cpu');
@@ -108,13 +111,24 @@ for (const [family, className] of Object.entries(FAMILIES)) {
   await theirs(); // warm up both
   const ratios: number[] = [];
   let identical = true;
+  const timed = async (run: () => Promise<number[][]>) => {
+    const t0 = performance.now();
+    const tokens = await run();
+    return { tokens, s: (performance.now() - t0) / 1000 };
+  };
   for (let r = 0; r < rounds; r++) {
-    let t0 = performance.now();
-    const a = await ours();
-    const oursS = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const b = await theirs();
-    const theirsS = (performance.now() - t0) / 1000;
+    // ABBA order (ours first on even rounds, theirs first on odd): load that drifts during a round on a
+    // shared machine weighs on both sides alike.
+    let x: { tokens: number[][]; s: number };
+    let y: { tokens: number[][]; s: number };
+    if (r % 2 === 0) {
+      x = await timed(ours);
+      y = await timed(theirs);
+    } else {
+      y = await timed(theirs);
+      x = await timed(ours);
+    }
+    const [a, oursS, b, theirsS] = [x.tokens, x.s, y.tokens, y.s];
     identical &&= JSON.stringify(a) === JSON.stringify(b);
     if (process.env.BENCH_DEBUG) console.log(JSON.stringify(a), JSON.stringify(b));
     const tokens = a.reduce((n, row) => n + row.length, 0);

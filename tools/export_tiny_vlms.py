@@ -391,12 +391,17 @@ def export_qwen3_vl(out):
     tiny_vlm_qwen.export_qwen(out, 'qwen3_vl', sys.modules[__name__])
 
 
+def export_qwen3_5(out):
+    import tiny_vlm_qwen
+    tiny_vlm_qwen.export_qwen(out, 'qwen3_5', sys.modules[__name__])
+
+
 def export_idefics3_split(out):
     import tiny_vlm_idefics3_split
     tiny_vlm_idefics3_split.export_idefics3_split(out, sys.modules[__name__])
 
 
-FAMILIES = {'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl}
+FAMILIES = {'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl, 'qwen3_5': export_qwen3_5}
 
 
 def main():

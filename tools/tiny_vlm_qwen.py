@@ -159,14 +159,24 @@ def export_qwen(out, family, helpers):
         from transformers import Qwen2_5_VLConfig as Config, Qwen2_5_VLForConditionalGeneration as Model, Qwen2_5_VLProcessor as Processor
         text['rope_parameters'] = {'rope_type': 'default', 'rope_theta': 10000.0, 'mrope_section': [2, 3, 3]}
         vision.update(window_size=32, fullatt_block_indexes=[1])
+    elif family == 'qwen3_5':
+        from transformers import Qwen3_5Config as Config, Qwen3_5ForConditionalGeneration as Model, Qwen3VLProcessor as Processor
+        # The hybrid: three gated delta-net layers then one full-attention layer (the real model's 4-layer period),
+        # gated attention output, partial rotary with interleaved M-RoPE, untied head (widened below).
+        text.update(num_hidden_layers=4, head_dim=16, layer_types=['linear_attention'] * 3 + ['full_attention'], full_attention_interval=4,
+                    linear_conv_kernel_dim=4, linear_key_head_dim=8, linear_value_head_dim=8, linear_num_key_heads=2, linear_num_value_heads=4,
+                    attn_output_gate=True, tie_word_embeddings=False, mtp_num_hidden_layers=0, initializer_range=0.2,
+                    rope_parameters={'rope_type': 'default', 'rope_theta': 10000.0, 'mrope_section': [2, 1, 1], 'mrope_interleaved': True,
+                                     'partial_rotary_factor': 0.5})
+        vision.update(num_position_embeddings=16, deepstack_visual_indexes=[], initializer_range=0.2)
     else:
         from transformers import Qwen3VLConfig as Config, Qwen3VLForConditionalGeneration as Model, Qwen3VLProcessor as Processor
         text.update(head_dim=16, rope_parameters={'rope_type': 'default', 'rope_theta': 10000.0, 'mrope_section': [2, 3, 3], 'mrope_interleaved': True})
         vision.update(num_position_embeddings=16, deepstack_visual_indexes=[])
-    cfg = Config(text_config=text, vision_config=vision, **ids)
+    cfg = Config(text_config=text, vision_config=vision, **ids, **({'tie_word_embeddings': False} if family == 'qwen3_5' else {}))
     for c in (cfg, cfg.text_config, cfg.vision_config):
         c._attn_implementation = 'eager'
-    torch.manual_seed(3 if family == 'qwen2_5_vl' else 4)
+    torch.manual_seed({'qwen2_5_vl': 3, 'qwen3_vl': 4}.get(family, 5))
     model = Model(cfg).eval()
     with torch.no_grad():  # random weights at init scale give near-uniform logits; widen them so greedy choices are clear
         model.lm_head.weight.mul_(8.0)
@@ -202,7 +212,7 @@ def export_qwen(out, family, helpers):
     images, texts, item_images = test_batch(out, fast, IMAGE_SIZES, ITEMS)
     inputs = processor(images=images, text=texts, return_tensors='pt', padding=True)
 
-    vision_module = QwenVision(model, family).eval()
+    vision_module = QwenVision(model, 'qwen3_vl' if family == 'qwen3_5' else family).eval()
     with torch.no_grad():
         ours = vision_module(inputs['pixel_values'], inputs['image_grid_thw'])
     # HF's own vision forward, with its own attention, on a fresh copy of the weights.
@@ -221,9 +231,19 @@ def export_qwen(out, family, helpers):
     embed = helpers.Embed(model.model.language_model.embed_tokens).eval()
     helpers.export_embed(out, embed)
     tc = model.config.text_config
-    head_dim = getattr(tc, 'head_dim', None) or tc.hidden_size // tc.num_attention_heads
-    decoder = helpers.Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval()
-    helpers.export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, head_dim, mrope=True)
+    if family == 'qwen3_5':
+        import tiny_vlm_qwen3_5
+        _, path = tiny_vlm_qwen3_5.export_decoder(out, model)
+        with torch.no_grad():
+            merged = fresh.model.get_input_embeddings()(inputs['input_ids'])
+            merged[inputs['input_ids'] == cfg.image_token_id] = theirs
+            rope, _ = fresh.model.get_rope_index(inputs['input_ids'], mm_token_type_ids=inputs['mm_token_type_ids'],
+                                                 image_grid_thw=inputs['image_grid_thw'], attention_mask=inputs['attention_mask'])
+        tiny_vlm_qwen3_5.check_decoder(path, fresh, inputs, merged, rope[-3:] if rope.shape[0] == 4 else rope)
+    else:
+        head_dim = getattr(tc, 'head_dim', None) or tc.hidden_size // tc.num_attention_heads
+        decoder = helpers.Decoder(model.model.language_model, model.lm_head, tc.num_hidden_layers).eval()
+        helpers.export_decoder(out, decoder, tc.hidden_size, tc.num_hidden_layers, tc.num_key_value_heads, head_dim, mrope=True)
 
     with torch.no_grad():
         first_logits = fresh(**inputs).logits[:, -1]

@@ -17,6 +17,7 @@ import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 const FAMILIES: Array<{ fixture: string; vision: boolean }> = [
   { fixture: 'tiny-qwen2_5_vl', vision: true },
   { fixture: 'tiny-qwen3_vl', vision: true },
+  { fixture: 'tiny-qwen3_5', vision: true },
   { fixture: 'tiny-idefics3-split', vision: true },
 ];
 

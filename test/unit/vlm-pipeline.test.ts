@@ -26,7 +26,7 @@ interface Reference {
   first_logits?: number[][];
 }
 
-const FAMILIES = ['llava', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl'];
+const FAMILIES = ['llava', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_5'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });

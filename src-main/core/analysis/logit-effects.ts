@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JobContext } from '../jobs/job-kind.js';
+import { componentGraph } from '../model/graph-files.js';
 import { writeUnembedGraph } from '../onnx/edited-graph.js';
 import { DataType } from '../onnx/schema.js';
 import type { SaeWeights } from '../onnx/surgery.js';
@@ -68,9 +69,12 @@ export async function logitEffects(
 ): Promise<LogitEffect[] | null> {
   let graph: { path: string; inputType: number };
   try {
-    graph = writeUnembedGraph(path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'), {
-      cacheDir: layoutOf(ctx.workspaceDir).graphCache,
-    });
+    graph = writeUnembedGraph(
+      componentGraph(path.join(modelFolder, 'onnx'), 'decoder_model_merged') ?? path.join(modelFolder, 'onnx', 'decoder_model_merged.onnx'),
+      {
+        cacheDir: layoutOf(ctx.workspaceDir).graphCache,
+      },
+    );
   } catch {
     return null; // An export whose logits cannot be sliced from the stream: the page says logit effects are unavailable.
   }

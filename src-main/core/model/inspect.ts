@@ -16,26 +16,12 @@ import { DATA_TYPE_NAMES } from '../onnx/schema.js';
 import { applySurgery } from '../onnx/surgery.js';
 import { discoverTowerTaps, type TowerTaps } from '../onnx/taps.js';
 import { SUPPORTED_FAMILIES } from '../vlm/families.js';
+import { splitVariant } from './graph-files.js';
 import { middleResidPost, parseTap, towerPrefix } from '../../contract/tap-names.js';
 
 export type { ComponentReport, ModelReport };
 export type ComponentRole = ComponentReport['role'];
 type TensorSummary = ComponentReport['inputs'][number];
-
-const VARIANT_SUFFIXES: Array<[string, string]> = [
-  ['_q4f16', 'q4f16'],
-  ['_bnb4', 'bnb4'],
-  ['_quantized', 'quantized'],
-  ['_uint8', 'uint8'],
-  ['_int8', 'int8'],
-  ['_fp16', 'fp16'],
-  ['_q4', 'q4'],
-];
-
-function splitVariant(stem: string): { base: string; dtype: string } {
-  for (const [suffix, dtype] of VARIANT_SUFFIXES) if (stem.endsWith(suffix)) return { base: stem.slice(0, -suffix.length), dtype };
-  return { base: stem, dtype: 'fp32' };
-}
 
 function roleOf(base: string): ComponentRole {
   if (base.startsWith('vision_encoder') || base === 'vision_model') return 'vision_encoder';
@@ -107,6 +93,8 @@ function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, Ins
   else if (!(SUPPORTED_FAMILIES as readonly string[]).includes(modelType))
     pipeline = `Ocular cannot run the '${modelType}' family yet (it runs ${SUPPORTED_FAMILIES.join(', ')})`;
   else if (missing.length > 0) pipeline = `the ${missing.join(', ').replace(/_/g, ' ')} graph is missing`;
+  else if ([...graphs.values()].some((g) => g.report.missingExternalData.length > 0))
+    pipeline = `the weights are not present (${[...graphs.values()].flatMap((g) => g.report.missingExternalData).join(', ')}): a graph-only copy`;
   else {
     try {
       if (decoderSignature(decoder!.model.graph, decoder!.report.file).states.length === 0)

@@ -23,7 +23,9 @@ export async function checkModelLoads(report: ModelReport): Promise<ModelReport>
     if (!graphOnly) problems.push('config.json is missing: Ocular cannot tell the model family, so it cannot run this model');
     return { ...report, problems };
   }
-  if (!report.modelType || !(SUPPORTED_FAMILIES as readonly string[]).includes(report.modelType)) return report;
+  // Nothing will be run from a graph-only copy (its capabilities say so): it is registered for planning and
+  // graph inspection, which need no tokenizer or processor.
+  if (graphOnly || !report.modelType || !(SUPPORTED_FAMILIES as readonly string[]).includes(report.modelType)) return report;
   try {
     const { tokenizer, config } = await loadProcessor(abs);
     const spec = familySpec(config, readProcessorConfig(abs));

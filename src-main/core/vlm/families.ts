@@ -40,7 +40,7 @@ export interface FamilySpec {
 }
 
 /** Families the pipeline can generate with. */
-export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm', 'qwen2_5_vl', 'qwen3_vl'] as const;
+export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_5'] as const;
 
 function squareGrid(tokens: number, family: string): number {
   const side = Math.round(Math.sqrt(tokens));
@@ -102,8 +102,11 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
             : [wholeImage(image.width, image.height, side, side)],
       };
     }
+    // Qwen3.5: Qwen3-VL's vision tower and M-RoPE over a hybrid decoder (gated delta-net + full attention),
+    // whose conv / recurrent states the generation loop carries like KV caches (decoder-states.ts).
     case 'qwen2_5_vl':
-    case 'qwen3_vl': {
+    case 'qwen3_vl':
+    case 'qwen3_5': {
       const merge = config.vision_config?.spatial_merge_size ?? 2;
       return {
         family,
@@ -115,6 +118,14 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         tiles: qwenTiles(merge),
       };
     }
+    case 'llava_onevision':
+    case 'llava_next':
+      // Their processors tile each image at a grid pinpoint and the model unpads the tiles' features and adds
+      // newline tokens; without that, token counts and patch boxes would be silently wrong.
+      throw new OcularError(
+        'invalid_request',
+        `Model family '${family}' is not supported yet: its anyres tiling (image_grid_pinpoints) and feature unpadding are not implemented.`,
+      );
     default:
       throw new OcularError(
         'invalid_request',

@@ -12,6 +12,7 @@ import type { ExtractOptions } from '../eval/extract.js';
 import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
 import { mergeImageFeatures } from '../generation/prefix.js';
 import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
+import { componentGraph } from '../model/graph-files.js';
 import { readModel } from '../onnx/model-io.js';
 import type { Device, HostGenerateOptions, WireTensor } from '../runtime/pool-protocol.js';
 import type { PoolClient } from '../runtime/pool-client.js';
@@ -94,8 +95,8 @@ export class VlmPipeline {
   static async load(folder: string, pool: PoolClient, device: Device = 'auto'): Promise<VlmPipeline> {
     const abs = path.resolve(folder);
     const onnx = (name: string) => {
-      const file = path.join(abs, 'onnx', `${name}.onnx`);
-      if (!fs.existsSync(file)) throw new OcularError('invalid_request', `${abs}: onnx/${name}.onnx is missing.`);
+      const file = componentGraph(path.join(abs, 'onnx'), name);
+      if (!file) throw new OcularError('invalid_request', `${abs}: onnx/${name}.onnx (or a dtype variant of it) is missing.`);
       return file;
     };
     const files = { vision: onnx('vision_encoder'), embed: onnx('embed_tokens'), decoder: onnx('decoder_model_merged') };

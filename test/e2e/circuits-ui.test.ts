@@ -88,7 +88,7 @@ describe(`the Circuits page ${OVER}`, () => {
       await page.getByTestId('circuit-image').locator('img').waitFor();
       const patches = await page.getByTestId('patch-node').count();
       expect(patches).toBeGreaterThan(0);
-      expect(await page.locator('[data-testid="circuit-node"][data-kind="embedding"][data-modality="image"]').count()).toBe(patches);
+      expect(await page.locator('[data-testid="circuit-node"][data-kind="embedding"][data-modality="image-patch"]').count()).toBe(patches);
       expect(await page.locator('[data-testid="circuit-node"][data-kind="output"]').count()).toBe(1);
       const before = await counts(page);
       expect(before.features).toBeGreaterThan(1);
@@ -108,10 +108,10 @@ describe(`the Circuits page ${OVER}`, () => {
       expect(await page.locator('[data-testid="circuit-node"][data-kind="feature"]').count()).toBe(after.features);
 
       // The attention panel: the rollout drawn on the image.
-      await page.getByLabel('Drawn on the image').click();
+      await page.getByRole('combobox', { name: /Drawn on the image/ }).click();
       await page.getByRole('option', { name: 'Attention rollout' }).click();
       await page.getByRole('img', { name: /attention rollout from the answer position/ }).waitFor();
-      await page.getByLabel('Drawn on the image').click();
+      await page.getByRole('combobox', { name: /Drawn on the image/ }).click();
       await page.getByRole('option', { name: 'Attention, layer 2 head 0' }).click();
       await page.getByRole('img', { name: /attention of layer 2 head 0/ }).waitFor();
 

@@ -92,7 +92,13 @@ export function CircuitGraph({ view }: { view: CircuitView }) {
         ))}
         {layout.positions.map((p) => {
           const tok = view.tokens[p];
-          const label = tok ? (tok.modality === 'image' ? `▦${tok.patchRow},${tok.patchCol}` : tok.text.slice(0, 8)) : String(p);
+          const label = !tok
+            ? String(p)
+            : tok.modality !== 'image'
+              ? tok.text.trim().slice(0, 5)
+              : tok.patchRow === null
+                ? 'img'
+                : `${tok.patchRow},${tok.patchCol}`;
           return (
             <text key={p} x={layout.x0.get(p)! + 6} y={layout.height - 10} fontSize={10} fill="#333">
               <title>{`position ${p}: ${tok?.text ?? ''}`}</title>
@@ -131,7 +137,9 @@ export function CircuitGraph({ view }: { view: CircuitView }) {
             ) : (
               <circle cx={cx} cy={cy} r={r} fill={KIND_FILL[n.kind]} stroke="#fff" strokeWidth={1} />
             );
-          const modality = view.tokens[n.position]?.modality ?? 'text';
+          const tok = view.tokens[n.position];
+          // Image tokens with a patch position are the patches drawn on the image (others: the image's markers).
+          const modality = tok?.modality === 'image' && tok.patchRow !== null ? 'image-patch' : (tok?.modality ?? 'text');
           if (n.kind === 'feature' && n.analysisId !== null)
             return (
               <a

@@ -22,6 +22,7 @@ const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 let browser: Browser;
 let root: string;
 let ws: string;
+let bench: string;
 
 const cli = async (args: string[], timeout: number) => {
   const r = await runCli(args, timeout);
@@ -33,7 +34,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-e2e-'));
   ws = path.join(root, 'ws');
-  const bench = path.join(root, 'bench');
+  bench = path.join(root, 'bench');
   await cli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '2'], 60_000);
   const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
   await cli(['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu'], 240_000);
@@ -129,6 +130,39 @@ describe(`the Circuits page ${OVER}`, () => {
       await serve.stop();
     }
   }, 300_000);
+
+  it('traces your own image (sent as bytes, kept in the workspace) against a contrast token', async () => {
+    const item = fs
+      .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { task: string; image: string; question: string; answer: { value: string } })
+      .find((i) => i.task === 'color' && i.answer.value !== 'red')!;
+    const serve = await startApp(['--workspace', ws, '--port', '0']);
+    const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+    try {
+      await page.goto(`${serve.url}#/circuits`);
+      await page.getByRole('button', { name: 'your image' }).click();
+      await page.getByTestId('image-drop').locator('input[type="file"]').setInputFiles(path.join(bench, item.image));
+      await page.getByRole('img', { name: /^Your image:/ }).waitFor();
+      await page.getByLabel('Prompt').fill(item.question);
+      await page.getByLabel('Target token').fill(` ${item.answer.value}`);
+      await page.getByLabel('Contrast token').fill(' red');
+      await page.getByRole('button', { name: 'Trace' }).click();
+      await expect.poll(() => page.url(), { timeout: 120_000 }).toMatch(/#\/circuits\/\d+$/);
+      const id = Number(/(\d+)$/.exec(page.url())![1]);
+      expect(id).toBeGreaterThan(graphId);
+      await page.getByTestId('circuit-view').waitFor();
+      expect(await page.getByRole('heading', { level: 3, name: /^Graph \d+: / }).textContent()).toBe(
+        `Graph ${id}: ' ${item.answer.value}' − ' red'`,
+      );
+      expect(await page.getByTestId('patch-node').count()).toBeGreaterThan(0);
+      expect(fs.readdirSync(path.join(ws, 'blobs', 'circuits', 'inputs'))).toHaveLength(1);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  }, 180_000);
 
   it.skipIf(DESKTOP)(
     'a read-only server shows a saved graph, and offers no trace',

@@ -480,6 +480,107 @@ export const circuitTraceRequestSchema = z.object({
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
 });
 
+/**
+ * Circuit patching (core/circuits/patch*.ts): chosen transcoder features' activations (or a saved
+ * graph's feature nodes) from prompt A set in prompt B; B's answer against random-feature controls.
+ */
+const patchSelectionFields = {
+  setId: z.number().int().positive(),
+  /** Features as (layer, feature); or `graphId`: a saved circuit (trace job id) whose feature nodes are patched; or `pairGraph`. */
+  features: z
+    .array(z.object({ layer: z.number().int().min(0), feature: z.number().int().min(0) }))
+    .min(1)
+    .max(10_000)
+    .optional(),
+  graphId: z.number().int().positive().optional(),
+  /** Or per pair the feature nodes of A's own graph (A's answer against B's), traced and pruned so. */
+  pairGraph: z
+    .object({ maxFeatureNodes: z.number().int().min(1).max(100_000).default(64), nodeThreshold: z.number().gt(0).max(1).default(0.8) })
+    .strict()
+    .optional(),
+  /** Where features are patched: every position, the last, the image's or the text's; a graph's nodes keep their own positions. */
+  positions: z.enum(['all', 'last', 'image', 'text']).default('all'),
+  controls: z.number().int().min(0).max(10).default(3),
+  seed: z.number().int().min(0).default(0),
+  resamples: z.number().int().min(100).max(100_000).default(2000),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+};
+const oneSelection = <T extends { features?: unknown; graphId?: unknown; pairGraph?: unknown }>(r: T, ctx: z.RefinementCtx) => {
+  if ([r.features, r.graphId, r.pairGraph].filter((x) => x !== undefined).length !== 1)
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'name one of features, graphId or pairGraph to patch' });
+};
+/** Pairs from a registered dataset (the app's request). */
+export const circuitPatchRequestSchema = z
+  .object({
+    ...patchSelectionFields,
+    datasetId: z.number().int().positive(),
+    task: z.string().min(1).max(200).optional(),
+    /** Keep pairs whose A answers this (e.g. red) and whose B answers that (e.g. blue). */
+    aAnswer: z.string().min(1).max(200).optional(),
+    bAnswer: z.string().min(1).max(200).optional(),
+    limit: z.number().int().min(1).max(10_000).default(64),
+  })
+  .strict()
+  .superRefine(oneSelection);
+const patchPromptSchema = z.object({ image: z.string().min(1), prompt: z.string().min(1).max(4000), answer: z.string().min(1).optional() });
+/** The job's parameters: a dataset's pairs, or one pair of image files (CLI / trusted only). */
+export const circuitPatchParamsSchema = z.union([
+  circuitPatchRequestSchema,
+  z
+    .object({ ...patchSelectionFields, a: patchPromptSchema.strict(), b: patchPromptSchema.strict() })
+    .strict()
+    .superRefine(oneSelection),
+]);
+const interval95 = z.object({ share: z.number(), ci95: z.tuple([z.number(), z.number()]) });
+const patchOutcomeSchema = z.object({ top: z.number().int(), logitDiff: z.number() });
+export const circuitPatchResultSchema = z.object({
+  setId: z.number().int(),
+  selection: z.string(),
+  pairs: z.number().int(),
+  skipped: z.object({ layout: z.number().int(), sameAnswerToken: z.number().int() }),
+  conditions: z.array(
+    z.object({
+      id: z.string(),
+      n: z.number().int(),
+      answersA: interval95,
+      keepsB: interval95,
+      meanShift: z.number(),
+      vsClean: z
+        .object({ difference: z.number(), ci95: z.tuple([z.number(), z.number()]), p: z.number(), pHolm: z.number(), pBh: z.number() })
+        .nullable(),
+    }),
+  ),
+  patchVsControls: z.array(
+    z.object({
+      control: z.string(),
+      answersADifference: z.number(),
+      ci95: z.tuple([z.number(), z.number()]),
+      pMcNemar: z.number(),
+      pMcNemarHolm: z.number(),
+      pMcNemarBh: z.number(),
+      shiftDifference: z.number(),
+      pPermutation: z.number(),
+      pPermutationHolm: z.number(),
+      pPermutationBh: z.number(),
+    }),
+  ),
+  flagged: z.boolean(),
+  perPair: z.array(
+    z.object({
+      a: z.string(),
+      b: z.string(),
+      answerA: z.string(),
+      answerB: z.string(),
+      clean: patchOutcomeSchema,
+      patched: patchOutcomeSchema,
+      controls: z.array(patchOutcomeSchema),
+      sites: z.number().int(),
+      controlsShort: z.number().int(),
+    }),
+  ),
+});
+export type CircuitPatchResult = z.infer<typeof circuitPatchResultSchema>;
+
 // ---- Feature analysis, browser and labels ----
 
 export const analysisRequestSchema = z.object({
@@ -1326,6 +1427,13 @@ export const contract = {
     mutates: true,
     summary:
       "Run the model with every MLP replaced by the set's transcoders (errors kept / dropped): answer CE and accuracy vs clean (a job).",
+  }),
+  'circuits.patch': channel({
+    request: circuitPatchRequestSchema,
+    response: jobSchema,
+    mutates: true,
+    summary:
+      "Patch chosen features' (or a saved graph's nodes') activations from prompt A into prompt B over a dataset's pairs: B's answer vs random-feature controls (a job).",
   }),
   'analyses.start': channel({
     request: analysisRequestSchema.strict(),

@@ -9,6 +9,7 @@ import {
   harvestRecordSchema,
   probeResultsSchema,
   replacementCheckSchema,
+  circuitPatchResultSchema,
   saeEvaluationSchema,
   transcoderSetLayerSchema,
   trainMetricsSchema,
@@ -62,6 +63,7 @@ export const jobResults = {
     outputValue: z.number(),
     seconds: z.object({ capture: z.number(), attribution: z.number(), attention: z.number() }),
   }),
+  'circuit-patch': circuitPatchResultSchema,
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
 } as const;
 

@@ -14,7 +14,15 @@ import { decoderAnatomy } from '../../src-main/core/circuits/anatomy';
 import { attentionRollout } from '../../src-main/core/circuits/attention';
 import { attribute, prune } from '../../src-main/core/circuits/attribution';
 import { capture } from '../../src-main/core/circuits/capture';
-import { frozenForward, normScales, outputReader, featureReader, type FrozenModel } from '../../src-main/core/circuits/linear-model';
+import {
+  attentionBackward,
+  frozenForward,
+  normScales,
+  outputReader,
+  featureReader,
+  type FrozenModel,
+} from '../../src-main/core/circuits/linear-model';
+import { poolBackward } from '../../src-main/core/circuits/backward-graph';
 import { traceCircuit, frozenModelOf } from '../../src-main/core/circuits/trace';
 import { loadSet, replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
 import { readModel } from '../../src-main/core/onnx/model-io';
@@ -208,7 +216,12 @@ describe('attribution graph (linearised backward)', () => {
     const reader = outputReader(model, T - 1, target, null);
     const outputValue = targetValue(model, run, { layer: 3, position: T - 1, reader });
     const transcoders = set.layers.map((l) => l.sae);
-    const g = attribute(model, x0, mlpIn, mlpOut, transcoders, outputValue, { target, contrast: null, maxFeatureNodes: 40, batchSize: 8 });
+    const g = await attribute(model, x0, mlpIn, mlpOut, transcoders, outputValue, {
+      target,
+      contrast: null,
+      maxFeatureNodes: 40,
+      batchSize: 8,
+    });
     // Completeness: the output's edges plus what the biases alone give.
     const biasOnly = frozenForward(
       model,
@@ -263,6 +276,47 @@ describe('attribution graph (linearised backward)', () => {
     expect(p.edges.length).toBeGreaterThan(0);
     expect(p.nodes).toContain(g.nodes.findIndex((n) => n.kind === 'output'));
   }, 180_000);
+
+  it("the onnxruntime attention backward equals the TypeScript one (and so do the graphs' edges)", async () => {
+    const item = colourItem();
+    const c = await capture(vlm, pool, 'cpu', { image: path.join(bench, item.image), prompt: item.question }, cache());
+    const model = frozenModelOf(c);
+    const T = c.length;
+    const d = model.d;
+    const n = 3;
+    const G = Float32Array.from({ length: n * T * d }, (_, i) => Math.sin(i * 0.37));
+    const ort = await poolBackward(pool, 'cpu', model, cache());
+    for (let l = 0; l < model.layers.length; l++) {
+      const js = Float32Array.from(G);
+      const viaOrt = Float32Array.from(G);
+      attentionBackward(model.layers[l]!, d, T, js, n, T);
+      await ort(l, viaOrt, n);
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < js.length; i++) {
+        worst = Math.max(worst, Math.abs(js[i]! - viaOrt[i]!));
+        scale = Math.max(scale, Math.abs(js[i]!));
+      }
+      expect(worst).toBeLessThan(1e-5 * scale);
+    }
+    const taps = c.anatomy.layers.map((l) => l.taps);
+    const args = [
+      model,
+      c.values.get(taps[0]!.residPre)!.data,
+      taps.map((t) => c.values.get(t.mlpIn)!.data),
+      taps.map((t) => c.values.get(t.mlpOut)!.data),
+      set.layers.map((l) => l.sae),
+      1,
+    ] as const;
+    const o = { target: vlm.tokenize(item.answer.value)[0]!, contrast: null, maxFeatureNodes: 24, batchSize: 8 };
+    const a = await attribute(...args, o);
+    const b = await attribute(...args, { ...o, backward: ort });
+    expect([...b.rows.keys()]).toEqual([...a.rows.keys()]);
+    for (const [k, row] of a.rows) {
+      const other = new Map(b.rows.get(k)!);
+      for (const [s, w] of row) expect(Math.abs((other.get(s) ?? 0) - w)).toBeLessThan(1e-4 * Math.max(1, Math.abs(w)));
+    }
+  }, 120_000);
 
   it('the strongest edges between adjacent layers agree with ablating their sources in the real model (correlation reported)', async () => {
     // Between a feature of layer l and one of layer l + 1 (or the output, from the last layer) no MLP

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import type { ReplacementCheck, TranscoderSetLayer } from '../../contract/contract.js';
+import { neuronpediaGraphOf, writeNeuronpediaFiles } from '../../core/circuits/neuronpedia.js';
+import { DB_FILE, WorkspaceLayout } from '../../core/store/layout.js';
+import type { Job, ReplacementCheck, TranscoderSetLayer } from '../../contract/contract.js';
 import { jobResult } from '../../contract/job-results.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
 import { ensureModelAndDataset, finished } from '../backend-calls.js';
@@ -22,11 +25,15 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}
 export const circuitCommand: CommandSpec = {
   name: 'circuit',
   summary:
-    'Circuits: train a transcoder per decoder layer (a set), check the replacement model (every MLP replaced\nat once), trace attribution graphs and read attention maps.',
+    'Circuits: train a transcoder per decoder layer (a set), check the replacement model (every MLP replaced\nat once), trace attribution graphs and read attention maps, patch features from one prompt into another.',
   usage:
     'ocular circuit train-set --workspace W --harvest ID [--layers 0,1,2] [--expansion N] [--k K] [--steps S] [--batch B] [--lr LR] [--json]\n' +
     '       ocular circuit check --workspace W --set ID --model DIR --dataset DIR [--limit N] [--no-accuracy] [--json]\n' +
-    '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--json]',
+    '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--json]\n' +
+    '       ocular circuit patch --workspace W --set ID (--features L:F,... [--positions all|last|image|text] | --graph ID | --pair-graph)\n' +
+    '                            (--dataset DIR [--task T] [--a-answer X] [--b-answer Y] [--limit N] | --image-a IMG --prompt-a TEXT --image-b IMG --prompt-b TEXT)\n' +
+    '                            [--controls N] [--seed S] [--json]\n' +
+    '       ocular circuit export --workspace W --circuit ID --format neuronpedia --out DIR [--slug S]',
   options: {
     workspace: { type: 'string', short: 'w' },
     harvest: { type: 'string' },
@@ -50,6 +57,24 @@ export const circuitCommand: CommandSpec = {
     'max-features': { type: 'string' },
     'node-threshold': { type: 'string' },
     'edge-threshold': { type: 'string' },
+    features: { type: 'string' },
+    graph: { type: 'string' },
+    'pair-graph': { type: 'boolean' },
+    positions: { type: 'string' },
+    task: { type: 'string' },
+    'a-answer': { type: 'string' },
+    'b-answer': { type: 'string' },
+    'image-a': { type: 'string' },
+    'prompt-a': { type: 'string' },
+    'answer-a': { type: 'string' },
+    'image-b': { type: 'string' },
+    'prompt-b': { type: 'string' },
+    'answer-b': { type: 'string' },
+    controls: { type: 'string' },
+    circuit: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    slug: { type: 'string' },
     device: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -69,6 +94,16 @@ export const circuitCommand: CommandSpec = {
     '    --contrast TOKEN  trace: explain target minus this token',
     '    --max-features N  trace: feature rows computed, most influential first (default 512)',
     '    --node-threshold F / --edge-threshold F   trace: pruning by influence share (default 0.8 / 0.98)',
+    '    --features L:F,...  patch: transcoder features (layer:feature) whose activations A gives B',
+    '    --positions P     patch: where the features are patched: all (default), last, image or text',
+    "    --graph ID        patch: instead of --features, a saved circuit's feature nodes at their own positions",
+    "    --pair-graph      patch: per pair, the feature nodes of A's own graph (A's answer vs B's; --max-features, default 64)",
+    '    --dataset DIR     patch: pairs (A, B) of its items whose answers differ; --task, --a-answer, --b-answer filter them',
+    '    --limit N         patch: pairs to use (default 64)',
+    '    --image-a/--prompt-a/--image-b/--prompt-b   patch: one pair by hand (--answer-a/--answer-b: default the clean top tokens)',
+    '    --controls N      patch: random-feature control sets (default 3)',
+    '    --circuit ID      export: a saved circuit (the trace job id)',
+    "    --format neuronpedia  export: circuit-tracer's graph JSON for Neuronpedia (<slug>.json + graph-metadata.json in --out)",
     '    --json            print machine-readable JSON',
   ],
   async run(values, positionals) {
@@ -76,7 +111,9 @@ export const circuitCommand: CommandSpec = {
     if (action === 'train-set') return trainSet(values);
     if (action === 'check') return check(values);
     if (action === 'trace') return trace(values);
-    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set, check or trace.`);
+    if (action === 'patch') return patch(values);
+    if (action === 'export') return exportCircuit(values);
+    throw new UsageError(`Unknown action '${action ?? ''}'; use train-set, check, trace, patch or export.`);
   },
 };
 
@@ -180,5 +217,108 @@ async function trace(values: Record<string, unknown>): Promise<number> {
       `  attribution graph: ${r.seconds.attribution.toFixed(2)} s (capture ${r.seconds.capture.toFixed(2)} s, attention maps ${r.seconds.attention.toFixed(2)} s)`,
     );
   }
+  return 0;
+}
+
+/** `--features 2:17,1:40` as (layer, feature) pairs. */
+export function parseFeatures(text: string): Array<{ layer: number; feature: number }> {
+  return text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(part);
+    if (!m) throw new UsageError(`--features takes layer:feature pairs separated by commas, got '${part}'.`);
+    return { layer: Number(m[1]), feature: Number(m[2]) };
+  });
+}
+
+async function patch(values: Record<string, unknown>): Promise<number> {
+  const workspace = path.resolve(requireString(values, 'workspace'));
+  if ([values.features, values.graph, values['pair-graph']].filter((x) => x !== undefined && x !== false).length !== 1)
+    throw new UsageError('Name one of --features, --graph or --pair-graph.');
+  if ((values.dataset === undefined) === (values['image-a'] === undefined))
+    throw new UsageError('Name either --dataset (pairs of its items) or one pair with --image-a ... --prompt-b.');
+  const common = {
+    setId: required(values.set, 'set'),
+    ...(typeof values.features === 'string'
+      ? { features: parseFeatures(values.features) }
+      : values['pair-graph']
+        ? {
+            pairGraph: {
+              ...(values['max-features'] === undefined ? {} : { maxFeatureNodes: required(values['max-features'], 'max-features') }),
+              ...(values['node-threshold'] === undefined ? {} : { nodeThreshold: required(values['node-threshold'], 'node-threshold') }),
+            },
+          }
+        : { graphId: required(values.graph, 'graph') }),
+    ...(values.positions === undefined ? {} : { positions: values.positions }),
+    ...(values.controls === undefined ? {} : { controls: required(values.controls, 'controls') }),
+    ...(values.seed === undefined ? {} : { seed: required(values.seed, 'seed') }),
+    ...(values.device === undefined ? {} : { device: values.device }),
+  };
+  let job: Job;
+  if (values.dataset !== undefined) {
+    const backend = nodeBackend({ pinnedWorkspace: workspace });
+    try {
+      const opened = await backend.invoke('workspace.open', {});
+      if (!opened.ok) throw new UsageError(opened.error.message);
+      const dir = path.resolve(String(values.dataset));
+      const call = backend.call.bind(backend);
+      const datasetId =
+        (await call('datasets.list', {})).find((d) => d.path === dir)?.id ?? (await call('datasets.import', { path: dir })).id;
+      const started = await backend.invoke('circuits.patch', {
+        ...common,
+        datasetId,
+        ...(values.task === undefined ? {} : { task: values.task }),
+        ...(values['a-answer'] === undefined ? {} : { aAnswer: values['a-answer'] }),
+        ...(values['b-answer'] === undefined ? {} : { bAnswer: values['b-answer'] }),
+        ...(values.limit === undefined ? {} : { limit: required(values.limit, 'limit') }),
+      });
+      if (!started.ok) throw new UsageError(started.error.message);
+      job = await finished(backend, (started.result as { id: number }).id, Boolean(values.json));
+    } finally {
+      await backend.close();
+    }
+  } else {
+    const prompt = (side: 'a' | 'b') => ({
+      image: path.resolve(requireString(values, `image-${side}`)),
+      prompt: requireString(values, `prompt-${side}`),
+      ...(values[`answer-${side}`] === undefined ? {} : { answer: values[`answer-${side}`] }),
+    });
+    job = await runHeadlessJob('circuit-patch', { ...common, a: prompt('a'), b: prompt('b') }, { workspace, quiet: Boolean(values.json) });
+  }
+  if (job.state !== 'succeeded') {
+    console.error(`patch ${job.state}: ${job.error ?? ''}`);
+    return 1;
+  }
+  const r = jobResult(job, 'circuit-patch');
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    const ci = (c: [number, number]) => `[${pct(c[0])}, ${pct(c[1])}]`;
+    console.log(
+      `patch (set ${r.setId}, ${r.selection}) over ${r.pairs} pairs (skipped: ${r.skipped.layout} layout, ${r.skipped.sameAnswerToken} same answer token):`,
+    );
+    for (const c of r.conditions)
+      console.log(
+        `  ${c.id.padEnd(18)} answers A ${pct(c.answersA.share)} ${ci(c.answersA.ci95)}, keeps B ${pct(c.keepsB.share)}, logit(A)-logit(B) shift ${c.meanShift.toFixed(3)}`,
+      );
+    for (const v of r.patchVsControls)
+      console.log(
+        `  patch vs ${v.control}: answers A ${(v.answersADifference * 100).toFixed(1)} pts ${ci(v.ci95)} (McNemar p ${v.pMcNemar.toPrecision(2)}, Holm ${v.pMcNemarHolm.toPrecision(2)}), shift ${v.shiftDifference >= 0 ? '+' : ''}${v.shiftDifference.toFixed(3)} (permutation p ${v.pPermutation.toPrecision(2)}, Holm ${v.pPermutationHolm.toPrecision(2)}, BH ${v.pPermutationBh.toPrecision(2)})`,
+      );
+    if (r.flagged) console.log('  flagged: a random-feature control moves the answer to A at least as often as the patch');
+  }
+  return 0;
+}
+
+function exportCircuit(values: Record<string, unknown>): number {
+  const workspace = path.resolve(requireString(values, 'workspace'));
+  if (values.format !== 'neuronpedia') throw new UsageError(`--format must be neuronpedia, got ${String(values.format ?? '(none)')}.`);
+  const id = required(values.circuit, 'circuit');
+  if (!fs.existsSync(path.join(workspace, DB_FILE))) throw new UsageError(`No workspace at ${workspace}.`);
+  const graph = neuronpediaGraphOf(
+    new WorkspaceLayout(workspace).circuit(id),
+    id,
+    typeof values.slug === 'string' ? values.slug : undefined,
+  );
+  const file = writeNeuronpediaFiles(path.resolve(requireString(values, 'out')), graph);
+  if (values.json) console.log(JSON.stringify({ file, nodes: graph.nodes.length, links: graph.links.length }));
+  else console.log(`wrote ${file}: ${graph.nodes.length} nodes, ${graph.links.length} links (and graph-metadata.json beside it)`);
   return 0;
 }

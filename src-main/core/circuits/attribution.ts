@@ -32,6 +32,8 @@ export interface AttributionOptions {
   contrast: number | null;
   maxFeatureNodes: number;
   batchSize: number;
+  /** The frozen attention backward of one layer in place on G [n, T, d] (default: linear-model.ts in TypeScript; backward-graph.ts runs it in onnxruntime). */
+  backward?: (layer: number, G: Float32Array, n: number) => Promise<void>;
 }
 
 export interface RawGraph {
@@ -51,7 +53,7 @@ interface Source {
 }
 
 /** Builds the graph: captured stream values per layer (mlpIn [T, d], mlpOut [T, d]) and embeddings x⁰ [T, d]. */
-export function attribute(
+export async function attribute(
   model: FrozenModel,
   x0: Float32Array,
   mlpIn: Float32Array[],
@@ -59,7 +61,7 @@ export function attribute(
   transcoders: SaeWeights[],
   outputValue: number,
   o: AttributionOptions,
-): RawGraph {
+): Promise<RawGraph> {
   const { d, length: T } = model;
   const L = model.layers.length;
   const nodes: GraphNode[] = [];
@@ -105,7 +107,7 @@ export function attribute(
 
   /** Rows for targets reading at one stream point: `at` = l (m^l, features of layer l) or L (x^L, the output). */
   const rows = new Map<number, Array<[number, number]>>();
-  const computeRows = (at: number, targets: Array<{ node: number; position: number; reader: Float32Array }>) => {
+  const computeRows = async (at: number, targets: Array<{ node: number; position: number; reader: Float32Array }>) => {
     for (let start = 0; start < targets.length; start += o.batchSize) {
       const batch = targets.slice(start, start + o.batchSize);
       const n = batch.length;
@@ -127,14 +129,15 @@ export function attribute(
       // The output reads x^L: the last layer's MLP writes there before any attention.
       if (at === L) read(L);
       for (let l = Math.min(at, L - 1); l >= 0; l--) {
-        attentionBackward(model.layers[l]!, d, T, G, n, rowsBound);
+        if (o.backward) await o.backward(l, G, n);
+        else attentionBackward(model.layers[l]!, d, T, G, n, rowsBound);
         read(l);
       }
       batch.forEach((b, k) => rows.set(b.node, edges[k]!));
     }
   };
 
-  computeRows(L, [{ node: outputNode, position: T - 1, reader: outputReader(model, T - 1, o.target, o.contrast) }]);
+  await computeRows(L, [{ node: outputNode, position: T - 1, reader: outputReader(model, T - 1, o.target, o.contrast) }]);
   const outputEdgeSum = rows.get(outputNode)!.reduce((s, [, w]) => s + w, 0);
 
   // Phase 2: features in order of their influence through the rows known so far.
@@ -150,7 +153,7 @@ export function attribute(
     for (let l = 0; l < L; l++) {
       const here = next.filter((f) => f.layer === l);
       if (here.length)
-        computeRows(
+        await computeRows(
           l,
           here.map((f) => ({
             node: f.node,

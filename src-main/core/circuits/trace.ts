@@ -9,8 +9,9 @@ import type { PoolClient } from '../runtime/pool-client.js';
 import type { Device } from '../runtime/pool-protocol.js';
 import type { SaeWeights } from '../sae/sae-model.js';
 import { loadProcessor, tokenTexts } from '../vlm/processor.js';
-import type { VlmPipeline } from '../vlm/pipeline.js';
+import type { PreparedPrefix, VlmPipeline } from '../vlm/pipeline.js';
 import { attentionMaps, attentionRollout } from './attention.js';
+import { poolBackward } from './backward-graph.js';
 import { attribute, prune, type GraphNode } from './attribution.js';
 import { capture, type Captured } from './capture.js';
 import { normScales, type FrozenModel } from './linear-model.js';
@@ -24,6 +25,11 @@ export interface TraceOptions {
   /** Output token (text of one token); default: the model's top prediction. */
   target?: string;
   contrast?: string;
+  /** Token ids instead of texts (circuit patching traces a pair's answers by id). */
+  targetId?: number;
+  contrastId?: number;
+  /** A prepared one-row prompt to trace instead of image + prompt (bench/circuits.ts). */
+  prefix?: PreparedPrefix;
   maxFeatureNodes: number;
   nodeThreshold: number;
   edgeThreshold: number;
@@ -32,6 +38,8 @@ export interface TraceOptions {
 
 export interface CircuitTokenInfo {
   position: number;
+  /** The input id (an image placeholder's for patches); absent in graphs saved before it was recorded. */
+  tokenId?: number;
   text: string;
   modality: 'image' | 'text' | 'pad';
   patchRow: number | null;
@@ -51,7 +59,11 @@ export interface CircuitDocument {
   outputValue: number;
   outputEdgeSum: number;
   tokens: CircuitTokenInfo[];
-  nodes: Array<GraphNode & { id: number }>;
+  /**
+   * cumulativeInfluence: circuit-tracer's pruning score, over every node of the unpruned graph but the
+   * output: nodes sorted by influence, the running share of the total up to this one (null: the output).
+   */
+  nodes: Array<GraphNode & { id: number; cumulativeInfluence?: number | null }>;
   edges: Array<[number, number, number]>;
   pruning: {
     nodeThreshold: number;
@@ -146,7 +158,7 @@ export async function traceCircuit(
   cacheDir: string,
 ): Promise<CircuitDocument> {
   const t0 = performance.now();
-  const c = await capture(vlm, pool, device, { image: o.image, prompt: o.prompt }, cacheDir);
+  const c = await capture(vlm, pool, device, o.prefix ?? { image: o.image, prompt: o.prompt }, cacheDir);
   const { anatomy } = c;
   const T = c.length;
   const byLayer = new Map(set.layers.map((l) => [l.layer, l]));
@@ -167,9 +179,10 @@ export async function traceCircuit(
     return ids[0]!;
   };
   let target = 0;
-  if (o.target !== undefined) target = single(o.target, 'target');
+  if (o.targetId !== undefined) target = o.targetId;
+  else if (o.target !== undefined) target = single(o.target, 'target');
   else for (let v = 1; v < V; v++) if (lastLogits[v]! > lastLogits[target]!) target = v;
-  const contrast = o.contrast === undefined ? null : single(o.contrast, 'contrast');
+  const contrast = o.contrastId ?? (o.contrast === undefined ? null : single(o.contrast, 'contrast'));
   let mean = 0;
   let max = -Infinity;
   for (let v = 0; v < V; v++) {
@@ -184,11 +197,12 @@ export async function traceCircuit(
   const x0 = c.values.get(anatomy.layers[0]!.taps.residPre)!.data;
   const mlpIn = anatomy.layers.map((l) => c.values.get(l.taps.mlpIn)!.data);
   const mlpOut = anatomy.layers.map((l) => c.values.get(l.taps.mlpOut)!.data);
-  const raw = attribute(model, x0, mlpIn, mlpOut, transcoders, outputValue, {
+  const raw = await attribute(model, x0, mlpIn, mlpOut, transcoders, outputValue, {
     target,
     contrast,
     maxFeatureNodes: o.maxFeatureNodes,
     batchSize: o.batchSize,
+    backward: await poolBackward(pool, device, model, cacheDir),
   });
   const pruned = prune(raw, o.nodeThreshold, o.edgeThreshold);
   const t2 = performance.now();
@@ -219,7 +233,10 @@ export async function traceCircuit(
   );
   const keepNodes = new Set(pruned.nodes);
   const ids = new Map<number, number>();
-  const nodes = raw.nodes.flatMap((n, i) => (keepNodes.has(i) ? [{ ...n, id: ids.set(i, ids.size).size - 1 }] : []));
+  const cumulative = cumulativeInfluence(raw.nodes);
+  const nodes = raw.nodes.flatMap((n, i) =>
+    keepNodes.has(i) ? [{ ...n, id: ids.set(i, ids.size).size - 1, cumulativeInfluence: cumulative[i] ?? null }] : [],
+  );
   return {
     version: 1,
     method: TRACE_METHOD,
@@ -239,6 +256,7 @@ export async function traceCircuit(
     outputEdgeSum: raw.outputEdgeSum,
     tokens: tokens.map((t, position) => ({
       position,
+      tokenId: t.tokenId,
       text: t.modality === 'image' ? `<patch ${t.patchRow},${t.patchCol}>` : (texts.get(t.tokenId) ?? ''),
       modality: t.modality,
       patchRow: t.patchRow,
@@ -264,4 +282,19 @@ export async function traceCircuit(
     },
     seconds: { capture: (t1 - t0) / 1000, attribution: (t2 - t1) / 1000, attention: (t3 - t2) / 1000 },
   };
+}
+
+/** circuit-tracer's cumulative scores (prune_graph): by influence descending, cumsum / total; the output is left out. */
+export function cumulativeInfluence(nodes: GraphNode[]): Array<number | null> {
+  const order = nodes
+    .flatMap((n, i) => (n.kind === 'output' ? [] : [i]))
+    .sort((a, b) => nodes[b]!.influence - nodes[a]!.influence || a - b);
+  const total = order.reduce((s, i) => s + nodes[i]!.influence, 0);
+  const out: Array<number | null> = nodes.map(() => null);
+  let acc = 0;
+  for (const i of order) {
+    acc += nodes[i]!.influence;
+    out[i] = total > 0 ? acc / total : 0;
+  }
+  return out;
 }

@@ -39,6 +39,7 @@ export function specHash(graphBytes: Uint8Array, spec: SurgerySpec, tapPrefix: s
         outTap: e.outTap,
         arch: e.sae.architecture,
         k: e.sae.k,
+        ...(e.clamp ? { clamp: true } : {}),
       })),
       sae: (spec.saeEdits ?? []).map((e) => ({
         id: e.id,

@@ -37,12 +37,16 @@ export interface SaeEditSpec {
  * A transcoder replacing the MLP: it reads `inTap` (hook_mlp_in) and its output stands in for
  * `outTap` (hook_mlp_out). Inputs `tc.<id>.keep_error` (1: the MLP's own output, exactly; 0: the
  * transcoder's output alone), `tc.<id>.scale` (per-feature multiply) and `tc.<id>.position_mask`.
+ * With `clamp`, also `tc.<id>.clamp_mask` and `tc.<id>.clamp_value` per position and feature
+ * ([batch, seq, d_sae]): where the mask is 1 the feature's activation is set to the value (circuit
+ * patching: activations from another prompt); mask 0 everywhere changes nothing.
  */
 export interface TranscoderEditSpec {
   id: string;
   inTap: string;
   outTap: string;
   sae: SaeWeights;
+  clamp?: boolean;
 }
 
 export interface SurgerySpec {
@@ -297,12 +301,19 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const elem = typeOf(y0)?.elemType ?? DataType.FLOAT;
     const p = `ocular/tc.${edit.id}`;
     const inputs = { keepError: `tc.${edit.id}.keep_error`, scale: `tc.${edit.id}.scale`, positionMask: `tc.${edit.id}.position_mask` };
+    const clamp = edit.clamp ? { mask: `tc.${edit.id}.clamp_mask`, value: `tc.${edit.id}.clamp_value` } : null;
+    const perPosition = positionDims(outTap);
     graph.input.push(
       valueInfo(inputs.keepError, DataType.FLOAT, [1]),
       valueInfo(inputs.scale, DataType.FLOAT, [sae.dSae]),
-      valueInfo(inputs.positionMask, DataType.FLOAT, positionDims(outTap)),
+      valueInfo(inputs.positionMask, DataType.FLOAT, perPosition),
     );
     addedInputs.push(...Object.values(inputs));
+    if (clamp) {
+      const dims = perPosition ? [...perPosition, sae.dSae] : null;
+      graph.input.push(valueInfo(clamp.mask, DataType.FLOAT, dims), valueInfo(clamp.value, DataType.FLOAT, dims));
+      addedInputs.push(clamp.mask, clamp.value);
+    }
     const xf = castIn(xIn, elemIn, `${p}/in`, pos);
     const yf = castIn(y, elem, p, pos);
     const sg = new SaeGraph(sae, p);
@@ -311,10 +322,18 @@ export function applySurgery(original: ModelProto, tower: TowerTaps, spec: Surge
     const recon = sg.reconstruct(code, xf);
     newInits.push(int64Tensor(`${p}.last_axis`, [1], [-1]), floatTensor(`${p}.one`, [1], [1]));
     const nodes: NodeProto[] = [...sg.nodes];
-    nodes.push(
-      mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`),
-      mkNode('Sub', [`${p}/scaled`, code], [`${p}/code_delta`], `${p}/CodeDelta`),
-    );
+    nodes.push(mkNode('Mul', [code, inputs.scale], [`${p}/scaled`], `${p}/Scale`));
+    let edited = `${p}/scaled`;
+    if (clamp) {
+      // Clamp per position and feature: a1 + mask * (value - a1).
+      nodes.push(
+        mkNode('Sub', [clamp.value, edited], [`${p}/to_clamp`], `${p}/ClampGap`),
+        mkNode('Mul', [clamp.mask, `${p}/to_clamp`], [`${p}/clamp_step`], `${p}/ClampStep`),
+        mkNode('Add', [edited, `${p}/clamp_step`], [`${p}/clamped`], `${p}/Clamp`),
+      );
+      edited = `${p}/clamped`;
+    }
+    nodes.push(mkNode('Sub', [edited, code], [`${p}/code_delta`], `${p}/CodeDelta`));
     const encoded = sg.nodes.length;
     const delta = sg.decodeDifference(`${p}/code_delta`);
     nodes.push(...sg.nodes.slice(encoded));

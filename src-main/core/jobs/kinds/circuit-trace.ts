@@ -9,8 +9,8 @@ import { circuitTraceRequestSchema } from '../../../contract/contract.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { traceCircuit } from '../../circuits/trace.js';
 import { loadSet } from '../../circuits/transcoder-set.js';
+import { setModelDir } from '../../circuits/patch-inputs.js';
 import { OcularError } from '../../errors.js';
-import { JobStore } from '../job-store.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
@@ -29,11 +29,7 @@ export const circuitTraceJob: JobKind<ReturnType<typeof circuitTraceParams.parse
     const p = ctx.params;
     return withWorkerStores(ctx.workspaceDir, async (stores) => {
       const set = loadSet(stores.saes, p.setId);
-      const setJob = new JobStore(stores.db).get(p.setId);
-      const harvestId = (setJob?.params as { harvestId?: number } | undefined)?.harvestId;
-      if (harvestId === undefined)
-        throw new OcularError('not_found', `Set ${p.setId} does not name the harvest (and model) it was trained on.`);
-      const modelDir = stores.harvests.get(harvestId).modelPath;
+      const modelDir = setModelDir(stores, p.setId);
       if (!fs.existsSync(p.image)) throw new OcularError('invalid_request', `No image at ${p.image}.`);
       ctx.progress(0, 'running the prompt with everything exposed');
       const vlm = await VlmPipeline.load(modelDir, ctx.pool, p.device);

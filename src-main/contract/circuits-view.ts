@@ -142,3 +142,7 @@ export const circuitTraceStartSchema = z
   })
   .strict();
 export type CircuitTraceStart = z.infer<typeof circuitTraceStartSchema>;
+
+/** A saved graph in Neuronpedia's graph JSON (core/circuits/neuronpedia.ts), to save as a file. */
+export const circuitExportRequestSchema = z.object({ id: z.number().int().positive() }).strict();
+export const circuitExportSchema = z.object({ filename: z.string(), content: z.string() });

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import {
   circuitAttentionRequestSchema,
   circuitAttentionSchema,
+  circuitExportRequestSchema,
+  circuitExportSchema,
   circuitGetRequestSchema,
   circuitItemSchema,
   circuitItemsRequestSchema,
@@ -1414,6 +1416,12 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Trace an attribution graph for one image and prompt through a transcoder set and save it (a job).',
+  }),
+  'circuits.exportNeuronpedia': channel({
+    request: circuitExportRequestSchema,
+    response: circuitExportSchema,
+    mutates: false,
+    summary: "A saved attribution graph as Neuronpedia's graph JSON (circuit-tracer's format; image patches listed in its metadata).",
   }),
   'circuits.trainSet': channel({
     request: transcoderSetRequestSchema.strict(),

@@ -158,6 +158,23 @@ describe(`the Circuits page ${OVER}`, () => {
       );
       expect(await page.getByTestId('patch-node').count()).toBeGreaterThan(0);
       expect(fs.readdirSync(path.join(ws, 'blobs', 'circuits', 'inputs'))).toHaveLength(1);
+
+      // The graph as Neuronpedia's graph JSON, saved as a file: its image patches are listed in the metadata.
+      const [saved] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export JSON (Neuronpedia)' }).click(),
+      ]);
+      expect(saved.suggestedFilename()).toBe(`ocular-circuit-${id}.json`);
+      const graph = JSON.parse(fs.readFileSync((await saved.path())!, 'utf8')) as {
+        metadata: { prompt: string; ocular: { image_patches: unknown[] } };
+        nodes: Array<{ feature_type: string; ctx_idx: number }>;
+        links: unknown[];
+      };
+      expect(graph.metadata.prompt).toBe(item.question);
+      expect(graph.metadata.ocular.image_patches.length).toBeGreaterThan(0);
+      expect(graph.nodes.filter((n) => n.feature_type === 'logit')).toHaveLength(1);
+      expect(graph.nodes.some((n) => n.feature_type === 'cross layer transcoder')).toBe(true);
+      expect(graph.links.length).toBeGreaterThan(0);
     } finally {
       await page.close();
       await serve.stop();

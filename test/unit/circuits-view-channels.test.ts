@@ -77,6 +77,9 @@ describe('circuits channels', () => {
     expect(f.image).toMatch(/^data:image\/png;base64,/);
     // Features of a transcoder no analysis covers have no page to open.
     expect(f.nodes.filter((n) => n.kind === 'feature').every((n) => n.analysisId === null)).toBe(true);
+    // A graph saved without token ids and cumulative influence cannot be exported for Neuronpedia: refused by name.
+    const np = await b.invoke('circuits.exportNeuronpedia', { id: 1 });
+    expect(!np.ok && np.error.message).toMatch(/saved before token ids and cumulative influence were recorded; trace it again/);
     const att = await b.invoke('circuits.attention', { id: 1, layer: 2 });
     expect(att.ok && att.result).toEqual({ maps: doc.attention.layers[2] });
 

@@ -23,6 +23,7 @@ import { ImageDrop, base64Of, type InputImage } from '../components/ImageDrop';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
 import { useJobs } from '../hooks/useJobs';
+import { download } from '../lib/download';
 import { describeError } from '../lib/errors';
 import { navigate, useRoute } from '../lib/router';
 
@@ -169,6 +170,7 @@ function TraceForm({ jobs, onStarted }: { jobs: Job[]; onStarted: (job: Job) => 
 
 /** One saved graph: what produced it, the prune slider, the graph, the image with influence and attention. */
 function GraphPanel({ id }: { id: number }) {
+  const report = useReportError();
   const [share, setShare] = useState<number | null>(null);
   const [asked, setAsked] = useState<number | undefined>(undefined);
   const [view, setView] = useState<CircuitView | null>(null);
@@ -211,7 +213,18 @@ function GraphPanel({ id }: { id: number }) {
         </Typography>
         <Stack direction="row" spacing={1} alignItems="center" sx={{ flexWrap: 'wrap', rowGap: 0.5 }}>
           <Chip size="small" label={`method: ${view.method}`} data-testid="circuit-method" />
-          <Typography variant="caption">{view.methodDetail}</Typography>
+          <Typography variant="caption" sx={{ flex: 1, minWidth: 240 }}>
+            {view.methodDetail}
+          </Typography>
+          <Button
+            size="small"
+            variant="outlined"
+            onClick={() =>
+              invoke('circuits.exportNeuronpedia', { id: view.id }).then((f) => download(f.filename, f.content, 'application/json'), report)
+            }
+          >
+            Export JSON (Neuronpedia)
+          </Button>
         </Stack>
       </Stack>
       <Stack direction="row" spacing={2} alignItems="center" sx={{ maxWidth: 640 }}>

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { jobResult } from '../../../contract/job-results.js';
 import { attentionOf, graphView, imageDataUrl, readCircuit, type SavedCircuit } from '../../circuits/graph-view.js';
+import { neuronpediaGraphOf } from '../../circuits/neuronpedia.js';
 import { loadSet } from '../../circuits/transcoder-set.js';
 import { imageProblem } from '../../datasets/image-check.js';
 import { OcularError } from '../../errors.js';
@@ -11,7 +12,8 @@ import { SaeStore } from '../../sae/sae-store.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
 
-type CircuitViewChannels = 'circuits.list' | 'circuits.get' | 'circuits.attention' | 'circuits.items' | 'circuits.trace';
+type CircuitViewChannels =
+  'circuits.list' | 'circuits.get' | 'circuits.attention' | 'circuits.items' | 'circuits.trace' | 'circuits.exportNeuronpedia';
 
 /** Saved graphs parsed once per file version (a Gemma graph is megabytes; the slider asks many times). */
 const cache = new WeakMap<OpenWorkspace, Map<number, { mtimeMs: number; doc: SavedCircuit }>>();
@@ -79,6 +81,10 @@ export function circuitViewHandlers(ctx: HandlerContext): Pick<Handlers, Circuit
       const bySae = new Map<number, number>();
       for (const a of open.stores.analyses.list()) if (a.summary) bySae.set(a.saeId, Math.max(a.id, bySae.get(a.saeId) ?? 0));
       return graphView(doc, req.id, req.share, (saeId) => bySae.get(saeId) ?? null, imageDataUrl(doc.image));
+    },
+    'circuits.exportNeuronpedia': (req) => {
+      const graph = neuronpediaGraphOf(ctx.open().layout.circuit(req.id), req.id);
+      return { filename: `${graph.metadata.slug}.json`, content: JSON.stringify(graph, null, 2) };
     },
     'circuits.attention': (req) => ({ maps: attentionOf(saved(ctx.open(), req.id), req.layer) }),
     'circuits.items': (req) =>

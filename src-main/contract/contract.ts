@@ -7,6 +7,19 @@
  * This file must stay importable by the renderer: zod only, no Node or Electron imports.
  */
 import { z } from 'zod';
+import {
+  circuitAttentionRequestSchema,
+  circuitAttentionSchema,
+  circuitExportRequestSchema,
+  circuitExportSchema,
+  circuitGetRequestSchema,
+  circuitItemSchema,
+  circuitItemsRequestSchema,
+  circuitSummarySchema,
+  circuitTraceStartSchema,
+  circuitViewSchema,
+} from './circuits-view.js';
+export * from './circuits-view.js';
 import { SAE_TRAIN_DEFAULTS as TRAIN } from './sae-train-defaults.js';
 
 /** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
@@ -1373,6 +1386,42 @@ export const contract = {
     response: jobSchema,
     mutates: true,
     summary: 'Splice an SAE into its model: cross-entropy increase, CE loss recovered vs zero-ablation, accuracy change (a job).',
+  }),
+  'circuits.list': channel({
+    request: empty,
+    response: z.array(circuitSummarySchema),
+    mutates: false,
+    summary: 'Attribution graphs saved in the workspace (one per trace job), newest first.',
+  }),
+  'circuits.get': channel({
+    request: circuitGetRequestSchema,
+    response: circuitViewSchema,
+    mutates: false,
+    summary: "A saved attribution graph pruned to the features carrying a share of the output's influence, with its image and tokens.",
+  }),
+  'circuits.attention': channel({
+    request: circuitAttentionRequestSchema,
+    response: circuitAttentionSchema,
+    mutates: false,
+    summary: "A saved graph's attention from the answer position to the image patches: one layer's heads, or the rollout.",
+  }),
+  'circuits.items': channel({
+    request: circuitItemsRequestSchema,
+    response: z.array(circuitItemSchema),
+    mutates: false,
+    summary: "A dataset's items to trace (question, task, reference answer), a page at a time.",
+  }),
+  'circuits.trace': channel({
+    request: circuitTraceStartSchema,
+    response: jobSchema,
+    mutates: true,
+    summary: 'Trace an attribution graph for one image and prompt through a transcoder set and save it (a job).',
+  }),
+  'circuits.exportNeuronpedia': channel({
+    request: circuitExportRequestSchema,
+    response: circuitExportSchema,
+    mutates: false,
+    summary: "A saved attribution graph as Neuronpedia's graph JSON (circuit-tracer's format; image patches listed in its metadata).",
   }),
   'circuits.trainSet': channel({
     request: transcoderSetRequestSchema.strict(),

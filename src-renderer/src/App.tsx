@@ -69,6 +69,12 @@ const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean; compone
     needsWorkspace: true,
     component: page('experiments', () => import('./pages/ExperimentsPage'), 'ExperimentsPage'),
   },
+  {
+    id: 'circuits',
+    title: 'Circuits',
+    needsWorkspace: true,
+    component: page('circuits', () => import('./pages/CircuitsPage'), 'CircuitsPage'),
+  },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page('jobs', () => import('./pages/JobsPage'), 'JobsPage') },
   {
     id: 'settings',

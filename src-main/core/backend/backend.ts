@@ -32,6 +32,7 @@ import { dataHandlers } from './handlers/data-handlers.js';
 import { modelHandlers } from './handlers/model-handlers.js';
 import { saeHandlers } from './handlers/sae-handlers.js';
 import { circuitHandlers } from './handlers/circuits-handlers.js';
+import { circuitViewHandlers } from './handlers/circuit-view-handlers.js';
 import type { HandlerContext, Handlers } from './handlers/types.js';
 import { workbenchHandlers } from './handlers/workbench-handlers.js';
 import { startDemo } from './demo.js';
@@ -103,6 +104,7 @@ export class Backend {
       ...dataHandlers(ctx),
       ...saeHandlers(ctx),
       ...circuitHandlers(ctx),
+      ...circuitViewHandlers(ctx),
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
       ...autointerpHandlers(ctx),

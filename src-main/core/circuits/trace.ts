@@ -65,7 +65,15 @@ export interface CircuitDocument {
    */
   nodes: Array<GraphNode & { id: number; cumulativeInfluence?: number | null }>;
   edges: Array<[number, number, number]>;
-  pruning: { nodeThreshold: number; edgeThreshold: number; maxFeatureNodes: number; featureRowsComputed: number; activeFeatures: number };
+  pruning: {
+    nodeThreshold: number;
+    edgeThreshold: number;
+    maxFeatureNodes: number;
+    featureRowsComputed: number;
+    activeFeatures: number;
+    /** Σ influence over every active feature, kept or not: what a share of the influence is a share of (graph-view.ts). */
+    featureInfluenceTotal: number;
+  };
   attention: {
     answerPosition: number;
     imagePositions: number[];
@@ -263,6 +271,7 @@ export async function traceCircuit(
       maxFeatureNodes: o.maxFeatureNodes,
       featureRowsComputed: raw.rows.size - 1,
       activeFeatures: raw.nodes.filter((n) => n.kind === 'feature').length,
+      featureInfluenceTotal: raw.nodes.reduce((s, n) => s + (n.kind === 'feature' && n.influence > 0 ? n.influence : 0), 0),
     },
     attention: {
       answerPosition: answer,

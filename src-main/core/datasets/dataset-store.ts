@@ -113,6 +113,14 @@ export class DatasetStore {
     return rows.map(toItem);
   }
 
+  /** One item of one dataset, or a not_found error. */
+  item(datasetId: number, itemId: number): StoredItem {
+    const row = this.db.prepare('SELECT * FROM dataset_items WHERE dataset_id = ? AND id = ?').get(datasetId, itemId) as
+      ItemRow | undefined;
+    if (!row) throw new OcularError('not_found', `Dataset ${datasetId} has no item ${itemId}.`);
+    return toItem(row);
+  }
+
   /** Items by id (any dataset), for pages that show a few examples. */
   itemsById(ids: number[]): Map<number, StoredItem> {
     const out = new Map<number, StoredItem>();

@@ -58,6 +58,11 @@ export class JobStore {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY id DESC LIMIT ?').all(limit) as JobRow[]).map(toJob);
   }
 
+  /** Jobs of one kind in one state, newest first. */
+  listByKind(kind: string, state: JobState): Job[] {
+    return (this.db.prepare('SELECT * FROM jobs WHERE kind = ? AND state = ? ORDER BY id DESC').all(kind, state) as JobRow[]).map(toJob);
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
   }

@@ -67,6 +67,11 @@ export class WorkspaceLayout {
     return path.join(this.blobs, 'circuits', `${jobId}.json`);
   }
 
+  /** Images sent from the app for a trace, named by a hash of their bytes. */
+  circuitInput(name: string): string {
+    return path.join(this.blobs, 'circuits', 'inputs', name);
+  }
+
   saeTrain(jobId: number): string {
     return path.join(this.blobs, 'sae-train', String(jobId));
   }

@@ -1,7 +1,7 @@
 /**
  * Hash routes, so every view has a URL a lab member can reload, bookmark or be sent:
  *   #/features/<analysisId>/<featureId>   #/experiments/<id>   #/saes/<trainingJobId>   #/evaluate/<evalId>
- *   #/models/<id>   #/playground/<analysisId>   #/workspace   #/activations   #/jobs   #/settings
+ *   #/circuits/<graphId>   #/models/<id>   #/playground/<analysisId>   #/workspace   #/activations   #/jobs   #/settings
  * navigate() pushes a history entry and updates the route synchronously (keys pressed at machine
  * speed see the new route at once); back / forward and edited URLs arrive through popstate / hashchange.
  */
@@ -16,6 +16,7 @@ export const PAGE_IDS = [
   'features',
   'playground',
   'experiments',
+  'circuits',
   'jobs',
   'settings',
 ] as const;

@@ -5,25 +5,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/sqlite.js';
-import { halfToFloat } from '../util/half.js';
+import { fromHalf } from '../util/half.js';
 import type { HarvestRecord } from './harvest-store.js';
 
 /** How a shard stores its values: IEEE half, bfloat16 (the upper half of a float32) or float32. */
 export type ShardDtype = 'fp16' | 'bf16' | 'fp32';
 
-/** Decode `count` values of `dtype` from `buf` into out[at..] as float32, times `scale` (a float32 product, as scaling in place). */
+/**
+ * Decode `count` values of `dtype` from `buf` into out[at..] as float32, times `scale` (a float32
+ * product, as scaling in place would give). Reads through views, no copies, when `buf` is aligned.
+ */
 export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: Float32Array, at: number, scale = 1): void {
+  const bytes = dtype === 'fp32' ? 4 : 2;
+  const src = buf.byteOffset % bytes === 0 ? buf : Buffer.from(buf.subarray(0, count * bytes));
   if (dtype === 'fp32') {
-    const copy = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + count * 4));
-    if (scale === 1) out.set(copy, at);
-    else for (let i = 0; i < count; i++) out[at + i] = copy[i]! * scale;
-    return;
-  }
-  const u16 = new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + count * 2));
-  if (dtype === 'fp16') {
-    const f = halfToFloat(u16);
+    const f = new Float32Array(src.buffer, src.byteOffset, count);
     if (scale === 1) out.set(f, at);
     else for (let i = 0; i < count; i++) out[at + i] = f[i]! * scale;
+    return;
+  }
+  const u16 = new Uint16Array(src.buffer, src.byteOffset, count);
+  if (dtype === 'fp16') {
+    for (let i = 0; i < count; i++) out[at + i] = scale === 1 ? fromHalf(u16[i]!) : fromHalf(u16[i]!) * scale;
     return;
   }
   const bits = new Uint32Array(1);
@@ -34,18 +37,14 @@ export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: F
   }
 }
 
-interface Shard {
-  file: string;
-  firstRow: number;
-  rows: number;
-}
-
 export class ShardReader {
   readonly shards: Shard[];
   readonly width: number;
   readonly rows: number;
   private readonly bytes: number;
   readonly dtype: ShardDtype;
+  /** Reused across range reads, so streaming allocates nothing per read. */
+  private scratch = Buffer.alloc(0);
 
   constructor(
     db: Db,
@@ -81,7 +80,8 @@ export class ShardReader {
       if (row >= from + count) break;
       if (end <= row || s.firstRow >= from + count) continue;
       const n = Math.min(end, from + count) - row;
-      const buf = Buffer.allocUnsafe(n * rowBytes);
+      if (this.scratch.length < n * rowBytes) this.scratch = Buffer.alloc(n * rowBytes);
+      const buf = this.scratch.subarray(0, n * rowBytes);
       const fd = fs.openSync(path.join(this.workspaceDir, s.file), 'r');
       try {
         let done = 0;

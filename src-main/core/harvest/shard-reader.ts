@@ -37,6 +37,12 @@ export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: F
   }
 }
 
+interface Shard {
+  file: string;
+  firstRow: number;
+  rows: number;
+}
+
 export class ShardReader {
   readonly shards: Shard[];
   readonly width: number;

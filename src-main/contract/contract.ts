@@ -386,6 +386,15 @@ export const saeTrainRequestSchema = z.object({
   logEvery: z.number().int().min(1).default(TRAIN.logEvery),
   /** Training steps per session call (one ONNX Loop over a chunk of batches). */
   stepsPerCall: z.number().int().min(1).max(256).default(TRAIN.stepsPerCall),
+  /**
+   * Rows are drawn through a shuffle buffer of this many MiB (core/harvest/shuffle-buffer.ts): each
+   * row once per epoch, in a seeded order a resume continues exactly; memory is bounded by it.
+   */
+  shuffleBufferMb: z
+    .number()
+    .positive()
+    .max(1 << 20)
+    .default(TRAIN.shuffleBufferMb),
   device: deviceSchema.default('auto'),
   name: z.string().min(1).max(200).optional(),
 });

@@ -20,4 +20,6 @@ export const SAE_TRAIN_DEFAULTS = {
   checkpointEvery: 250,
   logEvery: 50,
   stepsPerCall: 8,
+  /** The shuffle buffer training draws rows through (MiB): the training data's share of memory, whatever the harvest's size. */
+  shuffleBufferMb: 256,
 } as const;

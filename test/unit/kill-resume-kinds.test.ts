@@ -3,7 +3,7 @@
  * analyze, evaluate, experiment), run by the CLI on the bundled demo model over the smallest
  * benchmark, then `ocular jobs resume`. For each kind one uninterrupted run is the reference; each of
  * 10 killed-and-resumed runs must end with exactly its result: the same harvest rows, items and shard
- * bytes, a whole SAE file and the same logged steps, the same feature statistics and examples, the same
+ * bytes, the same SAE weights bit for bit and the same logged steps, the same feature statistics and examples, the same
  * predictions, the same experiment outputs. Equal rows mean nothing was lost and nothing repeated
  * (a repeated item would add rows; a lost one would leave a gap). kill-resume.test.ts does the same
  * for `ocular selftest`.
@@ -183,7 +183,8 @@ const harvestArgs = () => [
   'cpu',
 ];
 const TRAIN = ['train', '--harvest', '1', '--tap', TAP, '--expansion', '2', '--k', '8', '--steps', '120', '--batch', '64'];
-const TRAIN_OPTIONS = ['--checkpoint-every', '10', '--log-every', '10', '--seed', '5', '--device', 'cpu'];
+// A shuffle buffer of about 190 rows, a fraction of the harvest: training streams it window by window.
+const TRAIN_OPTIONS = ['--checkpoint-every', '10', '--log-every', '10', '--seed', '5', '--shuffle-buffer-mb', '0.05', '--device', 'cpu'];
 const ANALYZE = ['analyze', '--sae', '1', '--harvest', '1', '--top', '5', '--device', 'cpu'];
 const evalArgs = () => ['eval', '--model', DEMO, '--dataset', bench, '--max-new-tokens', '4', '--device', 'cpu'];
 const strip = (rows: Rows, key: string) => rows.map(({ [key]: _id, ...r }) => r);
@@ -192,9 +193,9 @@ function saeOutcome(result: unknown) {
   const { saeId, history } = result as { saeId: number; history: Array<{ step: number }> };
   const folder = String(query('SELECT folder FROM saes WHERE id = ?', saeId)[0]!.folder);
   return {
-    // Weights are not compared: a resumed run reseeds its batch sampler from the resume step, so its
-    // weights differ from an uninterrupted run's (open in the scale issue); the file must exist whole.
-    weights: fs.statSync(path.join(ws, folder, 'sae_weights.safetensors')).size,
+    // Bit for bit: the checkpoint holds the shuffle buffer's position, so a resumed run draws the rows
+    // the uninterrupted one drew from there.
+    weights: fs.readFileSync(path.join(ws, folder, 'sae_weights.safetensors')).toString('base64'),
     // One logged point per 10 steps, each once: no step lost or repeated in the log.
     logged: history.map((h) => h.step),
   };
@@ -230,7 +231,10 @@ describe('kill -9 at 10 seeded points per job kind, then ocular jobs resume: the
     await tenKills('harvest', 141, harvestArgs(), span, (r) => harvestOutcome((r as { harvestId: number }).harvestId), expected);
   }, 600_000);
 
-  it('sae-train: a whole SAE file and the logged steps', async () => {
+  it('sae-train, on a harvest larger than its shuffle buffer: SAE weights bit for bit and the logged steps', async () => {
+    const rows = Number(query('SELECT sum(rows) AS n FROM harvest_shards WHERE harvest_id = 1 AND tap = ?', TAP)[0]!.n);
+    const width = Number(JSON.parse(String(query('SELECT stats_json FROM harvests WHERE id = 1')[0]!.stats_json))[TAP].width);
+    expect(rows * width * 4).toBeGreaterThan(3 * 0.05 * 2 ** 20); // 120 steps of 64 rows: several windows and epochs
     const span = await reference('sae-train', [...TRAIN, ...TRAIN_OPTIONS]);
     const expected = saeOutcome(JSON.parse(String(query("SELECT result_json FROM jobs WHERE kind = 'sae-train'")[0]!.result_json)));
     expect(expected.logged).toEqual(Array.from({ length: 12 }, (_, i) => (i + 1) * 10));

@@ -5,7 +5,9 @@ import { initialState, readCheckpoint, writeCheckpoint } from '../../src-main/co
 import { stateDims, stateNames, trainSpec } from '../../src-main/core/sae/train-graph';
 import { deadShare, denseShare, fvuByModality, logMetrics, rowVariance } from '../../src-main/core/sae/train-log';
 import { ChunkSampler, checkpointsAt, chunkLength, logsAt } from '../../src-main/core/sae/train-step';
-import { mulberry32 } from '../../src-main/core/util/random';
+import { ShuffleBuffer, shuffleLayout } from '../../src-main/core/harvest/shuffle-buffer';
+import { streamedMean } from '../../src-main/core/sae/train-data';
+import { memorySource } from '../helpers/row-source';
 import { tmpDir } from '../helpers/tmp';
 
 describe('SAE trainer parts', () => {
@@ -19,12 +21,27 @@ describe('SAE trainer parts', () => {
     expect(ends.filter((e) => checkpointsAt(e, schedule))).toEqual([50, 100, 105]);
   });
 
-  it('samples rows with their data and feeds K steps of B rows', () => {
+  it('draws rows with their data from the shuffle buffer and feeds K steps of B rows', () => {
     const spec = trainSpec({ dIn: 2, dSae: 4, dOut: 3, transcoder: true });
-    const input = Float32Array.from({ length: 10 }, (_, i) => i); // 5 rows of 2
-    const target = Float32Array.from({ length: 15 }, (_, i) => 100 + i); // 5 rows of 3
-    const s = new ChunkSampler(spec, 2, 3, input, target, 5, mulberry32(1));
+    const input = memorySource(
+      Float32Array.from({ length: 10 }, (_, i) => i),
+      2,
+    ); // 5 rows of 2
+    const target = memorySource(
+      Float32Array.from({ length: 15 }, (_, i) => 100 + i),
+      3,
+    ); // 5 rows of 3
+    const rows = new ShuffleBuffer(
+      [
+        { source: input, scale: 1 },
+        { source: target, scale: 1 },
+      ],
+      shuffleLayout(5, [2, 3], 1 << 20, 1),
+    );
+    const s = new ChunkSampler(spec, 2, 3, rows);
     s.sample(3);
+    // 6 draws from 5 rows: the first epoch's 5 rows once each, then the next epoch begins.
+    expect(new Set(s.picked.subarray(0, 5))).toEqual(new Set([0, 1, 2, 3, 4]));
     for (let j = 0; j < 6; j++) {
       const r = s.picked[j]!;
       expect([...s.xs.subarray(j * 2, j * 2 + 2)]).toEqual([2 * r, 2 * r + 1]);
@@ -42,7 +59,8 @@ describe('SAE trainer parts', () => {
     const rowVar = rowVariance(target, 3, 1, Float32Array.of(2));
     expect([...rowVar]).toEqual([4, 0, 4]);
     const modality = ['image', 'image', 'text'];
-    expect(fvuByModality(Float32Array.of(1, 1, 2), Int32Array.of(0, 1, 2), modality, rowVar)).toEqual({
+    const modalityOf = (r: number) => modality[r];
+    expect(fvuByModality(Float32Array.of(1, 1, 2), Int32Array.of(0, 1, 2), modalityOf, rowVar)).toEqual({
       image: 2 / 4,
       text: 2 / 4,
       generated: null,
@@ -64,9 +82,11 @@ describe('SAE trainer parts', () => {
       },
       K: 2,
       B: 2,
-      picked: Int32Array.of(0, 0, 1, 2),
-      modality,
-      rowVar,
+      picked: Float64Array.of(0, 0, 1, 2),
+      modalityOf,
+      // The logged (last) step drew rows 1 and 2: targets 2 and 4 around the mean 2.
+      targets: Float32Array.of(0, 0, 2, 4),
+      mean: Float32Array.of(2),
       lastFired: Float32Array.of(19, 19),
       fireCounts: Float32Array.of(20, 1),
       logEvery: 10,
@@ -80,14 +100,15 @@ describe('SAE trainer parts', () => {
   it('writes a checkpoint that reads back with its step, scales and every state tensor', () => {
     const spec = trainSpec({ architecture: 'topk', dIn: 3, dSae: 6, k: 2 });
     const target = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
-    const state = initialState(spec, target, 4, { seed: 3, bDecInit: 'mean' });
+    const state = initialState(spec, streamedMean(memorySource(target, 3), 1), 3);
     expect([...state.b_dec!].map((v) => v.toFixed(5))).toEqual(
       [0, 1, 2].map((i) => ((Math.sin(i) + Math.sin(i + 3) + Math.sin(i + 6) + Math.sin(i + 9)) / 4).toFixed(5)),
     );
     const dir = tmpDir();
-    writeCheckpoint(dir, { step: 40, scaleIn: 2.5, scaleOut: 2.5, state }, stateNames(spec), stateDims(spec));
+    const shuffle = { layout: shuffleLayout(4, [3], 1 << 20, 9), position: { epoch: 2, cursor: 3 } };
+    writeCheckpoint(dir, { step: 40, scaleIn: 2.5, scaleOut: 2.5, state, shuffle }, stateNames(spec), stateDims(spec));
     const back = readCheckpoint(dir)!;
-    expect(back).toMatchObject({ step: 40, scaleIn: 2.5, scaleOut: 2.5 });
+    expect(back).toMatchObject({ step: 40, scaleIn: 2.5, scaleOut: 2.5, shuffle });
     for (const name of [...stateNames(spec), 'threshold']) expect(back.state[name]).toEqual(state[name]);
     fs.rmSync(dir, { recursive: true });
     expect(readCheckpoint(dir)).toBeNull();

@@ -44,6 +44,7 @@ export const trainCommand: CommandSpec = {
     steps: { type: 'string' },
     batch: { type: 'string' },
     lr: { type: 'string' },
+    'shuffle-buffer-mb': { type: 'string' },
     device: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -68,6 +69,7 @@ export const trainCommand: CommandSpec = {
     `    --steps S         optimisation steps (default ${d.steps})`,
     `    --batch B         rows per step (default ${d.batchSize})`,
     `    --lr LR           Adam learning rate (default ${d.lr})`,
+    `    --shuffle-buffer-mb M  rows are drawn through a shuffle buffer of M MiB, each once per epoch (default ${d.shuffleBufferMb})`,
     '    --json            print the final metrics and history as JSON',
   ],
   async run(values) {
@@ -96,6 +98,7 @@ export const trainCommand: CommandSpec = {
         steps: num(values.steps, 'steps'),
         batchSize: num(values.batch, 'batch'),
         lr: num(values.lr, 'lr'),
+        shuffleBufferMb: num(values['shuffle-buffer-mb'], 'shuffle-buffer-mb'),
         device: values.device,
       },
       { workspace: path.resolve(requireString(values, 'workspace')), quiet: Boolean(values.json) },

@@ -56,20 +56,22 @@ export function pickSide(labelled: Labelled[], testItems: Set<number>, test: boo
   return side.slice(0, MAX_ROWS).sort((a, b) => a.r.row - b.r.row);
 }
 
-/** Fit on `train`, score on `test` (rows of a tap's [rows, width] data), against shuffled labels and the majority class. */
+/**
+ * Fit on `train`, score on `test` (rows of a tap read by `readRows`, [n, width] in the order asked:
+ * only the sampled rows are read, never the whole tap), against shuffled labels and the majority class.
+ */
 export function fitLayer(
-  data: Float32Array,
+  readRows: (rows: number[]) => Float32Array,
   width: number,
   train: Labelled[],
   test: Labelled[],
   classes: string[],
   spec: Pick<ProbeSpec, 'epochs' | 'l2' | 'seed'>,
 ) {
-  const gather = (side: Labelled[]) => {
-    const x = new Float32Array(side.length * width);
-    side.forEach((s, i) => x.set(data.subarray(s.r.row * width, (s.r.row + 1) * width), i * width));
-    return { x, y: Int32Array.from(side, (s) => classes.indexOf(s.label)) };
-  };
+  const gather = (side: Labelled[]) => ({
+    x: readRows(side.map((s) => s.r.row)),
+    y: Int32Array.from(side, (s) => classes.indexOf(s.label)),
+  });
   const tr = gather(train);
   const te = gather(test);
   const opts = { epochs: spec.epochs, l2: spec.l2 };

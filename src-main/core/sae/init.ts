@@ -10,18 +10,18 @@ export function meanOf(data: Float32Array, rows: number, width: number): Float32
   return Float32Array.from(mean, (v) => v / rows);
 }
 
-/** Weiszfeld iterations over (a sample of) the rows, starting from the mean. */
+/** Weiszfeld iterations over (a sample of) the rows, starting from the mean (or `start`: the mean of the rows the sample came from). */
 export function geometricMedian(
   data: Float32Array,
   rows: number,
   width: number,
-  opts: { maxRows?: number; iterations?: number; seed?: number } = {},
+  opts: { maxRows?: number; iterations?: number; seed?: number; start?: Float32Array } = {},
 ): Float32Array {
   const maxRows = opts.maxRows ?? 4096;
   const rand = mulberry32(opts.seed ?? 0);
   const picked =
     rows <= maxRows ? Array.from({ length: rows }, (_, i) => i) : Array.from({ length: maxRows }, () => Math.floor(rand() * rows));
-  let median = Float64Array.from(meanOf(data, rows, width));
+  let median = Float64Array.from(opts.start ?? meanOf(data, rows, width));
   for (let it = 0; it < (opts.iterations ?? 50); it++) {
     const next = new Float64Array(width);
     let weights = 0;

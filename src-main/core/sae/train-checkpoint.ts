@@ -5,26 +5,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { geometricMedian, initialWeights, meanOf } from './init.js';
+import type { ShuffleLayout, ShufflePosition } from '../harvest/shuffle-buffer.js';
+import { initialWeights } from './init.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 import { SAE_PARAMS, type SaeTrainSpec } from './train-graph.js';
 
 export type TrainState = Record<string, Float32Array>;
 
-/** A fresh run's state: initial weights, b_dec from the target (zeros, mean or geometric median), zero moments. */
-export function initialState(
-  spec: SaeTrainSpec,
-  target: Float32Array,
-  rows: number,
-  init: { seed: number; bDecInit: 'zeros' | 'mean' | 'geometric-median' },
-): TrainState {
-  const { W_enc, W_dec } = initialWeights(spec.dIn, spec.dOut, spec.dSae, init.seed);
-  const bDec =
-    init.bDecInit === 'zeros'
-      ? new Float32Array(spec.dOut)
-      : init.bDecInit === 'mean'
-        ? meanOf(target, rows, spec.dOut)
-        : geometricMedian(target, rows, spec.dOut, { seed: init.seed });
+/** A fresh run's state: initial weights, b_dec as given (zeros, the target's mean or geometric median: see train-data.ts), zero moments. */
+export function initialState(spec: SaeTrainSpec, bDec: Float32Array, seed: number): TrainState {
+  const { W_enc, W_dec } = initialWeights(spec.dIn, spec.dOut, spec.dSae, seed);
   const state: TrainState = { W_enc, b_enc: new Float32Array(spec.dSae), W_dec, b_dec: bDec };
   for (const name of SAE_PARAMS) {
     state[`m_${name}`] = new Float32Array(state[name]!.length);
@@ -42,6 +32,8 @@ export interface Checkpoint {
   scaleIn: number;
   scaleOut: number;
   state: TrainState;
+  /** The shuffle buffer's layout and position after `step` (absent in checkpoints written before streaming). */
+  shuffle?: { layout: ShuffleLayout; position: ShufflePosition };
 }
 
 /** The checkpoint in `dir`, or null when there is none. */
@@ -51,7 +43,13 @@ export function readCheckpoint(dir: string): Checkpoint | null {
   const c = readSafetensors(file);
   const state: TrainState = {};
   for (const [name, t] of c.tensors) state[name] = t.data;
-  return { step: Number(c.metadata.step), scaleIn: Number(c.metadata.scaleIn ?? 1), scaleOut: Number(c.metadata.scaleOut ?? 1), state };
+  return {
+    step: Number(c.metadata.step),
+    scaleIn: Number(c.metadata.scaleIn ?? 1),
+    scaleOut: Number(c.metadata.scaleOut ?? 1),
+    state,
+    ...(c.metadata.shuffle ? { shuffle: JSON.parse(c.metadata.shuffle) as Checkpoint['shuffle'] } : {}),
+  };
 }
 
 /** Write the state (the tensors named, plus the BatchTopK threshold whatever the architecture, so every checkpoint has the same tensors). */
@@ -64,5 +62,6 @@ export function writeCheckpoint(dir: string, c: Checkpoint, names: string[], dim
     step: String(c.step),
     scaleIn: String(c.scaleIn),
     scaleOut: String(c.scaleOut),
+    ...(c.shuffle ? { shuffle: JSON.stringify(c.shuffle) } : {}),
   });
 }

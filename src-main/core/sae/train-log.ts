@@ -9,7 +9,8 @@ import type { STEP_OUTPUTS } from './train-graph.js';
 /** A feature firing on more than this share of tokens counts as dense. */
 export const DENSE_SHARE = 0.1;
 
-const MODALITIES = ['image', 'text', 'generated'] as const;
+/** Token modalities, in the order of the codes the trainer keeps per row (one byte a row). */
+export const MODALITIES = ['image', 'text', 'generated'] as const;
 
 /** Each row's squared distance to the mean target: the denominator of per-modality FVU. */
 export function rowVariance(target: Float32Array, rows: number, width: number, mean: Float32Array): Float64Array {
@@ -18,11 +19,11 @@ export function rowVariance(target: Float32Array, rows: number, width: number, m
   return out;
 }
 
-/** FVU per modality: Σ SSE / Σ variance over the batch's rows of that modality (null when it has none). */
+/** FVU per modality: Σ SSE / Σ variance over the batch's rows of that modality (null when it has none); rowVar is per batch slot. */
 export function fvuByModality(
   rowSse: Float32Array,
-  picked: Int32Array,
-  modality: readonly string[],
+  picked: ArrayLike<number>,
+  modalityOf: (row: number) => string | undefined,
   rowVar: Float64Array,
 ): Record<string, number | null> {
   const out: Record<string, number | null> = {};
@@ -30,10 +31,9 @@ export function fvuByModality(
     let sse = 0;
     let sst = 0;
     for (let b = 0; b < rowSse.length; b++) {
-      const r = picked[b]!;
-      if (modality[r] !== kind) continue;
+      if (modalityOf(picked[b]!) !== kind) continue;
       sse += rowSse[b]!;
-      sst += rowVar[r]!;
+      sst += rowVar[b]!;
     }
     out[kind] = sst > 0 ? sse / sst : null;
   }
@@ -56,9 +56,12 @@ export interface LogInput {
   out: Record<string, { data: unknown }>;
   K: number;
   B: number;
-  picked: Int32Array;
-  modality: readonly string[];
-  rowVar: Float64Array;
+  /** Each drawn slot's harvest row, and each row's modality. */
+  picked: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
+  modalityOf: (row: number) => string | undefined;
+  /** The chunk's targets [K, B, width] (as trained: scaled) and the mean target, for the variance of the logged step's rows. */
+  targets: Float32Array;
+  mean: Float32Array;
   lastFired: Float32Array;
   fireCounts: Float32Array;
   logEvery: number;
@@ -73,6 +76,8 @@ export function logMetrics(x: LogInput): TrainMetrics {
   const rowSse = (x.out.row_sse!.data as Float32Array).subarray(last * x.B, (last + 1) * x.B);
   // Tokens seen since the previous log step (the last interval may be shorter).
   const counted = (x.step - Math.floor((x.step - 1) / x.logEvery) * x.logEvery) * x.B;
+  const width = x.mean.length;
+  const rowVar = rowVariance(x.targets.subarray(last * x.B * width, (last + 1) * x.B * width), x.B, width, x.mean);
   return {
     step: x.step,
     loss: stepValue('loss'),
@@ -80,7 +85,7 @@ export function logMetrics(x: LogInput): TrainMetrics {
     l1: stepValue('l1'),
     aux: stepValue('aux'),
     fvu: stepValue('fvu'),
-    fvuByModality: fvuByModality(rowSse, x.picked.subarray(last * x.B, (last + 1) * x.B), x.modality, x.rowVar),
+    fvuByModality: fvuByModality(rowSse, x.picked.subarray(last * x.B, (last + 1) * x.B), x.modalityOf, rowVar),
     l0: stepValue('l0'),
     deadFraction: deadShare(x.lastFired, x.step, x.deadAfterSteps),
     denseFraction: denseShare(x.fireCounts, counted),

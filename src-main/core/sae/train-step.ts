@@ -2,6 +2,7 @@
  * One chunk of training steps, host side: the learning-rate schedule, where a chunk ends, the rows
  * sampled for it and the feeds of the chunk graph (core/sae/train-graph.ts runs the steps).
  */
+import type { ShuffleBuffer } from '../harvest/shuffle-buffer.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
 import type { SaeTrainSpec } from './train-graph.js';
 
@@ -31,36 +32,27 @@ export function chunkLength(step: number, s: Schedule): number {
 export const logsAt = (end: number, s: Schedule) => end % s.logEvery === 0 || end === s.steps;
 export const checkpointsAt = (end: number, s: Schedule) => end % s.checkpointEvery === 0 || end === s.steps;
 
-/** Host buffers for a chunk of at most `maxChunk` steps of `batch` rows. */
+/** Host buffers for a chunk of at most `maxChunk` steps of `batch` rows, filled from the shuffle buffer. */
 export class ChunkSampler {
   readonly xs: Float32Array;
   readonly ys: Float32Array;
-  /** The row of each sampled (step, batch) slot, for per-modality metrics. */
-  readonly picked: Int32Array;
+  /** The row of each drawn (step, batch) slot, for per-modality metrics (Numbers: rows past 2^31 are exact). */
+  readonly picked: Float64Array;
 
   constructor(
     private readonly spec: SaeTrainSpec,
     readonly batch: number,
     maxChunk: number,
-    private readonly input: Float32Array,
-    private readonly target: Float32Array,
-    private readonly rows: number,
-    private readonly rand: () => number,
+    private readonly rows: ShuffleBuffer,
   ) {
     this.xs = new Float32Array(maxChunk * batch * spec.dIn);
     this.ys = spec.transcoder ? new Float32Array(maxChunk * batch * spec.dOut) : this.xs;
-    this.picked = new Int32Array(maxChunk * batch);
+    this.picked = new Float64Array(maxChunk * batch);
   }
 
-  /** Sample K·B rows uniformly with replacement (the seeded stream continues across chunks). */
+  /** Draw the next K·B rows of the shuffled stream (each row once per epoch; see shuffle-buffer.ts). */
   sample(K: number): void {
-    const { dIn, dOut, transcoder } = this.spec;
-    for (let j = 0; j < K * this.batch; j++) {
-      const r = Math.floor(this.rand() * this.rows);
-      this.picked[j] = r;
-      this.xs.set(this.input.subarray(r * dIn, (r + 1) * dIn), j * dIn);
-      if (transcoder) this.ys.set(this.target.subarray(r * dOut, (r + 1) * dOut), j * dOut);
-    }
+    this.rows.take(K * this.batch, this.spec.transcoder ? [this.xs, this.ys] : [this.xs], this.picked);
   }
 
   /** The chunk graph's data feeds for K steps starting at `step` with learning rates `lrs`. */

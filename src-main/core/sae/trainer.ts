@@ -3,7 +3,9 @@
  * (train-step.ts samples and feeds them), metrics are logged at log steps (train-log.ts) and the
  * state is checkpointed (train-checkpoint.ts). The weights and Adam moments stay in the pool process
  * between calls and are read back only where needed: firing bookkeeping at log steps, everything at
- * checkpoints. Inputs arrive scaled (see normalize.ts); scales are the caller's.
+ * checkpoints. Rows arrive through the shuffle buffer, scaled (see normalize.ts; scales are the
+ * caller's); its position is checkpointed with the weights, so a resumed run draws the rows the
+ * uninterrupted one did and ends with its weights bit for bit.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -15,11 +17,10 @@ import { validateModel } from '../onnx/validate.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { Device } from '../runtime/pool-protocol.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { mulberry32 } from '../util/random.js';
-import { meanOf } from './init.js';
+import type { ShuffleBuffer } from '../harvest/shuffle-buffer.js';
 import { writeCheckpoint, type TrainState } from './train-checkpoint.js';
 import { saeTrainChunkGraph, stateDims, stateNames, type SaeTrainSpec } from './train-graph.js';
-import { logMetrics, rowVariance } from './train-log.js';
+import { logMetrics } from './train-log.js';
 import type { TrainMetrics } from './train-metrics.js';
 import { ChunkSampler, checkpointsAt, chunkLength, learningRate, logsAt, type Schedule } from './train-step.js';
 
@@ -34,12 +35,12 @@ export interface TrainOptions extends Schedule {
 }
 
 export interface TrainData {
-  input: Float32Array;
-  /** The reconstruction target: the input itself for an SAE. */
-  target: Float32Array;
-  rows: number;
-  /** Each row's token modality. */
-  modality: readonly string[];
+  /** The shuffled stream of (input, target) rows, scaled, at the run's position. */
+  rows: ShuffleBuffer;
+  /** The mean (scaled) target row, for per-modality FVU. */
+  mean: Float32Array;
+  /** Each harvest row's token modality. */
+  modalityOf: (row: number) => string | undefined;
 }
 
 export interface TrainerContext {
@@ -78,11 +79,11 @@ export async function train(
   const dims = stateDims(spec);
   const names = stateNames(spec);
   const session = await ctx.pool.load(trainGraphFile(spec, ctx.graphCache), o.device);
-  const rowVar = rowVariance(data.target, data.rows, spec.dOut, meanOf(data.target, data.rows, spec.dOut));
-  const B = Math.min(o.batchSize, data.rows);
-  const sampler = new ChunkSampler(spec, B, o.stepsPerCall, data.input, data.target, data.rows, mulberry32(o.seed * 7919 + startStep));
+  const B = Math.min(o.batchSize, data.rows.layout.rows);
+  const sampler = new ChunkSampler(spec, B, o.stepsPerCall, data.rows);
   const checkpoint = (step: number) => {
-    writeCheckpoint(ctx.checkpointDir, { step, ...ctx.scales, state }, names, dims);
+    const shuffle = { layout: data.rows.layout, position: data.rows.position };
+    writeCheckpoint(ctx.checkpointDir, { step, ...ctx.scales, state, shuffle }, names, dims);
     ctx.onCheckpoint(step);
   };
   let step = startStep;
@@ -113,8 +114,9 @@ export async function train(
           K,
           B,
           picked: sampler.picked,
-          modality: data.modality,
-          rowVar,
+          modalityOf: data.modalityOf,
+          targets: sampler.ys,
+          mean: data.mean,
           lastFired: state.last_fired!,
           fireCounts: state.fire_counts!,
           logEvery: o.logEvery,

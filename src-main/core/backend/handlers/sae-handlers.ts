@@ -1,6 +1,7 @@
 import { OcularError } from '../../errors.js';
 import { streamOf } from '../../harvest/harvest-store.js';
 import type { SaeTrainRequest } from '../../../contract/contract.js';
+import { bytesPerRow } from '../../harvest/shuffle-buffer.js';
 import { SAE_TRAIN_DEFAULTS } from '../../../contract/sae-train-defaults.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
@@ -41,13 +42,12 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
       const { dIn, dOut, dSae, rows } = trainShape(open, req);
       const parameters = dIn * dSae + dSae + dSae * dOut + dOut;
       // Parameters and Adam moments live in the pool process and are copied to the job at
-      // checkpoints; one step's activations; the chunk of batches; the harvest rows in memory.
+      // checkpoints; one step's activations; the chunk of batches; the shuffle buffer (the whole
+      // harvest when it is smaller) and one modality byte per row.
       const memoryBytes =
-        4 *
-        (2 * 3 * parameters +
-          8 * req.batchSize * dSae +
-          req.stepsPerCall * req.batchSize * (dIn + dOut) +
-          rows * (dIn + (req.outputTap ? dOut : 0)));
+        4 * (2 * 3 * parameters + 8 * req.batchSize * dSae + req.stepsPerCall * req.batchSize * (dIn + dOut)) +
+        Math.min(rows * bytesPerRow([dIn, ...(req.outputTap ? [dOut] : [])]), req.shuffleBufferMb * 2 ** 20) +
+        rows;
       const previous = open.runner.store
         .list(200)
         .find(

@@ -10,6 +10,7 @@ import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { compareTaps } from '../../../contract/tap-names.js';
 import { OcularError } from '../../errors.js';
 import { streamOf } from '../../harvest/harvest-store.js';
+import { ShardReader } from '../../harvest/shard-reader.js';
 import { fitLayer, labelRows, pickSide } from '../../probes/probe-run.js';
 import { withWorkerStores } from '../../store/stores.js';
 import { mulberry32 } from '../../util/random.js';
@@ -49,8 +50,8 @@ export const probeJob: JobKind<z.infer<typeof params>, JobResultOf<'probe'>> = {
         const train = pickSide(labelled, testItems, false, spec.seed);
         const test = pickSide(labelled, testItems, true, spec.seed);
         sizes = { train: train.length, test: test.length };
-        const { data, width } = stores.harvests.readTap(h.id, tap);
-        const layer = fitLayer(data, width, train, test, classes, spec);
+        const reader = new ShardReader(stores.db, ctx.workspaceDir, h, tap);
+        const layer = fitLayer((rows) => reader.readRows(rows), reader.width, train, test, classes, spec);
         layers.push({ tap, ...layer });
         ctx.progress((li + 1) / taps.length, `${tap}: ${(layer.accuracy * 100).toFixed(1)}% held out`);
       }

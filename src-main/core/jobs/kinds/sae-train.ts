@@ -1,20 +1,25 @@
 /**
- * Train an SAE (ReLU + L1, TopK or BatchTopK) or a transcoder on taps of a harvest: reads the taps,
- * scales them, resumes or initialises the state and hands the loop to core/sae/trainer.ts (chunks of
- * steps as ONNX Loop calls in the shared pool, metrics, checkpoints); the trained SAE is stored in
- * the workspace as a SAELens folder.
+ * Train an SAE (ReLU + L1, TopK or BatchTopK) or a transcoder on taps of a harvest: streams the taps
+ * (scale, mean and b_dec passes; a bounded shuffle buffer for the steps: core/sae/train-data.ts,
+ * core/harvest/shuffle-buffer.ts), resumes or initialises the state and hands the loop to
+ * core/sae/trainer.ts (chunks of steps as ONNX Loop calls in the shared pool, metrics, checkpoints);
+ * the trained SAE is stored in the workspace as a SAELens folder.
  */
 import path from 'node:path';
 import { type z } from 'zod';
 import { saeTrainRequestSchema } from '../../../contract/contract.js';
 import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { OcularError } from '../../errors.js';
-import { streamOf, type HarvestStore } from '../../harvest/harvest-store.js';
-import { activationScale, foldScale, scaleInPlace } from '../../sae/normalize.js';
+import { streamOf, type HarvestRecord } from '../../harvest/harvest-store.js';
+import { ShardReader } from '../../harvest/shard-reader.js';
+import { ShuffleBuffer, shuffleLayout } from '../../harvest/shuffle-buffer.js';
+import { foldScale } from '../../sae/normalize.js';
 import type { SaeRecord, SaeStore } from '../../sae/sae-store.js';
 import type { TrainMetrics } from '../../sae/train-metrics.js';
 import { initialState, readCheckpoint, type TrainState } from '../../sae/train-checkpoint.js';
+import { initialBDec, streamedMean, streamedScale } from '../../sae/train-data.js';
 import { trainSpec, type SaeTrainSpec } from '../../sae/train-graph.js';
+import { MODALITIES } from '../../sae/train-log.js';
 import { train } from '../../sae/trainer.js';
 import { withWorkerStores, type Stores } from '../../store/stores.js';
 import { type JobContext, type JobKind } from '../job-kind.js';
@@ -68,23 +73,33 @@ export async function trainOnHarvest(
   scope: TrainScope,
 ): Promise<JobResultOf<'sae-train'>> {
   const h = stores.harvests.get(p.harvestId);
-  const { input, target } = trainingTaps(stores.harvests, h.id, p.tap, p.outputTap);
+  const { input, target } = trainingTaps(stores, h, p.tap, p.outputTap);
   const rows = input.rows;
-  const modality = stores.harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
+  const codes = new Uint8Array(rows);
+  for (const r of stores.harvests.modalities(h.id, streamOf(p.tap))) codes[r.row] = MODALITIES.indexOf(r.modality as 'text');
   const spec = specOf(p, input.width, target.width);
   const layout = stores.layout;
   const checkpointDir = scope.checkpointDir;
   const resumed = (scope.checkpoint as { step?: number } | null)?.step ? readCheckpoint(checkpointDir) : null;
   // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
   // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
-  const scaleOf = (key: 'scaleIn' | 'scaleOut', data: Float32Array, width: number) =>
-    resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : activationScale(data, rows, width);
-  const scaleIn = scaleOf('scaleIn', input.data, spec.dIn);
-  const scaleOut = spec.transcoder ? scaleOf('scaleOut', target.data, spec.dOut) : scaleIn;
-  scaleInPlace(input.data, scaleIn);
-  if (spec.transcoder) scaleInPlace(target.data, scaleOut);
-  const state = resumed?.state ?? initialState(spec, target.data, rows, p);
+  const scaleOf = (key: 'scaleIn' | 'scaleOut', src: ShardReader) =>
+    resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : streamedScale(src);
+  const scaleIn = scaleOf('scaleIn', input);
+  const scaleOut = spec.transcoder ? scaleOf('scaleOut', target) : scaleIn;
+  const mean = streamedMean(target, scaleOut);
+  const state = resumed?.state ?? initialState(spec, initialBDec(p.bDecInit, target, scaleOut, mean, p.seed), p.seed);
   const startStep = resumed?.step ?? 0;
+  // The shuffled stream, where the checkpoint left it (its layout too: a changed buffer size does not reorder a resumed run).
+  const sources = [{ source: input, scale: scaleIn }, ...(spec.transcoder ? [{ source: target, scale: scaleOut }] : [])];
+  const B = Math.min(p.batchSize, rows);
+  const shuffle = resumed?.shuffle ?? {
+    layout: shuffleLayout(rows, [spec.dIn, ...(spec.transcoder ? [spec.dOut] : [])], p.shuffleBufferMb * 2 ** 20, p.seed),
+    position: { epoch: Math.floor((startStep * B) / rows), cursor: (startStep * B) % rows },
+  };
+  if (shuffle.layout.rows !== rows)
+    throw new OcularError('invalid_request', `The checkpoint was trained on ${shuffle.layout.rows} rows, harvest ${h.id} now has ${rows}.`);
+  const stream = new ShuffleBuffer(sources, shuffle.layout, shuffle.position);
   const final = await train(
     {
       pool: ctx.pool,
@@ -102,7 +117,7 @@ export async function trainOnHarvest(
     },
     spec,
     { ...p, warmup: p.warmupSteps ?? Math.min(500, Math.floor(p.steps * 0.05)) },
-    { input: input.data, target: target.data, rows, modality },
+    { rows: stream, mean, modalityOf: (r) => MODALITIES[codes[r]!] },
     state,
     startStep,
   );
@@ -132,16 +147,16 @@ function specOf(p: SaeTrainParams, dIn: number, dOut: number): SaeTrainSpec {
   });
 }
 
-/** The input tap's rows and the target's (the input itself for an SAE; for a transcoder, a tap of the same tower and rows). */
-function trainingTaps(harvests: HarvestStore, id: number, tap: string, outputTap: string | undefined) {
-  const input = harvests.readTap(id, tap);
-  if (input.rows === 0) throw new OcularError('invalid_request', `Harvest ${id} has no rows for ${tap}.`);
+/** Readers of the input tap and the target's (the input itself for an SAE; for a transcoder, a tap of the same tower and rows). */
+function trainingTaps(stores: Stores, h: HarvestRecord, tap: string, outputTap: string | undefined) {
+  const input = new ShardReader(stores.db, stores.layout.root, h, tap);
+  if (input.rows === 0) throw new OcularError('invalid_request', `Harvest ${h.id} has no rows for ${tap}.`);
   if (!outputTap) return { input, target: input };
   if (streamOf(outputTap) !== streamOf(tap))
     throw new OcularError('invalid_request', `A transcoder's taps must be in the same tower: ${tap} and ${outputTap} are not.`);
-  const target = harvests.readTap(id, outputTap);
+  const target = new ShardReader(stores.db, stores.layout.root, h, outputTap);
   if (target.rows !== input.rows)
-    throw new OcularError('invalid_request', `Harvest ${id} has ${input.rows} rows for ${tap} but ${target.rows} for ${outputTap}.`);
+    throw new OcularError('invalid_request', `Harvest ${h.id} has ${input.rows} rows for ${tap} but ${target.rows} for ${outputTap}.`);
   return { input, target };
 }
 

@@ -36,7 +36,7 @@ export interface SparseTopkKernels {
   ): void;
   /** out[rows[e]] += vals[e] · w[idx[e]] in entry order (w is [F, D], out is [R, D], initialised by the caller). */
   decodeRows(rows: Int32Array, idx: Int32Array, vals: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
-  /** out[e] = g[rows[e]] · w[idx[e]], summed over d in order. */
+  /** out[e] = g[rows[e]] · w[idx[e]], summed in 8 interleaved lanes (dot8). */
   dotRows(rows: Int32Array, idx: Int32Array, g: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
   /**
    * Per feature f in order: dW_dec[f] = Σ vals_e·g[row_e] (AuxK entries: ·ga), dW_encᵀ[f] = Σ gpre_e·xc[row_e],
@@ -70,6 +70,13 @@ export interface SparseTopkKernels {
 }
 
 const f = Math.fround;
+
+/** a·b in 8 interleaved float32 lanes (lane l sums d ≡ l mod 8), combined as a fixed tree — the C kernels' order. */
+function dot8(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  const l = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let d = 0; d < n; d++) l[d & 7] = f(l[d & 7]! + f(a[ao + d]! * b[bo + d]!));
+  return f(f(f(l[0]! + l[1]!) + f(l[2]! + l[3]!)) + f(f(l[4]! + l[5]!) + f(l[6]! + l[7]!)));
+}
 
 /** One Adam step over n elements of p / m / v at offset o with gradient g, the graph's float32 operations in order. */
 function adamJs(p: Float32Array, m: Float32Array, v: Float32Array, o: number, g: Float32Array, n: number, h: Float32Array): void {
@@ -141,9 +148,7 @@ export const jsKernels: SparseTopkKernels = {
     for (let e = 0; e < idx.length; e++) {
       const o = rows[e]! * D;
       const q = idx[e]! * D;
-      let s = 0;
-      for (let d = 0; d < D; d++) s = f(s + f(g[o + d]! * w[q + d]!));
-      out[e] = s;
+      out[e] = dot8(g, o, w, q, D);
     }
   },
   adamRows(
@@ -205,9 +210,7 @@ export const jsKernels: SparseTopkKernels = {
       adamJs(wDec, mDec, vDec, q * Do, gd, Do, h);
       adamJs(wEncT, mEncT, vEncT, q * Di, ge, Di, h);
       if (h[8] !== 0) {
-        let ss = 0;
-        for (let d = 0; d < Do; d++) ss = f(ss + f(wDec[q * Do + d]! * wDec[q * Do + d]!));
-        let nrm = f(Math.sqrt(ss));
+        let nrm = f(Math.sqrt(dot8(wDec, q * Do, wDec, q * Do, Do)));
         if (!(nrm > eps)) nrm = Number.isNaN(nrm) ? nrm : eps;
         for (let d = 0; d < Do; d++) wDec[q * Do + d] = f(wDec[q * Do + d]! / nrm);
       }

@@ -243,7 +243,7 @@ export class SparseTrainer {
     let aux = 0;
     let auxRows = new Int32Array(0);
     let auxIdx = new Int32Array(0);
-    let auxVals = new Float32Array(0);
+    let auxVals: Float32Array = new Float32Array(0);
     let auxGpre = new Float32Array(0);
     let ga = new Float32Array(0);
     if (s.auxK > 0) {

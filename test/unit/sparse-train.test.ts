@@ -21,11 +21,11 @@ const B = 12;
 const K = 7;
 
 const toOrt = (feeds: Record<string, WireTensor>) =>
-  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.type, v.data as Float32Array, v.dims)]));
+  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.type as 'float32', v.data as Float32Array, v.dims)]));
 
 async function encoder(spec: SaeTrainSpec, threads = 1): Promise<EncodeRun> {
   const session = await ort.InferenceSession.create(encodeModel(sparseEncodeGraph(spec)), { intraOpNumThreads: threads });
-  return (feeds) => session.run(toOrt(feeds));
+  return (feeds, outputs) => session.run(toOrt(feeds), toOrt(outputs));
 }
 
 function setup(spec: SaeTrainSpec, seed: number) {

@@ -196,6 +196,30 @@ static napi_value grads(napi_env env, napi_callback_info info) {
   }
 
 /* decodeRows(rows, idx, vals, w[F*D], out[R*D], D): out[rows[e]] += vals[e] * w[idx[e]] in entry order. */
+typedef struct {
+  const int32_t *rows, *idx;
+  const float *vals, *w;
+  float* out;
+  size_t D, n;
+} decode_ctx;
+
+static void decode_whole(decode_ctx* c, size_t lo, size_t hi) {
+  for (size_t e = lo; e < hi; e++) {
+    float* o = c->out + (size_t)c->rows[e] * c->D;
+    const float* row = c->w + (size_t)c->idx[e] * c->D;
+    float v = c->vals[e];
+    for (size_t d = 0; d < c->D; d++) o[d] = o[d] + v * row[d];
+  }
+}
+
+/* Entries [lo, hi) with both ends moved forward to row boundaries: every row is decoded whole by one thread, in entry order. */
+static void decode_span(void* p, size_t lo, size_t hi) {
+  decode_ctx* c = (decode_ctx*)p;
+  while (lo > 0 && lo < c->n && c->rows[lo] == c->rows[lo - 1]) lo++;
+  while (hi > 0 && hi < c->n && c->rows[hi] == c->rows[hi - 1]) hi++;
+  if (lo < hi) decode_whole(c, lo, hi);
+}
+
 static napi_value decode_rows(napi_env env, napi_callback_info info) {
   ARGS(6);
   int32_t *rows, *idx;
@@ -207,12 +231,12 @@ static napi_value decode_rows(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sparse_topk.decodeRows: mismatched arguments");
     return NULL;
   }
-  for (size_t e = 0; e < ni; e++) {
-    float* o = out + (size_t)rows[e] * D;
-    const float* row = w + (size_t)idx[e] * D;
-    float v = vals[e];
-    for (int32_t d = 0; d < D; d++) o[d] = o[d] + v * row[d];
-  }
+  decode_ctx c = {rows, idx, vals, w, out, (size_t)D, ni};
+  int sorted = 1;
+  for (size_t e = 1; e < ni && sorted; e++) sorted = rows[e] >= rows[e - 1];
+  /* Rows in order: split at row boundaries over threads; otherwise one thread (two could share a row). */
+  if (sorted) parallel_for(ni, 512, decode_span, &c);
+  else decode_whole(&c, 0, ni);
   return NULL;
 }
 
@@ -393,6 +417,84 @@ static napi_value adam_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * residual(yHat, y, B, err, g, rowSse, colSumG, stats): err = ŷ − y, g = (err·2)/B, rowSse[r] = err_r·err_r
+ * (dot8), stats[0] = Σ_r rowSse[r] (in row order), colSumG[d] = Σ_r g[r,d]; mean[d] = Σ_r y[r,d] / B and
+ * stats[1] = Σ_d Σ_r (y[r,d] − mean[d])² (rows in order per column, columns in order).
+ */
+typedef struct {
+  const float *yh, *y;
+  float *err, *g, *rs, *cg, *c2;
+  size_t B, D;
+  float bf;
+} res_ctx;
+
+static void res_rows(void* p, size_t lo, size_t hi) {
+  res_ctx* c = (res_ctx*)p;
+  for (size_t r = lo; r < hi; r++) {
+    const size_t o = r * c->D;
+    for (size_t d = 0; d < c->D; d++) {
+      float e = c->yh[o + d] - c->y[o + d];
+      float e2 = e * 2.0f;
+      c->err[o + d] = e;
+      c->g[o + d] = e2 / c->bf;
+    }
+    c->rs[r] = dot8(c->err + o, c->err + o, c->D);
+  }
+}
+
+static void res_cols(void* p, size_t lo, size_t hi) {
+  res_ctx* c = (res_ctx*)p;
+  float* mean = malloc((hi - lo + 1) * sizeof(float));
+  if (!mean) abort();
+  for (size_t d = lo; d < hi; d++) c->cg[d] = mean[d - lo] = c->c2[d] = 0.0f;
+  for (size_t r = 0; r < c->B; r++)
+    for (size_t d = lo; d < hi; d++) {
+      c->cg[d] = c->cg[d] + c->g[r * c->D + d];
+      mean[d - lo] = mean[d - lo] + c->y[r * c->D + d];
+    }
+  for (size_t d = lo; d < hi; d++) mean[d - lo] = mean[d - lo] / c->bf;
+  for (size_t r = 0; r < c->B; r++)
+    for (size_t d = lo; d < hi; d++) {
+      float v = c->y[r * c->D + d] - mean[d - lo];
+      c->c2[d] = c->c2[d] + v * v;
+    }
+  free(mean);
+}
+
+static napi_value residual(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  float *yh, *y, *err, *g, *rs, *cg, *st;
+  size_t nyh, ny, ne, ng, nrs, ncg, nst;
+  int32_t B;
+  F32(0, yh, nyh); F32(1, y, ny);
+  if (napi_get_value_int32(env, a[2], &B) != napi_ok || B <= 0) {
+    napi_throw_type_error(env, NULL, "sparse_topk.residual: B must be a positive integer");
+    return NULL;
+  }
+  F32(3, err, ne); F32(4, g, ng); F32(5, rs, nrs); F32(6, cg, ncg); F32(7, st, nst);
+  size_t D = nyh / (size_t)B;
+  if (D == 0 || nyh != D * B || ny != nyh || ne != nyh || ng != nyh || nrs != (size_t)B || ncg != D || nst < 2) {
+    napi_throw_type_error(env, NULL, "sparse_topk.residual: mismatched arguments");
+    return NULL;
+  }
+  float* c2 = malloc(D * sizeof(float));
+  if (!c2) {
+    napi_throw_error(env, NULL, "sparse_topk.residual: out of memory");
+    return NULL;
+  }
+  res_ctx c = {yh, y, err, g, rs, cg, c2, (size_t)B, D, (float)B};
+  parallel_for((size_t)B, 16, res_rows, &c);
+  parallel_for(D, 64, res_cols, &c);
+  float sse = 0.0f, sst = 0.0f;
+  for (size_t r = 0; r < (size_t)B; r++) sse = sse + rs[r];
+  for (size_t d = 0; d < D; d++) sst = sst + c2[d];
+  st[0] = sse;
+  st[1] = sst;
+  free(c2);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
@@ -400,8 +502,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"decodeRows", NULL, decode_rows, NULL, NULL, NULL, napi_default, NULL},
       {"dotRows", NULL, dot_rows, NULL, NULL, NULL, napi_default, NULL},
       {"adamRows", NULL, adam_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"residual", NULL, residual, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 5, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

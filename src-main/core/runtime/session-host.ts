@@ -118,7 +118,12 @@ async function handle(msg: ToHost): Promise<unknown> {
         // Sparse-kernel training: the state lives in the trainer, updated in place; the session is its encoder.
         let trainer = sparseTrainers.get(key);
         if (!trainer) {
-          trainer = new SparseTrainer(msg.carry.sparse, (feeds) => session.run(toFeeds(feeds)), sparseTopk().kernels);
+          // Weights go in as views of the trainer's state and outputs into preallocated buffers: nothing is copied per step.
+          trainer = new SparseTrainer(
+            msg.carry.sparse,
+            (feeds, outputs) => session.run(toFeeds(feeds), toFeeds(outputs)),
+            sparseTopk().kernels,
+          );
           sparseTrainers.set(key, trainer);
         }
         return trainer.run(msg.feeds, keep);

@@ -36,6 +36,20 @@ export interface SparseTopkKernels {
   ): void;
   /** out[rows[e]] += vals[e] · w[idx[e]] in entry order (w is [F, D], out is [R, D], initialised by the caller). */
   decodeRows(rows: Int32Array, idx: Int32Array, vals: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
+  /**
+   * err = ŷ − y, g = (err·2)/B, rowSse[r] = err_r·err_r (dot8), stats[0] = Σ_r rowSse[r] (row order),
+   * colSumG[d] = Σ_r g[r, d]; stats[1] = Σ_d Σ_r (y[r, d] − mean_d)² with mean_d = Σ_r y[r, d] / B.
+   */
+  residual(
+    yHat: Float32Array,
+    y: Float32Array,
+    B: number,
+    err: Float32Array,
+    g: Float32Array,
+    rowSse: Float32Array,
+    colSumG: Float32Array,
+    stats: Float32Array,
+  ): void;
   /** out[e] = g[rows[e]] · w[idx[e]], summed in 8 interleaved lanes (dot8). */
   dotRows(rows: Int32Array, idx: Int32Array, g: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
   /**
@@ -143,6 +157,38 @@ export const jsKernels: SparseTopkKernels = {
       const v = vals[e]!;
       for (let d = 0; d < D; d++) out[o + d] = f(out[o + d]! + f(v * w[q + d]!));
     }
+  },
+  residual(yHat, y, B, err, g, rowSse, colSumG, stats) {
+    const D = yHat.length / B;
+    const bf = f(B);
+    for (let r = 0; r < B; r++) {
+      for (let d = 0; d < D; d++) {
+        const e = f(yHat[r * D + d]! - y[r * D + d]!);
+        err[r * D + d] = e;
+        g[r * D + d] = f(f(e * 2) / bf);
+      }
+      rowSse[r] = dot8(err, r * D, err, r * D, D);
+    }
+    const mean = new Float32Array(D);
+    const c2 = new Float32Array(D);
+    colSumG.fill(0);
+    for (let r = 0; r < B; r++)
+      for (let d = 0; d < D; d++) {
+        colSumG[d] = f(colSumG[d]! + g[r * D + d]!);
+        mean[d] = f(mean[d]! + y[r * D + d]!);
+      }
+    for (let d = 0; d < D; d++) mean[d] = f(mean[d]! / bf);
+    for (let r = 0; r < B; r++)
+      for (let d = 0; d < D; d++) {
+        const v = f(y[r * D + d]! - mean[d]!);
+        c2[d] = f(c2[d]! + f(v * v));
+      }
+    let sse = 0;
+    let sst = 0;
+    for (let r = 0; r < B; r++) sse = f(sse + rowSse[r]!);
+    for (let d = 0; d < D; d++) sst = f(sst + c2[d]!);
+    stats[0] = sse;
+    stats[1] = sst;
   },
   dotRows(rows, idx, g, w, out, D) {
     for (let e = 0; e < idx.length; e++) {

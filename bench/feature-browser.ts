@@ -8,7 +8,7 @@
  *     ratio of throughputs (target >= 0.7);
  *   - feature-page data latency (features.get through the backend, as a renderer calls it) over
  *     random features at d_in 64: p50 / p95 (target: p95 < 200 ms).
- *   scripts/run-ts.sh bench/feature-browser.ts [tokens at d_in 64] [features] [rounds] [tokens at d_in 512]
+ *   scripts/run-ts.sh bench/feature-browser.ts [tokens at d_in 64] [features] [rounds] [tokens at d_in 512] [sizes: 64,512]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,7 +33,7 @@ const ROUNDS = Number(process.argv[4] ?? 3);
 const SIZES = [
   { D: 64, TOKENS: Number(process.argv[2] ?? 1_000_000) },
   { D: 512, TOKENS: Number(process.argv[5] ?? 125_000) },
-];
+].filter(({ D }) => (process.argv[6] ?? '64,512').split(',').includes(String(D)));
 const K = 32;
 const PER_ITEM = 500;
 const GRID = 16;

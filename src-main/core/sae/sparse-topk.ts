@@ -282,7 +282,10 @@ export function sparseTopk(): { kernels: SparseTopkKernels; native: boolean } {
   if (loaded) return loaded;
   const p = process.env.OCULAR_NO_NATIVE === '1' ? null : addonPath();
   try {
-    loaded = p ? { kernels: createRequire(import.meta.url)(p) as SparseTopkKernels, native: true } : { kernels: jsKernels, native: false };
+    const mod = p ? (createRequire(import.meta.url)(p) as Partial<SparseTopkKernels>) : null;
+    // An addon built from older sources lacks newer kernels: the fallback then, never a half-native mix.
+    const complete = mod && (Object.keys(jsKernels) as Array<keyof SparseTopkKernels>).every((k) => typeof mod[k] === 'function');
+    loaded = complete ? { kernels: mod as SparseTopkKernels, native: true } : { kernels: jsKernels, native: false };
   } catch {
     loaded = { kernels: jsKernels, native: false }; // built for another Node ABI: the fallback gives the same numbers
   }

@@ -21,11 +21,11 @@ const B = 12;
 const K = 7;
 
 const toOrt = (feeds: Record<string, WireTensor>) =>
-  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.type, v.data as Float32Array, v.dims)]));
+  Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.type as 'float32', v.data as Float32Array, v.dims)]));
 
 async function encoder(spec: SaeTrainSpec, threads = 1): Promise<EncodeRun> {
   const session = await ort.InferenceSession.create(encodeModel(sparseEncodeGraph(spec)), { intraOpNumThreads: threads });
-  return (feeds) => session.run(toOrt(feeds));
+  return (feeds, outputs) => session.run(toOrt(feeds), toOrt(outputs));
 }
 
 function setup(spec: SaeTrainSpec, seed: number) {
@@ -53,6 +53,7 @@ function setup(spec: SaeTrainSpec, seed: number) {
 }
 
 async function sparseRun(spec: SaeTrainSpec, kernels: SparseTopkKernels, threads = 1) {
+  process.env.OCULAR_KERNEL_THREADS = String(threads * 2 - 1); // the addon's threads: 1 or 3
   const trainer = new SparseTrainer(spec, await encoder(spec, threads), kernels);
   return trainer.run(
     setup(spec, 3),
@@ -99,13 +100,18 @@ describe('sparse-kernel training', () => {
     expect(maxDiff(sparse.out_W_dec!.data as Float32Array, setup(spec, 3).in_W_dec!.data as Float32Array)).toBeGreaterThan(1e-3);
   });
 
-  it.each(specs)('%s: addon and JS fallback, runs and thread counts give the same bits', async (_, spec) => {
-    const built = fs.existsSync(path.join(repoRoot, 'native', 'sparse-topk', 'build', 'Release', 'sparse_topk.node'));
-    const { kernels, native } = sparseTopk();
-    expect(native).toBe(built && process.env.OCULAR_NO_NATIVE !== '1');
-    const reference = await sparseRun(spec, jsKernels, 1);
-    for (const run of [await sparseRun(spec, kernels, 1), await sparseRun(spec, kernels, 2), await sparseRun(spec, jsKernels, 2)])
-      for (const [name, t] of Object.entries(reference))
-        expect(Buffer.from((run[name]!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), name).toBe(true);
-  });
+  it.each(specs)(
+    '%s: addon and JS fallback, runs and thread counts (onnxruntime’s and the kernels’) give the same bits',
+    async (_, spec) => {
+      const built = fs.existsSync(path.join(repoRoot, 'native', 'sparse-topk', 'build', 'Release', 'sparse_topk.node'));
+      const { kernels, native } = sparseTopk();
+      expect(native).toBe(built && process.env.OCULAR_NO_NATIVE !== '1');
+      const reference = await sparseRun(spec, jsKernels, 1);
+      for (const run of [await sparseRun(spec, kernels, 1), await sparseRun(spec, kernels, 2), await sparseRun(spec, jsKernels, 2)])
+        for (const [name, t] of Object.entries(reference))
+          expect(Buffer.from((run[name]!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), name).toBe(
+            true,
+          );
+    },
+  );
 });

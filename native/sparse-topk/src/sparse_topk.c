@@ -7,6 +7,7 @@
  * features keeps the numbers.
  */
 #include <node_api.h>
+#include <uv.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <math.h>
@@ -26,6 +27,60 @@ static int typed(napi_env env, napi_value v, napi_typedarray_type want, void** d
   size_t off;
   if (napi_get_typedarray_info(env, v, &t, len, data, &buf, &off) != napi_ok) return 0;
   return t == want;
+}
+
+
+/*
+ * Work split over threads by output: each thread owns a contiguous range of output rows (or
+ * entries), so the partition changes who computes a value, never how — results are the same bits
+ * for any thread count. OCULAR_KERNEL_THREADS overrides the default (the available cores).
+ */
+static int kernel_threads(void) {
+  const char* env = getenv("OCULAR_KERNEL_THREADS");
+  int n = env ? atoi(env) : (int)uv_available_parallelism();
+  return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+typedef struct {
+  void (*fn)(void* ctx, size_t lo, size_t hi);
+  void* ctx;
+  size_t lo, hi;
+} span;
+
+static void run_span(void* arg) {
+  span* s = (span*)arg;
+  s->fn(s->ctx, s->lo, s->hi);
+}
+
+/* fn(ctx, lo, hi) over [0, n) in at most kernel_threads() pieces of at least `grain` items; the caller's thread takes the first. */
+static void parallel_for(size_t n, size_t grain, void (*fn)(void*, size_t, size_t), void* ctx) {
+  size_t t = (size_t)kernel_threads();
+  if (grain < 1) grain = 1;
+  if (t > n / grain) t = n / grain;
+  if (t <= 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  span spans[64];
+  uv_thread_t ids[64];
+  int started[64] = {0};
+  for (size_t i = 0; i < t; i++) spans[i] = (span){fn, ctx, n * i / t, n * (i + 1) / t};
+  for (size_t i = 1; i < t; i++) started[i] = uv_thread_create(&ids[i], run_span, &spans[i]) == 0;
+  fn(ctx, spans[0].lo, spans[0].hi);
+  for (size_t i = 1; i < t; i++) {
+    if (started[i]) uv_thread_join(&ids[i]);
+    else fn(ctx, spans[i].lo, spans[i].hi); /* no thread: same work here */
+  }
+}
+
+/* A dot product in 8 interleaved float32 lanes (lane l sums d = l, l+8, ...), combined as a fixed tree: vectorisable, same bits everywhere. */
+static float dot8(const float* a, const float* b, size_t n) {
+  float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t d = 0;
+  for (; d + 8 <= n; d += 8)
+    for (int j = 0; j < 8; j++) l[j] = l[j] + a[d + j] * b[d + j];
+  for (int j = 0; d < n; d++, j++) l[j] = l[j] + a[d] * b[d];
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
 /* decode(vals[B*k], idx[B*k], wDec[F*D], bDec[D], out[B*D], k) */
@@ -141,6 +196,30 @@ static napi_value grads(napi_env env, napi_callback_info info) {
   }
 
 /* decodeRows(rows, idx, vals, w[F*D], out[R*D], D): out[rows[e]] += vals[e] * w[idx[e]] in entry order. */
+typedef struct {
+  const int32_t *rows, *idx;
+  const float *vals, *w;
+  float* out;
+  size_t D, n;
+} decode_ctx;
+
+static void decode_whole(decode_ctx* c, size_t lo, size_t hi) {
+  for (size_t e = lo; e < hi; e++) {
+    float* o = c->out + (size_t)c->rows[e] * c->D;
+    const float* row = c->w + (size_t)c->idx[e] * c->D;
+    float v = c->vals[e];
+    for (size_t d = 0; d < c->D; d++) o[d] = o[d] + v * row[d];
+  }
+}
+
+/* Entries [lo, hi) with both ends moved forward to row boundaries: every row is decoded whole by one thread, in entry order. */
+static void decode_span(void* p, size_t lo, size_t hi) {
+  decode_ctx* c = (decode_ctx*)p;
+  while (lo > 0 && lo < c->n && c->rows[lo] == c->rows[lo - 1]) lo++;
+  while (hi > 0 && hi < c->n && c->rows[hi] == c->rows[hi - 1]) hi++;
+  if (lo < hi) decode_whole(c, lo, hi);
+}
+
 static napi_value decode_rows(napi_env env, napi_callback_info info) {
   ARGS(6);
   int32_t *rows, *idx;
@@ -152,16 +231,28 @@ static napi_value decode_rows(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sparse_topk.decodeRows: mismatched arguments");
     return NULL;
   }
-  for (size_t e = 0; e < ni; e++) {
-    float* o = out + (size_t)rows[e] * D;
-    const float* row = w + (size_t)idx[e] * D;
-    float v = vals[e];
-    for (int32_t d = 0; d < D; d++) o[d] = o[d] + v * row[d];
-  }
+  decode_ctx c = {rows, idx, vals, w, out, (size_t)D, ni};
+  int sorted = 1;
+  for (size_t e = 1; e < ni && sorted; e++) sorted = rows[e] >= rows[e - 1];
+  /* Rows in order: split at row boundaries over threads; otherwise one thread (two could share a row). */
+  if (sorted) parallel_for(ni, 512, decode_span, &c);
+  else decode_whole(&c, 0, ni);
   return NULL;
 }
 
-/* dotRows(rows, idx, g[R*D], w[F*D], out[n], D): out[e] = g[rows[e]] . w[idx[e]], summed over d in order. */
+/* dotRows(rows, idx, g[R*D], w[F*D], out[n], D): out[e] = g[rows[e]] . w[idx[e]] (dot8). */
+typedef struct {
+  const int32_t *rows, *idx;
+  const float *g, *w;
+  float* out;
+  size_t D;
+} dot_ctx;
+
+static void dot_span(void* p, size_t lo, size_t hi) {
+  dot_ctx* c = (dot_ctx*)p;
+  for (size_t e = lo; e < hi; e++) c->out[e] = dot8(c->g + (size_t)c->rows[e] * c->D, c->w + (size_t)c->idx[e] * c->D, c->D);
+}
+
 static napi_value dot_rows(napi_env env, napi_callback_info info) {
   ARGS(6);
   int32_t *rows, *idx;
@@ -173,13 +264,8 @@ static napi_value dot_rows(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sparse_topk.dotRows: mismatched arguments");
     return NULL;
   }
-  for (size_t e = 0; e < ni; e++) {
-    const float* gr = g + (size_t)rows[e] * D;
-    const float* row = w + (size_t)idx[e] * D;
-    float s = 0.0f;
-    for (int32_t d = 0; d < D; d++) s = s + gr[d] * row[d];
-    out[e] = s;
-  }
+  dot_ctx c = {rows, idx, g, w, out, (size_t)D};
+  parallel_for(ni, 256, dot_span, &c);
   return NULL;
 }
 
@@ -203,6 +289,63 @@ static void adam(float* p, float* m, float* v, const float* g, size_t n, const a
     v[i] = v1;
     p[i] = p[i] - st;
   }
+}
+
+
+typedef struct {
+  size_t ni;
+  const int32_t *rows, *idx;
+  const float *vals, *gp;
+  const int32_t *arows, *aidx;
+  const float *avals, *agp, *g, *ga, *xc;
+  float *wd, *md, *vd, *we, *me, *ve, *gbe, *gbd;
+  const int32_t *start, *order;
+  size_t Do, Di, F;
+  adam_h h;
+  int normalize;
+} rows_ctx;
+
+/* gbDecIn[d] = sum over features in order of gbEnc[f] * W_encT[f][d], for d in [lo, hi). */
+static void gbdec_span(void* p, size_t lo, size_t hi) {
+  rows_ctx* c = (rows_ctx*)p;
+  for (size_t d = lo; d < hi; d++) c->gbd[d] = 0.0f;
+  for (size_t f = 0; f < c->F; f++) {
+    const float gb = c->gbe[f];
+    const float* wer = c->we + f * c->Di;
+    for (size_t d = lo; d < hi; d++) c->gbd[d] = c->gbd[d] + gb * wer[d];
+  }
+}
+
+/* Features [lo, hi): gradient rows from their entries, Adam on both rows, decoder row to unit norm. */
+static void rows_span(void* p, size_t lo, size_t hi) {
+  rows_ctx* c = (rows_ctx*)p;
+  const size_t Do = c->Do, Di = c->Di, ni = c->ni;
+  float* gd = malloc((Do + Di) * sizeof(float));
+  if (!gd) abort(); /* a few KB */
+  float* ge = gd + Do;
+  for (size_t f = lo; f < hi; f++) {
+    memset(gd, 0, (Do + Di) * sizeof(float));
+    for (int32_t q = c->start[f]; q < c->start[f + 1]; q++) {
+      size_t e = (size_t)c->order[q];
+      int aux = e >= ni;
+      size_t r = (size_t)(aux ? c->arows[e - ni] : c->rows[e]);
+      float v = aux ? c->avals[e - ni] : c->vals[e];
+      float gr = aux ? c->agp[e - ni] : c->gp[e];
+      const float* up = (aux ? c->ga : c->g) + r * Do;
+      const float* xr = c->xc + r * Di;
+      for (size_t d = 0; d < Do; d++) gd[d] = gd[d] + v * up[d];
+      for (size_t d = 0; d < Di; d++) ge[d] = ge[d] + gr * xr[d];
+    }
+    float* wdr = c->wd + f * Do;
+    adam(wdr, c->md + f * Do, c->vd + f * Do, gd, Do, &c->h);
+    adam(c->we + f * Di, c->me + f * Di, c->ve + f * Di, ge, Di, &c->h);
+    if (c->normalize) {
+      float nrm = sqrtf(dot8(wdr, wdr, Do));
+      if (!(nrm > c->h.eps)) nrm = nrm != nrm ? nrm : c->h.eps; /* Max(norm, eps), NaN kept */
+      for (size_t d = 0; d < Do; d++) wdr[d] = wdr[d] / nrm;
+    }
+  }
+  free(gd);
 }
 
 /*
@@ -241,10 +384,8 @@ static napi_value adam_rows(napi_env env, napi_callback_info info) {
   int32_t* start = calloc(F + 1, sizeof(int32_t));
   int32_t* fill = malloc((F + 1) * sizeof(int32_t));
   int32_t* order = malloc((n ? n : 1) * sizeof(int32_t));
-  float* gd = malloc(Do * sizeof(float));
-  float* ge = malloc(Di * sizeof(float));
-  if (!start || !fill || !order || !gd || !ge) {
-    free(start); free(fill); free(order); free(gd); free(ge);
+  if (!start || !fill || !order) {
+    free(start); free(fill); free(order);
     napi_throw_error(env, NULL, "sparse_topk.adamRows: out of memory");
     return NULL;
   }
@@ -260,38 +401,97 @@ static napi_value adam_rows(napi_env env, napi_callback_info info) {
     if (f < 0 || (size_t)f >= F) f = 0;
     order[fill[f]++] = (int32_t)e;
   }
-  memset(gbd, 0, Di * sizeof(float));
+  rows_ctx c = {ni, rows, idx, vals, gp, arows, aidx, avals, agp, g, ga, xc, wd, md, vd, we, me, ve, gbe, gbd, start, order, Do, Di, F, h, normalize};
+  /* gbEnc per feature, then gbDecIn from the old encoder rows (split over d), then the rows (split over features). */
   for (size_t f = 0; f < F; f++) {
-    memset(gd, 0, Do * sizeof(float));
-    memset(ge, 0, Di * sizeof(float));
     float gb = 0.0f;
     for (int32_t q = start[f]; q < start[f + 1]; q++) {
       size_t e = (size_t)order[q];
-      int aux = e >= ni;
-      size_t r = (size_t)(aux ? arows[e - ni] : rows[e]);
-      float v = aux ? avals[e - ni] : vals[e];
-      float gr = aux ? agp[e - ni] : gp[e];
-      const float* up = (aux ? ga : g) + r * Do;
-      const float* xr = xc + r * Di;
-      for (size_t d = 0; d < Do; d++) gd[d] = gd[d] + v * up[d];
-      for (size_t d = 0; d < Di; d++) ge[d] = ge[d] + gr * xr[d];
-      gb = gb + gr;
+      gb = gb + (e >= ni ? agp[e - ni] : gp[e]);
     }
     gbe[f] = gb;
-    float* wer = we + f * Di;
-    for (size_t d = 0; d < Di; d++) gbd[d] = gbd[d] + gb * wer[d];
-    float* wdr = wd + f * Do;
-    adam(wdr, md + f * Do, vd + f * Do, gd, Do, &h);
-    adam(wer, me + f * Di, ve + f * Di, ge, Di, &h);
-    if (normalize) {
-      float ss = 0.0f;
-      for (size_t d = 0; d < Do; d++) ss = ss + wdr[d] * wdr[d];
-      float nrm = sqrtf(ss);
-      if (!(nrm > h.eps)) nrm = nrm != nrm ? nrm : h.eps; /* Max(norm, eps), NaN kept */
-      for (size_t d = 0; d < Do; d++) wdr[d] = wdr[d] / nrm;
-    }
   }
-  free(start); free(fill); free(order); free(gd); free(ge);
+  parallel_for(Di, 64, gbdec_span, &c);
+  parallel_for(F, 16, rows_span, &c);
+  free(start); free(fill); free(order);
+  return NULL;
+}
+
+/*
+ * residual(yHat, y, B, err, g, rowSse, colSumG, stats): err = ŷ − y, g = (err·2)/B, rowSse[r] = err_r·err_r
+ * (dot8), stats[0] = Σ_r rowSse[r] (in row order), colSumG[d] = Σ_r g[r,d]; mean[d] = Σ_r y[r,d] / B and
+ * stats[1] = Σ_d Σ_r (y[r,d] − mean[d])² (rows in order per column, columns in order).
+ */
+typedef struct {
+  const float *yh, *y;
+  float *err, *g, *rs, *cg, *c2;
+  size_t B, D;
+  float bf;
+} res_ctx;
+
+static void res_rows(void* p, size_t lo, size_t hi) {
+  res_ctx* c = (res_ctx*)p;
+  for (size_t r = lo; r < hi; r++) {
+    const size_t o = r * c->D;
+    for (size_t d = 0; d < c->D; d++) {
+      float e = c->yh[o + d] - c->y[o + d];
+      float e2 = e * 2.0f;
+      c->err[o + d] = e;
+      c->g[o + d] = e2 / c->bf;
+    }
+    c->rs[r] = dot8(c->err + o, c->err + o, c->D);
+  }
+}
+
+static void res_cols(void* p, size_t lo, size_t hi) {
+  res_ctx* c = (res_ctx*)p;
+  float* mean = malloc((hi - lo + 1) * sizeof(float));
+  if (!mean) abort();
+  for (size_t d = lo; d < hi; d++) c->cg[d] = mean[d - lo] = c->c2[d] = 0.0f;
+  for (size_t r = 0; r < c->B; r++)
+    for (size_t d = lo; d < hi; d++) {
+      c->cg[d] = c->cg[d] + c->g[r * c->D + d];
+      mean[d - lo] = mean[d - lo] + c->y[r * c->D + d];
+    }
+  for (size_t d = lo; d < hi; d++) mean[d - lo] = mean[d - lo] / c->bf;
+  for (size_t r = 0; r < c->B; r++)
+    for (size_t d = lo; d < hi; d++) {
+      float v = c->y[r * c->D + d] - mean[d - lo];
+      c->c2[d] = c->c2[d] + v * v;
+    }
+  free(mean);
+}
+
+static napi_value residual(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  float *yh, *y, *err, *g, *rs, *cg, *st;
+  size_t nyh, ny, ne, ng, nrs, ncg, nst;
+  int32_t B;
+  F32(0, yh, nyh); F32(1, y, ny);
+  if (napi_get_value_int32(env, a[2], &B) != napi_ok || B <= 0) {
+    napi_throw_type_error(env, NULL, "sparse_topk.residual: B must be a positive integer");
+    return NULL;
+  }
+  F32(3, err, ne); F32(4, g, ng); F32(5, rs, nrs); F32(6, cg, ncg); F32(7, st, nst);
+  size_t D = nyh / (size_t)B;
+  if (D == 0 || nyh != D * B || ny != nyh || ne != nyh || ng != nyh || nrs != (size_t)B || ncg != D || nst < 2) {
+    napi_throw_type_error(env, NULL, "sparse_topk.residual: mismatched arguments");
+    return NULL;
+  }
+  float* c2 = malloc(D * sizeof(float));
+  if (!c2) {
+    napi_throw_error(env, NULL, "sparse_topk.residual: out of memory");
+    return NULL;
+  }
+  res_ctx c = {yh, y, err, g, rs, cg, c2, (size_t)B, D, (float)B};
+  parallel_for((size_t)B, 16, res_rows, &c);
+  parallel_for(D, 64, res_cols, &c);
+  float sse = 0.0f, sst = 0.0f;
+  for (size_t r = 0; r < (size_t)B; r++) sse = sse + rs[r];
+  for (size_t d = 0; d < D; d++) sst = sst + c2[d];
+  st[0] = sse;
+  st[1] = sst;
+  free(c2);
   return NULL;
 }
 
@@ -302,8 +502,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"decodeRows", NULL, decode_rows, NULL, NULL, NULL, napi_default, NULL},
       {"dotRows", NULL, dot_rows, NULL, NULL, NULL, napi_default, NULL},
       {"adamRows", NULL, adam_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"residual", NULL, residual, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 5, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

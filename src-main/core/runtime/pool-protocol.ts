@@ -1,6 +1,7 @@
 import type { Device, RuntimeDiagnostics } from '../../contract/contract.js';
 import type { GenerateOptions } from '../generation/generate.js';
 import type { PrefixInputs } from '../generation/prefix.js';
+import type { SaeTrainSpec } from '../sae/train-graph.js';
 /** Messages between the session pool and its host processes. Tensors travel by structured clone. */
 export type { Device };
 
@@ -40,6 +41,11 @@ export interface CarrySpec {
   key: string;
   pairs: Array<[output: string, input: string]>;
   keep?: string[];
+  /**
+   * The session is the sparse step's encoder (core/sae/sparse-train.ts): the run is a chunk of
+   * TopK / BatchTopK training with the chunk graph's feeds and outputs, the state held by the host.
+   */
+  sparse?: SaeTrainSpec;
 }
 
 /** Generation run inside a host, so the KV cache never leaves the process that owns the session. */

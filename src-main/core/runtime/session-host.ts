@@ -9,6 +9,8 @@ import { errorMessage } from '../errors.js';
 import { cachedEmbedding, type Embed } from '../generation/embedding-cache.js';
 import { generate, type GenerateOptions } from '../generation/generate.js';
 import { mergeImageFeatures, type PrefixInputs } from '../generation/prefix.js';
+import { SparseTrainer } from '../sae/sparse-train.js';
+import { sparseTopk } from '../sae/sparse-topk.js';
 import { cudaProviderMissing, cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
 import type { Device, FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
@@ -70,6 +72,7 @@ async function buildPrefix(inputs: PrefixInputs, embed: ort.InferenceSession): P
 
 /** Tensors carried between runs, by key (see CarrySpec). */
 const carried = new Map<string, Record<string, ort.Tensor>>();
+const sparseTrainers = new Map<string, SparseTrainer>();
 
 function need(sessionId: number): ort.InferenceSession {
   const session = sessions.get(sessionId);
@@ -111,13 +114,27 @@ async function handle(msg: ToHost): Promise<unknown> {
         return fromOrt(msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds));
       }
       const { key, pairs, keep = [] } = msg.carry;
+      if (msg.carry.sparse) {
+        // Sparse-kernel training: the state lives in the trainer, updated in place; the session is its encoder.
+        let trainer = sparseTrainers.get(key);
+        if (!trainer) {
+          // Weights go in as views of the trainer's state and outputs into preallocated buffers: nothing is copied per step.
+          trainer = new SparseTrainer(
+            msg.carry.sparse,
+            (feeds, outputs) => session.run(toFeeds(feeds), toFeeds(outputs)),
+            sparseTopk().kernels,
+          );
+          sparseTrainers.set(key, trainer);
+        }
+        return trainer.run(msg.feeds, keep);
+      }
       const out = await session.run({ ...carried.get(key), ...toFeeds(msg.feeds) });
       carried.set(key, Object.fromEntries(pairs.map(([o, i]) => [i, out[o]!])));
       const hidden = new Set(pairs.map(([o]) => o).filter((o) => !keep.includes(o)));
       return fromOrt(Object.fromEntries(Object.entries(out).filter(([name]) => !hidden.has(name))));
     }
     case 'drop-carry':
-      return carried.delete(msg.key);
+      return sparseTrainers.delete(msg.key) || carried.delete(msg.key);
     case 'release': {
       await sessions.get(msg.sessionId)?.release();
       embedders.delete(msg.sessionId);

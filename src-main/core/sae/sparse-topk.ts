@@ -36,7 +36,21 @@ export interface SparseTopkKernels {
   ): void;
   /** out[rows[e]] += vals[e] · w[idx[e]] in entry order (w is [F, D], out is [R, D], initialised by the caller). */
   decodeRows(rows: Int32Array, idx: Int32Array, vals: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
-  /** out[e] = g[rows[e]] · w[idx[e]], summed over d in order. */
+  /**
+   * err = ŷ − y, g = (err·2)/B, rowSse[r] = err_r·err_r (dot8), stats[0] = Σ_r rowSse[r] (row order),
+   * colSumG[d] = Σ_r g[r, d]; stats[1] = Σ_d Σ_r (y[r, d] − mean_d)² with mean_d = Σ_r y[r, d] / B.
+   */
+  residual(
+    yHat: Float32Array,
+    y: Float32Array,
+    B: number,
+    err: Float32Array,
+    g: Float32Array,
+    rowSse: Float32Array,
+    colSumG: Float32Array,
+    stats: Float32Array,
+  ): void;
+  /** out[e] = g[rows[e]] · w[idx[e]], summed in 8 interleaved lanes (dot8). */
   dotRows(rows: Int32Array, idx: Int32Array, g: Float32Array, w: Float32Array, out: Float32Array, D: number): void;
   /**
    * Per feature f in order: dW_dec[f] = Σ vals_e·g[row_e] (AuxK entries: ·ga), dW_encᵀ[f] = Σ gpre_e·xc[row_e],
@@ -70,6 +84,13 @@ export interface SparseTopkKernels {
 }
 
 const f = Math.fround;
+
+/** a·b in 8 interleaved float32 lanes (lane l sums d ≡ l mod 8), combined as a fixed tree — the C kernels' order. */
+function dot8(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  const l = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let d = 0; d < n; d++) l[d & 7] = f(l[d & 7]! + f(a[ao + d]! * b[bo + d]!));
+  return f(f(f(l[0]! + l[1]!) + f(l[2]! + l[3]!)) + f(f(l[4]! + l[5]!) + f(l[6]! + l[7]!)));
+}
 
 /** One Adam step over n elements of p / m / v at offset o with gradient g, the graph's float32 operations in order. */
 function adamJs(p: Float32Array, m: Float32Array, v: Float32Array, o: number, g: Float32Array, n: number, h: Float32Array): void {
@@ -137,13 +158,43 @@ export const jsKernels: SparseTopkKernels = {
       for (let d = 0; d < D; d++) out[o + d] = f(out[o + d]! + f(v * w[q + d]!));
     }
   },
+  residual(yHat, y, B, err, g, rowSse, colSumG, stats) {
+    const D = yHat.length / B;
+    const bf = f(B);
+    for (let r = 0; r < B; r++) {
+      for (let d = 0; d < D; d++) {
+        const e = f(yHat[r * D + d]! - y[r * D + d]!);
+        err[r * D + d] = e;
+        g[r * D + d] = f(f(e * 2) / bf);
+      }
+      rowSse[r] = dot8(err, r * D, err, r * D, D);
+    }
+    const mean = new Float32Array(D);
+    const c2 = new Float32Array(D);
+    colSumG.fill(0);
+    for (let r = 0; r < B; r++)
+      for (let d = 0; d < D; d++) {
+        colSumG[d] = f(colSumG[d]! + g[r * D + d]!);
+        mean[d] = f(mean[d]! + y[r * D + d]!);
+      }
+    for (let d = 0; d < D; d++) mean[d] = f(mean[d]! / bf);
+    for (let r = 0; r < B; r++)
+      for (let d = 0; d < D; d++) {
+        const v = f(y[r * D + d]! - mean[d]!);
+        c2[d] = f(c2[d]! + f(v * v));
+      }
+    let sse = 0;
+    let sst = 0;
+    for (let r = 0; r < B; r++) sse = f(sse + rowSse[r]!);
+    for (let d = 0; d < D; d++) sst = f(sst + c2[d]!);
+    stats[0] = sse;
+    stats[1] = sst;
+  },
   dotRows(rows, idx, g, w, out, D) {
     for (let e = 0; e < idx.length; e++) {
       const o = rows[e]! * D;
       const q = idx[e]! * D;
-      let s = 0;
-      for (let d = 0; d < D; d++) s = f(s + f(g[o + d]! * w[q + d]!));
-      out[e] = s;
+      out[e] = dot8(g, o, w, q, D);
     }
   },
   adamRows(
@@ -205,9 +256,7 @@ export const jsKernels: SparseTopkKernels = {
       adamJs(wDec, mDec, vDec, q * Do, gd, Do, h);
       adamJs(wEncT, mEncT, vEncT, q * Di, ge, Di, h);
       if (h[8] !== 0) {
-        let ss = 0;
-        for (let d = 0; d < Do; d++) ss = f(ss + f(wDec[q * Do + d]! * wDec[q * Do + d]!));
-        let nrm = f(Math.sqrt(ss));
+        let nrm = f(Math.sqrt(dot8(wDec, q * Do, wDec, q * Do, Do)));
         if (!(nrm > eps)) nrm = Number.isNaN(nrm) ? nrm : eps;
         for (let d = 0; d < Do; d++) wDec[q * Do + d] = f(wDec[q * Do + d]! / nrm);
       }
@@ -233,7 +282,10 @@ export function sparseTopk(): { kernels: SparseTopkKernels; native: boolean } {
   if (loaded) return loaded;
   const p = process.env.OCULAR_NO_NATIVE === '1' ? null : addonPath();
   try {
-    loaded = p ? { kernels: createRequire(import.meta.url)(p) as SparseTopkKernels, native: true } : { kernels: jsKernels, native: false };
+    const mod = p ? (createRequire(import.meta.url)(p) as Partial<SparseTopkKernels>) : null;
+    // An addon built from older sources lacks newer kernels: the fallback then, never a half-native mix.
+    const complete = mod && (Object.keys(jsKernels) as Array<keyof SparseTopkKernels>).every((k) => typeof mod[k] === 'function');
+    loaded = complete ? { kernels: mod as SparseTopkKernels, native: true } : { kernels: jsKernels, native: false };
   } catch {
     loaded = { kernels: jsKernels, native: false }; // built for another Node ABI: the fallback gives the same numbers
   }

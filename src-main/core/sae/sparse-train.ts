@@ -91,9 +91,30 @@ export function sparseEncodeGraph(s: SaeTrainSpec): ModelProto {
   return model(graph('sae_sparse_encode', n, inputs, outputs, inits), 18);
 }
 
-export type EncodeRun = (feeds: Record<string, WireTensor>) => Promise<Record<string, { data: unknown }>>;
+/**
+ * Runs the encoder graph. `outputs` are preallocated output tensors onnxruntime writes into (its
+ * `fetches`), so a step allocates no output buffers; the weights are fed as views of the state.
+ */
+export type EncodeRun = (
+  feeds: Record<string, WireTensor>,
+  outputs: Record<string, WireTensor>,
+) => Promise<Record<string, { data: unknown }>>;
 
-const toInt32 = (d: unknown) => Int32Array.from(d as BigInt64Array, Number);
+/** TopK's int64 indices (all < 2^31) as int32: the low words of the little-endian pairs. */
+function toInt32(d: unknown): Int32Array {
+  const big = d as BigInt64Array;
+  const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
+  const out = new Int32Array(big.length);
+  for (let e = 0; e < out.length; e++) out[e] = words[2 * e]!;
+  return out;
+}
+
+/** Row of each entry when every row has `per` entries in order: [0 ×per, 1 ×per, …]. */
+function rowsOf(n: number, per: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let e = 0; e < n; e++) out[e] = (e / per) | 0;
+  return out;
+}
 
 /** Transpose of a row-major [rows, cols] matrix. */
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
@@ -112,6 +133,8 @@ const TRANSPOSED = new Set(['W_enc', 'm_W_enc', 'v_W_enc']);
 export class SparseTrainer {
   private readonly state: Record<string, Float32Array> = {};
   private readonly names: string[];
+  /** The encoder's preallocated outputs, per batch size. */
+  private readonly outputs = new Map<number, Record<string, WireTensor>>();
 
   constructor(
     private readonly spec: SaeTrainSpec,
@@ -162,6 +185,28 @@ export class SparseTrainer {
     return out;
   }
 
+  /** Preallocated encoder outputs for batches of B rows (fixed shapes: TopK, AuxK's TopK). */
+  private encodeOutputs(B: number): Record<string, WireTensor> {
+    let out = this.outputs.get(B);
+    if (!out) {
+      const { k, auxK } = this.spec;
+      const shape = this.spec.architecture === 'topk' ? [B, k] : [B * k];
+      out = {
+        top_acts: { type: 'float32', dims: shape, data: new Float32Array(B * k) },
+        top_idx: { type: 'int64', dims: shape, data: new BigInt64Array(B * k) },
+        ...(this.spec.architecture === 'batchtopk' ? { batch_threshold: { type: 'float32', dims: [], data: new Float32Array(1) } } : {}),
+        ...(auxK > 0
+          ? {
+              aux_acts: { type: 'float32', dims: [B, auxK], data: new Float32Array(B * auxK) },
+              aux_idx: { type: 'int64', dims: [B, auxK], data: new BigInt64Array(B * auxK) },
+            }
+          : {}),
+      };
+      this.outputs.set(B, out);
+    }
+    return out;
+  }
+
   /** One step at step number t (1-based, as Adam's bias correction counts). */
   private async step(
     x: Float32Array,
@@ -180,17 +225,20 @@ export class SparseTrainer {
     if (!s.transcoder) for (let r = 0; r < B; r++) for (let d = 0; d < Di; d++) xc[r * Di + d] = f(x[r * Di + d]! - st.b_dec![d]!);
     const dead = new Float32Array(F);
     for (let q = 0; q < F; q++) dead[q] = f(t - st.last_fired![q]!) > deadAfter ? 1 : 0;
-    const enc = await this.encode({
-      xc: { type: 'float32', dims: [B, Di], data: xc },
-      W_encT: { type: 'float32', dims: [F, Di], data: st.W_enc! },
-      b_enc: { type: 'float32', dims: [F], data: st.b_enc! },
-      ...(s.auxK > 0 ? { dead: { type: 'float32', dims: [F], data: dead } } : {}),
-    });
+    const enc = await this.encode(
+      {
+        xc: { type: 'float32', dims: [B, Di], data: xc },
+        W_encT: { type: 'float32', dims: [F, Di], data: st.W_enc! },
+        b_enc: { type: 'float32', dims: [F], data: st.b_enc! },
+        ...(s.auxK > 0 ? { dead: { type: 'float32', dims: [F], data: dead } } : {}),
+      },
+      this.encodeOutputs(B),
+    );
     // Active entries in a fixed order: (row, slot) for TopK; by row then feature for BatchTopK.
     let vals = enc.top_acts!.data as Float32Array;
     let idx = toInt32(enc.top_idx!.data);
     let rows: Int32Array;
-    if (s.architecture === 'topk') rows = Int32Array.from({ length: idx.length }, (_, e) => Math.floor(e / s.k));
+    if (s.architecture === 'topk') rows = rowsOf(idx.length, s.k);
     else {
       const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
       vals = Float32Array.from(order, (e) => vals[e]!);
@@ -205,30 +253,11 @@ export class SparseTrainer {
     const bf = f(B);
     const err = new Float32Array(B * Do);
     const g = new Float32Array(B * Do);
-    let sse = 0;
-    for (let r = 0; r < B; r++) {
-      let rs = 0;
-      for (let d = 0; d < Do; d++) {
-        const i = r * Do + d;
-        const e = f(yHat[i]! - y[i]!);
-        err[i] = e;
-        g[i] = f(f(e * 2) / bf);
-        const e2 = f(e * e);
-        rs = f(rs + e2);
-        sse = f(sse + e2);
-      }
-      rowSse[r] = rs;
-    }
+    const gbDec = new Float32Array(Do);
+    const stats = new Float32Array(2);
+    kern.residual(yHat, y, B, err, g, rowSse, gbDec, stats);
+    const [sse, sst] = stats as unknown as [number, number];
     const mse = f(sse / bf);
-    const mean = new Float32Array(Do);
-    for (let r = 0; r < B; r++) for (let d = 0; d < Do; d++) mean[d] = f(mean[d]! + y[r * Do + d]!);
-    for (let d = 0; d < Do; d++) mean[d] = f(mean[d]! / bf);
-    let sst = 0;
-    for (let r = 0; r < B; r++)
-      for (let d = 0; d < Do; d++) {
-        const c = f(y[r * Do + d]! - mean[d]!);
-        sst = f(sst + f(c * c));
-      }
     const fireSum = new Float32Array(F);
     let fires = 0;
     for (let e = 0; e < idx.length; e++)
@@ -241,15 +270,15 @@ export class SparseTrainer {
     for (let e = 0; e < idx.length; e++) gpre[e] = f(gpre[e]! * (vals[e]! > 0 ? 1 : 0));
     // AuxK: dead features reconstruct the residual e = y − ŷ (held constant), scaled by min(dead / k_aux, 1).
     let aux = 0;
-    let auxRows = new Int32Array(0);
-    let auxIdx = new Int32Array(0);
+    let auxRows: Int32Array = new Int32Array(0);
+    let auxIdx: Int32Array = new Int32Array(0);
     let auxVals: Float32Array = new Float32Array(0);
     let auxGpre = new Float32Array(0);
     let ga = new Float32Array(0);
     if (s.auxK > 0) {
       auxVals = enc.aux_acts!.data as Float32Array;
       auxIdx = toInt32(enc.aux_idx!.data);
-      auxRows = Int32Array.from({ length: auxIdx.length }, (_, e) => Math.floor(e / s.auxK));
+      auxRows = rowsOf(auxIdx.length, s.auxK);
       const eHat = new Float32Array(B * Do);
       kern.decodeRows(auxRows, auxIdx, auxVals, st.W_dec!, eHat, Do);
       let deadCount = 0;
@@ -298,8 +327,6 @@ export class SparseTrainer {
       gbEnc,
       gbDecIn,
     );
-    const gbDec = new Float32Array(Do);
-    for (let r = 0; r < B; r++) for (let d = 0; d < Do; d++) gbDec[d] = f(gbDec[d]! + g[r * Do + d]!);
     // b_dec also centres the input: minus W_enc · grad_b_enc (adamRows summed it from the old rows).
     if (!s.transcoder) for (let d = 0; d < Do; d++) gbDec[d] = f(gbDec[d]! - gbDecIn[d]!);
     adamDense(st.b_enc!, st.m_b_enc!, st.v_b_enc!, gbEnc, hyper);

@@ -16,6 +16,8 @@ import { encodeModel } from '../onnx/model-io.js';
 import { validateModel } from '../onnx/validate.js';
 import type { PoolClient } from '../runtime/pool-client.js';
 import type { Device } from '../runtime/pool-protocol.js';
+import type { SessionHandle } from '../runtime/session-pool.js';
+import { sparseEncodeGraph, sparseTrainable } from './sparse-train.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { ShuffleBuffer } from '../harvest/shuffle-buffer.js';
 import { writeCheckpoint, type TrainState } from './train-checkpoint.js';
@@ -67,6 +69,30 @@ export function trainGraphFile(spec: SaeTrainSpec, cacheDir: string): string {
   return file;
 }
 
+/** The sparse step's encoder graph (sparse-train.ts), cached as trainGraphFile's. */
+export function sparseEncodeFile(spec: SaeTrainSpec, cacheDir: string): string {
+  const graph = sparseEncodeGraph(spec);
+  validateModel(graph, 'the sparse SAE encoder graph');
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const bytes = encodeModel(graph);
+  const file = path.join(cacheDir, `sae-sparse-encode-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.onnx`);
+  if (!fs.existsSync(file)) writeFileAtomic(file, bytes);
+  return file;
+}
+
+/**
+ * TopK / BatchTopK on CPU train with the sparse kernels in the pool process (one dense product
+ * per step); ReLU, GPU sessions and OCULAR_SPARSE_TRAIN=0 run the ONNX chunk graph, whose step is
+ * the same mathematics with dense products.
+ */
+async function loadStep(ctx: TrainerContext, spec: SaeTrainSpec, device: Device): Promise<{ session: SessionHandle; sparse: boolean }> {
+  if (sparseTrainable(spec) && device !== 'cuda' && process.env.OCULAR_SPARSE_TRAIN !== '0') {
+    const session = await ctx.pool.load(sparseEncodeFile(spec, ctx.graphCache), device);
+    if (session.executionProvider === 'cpu') return { session, sparse: true };
+  }
+  return { session: await ctx.pool.load(trainGraphFile(spec, ctx.graphCache), device), sparse: false };
+}
+
 /** Train from `state` at `step` to o.steps; `state` is updated in place. Returns the last metrics logged here. */
 export async function train(
   ctx: TrainerContext,
@@ -78,7 +104,7 @@ export async function train(
 ): Promise<TrainMetrics | null> {
   const dims = stateDims(spec);
   const names = stateNames(spec);
-  const session = await ctx.pool.load(trainGraphFile(spec, ctx.graphCache), o.device);
+  const { session, sparse } = await loadStep(ctx, spec, o.device);
   const B = Math.min(o.batchSize, data.rows.layout.rows);
   const sampler = new ChunkSampler(spec, B, o.stepsPerCall, data.rows);
   const checkpoint = (step: number) => {
@@ -104,6 +130,7 @@ export async function train(
         key: ctx.carryKey,
         pairs: names.map((nm) => [`out_${nm}`, `in_${nm}`]),
         keep: keep.map((nm) => `out_${nm}`),
+        ...(sparse ? { sparse: spec } : {}),
       });
       for (const name of keep) state[name] = out[`out_${name}`]!.data as Float32Array;
       step += K;

@@ -723,6 +723,52 @@ export const experimentRecordSchema = z.object({
 });
 export type ExperimentRecord = z.infer<typeof experimentRecordSchema>;
 
+/**
+ * One effect replicated over SAEs trained with different seeds: an intervention's (or the union's)
+ * accuracy change against the baseline, on one task (null: all the experiment's items), per seed.
+ */
+export const replicatedEffectSchema = z.object({
+  condition: z.string(),
+  set: z.string().nullable(),
+  value: z.number().nullable(),
+  task: z.string().nullable(),
+  perSeed: z.array(
+    z.object({
+      experimentId: z.number().int(),
+      saeId: z.number().int(),
+      /** The SAE's training seed (null: an imported SAE). */
+      saeSeed: z.number().int().nullable(),
+      /** Accuracy change against the baseline (a share: -0.5 is 50 points lost). */
+      effect: z.number(),
+      pVsBaseline: z.number().nullable(),
+    }),
+  ),
+  min: z.number(),
+  median: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  /** Student-t 95% interval for the mean effect over seeds (df = seeds - 1); null with one seed. */
+  ci95: z.tuple([z.number(), z.number()]).nullable(),
+});
+export type ReplicatedEffect = z.infer<typeof replicatedEffectSchema>;
+
+export const replicationRecordSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  /** One experiment per SAE seed, same spec apart from the SAE and its analysis. */
+  experimentIds: z.array(z.number().int()),
+  /** Null until every experiment has results. */
+  results: z
+    .object({
+      seeds: z.number().int(),
+      ciMethod: z.literal('student-t'),
+      effects: z.array(replicatedEffectSchema),
+    })
+    .nullable(),
+  createdAt: z.string(),
+});
+export type ReplicationRecord = z.infer<typeof replicationRecordSchema>;
+
 export const experimentOutputSchema = z.object({
   itemId: z.number().int(),
   condition: z.string(),
@@ -1209,7 +1255,13 @@ export const contract = {
     summary: 'An evaluation as CSV (one row per prediction) or JSON (summary and predictions).',
   }),
   'demo.start': channel({
-    request: z.object({ perCell: z.number().int().min(1).max(500).default(20) }).strict(),
+    request: z
+      .object({
+        perCell: z.number().int().min(1).max(500).default(20),
+        /** SAE training seeds: above 1, the experiment is replicated over that many SAEs (a replication). */
+        seeds: z.number().int().min(1).max(10).default(1),
+      })
+      .strict(),
     response: z.object({ model: modelRecordSchema, job: jobSchema }),
     mutates: true,
     summary: 'Register the bundled demo model, generate the benchmark and, when it is ready, evaluate the model on it.',
@@ -1363,6 +1415,27 @@ export const contract = {
     response: z.array(experimentRecordSchema),
     mutates: false,
     summary: 'Experiments with their results.',
+  }),
+  'replications.start': channel({
+    request: z
+      .object({
+        /** The experiment to replicate; its saeId and analysisId are replaced by each run's. */
+        spec: experimentSpecSchema,
+        runs: z
+          .array(z.object({ saeId: z.number().int().positive(), analysisId: z.number().int().positive() }))
+          .min(2)
+          .max(20),
+      })
+      .strict(),
+    response: z.object({ replication: replicationRecordSchema, jobs: z.array(jobSchema) }),
+    mutates: true,
+    summary: 'Run one experiment over SAEs trained with different seeds (one job each); the replication reports each effect across seeds.',
+  }),
+  'replications.list': channel({
+    request: empty,
+    response: z.array(replicationRecordSchema),
+    mutates: false,
+    summary: "Experiments replicated across SAE seeds, with each effect's per-seed values, range, median and t interval.",
   }),
   'experiments.outputs': channel({
     request: z

@@ -124,8 +124,13 @@ describe('replication across SAE seeds', () => {
     expect(colour.perSeed.every((s) => s.pVsBaseline === 0.001)).toBe(true);
     expect([colour.min, colour.median, colour.max]).toEqual([-0.94, -0.71, -0.5]);
     expect(colour.mean).toBeCloseTo(-0.7166666666666667, 14);
-    expect(colour.ci95).toEqual(tMeanCi([-0.94, -0.5, -0.71]));
+    const t = tMeanCi([-0.94, -0.5, -0.71])!;
+    expect(t[0]).toBeLessThan(-1); // clipped to the possible range
+    expect(colour.ci95).toEqual([-1, t[1]]);
+    // No spread: no interval (not a zero-width one).
     expect(effects[2]!.perSeed.map((s) => s.effect)).toEqual([0, 0, 0]);
+    expect(effects[2]!.ci95).toBeNull();
+    expect(formatReplicatedEffect(effects[2]!)).toMatch(/0 \.\. 0 points across 3 seeds \(median 0; mean 0, the same for every seed;/);
     expect(effects[0]!.perSeed[0]!.effect).toBeCloseTo((0.06 + 1) / 2 - 1, 14);
     expect(formatReplicatedEffect(colour)).toMatch(
       /^colour on color: -94 \.\. -50 points across 3 seeds \(median -71; mean -72, 95% t CI \[/,

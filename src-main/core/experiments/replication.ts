@@ -29,6 +29,17 @@ export function checkReplicates(specs: ExperimentSpec[]): void {
   }
 }
 
+/**
+ * The t interval, clipped to the possible range of an accuracy change ([-1, 1]); none when every seed
+ * gave the same effect (no spread to estimate: a zero-width interval would claim a certainty three
+ * seeds cannot give) or with one seed.
+ */
+function spreadCi(values: number[], sorted: number[]): [number, number] | null {
+  if (sorted[0] === sorted[sorted.length - 1]) return null;
+  const ci = tMeanCi(values);
+  return ci && [Math.max(-1, ci[0]), Math.min(1, ci[1])];
+}
+
 function median(sorted: number[]): number {
   const n = sorted.length;
   return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
@@ -80,7 +91,7 @@ export function replicatedEffects(runs: Run[]): ReplicatedEffect[] | null {
         median: median(sorted),
         max: sorted[sorted.length - 1]!,
         mean: values.reduce((a, b) => a + b, 0) / values.length,
-        ci95: tMeanCi(values),
+        ci95: spreadCi(values, sorted),
       });
     }
   }
@@ -90,7 +101,7 @@ export function replicatedEffects(runs: Run[]): ReplicatedEffect[] | null {
 /** "colour-question features on color: -94 .. -50 points across 3 seeds (median -71; mean -72, 95% t CI [-130, -14])". */
 export function formatReplicatedEffect(e: ReplicatedEffect): string {
   const pts = (v: number) => `${v > 0 ? '+' : ''}${(v * 100).toFixed(0)}`;
-  const ci = e.ci95 ? `, 95% t CI [${pts(e.ci95[0])}, ${pts(e.ci95[1])}]` : '';
+  const ci = e.ci95 ? `, 95% t CI [${pts(e.ci95[0])}, ${pts(e.ci95[1])}]` : e.min === e.max ? ', the same for every seed' : '';
   const value = e.value === null ? '' : ` x${e.value}`;
   return (
     `${e.set ?? e.condition}${value} on ${e.task ?? 'all items'}: ${pts(e.min)} .. ${pts(e.max)} points across ${e.perSeed.length} seeds` +

@@ -404,6 +404,64 @@ export const saeEvalRequestSchema = z.object({
   device: deviceSchema.default('auto'),
 });
 
+/**
+ * SAE-V filtering's comparison (core/datasets/filter-compare.ts): SAEs trained on the filtered share,
+ * a random share of the same size and all of a training pool, measured on held-out items.
+ */
+export const datasetCompareRequestSchema = z
+  .object({
+    /** The analysis whose SAE scores the harvested items (and whose harvest and tap the new SAEs train on). */
+    analysisId: z.number().int().positive(),
+    by: z.enum(['cross-modal', 'cooccurrence', 'l0']),
+    keep: z.number().gt(0).max(1).default(0.5),
+    bound: z.number().min(0).default(0),
+    /** Share of the scored items held out for measuring (never trained on by any arm). */
+    heldOut: z.number().gt(0).lt(1).default(0.25),
+    seed: z.number().int().min(0).default(0),
+    /** The three SAEs' shared training settings (TopK). */
+    expansion: z.number().int().min(1).max(64).default(4),
+    k: z.number().int().min(1).default(16),
+    steps: z.number().int().min(1).max(1_000_000).default(400),
+    batchSize: z.number().int().min(1).max(65536).default(512),
+    lr: z.number().positive().default(1e-3),
+    /** Held-out items run with each SAE spliced in for CE recovered (the first N of them). */
+    ceItems: z.number().int().min(1).max(100_000).default(64),
+    /** The probe on each SAE's codes of image patches: the colour or the shape under the patch. */
+    probe: z.enum(['color', 'shape']).default('color'),
+    resamples: z.number().int().min(100).max(100_000).default(2000),
+    device: deviceSchema.default('auto'),
+  })
+  .strict();
+export type DatasetCompareRequest = z.infer<typeof datasetCompareRequestSchema>;
+
+const estimateSchema = z.object({ value: z.number(), ci95: z.tuple([z.number(), z.number()]) });
+export const datasetComparisonSchema = z.object({
+  heldOutItems: z.number().int(),
+  poolItems: z.number().int(),
+  /** FVU and CE recovered: percentile bootstrap over held-out items (resamples, seed); probe accuracy: Wilson over held-out rows. */
+  intervals: z.object({
+    fvu: z.literal('bootstrap-items'),
+    ceRecovered: z.literal('bootstrap-items'),
+    probe: z.literal('wilson'),
+    resamples: z.number().int(),
+    seed: z.number().int(),
+  }),
+  arms: z.array(
+    z.object({
+      arm: z.enum(['filtered', 'random', 'all']),
+      items: z.number().int(),
+      rows: z.number().int(),
+      saeId: z.number().int(),
+      fvu: estimateSchema,
+      ceRecovered: estimateSchema,
+      /** Mean cross-entropy per scored answer token over the spliced items: clean, spliced, zero-ablated. */
+      ce: z.object({ clean: z.number(), spliced: z.number(), zero: z.number(), items: z.number().int(), tokens: z.number().int() }),
+      probe: z.object({ accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), train: z.number().int(), test: z.number().int() }),
+    }),
+  ),
+});
+export type DatasetComparison = z.infer<typeof datasetComparisonSchema>;
+
 // ---- Circuits: transcoder sets, replacement models ----
 
 /** One transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (see core/jobs/kinds/transcoder-set.ts). */
@@ -747,7 +805,10 @@ export const replicatedEffectSchema = z.object({
   median: z.number(),
   max: z.number(),
   mean: z.number(),
-  /** Student-t 95% interval for the mean effect over seeds (df = seeds - 1); null with one seed. */
+  /**
+   * Student-t 95% interval for the mean effect over seeds (df = seeds - 1), clipped to [-1, 1]; null with
+   * one seed, or when every seed gave the same effect (no spread to estimate).
+   */
   ci95: z.tuple([z.number(), z.number()]).nullable(),
 });
 export type ReplicatedEffect = z.infer<typeof replicatedEffectSchema>;
@@ -1176,6 +1237,13 @@ export const contract = {
     mutates: true,
     summary:
       "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
+  }),
+  'datasets.compare': channel({
+    request: datasetCompareRequestSchema,
+    response: jobSchema,
+    mutates: true,
+    summary:
+      'Train SAEs on the SAE-V filtered share, a random share of the same size and all items; FVU, CE recovered and probe accuracy on held-out items, with CIs (a job).',
   }),
   'datasets.mask': channel({
     request: z

@@ -57,11 +57,28 @@ export async function crossEntropyByMode(
   dSae: number,
   targets: Target[],
 ): Promise<Record<Mode, number>> {
-  const ce: Record<Mode, number> = { clean: 0, spliced: 0, zero: 0 };
+  const rows = await crossEntropyByRow(pool, session, vlm, prefix, dSae, targets);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return { clean: sum(rows.clean), spliced: sum(rows.spliced), zero: sum(rows.zero) };
+}
+
+/** The same per batch row (item), for statistics over items (a bootstrap of CE recovered). */
+export async function crossEntropyByRow(
+  pool: PoolClient,
+  session: SessionHandle,
+  vlm: VlmPipeline,
+  prefix: PreparedPrefix,
+  dSae: number,
+  targets: Target[],
+): Promise<Record<Mode, number[]>> {
+  const ce: Record<Mode, number[]> = { clean: [], spliced: [], zero: [] };
   for (const mode of MODES) {
     const feeds = { ...vlm.prefillFeeds(prefix), ...spliceFeeds(dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) };
     const logits = (await pool.run(session, feeds, ['logits'])).logits!;
-    ce[mode] += crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, targets);
+    for (let r = 0; r < prefix.batch; r++) {
+      const own = targets.filter((t) => t.row === r);
+      ce[mode].push(crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, own));
+    }
   }
   return ce;
 }

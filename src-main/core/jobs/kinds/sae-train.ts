@@ -58,6 +58,8 @@ export interface TrainScope {
   /** The SAE an earlier attempt of this run stored, if any (a finished run is not stored twice). */
   existing(): SaeRecord | null;
   progress(fraction: number, message: string): void;
+  /** Train on these rows of the taps only (ascending; a dataset comparison's share of the items), not every row. */
+  rows?: Int32Array;
 }
 
 /** One training run on a harvest's taps: the stored SAE's id, the final metrics and their history. */
@@ -68,9 +70,14 @@ export async function trainOnHarvest(
   scope: TrainScope,
 ): Promise<JobResultOf<'sae-train'>> {
   const h = stores.harvests.get(p.harvestId);
-  const { input, target } = trainingTaps(stores.harvests, h.id, p.tap, p.outputTap);
+  const taps = trainingTaps(stores.harvests, h.id, p.tap, p.outputTap);
+  const allModality = stores.harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
+  const subset = scope.rows;
+  const input = subset ? gatherRows(taps.input, subset) : taps.input;
+  const target = !subset ? taps.target : taps.target === taps.input ? input : gatherRows(taps.target, subset);
   const rows = input.rows;
-  const modality = stores.harvests.rowIndex(h.id, streamOf(p.tap)).map((r) => r.modality);
+  if (rows === 0) throw new OcularError('invalid_request', `No harvest rows of ${p.tap} to train on.`);
+  const modality = subset ? Array.from(subset, (r) => allModality[r]!) : allModality;
   const spec = specOf(p, input.width, target.width);
   const layout = stores.layout;
   const checkpointDir = scope.checkpointDir;
@@ -115,6 +122,13 @@ export async function trainOnHarvest(
     final: final ?? history.at(-1) ?? null,
     history,
   };
+}
+
+/** The chosen rows of a [rows, width] tap, in their order. */
+function gatherRows(tap: { data: Float32Array; rows: number; width: number }, rows: Int32Array) {
+  const data = new Float32Array(rows.length * tap.width);
+  rows.forEach((r, i) => data.set(tap.data.subarray(r * tap.width, (r + 1) * tap.width), i * tap.width));
+  return { ...tap, data, rows: rows.length };
 }
 
 /** The training graph's spec from a request and the taps' widths. */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConditionResult, ExperimentResults, ExperimentSpec } from '../../src-main/contract/contract';
 import { contract, experimentSpecSchema } from '../../src-main/contract/contract';
 import { checkReplicates, formatReplicatedEffect, replicatedEffects } from '../../src-main/core/experiments/replication';
+import { experimentHtml } from '../../src-main/core/experiments/report';
 import { Stores } from '../../src-main/core/store/stores';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { MIGRATIONS } from '../../src-main/core/store/migrations';
@@ -180,6 +181,16 @@ describe('replication across SAE seeds', () => {
       [7, -0.71],
     ]);
     expect(() => stores.replications.create('bad', [ids[0]!, ids[0]!])).toThrow(/different SAE/);
+    // The HTML report of a member experiment carries the table across seeds.
+    const html = experimentHtml(stores.experiments.get(ids[0]!), [], [listed!]);
+    expect(html).toContain('<h2>Across 3 SAE seeds: demo</h2>');
+    expect(html).toContain(
+      '<td>colour</td><td>color</td><td>-94.0 (seed 5, #1)<br>-50.0 (seed 6, #2)<br>-71.0 (seed 7, #3)</td><td>-94.0 .. -50.0</td><td>-71.0</td>',
+    );
+    expect(html).toContain(
+      '<td>colour</td><td>shape</td><td>0.0 (seed 5, #1)<br>0.0 (seed 6, #2)<br>0.0 (seed 7, #3)</td><td>0.0 .. 0.0</td><td>0.0</td><td>0.0</td><td>the same for every seed</td>',
+    );
+    expect(experimentHtml(stores.experiments.get(ids[0]!), [])).not.toContain('Across');
     expect(stores.replications.list()).toHaveLength(1);
     ws.close();
   });

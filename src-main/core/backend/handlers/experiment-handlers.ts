@@ -67,7 +67,17 @@ export function experimentHandlers(ctx: HandlerContext): Pick<Handlers, Experime
       const outputs = experiments().outputs(e.id, { offset: 0, limit: 1_000_000 });
       return req.format === 'json'
         ? { filename: `${stem}.json`, content: experimentJson(e, outputs) }
-        : { filename: `${stem}.html`, content: experimentHtml(e, outputs) };
+        : {
+            filename: `${stem}.html`,
+            content: experimentHtml(
+              e,
+              outputs,
+              ctx
+                .open()
+                .stores.replications.list()
+                .filter((x) => x.experimentIds.includes(e.id)),
+            ),
+          };
     },
     'probes.start': (spec) => {
       const open = ctx.open();

@@ -426,6 +426,64 @@ export const saeEvalRequestSchema = z.object({
   device: deviceSchema.default('auto'),
 });
 
+/**
+ * SAE-V filtering's comparison (core/datasets/filter-compare.ts): SAEs trained on the filtered share,
+ * a random share of the same size and all of a training pool, measured on held-out items.
+ */
+export const datasetCompareRequestSchema = z
+  .object({
+    /** The analysis whose SAE scores the harvested items (and whose harvest and tap the new SAEs train on). */
+    analysisId: z.number().int().positive(),
+    by: z.enum(['cross-modal', 'cooccurrence', 'l0']),
+    keep: z.number().gt(0).max(1).default(0.5),
+    bound: z.number().min(0).default(0),
+    /** Share of the scored items held out for measuring (never trained on by any arm). */
+    heldOut: z.number().gt(0).lt(1).default(0.25),
+    seed: z.number().int().min(0).default(0),
+    /** The three SAEs' shared training settings (TopK). */
+    expansion: z.number().int().min(1).max(64).default(4),
+    k: z.number().int().min(1).default(16),
+    steps: z.number().int().min(1).max(1_000_000).default(400),
+    batchSize: z.number().int().min(1).max(65536).default(512),
+    lr: z.number().positive().default(1e-3),
+    /** Held-out items run with each SAE spliced in for CE recovered (the first N of them). */
+    ceItems: z.number().int().min(1).max(100_000).default(64),
+    /** The probe on each SAE's codes of image patches: the colour or the shape under the patch. */
+    probe: z.enum(['color', 'shape']).default('color'),
+    resamples: z.number().int().min(100).max(100_000).default(2000),
+    device: deviceSchema.default('auto'),
+  })
+  .strict();
+export type DatasetCompareRequest = z.infer<typeof datasetCompareRequestSchema>;
+
+const estimateSchema = z.object({ value: z.number(), ci95: z.tuple([z.number(), z.number()]) });
+export const datasetComparisonSchema = z.object({
+  heldOutItems: z.number().int(),
+  poolItems: z.number().int(),
+  /** FVU and CE recovered: percentile bootstrap over held-out items (resamples, seed); probe accuracy: Wilson over held-out rows. */
+  intervals: z.object({
+    fvu: z.literal('bootstrap-items'),
+    ceRecovered: z.literal('bootstrap-items'),
+    probe: z.literal('wilson'),
+    resamples: z.number().int(),
+    seed: z.number().int(),
+  }),
+  arms: z.array(
+    z.object({
+      arm: z.enum(['filtered', 'random', 'all']),
+      items: z.number().int(),
+      rows: z.number().int(),
+      saeId: z.number().int(),
+      fvu: estimateSchema,
+      ceRecovered: estimateSchema,
+      /** Mean cross-entropy per scored answer token over the spliced items: clean, spliced, zero-ablated. */
+      ce: z.object({ clean: z.number(), spliced: z.number(), zero: z.number(), items: z.number().int(), tokens: z.number().int() }),
+      probe: z.object({ accuracy: z.number(), ci95: z.tuple([z.number(), z.number()]), train: z.number().int(), test: z.number().int() }),
+    }),
+  ),
+});
+export type DatasetComparison = z.infer<typeof datasetComparisonSchema>;
+
 // ---- Circuits: transcoder sets, replacement models ----
 
 /** One transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (see core/jobs/kinds/transcoder-set.ts). */
@@ -846,6 +904,55 @@ export const experimentRecordSchema = z.object({
 });
 export type ExperimentRecord = z.infer<typeof experimentRecordSchema>;
 
+/**
+ * One effect replicated over SAEs trained with different seeds: an intervention's (or the union's)
+ * accuracy change against the baseline, on one task (null: all the experiment's items), per seed.
+ */
+export const replicatedEffectSchema = z.object({
+  condition: z.string(),
+  set: z.string().nullable(),
+  value: z.number().nullable(),
+  task: z.string().nullable(),
+  perSeed: z.array(
+    z.object({
+      experimentId: z.number().int(),
+      saeId: z.number().int(),
+      /** The SAE's training seed (null: an imported SAE). */
+      saeSeed: z.number().int().nullable(),
+      /** Accuracy change against the baseline (a share: -0.5 is 50 points lost). */
+      effect: z.number(),
+      pVsBaseline: z.number().nullable(),
+    }),
+  ),
+  min: z.number(),
+  median: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  /**
+   * Student-t 95% interval for the mean effect over seeds (df = seeds - 1), clipped to [-1, 1]; null with
+   * one seed, or when every seed gave the same effect (no spread to estimate).
+   */
+  ci95: z.tuple([z.number(), z.number()]).nullable(),
+});
+export type ReplicatedEffect = z.infer<typeof replicatedEffectSchema>;
+
+export const replicationRecordSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  /** One experiment per SAE seed, same spec apart from the SAE and its analysis. */
+  experimentIds: z.array(z.number().int()),
+  /** Null until every experiment has results. */
+  results: z
+    .object({
+      seeds: z.number().int(),
+      ciMethod: z.literal('student-t'),
+      effects: z.array(replicatedEffectSchema),
+    })
+    .nullable(),
+  createdAt: z.string(),
+});
+export type ReplicationRecord = z.infer<typeof replicationRecordSchema>;
+
 export const experimentOutputSchema = z.object({
   itemId: z.number().int(),
   condition: z.string(),
@@ -1254,6 +1361,13 @@ export const contract = {
     summary:
       "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
   }),
+  'datasets.compare': channel({
+    request: datasetCompareRequestSchema,
+    response: jobSchema,
+    mutates: true,
+    summary:
+      'Train SAEs on the SAE-V filtered share, a random share of the same size and all items; FVU, CE recovered and probe accuracy on held-out items, with CIs (a job).',
+  }),
   'datasets.mask': channel({
     request: z
       .object({
@@ -1332,7 +1446,13 @@ export const contract = {
     summary: 'An evaluation as CSV (one row per prediction) or JSON (summary and predictions).',
   }),
   'demo.start': channel({
-    request: z.object({ perCell: z.number().int().min(1).max(500).default(20) }).strict(),
+    request: z
+      .object({
+        perCell: z.number().int().min(1).max(500).default(20),
+        /** SAE training seeds: above 1, the experiment is replicated over that many SAEs (a replication). */
+        seeds: z.number().int().min(1).max(10).default(1),
+      })
+      .strict(),
     response: z.object({ model: modelRecordSchema, job: jobSchema }),
     mutates: true,
     summary: 'Register the bundled demo model, generate the benchmark and, when it is ready, evaluate the model on it.',
@@ -1529,6 +1649,27 @@ export const contract = {
     response: z.array(experimentRecordSchema),
     mutates: false,
     summary: 'Experiments with their results.',
+  }),
+  'replications.start': channel({
+    request: z
+      .object({
+        /** The experiment to replicate; its saeId and analysisId are replaced by each run's. */
+        spec: experimentSpecSchema,
+        runs: z
+          .array(z.object({ saeId: z.number().int().positive(), analysisId: z.number().int().positive() }))
+          .min(2)
+          .max(20),
+      })
+      .strict(),
+    response: z.object({ replication: replicationRecordSchema, jobs: z.array(jobSchema) }),
+    mutates: true,
+    summary: 'Run one experiment over SAEs trained with different seeds (one job each); the replication reports each effect across seeds.',
+  }),
+  'replications.list': channel({
+    request: empty,
+    response: z.array(replicationRecordSchema),
+    mutates: false,
+    summary: "Experiments replicated across SAE seeds, with each effect's per-seed values, range, median and t interval.",
   }),
   'experiments.outputs': channel({
     request: z

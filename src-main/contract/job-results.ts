@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   analysisSummarySchema,
+  datasetComparisonSchema,
   harvestRecordSchema,
   probeResultsSchema,
   replacementCheckSchema,
@@ -29,6 +30,7 @@ export const jobResults = {
     sourceDatasetId: z.number().int(),
     masked: z.array(z.object({ method: z.string(), keep: z.number(), datasetId: z.number().int() })),
   }),
+  'dataset-compare': datasetComparisonSchema,
   'dataset-filter': z.object({ datasetId: z.number().int(), path: z.string(), kept: z.number().int(), candidates: z.number().int() }),
   evaluate: z.object({ evalId: z.number().int(), items: z.number().int(), accuracy: z.number().nullable() }),
   harvest: z.object({ harvestId: z.number().int(), items: z.number().int(), rows: harvestRecordSchema.shape.rows }),

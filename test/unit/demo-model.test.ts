@@ -7,10 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EvalSummary } from '../../src-main/contract/contract';
+import type { EvalSummary, ReplicatedEffect } from '../../src-main/contract/contract';
+import { Backend } from '../../src-main/core/backend/backend';
 import { inspectModel } from '../../src-main/core/model/inspect';
+import { Stores } from '../../src-main/core/store/stores';
+import { Workspace } from '../../src-main/core/store/workspace';
 import { runCli } from '../helpers/cli';
-import { repoRoot, tmpDir } from '../helpers/tmp';
+import { isDone, untilJob } from '../helpers/backend';
+import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
 const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 
@@ -69,4 +73,67 @@ describe('bundled demo model', () => {
       "has no tap 'blocks.9.hook_resid_post'; its residual-stream taps are blocks.0.hook_resid_post, blocks.1.hook_resid_post, blocks.2.hook_resid_post, vision.blocks.0.hook_resid_post",
     );
   });
+
+  it('`ocular demo --seeds 3` trains three SAEs, runs the experiment on each and prints each effect’s range across seeds', async () => {
+    const ws = path.join(tmpDir(), 'demo');
+    const res = await runCli(['demo', '--workspace', ws, '--per-cell', '4', '--seeds', '3'], 400_000);
+    expect(res.code, res.stderr).toBe(0);
+    const line = (set: string, task: string) =>
+      res.stdout.split('\n').find((l) => l.trim().startsWith(`${set} on ${task}: `)) ?? `no line for ${set} on ${task}`;
+    const colour = line('colour-question features', 'color');
+    expect(colour).toMatch(/^ {2}colour-question features on color: -?\d+ \.\. -?\d+ points across 3 seeds \(median -?\d+; mean /);
+    expect(line('shape-question features', 'shape')).toMatch(/points across 3 seeds/);
+
+    // The printed numbers are the stored replication's, and those are the three experiments' own results.
+    let replicationBefore: ReplicatedEffect | undefined;
+    const opened = Workspace.open(ws);
+    try {
+      const stores = new Stores(opened.db, ws);
+      const [replication] = stores.replications.list();
+      expect(replication!.experimentIds).toHaveLength(3);
+      const saes = replication!.experimentIds.map((id) => stores.experiments.get(id).spec.saeId);
+      expect(new Set(saes).size).toBe(3);
+      const effect = replication!.results!.effects.find((e) => e.set === 'colour-question features' && e.task === 'color')!;
+      replicationBefore = effect;
+      expect(effect.perSeed.map((p) => p.saeSeed)).toEqual([0, 1, 2]);
+      for (const p of effect.perSeed) {
+        const conditions = stores.experiments.get(p.experimentId).results!.conditions;
+        const acc = (id: string) => conditions.find((c) => c.id === id)!.byTask.find((g) => g.key === 'color')!.accuracy;
+        expect(p.effect).toBeCloseTo(acc(effect.condition) - acc('baseline'), 12);
+      }
+      const pts = (v: number) => `${v > 0 ? '+' : ''}${(v * 100).toFixed(0)}`;
+      expect(colour).toContain(`: ${pts(effect.min)} .. ${pts(effect.max)} points across 3 seeds (median ${pts(effect.median)}; `);
+      expect(colour).toContain(`per seed ${effect.perSeed.map((p) => pts(p.effect)).join(', ')})`);
+    } finally {
+      opened.close();
+    }
+
+    // The same replication through the channel the app uses: checked before anything is made, then run.
+    const b = new Backend({ transport: 'http', workerEntry, taskWorkerEntry, sessionHostEntry, configDir: tmpDir(), pinnedWorkspace: ws });
+    try {
+      await b.invoke('workspace.open', {});
+      const call = b.call.bind(b);
+      const experiments = (await call('experiments.list', {})).sort((x, y) => x.id - y.id);
+      const runs = experiments.slice(1).map((x) => ({ saeId: x.spec.saeId, analysisId: x.spec.analysisId }));
+      const spec = experiments[0]!.spec;
+      const refused = await b.invoke('replications.start', { spec, runs: [runs[0]!, { ...runs[1]!, analysisId: runs[0]!.analysisId }] });
+      expect(refused.ok).toBe(false);
+      expect(!refused.ok && refused.error.message).toMatch(/^Analysis \d+ is of SAE \d+, not SAE \d+\.$/);
+      expect((await b.invoke('replications.start', { spec, runs: [runs[0]!, runs[0]!] })).ok).toBe(false);
+      expect(await call('experiments.list', {})).toHaveLength(3);
+      const started = await call('replications.start', { spec: { ...spec, name: 'again' }, runs });
+      // Listen for every job before awaiting any (a later one may finish first).
+      const ended = await Promise.all(started.jobs.map((job) => untilJob(b, job.id, isDone)));
+      expect(ended.map((j) => [j.state, j.error])).toEqual(started.jobs.map(() => ['succeeded', null]));
+      const again = (await call('replications.list', {})).find((r) => r.id === started.replication.id)!;
+      expect(again.results!.seeds).toBe(2);
+      const effect = again.results!.effects.find((e) => e.set === 'colour-question features' && e.task === 'color')!;
+      expect(effect.perSeed.map((p) => p.saeSeed)).toEqual([1, 2]);
+      // Same SAEs, analyses, items and seeds as the demo's runs: the same effects.
+      const before = replicationBefore!.perSeed.slice(1).map((p) => p.effect);
+      expect(effect.perSeed.map((p) => p.effect)).toEqual(before);
+    } finally {
+      await b.close();
+    }
+  }, 420_000);
 });

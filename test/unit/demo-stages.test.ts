@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Job, ModelRecord } from '../../src-main/contract/contract';
-import { DEMO_STAGES, startDemo } from '../../src-main/core/backend/demo';
+import { DEMO_STAGES, demoPlan, startDemo } from '../../src-main/core/backend/demo';
 import type { OpenWorkspace } from '../../src-main/core/backend/open-workspace';
 
 const job = (id: number, kind: string, state: Job['state'], result: unknown = null, error: string | null = null): Job => ({
@@ -68,5 +68,19 @@ describe('demo stages', () => {
     runner.emit('updated', job(first.id, 'dataset-synth', 'failed', null, 'disk full'));
     expect(runner.started).toEqual(['dataset-synth']);
     expect(runner.listenerCount('updated')).toBe(0);
+  });
+
+  it('repeat the SAE, its analysis and the experiment for each further SAE seed', () => {
+    expect(demoPlan(1).map((p) => p.stage)).toEqual([...DEMO_STAGES]);
+    const three = demoPlan(3);
+    expect(three.slice(0, DEMO_STAGES.length).every((p) => p.seed === 0)).toBe(true);
+    expect(three.slice(DEMO_STAGES.length).map((p) => `${p.stage}@${p.seed}`)).toEqual([
+      'sae-train@1',
+      'analyze@1',
+      'experiment@1',
+      'sae-train@2',
+      'analyze@2',
+      'experiment@2',
+    ]);
   });
 });

@@ -4,7 +4,7 @@ import type { RequestOf } from '../../contract/contract.js';
 import { synthesizeBenchmark } from '../../core/benchmark/synth.js';
 import { FILTER_METHODS } from '../../core/datasets/sae-v-filter.js';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
-import { jobResult } from '../../contract/job-results.js';
+import { jobResult, type JobResultOf } from '../../contract/job-results.js';
 import { finished } from '../backend-calls.js';
 import { nodeBackend } from '../node-backend.js';
 
@@ -20,10 +20,12 @@ export const datasetCommand: CommandSpec = {
   summary:
     'Generate the built-in synthetic multimodal reasoning benchmark (7 task types x 3 difficulties,\n' +
     'seeded and byte-for-byte deterministic) as a plain folder: images/, items.jsonl, dataset.json;\n' +
-    'or keep the best share of a harvested dataset by SAE-V scores (filter).',
+    'or keep the best share of a harvested dataset by SAE-V scores (filter), and test that filter by training\n' +
+    'SAEs on the filtered share, a random share of the same size and all items (compare).',
   usage:
     'ocular dataset synth --out DIR [--seed S] [--per-cell N] [--size PX] [--json]\n' +
-    '       ocular dataset filter --workspace W --analysis ID --by cross-modal|cooccurrence|l0|random [--keep 0.5] [--bound B] [--seed S] [--out DIR] [--json]',
+    '       ocular dataset filter --workspace W --analysis ID --by cross-modal|cooccurrence|l0|random [--keep 0.5] [--bound B] [--seed S] [--out DIR] [--json]\n' +
+    '       ocular dataset compare --workspace W --analysis ID --by cross-modal|cooccurrence|l0 [--keep 0.5] [--held-out 0.25] [--steps N] [--ce-items N] [--probe color|shape] [--seed S] [--json]',
   options: {
     out: { type: 'string' },
     workspace: { type: 'string', short: 'w' },
@@ -32,6 +34,10 @@ export const datasetCommand: CommandSpec = {
     keep: { type: 'string' },
     bound: { type: 'string' },
     seed: { type: 'string' },
+    'held-out': { type: 'string' },
+    steps: { type: 'string' },
+    'ce-items': { type: 'string' },
+    probe: { type: 'string' },
     'per-cell': { type: 'string' },
     size: { type: 'string' },
     json: { type: 'boolean' },
@@ -49,9 +55,16 @@ export const datasetCommand: CommandSpec = {
     '    --keep F          share of items kept, in (0, 1] (default 0.5)',
     '    --bound B         a feature is active on a token when its activation exceeds B (default 0)',
     '    --out DIR         also copy the filtered folder here (it is always added to the workspace)',
+    'compare (also --by, --keep, --bound, --seed):',
+    '    --held-out F      share of the scored items held out for measuring (default 0.25)',
+    '    --steps N         training steps of each of the three TopK SAEs (default 400; same seed and settings)',
+    '    --ce-items N      held-out items run with each SAE spliced in for CE recovered (default 64)',
+    '    --probe L         probe label on image patches: color (default) or shape',
+    'FVU and CE recovered carry percentile bootstrap CIs over held-out items; probe accuracy a Wilson CI.',
   ],
   async run(values, positionals) {
     if (positionals[0] === 'filter') return filter(values);
+    if (positionals[0] === 'compare') return compare(values);
     if (positionals[0] !== 'synth') throw new UsageError(`Usage: ${datasetCommand.usage}`);
     const out = requireString(values, 'out');
     const seed = positiveInt(values.seed, 'seed', 0);
@@ -113,4 +126,64 @@ async function filter(values: Record<string, unknown>): Promise<number> {
   } finally {
     await backend.close();
   }
+}
+
+async function compare(values: Record<string, unknown>): Promise<number> {
+  const ws = path.resolve(requireString(values, 'workspace'));
+  const byArg = requireString(values, 'by');
+  const methods = ['cross-modal', 'cooccurrence', 'l0'] as const;
+  const by = methods.find((m) => m === byArg);
+  if (!by) throw new UsageError(`--by must be one of ${methods.join(', ')}, not "${byArg}" (random is the comparison's own control).`);
+  const share = (name: string, fallback: number, max: number) => {
+    const v = values[name] === undefined ? fallback : Number(values[name]);
+    if (!(v > 0 && v <= max && !(max < 1 && v >= 1)))
+      throw new UsageError(`--${name} must be a share in (0, ${max}${max < 1 ? ')' : ']'}, got ${String(values[name])}.`);
+    return v;
+  };
+  const probe = values.probe === undefined ? 'color' : String(values.probe);
+  if (probe !== 'color' && probe !== 'shape') throw new UsageError(`--probe must be color or shape, not "${probe}".`);
+  const request = {
+    analysisId: Number(requireString(values, 'analysis')),
+    by,
+    keep: share('keep', 0.5, 1),
+    heldOut: share('held-out', 0.25, 0.99),
+    bound: values.bound === undefined ? 0 : Number(values.bound),
+    seed: positiveInt(values.seed, 'seed', 0),
+    steps: positiveInt(values.steps, 'steps', 400),
+    ceItems: positiveInt(values['ce-items'], 'ce-items', 64),
+    probe: probe as 'color' | 'shape',
+  };
+  if (!(request.bound >= 0)) throw new UsageError(`--bound must be a number >= 0, got ${String(values.bound)}.`);
+  if (request.steps < 1 || request.ceItems < 1) throw new UsageError('--steps and --ce-items must be at least 1.');
+  const json = Boolean(values.json);
+  const backend = nodeBackend({ pinnedWorkspace: ws });
+  const call = backend.call.bind(backend);
+  try {
+    await call('workspace.open', {});
+    const job = await finished(backend, (await call('datasets.compare', request)).id, json);
+    if (job.state !== 'succeeded') {
+      console.error(`compare ${job.state}: ${job.error ?? ''}`);
+      return 1;
+    }
+    const r = jobResult(job, 'dataset-compare');
+    console.log(json ? JSON.stringify(r, null, 2) : formatComparison(r, by, request.keep));
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+export function formatComparison(r: JobResultOf<'dataset-compare'>, by: string, keep: number): string {
+  const ci = (e: { value: number; ci95: [number, number] }, d = 3) =>
+    `${e.value.toFixed(d)} [${e.ci95[0].toFixed(d)}, ${e.ci95[1].toFixed(d)}]`;
+  const lines = [
+    `SAEs trained on ${by} keep ${keep}, a random share of the same size, and all ${r.poolItems} pool items; measured on ${r.heldOutItems} held-out items`,
+    `(FVU and CE recovered: 95% percentile bootstrap over items, ${r.intervals.resamples} resamples; probe: Wilson 95%)`,
+    `${'share'.padEnd(9)} ${'items'.padStart(5)} ${'rows'.padStart(7)}  ${'FVU'.padEnd(22)} ${'CE recovered'.padEnd(22)} probe accuracy`,
+  ];
+  for (const a of r.arms)
+    lines.push(
+      `${a.arm.padEnd(9)} ${String(a.items).padStart(5)} ${String(a.rows).padStart(7)}  ${ci(a.fvu).padEnd(22)} ${ci(a.ceRecovered).padEnd(22)} ${(a.probe.accuracy * 100).toFixed(1)}% [${(a.probe.ci95[0] * 100).toFixed(1)}, ${(a.probe.ci95[1] * 100).toFixed(1)}] (SAE ${a.saeId})`,
+    );
+  return lines.join('\n');
 }

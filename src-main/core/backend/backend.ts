@@ -182,7 +182,12 @@ export class Backend {
    * it, so ablating features there changes answers (measured; docs/ARCHITECTURE.md). Deeper models
    * want a deeper tap: pass `saeTap`.
    */
-  async startDemo(perCell: number, modelPath = this.demoModelPath(), saeTapName?: string): Promise<{ model: ModelRecord; job: Job }> {
+  async startDemo(
+    perCell: number,
+    modelPath = this.demoModelPath(),
+    saeTapName?: string,
+    seeds = 1,
+  ): Promise<{ model: ModelRecord; job: Job }> {
     if (!modelPath) throw new OcularError('not_found', `This installation has no bundled demo model (resources/${DEMO_MODEL_DIR}).`);
     const open = this.open();
     const { models } = open;
@@ -200,7 +205,7 @@ export class Backend {
     const saeTap = saeTapName ?? decoderTaps[0]!;
     // A vision-tower SAE: that tap is harvested too (demo.ts picks its features by their image-patch means).
     const taps = saeTap.startsWith('vision.') ? [...decoderTaps, saeTap] : decoderTaps;
-    const job = startDemo(open, { model, taps, saeTap, perCell }, () => this.current === open);
+    const job = startDemo(open, { model, taps, saeTap, perCell, seeds }, () => this.current === open);
     return { model, job };
   }
 
@@ -331,7 +336,7 @@ export class Backend {
       'jobs.cancel': (req) => this.open().runner.cancel(req.id),
       'jobs.resume': (req) => this.open().runner.resume(req.id),
       'runtime.diagnostics': () => this.sessionPool().diagnostics(),
-      'demo.start': (req) => this.startDemo(req.perCell),
+      'demo.start': (req) => this.startDemo(req.perCell, undefined, undefined, req.seeds),
     };
   }
 }

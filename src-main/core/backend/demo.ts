@@ -1,7 +1,8 @@
 /**
  * The demo pipeline on one model, as a declared list of stages: generate the benchmark, evaluate the
  * model, harvest every decoder residual-stream layer, train a TopK SAE on one, analyse its features,
- * probe the layers, run one ablation experiment with controls. Each stage starts its job from the
+ * probe the layers, run one ablation experiment with controls (and, with several SAE seeds, train, analyse
+ * and run the experiment again per seed, grouped as a replication). Each stage starts its job from the
  * previous stage's result once that job succeeds; a stage that cannot start is recorded as a failed
  * job of its kind with the reason, so the pipeline never ends silently. The CLI follows the same list.
  */
@@ -15,18 +16,28 @@ import type { OpenWorkspace } from './open-workspace.js';
 export const DEMO_STAGES = ['dataset-synth', 'evaluate', 'harvest', 'sae-train', 'analyze', 'probe', 'experiment'] as const;
 export type DemoStage = (typeof DEMO_STAGES)[number];
 
+/** The stages a run with `seeds` SAE seeds goes through: the pipeline once, then an SAE, analysis and experiment per further seed. */
+export function demoPlan(seeds: number): Array<{ stage: DemoStage; seed: number }> {
+  const plan = DEMO_STAGES.map((stage) => ({ stage, seed: 0 }));
+  for (let seed = 1; seed < seeds; seed++) for (const stage of ['sae-train', 'analyze', 'experiment'] as const) plan.push({ stage, seed });
+  return plan;
+}
+
 export interface DemoOptions {
   model: ModelRecord;
   /** Residual-stream taps to harvest (every decoder layer, plus a vision SAE's tap), and the one the SAE trains on. */
   taps: string[];
   saeTap: string;
   perCell: number;
+  /** SAE training seeds 0..seeds-1; with more than one, the experiment is replicated over them (a replication record). */
+  seeds?: number;
 }
 
 /** Each stage's start, from the previous stage's finished job (null for the first). */
-function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (previous: Job | null) => Job> {
+function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (previous: Job | null, seed: number) => Job> {
   const { runner, stores } = open;
   const ids = { dataset: 0, harvest: 0, sae: 0, analysis: 0 };
+  const experiments: number[] = [];
   const attached = <R extends { id: number }>(
     store: { attachJob(id: number, jobId: number): void },
     record: R,
@@ -66,16 +77,18 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
       });
       return attached(stores.harvests, harvest, 'harvest', { harvestId: harvest.id });
     },
-    'sae-train': (harvest) =>
+    'sae-train': (previous, seed) =>
       runner.start('sae-train', {
-        harvestId: (ids.harvest = jobResult(harvest!, 'harvest').harvestId),
+        // The first SAE follows the harvest; each further seed's follows the previous seed's experiment.
+        harvestId: seed === 0 ? (ids.harvest = jobResult(previous!, 'harvest').harvestId) : ids.harvest,
+        seed,
         tap: o.saeTap,
         expansion: 4,
         k: 16,
         steps: 800,
         batchSize: 512,
         lr: 1e-3,
-        name: 'demo TopK SAE',
+        name: seed === 0 ? 'demo TopK SAE' : `demo TopK SAE (seed ${seed})`,
         logEvery: 20,
         checkpointEvery: 200,
       }),
@@ -104,11 +117,15 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
       });
       return attached(stores.probes, probe, 'probe', { probeId: probe.id });
     },
-    experiment: () => {
+    experiment: (_previous, seed) => {
+      const name =
+        seed === 0
+          ? 'demo: ablate colour- and shape-question features'
+          : `demo: ablate colour- and shape-question features (SAE seed ${seed})`;
       // A vision-tower SAE's features are chosen by their means over image patches, a decoder SAE's at the answer.
       const tokens = o.saeTap.startsWith('vision.') ? 'image' : 'answer';
       const spec = experimentSpecSchema.parse({
-        name: 'demo: ablate colour- and shape-question features',
+        name,
         modelId: o.model.id,
         saeId: ids.sae,
         analysisId: ids.analysis,
@@ -123,6 +140,10 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
         controls: { randomSets: 1, randomDirections: true, union: true },
       });
       const experiment = stores.experiments.create(spec);
+      experiments.push(experiment.id);
+      // The last seed's experiment completes the replication (its results appear once every run has them).
+      if (experiments.length === (o.seeds ?? 1) && experiments.length > 1)
+        stores.replications.create(`${spec.name}, ${experiments.length} SAE seeds`, experiments);
       return attached(stores.experiments, experiment, 'experiment', { experimentId: experiment.id });
     },
   };
@@ -134,22 +155,23 @@ function stageStarts(open: OpenWorkspace, o: DemoOptions): Record<DemoStage, (pr
  */
 export function startDemo(open: OpenWorkspace, o: DemoOptions, stillOpen: () => boolean): Job {
   const starts = stageStarts(open, o);
+  const plan = demoPlan(o.seeds ?? 1);
   const { runner } = open;
-  const start = (stage: DemoStage, previous: Job | null): Job | null => {
+  const start = ({ stage, seed }: { stage: DemoStage; seed: number }, previous: Job | null): Job | null => {
     try {
-      return starts[stage](previous);
+      return starts[stage](previous, seed);
     } catch (err) {
       runner.failToStart(stage, {}, `The demo could not start its ${stage} stage: ${errorMessage(err)}`);
       return null;
     }
   };
   // The first stage's refusal goes to the caller, as any job start's does.
-  const first = starts[DEMO_STAGES[0]](null);
+  const first = starts[plan[0]!.stage](null, 0);
   let at = 0;
   let current = first.id;
   const onUpdate = (updated: Job) => {
     if (updated.id !== current || ['queued', 'running'].includes(updated.state)) return;
-    const next = DEMO_STAGES[++at];
+    const next = plan[++at];
     const job = updated.state === 'succeeded' && next && stillOpen() ? start(next, updated) : null;
     if (job) current = job.id;
     else runner.off('updated', onUpdate);

@@ -3,7 +3,7 @@
  * group), and a self-contained HTML report — inline styles and an inline SVG chart, no scripts or
  * network — that a lab member can open offline.
  */
-import type { ConditionResult, ExperimentOutput, ExperimentRecord } from '../../contract/contract.js';
+import type { ConditionResult, ExperimentOutput, ExperimentRecord, ReplicationRecord } from '../../contract/contract.js';
 import { csvCell } from '../util/csv.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -118,7 +118,23 @@ function chart(conditions: ConditionResult[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="Accuracy per condition with 95% CIs">${ticks.join('')}${rows.join('')}</svg>`;
 }
 
-export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[]): string {
+/** The experiment's replications across SAE seeds as a table per replication (none: no section). */
+function replicationSection(replications: ReplicationRecord[]): string {
+  const pts = (v: number) => `${v > 0 ? '+' : ''}${(v * 100).toFixed(1)}`;
+  return replications
+    .filter((x) => x.results)
+    .map((x) => {
+      const rows = x.results!.effects.map(
+        (f) =>
+          `<tr><td>${esc(f.set ?? f.condition)}</td><td>${esc(f.task ?? 'all items')}</td><td>${f.perSeed.map((s) => `${pts(s.effect)} (seed ${s.saeSeed ?? '?'}, #${s.experimentId})`).join('<br>')}</td><td>${pts(f.min)} .. ${pts(f.max)}</td><td>${pts(f.median)}</td><td>${pts(f.mean)}</td><td>${f.ci95 ? `[${pts(f.ci95[0])}, ${pts(f.ci95[1])}]` : f.min === f.max ? 'the same for every seed' : ''}</td></tr>`,
+      );
+      return `<h2>Across ${x.results!.seeds} SAE seeds: ${esc(x.name)}</h2><p>Accuracy change against the baseline in points; interval: Student t over seeds (df = seeds - 1), clipped to ±100.</p>
+<table><tr><th>features</th><th>task</th><th>per seed</th><th>range</th><th>median</th><th>mean</th><th>95% t CI</th></tr>${rows.join('\n')}</table>`;
+    })
+    .join('\n');
+}
+
+export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[], replications: ReplicationRecord[] = []): string {
   const r = e.results;
   const table = (r?.conditions ?? [])
     .map(
@@ -147,6 +163,7 @@ export function experimentHtml(e: ExperimentRecord, outputs: ExperimentOutput[])
 <h2>Accuracy per condition (95% CI)</h2>${chart(r?.conditions ?? [])}
 <h2>Results</h2><table><tr><th>condition</th><th>kind</th><th>accuracy</th><th>change vs baseline</th><th>drift</th><th>shift norm</th><th>KL first token</th><th>p vs baseline</th><th>p Holm</th><th>p BH</th><th>p vs controls</th><th>flag</th></tr>
 ${table}</table>
+${replicationSection(replications)}
 <h2>Feature sets</h2><ul>${Object.entries(r?.featureSets ?? {})
     .map(([k, v]) => `<li>${esc(k)}: ${v.join(', ')}</li>`)
     .join('')}</ul>

@@ -1,6 +1,7 @@
 import type { JobKind } from './job-kind.js';
 import { analyzeJob } from './kinds/analyze.js';
 import { datasetFilterJob } from './kinds/dataset-filter.js';
+import { datasetCompareJob } from './kinds/dataset-compare.js';
 import { patchMaskJob } from './kinds/patch-mask.js';
 import { datasetSynthJob } from './kinds/dataset-synth.js';
 import { evaluateJob } from './kinds/evaluate.js';
@@ -29,6 +30,7 @@ const KINDS: readonly AnyJobKind[] = [
   vlmGenerateJob,
   datasetSynthJob,
   datasetFilterJob,
+  datasetCompareJob,
   patchMaskJob,
   evaluateJob,
   harvestJob,

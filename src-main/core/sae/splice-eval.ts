@@ -16,7 +16,7 @@ import type { PoolClient } from '../runtime/pool-client.js';
 import type { WireTensor } from '../runtime/pool-protocol.js';
 import type { SessionHandle } from '../runtime/session-pool.js';
 import { throwIfCancelled } from '../jobs/job-kind.js';
-import type { PromptLayout, VlmPipeline } from '../vlm/pipeline.js';
+import type { PreparedPrefix, PromptLayout, VlmPipeline } from '../vlm/pipeline.js';
 import { crossEntropySum, lossRecovered } from './splice-metrics.js';
 
 export type Mode = 'clean' | 'spliced' | 'zero';
@@ -50,6 +50,27 @@ export function scoredTokens(prompt: PromptLayout, answers: number[][], scoreTok
     }
   }
   return targets;
+}
+
+/** Summed cross-entropy of each batch row's (item's) targets per mode, through the edited decoder: for statistics over items (a bootstrap of CE recovered). */
+export async function crossEntropyByRow(
+  pool: PoolClient,
+  session: SessionHandle,
+  vlm: VlmPipeline,
+  prefix: PreparedPrefix,
+  dSae: number,
+  targets: Target[],
+): Promise<Record<Mode, number[]>> {
+  const ce: Record<Mode, number[]> = { clean: [], spliced: [], zero: [] };
+  for (const mode of ['clean', 'spliced', 'zero'] as const) {
+    const feeds = { ...vlm.prefillFeeds(prefix), ...spliceFeeds(dSae, prefix.batch, prefix.length, mode, prefix.attentionMask) };
+    const logits = (await pool.run(session, feeds, ['logits'])).logits!;
+    for (let r = 0; r < prefix.batch; r++) {
+      const own = targets.filter((t) => t.row === r);
+      ce[mode].push(crossEntropySum(logits.data as Float32Array, prefix.length, logits.dims[2]!, own));
+    }
+  }
+  return ce;
 }
 
 /** An SAE's evaluation from spliceEvaluate over the modes clean / spliced / zero (accuracy null when not measured). */

@@ -311,6 +311,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX feature_explanations_by_feature ON feature_explanations (sae_id, feature, id);
     `,
   },
+  {
+    version: 12,
+    name: 'experiment replications across SAE seeds',
+    // One experiment spec over SAEs of different seeds; the effects' distribution is computed from the experiments' results.
+    sql: `
+      CREATE TABLE experiment_replications (
+        id                  INTEGER PRIMARY KEY,
+        name                TEXT NOT NULL,
+        experiment_ids_json TEXT NOT NULL,
+        created_at          TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -9,6 +9,8 @@ import { ExplanationStore } from '../autointerp/explanation-store.js';
 import { DatasetStore } from '../datasets/dataset-store.js';
 import { EvalStore } from '../eval/eval-store.js';
 import { ExperimentStore } from '../experiments/experiment-store.js';
+import { ReplicationStore } from '../experiments/replication-store.js';
+import { JobStore } from '../jobs/job-store.js';
 import { HarvestStore } from '../harvest/harvest-store.js';
 import { ModelRegistry } from '../model/registry.js';
 import { ProbeStore } from '../probes/probe-store.js';
@@ -59,6 +61,15 @@ export class Stores {
   }
   get experiments(): ExperimentStore {
     return this.once('experiments', () => new ExperimentStore(this.db));
+  }
+  get replications(): ReplicationStore {
+    return this.once('replications', () => new ReplicationStore(this.db, this.experiments, (saeId) => this.saeSeed(saeId)));
+  }
+  /** A trained SAE's seed, from its training job's params (null for an import). */
+  saeSeed(saeId: number): number | null {
+    const jobId = this.saes.get(saeId).jobId;
+    const seed = jobId === null ? undefined : (new JobStore(this.db).get(jobId)?.params as { seed?: unknown } | undefined)?.seed;
+    return typeof seed === 'number' ? seed : null;
   }
   get explanations(): ExplanationStore {
     return this.once('explanations', () => new ExplanationStore(this.db));

@@ -23,6 +23,7 @@ import { ExperimentDesigner } from '../components/ExperimentDesigner';
 import { CopyLink } from '../components/CopyLink';
 import { Editable } from '../components/Editable';
 import { ProbeChart } from '../components/ProbeChart';
+import { ReplicationChart } from '../components/ReplicationChart';
 import { SweepChart } from '../components/SweepChart';
 import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
@@ -398,6 +399,7 @@ function Pending({ e, job }: { e: ExperimentRecord; job: Job | undefined }) {
 export function ExperimentsPage({ info }: { info: AppInfo }) {
   const route = useRoute();
   const { data: experiments } = useChannel('experiments.list', {});
+  const { data: replications } = useChannel('replications.list', {});
   const jobs = useJobs(info.workspace?.path ?? null);
   const selectedId = route.ids[0] ?? null;
   const e = experiments?.find((x) => x.id === selectedId);
@@ -461,6 +463,24 @@ export function ExperimentsPage({ info }: { info: AppInfo }) {
           )}
         </CardContent>
       </Card>
+      {replications && replications.length > 0 && (
+        <Card variant="outlined">
+          <CardContent>
+            <Typography variant="subtitle1" component="h3" sx={{ mb: 1 }}>
+              Across SAE seeds
+            </Typography>
+            {replications.slice(0, 3).map((r) => (
+              <Stack key={r.id} data-testid="replication">
+                <Typography variant="body2">
+                  {r.name}: experiments {r.experimentIds.map((id) => `#${id}`).join(', ')}
+                  {r.results ? ' (dots: each seed; bar: min to max; tick: median)' : ' (waiting for every run)'}
+                </Typography>
+                {r.results && <ReplicationChart effects={r.results.effects} />}
+              </Stack>
+            ))}
+          </CardContent>
+        </Card>
+      )}
       <Card variant="outlined">
         <CardContent>
           <Typography variant="subtitle1" component="h3" sx={{ mb: 1 }}>

@@ -12,6 +12,7 @@ type DataChannels =
   | 'datasets.synth'
   | 'datasets.remove'
   | 'datasets.filter'
+  | 'datasets.compare'
   | 'datasets.mask'
   | 'evals.start'
   | 'evals.list'
@@ -46,6 +47,11 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const dest = path.join(dir, 'datasets', `filter-a${req.analysisId}-${req.by}-keep${req.keep}-b${req.bound}-s${req.seed}`);
       if (fs.existsSync(dest)) throw new OcularError('conflict', `This filter was run already: ${dest}.`);
       return runner.start('dataset-filter', { ...req, dest, name });
+    },
+    'datasets.compare': (req) => {
+      const { runner, ws } = ctx.open();
+      new AnalysisStore(ws.db).get(req.analysisId);
+      return runner.start('dataset-compare', req);
     },
     'datasets.mask': (req) => {
       const { runner, dir, ws } = ctx.open();

@@ -12,7 +12,8 @@ import { jobResults, type JobResultOf } from '../../../contract/job-results.js';
 import { OcularError } from '../../errors.js';
 import { streamOf, type HarvestRecord } from '../../harvest/harvest-store.js';
 import { ShardReader } from '../../harvest/shard-reader.js';
-import { ShuffleBuffer, shuffleLayout } from '../../harvest/shuffle-buffer.js';
+import { RowSubset } from '../../harvest/row-subset.js';
+import { ShuffleBuffer, shuffleLayout, type RowSource } from '../../harvest/shuffle-buffer.js';
 import { foldScale } from '../../sae/normalize.js';
 import type { SaeRecord, SaeStore } from '../../sae/sae-store.js';
 import type { TrainMetrics } from '../../sae/train-metrics.js';
@@ -63,6 +64,8 @@ export interface TrainScope {
   /** The SAE an earlier attempt of this run stored, if any (a finished run is not stored twice). */
   existing(): SaeRecord | null;
   progress(fraction: number, message: string): void;
+  /** Train on these rows of the taps only (ascending; a dataset comparison's share of the items), not every row. */
+  rows?: Int32Array;
 }
 
 /** One training run on a harvest's taps: the stored SAE's id, the final metrics and their history. */
@@ -73,17 +76,22 @@ export async function trainOnHarvest(
   scope: TrainScope,
 ): Promise<JobResultOf<'sae-train'>> {
   const h = stores.harvests.get(p.harvestId);
-  const { input, target } = trainingTaps(stores, h, p.tap, p.outputTap);
+  const taps = trainingTaps(stores, h, p.tap, p.outputTap);
+  const subset = scope.rows;
+  const input: RowSource = subset ? new RowSubset(taps.input, subset) : taps.input;
+  const target: RowSource = !subset ? taps.target : taps.target === taps.input ? input : new RowSubset(taps.target, subset);
   const rows = input.rows;
-  const codes = new Uint8Array(rows);
-  for (const r of stores.harvests.modalities(h.id, streamOf(p.tap))) codes[r.row] = MODALITIES.indexOf(r.modality as 'text');
+  if (rows === 0) throw new OcularError('invalid_request', `No harvest rows of ${p.tap} to train on.`);
+  const allCodes = new Uint8Array(taps.input.rows);
+  for (const r of stores.harvests.modalities(h.id, streamOf(p.tap))) allCodes[r.row] = MODALITIES.indexOf(r.modality as 'text');
+  const codes = subset ? Uint8Array.from(subset, (r) => allCodes[r]!) : allCodes;
   const spec = specOf(p, input.width, target.width);
   const layout = stores.layout;
   const checkpointDir = scope.checkpointDir;
   const resumed = (scope.checkpoint as { step?: number } | null)?.step ? readCheckpoint(checkpointDir) : null;
   // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
   // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
-  const scaleOf = (key: 'scaleIn' | 'scaleOut', src: ShardReader) =>
+  const scaleOf = (key: 'scaleIn' | 'scaleOut', src: RowSource) =>
     resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : streamedScale(src);
   const scaleIn = scaleOf('scaleIn', input);
   const scaleOut = spec.transcoder ? scaleOf('scaleOut', target) : scaleIn;

@@ -7,6 +7,7 @@
  * This file must stay importable by the renderer: zod only, no Node or Electron imports.
  */
 import { z } from 'zod';
+import { modelDiffRequestSchema } from './model-diff.js';
 import { SAE_TRAIN_DEFAULTS as TRAIN } from './sae-train-defaults.js';
 
 /** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
@@ -1511,6 +1512,13 @@ export const contract = {
     response: z.object({ explanation: explanationSchema, label: featureLabelSchema.nullable() }),
     mutates: true,
     summary: "Accept a suggestion as the feature's label, accept it edited, or reject it (recorded with its provenance).",
+  }),
+  'diffs.start': channel({
+    request: modelDiffRequestSchema,
+    response: jobSchema,
+    mutates: true,
+    summary:
+      'Model diffing: a base model and its fine-tune (one architecture) over the same items through one SAE: FVU, feature changes, tasks whose accuracy changed (a job).',
   }),
   'inputs.steer': channel({
     request: steerInputRequestSchema.strict(),

@@ -14,6 +14,7 @@ import {
   trainMetricsSchema,
   type Job,
 } from './contract.js';
+import { modelDiffResultSchema } from './model-diff.js';
 
 export const jobResults = {
   selftest: z.object({
@@ -63,6 +64,7 @@ export const jobResults = {
     seconds: z.object({ capture: z.number(), attribution: z.number(), attention: z.number() }),
   }),
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
+  'model-diff': modelDiffResultSchema,
 } as const;
 
 export type JobKindName = keyof typeof jobResults;

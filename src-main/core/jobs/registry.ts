@@ -16,6 +16,7 @@ import { vlmGenerateJob } from './kinds/vlm-generate.js';
 import { transcoderSetJob } from './kinds/transcoder-set.js';
 import { replacementCheckJob } from './kinds/replacement-check.js';
 import { circuitTraceJob } from './kinds/circuit-trace.js';
+import { modelDiffJob } from './kinds/model-diff.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
@@ -40,6 +41,7 @@ const KINDS: readonly AnyJobKind[] = [
   transcoderSetJob,
   replacementCheckJob,
   circuitTraceJob,
+  modelDiffJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

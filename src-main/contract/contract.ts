@@ -1128,6 +1128,18 @@ export const contract = {
     summary:
       "Keep the best-scoring share of an analysis's harvested items (SAE-V data filtering) as a new dataset in the workspace (a job).",
   }),
+  'datasets.filterReport': channel({
+    request: z.object({ datasetId: z.number().int().positive() }).strict(),
+    response: z.object({
+      filter: z.object({ method: z.string(), keep: z.number(), bound: z.number(), seed: z.number(), analysisId: z.number() }),
+      candidates: z.number().int(),
+      kept: z.number().int(),
+      /** Every candidate item's score, and whether the filter kept it. */
+      items: z.array(z.object({ key: z.string(), score: z.number(), kept: z.boolean() })),
+    }),
+    mutates: false,
+    summary: "A filtered dataset's filter, its kept share and every candidate's score (from its dataset.json).",
+  }),
   'datasets.mask': channel({
     request: z
       .object({
@@ -1151,6 +1163,32 @@ export const contract = {
     mutates: true,
     summary:
       "Masked copies of an analysis's dataset: per patch score and keep share, the best patches kept and the rest painted over (a job).",
+  }),
+  'masks.compare': channel({
+    request: z.object({ maskJobId: z.number().int().positive() }).strict(),
+    response: z.object({
+      modelPath: z.string(),
+      /** Datasets of the masking (full images first) and the finished evaluation of each by the analysis's model, if any. */
+      datasets: z.array(
+        z.object({ method: z.string(), keep: z.number(), datasetId: z.number().int(), evalId: z.number().int().nullable() }),
+      ),
+      /** The comparison (core/masking/compare.ts), once every dataset has an evaluation; empty before. */
+      rows: z.array(
+        z.object({
+          method: z.string(),
+          keep: z.number(),
+          n: z.number().int(),
+          accuracy: z.number(),
+          ci95: z.tuple([z.number(), z.number()]),
+          vsRandom: z
+            .object({ difference: z.number(), ci95: z.tuple([z.number(), z.number()]), p: z.number(), pHolm: z.number(), pBh: z.number() })
+            .nullable(),
+        }),
+      ),
+    }),
+    mutates: false,
+    summary:
+      "A patch masking's datasets with their evaluations by the analysis's model, and the comparison against random patches once all are evaluated.",
   }),
   'datasets.remove': channel({
     request: jobId,

@@ -69,6 +69,12 @@ const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean; compone
     needsWorkspace: true,
     component: page('experiments', () => import('./pages/ExperimentsPage'), 'ExperimentsPage'),
   },
+  {
+    id: 'studies',
+    title: 'Studies',
+    needsWorkspace: true,
+    component: page('studies', () => import('./pages/StudiesPage'), 'StudiesPage'),
+  },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page('jobs', () => import('./pages/JobsPage'), 'JobsPage') },
   {
     id: 'settings',

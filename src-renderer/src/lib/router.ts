@@ -16,6 +16,7 @@ export const PAGE_IDS = [
   'features',
   'playground',
   'experiments',
+  'studies',
   'jobs',
   'settings',
 ] as const;

@@ -1558,6 +1558,12 @@ export const contract = {
     summary:
       'Model diffing: a base model and its fine-tune (one architecture) over the same items through one SAE: FVU, feature changes, tasks whose accuracy changed (a job).',
   }),
+  'studies.export': channel({
+    request: empty,
+    response: z.object({ filename: z.string(), content: z.string() }),
+    mutates: false,
+    summary: "The workspace's explanations, data filters, patch maskings and model diffs as one self-contained HTML report.",
+  }),
   'inputs.steer': channel({
     request: steerInputRequestSchema.strict(),
     response: steerInputResultSchema,

@@ -109,7 +109,7 @@ describe(`the Studies page and the endpoint form ${OVER}`, () => {
     const row = page.locator('[data-testid^="suggestion-"]').first();
     await row.waitFor({ timeout: 120_000 });
     expect(await page.locator('[data-testid^="suggestion-"]').count()).toBe(3);
-    expect(await row.textContent()).toMatch(/ground truth · prompt .* · seed 0 · scored by predicate/);
+    expect(await row.textContent()).toMatch(/ground truth · prompt .* · seed 0 · scored by ground-truth predicate/);
     expect(await row.textContent()).toMatch(/\d+% \[\d+%, \d+%\] \(n \d+\)/);
     await checked(page, errors);
     const feature = Number((await row.getAttribute('data-testid'))!.replace('suggestion-', ''));
@@ -168,6 +168,15 @@ describe(`the Studies page and the endpoint form ${OVER}`, () => {
     expect(await page.getByTestId('diff-task-exists').textContent()).toMatch(/#\d+ [+-]/);
     expect(await page.getByTestId('diff-features-chart').locator('canvas').count()).toBe(1);
     await checked(page, errors);
+    // The HTML report holds every study run above.
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'HTML report' }).click()]);
+    expect(saved.suggestedFilename()).toBe('ocular-studies.html');
+    const html = fs.readFileSync((await saved.path())!, 'utf8');
+    for (const id of ['explanations', 'filter', 'masking', 'diff']) expect(html).toContain(`<h2 id="${id}">`);
+    expect(html).toContain('exists (changed)');
+    expect(html).toMatch(/accepted by ana/);
+    expect(html).toMatch(/kept \d+ of \d+ items/);
+    expect(html).toMatch(/random 50\.0%/);
     await page.context().close();
   }, 400_000);
 });

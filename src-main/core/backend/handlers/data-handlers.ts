@@ -4,9 +4,7 @@ import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { OcularError } from '../../errors.js';
 import { estimateHarvest, freeDiskBytes } from '../../harvest/estimate.js';
 import { runTask } from '../../tasks/run-task.js';
-import { jobResult } from '../../../contract/job-results.js';
-import { maskComparison } from '../../masking/compare.js';
-import type { PatchMethod } from '../../masking/patch-scores.js';
+import { filterReport, maskReport } from '../../studies/gather.js';
 import type { HandlerContext, Handlers } from './types.js';
 
 type DataChannels =
@@ -60,49 +58,10 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       fs.mkdirSync(destRoot, { recursive: true });
       return runner.start('patch-mask', { ...req, methods, destRoot });
     },
-    'datasets.filterReport': (req) => {
-      const { datasets } = ctx.open();
-      const record = datasets.get(req.datasetId);
-      const file = path.join(record.path, 'dataset.json');
-      const meta = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-      const f = meta.filter as { method: string; keep: number; bound: number; seed: number; analysisId: number } | undefined;
-      if (!f || typeof meta.scores !== 'object' || meta.scores === null)
-        throw new OcularError('invalid_request', `Dataset ${record.id} was not made by a filter.`);
-      const keptKeys = new Set(datasets.items(record.id).map((it) => it.key));
-      const items = Object.entries(meta.scores as Record<string, number>).map(([key, score]) => ({ key, score, kept: keptKeys.has(key) }));
-      return {
-        filter: { method: f.method, keep: f.keep, bound: f.bound, seed: f.seed, analysisId: f.analysisId },
-        candidates: items.length,
-        kept: keptKeys.size,
-        items,
-      };
-    },
+    'datasets.filterReport': (req) => filterReport(ctx.open().stores, req.datasetId),
     'masks.compare': (req) => {
       const open = ctx.open();
-      const job = open.runner.store.get(req.maskJobId);
-      if (!job) throw new OcularError('not_found', `No job ${req.maskJobId}.`);
-      const { sourceDatasetId, masked } = jobResult(job, 'patch-mask');
-      const analysis = new AnalysisStore(open.ws.db).get((job.params as { analysisId: number }).analysisId);
-      const modelPath = open.harvests.get(analysis.harvestId).modelPath;
-      const evals = open.evals.list().filter((e) => e.modelPath === modelPath && e.jobId !== null);
-      const finished = (datasetId: number) =>
-        evals
-          .filter((e) => e.datasetId === datasetId && open.runner.store.get(e.jobId!)?.state === 'succeeded')
-          .sort((a, b) => b.id - a.id)[0]?.id ?? null;
-      const datasets = [{ method: 'full', keep: 1, datasetId: sourceDatasetId }, ...masked].map((d) => ({
-        ...d,
-        evalId: finished(d.datasetId),
-      }));
-      if (datasets.some((d) => d.evalId === null)) return { modelPath, datasets, rows: [] };
-      const outcomes = (evalId: number) => {
-        const out = new Map<string, boolean>();
-        for (const p of open.evals.predictions(evalId, { limit: 1_000_000 })) out.set(p.item.key, p.correct);
-        return out;
-      };
-      const rows = maskComparison(
-        datasets.map((d) => ({ method: d.method as PatchMethod | 'full', keep: d.keep, outcomes: outcomes(d.evalId!) })),
-      );
-      return { modelPath, datasets, rows };
+      return maskReport(open.stores, open.runner.store, req.maskJobId);
     },
     'datasets.remove': (req) => {
       const removed = ctx.open().datasets.remove(req.id);

@@ -230,8 +230,12 @@ export const evalSummarySchema = z.object({
   byTaskAndDifficulty: z.array(accuracySchema),
   hitLimitShare: z.number(),
   extractionFailures: z.number().int(),
-  /** Kept for stored summaries; accuracy intervals are Wilson score intervals (core/eval/stats.ts), not bootstrap. */
-  bootstrap: z.object({ resamples: z.number().int(), seed: z.number().int() }),
+  /**
+   * How every ci95 above was computed: Wilson score intervals (core/stats/proportion.ts), closed form, so
+   * no resamples or seed. (Summaries are computed from the stored predictions on each read; the field
+   * was `bootstrap {resamples, seed}` before, which no store ever held.)
+   */
+  intervals: z.object({ method: z.literal('wilson'), level: z.literal(0.95) }),
 });
 export type EvalSummary = z.infer<typeof evalSummarySchema>;
 

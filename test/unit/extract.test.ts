@@ -2,8 +2,13 @@
  * Answer extraction on outputs written the way reasoning VLMs print them (extract-cases.ts): each row
  * is a raw output, the expected answer type, and the value a careful human grader reads from it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Template } from '@huggingface/jinja';
 import { describe, expect, it } from 'vitest';
-import { lastBoxed, splitThinking, stripChatTokens, stripLatex } from '../../src-main/core/eval/answer-text';
+import { lastBoxed, promptOpensThinking, splitThinking, stripChatTokens, stripLatex } from '../../src-main/core/eval/answer-text';
+import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
+import { repoRoot } from '../helpers/tmp';
 import { extractAnswer, isCorrect, numbersIn, type Extraction } from '../../src-main/core/eval/extract';
 import { BASICS, GEMMA3, ISSUE_19, QWEN35, QWEN3_VL_THINKING, YN, type Case } from './extract-cases';
 
@@ -133,5 +138,32 @@ describe('answer surface', () => {
     expect(splitThinking('<think>a')).toEqual({ answer: '', thinking: 'unfinished' });
     expect(splitThinking('a', true)).toEqual({ answer: '', thinking: 'unfinished' });
     expect(splitThinking('a')).toEqual({ answer: 'a', thinking: 'none' });
+  });
+
+  it('knows when the chat template opened <think> (the real Qwen3.5 template, thinking on and off)', () => {
+    const jinja = path.join(repoRoot, '..', 'shared', 'fixtures', 'real-graphs', 'qwen3.5-0.8b', 'chat_template.jinja');
+    const template = new Template(fs.readFileSync(jinja, 'utf8'));
+    const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'How many circles?' }] }];
+    const render = (thinking: boolean) => template.render({ messages, add_generation_prompt: true, enable_thinking: thinking });
+    expect(render(true)).toMatch(/<think>\n$/);
+    expect(promptOpensThinking(render(true))).toBe(true);
+    expect(promptOpensThinking(render(false))).toBe(false); // '<think>\n\n</think>\n\n': closed, answer follows
+    expect(promptOpensThinking('<|im_start|>assistant\n')).toBe(false);
+    // The pipeline's options come from its own templated prompt (VlmPipeline.chatText), as evaluation,
+    // experiments and the spliced evaluations call it.
+    for (const thinking of [true, false]) {
+      const vlm = Object.assign(Object.create(VlmPipeline.prototype) as object, {
+        loaded: {
+          tokenizer: {
+            apply_chat_template: (m: typeof messages) =>
+              template.render({ messages: m, add_generation_prompt: true, enable_thinking: thinking }),
+          },
+        },
+      });
+      const options = (vlm as unknown as VlmPipeline).extractOptions('How many circles?');
+      expect(options).toEqual({ thinkingOpen: thinking });
+      // Cut off while thinking: no answer (not the 3 fished from the thoughts); the closed template reads it.
+      expect(extractAnswer('There are 3 circles, so', 'integer', [], options).value).toBe(thinking ? null : 3);
+    }
   });
 });

@@ -17,9 +17,7 @@ import { repoRoot, sessionHostEntry } from '../helpers/tmp';
 const FAMILIES: Array<{ fixture: string; vision: boolean }> = [
   { fixture: 'tiny-qwen2_5_vl', vision: true },
   { fixture: 'tiny-qwen3_vl', vision: true },
-  // Its vision graph drops padding tiles before the patch embedding, which tap discovery does not yet
-  // number right (a spurious vision.blocks.0); the decoder side runs end to end.
-  { fixture: 'tiny-idefics3-split', vision: false },
+  { fixture: 'tiny-idefics3-split', vision: true },
 ];
 
 for (const { fixture, vision } of FAMILIES) {

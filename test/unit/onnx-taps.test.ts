@@ -6,10 +6,11 @@ import { discoverTowerTaps } from '../../src-main/core/onnx/taps';
 import { DataType } from '../../src-main/core/onnx/schema';
 import { controlFlowDecoder, genaiFusedDecoder, hybridDecoder, quantizedDecoder } from '../helpers/synthetic-graphs';
 import { tinyTransformer } from '../helpers/tiny-transformer';
-import { gemmaGraphsDir, qwen35GraphsDir } from '../helpers/tmp';
+import { gemmaGraphsDir, qwen35GraphsDir, repoRoot } from '../helpers/tmp';
 
 const GEMMA = gemmaGraphsDir();
 const QWEN35 = qwen35GraphsDir();
+const TINY = path.join(repoRoot, 'test', 'fixtures', 'vlm');
 
 describe('ONNX graph I/O', () => {
   it('reads a real export graph without its weights and writes it back intact', () => {
@@ -202,6 +203,25 @@ describe('tap discovery across export styles', () => {
       '/model/layers.1/resid_post',
       '/model/layers.2/resid_post',
     ]);
+  });
+
+  it('a position embedding sized from the patch embeddings (reads only their shape) is no sublayer: tiny Idefics3 with splitting', () => {
+    const file = path.join(TINY, 'tiny-idefics3-split', 'onnx', 'vision_encoder.onnx');
+    const tower = discoverTowerTaps(readModel(file).graph, 'vision.')!;
+    expect(tower.layers).toBe(2);
+    expect(tower.sublayerKinds.map((k) => k.join())).toEqual(['attention,mlp', 'attention,mlp']);
+    // The stream starts after the position embedding is added, as in transformers' Idefics3VisionEmbeddings.
+    expect(tower.taps.find((t) => t.name === 'vision.blocks.0.hook_resid_pre')!.ref.tensor).toBe('/Add_output_0');
+    expect(tower.taps.find((t) => t.name === 'vision.blocks.1.hook_resid_post')!.ref.tensor).toBe('/encoder/layers.1/Add_1_output_0');
+  });
+
+  it('width from the projections when the graph declares no shapes (Gemm with transB: tiny Qwen2.5-VL / Qwen3-VL vision)', () => {
+    for (const family of ['tiny-qwen2_5_vl', 'tiny-qwen3_vl', 'tiny-idefics3-split']) {
+      const file = path.join(TINY, family, 'onnx', 'vision_encoder.onnx');
+      const tower = discoverTowerTaps(readModel(file).graph, 'vision.')!;
+      expect(tower.width, family).toBe(32);
+      for (const t of tower.taps.filter((x) => x.hook !== 'hook_mlp_in')) expect(t.width, `${family} ${t.name}`).toBe(32);
+    }
   });
 
   it('reports fp16 element types', () => {

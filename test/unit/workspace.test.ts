@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { contract } from '../../src-main/contract/contract';
+import { EvalStore } from '../../src-main/core/eval/eval-store';
 import { openSqlite } from '../../src-main/core/store/sqlite';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src-main/core/store/migrations';
 import { APPLICATION_ID, DB_FILE, LOCK_FILE, Workspace } from '../../src-main/core/store/workspace';
@@ -59,6 +61,36 @@ describe('migrations', () => {
       upgraded.close();
     });
   }
+
+  it('reads an evaluation from a v4 workspace with the summary naming its Wilson intervals (was `bootstrap`)', () => {
+    // Summaries are computed from stored predictions on each read, so renaming `bootstrap {resamples, seed}`
+    // to `intervals {method, level}` needs no SQL: an evaluation written by the first schema with one reads
+    // back in the new shape, and its 4-of-4 group has a Wilson interval, not a point.
+    const dir = tmpDir();
+    const ws = Workspace.create(dir, { migrations: MIGRATIONS.filter((m) => m.version <= 4) });
+    const run = (sql: string) => ws.db.prepare(sql).run();
+    run("INSERT INTO datasets (id, name, path, source, created_at) VALUES (1, 'd', '/d', 'synth', '2026-01-01')");
+    for (let i = 1; i <= 4; i++) {
+      run(
+        `INSERT INTO dataset_items (id, dataset_id, item_key, image, question, answer_type, answer_json, task, difficulty) VALUES (${i}, 1, 'k${i}', 'i.png', 'How many?', 'integer', '3', 'count', 1)`,
+      );
+    }
+    const params = JSON.stringify({ maxNewTokens: 8, promptTemplate: '{question}', batchSize: 4, limit: null, device: 'cpu' });
+    run(`INSERT INTO evals (id, model_path, dataset_id, params_json, created_at) VALUES (1, '/m', 1, '${params}', '2026-01-01')`);
+    for (let i = 1; i <= 4; i++) {
+      run(`INSERT INTO predictions VALUES (1, ${i}, '3', '3', 'whole', 1, 0, 2)`);
+    }
+    ws.close();
+
+    const upgraded = Workspace.open(dir);
+    const summary = contract['evals.get'].response.parse(new EvalStore(upgraded.db).summary(1));
+    expect(summary.intervals).toEqual({ method: 'wilson', level: 0.95 });
+    expect('bootstrap' in summary).toBe(false);
+    expect(summary.overall).toMatchObject({ n: 4, correct: 4, accuracy: 1 });
+    expect(summary.overall.ci95[0]).toBeCloseTo(0.51, 2); // Wilson at 4/4: [0.510, 1]
+    expect(summary.overall.ci95[1]).toBe(1);
+    upgraded.close();
+  });
 
   it('rolls back a failing migration and leaves the workspace at its old version', () => {
     const dir = tmpDir();

@@ -77,7 +77,7 @@ export async function spliceEvaluate<M extends string>(o: SpliceEvalOptions<M>):
 
     if (o.accuracyMode) {
       const modeFeeds = o.modes[o.accuracyMode];
-      const grade = (texts: string[]) => countCorrect(batch, texts, o.textChoices);
+      const grade = (texts: string[]) => countCorrect(batch, texts, o.textChoices, o.vlm.extractOptions(vlmItems[0]!.prompt));
       const clean = await o.vlm.generate(vlmItems, { maxNewTokens: o.maxNewTokens });
       const edited = await o.vlm.generate(vlmItems, {
         maxNewTokens: o.maxNewTokens,

@@ -47,6 +47,17 @@ export function splitThinking(text: string, thinkingOpen = false): ThinkSplit {
   return { answer: text, thinking: 'none' };
 }
 
+/**
+ * Whether a chat-templated prompt ends inside a think block: its generation prompt opened <think>
+ * (Qwen3-VL Thinking, Qwen3.5 with thinking on) and nothing closed it. Generated text then starts in
+ * the thinking, and extraction must be told (`thinkingOpen`).
+ */
+export function promptOpensThinking(templated: string): boolean {
+  const lower = templated.toLowerCase();
+  const open = lower.lastIndexOf('<think>');
+  return open >= 0 && lower.indexOf('</think>', open) < 0;
+}
+
 /** Markdown markers removed, line structure kept (answer labels are found at line starts). */
 export function stripMarkdown(text: string): string {
   return text

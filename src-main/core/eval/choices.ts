@@ -1,5 +1,5 @@
 import type { StoredItem } from '../datasets/dataset-store.js';
-import { extractAnswer, isCorrect } from './extract.js';
+import { extractAnswer, isCorrect, type ExtractOptions } from './extract.js';
 
 const YES_NO = ['yes', 'no'];
 
@@ -10,9 +10,12 @@ export function choicesFor(item: StoredItem, textChoices: string[]): string[] {
   return textChoices.filter((c) => !YES_NO.includes(c.toLowerCase()));
 }
 
-/** How many of `texts` (one generated output per item of `batch`) the harness grades correct. */
-export function countCorrect(batch: StoredItem[], texts: string[], textChoices: string[]): number {
+/**
+ * How many of `texts` (one generated output per item of `batch`) the harness grades correct;
+ * `options` as the prompts were templated (VlmPipeline.extractOptions).
+ */
+export function countCorrect(batch: StoredItem[], texts: string[], textChoices: string[], options: ExtractOptions = {}): number {
   return texts.filter((text, i) =>
-    isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices))),
+    isCorrect(batch[i]!.answer, extractAnswer(text, batch[i]!.answer.type, choicesFor(batch[i]!, textChoices), options)),
   ).length;
 }

@@ -10,8 +10,6 @@ import { csvCell } from '../util/csv.js';
 export type EvalParams = z.infer<typeof evalParamsSchema>;
 export type { EvalRecord, EvalSummary, Prediction };
 
-const BOOTSTRAP = { resamples: 2000, seed: 12345 };
-
 interface EvalRow {
   id: number;
   job_id: number | null;
@@ -134,7 +132,7 @@ export class EvalStore {
       byTaskAndDifficulty: groupAccuracy(preds, (p) => (p.item.task ? `${p.item.task} d${p.item.difficulty ?? '?'}` : null), ok),
       hitLimitShare: preds.length ? preds.filter((p) => p.hitLimit).length / preds.length : 0,
       extractionFailures: preds.filter((p) => p.extracted === null).length,
-      bootstrap: BOOTSTRAP,
+      intervals: { method: 'wilson', level: 0.95 },
     };
   }
 

@@ -61,7 +61,12 @@ export async function runCondition(
     batch.forEach((it, row) => {
       const logits = gen.result.firstLogits!.subarray(row * vocab, (row + 1) * vocab);
       if (c.kind === 'baseline') r.baselineLogits.set(it.id, Float32Array.from(logits));
-      const extraction = extractAnswer(gen.outputs[row]!.text, it.answer.type, choicesFor(it, r.textChoices));
+      const extraction = extractAnswer(
+        gen.outputs[row]!.text,
+        it.answer.type,
+        choicesFor(it, r.textChoices),
+        r.vlm.extractOptions(vlmItems[row]!.prompt),
+      );
       outputs.push({
         itemId: it.id,
         condition: c.id,

@@ -119,6 +119,9 @@ export function topologicalOrder(graph: GraphProto, nodes: NodeProto[]): NodePro
   return out;
 }
 
+/** Ops whose output depends on their input's shape alone, never its values. */
+const SHAPE_ONLY_OPS = new Set(['Shape', 'Size']);
+
 /** Every op a node runs: itself and, for control flow, the nodes of its bodies (recursively). */
 export function opsWithin(node: NodeProto): NodeProto[] {
   return [node, ...subgraphsOf(node).flatMap((g) => g.node.flatMap(opsWithin))];
@@ -181,9 +184,11 @@ export class GraphIndex {
 
   /**
    * True if `tensor` is computed from `source`. Walks producers backwards, never past the node that
-   * produced `source` (nothing earlier can depend on it), so each check stays local.
+   * produced `source` (nothing earlier can depend on it), so each check stays local. With
+   * `valuesOnly`, reading only `source`'s shape (Shape, Size) does not count: a position embedding
+   * sized from the patch embeddings' shape is not computed from their values.
    */
-  dependsOn(tensor: string, source: string): boolean {
+  dependsOn(tensor: string, source: string, valuesOnly = false): boolean {
     if (tensor === source) return true;
     const floor = this.orderOf(source);
     const sourceNode = this.producer.get(source)?.node;
@@ -199,6 +204,7 @@ export class GraphIndex {
       // beside its residual sum) carries the same value onward: count it as `source`.
       if (p && sourceNode && p.node === sourceNode) return true;
       if (!p || p.order <= floor) continue;
+      if (valuesOnly && SHAPE_ONLY_OPS.has(p.node.op_type)) continue;
       for (const input of this.inputsOf(p.node)) stack.push(input);
     }
     return false;

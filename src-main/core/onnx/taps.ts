@@ -20,7 +20,7 @@
  */
 import { SKIP_NORMS } from './fused-norm.js';
 import { GraphIndex, opsWithin, type Dim } from './graph-index.js';
-import type { GraphProto, NodeProto } from './model-io.js';
+import { toNumber, type GraphProto, type NodeProto } from './model-io.js';
 import { tapName } from '../../contract/tap-names.js';
 
 export type HookName = 'hook_resid_pre' | 'hook_resid_mid' | 'hook_resid_post' | 'hook_attn_out' | 'hook_mlp_in' | 'hook_mlp_out';
@@ -177,7 +177,9 @@ function asJoin(index: GraphIndex, node: NodeProto, nodeIndex: number, r: string
   const [a, b] = node.input;
   if (!a || !b) return null;
   const other = a === r ? b : b === r ? a : null;
-  if (other === null || index.isConstant(other) || !index.dependsOn(other, r)) return null;
+  // A branch computed from r's values: one that reads only r's shape (a position embedding sized from
+  // the patch embeddings) is an input to the stream, not a sublayer.
+  if (other === null || index.isConstant(other) || !index.dependsOn(other, r, true)) return null;
   if (isAdd)
     return {
       node,
@@ -344,7 +346,7 @@ export function discoverTowerTaps(graph: GraphProto, prefix: string): TowerTaps 
     taps.find((t) => t.hook === 'hook_resid_post' && t.width !== null)?.width ??
     normWidth(index, bestHead) ??
     widthOf(bestHead).width ??
-    projectionWidth(index, best[0]!);
+    best.reduce<number | null>((w, j) => w ?? projectionWidth(index, j), null);
   for (const t of taps) if (t.width === null && (t.hook.startsWith('hook_resid') || t.hook.endsWith('_out'))) t.width = width;
   return { layers: blocks.length, width, taps, streamHead: bestHead, sublayerKinds: blocks.map((b) => b.map((j) => j.kind)) };
 }
@@ -366,12 +368,17 @@ function normWidth(index: GraphIndex, head: string): number | null {
   return null;
 }
 
-/** Width from the first projection weight of the first branch ([d_model, n] for MatMul). */
+/**
+ * Width from the first projection weight of a branch that reads the stream: [d_model, n] for MatMul,
+ * [n, d_model] for Gemm with transB (PyTorch's nn.Linear exported as Gemm, Qwen's vision tower).
+ */
 function projectionWidth(index: GraphIndex, join: Omit<Join, 'kind' | 'branchIn'>): number | null {
   for (const n of index.branchNodes(join.branchOut, join.streamIn)) {
-    if (n.op_type !== 'MatMul') continue;
+    if (n.op_type !== 'MatMul' && n.op_type !== 'Gemm') continue;
     const dims = index.initializers.get(n.input[1] ?? '')?.dims;
-    if (dims && dims.length === 2) return dims[0]!;
+    if (!dims || dims.length !== 2) continue;
+    const transB = n.op_type === 'Gemm' && toNumber(n.attribute.find((a) => a.name === 'transB')?.i) === 1;
+    return transB ? dims[1]! : dims[0]!;
   }
   return null;
 }

@@ -75,7 +75,7 @@ export async function accuracyPair(
   textChoices: string[],
   maxNewTokens: number,
 ): Promise<{ clean: number; spliced: number }> {
-  const grade = (texts: string[]) => countCorrect(batch, texts, textChoices);
+  const grade = (texts: string[]) => countCorrect(batch, texts, textChoices, vlm.extractOptions(vlmItems[0]!.prompt));
   const clean = await vlm.generate(vlmItems, { maxNewTokens });
   const spliced = await vlm.generate(vlmItems, {
     maxNewTokens,

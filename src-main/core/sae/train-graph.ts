@@ -317,6 +317,14 @@ export function stateDims(s: SaeTrainSpec): Record<string, number[]> {
   return dims;
 }
 
+/** Adam's hyperparameters (PyTorch's defaults, as SAELens and sparsify train). */
+export interface AdamParams {
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+export const ADAM: AdamParams = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
 /** Per-step values the chunk graph returns, each stacked over the chunk's steps. */
 export const STEP_OUTPUTS = ['loss', 'mse', 'l1', 'aux', 'fvu', 'l0'] as const;
 
@@ -404,7 +412,7 @@ function stepBody(s: SaeTrainSpec, adam: { beta1: number; beta2: number; eps: nu
  * `in_<name>`. Outputs: the state as `out_<name>`, and per step `loss`, `mse`, `l1`, `aux`, `fvu`,
  * `l0` [K] and `row_sse` [K, B] (each row's squared error, for per-modality FVU).
  */
-export function saeTrainChunkGraph(s: SaeTrainSpec, adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8 }): ModelProto {
+export function saeTrainChunkGraph(s: SaeTrainSpec, adam: AdamParams = ADAM): ModelProto {
   const body = stepBody(s, adam);
   const outerRefs = ['xs', ...(s.transcoder ? ['ys'] : []), 'lrs', 't0', 'dead_after'];
   // The body reads these from the enclosing graph; validate it as if they were its inputs.

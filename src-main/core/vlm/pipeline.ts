@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OcularError } from '../errors.js';
+import { promptOpensThinking } from '../eval/answer-text.js';
+import type { ExtractOptions } from '../eval/extract.js';
 import { positionsFromMask, type GenerateResult } from '../generation/generate.js';
 import { mergeImageFeatures } from '../generation/prefix.js';
 import { decoderSignature, emptyStates, type DecoderSignature } from '../generation/decoder-states.js';
@@ -184,6 +186,14 @@ export class VlmPipeline {
       tokenize: false,
       add_generation_prompt: true,
     }) as string;
+  }
+
+  /**
+   * How answers to this prompt are extracted: a chat template whose generation prompt opens <think>
+   * makes every output start inside the thinking.
+   */
+  extractOptions(prompt: string, images = 1): ExtractOptions {
+    return { thinkingOpen: promptOpensThinking(this.chatText(prompt, images)) };
   }
 
   async embedTokens(ids: number[][]): Promise<Float32Array> {

@@ -283,8 +283,9 @@ function EvalResults({ id }: { id: number }) {
       <GroupTable title="By answer type" groups={summary.byAnswerType} />
       <GroupTable title="By task and difficulty" groups={summary.byTaskAndDifficulty} />
       <Typography variant="caption" color="text.secondary">
-        Confidence intervals: Wilson score intervals (exact width at 0% and 100%). {summary.extractionFailures} outputs had no extractable
-        answer.
+        Confidence intervals: {summary.intervals.level * 100}%{' '}
+        {summary.intervals.method === 'wilson' ? 'Wilson score' : summary.intervals.method} intervals (not collapsed at 0% or 100%).{' '}
+        {summary.extractionFailures} outputs had no extractable answer.
       </Typography>
       <Stack direction="row" alignItems="center" spacing={2}>
         <Typography variant="subtitle1" sx={{ flexGrow: 1 }}>

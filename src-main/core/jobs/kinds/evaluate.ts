@@ -36,18 +36,21 @@ export const evaluateJob: JobKind<z.infer<typeof params>, JobResultOf<'evaluate'
       for (let start = 0; start < pending.length; start += e.params.batchSize) {
         throwIfCancelled(ctx.signal);
         const batch = pending.slice(start, start + e.params.batchSize);
-        const { outputs } = await vlm.generate(
-          batch.map((item) => ({
-            image: path.join(dataset.path, item.image),
-            prompt: e.params.promptTemplate.replace('{question}', item.question),
-          })),
-          { maxNewTokens: e.params.maxNewTokens },
-        );
+        const vlmItems = batch.map((item) => ({
+          image: path.join(dataset.path, item.image),
+          prompt: e.params.promptTemplate.replace('{question}', item.question),
+        }));
+        const { outputs } = await vlm.generate(vlmItems, { maxNewTokens: e.params.maxNewTokens });
         evals.record(
           e.id,
           outputs.map((o, i) => {
             const item = batch[i]!;
-            const extraction = extractAnswer(o.text, item.answer.type, choicesFor(item, textChoices));
+            const extraction = extractAnswer(
+              o.text,
+              item.answer.type,
+              choicesFor(item, textChoices),
+              vlm.extractOptions(vlmItems[i]!.prompt),
+            );
             return {
               itemId: item.id,
               raw: o.text,

@@ -72,7 +72,14 @@ export const modelDiffJob: JobKind<z.output<typeof params>, JobResultOf<'model-d
           const { outputs } = await vlm.generate(vlmItems, { maxNewTokens: p.maxNewTokens });
           outputs.forEach((o, r) => {
             const item = batch[r]!;
-            correct[m].push(isCorrect(item.answer, extractAnswer(o.text, item.answer.type, choicesFor(item, textChoices))));
+            // graded as evaluation grades (extraction told whether the chat template opened a think block)
+            const extraction = extractAnswer(
+              o.text,
+              item.answer.type,
+              choicesFor(item, textChoices),
+              vlm.extractOptions(vlmItems[r]!.prompt),
+            );
+            correct[m].push(isCorrect(item.answer, extraction));
           });
           const done = Math.min(start + p.batchSize, items.length);
           ctx.progress((m + done / items.length) / 2, `${m ? 'fine-tuned' : 'base'} model: ${done} of ${items.length} items`);

@@ -91,7 +91,6 @@ export function ExplainPanel({ info }: { info: AppInfo }) {
                 <TableCell>Explanation</TableCell>
                 <TableCell>Detection [95% CI]</TableCell>
                 <TableCell>Simulation r</TableCell>
-                <TableCell>Provenance</TableCell>
                 <TableCell>Decision</TableCell>
               </TableRow>
             </TableHead>
@@ -138,9 +137,14 @@ function SuggestionRow({ e, onDone }: { e: Explanation; onDone: () => void }) {
   return (
     <TableRow data-testid={`suggestion-${e.feature}`}>
       <TableCell>#{e.feature}</TableCell>
-      <TableCell sx={{ minWidth: 220 }}>
+      <TableCell sx={{ minWidth: 200 }}>
         {text === null ? (
-          e.explanation
+          <>
+            {e.explanation}
+            <Typography variant="caption" component="div" color="text.secondary">
+              {provenance(e)}
+            </Typography>
+          </>
         ) : (
           <TextField
             size="small"
@@ -154,12 +158,11 @@ function SuggestionRow({ e, onDone }: { e: Explanation; onDone: () => void }) {
       </TableCell>
       <TableCell>{d ? `${pct(d.accuracy)} [${pct(d.accuracyCi95[0])}, ${pct(d.accuracyCi95[1])}] (n ${d.n})` : '—'}</TableCell>
       <TableCell>{e.scores?.simulation.r == null ? '—' : e.scores.simulation.r.toFixed(2)}</TableCell>
-      <TableCell sx={{ fontSize: 12 }}>{provenance(e)}</TableCell>
       <TableCell>
         {e.status !== 'suggested' ? (
           `${e.status} by ${e.decidedBy ?? '?'}`
         ) : text === null ? (
-          <Stack direction="row" spacing={0.5}>
+          <Stack direction="row" spacing={0.5} useFlexGap sx={{ flexWrap: 'wrap' }}>
             <Editable>
               <Button size="small" onClick={() => decide('accept')} aria-label={`Accept explanation of #${e.feature}`}>
                 Accept

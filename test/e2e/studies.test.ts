@@ -54,9 +54,10 @@ afterAll(async () => {
 });
 
 async function open(route: string): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
-  await context.addInitScript(() => localStorage.setItem('ocular.annotator', 'ana'));
-  const page = await context.newPage();
+  // browser.newPage: in the desktop project it gives the page the preload bridge.
+  const page = await browser.newPage();
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await page.addInitScript(() => localStorage.setItem('ocular.annotator', 'ana'));
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${app.url.replace(/\/$/, '')}/#/${route}`);

@@ -15,6 +15,7 @@ import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
 import { explainCommand } from './commands/explain.js';
 import { maskCommand } from './commands/mask.js';
+import { diffCommand } from './commands/diff.js';
 import { exportCommand } from './commands/export.js';
 import { harvestCommand } from './commands/harvest.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -40,6 +41,7 @@ const COMMANDS: CommandSpec[] = [
   experimentCommand,
   explainCommand,
   maskCommand,
+  diffCommand,
   exportCommand,
   jobsCommand,
 ];

@@ -20,6 +20,7 @@ import {
   circuitViewSchema,
 } from './circuits-view.js';
 export * from './circuits-view.js';
+import { modelDiffRequestSchema } from './model-diff.js';
 import { SAE_TRAIN_DEFAULTS as TRAIN } from './sae-train-defaults.js';
 
 /** Where ONNX Runtime runs a session: CUDA when it loads (else CPU, with the reason), or forced. */
@@ -1368,6 +1369,18 @@ export const contract = {
     summary:
       'Train SAEs on the SAE-V filtered share, a random share of the same size and all items; FVU, CE recovered and probe accuracy on held-out items, with CIs (a job).',
   }),
+  'datasets.filterReport': channel({
+    request: z.object({ datasetId: z.number().int().positive() }).strict(),
+    response: z.object({
+      filter: z.object({ method: z.string(), keep: z.number(), bound: z.number(), seed: z.number(), analysisId: z.number() }),
+      candidates: z.number().int(),
+      kept: z.number().int(),
+      /** Every candidate item's score, and whether the filter kept it. */
+      items: z.array(z.object({ key: z.string(), score: z.number(), kept: z.boolean() })),
+    }),
+    mutates: false,
+    summary: "A filtered dataset's filter, its kept share and every candidate's score (from its dataset.json).",
+  }),
   'datasets.mask': channel({
     request: z
       .object({
@@ -1391,6 +1404,32 @@ export const contract = {
     mutates: true,
     summary:
       "Masked copies of an analysis's dataset: per patch score and keep share, the best patches kept and the rest painted over (a job).",
+  }),
+  'masks.compare': channel({
+    request: z.object({ maskJobId: z.number().int().positive() }).strict(),
+    response: z.object({
+      modelPath: z.string(),
+      /** Datasets of the masking (full images first) and the finished evaluation of each by the analysis's model, if any. */
+      datasets: z.array(
+        z.object({ method: z.string(), keep: z.number(), datasetId: z.number().int(), evalId: z.number().int().nullable() }),
+      ),
+      /** The comparison (core/masking/compare.ts), once every dataset has an evaluation; empty before. */
+      rows: z.array(
+        z.object({
+          method: z.string(),
+          keep: z.number(),
+          n: z.number().int(),
+          accuracy: z.number(),
+          ci95: z.tuple([z.number(), z.number()]),
+          vsRandom: z
+            .object({ difference: z.number(), ci95: z.tuple([z.number(), z.number()]), p: z.number(), pHolm: z.number(), pBh: z.number() })
+            .nullable(),
+        }),
+      ),
+    }),
+    mutates: false,
+    summary:
+      "A patch masking's datasets with their evaluations by the analysis's model, and the comparison against random patches once all are evaluated.",
   }),
   'datasets.remove': channel({
     request: jobId,
@@ -1822,6 +1861,19 @@ export const contract = {
     response: z.object({ explanation: explanationSchema, label: featureLabelSchema.nullable() }),
     mutates: true,
     summary: "Accept a suggestion as the feature's label, accept it edited, or reject it (recorded with its provenance).",
+  }),
+  'diffs.start': channel({
+    request: modelDiffRequestSchema,
+    response: jobSchema,
+    mutates: true,
+    summary:
+      'Model diffing: a base model and its fine-tune (one architecture) over the same items through one SAE: FVU, feature changes, tasks whose accuracy changed (a job).',
+  }),
+  'studies.export': channel({
+    request: empty,
+    response: z.object({ filename: z.string(), content: z.string() }),
+    mutates: false,
+    summary: "The workspace's explanations, data filters, patch maskings and model diffs as one self-contained HTML report.",
   }),
   'inputs.steer': channel({
     request: steerInputRequestSchema.strict(),

@@ -16,6 +16,7 @@ import {
   trainMetricsSchema,
   type Job,
 } from './contract.js';
+import { modelDiffResultSchema } from './model-diff.js';
 
 export const jobResults = {
   selftest: z.object({
@@ -67,6 +68,7 @@ export const jobResults = {
   }),
   'circuit-patch': circuitPatchResultSchema,
   'model-download': z.object({ path: z.string(), files: z.array(z.string()), bytes: z.number() }),
+  'model-diff': modelDiffResultSchema,
 } as const;
 
 export type JobKindName = keyof typeof jobResults;

@@ -75,6 +75,12 @@ const PAGES: Array<{ id: PageId; title: string; needsWorkspace: boolean; compone
     needsWorkspace: true,
     component: page('circuits', () => import('./pages/CircuitsPage'), 'CircuitsPage'),
   },
+  {
+    id: 'studies',
+    title: 'Studies',
+    needsWorkspace: true,
+    component: page('studies', () => import('./pages/StudiesPage'), 'StudiesPage'),
+  },
   { id: 'jobs', title: 'Jobs', needsWorkspace: true, component: page('jobs', () => import('./pages/JobsPage'), 'JobsPage') },
   {
     id: 'settings',

@@ -27,6 +27,7 @@ import { jobKinds } from '../jobs/registry.js';
 import { DB_FILE, Workspace } from '../store/workspace.js';
 import { analysisHandlers } from './handlers/analysis-handlers.js';
 import { autointerpHandlers } from './handlers/autointerp-handlers.js';
+import { diffHandlers } from './handlers/diff-handlers.js';
 import { experimentHandlers } from './handlers/experiment-handlers.js';
 import { dataHandlers } from './handlers/data-handlers.js';
 import { modelHandlers } from './handlers/model-handlers.js';
@@ -108,6 +109,7 @@ export class Backend {
       ...analysisHandlers(ctx),
       ...experimentHandlers(ctx),
       ...autointerpHandlers(ctx),
+      ...diffHandlers(ctx),
       ...workbenchHandlers(ctx),
     };
   }

@@ -18,6 +18,7 @@ import { transcoderSetJob } from './kinds/transcoder-set.js';
 import { replacementCheckJob } from './kinds/replacement-check.js';
 import { circuitTraceJob } from './kinds/circuit-trace.js';
 import { circuitPatchJob } from './kinds/circuit-patch.js';
+import { modelDiffJob } from './kinds/model-diff.js';
 
 // Params differ per kind; each kind validates its own with its zod schema before run() sees them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of kinds with different params and results
@@ -44,6 +45,7 @@ const KINDS: readonly AnyJobKind[] = [
   replacementCheckJob,
   circuitTraceJob,
   circuitPatchJob,
+  modelDiffJob,
 ];
 
 export function jobKinds(): readonly AnyJobKind[] {

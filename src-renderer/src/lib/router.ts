@@ -17,6 +17,7 @@ export const PAGE_IDS = [
   'playground',
   'experiments',
   'circuits',
+  'studies',
   'jobs',
   'settings',
 ] as const;

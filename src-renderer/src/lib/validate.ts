@@ -43,3 +43,18 @@ export function parseConfidence(text: string): number | null | 'invalid' {
   const v = Number(text);
   return Number.isFinite(v) && v >= 0 && v <= 1 ? v : 'invalid';
 }
+
+/** A chat endpoint's base URL: http(s), no credentials; `remote` when its host is not this machine (127/8, ::1, localhost). */
+export function checkEndpointUrl(text: string): { error: string } | { remote: boolean } {
+  let u: URL;
+  try {
+    u = new URL(text.trim());
+  } catch {
+    return { error: 'a URL such as http://127.0.0.1:8080/v1' };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: `http or https, not ${u.protocol}` };
+  if (u.username || u.password) return { error: 'no credentials in the URL' };
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return { remote: !loopback };
+}

@@ -15,6 +15,7 @@ import {
 import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { getAnnotator, setAnnotator } from '../lib/annotator';
+import { ChatEndpointCard } from '../components/ChatEndpointCard';
 
 /** Settings > Diagnostics: what the ONNX Runtime pool can use, and why a GPU session would fall back. */
 export function SettingsPage({ info }: { info: AppInfo }) {
@@ -45,6 +46,7 @@ export function SettingsPage({ info }: { info: AppInfo }) {
           />
         </CardContent>
       </Card>
+      {info.workspace && <ChatEndpointCard readOnly={info.readOnly} />}
       <Card variant="outlined">
         <CardContent>
           <Typography variant="h6">Diagnostics</Typography>

@@ -4,6 +4,7 @@ import { AnalysisStore } from '../../analysis/analysis-store.js';
 import { OcularError } from '../../errors.js';
 import { estimateHarvest, freeDiskBytes } from '../../harvest/estimate.js';
 import { runTask } from '../../tasks/run-task.js';
+import { filterReport, maskReport } from '../../studies/gather.js';
 import type { HandlerContext, Handlers } from './types.js';
 
 type DataChannels =
@@ -14,6 +15,8 @@ type DataChannels =
   | 'datasets.filter'
   | 'datasets.compare'
   | 'datasets.mask'
+  | 'datasets.filterReport'
+  | 'masks.compare'
   | 'evals.start'
   | 'evals.list'
   | 'evals.get'
@@ -60,6 +63,11 @@ export function dataHandlers(ctx: HandlerContext): Pick<Handlers, DataChannels> 
       const destRoot = path.join(dir, 'datasets', `mask-a${req.analysisId}-${Date.now()}`);
       fs.mkdirSync(destRoot, { recursive: true });
       return runner.start('patch-mask', { ...req, methods, destRoot });
+    },
+    'datasets.filterReport': (req) => filterReport(ctx.open().stores, req.datasetId),
+    'masks.compare': (req) => {
+      const open = ctx.open();
+      return maskReport(open.stores, open.runner.store, req.maskJobId);
     },
     'datasets.remove': (req) => {
       const removed = ctx.open().datasets.remove(req.id);

@@ -3,7 +3,7 @@
  * diffs, numbers with their intervals and methods, escaped text, and nothing active (no script, a CSP).
  */
 import { describe, expect, it } from 'vitest';
-import type { Explanation } from '../../src-main/contract/contract';
+import type { DatasetComparison, Explanation } from '../../src-main/contract/contract';
 import type { ModelDiffResult } from '../../src-main/contract/model-diff';
 import { barsSvg, studiesHtml } from '../../src-main/core/studies/report';
 
@@ -84,6 +84,23 @@ const diff: ModelDiffResult = {
   ],
 };
 
+const arm = (name: 'filtered' | 'random' | 'all', fvu: number, ce: number, acc: number): DatasetComparison['arms'][number] => ({
+  arm: name,
+  items: name === 'all' ? 60 : 30,
+  rows: name === 'all' ? 6000 : 3000,
+  saeId: { filtered: 7, random: 8, all: 9 }[name],
+  fvu: { value: fvu, ci95: ci(fvu - 0.02, fvu + 0.03) },
+  ceRecovered: { value: ce, ci95: ci(ce - 0.1, ce + 0.05) },
+  ce: { clean: 0.1, spliced: 0.3, zero: 2, items: 12, tokens: 24 },
+  probe: { accuracy: acc, ci95: ci(acc === 1 ? 0.93 : acc - 0.1, acc === 1 ? 1 : acc + 0.05), train: 400, test: 50 },
+});
+const comparison: DatasetComparison = {
+  heldOutItems: 20,
+  poolItems: 60,
+  intervals: { fvu: 'bootstrap-items', ceRecovered: 'bootstrap-items', probe: 'wilson', resamples: 2000, seed: 0 },
+  arms: [arm('filtered', 0.21, 0.8, 1), arm('random', 0.25, -0.2, 0.9), arm('all', 0.2, 0.85, 0.94)],
+};
+
 describe('the Studies report', () => {
   it('has the four sections with their numbers, intervals and methods, escaped, and no active content', () => {
     const html = studiesHtml({
@@ -129,8 +146,9 @@ describe('the Studies report', () => {
         },
       ],
       diffs: [{ jobId: 11, result: diff }],
+      comparisons: [{ jobId: 12, by: 'cross-modal', keep: 0.5, result: comparison }],
     });
-    for (const id of ['explanations', 'filter', 'masking', 'diff']) expect(html).toContain(`<h2 id="${id}">`);
+    for (const id of ['explanations', 'filter', 'comparison', 'masking', 'diff']) expect(html).toContain(`<h2 id="${id}">`);
     expect(html).toContain('fires on &lt;red&gt; patches');
     expect(html).not.toContain('<red>');
     expect(html).toContain('90.0% [70.0%, 97.0%] n 20');
@@ -142,6 +160,20 @@ describe('the Studies report', () => {
     expect(html).toContain('#5 +0.400 [+0.300, +0.500]');
     expect(html).toContain('FVU: base 0.1200, fine-tuned 0.2000');
     expect(html).toContain('Appeared (base rate &lt; 0.1%, fine-tuned ≥ 1.0%): #5');
+    // The comparison: each arm's three measures with their intervals, the methods named, one chart per measure.
+    expect(html).toContain('Comparison job 12: cross-modal keep 0.5');
+    expect(html).toContain('60 pool items, 20 held out of every arm');
+    expect(html).toContain('95% percentile bootstrap over held-out items (2000 resamples, seed 0)');
+    expect(html).toContain('probe accuracy: Wilson 95% over held-out rows');
+    expect(html).toContain(
+      '<tr><td>filtered</td><td>30</td><td>3000</td><td>0.210 [0.190, 0.240]</td><td>0.800 [0.700, 0.850]</td><td>100.0% [93.0%, 100.0%] n 50</td><td>7</td></tr>',
+    );
+    expect(html).toContain('<td>random</td><td>30</td><td>3000</td><td>0.250 [0.230, 0.280]</td><td>-0.200 [-0.300, -0.150]</td>');
+    for (const m of ['FVU', 'CE recovered', 'Probe accuracy'])
+      expect(html).toContain(`aria-label="${m} per training share with 95% intervals"`);
+    // CE recovered below zero widens its axis to -0.3 rather than clipping the random arm's whisker.
+    const ceSvg = html.slice(html.indexOf('<h4>CE recovered</h4>'), html.indexOf('<h4>Probe accuracy</h4>'));
+    expect(ceSvg).toContain('>-0.30</text>');
     expect(html).not.toMatch(/<script/i);
     expect(html).toContain("default-src 'none'");
   });
@@ -150,6 +182,7 @@ describe('the Studies report', () => {
     const html = studiesHtml({ workspace: '/ws', version: '1', explanations: [], filters: [], masks: [], diffs: [] });
     expect(html).toContain('No explanations yet');
     expect(html).toContain('No model diffs yet');
+    expect(html).toContain('No filter comparisons yet');
   });
 
   it('draws bars from zero with interval whiskers', () => {

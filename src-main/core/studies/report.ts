@@ -1,9 +1,9 @@
 /**
  * The Studies report: one self-contained HTML page (inline styles and SVG, no scripts or network, a CSP
- * that forbids them) with a section each for auto-interpretation suggestions, SAE-V data filters,
- * patch maskings and model diffs in a workspace, every interval with its method named.
+ * that forbids them) with a section each for auto-interpretation suggestions, SAE-V data filters, their
+ * filtered-vs-random-vs-all comparisons, patch maskings and model diffs in a workspace, every interval with its method named.
  */
-import type { Explanation } from '../../contract/contract.js';
+import type { DatasetComparison, Explanation } from '../../contract/contract.js';
 import type { ModelDiffResult } from '../../contract/model-diff.js';
 import type { FilterReport, MaskReport } from './gather.js';
 
@@ -17,6 +17,8 @@ export interface StudiesInput {
   version: string;
   explanations: Explanation[];
   filters: Array<{ datasetId: number; name: string; report: FilterReport }>;
+  /** dataset-compare jobs (optional so callers that predate the section still type-check). */
+  comparisons?: Array<{ jobId: number; by: string; keep: number; result: DatasetComparison }>;
   masks: Array<{ jobId: number; report: MaskReport }>;
   diffs: Array<{ jobId: number; result: ModelDiffResult }>;
 }
@@ -88,6 +90,38 @@ function filtersSection(filters: StudiesInput['filters']): string {
     .join('');
 }
 
+function comparisonsSection(list: NonNullable<StudiesInput['comparisons']>): string {
+  if (list.length === 0) return '<p>No filter comparisons yet (<code>ocular dataset compare</code>).</p>';
+  const est = (e: { value: number; ci95: [number, number] }) => `${e.value.toFixed(3)} [${e.ci95[0].toFixed(3)}, ${e.ci95[1].toFixed(3)}]`;
+  return list
+    .map(({ jobId, by, keep, result: r }) => {
+      const rows = r.arms.map(
+        (a) =>
+          `<tr><td>${a.arm}</td><td>${a.items}</td><td>${a.rows}</td><td>${est(a.fvu)}</td><td>${est(a.ceRecovered)}</td><td>${pct(a.probe.accuracy)} [${pct(a.probe.ci95[0])}, ${pct(a.probe.ci95[1])}] n ${a.probe.test}</td><td>${a.saeId}</td></tr>`,
+      );
+      // One chart per measure: their scales differ, and CE recovered can fall below zero.
+      const measures: Array<[string, (a: DatasetComparison['arms'][number]) => { value: number; ci95: [number, number] }]> = [
+        ['FVU', (a) => a.fvu],
+        ['CE recovered', (a) => a.ceRecovered],
+        ['Probe accuracy', (a) => ({ value: a.probe.accuracy, ci95: a.probe.ci95 })],
+      ];
+      const charts = measures.map(([name, of]) => {
+        const ends = r.arms.flatMap((a) => [of(a).value, ...of(a).ci95]);
+        const svg = barsSvg(
+          r.arms.map((a) => ({ label: a.arm, value: of(a).value, ci: of(a).ci95 })),
+          Math.min(0, ...ends),
+          Math.max(1, ...ends),
+          `${name} per training share with 95% intervals`,
+        );
+        return `<h4>${name}</h4>${svg}`;
+      });
+      return `<h3>Comparison job ${jobId}: ${esc(by)} keep ${keep}</h3>
+<p>${r.poolItems} pool items, ${r.heldOutItems} held out of every arm. FVU and CE recovered: 95% percentile bootstrap over held-out items (${r.intervals.resamples} resamples, seed ${r.intervals.seed}); probe accuracy: Wilson 95% over held-out rows.</p>
+<table><tr><th>share</th><th>items</th><th>rows</th><th>FVU [bootstrap 95%]</th><th>CE recovered [bootstrap 95%]</th><th>probe accuracy [Wilson 95%]</th><th>SAE</th></tr>${rows.join('')}</table>${charts.join('')}`;
+    })
+    .join('');
+}
+
 function masksSection(masks: StudiesInput['masks']): string {
   const done = masks.filter((m) => m.report.rows.length > 0);
   if (done.length === 0) return '<p>No evaluated patch maskings yet (<code>ocular mask</code>).</p>';
@@ -143,6 +177,7 @@ export function studiesHtml(input: StudiesInput): string {
 <body><h1>Studies</h1><p>Ocular ${esc(input.version)} · workspace ${esc(input.workspace)}</p>
 <h2 id="explanations">Explanations</h2>${explanationsSection(input.explanations)}
 <h2 id="filter">Data filtering (SAE-V)</h2>${filtersSection(input.filters)}
+<h2 id="comparison">Dataset comparisons (SAE-V filtered vs random vs all)</h2>${comparisonsSection(input.comparisons ?? [])}
 <h2 id="masking">Patch masking (SAE-V)</h2>${masksSection(input.masks)}
 <h2 id="diff">Model diffing</h2>${diffsSection(input.diffs)}
 </body></html>

@@ -3,6 +3,7 @@ import { Box, Button, Stack, Typography } from '@mui/material';
 import { invoke } from '../api/client';
 import { useReportError } from '../hooks/useErrorReporter';
 import { download } from '../lib/download';
+import { ComparePanel } from '../components/studies/ComparePanel';
 import { DiffPanel } from '../components/studies/DiffPanel';
 import { ExplainPanel } from '../components/studies/ExplainPanel';
 import { FilterPanel } from '../components/studies/FilterPanel';
@@ -10,15 +11,16 @@ import { MaskPanel } from '../components/studies/MaskPanel';
 import { TabBar } from '../components/TabBar';
 import { usePersistentState } from '../lib/persist';
 
-type Study = 'explain' | 'filter' | 'mask' | 'diff';
+type Study = 'explain' | 'filter' | 'compare' | 'mask' | 'diff';
 const TABS: Array<[Study, string]> = [
   ['explain', 'Explain'],
   ['filter', 'Data filter'],
+  ['compare', 'Filter vs random'],
   ['mask', 'Patch masking'],
   ['diff', 'Model diff'],
 ];
 
-/** The seeds' studies over an analysed SAE: auto-interpretation, SAE-V filtering and masking, model diffing. */
+/** The seeds' studies over an analysed SAE: auto-interpretation, SAE-V filtering (and its comparison) and masking, model diffing. */
 export function StudiesPage({ info }: { info: AppInfo }) {
   const [tab, setTab] = usePersistentState<Study>('studies.tab', 'explain');
   const report = useReportError();
@@ -37,6 +39,7 @@ export function StudiesPage({ info }: { info: AppInfo }) {
       <Box role="tabpanel" aria-labelledby={`tab-${tab}`}>
         {tab === 'explain' && <ExplainPanel info={info} />}
         {tab === 'filter' && <FilterPanel info={info} />}
+        {tab === 'compare' && <ComparePanel info={info} />}
         {tab === 'mask' && <MaskPanel info={info} />}
         {tab === 'diff' && <DiffPanel info={info} />}
       </Box>

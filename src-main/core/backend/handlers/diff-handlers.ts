@@ -37,6 +37,10 @@ export function diffHandlers(ctx: HandlerContext): Pick<Handlers, 'diffs.start' 
             report: filterReport(open.stores, datasetId),
           };
         }),
+        comparisons: of('dataset-compare').map((j) => {
+          const p = j.params as { by: string; keep: number };
+          return { jobId: j.id, by: p.by, keep: p.keep, result: jobResult(j, 'dataset-compare') };
+        }),
         masks: of('patch-mask').map((j) => ({ jobId: j.id, report: maskReport(open.stores, open.runner.store, j.id) })),
         diffs: of('model-diff').map((j) => ({ jobId: j.id, result: jobResult(j, 'model-diff') })),
       });

@@ -237,7 +237,7 @@ function CompareResult({ result: r, params }: { result: DatasetComparison; param
               <TableRow key={a.arm} data-testid={`compare-arm-${a.arm}`}>
                 <TableCell>{a.arm}</TableCell>
                 <TableCell>
-                  {a.items} ({a.rows.toLocaleString()} rows)
+                  {a.items} ({a.rows} rows)
                 </TableCell>
                 <TableCell>{num(a.fvu)}</TableCell>
                 <TableCell>{num(a.ceRecovered)}</TableCell>

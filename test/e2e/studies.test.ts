@@ -1,6 +1,6 @@
 /**
  * End to end in headless Chromium at 1024 px (over `ocular serve`, and in the desktop app): the Studies page
- * (explain, SAE-V data filter, patch masking, model diff) and the chat endpoint form in Settings, on a demo
+ * (explain, SAE-V data filter and its filtered-vs-random-vs-all comparison, patch masking, model diff) and the chat endpoint form in Settings, on a demo
  * workspace, each page checked with axe and for layout defects. The fine-tuned model for the diff is the demo
  * model with test/fixtures/vlm/demo-finetuned-exists's decoder (its `exists` answers negated by fine-tuning).
  */
@@ -135,6 +135,41 @@ describe(`the Studies page and the endpoint form ${OVER}`, () => {
     await page.context().close();
   });
 
+  it('compares SAEs trained on the filtered share, a random share and all items, with CIs, a chart and the report section', async () => {
+    const { page, errors } = await open('studies');
+    await page.getByTestId('tab-compare').click();
+    const steps = page.getByLabel('Steps');
+    await steps.fill('ten');
+    await page.getByText('a whole number, not “ten”').waitFor();
+    expect(await page.getByRole('button', { name: 'Compare shares' }).isDisabled()).toBe(true);
+    await page.getByLabel('Held out').fill('1');
+    await page.getByText('a positive number up to 0.99').waitFor();
+    await page.getByLabel('Held out').fill('0.25');
+    // Small runs: the point is the path from the form to the three arms, not the SAEs' quality.
+    await steps.fill('20');
+    await page.getByLabel('CE items').fill('4');
+    await page.getByLabel('Filter by').click();
+    await page.getByRole('option', { name: 'L0 (active features)' }).click();
+    await page.getByRole('button', { name: 'Compare shares' }).click();
+    await page.getByTestId('compare-result').waitFor({ timeout: 300_000 });
+    for (const arm of ['filtered', 'random', 'all']) {
+      const text = await page.getByTestId(`compare-arm-${arm}`).textContent();
+      // FVU and CE recovered with bootstrap intervals, probe accuracy with its Wilson interval.
+      expect(text).toMatch(new RegExp(`^${arm}\\d+ \\(\\d+ rows\\)(-?\\d+\\.\\d{3} \\[-?\\d+\\.\\d{3}, -?\\d+\\.\\d{3}\\]){2}`));
+      expect(text).toMatch(/\d+\.\d% \[\d+\.\d%, \d+\.\d%\] \(n \d+\)#\d+$/);
+    }
+    expect(await page.getByTestId('compare-summary').textContent()).toMatch(/bootstrap over held-out items .*Wilson 95%/);
+    expect(await page.getByRole('columnheader', { name: 'Probe accuracy [Wilson 95%]' }).count()).toBe(1);
+    expect(await page.getByTestId('compare-chart').locator('canvas').count()).toBe(1);
+    await checked(page, errors);
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'HTML report' }).click()]);
+    const html = fs.readFileSync((await saved.path())!, 'utf8');
+    expect(html).toContain('<h2 id="comparison">');
+    expect(html).toMatch(/Comparison job \d+: l0 keep 0\.5/);
+    expect(html).toMatch(/<td>random<\/td>/);
+    await page.context().close();
+  }, 400_000);
+
   it('masks patches, evaluates the copies and plots accuracy against the kept share for each score and random', async () => {
     const { page, errors } = await open('studies');
     await page.getByTestId('tab-mask').click();
@@ -173,7 +208,7 @@ describe(`the Studies page and the endpoint form ${OVER}`, () => {
     const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'HTML report' }).click()]);
     expect(saved.suggestedFilename()).toBe('ocular-studies.html');
     const html = fs.readFileSync((await saved.path())!, 'utf8');
-    for (const id of ['explanations', 'filter', 'masking', 'diff']) expect(html).toContain(`<h2 id="${id}">`);
+    for (const id of ['explanations', 'filter', 'comparison', 'masking', 'diff']) expect(html).toContain(`<h2 id="${id}">`);
     expect(html).toContain('exists (changed)');
     expect(html).toMatch(/accepted by ana/);
     expect(html).toMatch(/kept \d+ of \d+ items/);

@@ -50,8 +50,8 @@ export function ComparePanel({ info }: { info: AppInfo }) {
   const [steps, setSteps] = useState('400');
   const [ceItems, setCeItems] = useState('64');
   const [probe, setProbe] = useState<'color' | 'shape'>('color');
-  const keepError = numberError(keep, 1e-9, 1);
-  const heldOutError = numberError(heldOut, 1e-9, 0.99);
+  const keepError = numberError(keep, Number.MIN_VALUE, 1);
+  const heldOutError = numberError(heldOut, Number.MIN_VALUE, 0.99);
   const stepsParsed = parseCount(steps, 1, 1_000_000);
   const ceParsed = parseCount(ceItems, 1, 100_000);
   const invalid = keepError !== null || heldOutError !== null || 'error' in stepsParsed || 'error' in ceParsed;

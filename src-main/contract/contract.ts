@@ -547,6 +547,8 @@ export const circuitTraceRequestSchema = z.object({
   maxFeatureNodes: z.number().int().min(0).max(100_000).default(512),
   nodeThreshold: z.number().gt(0).max(1).default(0.8),
   edgeThreshold: z.number().gt(0).max(1).default(0.98),
+  /** Linearised backward (refuses what it cannot linearise), ablation in the real model, or auto: linearised, else ablation. */
+  method: z.enum(['auto', 'linearised', 'ablation']).default('auto'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
 });
 

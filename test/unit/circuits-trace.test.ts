@@ -25,7 +25,8 @@ import {
 import { poolBackward } from '../../src-main/core/circuits/backward-graph';
 import { traceCircuit, frozenModelOf } from '../../src-main/core/circuits/trace';
 import { loadSet, replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
-import { readModel } from '../../src-main/core/onnx/model-io';
+import { readModel, writeModel } from '../../src-main/core/onnx/model-io';
+import { floatTensor, node as onnxNode } from '../../src-main/core/onnx/builder';
 import { discoverTowerTaps } from '../../src-main/core/onnx/taps';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
 import { SessionPool } from '../../src-main/core/runtime/session-pool';
@@ -453,5 +454,130 @@ describe('attribution graph (linearised backward)', () => {
       expect(onObject.length).toBeGreaterThan(0);
       expect(mean(onObject)).toBeGreaterThan(2 * mean(elsewhere));
     }
+  }, 300_000);
+});
+
+describe('attribution graph (ablation method)', () => {
+  const pearson = (x: number[], y: number[]) => {
+    const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
+    const [mx, my] = [mean(x), mean(y)];
+    let sxy = 0;
+    let sxx = 0;
+    let syy = 0;
+    x.forEach((v, i) => {
+      sxy += (v - mx) * (y[i]! - my);
+      sxx += (v - mx) ** 2;
+      syy += (y[i]! - my) ** 2;
+    });
+    return sxy / Math.sqrt(sxx * syy);
+  };
+  const options = (item: Item, method: 'linearised' | 'ablation') => ({
+    image: path.join(bench, item.image),
+    prompt: item.question,
+    target: item.answer.value,
+    maxFeatureNodes: 64,
+    nodeThreshold: 1,
+    edgeThreshold: 1,
+    batchSize: 16,
+    method,
+  });
+
+  it("forced ablation: every candidate's output effect is measured in the real model; r against the linearised graph reported", async () => {
+    const item = colourItem();
+    const lin = await traceCircuit(vlm, pool, 'cpu', DEMO, set, options(item, 'linearised'), cache());
+    const abl = await traceCircuit(vlm, pool, 'cpu', DEMO, set, options(item, 'ablation'), cache());
+    expect(lin.method).toBe('linearised-backward');
+    expect(abl.method).toBe('ablation');
+    expect(abl.methodDetail).toMatch(/^Measured by ablation in the real model \(\d+ variants in \d+ batches/);
+    expect(abl.nodes.some((n) => n.kind === 'error')).toBe(false);
+    // The clean run of the ablation model is the model itself: same target logit difference.
+    expect(abl.outputValue).toBeCloseTo(lin.outputValue, 3);
+    const outputEdges = (doc: typeof lin) => {
+      const out = doc.nodes.findIndex((n) => n.kind === 'output');
+      const m = new Map<string, number>();
+      for (const [t, s, w] of doc.edges) {
+        const n = doc.nodes[s]!;
+        if (t === out && n.kind === 'feature') m.set(`${n.layer}/${n.position}/${n.feature}`, w);
+      }
+      return m;
+    };
+    const [a, b] = [outputEdges(lin), outputEdges(abl)];
+    const L = set.layers.length;
+    const common = [...b.keys()].filter((k) => a.has(k));
+    const last = common.filter((k) => Number(k.split('/')[0]) === L - 1);
+    const rAll = pearson(
+      common.map((k) => a.get(k)!),
+      common.map((k) => b.get(k)!),
+    );
+    const rLast = pearson(
+      last.map((k) => a.get(k)!),
+      last.map((k) => b.get(k)!),
+    );
+    console.log(
+      `ablation vs linearised output edges: r = ${rAll.toFixed(3)} over ${common.length} features (last layer, where direct = total: r = ${rLast.toFixed(3)} over ${last.length})`,
+    );
+    // Every candidate's removal was measured (a nonzero output edge) and every one is an active feature of the linearised graph.
+    expect(b.size).toBe(64);
+    expect(common.length).toBe(b.size);
+    expect(last.length).toBeGreaterThanOrEqual(5);
+    // Not asserted: r is low on the bundled model (about -0.1 overall, -0.4 on the last layer when last run). The linearised
+    // edges freeze the final RMSNorm's scale, removing a feature in the real model does not; agreement is an open item.
+    expect(Number.isFinite(rAll) && Number.isFinite(rLast)).toBe(true);
+  }, 300_000);
+
+  it("by ablation too, a colour question's asked-about object's patches carry more influence than the other patches", async () => {
+    for (const item of items()
+      .filter((i) => i.task === 'color')
+      .slice(0, 2)) {
+      const doc = await traceCircuit(vlm, pool, 'cpu', DEMO, set, { ...options(item, 'ablation'), edgeThreshold: 0.98 }, cache());
+      const asked = item.scene.objects.find((o) => item.question.includes(o.shape))!;
+      const [bx, by, bw, bh] = asked.bbox;
+      const overlaps = (bb: [number, number, number, number]) => bb[0] < bx + bw && bb[2] > bx && bb[1] < by + bh && bb[3] > by;
+      const onObject: number[] = [];
+      const elsewhere: number[] = [];
+      for (const n of doc.nodes) {
+        const tok = doc.tokens[n.position]!;
+        if (n.kind !== 'embedding' || tok.modality !== 'image' || !tok.box) continue;
+        (overlaps(tok.box) ? onObject : elsewhere).push(n.influence);
+      }
+      const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
+      console.log(
+        `${item.id} (ablation): influence per patch on the ${asked.shape} ${mean(onObject).toExponential(2)}, elsewhere ${mean(elsewhere).toExponential(2)}`,
+      );
+      expect(onObject.length).toBeGreaterThan(0);
+      expect(mean(onObject)).toBeGreaterThan(mean(elsewhere));
+    }
+  }, 300_000);
+
+  it('a decoder with a refused structure (soft-capped attention scores) falls back to ablation and records why', async () => {
+    // The demo model with layer 0's scores soft-capped, c·tanh(s / c) (c = 1000: the same answers).
+    const dir = path.join(root, 'softcap-model');
+    fs.cpSync(DEMO, dir, { recursive: true });
+    const m = readModel(DECODER);
+    const softmax = m.graph.node.find((n) => n.op_type === 'Softmax')!;
+    const s = softmax.input[0]!;
+    m.graph.initializer.push(floatTensor('softcap.c', [], [1000]));
+    const at = m.graph.node.indexOf(softmax);
+    m.graph.node.splice(
+      at,
+      0,
+      onnxNode('Div', [s, 'softcap.c'], ['softcap.div'], 'softcap_div'),
+      onnxNode('Tanh', ['softcap.div'], ['softcap.tanh'], 'softcap_tanh'),
+      onnxNode('Mul', ['softcap.tanh', 'softcap.c'], ['softcap.out'], 'softcap_mul'),
+    );
+    softmax.input[0] = 'softcap.out';
+    writeModel(m, path.join(dir, 'onnx', 'decoder_model_merged.onnx'));
+    const capped = await VlmPipeline.load(dir, pool, 'cpu');
+    const item = colourItem();
+    const o = { ...options(item, 'linearised'), method: 'auto' as const };
+    const doc = await traceCircuit(capped, pool, 'cpu', dir, set, o, cache());
+    expect(doc.method).toBe('ablation');
+    expect(doc.methodDetail).toMatch(
+      /Used because: the linearised model cannot be built: Layer 0: Tanh between the attention scores and the Softmax/,
+    );
+    expect(doc.nodes.filter((n) => n.kind === 'feature').length).toBeGreaterThan(0);
+    await expect(traceCircuit(capped, pool, 'cpu', dir, set, { ...o, method: 'linearised' }, cache())).rejects.toThrow(
+      /Tanh between the attention scores/,
+    );
   }, 300_000);
 });

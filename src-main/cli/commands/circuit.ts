@@ -29,7 +29,7 @@ export const circuitCommand: CommandSpec = {
   usage:
     'ocular circuit train-set --workspace W --harvest ID [--layers 0,1,2] [--expansion N] [--k K] [--steps S] [--batch B] [--lr LR] [--json]\n' +
     '       ocular circuit check --workspace W --set ID --model DIR --dataset DIR [--limit N] [--no-accuracy] [--json]\n' +
-    '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--json]\n' +
+    '       ocular circuit trace --workspace W --set ID --image IMG --prompt TEXT [--target TOKEN] [--contrast TOKEN] [--max-features N] [--method auto|linearised|ablation] [--json]\n' +
     '       ocular circuit patch --workspace W --set ID (--features L:F,... [--positions all|last|image|text] | --graph ID | --pair-graph)\n' +
     '                            (--dataset DIR [--task T] [--a-answer X] [--b-answer Y] [--limit N] | --image-a IMG --prompt-a TEXT --image-b IMG --prompt-b TEXT)\n' +
     '                            [--controls N] [--seed S] [--json]\n' +
@@ -55,6 +55,7 @@ export const circuitCommand: CommandSpec = {
     target: { type: 'string' },
     contrast: { type: 'string' },
     'max-features': { type: 'string' },
+    method: { type: 'string' },
     'node-threshold': { type: 'string' },
     'edge-threshold': { type: 'string' },
     features: { type: 'string' },
@@ -93,6 +94,7 @@ export const circuitCommand: CommandSpec = {
     '    --target TOKEN    trace: the output token to explain (default: the top prediction)',
     '    --contrast TOKEN  trace: explain target minus this token',
     '    --max-features N  trace: feature rows computed, most influential first (default 512)',
+    '    --method M        trace: linearised (refuse exports it cannot linearise), ablation (measure each candidate node by ablation in the real model), auto (default: linearised, else ablation)',
     '    --node-threshold F / --edge-threshold F   trace: pruning by influence share (default 0.8 / 0.98)',
     '    --features L:F,...  patch: transcoder features (layer:feature) whose activations A gives B',
     '    --positions P     patch: where the features are patched: all (default), last, image or text',
@@ -200,6 +202,7 @@ async function trace(values: Record<string, unknown>): Promise<number> {
       maxFeatureNodes: num(values['max-features'], 'max-features'),
       nodeThreshold: num(values['node-threshold'], 'node-threshold'),
       edgeThreshold: num(values['edge-threshold'], 'edge-threshold'),
+      method: values.method,
       device: values.device,
     },
     { workspace: path.resolve(requireString(values, 'workspace')), quiet: Boolean(values.json) },

@@ -10,12 +10,14 @@
  * scores MatMul (queries x keys^T, times constant scales) and the value projection, whose input is
  * the normalised stream. What is not found this way is refused with a message naming it: fused
  * attention ops (GroupQueryAttention: no probabilities to read), a norm between attention and the
- * residual (Gemma's sandwich norms), logit soft-capping, weights that are not float32.
+ * residual (Gemma's sandwich norms), logit soft-capping, weights stored in a way weights.ts does not
+ * read exactly (it dequantises int8/uint8 DequantizeLinear and widens float16/bfloat16).
  */
 import { GraphIndex } from '../onnx/graph-index.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/model-io.js';
 import { DataType } from '../onnx/schema.js';
 import type { TowerTaps } from '../onnx/taps.js';
+import { resolveWeight, tensorFloats, WeightError } from './weights.js';
 
 export class AnatomyError extends Error {}
 
@@ -62,22 +64,29 @@ export function floatInitializer(model: ModelProto, name: string): { dims: numbe
   return { dims: t.dims.map(Number), data: floatData(t) };
 }
 
+/** A float initializer as float32 (float16 / bfloat16 widened exactly; other types refused by name). */
 function floatData(t: TensorProto): Float32Array {
-  if (t.data_type !== DataType.FLOAT)
-    throw new AnatomyError(
-      `Weight ${t.name} has data type ${t.data_type}; attribution reads float32 weights (dequantising this type is not implemented).`,
-    );
-  if ((t.external_data?.length ?? 0) > 0)
-    throw new AnatomyError(`Weight ${t.name} is stored as external data, which attribution does not read yet.`);
-  if (t.raw_data && t.raw_data.length > 0) {
-    const copy = new Uint8Array(t.raw_data);
-    return new Float32Array(copy.buffer, 0, copy.length / 4);
+  try {
+    return tensorFloats(t);
+  } catch (err) {
+    if (err instanceof WeightError) throw new AnatomyError(err.message);
+    throw err;
   }
-  return Float32Array.from(t.float_data ?? []);
 }
 
 export function decoderAnatomy(model: ModelProto, tower: TowerTaps, logitsName = 'logits'): DecoderAnatomy {
+  try {
+    return readAnatomy(model, tower, logitsName);
+  } catch (err) {
+    if (err instanceof WeightError) throw new AnatomyError(err.message);
+    throw err;
+  }
+}
+
+function readAnatomy(model: ModelProto, tower: TowerTaps, logitsName: string): DecoderAnatomy {
   const index = new GraphIndex(model.graph);
+  /** A weight from the initializers (dequantised or widened where stored so), or undefined. */
+  const weightOf = (tensor: string) => resolveWeight(model, index, tensor) ?? undefined;
   const tap = (layer: number, hook: string): string => {
     const t = tower.taps.find((x) => x.layer === layer && x.hook === hook);
     if (!t?.ref.tensor) throw new AnatomyError(`Layer ${layer} has no named ${hook}; attribution needs it.`);
@@ -88,15 +97,15 @@ export function decoderAnatomy(model: ModelProto, tower: TowerTaps, logitsName =
     if (!p) throw new AnatomyError(`Nothing computes ${tensor}.`);
     return p.node;
   };
-  const initOf = (node: NodeProto): TensorProto | undefined =>
-    node.input.map((i) => model.graph.initializer.find((t) => t.name === i)).find((t) => t !== undefined);
+  const initOf = (node: NodeProto) => node.input.map(weightOf).find((t) => t !== undefined);
   /** A constant scalar's value (initializer or Constant node), or null. */
   const scalar = (tensor: string): number | null => {
     const init = model.graph.initializer.find((t) => t.name === tensor);
     const p = index.producer.get(tensor)?.node;
     const t = init ?? (p?.op_type === 'Constant' ? p.attribute.find((a) => a.name === 'value')?.t : undefined);
     if (!t) return null;
-    const values = t.data_type === DataType.FLOAT ? floatData(t) : null;
+    const values =
+      t.data_type === DataType.FLOAT || t.data_type === DataType.FLOAT16 || t.data_type === DataType.BFLOAT16 ? floatData(t) : null;
     return values && values.length === 1 ? values[0]! : null;
   };
   /** Back through layout ops (and a cache Concat's new half) to the first other producer. */
@@ -112,17 +121,17 @@ export function decoderAnatomy(model: ModelProto, tower: TowerTaps, logitsName =
   };
   const projection = (tensor: string, what: string): { input: string; weight: Float32Array; dims: number[] } => {
     const n = producer(through(tensor));
-    const w = n.op_type === 'MatMul' ? model.graph.initializer.find((t) => t.name === n.input[1]) : undefined;
+    const w = n.op_type === 'MatMul' ? weightOf(n.input[1]!) : undefined;
     if (!w)
       throw new AnatomyError(`The ${what} is not a MatMul by a weight (found ${n.op_type}); this export is not supported by attribution.`);
-    return { input: n.input[0]!, weight: floatData(w), dims: w.dims.map(Number) };
+    return { input: n.input[0]!, weight: w.data, dims: w.dims };
   };
   const norm = (output: string, input: string, what: string): NormSite => {
     const n = producer(output);
     const g = n.op_type === 'Mul' ? initOf(n) : undefined;
     if (!g || g.dims.length !== 1)
       throw new AnatomyError(`The ${what} is not an RMSNorm ending in a gain (found ${n.op_type}); only RMSNorm decoders are linearised.`);
-    return { input, output, gamma: floatData(g) };
+    return { input, output, gamma: g.data };
   };
 
   const layers: LayerAnatomy[] = [];

@@ -16,6 +16,8 @@ import { attribute, prune, type GraphNode } from './attribution.js';
 import { capture, type Captured } from './capture.js';
 import { normScales, type FrozenModel } from './linear-model.js';
 import type { LoadedSet } from './transcoder-set.js';
+import type { ABLATION_METHOD } from './ablation.js';
+import { linearisedRefusal, traceByAblation } from './trace-ablation.js';
 
 export const TRACE_METHOD = 'linearised-backward';
 
@@ -34,6 +36,13 @@ export interface TraceOptions {
   nodeThreshold: number;
   edgeThreshold: number;
   batchSize: number;
+  /**
+   * 'linearised' (refuse what anatomy.ts cannot linearise), 'ablation' (ablation.ts), or 'auto'
+   * (default: linearised, falling back to ablation where the linearised model cannot be built).
+   */
+  method?: 'auto' | 'linearised' | 'ablation';
+  /** Ablation variants per batch (default 32). */
+  ablationBatch?: number;
 }
 
 export interface CircuitTokenInfo {
@@ -49,7 +58,7 @@ export interface CircuitTokenInfo {
 
 export interface CircuitDocument {
   version: 1;
-  method: typeof TRACE_METHOD;
+  method: typeof TRACE_METHOD | typeof ABLATION_METHOD;
   methodDetail: string;
   prompt: string;
   setId: number;
@@ -157,8 +166,17 @@ export async function traceCircuit(
   o: TraceOptions,
   cacheDir: string,
 ): Promise<CircuitDocument> {
+  if (o.method === 'ablation') return traceByAblation(vlm, pool, device, modelDir, set, o, cacheDir, 'asked for (method ablation).');
   const t0 = performance.now();
-  const c = await capture(vlm, pool, device, o.prefix ?? { image: o.image, prompt: o.prompt }, cacheDir);
+  let c: Captured;
+  try {
+    c = await capture(vlm, pool, device, o.prefix ?? { image: o.image, prompt: o.prompt }, cacheDir);
+  } catch (err) {
+    // Where the linearised model cannot be built, effects are measured by ablation instead.
+    const refusal = err instanceof OcularError && o.method !== 'linearised' ? linearisedRefusal(vlm.files.decoder) : null;
+    if (refusal) return traceByAblation(vlm, pool, device, modelDir, set, o, cacheDir, `the linearised model cannot be built: ${refusal}`);
+    throw err;
+  }
   const { anatomy } = c;
   const T = c.length;
   const byLayer = new Map(set.layers.map((l) => [l.layer, l]));
@@ -241,7 +259,7 @@ export async function traceCircuit(
     version: 1,
     method: TRACE_METHOD,
     methodDetail:
-      "Backward through the frozen, linearised model (attention patterns and norm scales frozen at this prompt, MLPs replaced by transcoders, reconstruction errors as nodes), built from the model's own float32 initializers.",
+      "Backward through the frozen, linearised model (attention patterns and norm scales frozen at this prompt, MLPs replaced by transcoders, reconstruction errors as nodes), built from the model's own initializers (dequantised where stored quantised).",
     prompt: o.prompt,
     setId: set.setId,
     layers: set.layers.map((l) => l.layer),

@@ -90,6 +90,42 @@ describe('rows produced by the model', () => {
   }, 180_000);
 });
 
+describe('a transcoder from the model', () => {
+  it('equals the transcoder trained on an fp32 harvest of both taps, bit for bit', async () => {
+    const ws = path.join(root, 'ws');
+    const bench = path.join(root, 'bench');
+    const taps = ['--tap', 'blocks.0.hook_mlp_in', '--tap', 'blocks.0.hook_mlp_out'];
+    const harvest = await runCli(
+      ['harvest', '-w', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu', '--json'],
+      120_000,
+    );
+    expect(harvest.code, harvest.stderr).toBe(0);
+    const harvestId = (JSON.parse(harvest.stdout) as { id: number }).id;
+    const settings = [
+      '--tap',
+      'blocks.0.hook_mlp_in',
+      '--out-tap',
+      'blocks.0.hook_mlp_out',
+      '--expansion',
+      '2',
+      '--k',
+      '8',
+      '--steps',
+      '30',
+    ];
+    const common = [...settings, '--batch', '64', '--shuffle-buffer-mb', '0.5', '--seed', '4', '--device', 'cpu', '--json'];
+    const weights = async (args: string[]) => {
+      const res = await runCli(['train', '-w', ws, ...args, ...common], 240_000);
+      expect(res.code, res.stderr).toBe(0);
+      const saeId = (JSON.parse(res.stdout) as { saeId: number }).saeId;
+      return fs.readFileSync(path.join(ws, 'blobs', 'saes', String(saeId), 'sae_weights.safetensors'));
+    };
+    const onHarvest = await weights(['--harvest', String(harvestId)]);
+    const fromModel = await weights(['--from-model', '--model', DEMO, '--dataset', bench]);
+    expect(fromModel.equals(onHarvest)).toBe(true);
+  }, 600_000);
+});
+
 describe('ocular train --from-model refuses bad input in one line, before the workspace is created', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['an unknown tap', ['--tap', 'blocks.99.hook_resid_post'], /Unknown tap 'blocks\.99\.hook_resid_post'/],

@@ -213,7 +213,10 @@ export class HarvestStore {
     })();
   }
 
-  /** All rows of one tap as float32 [rows, width] (for tests and small harvests; large ones stream shard by shard). */
+  /**
+   * All rows of one tap as float32 [rows, width]: unbounded, so no job or handler calls it (they stream
+   * through ShardReader / the shuffle buffer); tests use it as the whole-array reference on small harvests.
+   */
   readTap(id: number, tap: string): { data: Float32Array; width: number; rows: number } {
     const h = this.get(id);
     const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{

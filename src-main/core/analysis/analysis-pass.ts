@@ -104,6 +104,7 @@ export async function encodePass(
     }
   }
   await settle();
+  acc.flush();
   return { acc, kth };
 }
 

@@ -22,6 +22,7 @@ import type {
   ToHost,
   WireTensor,
 } from './pool-protocol.js';
+import { compactFeeds } from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -138,7 +139,7 @@ export class SessionPool extends EventEmitter<{
     if ((await host.ready) !== handle.pid) {
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
     }
-    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs, carry });
+    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds: compactFeeds(feeds), outputs, carry });
   }
 
   async dropCarry(handle: SessionHandle, key: string): Promise<void> {

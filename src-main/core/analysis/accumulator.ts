@@ -32,8 +32,15 @@ class TopRows {
   offer(feature: number, value: number, row: number): void {
     if (value <= this.minVal[feature]!) return;
     const base = feature * this.size;
-    this.vals[base + this.minAt[feature]!] = value;
-    this.rows[base + this.minAt[feature]!] = row;
+    const slot = this.minAt[feature]!;
+    this.vals[base + slot] = value;
+    this.rows[base + slot] = row;
+    // Until the slots are full, the empty ones (-Infinity) fill in
+    // order (offered values are positive), so the scan below would find the next slot: skip it.
+    if (this.minVal[feature] === -Infinity && slot + 1 < this.size) {
+      this.minAt[feature] = slot + 1;
+      return;
+    }
     let at = 0;
     let min = Infinity;
     for (let j = 0; j < this.size; j++) {

@@ -245,6 +245,17 @@ export class HarvestStore {
       HarvestRow | undefined;
   }
 
+  /** The items the given rows belong to (one prepared statement for all of them; unknown rows are skipped). */
+  itemsOfRows(id: number, stream: Stream, rows: Iterable<number>): Set<number> {
+    const q = this.db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').pluck();
+    const items = new Set<number>();
+    for (const row of rows) {
+      const item = q.get(id, stream, row) as number | undefined;
+      if (item !== undefined) items.add(item);
+    }
+    return items;
+  }
+
   /** Every stored row of one item, in token order. */
   itemRows(id: number, stream: Stream, itemId: number): HarvestRow[] {
     return this.db

@@ -11,9 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReplacementCheck, TranscoderSetLayer } from '../../src-main/contract/contract';
 import { setLayers } from '../../src-main/core/circuits/transcoder-set';
 import { runCli } from '../helpers/cli';
-import { repoRoot } from '../helpers/tmp';
+import { benchItems, cliSteps, DEMO, DEMO_MLP_TAPS, harvestArgs, synthBench } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 let ws: string;
 let bench: string;
 /** A colour question's --set/--image/--prompt, set by the set test for the --method test. */
@@ -23,13 +22,8 @@ beforeAll(async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-set-'));
   ws = path.join(root, 'ws');
   bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '3'])).code).toBe(0);
-  const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
-  const harvest = await runCli(
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu', '--json'],
-    180_000,
-  );
-  expect(harvest.code, harvest.stderr).toBe(0);
+  await synthBench(bench, 5, 3);
+  await cliSteps([harvestArgs(ws, bench, DEMO_MLP_TAPS)], 180_000);
 }, 240_000);
 
 describe('transcoder sets', () => {
@@ -113,11 +107,7 @@ describe('transcoder sets', () => {
     expect(r.accuracyChange).toBeCloseTo(r.accuracyReplaced! - r.accuracyClean!, 12);
 
     // A traced graph is saved in the workspace, with the method that produced it.
-    const item = fs
-      .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
-      .split('\n')
-      .map((l) => (l ? JSON.parse(l) : null))
-      .find((i) => i?.task === 'color') as { image: string; question: string; answer: { value: string } };
+    const item = benchItems(bench).find((i) => i.task === 'color')!;
     const traced = await runCli(
       [
         'circuit',

@@ -7,7 +7,6 @@
  * the real model; for a colour question the asked-about object's patches carry more attribution.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decoderAnatomy } from '../../src-main/core/circuits/anatomy';
@@ -24,88 +23,29 @@ import {
 } from '../../src-main/core/circuits/linear-model';
 import { poolBackward } from '../../src-main/core/circuits/backward-graph';
 import { traceCircuit, frozenModelOf } from '../../src-main/core/circuits/trace';
-import { loadSet, replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
+import { replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
 import { readModel, writeModel } from '../../src-main/core/onnx/model-io';
 import { floatTensor, node as onnxNode } from '../../src-main/core/onnx/builder';
 import { discoverTowerTaps } from '../../src-main/core/onnx/taps';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
-import { SessionPool } from '../../src-main/core/runtime/session-pool';
-import { SaeStore } from '../../src-main/core/sae/sae-store';
-import { Workspace } from '../../src-main/core/store/workspace';
+import type { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
-import { runCli } from '../helpers/cli';
-import { repoRoot, sessionHostEntry } from '../helpers/tmp';
+import { benchItems, DEMO, demoPipeline, demoTranscoderSet, type SynthItem } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const DECODER = path.join(DEMO, 'onnx', 'decoder_model_merged.onnx');
 let root: string;
-let ws: string;
 let bench: string;
 let set: LoadedSet;
 let pool: SessionPool;
 let vlm: VlmPipeline;
 const cache = () => path.join(root, 'cache');
 
-interface Item {
-  id: string;
-  task: string;
-  image: string;
-  question: string;
-  answer: { value: string };
-  scene: { objects: Array<{ shape: string; color: string; bbox: [number, number, number, number] }> };
-}
-const items = (): Item[] =>
-  fs
-    .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Item);
+type Item = SynthItem;
+const items = () => benchItems(bench);
 
 beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-trace-'));
-  ws = path.join(root, 'ws');
-  bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '3'])).code).toBe(0);
-  const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
-  const harvest = await runCli(
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu'],
-    180_000,
-  );
-  expect(harvest.code, harvest.stderr).toBe(0);
-  const trained = await runCli(
-    [
-      'circuit',
-      'train-set',
-      '--workspace',
-      ws,
-      '--harvest',
-      '1',
-      '--expansion',
-      '4',
-      '--k',
-      '8',
-      '--steps',
-      '400',
-      '--batch',
-      '256',
-      '--lr',
-      '1e-3',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    240_000,
-  );
-  expect(trained.code, trained.stderr).toBe(0);
-  const setId = (JSON.parse(trained.stdout) as { setId: number }).setId;
-  const w = Workspace.open(ws, { readOnly: true });
-  try {
-    set = loadSet(new SaeStore(w.db, ws), setId);
-  } finally {
-    w.close();
-  }
-  pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
-  vlm = await VlmPipeline.load(DEMO, pool, 'cpu');
+  ({ root, bench, set } = await demoTranscoderSet('ocular-circuits-trace-', 5, 3));
+  ({ pool, vlm } = await demoPipeline());
 }, 420_000);
 
 afterAll(async () => {

@@ -67,6 +67,28 @@ const SORT_SQL: Record<z.infer<typeof featureSortSchema>, string> = {
 
 /** Example rows per INSERT statement (6 parameters each, well under SQLite's 32,766). */
 const EXAMPLES_PER_INSERT = 200;
+/** A feature's row of the features table with its label (status 'unlabelled' where there is none). */
+interface FeatureTableRow {
+  feature: number;
+  density: number;
+  max_act: number;
+  mean_act: number;
+  image_share: number | null;
+  cross_modal: number | null;
+  label: string | null;
+  status: LabelStatus;
+}
+
+const featureRowOf = (r: FeatureTableRow): FeatureRow => ({
+  feature: r.feature,
+  density: r.density,
+  maxAct: r.max_act,
+  meanAct: r.mean_act,
+  imageShare: r.image_share,
+  crossModal: r.cross_modal,
+  label: r.label,
+  status: r.status,
+});
 
 export class AnalysisStore {
   constructor(private readonly db: Db) {}
@@ -177,28 +199,10 @@ export class AnalysisStore {
       .prepare(
         `SELECT f.feature, f.density, f.max_act, f.mean_act, f.image_share, f.cross_modal, l.label, coalesce(l.status, 'unlabelled') AS status ${from} ORDER BY ${SORT_SQL[q.sort]} ${q.order === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, f.feature ASC LIMIT ? OFFSET ?`,
       )
-      .all(...args, q.limit, q.offset) as Array<{
-      feature: number;
-      density: number;
-      max_act: number;
-      mean_act: number;
-      image_share: number | null;
-      cross_modal: number | null;
-      label: string | null;
-      status: LabelStatus;
-    }>;
+      .all(...args, q.limit, q.offset) as FeatureTableRow[];
     return {
       total,
-      features: rows.map((r) => ({
-        feature: r.feature,
-        density: r.density,
-        maxAct: r.max_act,
-        meanAct: r.mean_act,
-        imageShare: r.image_share,
-        crossModal: r.cross_modal,
-        label: r.label,
-        status: r.status,
-      })),
+      features: rows.map(featureRowOf),
     };
   }
 
@@ -246,20 +250,7 @@ export class AnalysisStore {
         "SELECT f.*, l.label, coalesce(l.status, 'unlabelled') AS status FROM features f LEFT JOIN feature_labels l ON l.sae_id = ? AND l.feature = f.feature WHERE f.analysis_id = ? AND f.feature = ?",
       )
       .get(a.saeId, analysisId, feature) as
-      | {
-          feature: number;
-          density: number;
-          max_act: number;
-          mean_act: number;
-          image_share: number | null;
-          cross_modal: number | null;
-          quantiles_json: string;
-          hist_json: string;
-          logits_json: string | null;
-          label: string | null;
-          status: LabelStatus;
-        }
-      | undefined;
+      (FeatureTableRow & { quantiles_json: string; hist_json: string; logits_json: string | null }) | undefined;
     if (!r) throw new OcularError('not_found', `Analysis ${analysisId} has no feature ${feature}.`);
     const examples: FeatureResult['examples'] = { top: [], image: [], text: [] };
     for (const e of this.db
@@ -268,16 +259,7 @@ export class AnalysisStore {
       examples[e.kind].push({ row: e.row, activation: e.activation });
     }
     return {
-      row: {
-        feature: r.feature,
-        density: r.density,
-        maxAct: r.max_act,
-        meanAct: r.mean_act,
-        imageShare: r.image_share,
-        crossModal: r.cross_modal,
-        label: r.label,
-        status: r.status,
-      },
+      row: featureRowOf(r),
       quantiles: JSON.parse(r.quantiles_json),
       histogram: JSON.parse(r.hist_json),
       logits: r.logits_json ? JSON.parse(r.logits_json) : null,

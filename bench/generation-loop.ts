@@ -161,3 +161,10 @@ for (const [family, { className, sizes }] of Object.entries(FAMILIES).filter(([f
   await model.dispose?.();
 }
 await pool.close();
+// LLaVA-OneVision has no reference: transformers.js maps it to LlavaForConditionalGeneration, whose processor
+// makes one tile per image and whose vision call passes pixel_values only, so it cannot consume the anyres
+// inputs (pack_index / pack_weight) or produce the packed features; a ratio against it would compare other work.
+if (!only || only.includes('llava_onevision'))
+  console.log(
+    'ratio llava_onevision: not measured (transformers.js has no anyres processor; its model class cannot run the packing vision graph)',
+  );

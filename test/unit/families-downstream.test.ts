@@ -1,6 +1,6 @@
 /**
  * Everything downstream of generation on the families with dynamic resolution (tiny random-weight
- * exports of Qwen2.5-VL, Qwen3-VL and Idefics3 with image splitting): harvest of decoder and vision
+ * exports of Qwen2.5-VL, Qwen3-VL, Qwen3.5, Idefics3 with image splitting and LLaVA-OneVision's anyres): harvest of decoder and vision
  * taps for image, text and generated tokens (values equal to a direct run of the tapped graph,
  * every image row with its tile and its box in the original image's pixels), SAE training,
  * analysis with patch heatmaps, spliced evaluation and an ablation experiment with controls.
@@ -19,6 +19,7 @@ const FAMILIES: Array<{ fixture: string; vision: boolean }> = [
   { fixture: 'tiny-qwen3_vl', vision: true },
   { fixture: 'tiny-qwen3_5', vision: true },
   { fixture: 'tiny-idefics3-split', vision: true },
+  { fixture: 'tiny-llava_onevision', vision: true },
 ];
 
 for (const { fixture, vision } of FAMILIES) {
@@ -52,7 +53,10 @@ for (const { fixture, vision } of FAMILIES) {
         expect(new Set(index.map((r) => r.modality))).toEqual(new Set(['image', 'text', 'generated']));
         const images = index.filter((r) => r.modality === 'image');
         // Every image row knows its tile and its box, inside the original image.
-        expect(images.every((r) => r.tile !== null && r.box !== null && r.box[2] > r.box[0] && r.box[3] > r.box[1])).toBe(true);
+        // (LLaVA-OneVision's newline tokens, one per grid row, stand for no pixels: no cell, no box.)
+        const patches = images.filter((r) => r.patchRow !== null);
+        expect(images.filter((r) => r.patchRow === null).every((r) => r.box === null || fixture !== 'tiny-llava_onevision')).toBe(true);
+        expect(patches.every((r) => r.tile !== null && r.box !== null && r.box[2] > r.box[0] && r.box[3] > r.box[1])).toBe(true);
         if (vision) {
           const v = store.rowIndex(h.id, 'vision');
           expect(v.length).toBe(h.rows.vision);

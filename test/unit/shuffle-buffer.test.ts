@@ -167,6 +167,15 @@ describe('shard range reads', () => {
     });
   }
 
+  for (const dtype of ['fp32', 'fp16', 'bf16'] as const)
+    it(`reads listed rows of ${dtype} shards in the order asked (runs read as spans, gaps, repeats, shard boundaries)`, () => {
+      const reader = shardTap(dtype, values, width, [7, 1, 10, 5]);
+      const rows = [0, 1, 2, 4, 6, 7, 8, 9, 9, 12, 30 - 8, 3, 0, 17, 18, 19, 20, 21, 22, 5, 8];
+      const out = reader.readRows(rows);
+      expect([...out]).toEqual(rows.flatMap((r) => [...values.subarray(r * width, (r + 1) * width)]));
+      expect(() => reader.readRows([2, 23])).toThrow(/row 23 is not in any shard/);
+    });
+
   it('bf16 keeps the upper 16 bits of a float32 (truncating what it cannot hold)', () => {
     const reader = shardTap('bf16', Float32Array.of(1.00390625, -3.5, 65504, 1e-3), 4, [1]);
     const out = new Float32Array(4);

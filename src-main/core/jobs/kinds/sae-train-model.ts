@@ -8,7 +8,7 @@ import { checkModelTaps, checkTrainSource, ModelRows } from '../../harvest/model
 import { MODALITIES } from '../../sae/train-log.js';
 import type { Stores } from '../../store/stores.js';
 import { VlmPipeline } from '../../vlm/pipeline.js';
-import type { JobContext } from '../job-kind.js';
+import { throwIfCancelled, type JobContext } from '../job-kind.js';
 import { tappedGraph } from './harvest.js';
 import type { SaeTrainParams, TrainingRows } from './sae-train.js';
 
@@ -39,7 +39,10 @@ export async function modelTrainingRows(ctx: JobContext<unknown>, stores: Stores
       cacheBytes: cacheBytes(p),
       codeOf: (m) => MODALITIES.indexOf(m),
     },
-    (done, of) => ctx.progress(0, `laid out ${done} of ${of} items`),
+    (done, of) => {
+      throwIfCancelled(ctx.signal); // the layout pass reads every image: a long dataset can be cancelled mid-way
+      ctx.progress(0, `laid out ${done} of ${of} items`);
+    },
   );
   const input = rows.source(p.tap);
   return {

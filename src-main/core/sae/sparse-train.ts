@@ -332,8 +332,8 @@ export class SparseTrainer {
     let auxRows: Int32Array = new Int32Array(0);
     let auxIdx: Int32Array = new Int32Array(0);
     let auxVals: Float32Array = new Float32Array(0);
-    let auxGpre = new Float32Array(0);
-    let ga = new Float32Array(0);
+    let auxGpre: Float32Array = new Float32Array(0);
+    let ga: Float32Array = new Float32Array(0);
     if (s.auxK > 0) {
       auxVals = enc.aux_acts!.data as Float32Array;
       auxIdx = toInt32(enc.aux_idx!.data, sc.auxIdx);

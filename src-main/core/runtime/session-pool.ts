@@ -24,6 +24,7 @@ import type {
   ToHost,
   WireTensor,
 } from './pool-protocol.js';
+import { compactFeeds } from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -153,7 +154,7 @@ export class SessionPool extends EventEmitter<{
     if ((await host.ready) !== handle.pid) {
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
     }
-    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs, carry });
+    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds: compactFeeds(feeds), outputs, carry });
   }
 
   async dropCarry(handle: SessionHandle, key: string): Promise<void> {

@@ -4,7 +4,7 @@
  * activation over every image token painted as translucent red (alpha ∝ activation / the item's max).
  * Both are PNG data URIs for `image_url` parts. Images come from inside the workspace only.
  */
-import sharp from 'sharp';
+import { loadSharp } from '../util/sharp.js';
 import type { FeatureExample } from '../../contract/contract.js';
 import { pngDataUri, type ContentPart } from './chat-client.js';
 
@@ -27,6 +27,7 @@ function exampleBox(
 }
 
 export async function patchCrop(imageFile: string, e: Pick<FeatureExample, 'heatmap' | 'patchRow' | 'patchCol'>): Promise<Buffer | null> {
+  const sharp = await loadSharp();
   const meta = await sharp(imageFile).metadata();
   const W = meta.width ?? 0;
   const H = meta.height ?? 0;
@@ -48,6 +49,7 @@ export async function patchCrop(imageFile: string, e: Pick<FeatureExample, 'heat
 }
 
 export async function heatmapOverlay(imageFile: string, heatmap: NonNullable<FeatureExample['heatmap']>): Promise<Buffer> {
+  const sharp = await loadSharp();
   const meta = await sharp(imageFile).metadata();
   const W = meta.width!;
   const H = meta.height!;

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import { loadSharp } from '../util/sharp.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { mulberry32 } from '../util/random.js';
 import { sceneSvg } from './scene.js';
@@ -41,6 +41,7 @@ function itemSeed(seed: number, task: Task, difficulty: number, index: number): 
 }
 
 export async function synthesizeBenchmark(options: SynthOptions): Promise<{ items: BenchmarkItem[]; dir: string }> {
+  const sharp = await loadSharp();
   const size = options.imageSize ?? 96;
   const dir = path.resolve(options.out);
   fs.mkdirSync(path.join(dir, 'images'), { recursive: true });

@@ -6,7 +6,8 @@
  * The pixel count is bounded before decoding so one huge image cannot exhaust memory.
  */
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
+import { loadSharp } from '../util/sharp.js';
 
 /** 64 megapixels: an 8192 x 8192 photo decodes (192 MB as RGB); a 20000 x 20000 one is refused. */
 export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
@@ -19,6 +20,7 @@ export async function imageProblem(file: string, shownAs: string, maxPixels = MA
   const ext = path.extname(file).toLowerCase();
   if (ext === '.svg' || ext === '.svgz')
     return `image '${shownAs}' is an SVG; Ocular takes raster images (PNG, JPEG, WebP, GIF): convert it to PNG first`;
+  const sharp = await loadSharp();
   let meta: Metadata;
   try {
     meta = await sharp(file, { limitInputPixels: false }).metadata();

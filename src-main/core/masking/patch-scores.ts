@@ -12,7 +12,7 @@
  * `random` keeps a seeded uniform choice of the same number. Masked patches are painted over in the
  * image at their boxes in original pixels with one fill colour, so the model sees them as blank.
  */
-import sharp from 'sharp';
+import { loadSharp } from '../util/sharp.js';
 import { keptCount } from '../datasets/sae-v-filter.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -67,6 +67,7 @@ export async function maskImage(
   kept: readonly number[],
   fill: [number, number, number],
 ): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(imageFile).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const keep = new Set(kept);
   boxes.forEach((b, i) => {

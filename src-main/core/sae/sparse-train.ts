@@ -100,13 +100,13 @@ export type EncodeRun = (
   outputs: Record<string, WireTensor>,
 ) => Promise<Record<string, { data: unknown }>>;
 
-/** TopK's int64 indices (all < 2^31) as int32: the low words of the little-endian pairs. */
-function toInt32(d: unknown): Int32Array {
+/** TopK's int64 indices (all < 2^31) as int32: the low words of the little-endian pairs, into `out` when given. */
+function toInt32(d: unknown, out?: Int32Array): Int32Array {
   const big = d as BigInt64Array;
   const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
-  const out = new Int32Array(big.length);
-  for (let e = 0; e < out.length; e++) out[e] = words[2 * e]!;
-  return out;
+  const res = out ?? new Int32Array(big.length);
+  for (let e = 0; e < res.length; e++) res[e] = words[2 * e]!;
+  return res;
 }
 
 /** Row of each entry when every row has `per` entries in order: [0 ×per, 1 ×per, …]. */
@@ -123,6 +123,31 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
+/**
+ * A step's working arrays for batches of B rows, allocated once per batch size and overwritten (or
+ * zeroed) each step: allocating them per step left ~6 MB of garbage a step for the collector, and
+ * the pool process's memory grew by ~100 MB before it ran (bench:memory).
+ */
+interface StepScratch {
+  xc: Float32Array;
+  dead: Float32Array;
+  idx: Int32Array;
+  rows: Int32Array;
+  yHat: Float32Array;
+  err: Float32Array;
+  g: Float32Array;
+  gbDec: Float32Array;
+  fireSum: Float32Array;
+  gpre: Float32Array;
+  auxIdx: Int32Array;
+  auxRows: Int32Array;
+  eHat: Float32Array;
+  ga: Float32Array;
+  auxGpre: Float32Array;
+  gbEnc: Float32Array;
+  gbDecIn: Float32Array;
+}
+
 /** W_enc and its moments are held transposed; everything else as the chunk graph names it. */
 const TRANSPOSED = new Set(['W_enc', 'm_W_enc', 'v_W_enc']);
 
@@ -135,6 +160,7 @@ export class SparseTrainer {
   private readonly names: string[];
   /** The encoder's preallocated outputs, per batch size. */
   private readonly outputs = new Map<number, Record<string, WireTensor>>();
+  private readonly scratch = new Map<number, StepScratch>();
 
   constructor(
     private readonly spec: SaeTrainSpec,
@@ -207,6 +233,36 @@ export class SparseTrainer {
     return out;
   }
 
+  private stepScratch(B: number): StepScratch {
+    let sc = this.scratch.get(B);
+    if (!sc) {
+      const { dIn: Di, dOut: Do, dSae: F, k, auxK } = this.spec;
+      const topk = this.spec.architecture === 'topk';
+      const aux = auxK > 0;
+      sc = {
+        xc: new Float32Array(this.spec.transcoder ? 0 : B * Di),
+        dead: new Float32Array(F),
+        idx: new Int32Array(topk ? B * k : 0),
+        rows: topk ? rowsOf(B * k, k) : new Int32Array(0),
+        yHat: new Float32Array(B * Do),
+        err: new Float32Array(B * Do),
+        g: new Float32Array(B * Do),
+        gbDec: new Float32Array(Do),
+        fireSum: new Float32Array(F),
+        gpre: new Float32Array(B * k),
+        auxIdx: new Int32Array(aux ? B * auxK : 0),
+        auxRows: aux ? rowsOf(B * auxK, auxK) : new Int32Array(0),
+        eHat: new Float32Array(aux ? B * Do : 0),
+        ga: new Float32Array(aux ? B * Do : 0),
+        auxGpre: new Float32Array(aux ? B * auxK : 0),
+        gbEnc: new Float32Array(F),
+        gbDecIn: new Float32Array(Di),
+      };
+      this.scratch.set(B, sc);
+    }
+    return sc;
+  }
+
   /** One step at step number t (1-based, as Adam's bias correction counts). */
   private async step(
     x: Float32Array,
@@ -221,9 +277,10 @@ export class SparseTrainer {
     const st = this.state;
     const { dIn: Di, dOut: Do, dSae: F } = s;
     const kern = this.kernels;
-    const xc = s.transcoder ? x : new Float32Array(B * Di);
+    const sc = this.stepScratch(B);
+    const xc = s.transcoder ? x : sc.xc;
     if (!s.transcoder) for (let r = 0; r < B; r++) for (let d = 0; d < Di; d++) xc[r * Di + d] = f(x[r * Di + d]! - st.b_dec![d]!);
-    const dead = new Float32Array(F);
+    const dead = sc.dead;
     for (let q = 0; q < F; q++) dead[q] = f(t - st.last_fired![q]!) > deadAfter ? 1 : 0;
     const enc = await this.encode(
       {
@@ -236,36 +293,38 @@ export class SparseTrainer {
     );
     // Active entries in a fixed order: (row, slot) for TopK; by row then feature for BatchTopK.
     let vals = enc.top_acts!.data as Float32Array;
-    let idx = toInt32(enc.top_idx!.data);
+    let idx: Int32Array;
     let rows: Int32Array;
-    if (s.architecture === 'topk') rows = rowsOf(idx.length, s.k);
-    else {
+    if (s.architecture === 'topk') {
+      idx = toInt32(enc.top_idx!.data, sc.idx);
+      rows = sc.rows;
+    } else {
+      idx = toInt32(enc.top_idx!.data);
       const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
       vals = Float32Array.from(order, (e) => vals[e]!);
       const flat = Int32Array.from(order, (e) => idx[e]!);
       rows = flat.map((v) => Math.floor(v / F));
       idx = flat.map((v) => v % F);
     }
-    const yHat = new Float32Array(B * Do);
+    const yHat = sc.yHat;
     for (let r = 0; r < B; r++) yHat.set(st.b_dec!, r * Do);
     kern.decodeRows(rows, idx, vals, st.W_dec!, yHat, Do);
     // Reconstruction loss, its gradient g = 2(ŷ − y)/B, and the metrics, in the graph's float32 steps.
     const bf = f(B);
-    const err = new Float32Array(B * Do);
-    const g = new Float32Array(B * Do);
-    const gbDec = new Float32Array(Do);
+    const { err, g, gbDec } = sc;
+    gbDec.fill(0);
     const stats = new Float32Array(2);
     kern.residual(yHat, y, B, err, g, rowSse, gbDec, stats);
     const [sse, sst] = stats as unknown as [number, number];
     const mse = f(sse / bf);
-    const fireSum = new Float32Array(F);
+    const fireSum = sc.fireSum.fill(0);
     let fires = 0;
     for (let e = 0; e < idx.length; e++)
       if (vals[e]! > 0) {
         fireSum[idx[e]!]!++;
         fires++;
       }
-    const gpre = new Float32Array(idx.length);
+    const gpre = idx.length === sc.gpre.length ? sc.gpre : new Float32Array(idx.length);
     kern.dotRows(rows, idx, g, st.W_dec!, gpre, Do);
     for (let e = 0; e < idx.length; e++) gpre[e] = f(gpre[e]! * (vals[e]! > 0 ? 1 : 0));
     // AuxK: dead features reconstruct the residual e = y − ŷ (held constant), scaled by min(dead / k_aux, 1).
@@ -273,19 +332,19 @@ export class SparseTrainer {
     let auxRows: Int32Array = new Int32Array(0);
     let auxIdx: Int32Array = new Int32Array(0);
     let auxVals: Float32Array = new Float32Array(0);
-    let auxGpre = new Float32Array(0);
-    let ga = new Float32Array(0);
+    let auxGpre: Float32Array = new Float32Array(0);
+    let ga: Float32Array = new Float32Array(0);
     if (s.auxK > 0) {
       auxVals = enc.aux_acts!.data as Float32Array;
-      auxIdx = toInt32(enc.aux_idx!.data);
-      auxRows = rowsOf(auxIdx.length, s.auxK);
-      const eHat = new Float32Array(B * Do);
+      auxIdx = toInt32(enc.aux_idx!.data, sc.auxIdx);
+      auxRows = sc.auxRows;
+      const eHat = sc.eHat.fill(0);
       kern.decodeRows(auxRows, auxIdx, auxVals, st.W_dec!, eHat, Do);
       let deadCount = 0;
       for (let q = 0; q < F; q++) deadCount = f(deadCount + dead[q]!);
       const coef = f(f(s.auxCoefficient) * Math.min(f(deadCount / f(Math.max(1, s.auxK))), 1));
       const coef2 = f(coef * 2);
-      ga = new Float32Array(B * Do);
+      ga = sc.ga;
       let auxSse = 0;
       for (let i = 0; i < B * Do; i++) {
         const a = f(eHat[i]! + err[i]!); // ê − e with e = −err
@@ -293,7 +352,7 @@ export class SparseTrainer {
         ga[i] = f(f(a * coef2) / bf);
       }
       aux = f(f(auxSse * coef) / bf);
-      auxGpre = new Float32Array(auxIdx.length);
+      auxGpre = sc.auxGpre;
       kern.dotRows(auxRows, auxIdx, ga, st.W_dec!, auxGpre, Do);
       for (let e = 0; e < auxIdx.length; e++) auxGpre[e] = f(auxGpre[e]! * (auxVals[e]! > 0 ? 1 : 0));
     }
@@ -302,8 +361,8 @@ export class SparseTrainer {
     const bc1 = f(1 - f(Math.pow(f(a.beta1), t)));
     const bc2 = f(1 - f(Math.pow(f(a.beta2), t)));
     const hyper = Float32Array.of(lr, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, bc1, bc2, a.eps, s.normalizeDecoder ? 1 : 0);
-    const gbEnc = new Float32Array(F);
-    const gbDecIn = new Float32Array(Di);
+    const gbEnc = sc.gbEnc.fill(0);
+    const gbDecIn = sc.gbDecIn.fill(0);
     kern.adamRows(
       B,
       rows,

@@ -2,16 +2,23 @@
  * Ocular's generation (its own loop over sessions in the pool) against transformers.js's model
  * class for the same family, per family: the same tiny export, the same batch of images of several
  * sizes and aspect ratios, the same processed inputs (transformers.js's processors, items processed
- * one by one, as Ocular does), greedy decoding. Rounds are interleaved (ours, theirs / theirs, ours, ...);
- * each family prints the median throughput ratio and whether every round's tokens were identical.
+ * one by one, as Ocular does), greedy decoding, and the same ONNX Runtime session options on both
+ * sides (the pool's, runtime/session-options.ts: default thread counts, no spinning). Each side's
+ * time runs from images and prompts to token ids.
+ *
+ * Fair and stable on a shared machine: warm-up rounds are not counted; rounds are interleaved in
+ * ABBA order (ours first on even rounds, theirs first on odd), each round timing `REPS` batches per
+ * side back to back, so load that drifts weighs on both alike; the ratio printed is the median of the
+ * per-round ratios, with their range. Tokens must be identical in every round, warm-up included.
  * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
  * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
  * from the third step), while Ocular's loop matches PyTorch there (test/unit/vlm-pipeline.test.ts).
- *   npm run bench:generation [-- rounds]   (BENCH_FAMILIES=a,b for a subset)
+ *   npm run bench:generation [-- rounds]   (BENCH_FAMILIES=a,b for a subset; BENCH_REPS, BENCH_NEW_TOKENS)
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SessionPool } from '../src-main/core/runtime/session-pool';
+import { SESSION_OPTIONS } from '../src-main/core/runtime/session-options';
 import { type loadTransformers } from '../src-main/core/vlm/processor';
 import { VlmPipeline, type VlmItem } from '../src-main/core/vlm/pipeline';
 import { processItem, visionFeeds } from '../src-main/core/vlm/process-items';
@@ -23,38 +30,43 @@ const tf = await import('@huggingface/transformers');
 tf.env.allowRemoteModels = false;
 
 const root = process.cwd();
-const rounds = Number(process.argv[2] ?? 9);
+const rounds = Number(process.argv[2] ?? 41);
+const WARMUP = 2;
+const REPS = Number(process.env.BENCH_REPS ?? 1);
 const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 32);
-const FAMILIES: Record<string, string> = {
-  llava: 'LlavaForConditionalGeneration',
-  gemma3: 'Gemma3ForConditionalGeneration',
-  idefics3: 'Idefics3ForConditionalGeneration',
-  qwen2_5_vl: 'Qwen2_5_VLForConditionalGeneration',
-  qwen3_vl: 'Qwen3VLForConditionalGeneration',
-  qwen3_5: 'Qwen3_5ForConditionalGeneration',
+
+/** Width x height per image: for Qwen, four shapes of the same 2x4 merged-token count; others resize to a square. */
+const QWEN_SIZES: Array<[number, number]> = [
+  [64, 32],
+  [32, 64],
+  [128, 16],
+  [16, 128],
+];
+const SQUARE_SIZES: Array<[number, number]> = [
+  [32, 32],
+  [48, 32],
+  [32, 64],
+  [40, 40],
+];
+
+/** One entry per family: transformers.js's model class and the image sizes of its batch (two items per size). */
+interface BenchFamily {
+  className: string;
+  sizes: Array<[number, number]>;
+}
+const FAMILIES: Record<string, BenchFamily> = {
+  llava: { className: 'LlavaForConditionalGeneration', sizes: SQUARE_SIZES },
+  gemma3: { className: 'Gemma3ForConditionalGeneration', sizes: SQUARE_SIZES },
+  idefics3: { className: 'Idefics3ForConditionalGeneration', sizes: SQUARE_SIZES },
+  qwen2_5_vl: { className: 'Qwen2_5_VLForConditionalGeneration', sizes: QWEN_SIZES },
+  qwen3_vl: { className: 'Qwen3VLForConditionalGeneration', sizes: QWEN_SIZES },
+  qwen3_5: { className: 'Qwen3_5ForConditionalGeneration', sizes: QWEN_SIZES },
 };
 /** BENCH_FAMILIES=qwen3_vl,qwen3_5 runs only those. */
 const only = process.env.BENCH_FAMILIES?.split(',');
 
-/** Width x height per image: for Qwen, four shapes of the same 2x4 merged-token count; others resize to a square. */
-const SIZES: Record<string, Array<[number, number]>> = {
-  qwen: [
-    [64, 32],
-    [32, 64],
-    [128, 16],
-    [16, 128],
-  ],
-  other: [
-    [32, 32],
-    [48, 32],
-    [32, 64],
-    [40, 40],
-  ],
-};
-
 /** Two items per image size: coloured rectangles on grey, deterministic. */
-function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, family: string): VlmItem[] {
-  const sizes = family.startsWith('qwen') ? SIZES.qwen! : SIZES.other!;
+function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, sizes: Array<[number, number]>): VlmItem[] {
   return [...sizes, ...sizes].map(([w, h], i) => {
     const data = new Uint8ClampedArray(w * h * 3).fill(128);
     for (let y = Math.floor(h / 4); y < Math.floor((3 * h) / 4); y++)
@@ -66,9 +78,9 @@ function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, family: strin
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pool = new SessionPool({ hostEntry: path.join(root, 'out', 'node', 'session-host.mjs'), size: 2 });
-for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
+for (const [family, { className, sizes }] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
   const dir = path.join(root, 'test', 'fixtures', 'vlm', `tiny-${family}`);
-  const items = itemsOf(tf, family);
+  const items = itemsOf(tf, sizes);
   const vlm = await VlmPipeline.load(dir, pool, 'cpu');
   tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
   const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
@@ -76,6 +88,8 @@ for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only
     local_files_only: true,
     dtype: 'fp32',
     device: 'cpu',
+    // The pool's own session options (threads, spinning): the same settings on both sides.
+    session_options: SESSION_OPTIONS,
   });
 
   const ours = async () => (await vlm.generate(items, { maxNewTokens: NEW })).outputs.map((o) => o.tokenIds);
@@ -107,18 +121,18 @@ for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only
     });
   };
 
-  await ours();
-  await theirs(); // warm up both
-  const ratios: number[] = [];
   let identical = true;
+  /** REPS batches back to back; the tokens of every batch are compared with the reference's. */
   const timed = async (run: () => Promise<number[][]>) => {
+    let tokens: number[][] = [];
     const t0 = performance.now();
-    const tokens = await run();
-    return { tokens, s: (performance.now() - t0) / 1000 };
+    for (let k = 0; k < REPS; k++) tokens = await run();
+    return { tokens, s: (performance.now() - t0) / 1000 / REPS };
   };
-  for (let r = 0; r < rounds; r++) {
-    // ABBA order (ours first on even rounds, theirs first on odd): load that drifts during a round on a
-    // shared machine weighs on both sides alike.
+  const ratios: number[] = [];
+  const times = { ours: [] as number[], theirs: [] as number[] };
+  for (let r = -WARMUP; r < rounds; r++) {
+    // ABBA order: ours first on even rounds, theirs first on odd.
     let x: { tokens: number[][]; s: number };
     let y: { tokens: number[][]; s: number };
     if (r % 2 === 0) {
@@ -128,14 +142,22 @@ for (const [family, className] of Object.entries(FAMILIES).filter(([f]) => !only
       y = await timed(theirs);
       x = await timed(ours);
     }
-    const [a, oursS, b, theirsS] = [x.tokens, x.s, y.tokens, y.s];
-    identical &&= JSON.stringify(a) === JSON.stringify(b);
-    if (process.env.BENCH_DEBUG) console.log(JSON.stringify(a), JSON.stringify(b));
-    const tokens = a.reduce((n, row) => n + row.length, 0);
-    const tokensB = b.reduce((n, row) => n + row.length, 0);
-    ratios.push(tokens / oursS / (tokensB / theirsS));
+    identical &&= JSON.stringify(x.tokens) === JSON.stringify(y.tokens);
+    if (process.env.BENCH_DEBUG) console.log(JSON.stringify(x.tokens), JSON.stringify(y.tokens));
+    if (r < 0) continue; // warm-up: caches, JIT, ORT's first-run allocations
+    const count = (rows: number[][]) => rows.reduce((n, row) => n + row.length, 0);
+    ratios.push(count(x.tokens) / x.s / (count(y.tokens) / y.s));
+    times.ours.push(x.s);
+    times.theirs.push(y.s);
   }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.round(q * (sorted.length - 1))]!.toFixed(2);
   console.log(`ratio ${family}: ${median(ratios).toFixed(2)}x (${identical ? 'tokens identical' : 'TOKENS DIFFER'})`);
+  console.log(
+    `  ${family}: median of ${rounds} interleaved rounds (${REPS} x ${items.length} x ${NEW} tokens per side each); ` +
+      `per-round ratios ${at(0)}x..${at(1)}x, middle half ${at(0.25)}x..${at(0.75)}x; per batch Ocular ` +
+      `${(median(times.ours) * 1000).toFixed(1)} ms, transformers.js ${(median(times.theirs) * 1000).toFixed(1)} ms`,
+  );
   await model.dispose?.();
 }
 await pool.close();

@@ -19,6 +19,7 @@ import { bootstrapUnitsCi } from '../../src-main/core/stats/bootstrap';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { mulberry32 } from '../../src-main/core/util/random';
 import { runCli } from '../helpers/cli';
+import { memorySource } from '../helpers/row-source';
 import { demoSaeWorkspace } from '../helpers/demo-workspace';
 
 describe('filtered / random / all comparison: the maths', () => {
@@ -142,7 +143,7 @@ describe('ocular dataset compare', () => {
           total += (v - mean[i % width]!) ** 2;
         });
         expect(arm.fvu.value).toBeCloseTo(sse / total, 6);
-        expect(fvuSums(sae, data, width, index, held).length).toBe(plan.heldOut.length);
+        expect((await fvuSums(sae, memorySource(data, width), index, held)).length).toBe(plan.heldOut.length);
         for (const e of [arm.fvu, arm.ceRecovered]) {
           expect(e.ci95[0]).toBeLessThanOrEqual(e.value);
           expect(e.ci95[1]).toBeGreaterThanOrEqual(e.value);

@@ -65,6 +65,8 @@ const SORT_SQL: Record<z.infer<typeof featureSortSchema>, string> = {
   status: "coalesce(l.status, 'unlabelled')",
 };
 
+/** Example rows per INSERT statement (6 parameters each, well under SQLite's 32,766). */
+const EXAMPLES_PER_INSERT = 200;
 /** A feature's row of the features table with its label (status 'unlabelled' where there is none). */
 interface FeatureTableRow {
   feature: number;
@@ -117,9 +119,20 @@ export class AnalysisStore {
     const insertFeature = this.db.prepare(
       'INSERT INTO features (analysis_id, feature, density, max_act, mean_act, image_share, cross_modal, quantiles_json, hist_json, logits_json, task_means_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const insertExample = this.db.prepare(
-      'INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    // Examples go in many rows per statement: one call per row into SQLite dominated the save.
+    const examplesIn = new Map<number, ReturnType<Db['prepare']>>();
+    const insertExamples = (values: unknown[]) => {
+      const n = values.length / 6;
+      if (!examplesIn.has(n))
+        examplesIn.set(
+          n,
+          this.db.prepare(
+            `INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+          ),
+        );
+      examplesIn.get(n)!.run(values);
+    };
+    const pending: unknown[] = [];
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM features WHERE analysis_id = ?').run(id);
       this.db.prepare('DELETE FROM feature_examples WHERE analysis_id = ?').run(id);
@@ -138,8 +151,10 @@ export class AnalysisStore {
           f.taskMeans ? JSON.stringify(f.taskMeans) : null,
         );
         for (const kind of ['top', 'image', 'text'] as const)
-          f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
+          f.examples[kind].forEach((e, rank) => pending.push(id, f.feature, kind, rank, e.row, e.activation));
+        while (pending.length >= EXAMPLES_PER_INSERT * 6) insertExamples(pending.splice(0, EXAMPLES_PER_INSERT * 6));
       }
+      while (pending.length > 0) insertExamples(pending.splice(0, EXAMPLES_PER_INSERT * 6));
       this.setSummary(id, summary);
     })();
   }

@@ -97,7 +97,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const finish: Array<'eos' | 'length' | null> = Array.from({ length: batch }, () => null);
 
   let past: Record<string, WireTensor> = emptyStates(options.states, batch);
-  let mask = Array.from(options.prefix.attentionMask, (m) => BigInt(m));
+  // Typed throughout: the mask grows by one column per step, and at real context lengths a plain
+  // array of BigInts rebuilt per step costs milliseconds.
+  let mask = BigInt64Array.from(options.prefix.attentionMask, (m) => BigInt(m));
   let total = length;
   let inputs: WireTensor = { type: 'float32', dims: [batch, length, width], data: options.prefix.embeds };
   let steps = 0;
@@ -112,7 +114,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   while (steps < options.maxNewTokens) {
     const feeds: Record<string, WireTensor> = {
       inputs_embeds: inputs,
-      attention_mask: { type: 'int64', dims: [batch, total], data: BigInt64Array.from(mask) },
+      attention_mask: { type: 'int64', dims: [batch, total], data: mask },
       ...past,
     };
     if (options.positionIds) feeds.position_ids = positionFeed();
@@ -146,8 +148,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       past[state.input] = present;
     }
     // Append one position per row (finished rows keep attending, their outputs are ignored).
-    const grown: bigint[] = [];
-    for (let row = 0; row < batch; row++) grown.push(...mask.slice(row * total, (row + 1) * total), 1n);
+    const grown = new BigInt64Array(batch * (total + 1));
+    for (let row = 0; row < batch; row++) {
+      grown.set(mask.subarray(row * total, (row + 1) * total), row * (total + 1));
+      grown[row * (total + 1) + total] = 1n;
+    }
     mask = grown;
     total += 1;
     positions = BigInt64Array.from(lastPosition.map((p, row) => BigInt((lastPosition[row] = p + 1))));

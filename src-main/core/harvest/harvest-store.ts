@@ -202,7 +202,10 @@ export class HarvestStore {
     })();
   }
 
-  /** All rows of one tap as float32 [rows, width] (for tests and small harvests; large ones stream shard by shard). */
+  /**
+   * All rows of one tap as float32 [rows, width]: unbounded, so no job or handler calls it (they stream
+   * through ShardReader / the shuffle buffer); tests use it as the whole-array reference on small harvests.
+   */
   readTap(id: number, tap: string): { data: Float32Array; width: number; rows: number } {
     const h = this.get(id);
     const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{
@@ -229,6 +232,17 @@ export class HarvestStore {
   row(id: number, stream: Stream, row: number): HarvestRow | undefined {
     return this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').get(id, stream, row) as
       HarvestRow | undefined;
+  }
+
+  /** The items the given rows belong to (one prepared statement for all of them; unknown rows are skipped). */
+  itemsOfRows(id: number, stream: Stream, rows: Iterable<number>): Set<number> {
+    const q = this.db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').pluck();
+    const items = new Set<number>();
+    for (const row of rows) {
+      const item = q.get(id, stream, row) as number | undefined;
+      if (item !== undefined) items.add(item);
+    }
+    return items;
   }
 
   /** Every stored row of one item, in token order. */

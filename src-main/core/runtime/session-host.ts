@@ -12,6 +12,7 @@ import { mergeImageFeatures, type PrefixInputs } from '../generation/prefix.js';
 import { SparseTrainer } from '../sae/sparse-train.js';
 import { sparseTopk } from '../sae/sparse-topk.js';
 import { cudaProviderMissing, cudaProviderPath, runtimeDiagnostics } from './diagnostics.js';
+import { SESSION_OPTIONS } from './session-options.js';
 import type { Device, FromHost, LoadedSession, ToHost, WireTensor } from './pool-protocol.js';
 
 const sessions = new Map<number, ort.InferenceSession>();
@@ -25,7 +26,7 @@ async function createSession(
   modelPath: string,
   device: Device,
 ): Promise<{ session: ort.InferenceSession; ep: 'cpu' | 'cuda'; fallbackReason: string | null }> {
-  const cpu = () => ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
+  const cpu = () => ort.InferenceSession.create(modelPath, { ...SESSION_OPTIONS, executionProviders: ['cpu'] });
   if (device === 'cpu') return { session: await cpu(), ep: 'cpu', fallbackReason: null };
   if (!cudaProviderPath()) {
     const reason = cudaProviderMissing();
@@ -33,7 +34,11 @@ async function createSession(
     return { session: await cpu(), ep: 'cpu', fallbackReason: reason };
   }
   try {
-    return { session: await ort.InferenceSession.create(modelPath, { executionProviders: ['cuda'] }), ep: 'cuda', fallbackReason: null };
+    return {
+      session: await ort.InferenceSession.create(modelPath, { ...SESSION_OPTIONS, executionProviders: ['cuda'] }),
+      ep: 'cuda',
+      fallbackReason: null,
+    };
   } catch (err) {
     if (device === 'cuda') throw new Error(`Cannot create a CUDA session: ${errorMessage(err)}`, { cause: err });
     return { session: await cpu(), ep: 'cpu', fallbackReason: `CUDA session failed: ${errorMessage(err)}` };

@@ -19,6 +19,7 @@ import {
 import { useEffect, useMemo, useState } from 'react';
 import { invoke } from '../api/client';
 import { Editable } from '../components/Editable';
+import { IdSelect } from '../components/IdSelect';
 import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
@@ -74,37 +75,23 @@ export function ActivationsPage(_props: { info: AppInfo }) {
             Harvest
           </Typography>
           <Stack direction="row" spacing={2} flexWrap="wrap" useFlexGap>
-            <TextField
-              select
-              size="small"
+            <IdSelect
               label="Model"
               value={modelId}
-              onChange={(e) => {
-                setModelId(Number(e.target.value));
+              onChange={(id) => {
+                setModelId(id);
                 setTaps([]);
               }}
-              sx={{ width: 240 }}
-            >
-              {(models ?? []).map((m) => (
-                <MenuItem key={m.id} value={m.id}>
-                  {m.name}
-                </MenuItem>
-              ))}
-            </TextField>
-            <TextField
-              select
-              size="small"
+              options={(models ?? []).map((m) => [m.id, m.name])}
+              width={240}
+            />
+            <IdSelect
               label="Dataset"
               value={datasetId}
-              onChange={(e) => setDatasetId(Number(e.target.value))}
-              sx={{ width: 240 }}
-            >
-              {(datasets ?? []).map((d) => (
-                <MenuItem key={d.id} value={d.id}>
-                  {d.name} ({d.items})
-                </MenuItem>
-              ))}
-            </TextField>
+              onChange={setDatasetId}
+              options={(datasets ?? []).map((d) => [d.id, `${d.name} (${d.items})`])}
+              width={240}
+            />
             <TextField
               select
               size="small"

@@ -22,6 +22,7 @@ import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { AccuracyChart } from '../components/AccuracyChart';
 import { Editable } from '../components/Editable';
+import { IdSelect } from '../components/IdSelect';
 import { NumberField, useNumberInput } from '../components/NumberField';
 import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
@@ -166,34 +167,14 @@ function NewEvaluation({ onStarted }: { onStarted: (id: number) => void }) {
           New evaluation
         </Typography>
         <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
-          <TextField
-            select
-            size="small"
-            label="Model"
-            value={modelId}
-            onChange={(e) => setModelId(Number(e.target.value))}
-            sx={{ width: 240 }}
-          >
-            {(models ?? []).map((m) => (
-              <MenuItem key={m.id} value={m.id}>
-                {m.name}
-              </MenuItem>
-            ))}
-          </TextField>
-          <TextField
-            select
-            size="small"
+          <IdSelect label="Model" value={modelId} onChange={setModelId} options={(models ?? []).map((m) => [m.id, m.name])} width={240} />
+          <IdSelect
             label="Dataset"
             value={datasetId}
-            onChange={(e) => setDatasetId(Number(e.target.value))}
-            sx={{ width: 240 }}
-          >
-            {(datasets ?? []).map((d) => (
-              <MenuItem key={d.id} value={d.id}>
-                {d.name}
-              </MenuItem>
-            ))}
-          </TextField>
+            onChange={setDatasetId}
+            options={(datasets ?? []).map((d) => [d.id, d.name])}
+            width={240}
+          />
           <NumberField input={maxNewTokens} label="Max new tokens" width={150} />
           <TextField
             size="small"

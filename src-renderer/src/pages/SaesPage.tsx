@@ -21,6 +21,7 @@ import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { CopyLink } from '../components/CopyLink';
 import { Editable } from '../components/Editable';
+import { IdSelect } from '../components/IdSelect';
 import { TrainingRun } from '../components/TrainingRun';
 import { TrainSaeWizard } from '../components/TrainSaeWizard';
 import { ScrollTable } from '../components/ScrollTable';
@@ -42,27 +43,14 @@ function EvaluateSae({ sae, onStarted }: { sae: SaeRecord; onStarted: () => void
     invoke('saes.evaluate', { saeId: sae.id, modelId: Number(modelId), datasetId: Number(datasetId) }).then(onStarted, report);
   return (
     <Stack direction="row" spacing={1} alignItems="center" flexWrap="wrap" useFlexGap sx={{ pt: 1 }}>
-      <TextField select size="small" label="Model" value={modelId} onChange={(e) => setModelId(Number(e.target.value))} sx={{ width: 180 }}>
-        {(models ?? []).map((m) => (
-          <MenuItem key={m.id} value={m.id}>
-            {m.name}
-          </MenuItem>
-        ))}
-      </TextField>
-      <TextField
-        select
-        size="small"
+      <IdSelect label="Model" value={modelId} onChange={setModelId} options={(models ?? []).map((m) => [m.id, m.name])} width={180} />
+      <IdSelect
         label="Dataset"
         value={datasetId}
-        onChange={(e) => setDatasetId(Number(e.target.value))}
-        sx={{ width: 180 }}
-      >
-        {(datasets ?? []).map((d) => (
-          <MenuItem key={d.id} value={d.id}>
-            {d.name}
-          </MenuItem>
-        ))}
-      </TextField>
+        onChange={setDatasetId}
+        options={(datasets ?? []).map((d) => [d.id, d.name])}
+        width={180}
+      />
       <Editable>
         <Button variant="contained" disabled={modelId === '' || datasetId === '' || Boolean(sae.hookNameOut)} onClick={start}>
           Splice in and evaluate

@@ -1,13 +1,14 @@
 import type { AppInfo } from '@contract/contract';
 import { jobResult } from '@contract/job-results';
 import type { ModelDiffResult } from '@contract/model-diff';
-import { Alert, Button, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography } from '@mui/material';
+import { Alert, Button, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from '@mui/material';
 import { useMemo, useState } from 'react';
 import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
 import { useReportError } from '../../hooks/useErrorReporter';
 import { useJobs } from '../../hooks/useJobs';
 import { Editable } from '../Editable';
+import { IdSelect } from '../IdSelect';
 import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
 import { ciBars, EChart } from './EChart';
@@ -44,13 +45,7 @@ export function DiffPanel({ info }: { info: AppInfo }) {
       limit: limit.value ?? 200,
     }).then((job) => setShown(job.id), report);
   const select = (label: string, value: number | '', set: (v: number) => void, options: Array<[number, string]>) => (
-    <TextField select size="small" label={label} value={value} onChange={(e) => set(Number(e.target.value))} sx={{ width: 230 }}>
-      {options.map(([id, name]) => (
-        <MenuItem key={id} value={id}>
-          {name}
-        </MenuItem>
-      ))}
-    </TextField>
+    <IdSelect label={label} value={value} onChange={set} options={options} width={230} />
   );
   const running = diffs.find((j) => j.state === 'running' || j.state === 'queued');
   const failed = diffs.find((j) => j.state === 'failed' && (!shown || j.id > shown.id));

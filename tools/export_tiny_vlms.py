@@ -401,7 +401,12 @@ def export_idefics3_split(out):
     tiny_vlm_idefics3_split.export_idefics3_split(out, sys.modules[__name__])
 
 
-FAMILIES = {'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl, 'qwen3_5': export_qwen3_5}
+def export_llava_onevision(out):
+    import tiny_vlm_llava_onevision
+    tiny_vlm_llava_onevision.export_llava_onevision(out, sys.modules[__name__])
+
+
+FAMILIES = {'llava_onevision': export_llava_onevision, 'idefics3_split': export_idefics3_split, 'llava': export_llava, 'gemma3': export_gemma3, 'idefics3': export_idefics3, 'qwen2_5_vl': export_qwen2_5_vl, 'qwen3_vl': export_qwen3_vl, 'qwen3_5': export_qwen3_5}
 
 
 def main():

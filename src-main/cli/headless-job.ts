@@ -8,11 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Job } from '../contract/contract.js';
 import { OcularError } from '../core/errors.js';
+import { parseJobParams } from '../core/jobs/job-runner.js';
 import { DB_FILE } from '../core/store/workspace.js';
 
 import { nodeBackend } from './node-backend.js';
 
 export async function runHeadlessJob(kind: string, params: unknown, options: { workspace?: string; quiet?: boolean } = {}): Promise<Job> {
+  // Bad parameters are refused before a workspace is opened or created.
+  parseJobParams(kind, params);
   const scratch = options.workspace ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-cli-'));
   const backend = nodeBackend({ pinnedWorkspace: options.workspace ?? path.join(scratch!, 'workspace') });
   try {

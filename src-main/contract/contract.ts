@@ -353,9 +353,29 @@ export const trainMetricsSchema = z.object({
 });
 export type TrainMetrics = z.infer<typeof trainMetricsSchema>;
 
+/**
+ * Training without storing (sparsify-style): the model runs over a dataset's items and its decoder
+ * taps' rows go straight to the shuffle buffer; no shards are kept (core/harvest/model-rows.ts).
+ * An epoch is one pass over the items. `batchSize` is items per forward pass, as a harvest's.
+ */
+export const trainFromModelSchema = z
+  .object({
+    modelId: z.number().int().positive(),
+    datasetId: z.number().int().positive(),
+    tokenKinds: z
+      .array(z.enum(['image', 'text']))
+      .min(1)
+      .default(['image', 'text']),
+    limit: z.number().int().positive().nullable().default(null),
+    batchSize: z.number().int().min(1).max(256).default(8),
+  })
+  .strict();
+
 /** An SAE / transcoder training run: the sae-train job's parameters, with defaults users expect. */
 export const saeTrainRequestSchema = z.object({
-  harvestId: z.number().int().positive(),
+  /** The harvest whose shards are read; exactly one of harvestId and fromModel is given. */
+  harvestId: z.number().int().positive().optional(),
+  fromModel: trainFromModelSchema.optional(),
   tap: z.string().min(1),
   /** Train a transcoder: read `tap`, reconstruct this tap (same stream, same harvest). */
   outputTap: z.string().min(1).optional(),
@@ -488,7 +508,8 @@ export type DatasetComparison = z.infer<typeof datasetComparisonSchema>;
 // ---- Circuits: transcoder sets, replacement models ----
 
 /** One transcoder per decoder layer (hook_mlp_in -> hook_mlp_out) with shared settings (see core/jobs/kinds/transcoder-set.ts). */
-export const transcoderSetRequestSchema = saeTrainRequestSchema.omit({ tap: true, outputTap: true, name: true }).extend({
+export const transcoderSetRequestSchema = saeTrainRequestSchema.omit({ tap: true, outputTap: true, name: true, fromModel: true }).extend({
+  harvestId: z.number().int().positive(),
   /** Decoder layers (default: every layer whose hook_mlp_in and hook_mlp_out the harvest holds). */
   layers: z.array(z.number().int().min(0).max(1023)).min(1).max(1024).optional(),
 });

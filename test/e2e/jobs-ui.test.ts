@@ -260,6 +260,11 @@ describe(`Activations and SAEs pages ${OVER}`, () => {
       await page.getByRole('option', { name: 'blocks.1.hook_resid_post', exact: true }).click();
       await wizard.getByRole('button', { name: 'Next' }).click();
       await wizard.getByLabel('Harvest', { exact: true }).click();
+      // Training from the model (no shards kept) is offered for each dataset, after the harvests.
+      await page
+        .getByRole('option', { name: /^From the model, no shards kept: / })
+        .first()
+        .waitFor({ state: 'visible' });
       await page.getByRole('option').first().click();
       await wizard.getByRole('button', { name: 'Next' }).click();
       await wizard.getByLabel('Expansion', { exact: true }).fill('2');

@@ -9,30 +9,25 @@
  * its ids, and the saved graph's values.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CircuitPatchResult } from '../../src-main/contract/contract';
 import { controlGroups, Patcher, selectionGroups, outcome } from '../../src-main/core/circuits/patch';
 import { datasetPairs } from '../../src-main/core/circuits/patch-run';
 import { summarizePatch, type PatchPair } from '../../src-main/core/circuits/patch-stats';
-import { loadSet, replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
+import { replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
 import type { StoredItem } from '../../src-main/core/datasets/dataset-store';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
-import { SessionPool } from '../../src-main/core/runtime/session-pool';
-import { SaeStore } from '../../src-main/core/sae/sae-store';
+import type { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { mcnemarMidP, pairedTable } from '../../src-main/core/stats/paired';
 import { wilsonOfOutcomes } from '../../src-main/core/stats/proportion';
-import { Workspace } from '../../src-main/core/store/workspace';
-import type { TokenInfo } from '../../src-main/core/vlm/pipeline';
-import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
+import type { TokenInfo, VlmPipeline } from '../../src-main/core/vlm/pipeline';
 import { parseFeatures } from '../../src-main/cli/commands/circuit';
 import { type NeuronpediaGraph } from '../../src-main/core/circuits/neuronpedia';
 import { cumulativeInfluence, type CircuitDocument } from '../../src-main/core/circuits/trace';
 import { runCli } from '../helpers/cli';
-import { repoRoot, sessionHostEntry } from '../helpers/tmp';
+import { benchItems, demoPipeline, demoTranscoderSet } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 let root: string;
 let ws: string;
 let bench: string;
@@ -42,61 +37,12 @@ let pool: SessionPool;
 let vlm: VlmPipeline;
 const cache = () => path.join(root, 'cache');
 
-interface Item {
-  id: string;
-  task: string;
-  image: string;
-  question: string;
-  answer: { value: string };
-}
-const items = (): Item[] =>
-  fs
-    .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Item);
+const items = () => benchItems(bench);
 
 beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-patch-'));
-  ws = path.join(root, 'ws');
-  bench = path.join(root, 'bench');
   // Seed 7 with 6 items per cell has four red and four blue colour questions.
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '7', '--per-cell', '6'])).code).toBe(0);
-  const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
-  const harvest = await runCli(
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu'],
-    180_000,
-  );
-  expect(harvest.code, harvest.stderr).toBe(0);
-  const trained = await runCli(
-    [
-      'circuit',
-      'train-set',
-      '--workspace',
-      ws,
-      '--harvest',
-      '1',
-      '--expansion',
-      '4',
-      '--k',
-      '8',
-      '--steps',
-      '400',
-      '--batch',
-      '256',
-    ].concat(['--lr', '1e-3', '--device', 'cpu', '--json']),
-    240_000,
-  );
-  expect(trained.code, trained.stderr).toBe(0);
-  setId = (JSON.parse(trained.stdout) as { setId: number }).setId;
-  const w = Workspace.open(ws, { readOnly: true });
-  try {
-    set = loadSet(new SaeStore(w.db, ws), setId);
-  } finally {
-    w.close();
-  }
-  pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
-  vlm = await VlmPipeline.load(DEMO, pool, 'cpu');
+  ({ root, ws, bench, setId, set } = await demoTranscoderSet('ocular-circuits-patch-', 7, 6));
+  ({ pool, vlm } = await demoPipeline());
 }, 420_000);
 
 afterAll(async () => {

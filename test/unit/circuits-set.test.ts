@@ -11,23 +11,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReplacementCheck, TranscoderSetLayer } from '../../src-main/contract/contract';
 import { setLayers } from '../../src-main/core/circuits/transcoder-set';
 import { runCli } from '../helpers/cli';
-import { repoRoot } from '../helpers/tmp';
+import { benchItems, cliSteps, DEMO, DEMO_MLP_TAPS, harvestArgs, synthBench } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 let ws: string;
 let bench: string;
+/** A colour question's --set/--image/--prompt, set by the set test for the --method test. */
+let traceArgs: string[] = [];
 
 beforeAll(async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-set-'));
   ws = path.join(root, 'ws');
   bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '3'])).code).toBe(0);
-  const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
-  const harvest = await runCli(
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu', '--json'],
-    180_000,
-  );
-  expect(harvest.code, harvest.stderr).toBe(0);
+  await synthBench(bench, 5, 3);
+  await cliSteps([harvestArgs(ws, bench, DEMO_MLP_TAPS)], 180_000);
 }, 240_000);
 
 describe('transcoder sets', () => {
@@ -111,11 +107,7 @@ describe('transcoder sets', () => {
     expect(r.accuracyChange).toBeCloseTo(r.accuracyReplaced! - r.accuracyClean!, 12);
 
     // A traced graph is saved in the workspace, with the method that produced it.
-    const item = fs
-      .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
-      .split('\n')
-      .map((l) => (l ? JSON.parse(l) : null))
-      .find((i) => i?.task === 'color') as { image: string; question: string; answer: { value: string } };
+    const item = benchItems(bench).find((i) => i.task === 'color')!;
     const traced = await runCli(
       [
         'circuit',
@@ -150,7 +142,42 @@ describe('transcoder sets', () => {
     expect(t.file.startsWith(path.join(ws, 'blobs', 'circuits'))).toBe(true);
     expect([doc.nodes.length, doc.edges.length]).toEqual([t.nodes, t.edges]);
     expect(doc.attention.layers).toHaveLength(3);
+    traceArgs = ['--set', String(set.setId), '--image', path.join(bench, item.image), '--prompt', item.question];
   }, 600_000);
+
+  it('--method: a bad value is refused with one line and no workspace made; ablation is recorded in the saved graph', async () => {
+    expect(traceArgs.length).toBeGreaterThan(0);
+    const fresh = path.join(path.dirname(ws), 'not-made');
+    const bad = await runCli(['circuit', 'trace', '--workspace', fresh, ...traceArgs, '--method', 'backprop', '--device', 'cpu']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/method: Invalid option: expected one of "auto"\|"linearised"\|"ablation"/);
+    expect(fs.existsSync(fresh)).toBe(false);
+
+    const before = fs.readdirSync(path.join(ws, 'blobs', 'circuits')).sort();
+    const again = await runCli(['circuit', 'trace', '--workspace', ws, ...traceArgs, '--method', 'linear', '--device', 'cpu']);
+    expect(again.code).not.toBe(0);
+    expect(fs.readdirSync(path.join(ws, 'blobs', 'circuits')).sort()).toEqual(before);
+
+    const traced = await runCli(
+      ['circuit', 'trace', '--workspace', ws, ...traceArgs, '--max-features', '16', '--method', 'ablation', '--device', 'cpu', '--json'],
+      120_000,
+    );
+    expect(traced.code, traced.stderr).toBe(0);
+    const t = JSON.parse(traced.stdout) as { file: string; method: string };
+    expect(t.method).toBe('ablation');
+    const doc = JSON.parse(fs.readFileSync(t.file, 'utf8')) as {
+      method: string;
+      methodDetail: string;
+      nodes: Array<{ kind: string }>;
+      attention: { layers: unknown[] };
+    };
+    expect(doc.method).toBe('ablation');
+    expect(doc.methodDetail).toMatch(/Used because: asked for \(method ablation\)\.$/);
+    expect(doc.nodes.some((n) => n.kind === 'error')).toBe(false);
+    expect(doc.nodes.filter((n) => n.kind === 'feature').length).toBeGreaterThan(0);
+    expect(doc.attention.layers).toEqual([]);
+  }, 300_000);
 
   it('refuses a set that does not exist with one line, and a harvest without MLP taps', async () => {
     const res = await runCli([

@@ -7,7 +7,6 @@
  * the real model; for a colour question the asked-about object's patches carry more attribution.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decoderAnatomy } from '../../src-main/core/circuits/anatomy';
@@ -23,89 +22,31 @@ import {
   type FrozenModel,
 } from '../../src-main/core/circuits/linear-model';
 import { poolBackward } from '../../src-main/core/circuits/backward-graph';
+import { Ablator } from '../../src-main/core/circuits/ablation';
 import { traceCircuit, frozenModelOf } from '../../src-main/core/circuits/trace';
-import { loadSet, replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
+import { replacementEdits, replacementFeeds, type LoadedSet } from '../../src-main/core/circuits/transcoder-set';
 import { readModel, writeModel } from '../../src-main/core/onnx/model-io';
 import { floatTensor, node as onnxNode } from '../../src-main/core/onnx/builder';
 import { discoverTowerTaps } from '../../src-main/core/onnx/taps';
 import { writeEditedGraph } from '../../src-main/core/onnx/edited-graph';
-import { SessionPool } from '../../src-main/core/runtime/session-pool';
-import { SaeStore } from '../../src-main/core/sae/sae-store';
-import { Workspace } from '../../src-main/core/store/workspace';
+import type { SessionPool } from '../../src-main/core/runtime/session-pool';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
-import { runCli } from '../helpers/cli';
-import { repoRoot, sessionHostEntry } from '../helpers/tmp';
+import { benchItems, DEMO, demoPipeline, demoTranscoderSet, type SynthItem } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const DECODER = path.join(DEMO, 'onnx', 'decoder_model_merged.onnx');
 let root: string;
-let ws: string;
 let bench: string;
 let set: LoadedSet;
 let pool: SessionPool;
 let vlm: VlmPipeline;
 const cache = () => path.join(root, 'cache');
 
-interface Item {
-  id: string;
-  task: string;
-  image: string;
-  question: string;
-  answer: { value: string };
-  scene: { objects: Array<{ shape: string; color: string; bbox: [number, number, number, number] }> };
-}
-const items = (): Item[] =>
-  fs
-    .readFileSync(path.join(bench, 'items.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Item);
+type Item = SynthItem;
+const items = () => benchItems(bench);
 
 beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-circuits-trace-'));
-  ws = path.join(root, 'ws');
-  bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '3'])).code).toBe(0);
-  const taps = [0, 1, 2].flatMap((l) => ['--tap', `blocks.${l}.hook_mlp_in`, '--tap', `blocks.${l}.hook_mlp_out`]);
-  const harvest = await runCli(
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, ...taps, '--dtype', 'fp32', '--device', 'cpu'],
-    180_000,
-  );
-  expect(harvest.code, harvest.stderr).toBe(0);
-  const trained = await runCli(
-    [
-      'circuit',
-      'train-set',
-      '--workspace',
-      ws,
-      '--harvest',
-      '1',
-      '--expansion',
-      '4',
-      '--k',
-      '8',
-      '--steps',
-      '400',
-      '--batch',
-      '256',
-      '--lr',
-      '1e-3',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    240_000,
-  );
-  expect(trained.code, trained.stderr).toBe(0);
-  const setId = (JSON.parse(trained.stdout) as { setId: number }).setId;
-  const w = Workspace.open(ws, { readOnly: true });
-  try {
-    set = loadSet(new SaeStore(w.db, ws), setId);
-  } finally {
-    w.close();
-  }
-  pool = new SessionPool({ hostEntry: sessionHostEntry, size: 1 });
-  vlm = await VlmPipeline.load(DEMO, pool, 'cpu');
+  ({ root, bench, set } = await demoTranscoderSet('ocular-circuits-trace-', 5, 3));
+  ({ pool, vlm } = await demoPipeline());
 }, 420_000);
 
 afterAll(async () => {
@@ -521,8 +462,66 @@ describe('attribution graph (ablation method)', () => {
     expect(common.length).toBe(b.size);
     expect(last.length).toBeGreaterThanOrEqual(5);
     // Not asserted: r is low on the bundled model (about -0.1 overall, -0.4 on the last layer when last run). The linearised
-    // edges freeze the final RMSNorm's scale, removing a feature in the real model does not; agreement is an open item.
+    // edges freeze the final RMSNorm's scale, removing a feature in the real model does not: the next test shows that this
+    // is the whole difference on the last layer and most of it overall.
     expect(Number.isFinite(rAll) && Number.isFinite(rLast)).toBe(true);
+  }, 300_000);
+
+  it("with the final norm's scale frozen at the clean prompt's, ablation output effects agree with the linearised direct effects", async () => {
+    const item = colourItem();
+    const lin = await traceCircuit(vlm, pool, 'cpu', DEMO, set, options(item, 'linearised'), cache());
+    const abl = await traceCircuit(vlm, pool, 'cpu', DEMO, set, options(item, 'ablation'), cache());
+    const c = await capture(vlm, pool, 'cpu', { image: path.join(bench, item.image), prompt: item.question }, cache());
+    const model = frozenModelOf(c);
+    const [T, d] = [c.length, model.d];
+    // The output metric read from the last residual stream with the clean run's final-norm scale sF.
+    const reader = outputReader(model, T - 1, lin.target.token, null);
+    const frozenMetric = (x: Float32Array, row: number) => {
+      let y = 0;
+      for (let i = 0; i < d; i++) y += x[(row * T + T - 1) * d + i]! * reader[i]!;
+      return y;
+    };
+    const lastTap = c.anatomy.layers.at(-1)!.taps.residPost;
+    const ablator = await Ablator.open(vlm, pool, 'cpu', set, cache(), [lastTap]);
+    const feats = abl.nodes.filter((n) => n.kind === 'feature');
+    const li = new Map(set.layers.map((l, i) => [l.layer, i]));
+    const r = await ablator.run(c.prefix, [
+      { features: [], embeddings: [] },
+      ...feats.map((n) => ({
+        features: [{ node: 0, layer: n.layer, li: li.get(n.layer)!, position: n.position, feature: n.feature! }],
+        embeddings: [],
+      })),
+    ]);
+    const x = r.exposed[0]!;
+    expect(frozenMetric(x, 0)).toBeCloseTo(lin.outputValue, 3);
+    const key = (n: { layer: number; position: number; feature?: number }) => `${n.layer}/${n.position}/${n.feature}`;
+    const out = lin.nodes.findIndex((n) => n.kind === 'output');
+    const direct = new Map(lin.edges.filter(([t]) => t === out).map(([, s, w]) => [key(lin.nodes[s]!), w]));
+    const ablOut = abl.nodes.findIndex((n) => n.kind === 'output');
+    const free = new Map(abl.edges.filter(([t]) => t === ablOut).map(([, s, w]) => [key(abl.nodes[s]!), w]));
+    const rows = feats.map((n, k) => ({
+      layer: n.layer,
+      direct: direct.get(key(n)) ?? 0,
+      free: free.get(key(n))!,
+      frozen: frozenMetric(x, 0) - frozenMetric(x, k + 1),
+    }));
+    const last = rows.filter((row) => row.layer === set.layers.at(-1)!.layer);
+    const rFrozen = pearson(
+      rows.map((row) => row.direct),
+      rows.map((row) => row.frozen),
+    );
+    const rFree = pearson(
+      rows.map((row) => row.direct),
+      rows.map((row) => row.free),
+    );
+    console.log(
+      `ablation vs linearised direct output effects over ${rows.length} features: final norm free r = ${rFree.toFixed(3)}, final norm frozen r = ${rFrozen.toFixed(3)}`,
+    );
+    // Last layer: nothing but the final norm lies between a feature and the output, so with its scale frozen the two agree exactly.
+    expect(last.length).toBeGreaterThanOrEqual(5);
+    for (const row of last) expect(row.frozen).toBeCloseTo(row.direct, 2);
+    expect(rFrozen).toBeGreaterThan(0.9);
+    expect(rFree).toBeLessThan(rFrozen);
   }, 300_000);
 
   it("by ablation too, a colour question's asked-about object's patches carry more influence than the other patches", async () => {

@@ -19,7 +19,8 @@ import { bootstrapUnitsCi } from '../../src-main/core/stats/bootstrap';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { mulberry32 } from '../../src-main/core/util/random';
 import { runCli } from '../helpers/cli';
-import { repoRoot } from '../helpers/tmp';
+import { memorySource } from '../helpers/row-source';
+import { demoSaeWorkspace } from '../helpers/demo-workspace';
 
 describe('filtered / random / all comparison: the maths', () => {
   const scores = new Map(Array.from({ length: 40 }, (_, i) => [i + 1, (i * 7) % 13] as [number, number]));
@@ -88,42 +89,13 @@ describe('filtered / random / all comparison: the maths', () => {
   });
 });
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const TAP = 'blocks.0.hook_resid_post';
 let ws: string;
 
 beforeAll(async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-compare-'));
   ws = path.join(root, 'ws');
-  const bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '4'])).code).toBe(0);
-  const common = ['--workspace', ws, '--device', 'cpu', '--json'];
-  const steps = [
-    ['harvest', '--model', DEMO, '--dataset', bench, '--tap', TAP, '--dtype', 'fp32', ...common],
-    [
-      'train',
-      '--harvest',
-      '1',
-      '--tap',
-      TAP,
-      '--expansion',
-      '4',
-      '--k',
-      '16',
-      '--steps',
-      '300',
-      '--batch',
-      '512',
-      '--lr',
-      '1e-3',
-      ...common,
-    ],
-    ['analyze', '--sae', '1', '--dataset', bench, ...common],
-  ];
-  for (const args of steps) {
-    const res = await runCli(args, 300_000);
-    expect(res.code, `${args[0]}: ${res.stderr}`).toBe(0);
-  }
+  await demoSaeWorkspace(root, { tap: TAP, seed: 5, perCell: 4, steps: 300, analyze: true, timeoutMs: 300_000 });
 }, 600_000);
 
 describe('ocular dataset compare', () => {
@@ -171,7 +143,7 @@ describe('ocular dataset compare', () => {
           total += (v - mean[i % width]!) ** 2;
         });
         expect(arm.fvu.value).toBeCloseTo(sse / total, 6);
-        expect(fvuSums(sae, data, width, index, held).length).toBe(plan.heldOut.length);
+        expect((await fvuSums(sae, memorySource(data, width), index, held)).length).toBe(plan.heldOut.length);
         for (const e of [arm.fvu, arm.ceRecovered]) {
           expect(e.ci95[0]).toBeLessThanOrEqual(e.value);
           expect(e.ci95[1]).toBeGreaterThanOrEqual(e.value);

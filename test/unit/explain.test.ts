@@ -25,9 +25,8 @@ import { encode } from '../../src-main/core/sae/sae-encode';
 import { SaeStore } from '../../src-main/core/sae/sae-store';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { runCli } from '../helpers/cli';
-import { repoRoot } from '../helpers/tmp';
+import { demoSaeWorkspace } from '../helpers/demo-workspace';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const TAP = 'blocks.0.hook_resid_post';
 let root: string;
 let ws: string;
@@ -50,38 +49,7 @@ function reply(messages: Array<{ role: string; content: string | Array<{ type: s
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-explain-'));
   ws = path.join(root, 'ws');
-  const bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '4'])).code).toBe(0);
-  const steps = [
-    ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, '--tap', TAP, '--dtype', 'fp32', '--device', 'cpu', '--json'],
-    [
-      'train',
-      '--workspace',
-      ws,
-      '--harvest',
-      '1',
-      '--tap',
-      TAP,
-      '--expansion',
-      '4',
-      '--k',
-      '16',
-      '--steps',
-      '300',
-      '--batch',
-      '512',
-      '--lr',
-      '1e-3',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    ['analyze', '--workspace', ws, '--sae', '1', '--dataset', bench, '--device', 'cpu', '--json'],
-  ];
-  for (const args of steps) {
-    const r = await runCli(args, 240_000);
-    expect(r.code, `${args[0]}: ${r.stderr}`).toBe(0);
-  }
+  await demoSaeWorkspace(root, { tap: TAP, seed: 5, perCell: 4, steps: 300, analyze: true, timeoutMs: 240_000 });
   server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));

@@ -11,11 +11,25 @@ describe('VLM families', () => {
     expect(spec.tiles({ width: 48, height: 32, grid: [1, 4, 6] })).toEqual([expect.objectContaining({ rows: 2, cols: 3 })]);
   });
 
-  it('LLaVA-OneVision / LLaVA-NeXT are refused by name: anyres tiling and unpadding are not implemented', () => {
-    for (const family of ['llava_onevision', 'llava_next'])
-      expect(() => familySpec({ model_type: family }, {})).toThrow(
-        `Model family '${family}' is not supported yet: its anyres tiling (image_grid_pinpoints) and feature unpadding are not implemented.`,
-      );
+  it('LLaVA-OneVision runs with anyres tiling; LLaVA-NeXT is refused by name: its anyres rules are not implemented', () => {
+    expect(SUPPORTED_FAMILIES).toContain('llava_onevision');
+    const spec = familySpec(
+      {
+        model_type: 'llava_onevision',
+        image_token_index: 9,
+        image_grid_pinpoints: [[384, 384]],
+        vision_config: { image_size: 384, patch_size: 14 },
+      },
+      {},
+    );
+    expect([spec.processorCall, spec.positions, spec.anyres]).toEqual([
+      'anyres',
+      'mask',
+      { tile: 384, patch: 14, grid: 27, pinpoints: [[384, 384]], maxPatches: 9 },
+    ]);
+    expect(() => familySpec({ model_type: 'llava_next' }, {})).toThrow(
+      `Model family 'llava_next' is not supported yet: its anyres tiling (image_grid_pinpoints) and feature unpadding are not implemented.`,
+    );
     expect(() => familySpec({ model_type: 'mystery' }, {})).toThrow(/Model family 'mystery' is not supported yet \(supported: .*qwen3_5/);
   });
 });

@@ -32,10 +32,9 @@ import { encode } from '../../src-main/core/sae/sae-io';
 import { SaeStore } from '../../src-main/core/sae/sae-store';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { VlmPipeline } from '../../src-main/core/vlm/pipeline';
-import { runCli } from '../helpers/cli';
-import { repoRoot, sessionHostEntry } from '../helpers/tmp';
+import { DEMO, demoSaeWorkspace } from '../helpers/demo-workspace';
+import { sessionHostEntry } from '../helpers/tmp';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const TAP = 'blocks.0.hook_resid_post';
 let root: string;
 let ws: string;
@@ -43,55 +42,15 @@ let ws: string;
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-analysis-'));
   ws = path.join(root, 'ws');
-  const bench = path.join(root, 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '21', '--per-cell', '10'])).code).toBe(0);
-  const steps: string[][] = [
-    [
-      'harvest',
-      '--workspace',
-      ws,
-      '--model',
-      DEMO,
-      '--dataset',
-      bench,
-      '--tap',
-      TAP,
-      '--dtype',
-      'fp32',
-      '--shard-rows',
-      '3000',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    [
-      'train',
-      '--workspace',
-      ws,
-      '--harvest',
-      '1',
-      '--tap',
-      TAP,
-      '--expansion',
-      '4',
-      '--k',
-      '16',
-      '--steps',
-      '600',
-      '--batch',
-      '512',
-      '--lr',
-      '1e-3',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    ['analyze', '--workspace', ws, '--sae', '1', '--dataset', bench, '--device', 'cpu', '--json'],
-  ];
-  for (const args of steps) {
-    const r = await runCli(args, 180_000);
-    expect(r.code, `${args[0]}: ${r.stderr}`).toBe(0);
-  }
+  await demoSaeWorkspace(root, {
+    tap: TAP,
+    seed: 21,
+    perCell: 10,
+    steps: 600,
+    analyze: true,
+    harvestExtra: ['--shard-rows', '3000'],
+    timeoutMs: 180_000,
+  });
 }, 400_000);
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 

@@ -117,19 +117,20 @@ async function tenKills(
   span: number,
   outcome: (result: unknown) => unknown,
   expected: unknown,
+  rounds = ROUNDS,
 ) {
   const random = mulberry32(seed);
   let interrupted = 0;
   let runs = 0;
   // A run that finished before its kill point (the machine was faster than in the reference run) is
   // checked too but not counted: drawing goes on until 10 runs were really killed, 30 runs at most; kill points fall in the first half of the reference run so a faster machine still reaches them.
-  while (interrupted < ROUNDS && runs < 3 * ROUNDS) {
+  while (interrupted < rounds && runs < 3 * rounds) {
     const { result, killed } = await killAndResume(kind, args, span, random);
     if (killed) interrupted++;
     expect(outcome(result), `${kind} run ${runs++}${killed ? ' (killed, resumed)' : ' (finished before the kill)'}`).toEqual(expected);
   }
   console.log(`${kind}: ${interrupted} runs killed and resumed (of ${runs}), all equal to the uninterrupted run`);
-  expect(interrupted).toBe(ROUNDS);
+  expect(interrupted).toBe(rounds);
 }
 
 const shardBytes = (harvestId: number) =>
@@ -276,5 +277,45 @@ describe('kill -9 at 10 seeded points per job kind, then ocular jobs resume: the
     const expected = experimentOutcome({ experimentId: 1 });
     expect(expected.outputs.length).toBeGreaterThan(0);
     await tenKills('experiment', 145, ['experiment', 'run', spec], span, experimentOutcome, expected);
+  }, 600_000);
+
+  it('sae-train from the model (no shards kept): the weights of training on the fp32 harvest, bit for bit, killed and resumed', async () => {
+    // A buffer of about 800 rows, half the harvest's 1.6k: two windows an epoch, so the model runs per chunk read.
+    const options = [
+      ...TRAIN_OPTIONS.filter((o, i, a) => o !== '--shuffle-buffer-mb' && a[i - 1] !== '--shuffle-buffer-mb'),
+      '--shuffle-buffer-mb',
+      '0.4',
+    ];
+    const fromModel = ['train', '--from-model', '--model', DEMO, '--dataset', bench, ...TRAIN.slice(3), ...options];
+    const files = () =>
+      fs.readdirSync(ws, { recursive: true, withFileTypes: true }).filter((f) => f.isFile() && /harvest/.test(f.parentPath)).length;
+    const shardsBefore = [
+      query('SELECT count(*) AS n FROM harvest_shards')[0]!.n,
+      query('SELECT count(*) AS n FROM harvests')[0]!.n,
+      files(),
+    ];
+    await reference('sae-train', [...TRAIN, ...options]);
+    const onHarvest = saeOutcome(
+      JSON.parse(String(query("SELECT result_json FROM jobs WHERE kind = 'sae-train' ORDER BY id DESC LIMIT 1")[0]!.result_json)),
+    );
+    const span = await reference('sae-train', fromModel);
+    const job = query("SELECT params_json, result_json FROM jobs WHERE kind = 'sae-train' ORDER BY id DESC LIMIT 1")[0]!;
+    expect((JSON.parse(String(job.params_json)) as { fromModel?: unknown }).fromModel).toBeTruthy();
+    const expected = saeOutcome(JSON.parse(String(job.result_json)));
+    // The rows reach the trainer in the harvest's order with the harvest's floats: the same SAE.
+    expect(expected).toEqual(onHarvest);
+    const saeId = (JSON.parse(String(job.result_json)) as { saeId: number }).saeId;
+    const cfg = JSON.parse(
+      fs.readFileSync(path.join(ws, String(query('SELECT folder FROM saes WHERE id = ?', saeId)[0]!.folder), 'cfg.json'), 'utf8'),
+    ) as {
+      metadata: { ocular_training: Record<string, unknown> };
+    };
+    expect(cfg.metadata.ocular_training).toMatchObject({ source: 'model', items: 21, items_per_forward_pass: 8 });
+    expect(cfg.metadata.ocular_training.rows_per_epoch).toBeGreaterThan(2 * 800);
+    await tenKills('sae-train', 146, fromModel, span, saeOutcome, expected, 5);
+    // Nothing was harvested or stored by any of the runs.
+    expect([query('SELECT count(*) AS n FROM harvest_shards')[0]!.n, query('SELECT count(*) AS n FROM harvests')[0]!.n, files()]).toEqual(
+      shardsBefore,
+    );
   }, 600_000);
 });

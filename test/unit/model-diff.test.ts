@@ -16,9 +16,9 @@ import { taskChanges } from '../../src-main/core/diff/task-change';
 import { mcnemarMidP, pairedTable } from '../../src-main/core/stats/paired';
 import { wilsonInterval } from '../../src-main/core/stats/proportion';
 import { runCli } from '../helpers/cli';
+import { DEMO, demoSaeWorkspace } from '../helpers/demo-workspace';
 import { repoRoot } from '../helpers/tmp';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const TUNED_DECODER = path.join(repoRoot, 'test', 'fixtures', 'vlm', 'demo-finetuned-exists', 'onnx', 'decoder_model_merged.onnx');
 const TAP = 'blocks.0.hook_resid_post';
 
@@ -92,47 +92,16 @@ describe('ocular diff on the demo model and its fine-tune', () => {
   let root: string;
   let ws: string;
   let tuned: string;
-  let bench: string;
   let result: ModelDiffResult;
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-diff-'));
     ws = path.join(root, 'ws');
-    bench = path.join(root, 'bench');
     // The fine-tuned checkpoint: the base folder with the fine-tuned decoder (the only file fine-tuning changed).
     tuned = path.join(root, 'tuned');
     fs.cpSync(DEMO, tuned, { recursive: true });
     fs.copyFileSync(TUNED_DECODER, path.join(tuned, 'onnx', 'decoder_model_merged.onnx'));
-    expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '5', '--per-cell', '4'])).code).toBe(0);
-    const steps = [
-      ['harvest', '--workspace', ws, '--model', DEMO, '--dataset', bench, '--tap', TAP, '--dtype', 'fp32', '--device', 'cpu', '--json'],
-      [
-        'train',
-        '--workspace',
-        ws,
-        '--harvest',
-        '1',
-        '--tap',
-        TAP,
-        '--expansion',
-        '4',
-        '--k',
-        '16',
-        '--steps',
-        '300',
-        '--batch',
-        '512',
-        '--lr',
-        '1e-3',
-        '--device',
-        'cpu',
-        '--json',
-      ],
-    ];
-    for (const args of steps) {
-      const r = await runCli(args, 240_000);
-      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(0);
-    }
+    await demoSaeWorkspace(root, { tap: TAP, seed: 5, perCell: 4, steps: 300, analyze: false, timeoutMs: 240_000 });
     const r = await runCli(['diff', '--workspace', ws, '--sae', '1', '--tuned', tuned, '--device', 'cpu', '--json'], 400_000);
     expect(r.code, r.stderr).toBe(0);
     result = JSON.parse(r.stdout) as ModelDiffResult;

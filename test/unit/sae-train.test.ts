@@ -18,9 +18,9 @@ import { encode } from '../../src-main/core/sae/sae-io';
 import { Workspace } from '../../src-main/core/store/workspace';
 import { untilJob } from '../helpers/backend';
 import { ocularBin, runCli } from '../helpers/cli';
-import { repoRoot, sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
+import { cliSteps, DEMO, harvestArgs, saeSettings, synthBench } from '../helpers/demo-workspace';
+import { sessionHostEntry, taskWorkerEntry, tmpDir, workerEntry } from '../helpers/tmp';
 
-const DEMO = path.join(repoRoot, 'resources', 'models', 'ocular-demo-vlm');
 const TAP = 'blocks.1.hook_resid_post';
 const MLP_IN = 'blocks.1.hook_mlp_in';
 const MLP_OUT = 'blocks.1.hook_mlp_out';
@@ -54,31 +54,8 @@ beforeAll(async () => {
   // Shared by both tests, so not a per-test tmpDir().
   ws = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocular-sae-train-')), 'ws');
   const bench = path.join(path.dirname(ws), 'bench');
-  expect((await runCli(['dataset', 'synth', '--out', bench, '--seed', '21', '--per-cell', '10'])).code).toBe(0);
-  const harvest = await runCli(
-    [
-      'harvest',
-      '--workspace',
-      ws,
-      '--model',
-      DEMO,
-      '--dataset',
-      bench,
-      '--tap',
-      TAP,
-      '--tap',
-      MLP_IN,
-      '--tap',
-      MLP_OUT,
-      '--dtype',
-      'fp32',
-      '--device',
-      'cpu',
-      '--json',
-    ],
-    120_000,
-  );
-  expect(harvest.code).toBe(0);
+  await synthBench(bench, 21, 10);
+  await cliSteps([harvestArgs(ws, bench, [TAP, MLP_IN, MLP_OUT])], 120_000);
 }, 180_000);
 afterAll(() => fs.rmSync(path.dirname(ws), { recursive: true, force: true }));
 
@@ -110,7 +87,7 @@ describe('spliced-in metrics', () => {
 
 describe('SAE training', () => {
   it('a short CPU run on a middle decoder layer reaches FVU <= 0.15, L0 within 10% of k, < 5% dead', async () => {
-    const r = await train(['--tap', TAP, '--expansion', '4', '--k', '16', '--steps', '600', '--batch', '512', '--lr', '1e-3']);
+    const r = await train(['--tap', TAP, ...saeSettings(600)]);
     expect(r.final.fvu).toBeLessThanOrEqual(0.15);
     // Per-modality FVU: the harvest holds image and text tokens, and both are reconstructed.
     expect(r.final.fvuByModality.image).toBeLessThanOrEqual(0.15);
@@ -187,22 +164,7 @@ describe('SAE training', () => {
   }, 180_000);
 
   it('BatchTopK keeps k active features per token on average and is stored as JumpReLU with its learned threshold', async () => {
-    const r = await train([
-      '--tap',
-      TAP,
-      '--arch',
-      'batchtopk',
-      '--expansion',
-      '4',
-      '--k',
-      '16',
-      '--steps',
-      '300',
-      '--batch',
-      '512',
-      '--lr',
-      '1e-3',
-    ]);
+    const r = await train(['--tap', TAP, '--arch', 'batchtopk', ...saeSettings(300)]);
     expect(r.final.l0).toBeCloseTo(16, 3);
     expect(r.final.fvu).toBeLessThan(0.15);
     const { sae } = loadSae(r.saeId);
@@ -269,22 +231,7 @@ describe('SAE training', () => {
   }, 180_000);
 
   it('a transcoder learns hook_mlp_in -> hook_mlp_out and is stored with its output tap', async () => {
-    const r = await train([
-      '--tap',
-      MLP_IN,
-      '--out-tap',
-      MLP_OUT,
-      '--expansion',
-      '4',
-      '--k',
-      '16',
-      '--steps',
-      '300',
-      '--batch',
-      '512',
-      '--lr',
-      '1e-3',
-    ]);
+    const r = await train(['--tap', MLP_IN, '--out-tap', MLP_OUT, ...saeSettings(300)]);
     expect(r.final.fvu).toBeLessThan(0.2);
     const { record, sae } = loadSae(r.saeId);
     expect(record).toMatchObject({ hookName: MLP_IN, hookNameOut: MLP_OUT, dOut: 128 });

@@ -21,7 +21,7 @@ describe('SAE trainer parts', () => {
     expect(ends.filter((e) => checkpointsAt(e, schedule))).toEqual([50, 100, 105]);
   });
 
-  it('draws rows with their data from the shuffle buffer and feeds K steps of B rows', () => {
+  it('draws rows with their data from the shuffle buffer and feeds K steps of B rows', async () => {
     const spec = trainSpec({ dIn: 2, dSae: 4, dOut: 3, transcoder: true });
     const input = memorySource(
       Float32Array.from({ length: 10 }, (_, i) => i),
@@ -39,7 +39,7 @@ describe('SAE trainer parts', () => {
       shuffleLayout(5, [2, 3], 1 << 20, 1),
     );
     const s = new ChunkSampler(spec, 2, 3, rows);
-    s.sample(3);
+    await s.sample(3);
     // 6 draws from 5 rows: the first epoch's 5 rows once each, then the next epoch begins.
     expect(new Set(s.picked.subarray(0, 5))).toEqual(new Set([0, 1, 2, 3, 4]));
     for (let j = 0; j < 6; j++) {
@@ -97,10 +97,10 @@ describe('SAE trainer parts', () => {
     expect(m.fvuByModality).toEqual({ image: null, text: 2 / 4, generated: null }); // row 1 has no variance
   });
 
-  it('writes a checkpoint that reads back with its step, scales and every state tensor', () => {
+  it('writes a checkpoint that reads back with its step, scales and every state tensor', async () => {
     const spec = trainSpec({ architecture: 'topk', dIn: 3, dSae: 6, k: 2 });
     const target = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
-    const state = initialState(spec, streamedMean(memorySource(target, 3), 1), 3);
+    const state = initialState(spec, await streamedMean(memorySource(target, 3), 1), 3);
     expect([...state.b_dec!].map((v) => v.toFixed(5))).toEqual(
       [0, 1, 2].map((i) => ((Math.sin(i) + Math.sin(i + 3) + Math.sin(i + 6) + Math.sin(i + 9)) / 4).toFixed(5)),
     );

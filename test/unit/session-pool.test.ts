@@ -118,6 +118,23 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     expect(out.y!.dims).toEqual([1024, 1024]);
   });
 
+  it("starts a slot's process only when the slot is first needed", async () => {
+    const dir = tmpDir();
+    const files = [0, 1].map((i) => {
+      const f = path.join(dir, `m${i}.onnx`);
+      writeModel(tinyTransformer({ layers: 1, seed: 200 + i }).model, f);
+      return f;
+    });
+    const p = pool(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hostChildren()).toHaveLength(0);
+    const first = await p.load(files[0]!, 'cpu');
+    expect(hostChildren()).toEqual([first.pid]);
+    const second = await p.load(files[1]!, 'cpu');
+    expect(second.host).not.toBe(first.host);
+    expect(hostChildren().sort()).toEqual([first.pid, second.pid].sort());
+  });
+
   it('frees a model in its host when released', async () => {
     const dir = tmpDir();
     const f = path.join(dir, 'm.onnx');
@@ -129,6 +146,23 @@ describe('SessionPool (ONNX Runtime in child processes)', () => {
     expect(second.sessionId).not.toBe(first.sessionId);
   });
 });
+
+/** Session-host processes that are children of this process (from /proc). */
+function hostChildren(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === process.pid && fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(path.basename(sessionHostEntry));
+      } catch {
+        return false; // gone between listing and reading
+      }
+    })
+    .map(Number);
+}
 
 /** A pool host that dies before it is ready, as one whose onnxruntime library fails to load would; it counts its starts. */
 function dyingHost(dir: string): { entry: string; starts: () => number } {

@@ -21,11 +21,11 @@ import { tmpDir } from '../helpers/tmp';
 const rowData = (rows: number, width: number) =>
   Float32Array.from({ length: rows * width }, (_, i) => Math.floor(i / width) + (i % width) / 2);
 
-function draw(buf: ShuffleBuffer, n: number, width: number) {
+async function draw(buf: ShuffleBuffer, n: number, width: number) {
   const out = new Float32Array(n * width);
   const rows = new Float64Array(n);
   // In uneven pieces, as chunks of steps take them.
-  for (let at = 0, piece = 1; at < n; at += piece, piece = (piece % 7) + 1) buf.take(Math.min(piece, n - at), [out], rows, at);
+  for (let at = 0, piece = 1; at < n; at += piece, piece = (piece % 7) + 1) await buf.take(Math.min(piece, n - at), [out], rows, at);
   return { out, rows };
 }
 
@@ -41,11 +41,11 @@ describe('shuffle buffer', () => {
     expect(shuffleLayout(40, [width], 1 << 20, 7)).toEqual({ seed: 7, rows: 40, chunkRows: 40, chunksPerWindow: 1 });
   });
 
-  it('draws every row exactly once per epoch, with its data, in a new order each epoch; reads stay within the buffer', () => {
+  it('draws every row exactly once per epoch, with its data, in a new order each epoch; reads stay within the buffer', async () => {
     const reads: Array<[number, number]> = [];
     const buf = new ShuffleBuffer([{ source: memorySource(data, width, reads), scale: 1 }], layout);
     expect(buf.bytes).toBeLessThanOrEqual(50 * (4 * width + 12));
-    const { out, rows: drawn } = draw(buf, rows * 3 + 10, width);
+    const { out, rows: drawn } = await draw(buf, rows * 3 + 10, width);
     for (let i = 0; i < drawn.length; i++)
       expect([...out.subarray(i * width, (i + 1) * width)]).toEqual([0, 0.5, 1].map((v) => v + drawn[i]!));
     const epochs = [0, 1, 2].map((e) => [...drawn.subarray(e * rows, (e + 1) * rows)]);
@@ -59,19 +59,19 @@ describe('shuffle buffer', () => {
     expect(Math.max(...first) - Math.min(...first)).toBeGreaterThan(rows / 4);
   });
 
-  it('resumed at any position, continues exactly as the uninterrupted stream', () => {
-    const whole = draw(new ShuffleBuffer([{ source: memorySource(data, width), scale: 2 }], layout), 2 * rows + 5, width);
+  it('resumed at any position, continues exactly as the uninterrupted stream', async () => {
+    const whole = await draw(new ShuffleBuffer([{ source: memorySource(data, width), scale: 2 }], layout), 2 * rows + 5, width);
     for (const at of [0, 1, 47, 48, 500, rows - 1, rows, rows + 333, 2 * rows]) {
       const first = new ShuffleBuffer([{ source: memorySource(data, width), scale: 2 }], layout);
-      draw(first, at, width);
+      await draw(first, at, width);
       const resumed = new ShuffleBuffer([{ source: memorySource(data, width), scale: 2 }], layout, first.position);
-      const rest = draw(resumed, 2 * rows + 5 - at, width);
+      const rest = await draw(resumed, 2 * rows + 5 - at, width);
       expect(Buffer.from(rest.out.buffer).equals(Buffer.from(whole.out.subarray(at * width).slice().buffer)), `at ${at}`).toBe(true);
       expect([...rest.rows]).toEqual([...whole.rows.subarray(at)]);
     }
   });
 
-  it('draws paired rows from two taps together (a transcoder), each with its own scale', () => {
+  it('draws paired rows from two taps together (a transcoder), each with its own scale', async () => {
     const target = memorySource(
       rowData(rows, 2).map((v) => -v),
       2,
@@ -86,14 +86,14 @@ describe('shuffle buffer', () => {
     const xs = new Float32Array(200 * width);
     const ys = new Float32Array(200 * 2);
     const picked = new Float64Array(200);
-    buf.take(200, [xs, ys], picked);
+    await buf.take(200, [xs, ys], picked);
     for (let i = 0; i < 200; i++) {
       expect(xs[i * width]).toBe(picked[i]);
       expect([...ys.subarray(i * 2, i * 2 + 2)]).toEqual([-picked[i]! / 2, -(picked[i]! + 0.5) / 2]);
     }
   });
 
-  it('numbers rows past 2^32 values exactly (Number offsets, no typed array over the harvest)', () => {
+  it('numbers rows past 2^32 values exactly (Number offsets, no typed array over the harvest)', async () => {
     const big = 2 ** 27 + 5; // × 64 wide = 2^33 values
     const w = 64;
     // A virtual tap: row r's first two values encode r exactly in float32.
@@ -113,7 +113,7 @@ describe('shuffle buffer', () => {
     expect(buf.bytes).toBeLessThanOrEqual(1 << 20);
     const out = new Float32Array(300 * w);
     const picked = new Float64Array(300);
-    buf.take(300, [out], picked);
+    await buf.take(300, [out], picked);
     for (let i = 0; i < 300; i++) expect(out[i * w]! + out[i * w + 1]! * 2 ** 24).toBe(picked[i]);
     expect(Math.max(...picked)).toBeGreaterThan(2 ** 26);
     expect(buf.position).toEqual({ epoch: 5, cursor: 200 });
@@ -167,6 +167,15 @@ describe('shard range reads', () => {
     });
   }
 
+  for (const dtype of ['fp32', 'fp16', 'bf16'] as const)
+    it(`reads listed rows of ${dtype} shards in the order asked (runs read as spans, gaps, repeats, shard boundaries)`, () => {
+      const reader = shardTap(dtype, values, width, [7, 1, 10, 5]);
+      const rows = [0, 1, 2, 4, 6, 7, 8, 9, 9, 12, 30 - 8, 3, 0, 17, 18, 19, 20, 21, 22, 5, 8];
+      const out = reader.readRows(rows);
+      expect([...out]).toEqual(rows.flatMap((r) => [...values.subarray(r * width, (r + 1) * width)]));
+      expect(() => reader.readRows([2, 23])).toThrow(/row 23 is not in any shard/);
+    });
+
   it('bf16 keeps the upper 16 bits of a float32 (truncating what it cannot hold)', () => {
     const reader = shardTap('bf16', Float32Array.of(1.00390625, -3.5, 65504, 1e-3), 4, [1]);
     const out = new Float32Array(4);
@@ -174,13 +183,13 @@ describe('shard range reads', () => {
     expect([...out]).toEqual([1, -3.5, 65280, 0.00099945068359375]);
   });
 
-  it('streamed scale and mean equal the in-memory ones bit for bit', () => {
+  it('streamed scale and mean equal the in-memory ones bit for bit', async () => {
     const reader = shardTap('fp16', values, width, [7, 1, 10, 5]);
     const all = new Float32Array(23 * width);
     reader.readRange(0, 23, all, 0);
-    const s = streamedScale(reader);
+    const s = await streamedScale(reader);
     expect(s).toBe(activationScale(all, 23, width));
-    expect([...streamedMean(reader, s)]).toEqual([
+    expect([...(await streamedMean(reader, s))]).toEqual([
       ...meanOf(
         Float32Array.from(all, (v) => v * s),
         23,

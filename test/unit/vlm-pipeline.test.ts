@@ -26,7 +26,7 @@ interface Reference {
   first_logits?: number[][];
 }
 
-const FAMILIES = ['llava', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_5'];
+const FAMILIES = ['llava', 'llava_onevision', 'gemma3', 'idefics3', 'idefics3-split', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_5'];
 let pool: SessionPool;
 beforeAll(() => {
   pool = new SessionPool({ hostEntry: sessionHostEntry, size: 2 });
@@ -57,7 +57,8 @@ for (const family of FAMILIES) {
       // Per-token metadata: every image token carries its image, tile, cell and box; text and padding do not.
       for (const row of prefix.tokens) {
         const image = row.filter((t) => t.modality === 'image');
-        expect(image.every((t) => t.image !== null && t.tile !== null && t.box !== null)).toBe(true);
+        // (LLaVA-OneVision's image_newline tokens stand for no pixels: no cell, no box.)
+        expect(image.every((t) => t.image !== null && t.tile !== null && (t.box !== null || t.patchRow === null))).toBe(true);
         expect(row.filter((t) => t.modality !== 'image').every((t) => t.patchRow === null && t.image === null && t.box === null)).toBe(
           true,
         );

@@ -1,10 +1,16 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, requireString, type CommandSpec } from '../args.js';
+import { ensureModelAndDataset, finished } from '../backend-calls.js';
 import { runHeadlessJob } from '../headless-job.js';
+import { nodeBackend } from '../node-backend.js';
 import { jobResult } from '../../contract/job-results.js';
 import type { z } from 'zod';
-import { saeTrainRequestSchema } from '../../contract/contract.js';
+import { saeTrainRequestSchema, type Job } from '../../contract/contract.js';
 import { defaultOf } from '../../contract/defaults.js';
+import { readDatasetFolder } from '../../core/datasets/dataset-folder.js';
+import { checkModelTaps } from '../../core/harvest/model-rows.js';
+import { inspectModel } from '../../core/model/inspect.js';
 
 const num = (v: unknown, name: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -23,10 +29,15 @@ export const trainCommand: CommandSpec = {
   summary:
     'Train an SAE (TopK, BatchTopK or ReLU + L1) or a transcoder on taps of a harvest in a workspace; the\ntraining step is an ONNX graph run by onnxruntime (CPU, or CUDA where available). The trained SAE is\nstored in the workspace (SAELens format).',
   usage:
-    'ocular train --workspace W --harvest ID --tap NAME [--out-tap NAME] [--arch topk|batchtopk|relu] [--expansion N] [--k K] [--l1 C] [--steps S] [--batch B] [--lr LR] [--json]',
+    'ocular train --workspace W (--harvest ID | --from-model --model DIR --dataset DIR [--tokens image,text] [--limit N]) --tap NAME [--out-tap NAME] [--arch topk|batchtopk|relu] [--expansion N] [--k K] [--l1 C] [--steps S] [--batch B] [--lr LR] [--json]',
   options: {
     workspace: { type: 'string', short: 'w' },
     harvest: { type: 'string' },
+    'from-model': { type: 'boolean' },
+    model: { type: 'string' },
+    dataset: { type: 'string' },
+    tokens: { type: 'string' },
+    limit: { type: 'string' },
     tap: { type: 'string' },
     'out-tap': { type: 'string' },
     arch: { type: 'string' },
@@ -51,6 +62,12 @@ export const trainCommand: CommandSpec = {
   help: [
     '-w, --workspace W     workspace holding the harvest',
     '    --harvest ID      harvest id (see the Activations page or `ocular harvest --json`)',
+    '    --from-model      train without storing: run --model over --dataset and train on the rows as they are',
+    '                      produced (no shards kept; an epoch is one pass over the items; decoder taps only)',
+    '    --model DIR       with --from-model: model folder (registered in the workspace if new)',
+    '    --dataset DIR     with --from-model: dataset folder (imported into the workspace if new)',
+    '    --tokens KINDS    with --from-model: image, text or both (default image,text)',
+    '    --limit N         with --from-model: only the first N items',
     "    --tap NAME        tap to train on (one of the harvest's taps)",
     '    --out-tap NAME    train a transcoder from --tap to this tap (e.g. hook_mlp_in -> hook_mlp_out)',
     '    --arch A          topk (default), batchtopk (saved as JumpReLU with the learned threshold) or relu (L1)',
@@ -73,36 +90,42 @@ export const trainCommand: CommandSpec = {
     '    --json            print the final metrics and history as JSON',
   ],
   async run(values) {
-    const job = await runHeadlessJob(
-      'sae-train',
-      {
-        harvestId:
-          num(values.harvest, 'harvest') ??
-          (() => {
-            throw new UsageError('--harvest is required.');
-          })(),
-        tap: requireString(values, 'tap'),
-        outputTap: values['out-tap'],
-        architecture: values.arch,
-        l1Coefficient: num(values.l1, 'l1'),
-        auxK: num(values['aux-k'], 'aux-k'),
-        auxCoefficient: num(values['aux-coef'], 'aux-coef'),
-        seed: num(values.seed, 'seed'),
-        bDecInit: values['b-dec-init'],
-        normalizeActivations: values.normalize,
-        checkpointEvery: num(values['checkpoint-every'], 'checkpoint-every'),
-        logEvery: num(values['log-every'], 'log-every'),
-        deadAfterSteps: num(values['dead-after'], 'dead-after'),
-        expansion: num(values.expansion, 'expansion'),
-        k: num(values.k, 'k'),
-        steps: num(values.steps, 'steps'),
-        batchSize: num(values.batch, 'batch'),
-        lr: num(values.lr, 'lr'),
-        shuffleBufferMb: num(values['shuffle-buffer-mb'], 'shuffle-buffer-mb'),
-        device: values.device,
-      },
-      { workspace: path.resolve(requireString(values, 'workspace')), quiet: Boolean(values.json) },
-    );
+    const settings = {
+      tap: requireString(values, 'tap'),
+      outputTap: values['out-tap'] as string | undefined,
+      architecture: values.arch,
+      l1Coefficient: num(values.l1, 'l1'),
+      auxK: num(values['aux-k'], 'aux-k'),
+      auxCoefficient: num(values['aux-coef'], 'aux-coef'),
+      seed: num(values.seed, 'seed'),
+      bDecInit: values['b-dec-init'],
+      normalizeActivations: values.normalize,
+      checkpointEvery: num(values['checkpoint-every'], 'checkpoint-every'),
+      logEvery: num(values['log-every'], 'log-every'),
+      deadAfterSteps: num(values['dead-after'], 'dead-after'),
+      expansion: num(values.expansion, 'expansion'),
+      k: num(values.k, 'k'),
+      steps: num(values.steps, 'steps'),
+      batchSize: num(values.batch, 'batch'),
+      lr: num(values.lr, 'lr'),
+      shuffleBufferMb: num(values['shuffle-buffer-mb'], 'shuffle-buffer-mb'),
+      device: values.device,
+    };
+    const workspace = path.resolve(requireString(values, 'workspace'));
+    const job = values['from-model']
+      ? await trainFromModel(values, workspace, settings)
+      : await runHeadlessJob(
+          'sae-train',
+          {
+            harvestId:
+              num(values.harvest, 'harvest') ??
+              (() => {
+                throw new UsageError('--harvest is required (or --from-model with --model and --dataset).');
+              })(),
+            ...settings,
+          },
+          { workspace, quiet: Boolean(values.json) },
+        );
     if (job.state !== 'succeeded') {
       console.error(`training ${job.state}: ${job.error ?? ''}`);
       return 1;
@@ -117,3 +140,40 @@ export const trainCommand: CommandSpec = {
     return 0;
   },
 };
+
+/**
+ * `--from-model`: the taps checked against the model's own report and the dataset folder read
+ * before the workspace is touched, then the model registered and the dataset imported if new, and
+ * the run started through saes.train (which checks again).
+ */
+async function trainFromModel(
+  values: Record<string, unknown>,
+  ws: string,
+  settings: Record<string, unknown> & { tap: string; outputTap?: string },
+): Promise<Job> {
+  if (values.harvest !== undefined) throw new UsageError('Give --harvest or --from-model, not both.');
+  const modelDir = path.resolve(requireString(values, 'model'));
+  const datasetDir = path.resolve(requireString(values, 'dataset'));
+  const tokenKinds = typeof values.tokens === 'string' ? values.tokens.split(',').map((t) => t.trim()) : ['image', 'text'];
+  for (const t of tokenKinds)
+    if (t !== 'image' && t !== 'text')
+      throw new UsageError(`--tokens with --from-model takes image and/or text, not '${t}' (generated tokens need a stored harvest).`);
+  const limit = num(values.limit, 'limit');
+  checkModelTaps(inspectModel(modelDir), settings.tap, settings.outputTap);
+  await readDatasetFolder(datasetDir, { checkImages: false });
+  // The settings checked as saes.train will check them (ids not known yet), so nothing is registered for a run it would refuse.
+  const fromModel = { tokenKinds: tokenKinds as Array<'image' | 'text'>, limit: limit ?? null };
+  const checked = saeTrainRequestSchema.strict().safeParse({ ...settings, fromModel: { modelId: 1, datasetId: 1, ...fromModel } });
+  if (!checked.success)
+    throw new UsageError(checked.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; '));
+  const backend = nodeBackend({ pinnedWorkspace: ws });
+  const call = backend.call.bind(backend);
+  try {
+    await call(fs.existsSync(path.join(ws, 'workspace.sqlite')) ? 'workspace.open' : 'workspace.create', {});
+    const { modelId, datasetId } = await ensureModelAndDataset(backend, modelDir, datasetDir);
+    const job = await call('saes.train', { ...checked.data, fromModel: { ...checked.data.fromModel!, modelId, datasetId } });
+    return await finished(backend, job.id, Boolean(values.json));
+  } finally {
+    await backend.close();
+  }
+}

@@ -32,8 +32,15 @@ class TopRows {
   offer(feature: number, value: number, row: number): void {
     if (value <= this.minVal[feature]!) return;
     const base = feature * this.size;
-    this.vals[base + this.minAt[feature]!] = value;
-    this.rows[base + this.minAt[feature]!] = row;
+    const slot = this.minAt[feature]!;
+    this.vals[base + slot] = value;
+    this.rows[base + slot] = row;
+    // Until the slots are full, the empty ones (-Infinity) fill in
+    // order (offered values are positive), so the scan below would find the next slot: skip it.
+    if (this.minVal[feature] === -Infinity && slot + 1 < this.size) {
+      this.minAt[feature] = slot + 1;
+      return;
+    }
     let at = 0;
     let min = Infinity;
     for (let j = 0; j < this.size; j++) {
@@ -90,15 +97,35 @@ export class FeatureAccumulator {
   readonly taskSum: [Float64Array, Float64Array, Float64Array];
   readonly taskRows: [Float64Array, Float64Array, Float64Array];
   rows = 0;
+  /** Sparse entries waiting for flush(): feature, value, row, row flags. */
+  private pending = 0;
+  private readonly pendingFeature: Int32Array;
+  private readonly pendingValue: Float32Array;
+  private readonly pendingRow: Float64Array;
+  private readonly pendingFlags: Uint16Array;
+  private readonly order: Int32Array;
+  private readonly featureStart: Int32Array;
+  private readonly featureNext: Int32Array;
+  /** Counts, sums, maxima and image mass come from the encoder's dense reductions, not the entries. */
+  private denseSums = false;
   /** Rows whose active features did not all fit in the sparse output (ReLU SAEs only). */
   truncatedRows = 0;
   scale = 0;
 
   constructor(
     readonly features: number,
-    options: { topN: number; crossK: number; tasks?: number },
+    options: { topN: number; crossK: number; tasks?: number; buffer?: number },
   ) {
     this.tasks = options.tasks ?? 0;
+    // 256k entries (5.5 MB) by default: at 16k features, runs of ~16 entries per feature.
+    const buffer = Math.max(1, options.buffer ?? 1 << 18);
+    this.pendingFeature = new Int32Array(buffer);
+    this.pendingValue = new Float32Array(buffer);
+    this.pendingRow = new Float64Array(buffer);
+    this.pendingFlags = new Uint16Array(buffer);
+    this.order = new Int32Array(buffer);
+    this.featureStart = new Int32Array(features + 1);
+    this.featureNext = new Int32Array(features);
     const sums = () => new Float64Array(features * Math.max(1, this.tasks));
     const rows = () => new Float64Array(Math.max(1, this.tasks));
     this.taskSum = [sums(), sums(), sums()];
@@ -113,6 +140,13 @@ export class FeatureAccumulator {
     this.topText = new TopRows(features, options.crossK);
   }
 
+  /**
+   * Take a chunk's codes. Per-row counters are updated at once; the sparse entries are buffered and
+   * applied feature by feature (flush): every per-feature update touches that feature's slots of
+   * several large arrays, and in row order those touches miss the cache at nearly every entry.
+   * A stable sort by feature keeps each feature's entries in row order, so every sum, count and
+   * top-row list sees exactly the sequence the row-major loop gave it: the results are identical.
+   */
   add(c: ChunkCodes): void {
     const d = c.dense;
     if (d) {
@@ -123,26 +157,60 @@ export class FeatureAccumulator {
         this.imageSum[f]! += d.imageSum[f]!;
       }
     }
+    if (this.pending > 0 && this.denseSums !== (d !== null)) this.flush();
+    this.denseSums = d !== null;
     if (this.scale === 0) this.scale = c.vals.reduce((m, v) => Math.max(m, v), 0) || 1;
-    const invLog = 2 / Math.LN2;
-    const logScale = Math.log(this.scale);
     for (let r = 0; r < c.rows; r++) {
-      const row = c.firstRow + r;
       const image = c.image[r] === 1;
       const task = c.task && c.task[r]! < this.tasks ? c.task[r]! : -1;
-      const kind = image ? 0 : 1;
       const answer = c.answer?.[r] === 1;
       if (task >= 0) {
-        this.taskRows[kind][task]!++;
+        this.taskRows[image ? 0 : 1][task]!++;
         if (answer) this.taskRows[2][task]!++;
       }
       const base = r * c.perRow;
       if (!c.complete && c.vals[base + c.perRow - 1]! > 0 && c.perRow < this.features) this.truncatedRows++;
+      // Row flags for the buffered entries: task + 1 (0: none) in the low byte, image and answer above.
+      const flags = (task + 1) | (image ? 0x100 : 0) | (answer ? 0x200 : 0);
       for (let j = 0; j < c.perRow; j++) {
         const v = c.vals[base + j]!;
         if (!(v > 0)) continue;
-        const f = c.idx[base + j]!;
-        if (!d) {
+        if (this.pending === this.pendingFeature.length) this.flush();
+        const e = this.pending++;
+        this.pendingFeature[e] = c.idx[base + j]!;
+        this.pendingValue[e] = v;
+        this.pendingRow[e] = c.firstRow + r;
+        this.pendingFlags[e] = flags;
+      }
+    }
+    this.rows += c.rows;
+  }
+
+  /** Apply the buffered entries, feature by feature; call before reading any per-feature statistic. */
+  flush(): void {
+    const n = this.pending;
+    if (n === 0) return;
+    this.pending = 0;
+    // Counting sort by feature, stable.
+    const start = this.featureStart.fill(0);
+    for (let e = 0; e < n; e++) start[this.pendingFeature[e]! + 1]!++;
+    for (let f = 0; f < this.features; f++) start[f + 1]! += start[f]!;
+    const order = this.order;
+    const next = this.featureNext;
+    next.set(start.subarray(0, this.features));
+    for (let e = 0; e < n; e++) order[next[this.pendingFeature[e]!]!++] = e;
+    const invLog = 2 / Math.LN2;
+    const logScale = Math.log(this.scale);
+    const counted = !this.denseSums;
+    for (let f = 0; f < this.features; f++) {
+      for (let o = start[f]!; o < start[f + 1]!; o++) {
+        const e = order[o]!;
+        const v = this.pendingValue[e]!;
+        const row = this.pendingRow[e]!;
+        const flags = this.pendingFlags[e]!;
+        const image = (flags & 0x100) !== 0;
+        const task = (flags & 0xff) - 1;
+        if (counted) {
           this.count[f]!++;
           this.sum[f]! += v;
           if (v > this.max[f]!) this.max[f] = v;
@@ -151,14 +219,13 @@ export class FeatureAccumulator {
         const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor((Math.log(v) - logScale) * invLog) + BIN_OFFSET));
         this.hist[f * HIST_BINS + bin]!++;
         if (task >= 0) {
-          this.taskSum[kind][f * this.tasks + task]! += v;
-          if (answer) this.taskSum[2][f * this.tasks + task]! += v;
+          this.taskSum[image ? 0 : 1][f * this.tasks + task]! += v;
+          if (flags & 0x200) this.taskSum[2][f * this.tasks + task]! += v;
         }
         this.top.offer(f, v, row);
         (image ? this.topImage : this.topText).offer(f, v, row);
       }
     }
-    this.rows += c.rows;
   }
 
   /** A feature's mean activation over each task's items' tokens (zeros included): all, image, text, and last prompt tokens. */

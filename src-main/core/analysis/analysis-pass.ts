@@ -15,6 +15,9 @@ import type { FeatureResult } from './analysis-store.js';
 import { activePerRow } from './encode-graph.js';
 import type { LogitEffect } from './logit-effects.js';
 
+/** Encoder calls kept at the pool while the oldest finished one is accumulated (one being encoded, the next waiting). */
+export const IN_FLIGHT = 2;
+
 /** Pre-activations (and dense codes) per call stay near 16M floats, whatever the SAE's width. */
 export const rowsPerCall = (dSae: number) => Math.max(32, Math.floor(16_000_000 / dSae));
 
@@ -54,18 +57,17 @@ export async function encodePass(
   const perRow = activePerRow(sae);
   const dense = sae.architecture !== 'topk';
   let done = 0;
-  // One call in flight while the previous call's codes are accumulated: the pool process
-  // encodes the next rows while this thread does the bookkeeping.
-  let inFlight: {
+  // IN_FLIGHT calls stay queued at the pool while this thread accumulates the oldest one's codes,
+  // so the pool process always has the next rows at hand when it finishes a call (on a GPU, the
+  // next batch is already there). Codes are accumulated in row order, oldest call first.
+  const inFlight: Array<{
     firstRow: number;
     n: number;
     rowLabels: ReturnType<RowLabels>;
     result: Promise<Record<string, { data: unknown }>>;
-  } | null = null;
+  }> = [];
   const settle = async () => {
-    if (!inFlight) return;
-    const { firstRow, n, rowLabels, result } = inFlight;
-    inFlight = null;
+    const { firstRow, n, rowLabels, result } = inFlight.shift()!;
     const out = await result;
     acc.add({
       firstRow,
@@ -99,11 +101,12 @@ export async function encodePass(
         ...(dense ? { img: { type: 'float32' as const, dims: [1, n], data: Float32Array.from(rowLabels.image) } } : {}),
       });
       result.catch(() => undefined); // awaited in settle(); a failure surfaces there
-      await settle();
-      inFlight = { firstRow, n, rowLabels, result };
+      inFlight.push({ firstRow, n, rowLabels, result });
+      while (inFlight.length > IN_FLIGHT) await settle();
     }
   }
-  await settle();
+  while (inFlight.length > 0) await settle();
+  acc.flush();
   return { acc, kth };
 }
 

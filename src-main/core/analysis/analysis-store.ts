@@ -65,6 +65,31 @@ const SORT_SQL: Record<z.infer<typeof featureSortSchema>, string> = {
   status: "coalesce(l.status, 'unlabelled')",
 };
 
+/** Example rows per INSERT statement (6 parameters each, well under SQLite's 32,766). */
+const EXAMPLES_PER_INSERT = 200;
+/** A feature's row of the features table with its label (status 'unlabelled' where there is none). */
+interface FeatureTableRow {
+  feature: number;
+  density: number;
+  max_act: number;
+  mean_act: number;
+  image_share: number | null;
+  cross_modal: number | null;
+  label: string | null;
+  status: LabelStatus;
+}
+
+const featureRowOf = (r: FeatureTableRow): FeatureRow => ({
+  feature: r.feature,
+  density: r.density,
+  maxAct: r.max_act,
+  meanAct: r.mean_act,
+  imageShare: r.image_share,
+  crossModal: r.cross_modal,
+  label: r.label,
+  status: r.status,
+});
+
 export class AnalysisStore {
   constructor(private readonly db: Db) {}
 
@@ -94,9 +119,20 @@ export class AnalysisStore {
     const insertFeature = this.db.prepare(
       'INSERT INTO features (analysis_id, feature, density, max_act, mean_act, image_share, cross_modal, quantiles_json, hist_json, logits_json, task_means_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const insertExample = this.db.prepare(
-      'INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    // Examples go in many rows per statement: one call per row into SQLite dominated the save.
+    const examplesIn = new Map<number, ReturnType<Db['prepare']>>();
+    const insertExamples = (values: unknown[]) => {
+      const n = values.length / 6;
+      if (!examplesIn.has(n))
+        examplesIn.set(
+          n,
+          this.db.prepare(
+            `INSERT INTO feature_examples (analysis_id, feature, kind, rank, row, activation) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+          ),
+        );
+      examplesIn.get(n)!.run(values);
+    };
+    const pending: unknown[] = [];
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM features WHERE analysis_id = ?').run(id);
       this.db.prepare('DELETE FROM feature_examples WHERE analysis_id = ?').run(id);
@@ -115,8 +151,10 @@ export class AnalysisStore {
           f.taskMeans ? JSON.stringify(f.taskMeans) : null,
         );
         for (const kind of ['top', 'image', 'text'] as const)
-          f.examples[kind].forEach((e, rank) => insertExample.run(id, f.feature, kind, rank, e.row, e.activation));
+          f.examples[kind].forEach((e, rank) => pending.push(id, f.feature, kind, rank, e.row, e.activation));
+        while (pending.length >= EXAMPLES_PER_INSERT * 6) insertExamples(pending.splice(0, EXAMPLES_PER_INSERT * 6));
       }
+      while (pending.length > 0) insertExamples(pending.splice(0, EXAMPLES_PER_INSERT * 6));
       this.setSummary(id, summary);
     })();
   }
@@ -161,28 +199,10 @@ export class AnalysisStore {
       .prepare(
         `SELECT f.feature, f.density, f.max_act, f.mean_act, f.image_share, f.cross_modal, l.label, coalesce(l.status, 'unlabelled') AS status ${from} ORDER BY ${SORT_SQL[q.sort]} ${q.order === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, f.feature ASC LIMIT ? OFFSET ?`,
       )
-      .all(...args, q.limit, q.offset) as Array<{
-      feature: number;
-      density: number;
-      max_act: number;
-      mean_act: number;
-      image_share: number | null;
-      cross_modal: number | null;
-      label: string | null;
-      status: LabelStatus;
-    }>;
+      .all(...args, q.limit, q.offset) as FeatureTableRow[];
     return {
       total,
-      features: rows.map((r) => ({
-        feature: r.feature,
-        density: r.density,
-        maxAct: r.max_act,
-        meanAct: r.mean_act,
-        imageShare: r.image_share,
-        crossModal: r.cross_modal,
-        label: r.label,
-        status: r.status,
-      })),
+      features: rows.map(featureRowOf),
     };
   }
 
@@ -230,20 +250,7 @@ export class AnalysisStore {
         "SELECT f.*, l.label, coalesce(l.status, 'unlabelled') AS status FROM features f LEFT JOIN feature_labels l ON l.sae_id = ? AND l.feature = f.feature WHERE f.analysis_id = ? AND f.feature = ?",
       )
       .get(a.saeId, analysisId, feature) as
-      | {
-          feature: number;
-          density: number;
-          max_act: number;
-          mean_act: number;
-          image_share: number | null;
-          cross_modal: number | null;
-          quantiles_json: string;
-          hist_json: string;
-          logits_json: string | null;
-          label: string | null;
-          status: LabelStatus;
-        }
-      | undefined;
+      (FeatureTableRow & { quantiles_json: string; hist_json: string; logits_json: string | null }) | undefined;
     if (!r) throw new OcularError('not_found', `Analysis ${analysisId} has no feature ${feature}.`);
     const examples: FeatureResult['examples'] = { top: [], image: [], text: [] };
     for (const e of this.db
@@ -252,16 +259,7 @@ export class AnalysisStore {
       examples[e.kind].push({ row: e.row, activation: e.activation });
     }
     return {
-      row: {
-        feature: r.feature,
-        density: r.density,
-        maxAct: r.max_act,
-        meanAct: r.mean_act,
-        imageShare: r.image_share,
-        crossModal: r.cross_modal,
-        label: r.label,
-        status: r.status,
-      },
+      row: featureRowOf(r),
       quantiles: JSON.parse(r.quantiles_json),
       histogram: JSON.parse(r.hist_json),
       logits: r.logits_json ? JSON.parse(r.logits_json) : null,

@@ -34,7 +34,7 @@ export interface AblationRun {
   batches: number;
 }
 
-interface Candidate {
+export interface Candidate {
   node: number;
   layer: number;
   /** Index of the layer in the set. */
@@ -57,20 +57,32 @@ export class Ablator {
     private readonly pool: PoolClient,
     private readonly session: Awaited<ReturnType<PoolClient['load']>>,
     readonly set: LoadedSet,
+    private readonly expose: string[],
   ) {}
 
-  /** The replacement edits with clamps (the graph circuit patching runs), every MLP's own output kept. */
-  static async open(vlm: VlmPipeline, pool: PoolClient, device: Device, set: LoadedSet, cacheDir: string): Promise<Ablator> {
+  /**
+   * The replacement edits with clamps (the graph circuit patching runs), every MLP's own output kept;
+   * `expose`: further taps each run returns (a check reads the last residual stream).
+   */
+  static async open(
+    vlm: VlmPipeline,
+    pool: PoolClient,
+    device: Device,
+    set: LoadedSet,
+    cacheDir: string,
+    expose: string[] = [],
+  ): Promise<Ablator> {
     const edits = replacementEdits(set).map((e) => ({ ...e, clamp: true }));
-    const edited = writeEditedGraph(vlm.files.decoder, { transcoderEdits: edits, expose: set.layers.map((l) => l.inTap) }, { cacheDir });
-    return new Ablator(vlm, pool, await pool.load(edited.path, device), set);
+    const taps = [...new Set([...set.layers.map((l) => l.inTap), ...expose])];
+    const edited = writeEditedGraph(vlm.files.decoder, { transcoderEdits: edits, expose: taps }, { cacheDir });
+    return new Ablator(vlm, pool, await pool.load(edited.path, device), set, expose);
   }
 
   /** Rows of one batch: each zeroes the listed features (clamp to 0) and embeddings; logits [n, T, V] and MLP inputs per set layer. */
   async run(
     prefix: PreparedPrefix,
     rows: Array<{ features: Candidate[]; embeddings: number[] }>,
-  ): Promise<{ logits: Float32Array; vocab: number; mlpIn: Float32Array[] }> {
+  ): Promise<{ logits: Float32Array; vocab: number; mlpIn: Float32Array[]; exposed: Float32Array[] }> {
     const n = rows.length;
     const T = prefix.length;
     const p = repeatPrefix(prefix, n);
@@ -88,12 +100,13 @@ export class Ablator {
       feeds[`tc.L${l.layer}.clamp_mask`] = { type: 'float32', dims: [n, T, dSae], data: mask };
       feeds[`tc.L${l.layer}.clamp_value`] = { type: 'float32', dims: [n, T, dSae], data: new Float32Array(n * T * dSae) };
     });
-    const names = ['logits', ...this.set.layers.map((l) => l.inTap)];
+    const names = [...new Set(['logits', ...this.set.layers.map((l) => l.inTap), ...this.expose])];
     const out = await this.pool.run(this.session, { ...this.vlm.prefillFeeds(p), ...feeds }, names);
     return {
       logits: out.logits!.data as Float32Array,
       vocab: out.logits!.dims[2]!,
       mlpIn: this.set.layers.map((l) => out[l.inTap]!.data as Float32Array),
+      exposed: this.expose.map((name) => out[name]!.data as Float32Array),
     };
   }
 }

@@ -9,14 +9,14 @@ import type { PoolClient } from '../runtime/pool-client.js';
 import type { Device } from '../runtime/pool-protocol.js';
 import type { SaeWeights } from '../sae/sae-model.js';
 import { loadProcessor, tokenTexts } from '../vlm/processor.js';
-import type { PreparedPrefix, VlmPipeline } from '../vlm/pipeline.js';
+import type { PreparedPrefix, TokenInfo, VlmPipeline } from '../vlm/pipeline.js';
 import { attentionMaps, attentionRollout } from './attention.js';
 import { poolBackward } from './backward-graph.js';
-import { attribute, prune, type GraphNode } from './attribution.js';
+import { attribute, prune, type GraphNode, type RawGraph } from './attribution.js';
 import { capture, type Captured } from './capture.js';
 import { normScales, type FrozenModel } from './linear-model.js';
 import type { LoadedSet } from './transcoder-set.js';
-import type { ABLATION_METHOD } from './ablation.js';
+import { outputMetric, type ABLATION_METHOD } from './ablation.js';
 import { linearisedRefusal, traceByAblation } from './trace-ablation.js';
 
 export const TRACE_METHOD = 'linearised-backward';
@@ -191,25 +191,8 @@ export async function traceCircuit(
   const logits = c.values.get('logits')!;
   const V = logits.dims[2]!;
   const lastLogits = logits.data.subarray((T - 1) * V, T * V);
-  const single = (text: string, what: string): number => {
-    const ids = vlm.tokenize(text);
-    if (ids.length !== 1) throw new OcularError('invalid_request', `The ${what} '${text}' is ${ids.length} tokens; name a single token.`);
-    return ids[0]!;
-  };
-  let target = 0;
-  if (o.targetId !== undefined) target = o.targetId;
-  else if (o.target !== undefined) target = single(o.target, 'target');
-  else for (let v = 1; v < V; v++) if (lastLogits[v]! > lastLogits[target]!) target = v;
-  const contrast = o.contrastId ?? (o.contrast === undefined ? null : single(o.contrast, 'contrast'));
-  let mean = 0;
-  let max = -Infinity;
-  for (let v = 0; v < V; v++) {
-    mean += lastLogits[v]! / V;
-    max = Math.max(max, lastLogits[v]!);
-  }
-  let z = 0;
-  for (let v = 0; v < V; v++) z += Math.exp(lastLogits[v]! - max);
-  const outputValue = lastLogits[target]! - (contrast === null ? mean : lastLogits[contrast]!);
+  const { target, contrast } = pickTarget(vlm, o, lastLogits);
+  const outputValue = outputMetric(lastLogits, target, contrast);
   const t1 = performance.now();
 
   const x0 = c.values.get(anatomy.layers[0]!.taps.residPre)!.data;
@@ -244,7 +227,75 @@ export async function traceCircuit(
   const roll = attentionRollout(perLayer, model.layers[0]!.heads, T);
   const t3 = performance.now();
 
-  const processor = await loadProcessor(modelDir);
+  return savedGraph({
+    method: TRACE_METHOD,
+    methodDetail:
+      "Backward through the frozen, linearised model (attention patterns and norm scales frozen at this prompt, MLPs replaced by transcoders, reconstruction errors as nodes), built from the model's own initializers (dequantised where stored quantised).",
+    o,
+    set,
+    modelDir,
+    tokens,
+    target,
+    contrast,
+    lastLogits,
+    raw,
+    pruned,
+    featureRowsComputed: raw.rows.size - 1,
+    attention: {
+      answerPosition: answer,
+      imagePositions,
+      layers: layersOut,
+      rollout: imagePositions.map((u) => roll[answer * T + u]!),
+      maxDeviationFromModel: deviation,
+    },
+    seconds: { capture: (t1 - t0) / 1000, attribution: (t2 - t1) / 1000, attention: (t3 - t2) / 1000 },
+  });
+}
+
+/** The target (given by id or text, else the top logit) and contrast, each a single token. */
+export function pickTarget(
+  vlm: Pick<VlmPipeline, 'tokenize'>,
+  o: Pick<TraceOptions, 'target' | 'targetId' | 'contrast' | 'contrastId'>,
+  lastLogits: Float32Array,
+): { target: number; contrast: number | null } {
+  const single = (text: string, what: string): number => {
+    const ids = vlm.tokenize(text);
+    if (ids.length !== 1) throw new OcularError('invalid_request', `The ${what} '${text}' is ${ids.length} tokens; name a single token.`);
+    return ids[0]!;
+  };
+  let target = 0;
+  if (o.targetId !== undefined) target = o.targetId;
+  else if (o.target !== undefined) target = single(o.target, 'target');
+  else for (let v = 1; v < lastLogits.length; v++) if (lastLogits[v]! > lastLogits[target]!) target = v;
+  return { target, contrast: o.contrastId ?? (o.contrast === undefined ? null : single(o.contrast, 'contrast')) };
+}
+
+/**
+ * The saved document, whichever method measured the graph: token texts, the target's probability,
+ * the pruned graph renumbered with circuit-tracer's cumulative scores, and the pruning settings.
+ */
+export async function savedGraph(g: {
+  method: CircuitDocument['method'];
+  methodDetail: string;
+  o: TraceOptions;
+  set: LoadedSet;
+  modelDir: string;
+  tokens: TokenInfo[];
+  target: number;
+  contrast: number | null;
+  lastLogits: Float32Array;
+  raw: RawGraph;
+  pruned: ReturnType<typeof prune>;
+  featureRowsComputed: number;
+  attention: CircuitDocument['attention'];
+  seconds: CircuitDocument['seconds'];
+}): Promise<CircuitDocument> {
+  const { o, set, tokens, target, contrast, lastLogits, raw, pruned } = g;
+  let max = -Infinity;
+  for (const v of lastLogits) max = Math.max(max, v);
+  let z = 0;
+  for (const v of lastLogits) z += Math.exp(v - max);
+  const processor = await loadProcessor(g.modelDir);
   const texts = tokenTexts(
     processor.tokenizer,
     new Set([...tokens.map((t) => t.tokenId), target, ...(contrast === null ? [] : [contrast])]),
@@ -257,9 +308,8 @@ export async function traceCircuit(
   );
   return {
     version: 1,
-    method: TRACE_METHOD,
-    methodDetail:
-      "Backward through the frozen, linearised model (attention patterns and norm scales frozen at this prompt, MLPs replaced by transcoders, reconstruction errors as nodes), built from the model's own initializers (dequantised where stored quantised).",
+    method: g.method,
+    methodDetail: g.methodDetail,
     prompt: o.prompt,
     setId: set.setId,
     layers: set.layers.map((l) => l.layer),
@@ -270,7 +320,7 @@ export async function traceCircuit(
       contrast: contrast === null ? null : { token: contrast, text: texts.get(contrast) ?? String(contrast) },
       logitProbability: Math.exp(lastLogits[target]! - max) / z,
     },
-    outputValue,
+    outputValue: raw.outputValue,
     outputEdgeSum: raw.outputEdgeSum,
     tokens: tokens.map((t, position) => ({
       position,
@@ -287,18 +337,12 @@ export async function traceCircuit(
       nodeThreshold: o.nodeThreshold,
       edgeThreshold: o.edgeThreshold,
       maxFeatureNodes: o.maxFeatureNodes,
-      featureRowsComputed: raw.rows.size - 1,
+      featureRowsComputed: g.featureRowsComputed,
       activeFeatures: raw.nodes.filter((n) => n.kind === 'feature').length,
       featureInfluenceTotal: raw.nodes.reduce((s, n) => s + (n.kind === 'feature' && n.influence > 0 ? n.influence : 0), 0),
     },
-    attention: {
-      answerPosition: answer,
-      imagePositions,
-      layers: layersOut,
-      rollout: imagePositions.map((u) => roll[answer * T + u]!),
-      maxDeviationFromModel: deviation,
-    },
-    seconds: { capture: (t1 - t0) / 1000, attribution: (t2 - t1) / 1000, attention: (t3 - t2) / 1000 },
+    attention: g.attention,
+    seconds: g.seconds,
   };
 }
 

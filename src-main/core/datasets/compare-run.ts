@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DatasetComparison, DatasetCompareRequest } from '../../contract/contract.js';
 import { streamOf } from '../../contract/tap-names.js';
 import { OcularError } from '../errors.js';
+import { ShardReader } from '../harvest/shard-reader.js';
 import { throwIfCancelled, type JobContext } from '../jobs/job-kind.js';
 import { saeTrainParams, trainOnHarvest } from '../jobs/kinds/sae-train.js';
 import { writeEditedGraph } from '../onnx/edited-graph.js';
@@ -57,7 +58,8 @@ export async function runComparison(ctx: JobContext<DatasetCompareRequest>, stor
     trained.set(arm, { saeId: r.saeId, rows: rows.length });
   }
 
-  const { data, width } = stores.harvests.readTap(harvestId, tap);
+  // The tap is read where it is needed, never whole: held-out rows in blocks (fvuSums), the labelled patches once.
+  const reader = new ShardReader(stores.db, stores.layout.root, stores.harvests.get(harvestId), tap);
   const heldRows = rowsOfItems(index, plan.heldOut);
   const labels = stores.datasets.itemLabels(stores.harvests.meta(harvestId).datasetId);
   const labelled = labelRows(index, labels, p.probe, 'image');
@@ -66,18 +68,20 @@ export async function runComparison(ctx: JobContext<DatasetCompareRequest>, stor
   const probeTest = pickSide(labelled, heldSet, true, p.seed);
   if (probeTrain.length === 0 || probeTest.length === 0)
     throw new OcularError('invalid_request', `No image patches of the harvest carry a ${p.probe} label on both sides of the split.`);
+  const probeX = reader.readRows([...probeTrain, ...probeTest].map((s) => s.r.row));
   const ce = await splicedCe(ctx, stores, harvestId, plan.heldOut.slice(0, p.ceItems), trained);
 
-  const arms = COMPARE_ARMS.map((arm, i) => {
+  const arms = [];
+  for (const [i, arm] of COMPARE_ARMS.entries()) {
     const { saeId: id, rows } = trained.get(arm)!;
     const sae = stores.saes.load(id);
-    const fvu = overItems(fvuSums(sae, data, width, index, heldRows), fvuOf, p.resamples, p.seed);
+    const fvu = overItems(await fvuSums(sae, reader, index, heldRows), fvuOf, p.resamples, p.seed);
     const perItem = ce.get(arm)!;
     const ceRecovered = overItems(perItem.items, ceRecoveredOf, p.resamples, p.seed);
-    const probe = probeOnCodes(sae, data, width, probeTrain, probeTest, p.seed);
+    const probe = probeOnCodes(sae, probeX, probeTrain, probeTest, p.seed);
     ctx.progress((4 + (i + 1) / 3) / 6, `${arm}: FVU ${fvu.value.toFixed(3)}, CE recovered ${ceRecovered.value.toFixed(3)}`);
-    return { arm, items: plan.arms[arm].length, rows, saeId: id, fvu, ceRecovered, ce: perItem.mean, probe };
-  });
+    arms.push({ arm, items: plan.arms[arm].length, rows, saeId: id, fvu, ceRecovered, ce: perItem.mean, probe });
+  }
   return {
     heldOutItems: plan.heldOut.length,
     poolItems: plan.pool.length,
@@ -138,18 +142,12 @@ async function splicedCe(
   return out;
 }
 
-/** The probe on an SAE's codes of the labelled rows (pool rows to fit, held-out rows to score). */
-function probeOnCodes(
-  sae: Parameters<typeof encode>[0],
-  data: Float32Array,
-  width: number,
-  train: Labelled[],
-  test: Labelled[],
-  seed: number,
-) {
+/**
+ * The probe on an SAE's codes of the labelled rows (pool rows to fit, held-out rows to score); `x`
+ * holds those rows' activations, train then test (bounded by the labelled image patches, not the tap).
+ */
+function probeOnCodes(sae: Parameters<typeof encode>[0], x: Float32Array, train: Labelled[], test: Labelled[], seed: number) {
   const both = [...train, ...test];
-  const x = new Float32Array(both.length * width);
-  both.forEach((s, i) => x.set(data.subarray(s.r.row * width, (s.r.row + 1) * width), i * width));
   const codes = encode(sae, x);
   const renumber = (side: Labelled[], offset: number) => side.map((s, i) => ({ ...s, r: { ...s.r, row: offset + i } }));
   const classes = [...new Set(both.map((s) => s.label))].sort();

@@ -15,6 +15,8 @@
  * the ratio of sums recomputed, x̄ included); probe accuracy by Wilson's score interval over held-out rows.
  */
 import { OcularError } from '../errors.js';
+import { RowSubset } from '../harvest/row-subset.js';
+import type { RowSource } from '../harvest/shuffle-buffer.js';
 import type { SaeWeights } from '../sae/sae-model.js';
 import { decode, encode } from '../sae/sae-encode.js';
 import { lossRecovered } from '../sae/splice-metrics.js';
@@ -81,19 +83,15 @@ export interface FvuSums {
   sse: number;
 }
 
-export function fvuSums(
-  sae: SaeWeights,
-  data: Float32Array,
-  width: number,
-  index: Array<{ item_id: number }>,
-  rows: Int32Array,
-): FvuSums[] {
+export async function fvuSums(sae: SaeWeights, src: RowSource, index: Array<{ item_id: number }>, rows: Int32Array): Promise<FvuSums[]> {
+  const width = src.width;
   const byItem = new Map<number, FvuSums>();
   const chunk = 256;
   for (let start = 0; start < rows.length; start += chunk) {
     const part = rows.subarray(start, start + chunk);
+    // Streamed: 256 rows at a time, read where they lie (runs of consecutive rows in one read each).
     const x = new Float32Array(part.length * width);
-    part.forEach((r, i) => x.set(data.subarray(r * width, (r + 1) * width), i * width));
+    await new RowSubset(src, part).readRange(0, part.length, x, 0);
     const xHat = decode(sae, encode(sae, x), x);
     part.forEach((r, i) => {
       const item = index[r]!.item_id;

@@ -61,7 +61,7 @@ const rowOf = (t: WireTensor, k: number) => {
 
 /** The decoder taps' rows of the kept token kinds; positions count from each item's first real token, not the padded row. */
 export function captureDecoder(
-  buffer: HarvestBuffer,
+  buffer: Pick<HarvestBuffer, 'push' | 'index'>,
   out: Record<string, WireTensor>,
   taps: string[],
   tokens: TokenMeta[][],

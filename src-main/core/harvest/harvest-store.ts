@@ -55,6 +55,27 @@ export interface HarvestRow {
 
 const bytesPer = (dtype: HarvestParams['dtype']) => (dtype === 'fp16' ? 2 : 4);
 
+/** A row of the harvests table. */
+interface HarvestTableRow {
+  id: number;
+  job_id: number | null;
+  model_path: string;
+  dataset_id: number;
+  params_json: string;
+  stats_json: string;
+  created_at: string;
+}
+
+const metaOf = (r: HarvestTableRow): Omit<HarvestRecord, 'items' | 'rows'> => ({
+  id: r.id,
+  jobId: r.job_id,
+  modelPath: r.model_path,
+  datasetId: r.dataset_id,
+  params: JSON.parse(r.params_json) as HarvestParams,
+  stats: JSON.parse(r.stats_json) as Record<string, TapStats>,
+  createdAt: r.created_at,
+});
+
 export class HarvestStore {
   constructor(
     private readonly db: Db,
@@ -80,27 +101,13 @@ export class HarvestStore {
   private select(id: number | null): HarvestRecord[] {
     const rows = this.db
       .prepare(`SELECT * FROM harvests ${id === null ? '' : 'WHERE id = ?'} ORDER BY id DESC`)
-      .all(...(id === null ? [] : [id])) as Array<{
-      id: number;
-      job_id: number | null;
-      model_path: string;
-      dataset_id: number;
-      params_json: string;
-      stats_json: string;
-      created_at: string;
-    }>;
+      .all(...(id === null ? [] : [id])) as HarvestTableRow[];
     return rows.map((r) => {
       const count = (stream: Stream) =>
         (this.db.prepare('SELECT count(*) AS n FROM harvest_rows WHERE harvest_id = ? AND stream = ?').get(r.id, stream) as { n: number })
           .n;
       return {
-        id: r.id,
-        jobId: r.job_id,
-        modelPath: r.model_path,
-        datasetId: r.dataset_id,
-        params: JSON.parse(r.params_json) as HarvestParams,
-        stats: JSON.parse(r.stats_json) as Record<string, TapStats>,
-        createdAt: r.created_at,
+        ...metaOf(r),
         items: (this.db.prepare('SELECT count(*) AS n FROM harvest_items WHERE harvest_id = ?').get(r.id) as { n: number }).n,
         rows: { decoder: count('decoder'), vision: count('vision') },
       };
@@ -109,27 +116,9 @@ export class HarvestStore {
 
   /** A harvest's record without its row and item counts (which scan the index): for hot paths. */
   meta(id: number): Omit<HarvestRecord, 'items' | 'rows'> {
-    const r = this.db.prepare('SELECT * FROM harvests WHERE id = ?').get(id) as
-      | {
-          id: number;
-          job_id: number | null;
-          model_path: string;
-          dataset_id: number;
-          params_json: string;
-          stats_json: string;
-          created_at: string;
-        }
-      | undefined;
+    const r = this.db.prepare('SELECT * FROM harvests WHERE id = ?').get(id) as HarvestTableRow | undefined;
     if (!r) throw new OcularError('not_found', `No harvest with id ${id}.`);
-    return {
-      id: r.id,
-      jobId: r.job_id,
-      modelPath: r.model_path,
-      datasetId: r.dataset_id,
-      params: JSON.parse(r.params_json) as HarvestParams,
-      stats: JSON.parse(r.stats_json) as Record<string, TapStats>,
-      createdAt: r.created_at,
-    };
+    return metaOf(r);
   }
 
   get(id: number): HarvestRecord {
@@ -213,7 +202,10 @@ export class HarvestStore {
     })();
   }
 
-  /** All rows of one tap as float32 [rows, width] (for tests and small harvests; large ones stream shard by shard). */
+  /**
+   * All rows of one tap as float32 [rows, width]: unbounded, so no job or handler calls it (they stream
+   * through ShardReader / the shuffle buffer); tests use it as the whole-array reference on small harvests.
+   */
   readTap(id: number, tap: string): { data: Float32Array; width: number; rows: number } {
     const h = this.get(id);
     const shards = this.db.prepare('SELECT * FROM harvest_shards WHERE harvest_id = ? AND tap = ? ORDER BY shard').all(id, tap) as Array<{
@@ -240,6 +232,17 @@ export class HarvestStore {
   row(id: number, stream: Stream, row: number): HarvestRow | undefined {
     return this.db.prepare('SELECT * FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').get(id, stream, row) as
       HarvestRow | undefined;
+  }
+
+  /** The items the given rows belong to (one prepared statement for all of them; unknown rows are skipped). */
+  itemsOfRows(id: number, stream: Stream, rows: Iterable<number>): Set<number> {
+    const q = this.db.prepare('SELECT item_id FROM harvest_rows WHERE harvest_id = ? AND stream = ? AND row = ?').pluck();
+    const items = new Set<number>();
+    for (const row of rows) {
+      const item = q.get(id, stream, row) as number | undefined;
+      if (item !== undefined) items.add(item);
+    }
+    return items;
   }
 
   /** Every stored row of one item, in token order. */

@@ -20,13 +20,13 @@ export class RowSubset implements RowSource {
       if (subset[i]! < 0 || subset[i]! >= source.rows) throw new Error(`row ${subset[i]} is outside the tap's ${source.rows} rows`);
   }
 
-  readRange(from: number, count: number, out: Float32Array, at: number, scale = 1): void {
+  async readRange(from: number, count: number, out: Float32Array, at: number, scale = 1): Promise<void> {
     if (from < 0 || from + count > this.rows) throw new Error(`rows ${from}..${from + count} are outside the subset's ${this.rows}`);
     let i = from;
     while (i < from + count) {
       let run = 1;
       while (i + run < from + count && this.subset[i + run] === this.subset[i]! + run) run++;
-      this.source.readRange(this.subset[i]!, run, out, at + (i - from) * this.width, scale);
+      await this.source.readRange(this.subset[i]!, run, out, at + (i - from) * this.width, scale);
       i += run;
     }
   }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/sqlite.js';
-import { fromHalf } from '../util/half.js';
+import { halfTable } from '../util/half.js';
 import type { HarvestRecord } from './harvest-store.js';
 
 /** How a shard stores its values: IEEE half, bfloat16 (the upper half of a float32) or float32. */
@@ -26,7 +26,10 @@ export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: F
   }
   const u16 = new Uint16Array(src.buffer, src.byteOffset, count);
   if (dtype === 'fp16') {
-    for (let i = 0; i < count; i++) out[at + i] = scale === 1 ? fromHalf(u16[i]!) : fromHalf(u16[i]!) * scale;
+    // Every half is exact in float32, so the table gives fromHalf's values.
+    const t = halfTable();
+    if (scale === 1) for (let i = 0; i < count; i++) out[at + i] = t[u16[i]!]!;
+    else for (let i = 0; i < count; i++) out[at + i] = t[u16[i]!]! * scale;
     return;
   }
   const bits = new Uint32Array(1);
@@ -36,6 +39,10 @@ export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: F
     out[at + i] = scale === 1 ? f[0]! : f[0]! * scale;
   }
 }
+
+/** readRows reads nearby rows together: up to this many rows between two asked for, and spans up to READ_SPAN rows. */
+const READ_GAP = 16;
+const READ_SPAN = 4096;
 
 interface Shard {
   file: string;
@@ -119,24 +126,51 @@ export class ShardReader {
     return n;
   }
 
-  /** The given rows (any order), read with positioned reads: [rows.length, width]. */
+  /**
+   * The given rows (any order), read with positioned reads: [rows.length, width]. Runs of nearby
+   * rows in the order given (gaps up to READ_GAP rows, in one shard) are read as one span, so a
+   * sorted list covering much of a shard costs a few large reads rather than one syscall per row.
+   */
   readRows(rows: number[]): Float32Array {
     const out = new Float32Array(rows.length * this.width);
     const rowBytes = this.width * this.bytes;
-    const buf = Buffer.alloc(rowBytes);
     const open = new Map<string, number>();
+    let shard: Shard | undefined;
     try {
-      rows.forEach((row, i) => {
-        const s = this.shards.find((sh) => row >= sh.firstRow && row < sh.firstRow + sh.rows);
-        if (!s) throw new Error(`row ${row} is not in any shard of ${this.tap}`);
-        let fd = open.get(s.file);
-        if (fd === undefined) {
-          fd = fs.openSync(path.join(this.workspaceDir, s.file), 'r');
-          open.set(s.file, fd);
+      for (let i = 0; i < rows.length;) {
+        const first = rows[i]!;
+        if (!shard || first < shard.firstRow || first >= shard.firstRow + shard.rows)
+          shard = this.shards.find((sh) => first >= sh.firstRow && first < sh.firstRow + sh.rows);
+        if (!shard) throw new Error(`row ${first} is not in any shard of ${this.tap}`);
+        const end = shard.firstRow + shard.rows;
+        // Extend the span while the next row follows closely within this shard.
+        let j = i + 1;
+        let last = first;
+        while (j < rows.length) {
+          const r = rows[j]!;
+          if (r < last || r - last > READ_GAP || r >= end || r - first >= READ_SPAN) break;
+          last = r;
+          j++;
         }
-        fs.readSync(fd, buf, 0, rowBytes, (row - s.firstRow) * rowBytes);
-        out.set(this.decode(buf), i * this.width);
-      });
+        const span = last - first + 1;
+        if (this.scratch.length < span * rowBytes) this.scratch = Buffer.alloc(span * rowBytes);
+        let fd = open.get(shard.file);
+        if (fd === undefined) {
+          fd = fs.openSync(path.join(this.workspaceDir, shard.file), 'r');
+          open.set(shard.file, fd);
+        }
+        let done = 0;
+        while (done < span * rowBytes) {
+          const got = fs.readSync(fd, this.scratch, done, span * rowBytes - done, (first - shard.firstRow) * rowBytes + done);
+          if (got === 0) throw new Error(`shard ${shard.file} is shorter than its ${shard.rows} rows`);
+          done += got;
+        }
+        for (let k = i; k < j; k++) {
+          const at = (rows[k]! - first) * rowBytes;
+          decodeInto(this.scratch.subarray(at, at + rowBytes), this.width, this.dtype, out, k * this.width);
+        }
+        i = j;
+      }
     } finally {
       for (const fd of open.values()) fs.closeSync(fd);
     }

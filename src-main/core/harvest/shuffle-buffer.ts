@@ -13,14 +13,19 @@
  *      are emitted in a seeded permutation (seeded by (seed, epoch, window)).
  * A harvest that fits the buffer is one chunk and one window: a full permutation per epoch. Row
  * numbers are Numbers (exact to 2^53) with per-shard offsets, so harvests past 2^32 values work.
+ * A source may read asynchronously (rows produced by running the model: harvest/model-rows.ts), so
+ * drawing is async; the order does not depend on the source, only on the layout.
  */
 import { mulberry32 } from '../util/random.js';
 
-/** Rows of one tap (a ShardReader, or rows captured in memory): read [from, from + count) as float32 times `scale`. */
+/**
+ * Rows of one tap (a ShardReader, rows captured in memory, or the model run on the fly): read
+ * [from, from + count) as float32 times `scale`, synchronously or (the model) asynchronously.
+ */
 export interface RowSource {
   readonly rows: number;
   readonly width: number;
-  readRange(from: number, count: number, out: Float32Array, at: number, scale?: number): void;
+  readRange(from: number, count: number, out: Float32Array, at: number, scale?: number): void | Promise<void>;
 }
 
 /** How the rows are cut: fixed for a run (a checkpoint records it, so a resume cuts them the same way). */
@@ -86,6 +91,8 @@ export class ShuffleBuffer {
   private windowRows = 0;
   private drawn = 0;
   private epoch: number;
+  /** The epoch position to load before the next draw (null: the loaded window is current). Loading is lazy, so it can await the source. */
+  private pending: number | null;
 
   constructor(
     private readonly sources: Array<{ source: RowSource; scale: number }>,
@@ -100,12 +107,12 @@ export class ShuffleBuffer {
     this.data = sources.map(({ source }) => new Float32Array(capacity * source.width));
     this.rowIds = new Float64Array(capacity);
     this.epoch = start.epoch + Math.floor(start.cursor / layout.rows);
-    this.seek(start.cursor % layout.rows);
+    this.pending = start.cursor % layout.rows;
   }
 
   /** The stream's position: the whole state a checkpoint needs (with the layout). */
   get position(): ShufflePosition {
-    return { epoch: this.epoch, cursor: this.windowStart + this.drawn };
+    return { epoch: this.epoch, cursor: this.pending ?? this.windowStart + this.drawn };
   }
 
   /** Bytes the buffer holds (the bound bench:memory checks). */
@@ -117,9 +124,10 @@ export class ShuffleBuffer {
    * Draw the next `n` rows: source s's rows go to outs[s] from row `at` on, their row numbers to
    * rows[at..]. Crosses windows and epochs as it goes.
    */
-  take(n: number, outs: Float32Array[], rows: Float64Array, at = 0): void {
+  async take(n: number, outs: Float32Array[], rows: Float64Array, at = 0): Promise<void> {
     for (let i = 0; i < n; i++) {
-      if (this.drawn === this.windowRows) this.advance();
+      if (this.pending === null && this.drawn === this.windowRows) this.advance();
+      if (this.pending !== null) await this.seek(this.pending);
       const slot = this.order[this.drawn++]!;
       this.sources.forEach(({ source }, s) => {
         const w = source.width;
@@ -140,7 +148,7 @@ export class ShuffleBuffer {
   }
 
   /** Load the window holding epoch position `cursor` and stand at it. */
-  private seek(cursor: number): void {
+  private async seek(cursor: number): Promise<void> {
     this.ensureChunkOrder();
     const per = this.layout.chunksPerWindow;
     let start = 0;
@@ -148,8 +156,9 @@ export class ShuffleBuffer {
       let size = 0;
       for (let c = w * per; c < Math.min((w + 1) * per, this.numChunks); c++) size += this.chunkSize(this.chunkOrder[c]!);
       if (cursor < start + size) {
-        this.load(w, start, size);
+        await this.load(w, start, size);
         this.drawn = cursor - start;
+        this.pending = null;
         return;
       }
       start += size;
@@ -157,22 +166,25 @@ export class ShuffleBuffer {
     throw new Error(`position ${cursor} is past the ${this.layout.rows} rows`);
   }
 
-  /** The next window, or the first of the next epoch. */
+  /** The next window, or the first of the next epoch (loaded at the next draw). */
   private advance(): void {
     const next = this.windowStart + this.windowRows;
     if (next >= this.layout.rows) this.epoch++;
-    this.seek(next % this.layout.rows);
+    this.pending = next % this.layout.rows;
   }
 
   /** Read window `w`'s chunks into the buffer and draw its row permutation. */
-  private load(w: number, start: number, size: number): void {
+  private async load(w: number, start: number, size: number): Promise<void> {
     const per = this.layout.chunksPerWindow;
     let slot = 0;
     for (let c = w * per; c < Math.min((w + 1) * per, this.numChunks); c++) {
       const chunk = this.chunkOrder[c]!;
       const first = chunk * this.layout.chunkRows;
       const n = this.chunkSize(chunk);
-      this.sources.forEach(({ source, scale }, s) => source.readRange(first, n, this.data[s]!, slot * source.width, scale));
+      for (let s = 0; s < this.sources.length; s++) {
+        const { source, scale } = this.sources[s]!;
+        await source.readRange(first, n, this.data[s]!, slot * source.width, scale);
+      }
       for (let r = 0; r < n; r++) this.rowIds[slot + r] = first + r;
       slot += n;
     }

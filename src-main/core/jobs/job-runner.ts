@@ -63,16 +63,7 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
   }
 
   start(kind: string, params: unknown): Job {
-    const def = findJobKind(kind);
-    if (!def) throw new OcularError('invalid_request', `Unknown job kind '${kind}'.`);
-    const parsed = def.params.safeParse(params);
-    if (!parsed.success) {
-      throw new OcularError(
-        'invalid_request',
-        `Invalid parameters for ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-      );
-    }
-    const job = this.store.insert(kind, parsed.data);
+    const job = this.store.insert(kind, parseJobParams(kind, params));
     this.enqueue(job.id);
     return this.store.get(job.id)!;
   }
@@ -315,4 +306,17 @@ export class JobRunner extends EventEmitter<{ updated: [Job]; idle: [] }> {
       console.error(`job ${id}: could not report its state: ${errorMessage(err)}`);
     }
   }
+}
+
+/** A job kind's parameters as its schema reads them, or a one-line refusal naming each bad field. */
+export function parseJobParams(kind: string, params: unknown): unknown {
+  const def = findJobKind(kind);
+  if (!def) throw new OcularError('invalid_request', `Unknown job kind '${kind}'.`);
+  const parsed = def.params.safeParse(params);
+  if (!parsed.success)
+    throw new OcularError(
+      'invalid_request',
+      `Invalid parameters for ${kind}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
 }

@@ -8,6 +8,7 @@ import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
 import { POOL_METHODS, type PoolClient } from '../runtime/pool-client.js';
+import { compactFeeds, type WireTensor } from '../runtime/pool-protocol.js';
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('job worker must run in a worker thread');
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
         new Promise((resolve, reject) => {
           const callId = nextCall++;
           pending.set(callId, { resolve, reject });
+          // A run's feeds may be views into large buffers (chunks of a shard); send only the views.
+          if (method === 'run') args[1] = compactFeeds(args[1] as Record<string, WireTensor>);
           post({ type: 'pool', callId, method, args });
         }),
     ]),

@@ -85,6 +85,17 @@ type Capabilities = NonNullable<ModelReport['capabilities']>;
  * a decoder with its cache; harvest needs taps; edits need graph surgery to validate on the decoder
  * (checked here by editing its middle block without writing anything).
  */
+/** What a family's generation covers, where it is narrower than the others'. */
+const FAMILY_NOTES: Record<string, string> = {
+  llava_onevision: ' (anyres tiles with unpadding, anyres_max downsampling and newline tokens; one image per prompt)',
+};
+
+/** LLaVA-OneVision's vision graph in Ocular's layout applies the anyres packing plan (see vlm/anyres.ts). */
+function packingVision(vision: InspectedGraph): boolean {
+  const names = new Set(vision.report.inputs.map((i) => i.name));
+  return names.has('pack_index') && names.has('pack_weight');
+}
+
 function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, InspectedGraph>): Capabilities {
   const decoder = graphs.get('decoder');
   const missing = (['vision_encoder', 'embed_tokens', 'decoder'] as const).filter((r) => !graphs.has(r));
@@ -93,6 +104,9 @@ function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, Ins
   else if (!(SUPPORTED_FAMILIES as readonly string[]).includes(modelType))
     pipeline = `Ocular cannot run the '${modelType}' family yet (it runs ${SUPPORTED_FAMILIES.join(', ')})`;
   else if (missing.length > 0) pipeline = `the ${missing.join(', ').replace(/_/g, ' ')} graph is missing`;
+  else if (modelType === 'llava_onevision' && !packingVision(graphs.get('vision_encoder')!))
+    pipeline =
+      'its vision graph takes no pack_index / pack_weight inputs: packing a plain per-tile export (unpadding, anyres_max downsampling, image_newline) is not implemented';
   else if ([...graphs.values()].some((g) => g.report.missingExternalData.length > 0))
     pipeline = `the weights are not present (${[...graphs.values()].flatMap((g) => g.report.missingExternalData).join(', ')}): a graph-only copy`;
   else {
@@ -108,7 +122,9 @@ function capabilitiesOf(modelType: string | null, graphs: Map<ComponentRole, Ins
   const surgery = decoder?.tower ? surgeryCheck(decoder.model, decoder.tower) : 'no residual stream was found in the decoder';
   const graphOnly = surgery === null ? '; graph surgery itself works on these graphs' : '';
   return {
-    generate: pipeline ? { ok: false, detail: pipeline } : { ok: true, detail: `${modelType}: greedy and sampled generation` },
+    generate: pipeline
+      ? { ok: false, detail: pipeline }
+      : { ok: true, detail: `${modelType}: greedy and sampled generation${FAMILY_NOTES[modelType!] ?? ''}` },
     harvest: pipeline
       ? { ok: false, detail: `${pipeline}${graphOnly}` }
       : tapSummary

@@ -56,3 +56,15 @@ export type FromHost =
   | { type: 'ready'; pid: number }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: string };
+
+/**
+ * Feeds fit to send: structured clone copies a typed array's whole buffer, not just the view, so
+ * a view into a large shard (a chunk of rows) would cross each process hop as the entire shard.
+ * Views smaller than their buffer are copied to their own buffer; whole buffers pass unchanged.
+ */
+export function compactFeeds(feeds: Record<string, WireTensor>): Record<string, WireTensor> {
+  const out: Record<string, WireTensor> = {};
+  for (const [name, t] of Object.entries(feeds))
+    out[name] = t.data.byteLength < t.data.buffer.byteLength ? { ...t, data: t.data.slice() as WireTensor['data'] } : t;
+  return out;
+}

@@ -1,6 +1,8 @@
 /**
  * A pool of session-host processes. Sessions are placed on the least-loaded process and reused
  * across jobs (keyed by model file and device); releasing a model frees its memory in the host.
+ * A slot's process starts when the slot is first needed, not with the pool: a run that uses one
+ * session (`ocular train`) never pays for an idle ONNX Runtime process (~57 MB, bench:memory).
  * A host that dies is restarted; every call it had in flight fails with the cause, and sessions it
  * held are reported lost, so the job using them fails with a message instead of hanging.
  *
@@ -22,6 +24,7 @@ import type {
   ToHost,
   WireTensor,
 } from './pool-protocol.js';
+import { compactFeeds } from './pool-protocol.js';
 
 export interface SessionPoolOptions {
   /** Path of the bundled session-host entry. */
@@ -79,7 +82,8 @@ interface Host {
 export class SessionPool extends EventEmitter<{
   crash: [{ slot: number; pid: number | undefined; cause: string; lostSessions: string[] }];
 }> {
-  private readonly hosts: Host[] = [];
+  /** One entry per slot; null until the slot is first needed. */
+  private readonly hosts: Array<Host | null> = [];
   private readonly sessions = new Map<string, Promise<SessionHandle>>();
   private nextId = 1;
   private closed = false;
@@ -96,13 +100,25 @@ export class SessionPool extends EventEmitter<{
     const size = options.size ?? 2;
     for (let slot = 0; slot < size; slot++) {
       this.failedStarts.push(0);
-      this.hosts.push(this.spawn(slot));
+      this.hosts.push(null);
     }
   }
 
-  /** Process ids of the hosts, in slot order (for diagnostics and tests). */
+  /** The slot's host, started on first use. */
+  private host(slot: number): Host {
+    if (this.closed) throw new Error('The session pool is closed.');
+    return (this.hosts[slot] ??= this.spawn(slot));
+  }
+
+  /** The slot with the fewest sessions (the lowest such slot, so a second process starts only for a second session). */
+  private leastLoaded(): number {
+    const load = (slot: number) => this.hosts[slot]?.sessions.size ?? 0;
+    return this.hosts.reduce((best, _, slot) => (load(slot) < load(best) ? slot : best), 0);
+  }
+
+  /** Process ids of the hosts, in slot order (for diagnostics and tests); starts every slot. */
   async pids(): Promise<number[]> {
-    return Promise.all(this.hosts.map((h) => h.ready));
+    return Promise.all(this.hosts.map((_, slot) => this.host(slot).ready));
   }
 
   /** Load (or reuse) a session for a model file on the least-loaded host, or on `slot` when given. */
@@ -110,8 +126,8 @@ export class SessionPool extends EventEmitter<{
     const key = `${device}:${modelPath}`;
     const existing = this.sessions.get(key);
     if (existing) return existing;
-    const host =
-      slot !== undefined ? this.hosts[slot % this.hosts.length]! : [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!;
+    if (this.closed) return Promise.reject(new Error('The session pool is closed.'));
+    const host = this.host(slot !== undefined ? slot % this.hosts.length : this.leastLoaded());
     host.sessions.add(key);
     const loading = this.call<LoadedSession>(host, { type: 'load', id: 0, modelPath, device }).then(
       async (loaded) => {
@@ -134,15 +150,15 @@ export class SessionPool extends EventEmitter<{
     outputs?: string[],
     carry?: CarrySpec,
   ): Promise<Record<string, WireTensor>> {
-    const host = this.hosts[handle.host]!;
+    const host = this.host(handle.host);
     if ((await host.ready) !== handle.pid) {
       throw new SessionCrashed(`The session for ${handle.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`);
     }
-    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds, outputs, carry });
+    return this.call(host, { type: 'run', id: 0, sessionId: handle.sessionId, feeds: compactFeeds(feeds), outputs, carry });
   }
 
   async dropCarry(handle: SessionHandle, key: string): Promise<void> {
-    const host = this.hosts[handle.host]!;
+    const host = this.host(handle.host);
     if ((await host.ready) !== handle.pid) return;
     await this.call(host, { type: 'drop-carry', id: 0, key });
   }
@@ -155,7 +171,7 @@ export class SessionPool extends EventEmitter<{
     const existing = await Promise.all(
       modelPaths.map((p) => this.sessions.get(`${device}:${p}`)).filter((s): s is Promise<SessionHandle> => s !== undefined),
     );
-    const slot = existing[0]?.host ?? [...this.hosts].sort((a, b) => a.sessions.size - b.sessions.size)[0]!.slot;
+    const slot = existing[0]?.host ?? this.leastLoaded();
     if (existing.some((h) => h.host !== slot)) {
       for (const p of modelPaths) await this.releaseModel(p);
     }
@@ -166,7 +182,7 @@ export class SessionPool extends EventEmitter<{
   async generate(decoder: SessionHandle, embed: SessionHandle, options: HostGenerateOptions): Promise<GenerateResult> {
     if (decoder.host !== embed.host)
       throw new Error('internal: the decoder and its embedding must share a pool process (use loadTogether).');
-    const host = this.hosts[decoder.host]!;
+    const host = this.host(decoder.host);
     if ((await host.ready) !== decoder.pid) {
       throw new SessionCrashed(
         `The session for ${decoder.modelPath} was lost when its ONNX Runtime process crashed; load the model again.`,
@@ -182,14 +198,14 @@ export class SessionPool extends EventEmitter<{
       this.sessions.delete(key);
       const handle = await loading.catch(() => null);
       if (!handle) continue;
-      const host = this.hosts[handle.host]!;
+      const host = this.host(handle.host);
       host.sessions.delete(key);
       await this.call(host, { type: 'release', id: 0, sessionId: handle.sessionId }).catch(() => undefined);
     }
   }
 
   async diagnostics(): Promise<RuntimeDiagnostics> {
-    const d = await this.call<RuntimeDiagnostics>(this.hosts[0]!, { type: 'diagnostics', id: 0 });
+    const d = await this.call<RuntimeDiagnostics>(this.host(0), { type: 'diagnostics', id: 0 });
     return { ...d, fallbacks: [...this.fallbacks] };
   }
 
@@ -200,6 +216,7 @@ export class SessionPool extends EventEmitter<{
     await Promise.all(
       this.hosts.map(
         (h) =>
+          h &&
           new Promise<void>((resolve) => {
             if (h.child.exitCode !== null || h.child.signalCode !== null) return resolve();
             h.child.once('exit', () => resolve());

@@ -51,8 +51,8 @@ export class ChunkSampler {
   }
 
   /** Draw the next K·B rows of the shuffled stream (each row once per epoch; see shuffle-buffer.ts). */
-  sample(K: number): void {
-    this.rows.take(K * this.batch, this.spec.transcoder ? [this.xs, this.ys] : [this.xs], this.picked);
+  sample(K: number): Promise<void> {
+    return this.rows.take(K * this.batch, this.spec.transcoder ? [this.xs, this.ys] : [this.xs], this.picked);
   }
 
   /** The chunk graph's data feeds for K steps starting at `step` with learning rates `lrs`. */

@@ -119,7 +119,7 @@ export async function train(
     while (step < o.steps) {
       throwIfCancelled(ctx.signal);
       const K = chunkLength(step, o);
-      sampler.sample(K);
+      await sampler.sample(K);
       const lrs = Float32Array.from({ length: K }, (_, j) => learningRate(step + j, o.steps, o.lr, o.warmup, o.decay));
       const feeds = sampler.feeds(K, step, lrs, o.deadAfterSteps);
       // The state is sent once (and bookkeeping reset after a log); the pool process carries it between calls.

@@ -45,9 +45,13 @@ export function floatToHalf(values: Float32Array): Uint16Array {
 /** Every half's float32 value, built once from fromHalf (256 KB): shard decoding is a table lookup per element. */
 let table: Float32Array | null = null;
 
-export function halfToFloat(values: Uint16Array): Float32Array {
+export function halfTable(): Float32Array {
   if (!table) table = Float32Array.from({ length: 65536 }, (_, h) => fromHalf(h));
-  const t = table;
+  return table;
+}
+
+export function halfToFloat(values: Uint16Array): Float32Array {
+  const t = halfTable();
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = t[values[i]!]!;
   return out;

@@ -5,7 +5,8 @@
  * token grids, for per-token patch metadata; see patch-layout.ts).
  */
 import { OcularError } from '../errors.js';
-import { centreCrop, splitTiles, wholeImage, type Tile } from './patch-layout.js';
+import { anyresTiles, anyresTokens, type AnyresConfig, type AnyresLayout } from './anyres.js';
+import { centreCrop, splitTiles, wholeImage, type ImageTokenMeta, type Tile } from './patch-layout.js';
 
 /** What the processor reports about one image, as far as the token layout needs it. */
 export interface ProcessedImage {
@@ -17,6 +18,8 @@ export interface ProcessedImage {
   split?: { rows: number; cols: number };
   /** Idefics3 / SmolVLM: the size the image was resized to before splitting. */
   resized?: { width: number; height: number };
+  /** LLaVA-OneVision: the anyres grid, padding, unpadding and downsampling of this image (anyres.ts). */
+  anyres?: AnyresLayout;
 }
 
 export interface FamilySpec {
@@ -28,19 +31,35 @@ export interface FamilySpec {
    * image_grid_thw's merged token count (transformers.js's Qwen processor stacks a list of images as
    * video frames, so images of different sizes cannot go through it together).
    */
-  processorCall: 'images-first' | 'text-first' | 'text-first-nested' | 'qwen';
+  processorCall: 'images-first' | 'text-first' | 'text-first-nested' | 'qwen' | 'anyres';
   /** 'mask': position = count of attended tokens; 'mrope': Qwen's [3, batch, seq] (mrope.ts). */
   positions: 'mask' | 'mrope';
   /** Qwen's spatial merge (patches per token side). */
   mergeSize: number;
   /** Images one prompt may show. */
   maxImagesPerItem: number;
-  /** The tiles of one image, in the order their tokens appear. */
+  /** The tiles of one image as the vision tower sees them, in the order their tokens appear. */
   tiles(image: ProcessedImage): Tile[];
+  /**
+   * The prompt's image tokens of one image, where they are not the tiles' grids read in order
+   * (LLaVA-OneVision: unpadded, downsampled, newline tokens); without it, imageTokens(tiles).
+   */
+  imageTokens?(index: number, image: ProcessedImage): ImageTokenMeta[];
+  /** LLaVA-OneVision's anyres settings. */
+  anyres?: AnyresConfig;
 }
 
 /** Families the pipeline can generate with. */
-export const SUPPORTED_FAMILIES = ['llava', 'gemma3', 'idefics3', 'smolvlm', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_5'] as const;
+export const SUPPORTED_FAMILIES = [
+  'llava',
+  'llava_onevision',
+  'gemma3',
+  'idefics3',
+  'smolvlm',
+  'qwen2_5_vl',
+  'qwen3_vl',
+  'qwen3_5',
+] as const;
 
 function squareGrid(tokens: number, family: string): number {
   const side = Math.round(Math.sqrt(tokens));
@@ -55,6 +74,26 @@ function qwenTiles(merge: number) {
     if (t !== 1) throw new OcularError('invalid_request', `An image with ${t} temporal patches is a video; Ocular takes images only.`);
     return [wholeImage(image.width, image.height, h / merge, w / merge)];
   };
+}
+
+/** image_grid_pinpoints, the tile and token grid sizes and anyres_max_N from a LLaVA-OneVision config.json. */
+function onevisionConfig(config: Record<string, any>): AnyresConfig {
+  const vision = config.vision_config ?? {};
+  const tile = Number(vision.image_size ?? 384);
+  const patch = Number(vision.patch_size ?? 14);
+  const pinpoints = config.image_grid_pinpoints;
+  const aspect = String(config.vision_aspect_ratio ?? 'anyres_max_9');
+  const max = /^anyres_max_(\d+)$/.exec(aspect);
+  if (!max)
+    throw new OcularError('invalid_request', `llava_onevision: vision_aspect_ratio '${aspect}' is not implemented (only anyres_max_N is).`);
+  if (
+    !Array.isArray(pinpoints) ||
+    pinpoints.length === 0 ||
+    !pinpoints.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v > 0))
+  )
+    throw new OcularError('invalid_request', 'llava_onevision: config.json has no valid image_grid_pinpoints ([[height, width], ...]).');
+  // SigLIP-384/14 sees 27 x 27 patches (its convolution drops the last 6 px): image_size // patch_size, as pack_image_features.
+  return { tile, patch, grid: Math.floor(tile / patch), pinpoints: pinpoints as Array<[number, number]>, maxPatches: Number(max[1]) };
 }
 
 export function familySpec(config: Record<string, any>, processorConfig: Record<string, any>): FamilySpec {
@@ -118,10 +157,28 @@ export function familySpec(config: Record<string, any>, processorConfig: Record<
         tiles: qwenTiles(merge),
       };
     }
-    case 'llava_onevision':
+    case 'llava_onevision': {
+      const anyres = onevisionConfig(config);
+      const layoutOf = (image: ProcessedImage) => {
+        if (!image.anyres) throw new OcularError('invalid_request', 'The processor returned no anyres layout for a LLaVA-OneVision image.');
+        return image.anyres;
+      };
+      return {
+        family,
+        imageTokenId: config.image_token_index ?? config.image_token_id,
+        processorCall: 'anyres',
+        positions: 'mask',
+        mergeSize: 1,
+        // Several images in one prompt are not tiled (each is padded to a square, one view): not implemented.
+        maxImagesPerItem: 1,
+        tiles: (image) => anyresTiles(layoutOf(image), anyres),
+        imageTokens: (index, image) => anyresTokens(index, layoutOf(image), anyres),
+        anyres,
+      };
+    }
     case 'llava_next':
-      // Their processors tile each image at a grid pinpoint and the model unpads the tiles' features and adds
-      // newline tokens; without that, token counts and patch boxes would be silently wrong.
+      // Its processor tiles each image at a grid pinpoint and the model unpads the tiles' features and adds
+      // newline tokens as OneVision does, but with its own rules (no anyres_max); not implemented for it.
       throw new OcularError(
         'invalid_request',
         `Model family '${family}' is not supported yet: its anyres tiling (image_grid_pinpoints) and feature unpadding are not implemented.`,

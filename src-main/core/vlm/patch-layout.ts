@@ -22,7 +22,8 @@ export interface ImageTokenMeta {
   tile: number;
   patchRow: number | null;
   patchCol: number | null;
-  box: Box;
+  /** Null for tokens that stand for no pixels (LLaVA-OneVision's image_newline). */
+  box: Box | null;
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

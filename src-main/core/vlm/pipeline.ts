@@ -77,6 +77,20 @@ export interface GenerationOutput {
   finishReason: 'eos' | 'length';
 }
 
+/**
+ * LLaVA-OneVision's packing (unpad, downsample, image_newline per row) needs the newline vector, which
+ * a plain per-tile vision export does not hold; Ocular's layout has the vision graph apply the plan
+ * (anyres.ts) given as pack_index / pack_weight inputs, as tools/tiny_vlm_llava_onevision.py exports it.
+ */
+function checkPackingGraph(file: string): void {
+  const inputs = new Set(readModel(file).graph.input.map((i) => i.name));
+  if (!inputs.has('pack_index') || !inputs.has('pack_weight'))
+    throw new OcularError(
+      'invalid_request',
+      `${file}: a llava_onevision vision graph without pack_index / pack_weight inputs: packing a plain per-tile export (unpadding, anyres_max downsampling, image_newline) is not implemented.`,
+    );
+}
+
 const NO_IMAGE = { image: null, tile: null, patchRow: null, patchCol: null, box: null };
 
 export class VlmPipeline {
@@ -106,6 +120,7 @@ export class VlmPipeline {
       ? (JSON.parse(fs.readFileSync(processorConfigFile, 'utf8')) as Record<string, unknown>)
       : {};
     const family = familySpec(loaded.config, processorConfig);
+    if (family.anyres) checkPackingGraph(files.vision);
     const decoder = decoderSignature(readModel(files.decoder).graph, files.decoder);
     if (decoder.states.length === 0)
       throw new OcularError('invalid_request', `${files.decoder}: no past_* state inputs; Ocular needs a decoder exported with its cache.`);
@@ -229,7 +244,9 @@ export class VlmPipeline {
     const inputIds = processed.map((p) => [...new Array<number>(length - p.inputIds.length).fill(padId), ...p.inputIds]);
     const attentionMask = new Uint8Array(batch * length);
     processed.forEach((p, i) => attentionMask.fill(1, i * length + (length - p.inputIds.length), (i + 1) * length));
-    const imageMeta = processed.map((p) => p.images.flatMap((image, j) => imageTokens(j, this.family.tiles(image))));
+    const imageMeta = processed.map((p) =>
+      p.images.flatMap((image, j) => this.family.imageTokens?.(j, image) ?? imageTokens(j, this.family.tiles(image))),
+    );
     const tokens = inputIds.map((ids, r) => this.describeTokens(ids, length - processed[r]!.inputIds.length, imageMeta[r]!, r));
     const mrope =
       this.family.positions === 'mrope'

@@ -87,6 +87,15 @@ export interface LoadedProcessor {
   config: Record<string, any>;
 }
 
+async function loadTokenizer(mod: TransformersModule, id: string, abs: string): Promise<any> {
+  if (!fs.existsSync(path.join(abs, 'tokenizer.json'))) return null;
+  try {
+    return await mod.AutoTokenizer.from_pretrained(id, { local_files_only: true });
+  } catch (err) {
+    throw new OcularError('invalid_request', `${abs}: could not load the tokenizer: ${errorMessage(err)}`);
+  }
+}
+
 export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
   const abs = path.resolve(folder);
   const configFile = path.join(abs, 'config.json');
@@ -108,7 +117,10 @@ export async function loadProcessor(folder: string): Promise<LoadedProcessor> {
       `${abs}: could not load the processor (preprocessor_config.json, tokenizer files): ${errorMessage(err)}`,
     );
   }
-  const tokenizer = processor.tokenizer;
+  // A processor transformers.js does not know (LLaVA-OneVision's) loads as a bare image processor: the tokenizer comes alone.
+  const tokenizer =
+    processor.tokenizer ??
+    (processor.components ? await loadTokenizer(mod, id, abs).then((t) => (processor.components.tokenizer = t)) : null);
   if (!tokenizer) throw new OcularError('invalid_request', `${abs}: the processor has no tokenizer (tokenizer.json missing?).`);
   tokenizer.padding_side = 'left'; // generation appends on the right
   return { processor, tokenizer, config };

@@ -19,12 +19,14 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
   const report = useReportError();
   const { data: models } = useChannel('models.list', {});
   const { data: harvests } = useChannel('harvests.list', {});
+  const { data: datasets } = useChannel('datasets.list', {});
   const [step, setStep] = useState(0);
   const [modelId, setModelId] = useState<number | ''>('');
   const [tap, setTap] = useState('');
   const [transcoder, setTranscoder] = useState(false);
   const [outputTap, setOutputTap] = useState('');
-  const [harvestId, setHarvestId] = useState<number | ''>('');
+  // 'h<id>': a harvest's shards; 'd<id>': run the model over a dataset, no shards kept (decoder taps only).
+  const [source, setSource] = useState('');
   const [arch, setArch] = useState<Arch>('topk');
   const [normalize, setNormalize] = useState(true);
   const [form, setForm] = useState({
@@ -40,6 +42,11 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
   const model = models?.find((m) => m.id === modelId);
   const taps = useMemo(() => (model ? model.report.components.flatMap((c) => c.tower?.taps.map((t) => t.name) ?? []) : []), [model]);
   const usable = (harvests ?? []).filter((h) => model && h.modelPath === model.path && h.stats[tap] && (!transcoder || h.stats[outputTap]));
+  const fromModel = tap.startsWith('vision.') ? [] : (datasets ?? []);
+  const sourceOf = () =>
+    source.startsWith('d')
+      ? { fromModel: { modelId: Number(modelId), datasetId: Number(source.slice(1)) } }
+      : { harvestId: Number(source.slice(1)) };
   // Each field checked as typed: the estimate and Train see only valid numbers.
   const checks: Record<keyof typeof form, string | null> = {
     expansion: countError(parseCount(form.expansion, 1, 64)),
@@ -51,10 +58,10 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
   };
   const valid = Object.values(checks).every((c) => c === null);
   const request: RequestOf<'saes.train'> | null =
-    harvestId === '' || !valid
+    source === '' || !valid
       ? null
       : {
-          harvestId: Number(harvestId),
+          ...sourceOf(),
           tap,
           ...(transcoder ? { outputTap } : {}),
           architecture: arch,
@@ -81,7 +88,7 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, step]);
-  const canNext = [modelId !== '', tap !== '' && (!transcoder || outputTap !== ''), harvestId !== '', false][step];
+  const canNext = [modelId !== '', tap !== '' && (!transcoder || outputTap !== ''), source !== '', false][step];
   const field = (name: keyof typeof form, label: string, help?: string, width = 140) => (
     <TextField
       size="small"
@@ -113,7 +120,7 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
           onChange={(e) => {
             setModelId(Number(e.target.value));
             setTap('');
-            setHarvestId('');
+            setSource('');
           }}
           sx={{ width: 320 }}
         >
@@ -133,7 +140,7 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
             value={tap}
             onChange={(e) => {
               setTap(e.target.value);
-              setHarvestId('');
+              setSource('');
             }}
             sx={{ width: 320 }}
           >
@@ -155,7 +162,7 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
               value={outputTap}
               onChange={(e) => {
                 setOutputTap(e.target.value);
-                setHarvestId('');
+                setSource('');
               }}
               sx={{ width: 320 }}
             >
@@ -169,7 +176,7 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
         </Stack>
       )}
       {step === 2 &&
-        (usable.length === 0 ? (
+        (usable.length + fromModel.length === 0 ? (
           <Alert severity="info">
             No harvest of this model holds {transcoder ? `${tap} and ${outputTap}` : tap}. Harvest it on the Activations page first.
           </Alert>
@@ -178,13 +185,19 @@ export function TrainSaeWizard({ onStarted }: { onStarted: (job: Job) => void })
             select
             size="small"
             label="Harvest"
-            value={harvestId}
-            onChange={(e) => setHarvestId(Number(e.target.value))}
-            sx={{ width: 420 }}
+            value={source}
+            onChange={(e) => setSource(e.target.value)}
+            helperText="Or train from the model: it runs over a dataset as training reads it and no shards are kept (an epoch is one pass over the items)."
+            sx={{ width: 520 }}
           >
             {usable.map((h) => (
-              <MenuItem key={h.id} value={h.id}>
+              <MenuItem key={`h${h.id}`} value={`h${h.id}`}>
                 #{h.id}: {h.items} items, {h.stats[tap]!.rows} rows of {tap}
+              </MenuItem>
+            ))}
+            {fromModel.map((d) => (
+              <MenuItem key={`d${d.id}`} value={`d${d.id}`}>
+                From the model, no shards kept: {d.name} ({d.items} items)
               </MenuItem>
             ))}
           </TextField>

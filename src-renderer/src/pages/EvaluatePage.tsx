@@ -22,10 +22,10 @@ import { useEffect, useState } from 'react';
 import { invoke } from '../api/client';
 import { AccuracyChart } from '../components/AccuracyChart';
 import { Editable } from '../components/Editable';
+import { NumberField, useNumberInput } from '../components/NumberField';
 import { ScrollTable } from '../components/ScrollTable';
 import { useChannel } from '../hooks/useChannel';
 import { useReportError } from '../hooks/useErrorReporter';
-import { countError, parseCount } from '../lib/validate';
 import { download } from '../lib/download';
 import { navigate, useRoute } from '../lib/router';
 
@@ -71,12 +71,10 @@ export function EvaluatePage(_props: { info: AppInfo }) {
 function Datasets() {
   const report = useReportError();
   const { data: datasets } = useChannel('datasets.list', {});
-  const [seed, setSeed] = useState('0');
-  const [perCell, setPerCell] = useState('20');
+  const seed = useNumberInput('0', { whole: true, min: 0, max: 2 ** 31 - 1 });
+  const perCell = useNumberInput('20', { whole: true, min: 1, max: 5000 });
   const [importPath, setImportPath] = useState('');
   const run = (p: Promise<unknown>) => p.catch(report);
-  const seedCheck = countError(parseCount(seed, 0, 2 ** 31 - 1));
-  const perCellCheck = countError(parseCount(perCell, 1, 5000));
   return (
     <Card variant="outlined">
       <CardContent>
@@ -104,29 +102,13 @@ function Datasets() {
           </Typography>
         )}
         <Stack direction="row" spacing={2} sx={{ mt: 2 }} alignItems="center">
-          <TextField
-            size="small"
-            label="Seed"
-            value={seed}
-            onChange={(e) => setSeed(e.target.value)}
-            error={seedCheck !== null}
-            helperText={seedCheck}
-            sx={{ width: 110 }}
-          />
-          <TextField
-            size="small"
-            label="Items per task & difficulty"
-            value={perCell}
-            onChange={(e) => setPerCell(e.target.value)}
-            error={perCellCheck !== null}
-            helperText={perCellCheck}
-            sx={{ width: 210 }}
-          />
+          <NumberField input={seed} label="Seed" width={110} />
+          <NumberField input={perCell} label="Items per task & difficulty" width={210} />
           <Editable>
             <Button
               variant="outlined"
-              disabled={seedCheck !== null || perCellCheck !== null}
-              onClick={() => run(invoke('datasets.synth', { seed: Number(seed), perCell: Number(perCell) }))}
+              disabled={seed.value === null || perCell.value === null}
+              onClick={() => run(invoke('datasets.synth', { seed: seed.value!, perCell: perCell.value! }))}
             >
               Generate benchmark
             </Button>
@@ -161,16 +143,15 @@ function NewEvaluation({ onStarted }: { onStarted: (id: number) => void }) {
   const { data: datasets } = useChannel('datasets.list', {});
   const [modelId, setModelId] = useState<number | ''>('');
   const [datasetId, setDatasetId] = useState<number | ''>('');
-  const [maxNewTokens, setMaxNewTokens] = useState('32');
+  const maxNewTokens = useNumberInput('32', { whole: true, min: 1, max: 8192 });
   const [template, setTemplate] = useState('{question}');
-  const tokensCheck = countError(parseCount(maxNewTokens, 1, 8192));
   const templateCheck = template.includes('{question}') ? null : 'must contain {question}';
   const start = async () => {
     try {
       const r = await invoke('evals.start', {
         modelId: Number(modelId),
         datasetId: Number(datasetId),
-        maxNewTokens: Number(maxNewTokens),
+        maxNewTokens: maxNewTokens.value!,
         promptTemplate: template,
       });
       onStarted(r.eval.id);
@@ -213,15 +194,7 @@ function NewEvaluation({ onStarted }: { onStarted: (id: number) => void }) {
               </MenuItem>
             ))}
           </TextField>
-          <TextField
-            size="small"
-            label="Max new tokens"
-            value={maxNewTokens}
-            onChange={(e) => setMaxNewTokens(e.target.value)}
-            error={tokensCheck !== null}
-            helperText={tokensCheck}
-            sx={{ width: 150 }}
-          />
+          <NumberField input={maxNewTokens} label="Max new tokens" width={150} />
           <TextField
             size="small"
             label="Prompt template"
@@ -234,7 +207,7 @@ function NewEvaluation({ onStarted }: { onStarted: (id: number) => void }) {
           <Editable>
             <Button
               variant="contained"
-              disabled={modelId === '' || datasetId === '' || tokensCheck !== null || templateCheck !== null}
+              disabled={modelId === '' || datasetId === '' || maxNewTokens.error !== null || templateCheck !== null}
               onClick={start}
             >
               Evaluate

@@ -2,6 +2,7 @@ import { OcularError } from '../../errors.js';
 import { streamOf } from '../../harvest/harvest-store.js';
 import type { SaeTrainRequest } from '../../../contract/contract.js';
 import { bytesPerRow } from '../../harvest/shuffle-buffer.js';
+import { checkModelTaps, checkTrainSource } from '../../harvest/model-rows.js';
 import { SAE_TRAIN_DEFAULTS } from '../../../contract/sae-train-defaults.js';
 import type { OpenWorkspace } from '../open-workspace.js';
 import type { HandlerContext, Handlers } from './types.js';
@@ -10,7 +11,17 @@ type SaeChannels = 'saes.list' | 'saes.estimate' | 'saes.train' | 'saes.metrics'
 
 /** Widths of a training request's taps, checked against its harvest. */
 function trainShape(open: OpenWorkspace, req: SaeTrainRequest): { dIn: number; dOut: number; dSae: number; rows: number } {
-  const h = open.harvests.get(req.harvestId);
+  checkTrainSource(req);
+  if (req.fromModel) {
+    // No rows are counted before the job lays the items out; the estimate takes the buffer as full.
+    const model = open.models.get(req.fromModel.modelId);
+    open.datasets.get(req.fromModel.datasetId);
+    const { dIn, dOut } = checkModelTaps(model.report, req.tap, req.outputTap);
+    if (req.k > dIn * req.expansion)
+      throw new OcularError('invalid_request', `k (${req.k}) is larger than the number of features (${dIn * req.expansion}).`);
+    return { dIn, dOut, dSae: dIn * req.expansion, rows: Number.MAX_SAFE_INTEGER };
+  }
+  const h = open.harvests.get(req.harvestId!);
   const width = (tap: string) => {
     const stats = h.stats[tap];
     if (!stats)
@@ -47,7 +58,7 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
       const memoryBytes =
         4 * (2 * 3 * parameters + 8 * req.batchSize * dSae + req.stepsPerCall * req.batchSize * (dIn + dOut)) +
         Math.min(rows * bytesPerRow([dIn, ...(req.outputTap ? [dOut] : [])]), req.shuffleBufferMb * 2 ** 20) +
-        rows;
+        (req.fromModel ? 0 : rows);
       const previous = open.runner.store
         .list(200)
         .find(
@@ -63,7 +74,7 @@ export function saeHandlers(ctx: HandlerContext): Pick<Handlers, SaeChannels> {
         const prevReq = previous.params as SaeTrainRequest;
         const prev = (previous.result as { steps: number }).steps;
         const elapsed = (Date.parse(previous.finishedAt!) - Date.parse(previous.startedAt!)) / 1000;
-        const prevShape = open.harvests.get(prevReq.harvestId).stats[prevReq.tap];
+        const prevShape = prevReq.harvestId === undefined ? undefined : open.harvests.get(prevReq.harvestId).stats[prevReq.tap];
         if (prevShape && elapsed > 0) {
           const prevCost = stepCost(
             prevReq.batchSize ?? SAE_TRAIN_DEFAULTS.batchSize,

@@ -47,10 +47,11 @@ export const analyzeJob: JobKind<z.infer<typeof params>, JobResultOf<'analyze'>>
       const session = await ctx.pool.load(encodeGraphFile(ctx.workspaceDir, sae), p.device);
       const reader = new ShardReader(stores.db, ctx.workspaceDir, h, tap);
       const { tasks, labels } = rowLabels(stores, h, stream);
+      const { timings, lap } = stopwatch(started, 'setup');
       const pass = { pool: ctx.pool, session, signal: ctx.signal, progress: ctx.progress };
       const { acc, kth } = await encodePass(pass, reader, sae, labels, { topN: p.topN, crossK: p.crossK, tasks: tasks.length });
       writeFileAtomic(stores.layout.analysisKth(a.id), new Uint8Array(kth.buffer));
-      const { timings, lap } = stopwatch(started, 'stream');
+      lap('stream');
       ctx.progress(0.86, 'cross-modal weights');
       const meanOf = topRowMeans(reader, acc, sae.dSae, sae.dIn);
       lap('crossModalRead');
@@ -64,7 +65,7 @@ export const analyzeJob: JobKind<z.infer<typeof params>, JobResultOf<'analyze'>>
       const vocab = await writeVocab(folder, h.modelPath, new Set([...stores.harvests.tokenIds(h.id, stream), ...extra]));
       const exampleRows = new Set<number>();
       for (let f = 0; f < sae.dSae; f++) for (const e of acc.top.of(f)) exampleRows.add(e.row);
-      const items = new Set([...exampleRows].map((row) => stores.harvests.row(h.id, stream, row)!.item_id));
+      const items = stores.harvests.itemsOfRows(h.id, stream, exampleRows);
       copyExampleImages(folder, stores.datasets.get(h.datasetId).path, stores.datasets.itemsById([...items]));
       lap('tokensAndImages');
       const features = featureResults(acc, sae.dSae, meanOf, logits, vocab, tasks);

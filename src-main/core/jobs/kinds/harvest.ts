@@ -79,7 +79,7 @@ export const harvestJob: JobKind<z.infer<typeof params>, JobResultOf<'harvest'>>
 };
 
 /** A graph exposing `taps` as outputs, loaded in the pool; null when no taps of that tower are asked for. */
-async function tappedGraph(pool: PoolClient, file: string, taps: string[], tapPrefix: string, cacheDir: string, device: Device) {
+export async function tappedGraph(pool: PoolClient, file: string, taps: string[], tapPrefix: string, cacheDir: string, device: Device) {
   if (taps.length === 0) return null;
   return pool.load(writeEditedGraph(file, { expose: taps }, { tapPrefix, cacheDir }).path, device);
 }

@@ -24,6 +24,7 @@ import { MODALITIES } from '../../sae/train-log.js';
 import { train } from '../../sae/trainer.js';
 import { withWorkerStores, type Stores } from '../../store/stores.js';
 import { type JobContext, type JobKind } from '../job-kind.js';
+import { modelTrainingRows } from './sae-train-model.js';
 
 export const saeTrainParams = saeTrainRequestSchema.strict();
 export type SaeTrainParams = z.infer<typeof saeTrainParams>;
@@ -36,8 +37,8 @@ export const saeTrainJob: JobKind<SaeTrainParams, JobResultOf<'sae-train'>> = {
   params: saeTrainParams,
   result: jobResults['sae-train'],
   async run(ctx) {
-    return withWorkerStores(ctx.workspaceDir, (stores) =>
-      trainOnHarvest(ctx, stores, ctx.params, {
+    return withWorkerStores(ctx.workspaceDir, (stores) => {
+      const scope: TrainScope = {
         checkpointDir: stores.layout.saeTrain(ctx.jobId),
         checkpoint: ctx.checkpoint,
         saveCheckpoint: (state) => ctx.saveCheckpoint(state),
@@ -45,8 +46,10 @@ export const saeTrainJob: JobKind<SaeTrainParams, JobResultOf<'sae-train'>> = {
         history: () => stores.trainMetrics.list(ctx.jobId),
         existing: () => stores.saes.byJob(ctx.jobId),
         progress: (f, m) => ctx.progress(f, m),
-      }),
-    );
+      };
+      if (!ctx.params.fromModel) return trainOnHarvest(ctx, stores, ctx.params, scope);
+      return modelTrainingRows(ctx, stores, ctx.params).then((rows) => trainOnRows(ctx, stores, ctx.params, scope, rows));
+    });
   },
 };
 
@@ -68,6 +71,19 @@ export interface TrainScope {
   rows?: Int32Array;
 }
 
+/** What a run trains on: its rows (shards or the model), their modalities, and where they came from for the SAE's metadata. */
+export interface TrainingRows {
+  input: RowSource;
+  target: RowSource;
+  /** Row r's modality, as an index into MODALITIES. */
+  codes: Uint8Array;
+  modelPath: string;
+  /** Names the rows in messages ('harvest 3', 'the model'). */
+  what: string;
+  /** Recorded in the SAE's cfg.json metadata (ocular_training). */
+  provenance: Record<string, unknown>;
+}
+
 /** One training run on a harvest's taps: the stored SAE's id, the final metrics and their history. */
 export async function trainOnHarvest(
   ctx: JobContext<unknown>,
@@ -75,28 +91,42 @@ export async function trainOnHarvest(
   p: SaeTrainParams,
   scope: TrainScope,
 ): Promise<JobResultOf<'sae-train'>> {
+  if (p.harvestId === undefined) throw new OcularError('invalid_request', 'Name a harvest to train on, or train from the model.');
   const h = stores.harvests.get(p.harvestId);
   const taps = trainingTaps(stores, h, p.tap, p.outputTap);
   const subset = scope.rows;
   const input: RowSource = subset ? new RowSubset(taps.input, subset) : taps.input;
   const target: RowSource = !subset ? taps.target : taps.target === taps.input ? input : new RowSubset(taps.target, subset);
-  const rows = input.rows;
-  if (rows === 0) throw new OcularError('invalid_request', `No harvest rows of ${p.tap} to train on.`);
   const allCodes = new Uint8Array(taps.input.rows);
   for (const r of stores.harvests.modalities(h.id, streamOf(p.tap))) allCodes[r.row] = MODALITIES.indexOf(r.modality as 'text');
   const codes = subset ? Uint8Array.from(subset, (r) => allCodes[r]!) : allCodes;
+  const provenance = { source: 'harvest', harvest_id: h.id, dataset_id: h.datasetId, ...(subset ? { rows_chosen: subset.length } : {}) };
+  return trainOnRows(ctx, stores, p, scope, { input, target, codes, modelPath: h.modelPath, what: `harvest ${h.id}`, provenance });
+}
+
+/** One training run on rows from shards or from the model (see trainOnHarvest, sae-train-model.ts). */
+export async function trainOnRows(
+  ctx: JobContext<unknown>,
+  stores: Stores,
+  p: SaeTrainParams,
+  scope: TrainScope,
+  data: TrainingRows,
+): Promise<JobResultOf<'sae-train'>> {
+  const { input, target, codes } = data;
+  const rows = input.rows;
+  if (rows === 0) throw new OcularError('invalid_request', `No rows of ${p.tap} to train on.`);
   const spec = specOf(p, input.width, target.width);
   const layout = stores.layout;
   const checkpointDir = scope.checkpointDir;
   const resumed = (scope.checkpoint as { step?: number } | null)?.step ? readCheckpoint(checkpointDir) : null;
   // Training reads scaled activations (see sae/normalize.ts); a resumed run keeps its checkpoint's
   // scales (none recorded: trained raw). An SAE's target is its input, scaled once.
-  const scaleOf = (key: 'scaleIn' | 'scaleOut', src: RowSource) =>
+  const scaleOf = async (key: 'scaleIn' | 'scaleOut', src: RowSource) =>
     resumed ? resumed[key] : p.normalizeActivations === 'none' ? 1 : streamedScale(src);
-  const scaleIn = scaleOf('scaleIn', input);
-  const scaleOut = spec.transcoder ? scaleOf('scaleOut', target) : scaleIn;
-  const mean = streamedMean(target, scaleOut);
-  const state = resumed?.state ?? initialState(spec, initialBDec(p.bDecInit, target, scaleOut, mean, p.seed), p.seed);
+  const scaleIn = await scaleOf('scaleIn', input);
+  const scaleOut = spec.transcoder ? await scaleOf('scaleOut', target) : scaleIn;
+  const mean = await streamedMean(target, scaleOut);
+  const state = resumed?.state ?? initialState(spec, await initialBDec(p.bDecInit, target, scaleOut, mean, p.seed), p.seed);
   const startStep = resumed?.step ?? 0;
   // The shuffled stream, where the checkpoint left it (its layout too: a changed buffer size does not reorder a resumed run).
   const sources = [{ source: input, scale: scaleIn }, ...(spec.transcoder ? [{ source: target, scale: scaleOut }] : [])];
@@ -106,7 +136,7 @@ export async function trainOnHarvest(
     position: { epoch: Math.floor((startStep * B) / rows), cursor: (startStep * B) % rows },
   };
   if (shuffle.layout.rows !== rows)
-    throw new OcularError('invalid_request', `The checkpoint was trained on ${shuffle.layout.rows} rows, harvest ${h.id} now has ${rows}.`);
+    throw new OcularError('invalid_request', `The checkpoint was trained on ${shuffle.layout.rows} rows, ${data.what} now has ${rows}.`);
   const stream = new ShuffleBuffer(sources, shuffle.layout, shuffle.position);
   const final = await train(
     {
@@ -129,7 +159,9 @@ export async function trainOnHarvest(
     state,
     startStep,
   );
-  const record = scope.existing() ?? storeTrained(stores.saes, ctx.jobId, p, h.modelPath, spec, state, scaleIn, scaleOut);
+  // An epoch is one pass over the rows (from the model: over the dataset's items).
+  const provenance = { ...data.provenance, rows_per_epoch: rows, epochs: (p.steps * B) / rows };
+  const record = scope.existing() ?? storeTrained(stores.saes, ctx.jobId, p, data.modelPath, spec, state, scaleIn, scaleOut, provenance);
   const history = scope.history();
   return {
     saeId: record.id,
@@ -178,6 +210,7 @@ function storeTrained(
   state: TrainState,
   scaleIn: number,
   scaleOut: number,
+  provenance: Record<string, unknown>,
 ) {
   const raw = foldScale({ W_enc: state.W_enc!, W_dec: state.W_dec!, b_dec: state.b_dec! }, scaleIn, scaleOut);
   const name =
@@ -199,6 +232,7 @@ function storeTrained(
     hookName: p.tap,
     modelName: path.basename(modelPath),
     normalizeActivations: 'none' as const,
+    metadata: { ocular_training: provenance },
   };
   return saes.add(sae, name, 'trained', jobId);
 }

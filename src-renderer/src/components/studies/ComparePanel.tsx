@@ -19,11 +19,11 @@ import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
 import { useReportError } from '../../hooks/useErrorReporter';
 import { useJobs } from '../../hooks/useJobs';
-import { countError, numberError, parseCount } from '../../lib/validate';
 import { AnalysisSelect } from '../AnalysisSelect';
 import { Editable } from '../Editable';
+import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
-import { EChart, whiskers } from './EChart';
+import { ciBars, EChart } from './EChart';
 
 type By = 'cross-modal' | 'cooccurrence' | 'l0';
 const ARM_COLORS = { filtered: '#3d5afe', random: '#9e9e9e', all: '#00897b' } as const;
@@ -45,16 +45,12 @@ export function ComparePanel({ info }: { info: AppInfo }) {
   const [analysisId, setAnalysis] = useState<number | null>(null);
   const current = analyses.find((a) => a.id === analysisId) ?? analyses[0] ?? null;
   const [by, setBy] = useState<By>('cross-modal');
-  const [keep, setKeep] = useState('0.5');
-  const [heldOut, setHeldOut] = useState('0.25');
-  const [steps, setSteps] = useState('400');
-  const [ceItems, setCeItems] = useState('64');
+  const keep = useNumberInput('0.5', { positive: true, max: 1 });
+  const heldOut = useNumberInput('0.25', { positive: true, max: 0.99 });
+  const steps = useNumberInput('400', { whole: true, min: 1, max: 1_000_000 });
+  const ceItems = useNumberInput('64', { whole: true, min: 1, max: 100_000 });
   const [probe, setProbe] = useState<'color' | 'shape'>('color');
-  const keepError = numberError(keep, Number.MIN_VALUE, 1);
-  const heldOutError = numberError(heldOut, Number.MIN_VALUE, 0.99);
-  const stepsParsed = parseCount(steps, 1, 1_000_000);
-  const ceParsed = parseCount(ceItems, 1, 100_000);
-  const invalid = keepError !== null || heldOutError !== null || 'error' in stepsParsed || 'error' in ceParsed;
+  const invalid = [keep, heldOut, steps, ceItems].some((f) => f.error !== null);
   const compares = jobs.filter((j) => j.kind === 'dataset-compare');
   const done = compares.filter((j) => j.state === 'succeeded');
   const running = compares.find((j) => j.state === 'running' || j.state === 'queued');
@@ -63,15 +59,14 @@ export function ComparePanel({ info }: { info: AppInfo }) {
   const shown = done.find((j) => j.id === shownId) ?? done[0] ?? null;
   const start = () =>
     current &&
-    'value' in stepsParsed &&
-    'value' in ceParsed &&
+    !invalid &&
     invoke('datasets.compare', {
       analysisId: current.id,
       by,
-      keep: Number(keep),
-      heldOut: Number(heldOut),
-      steps: stepsParsed.value!,
-      ceItems: ceParsed.value!,
+      keep: keep.value!,
+      heldOut: heldOut.value!,
+      steps: steps.value!,
+      ceItems: ceItems.value!,
       probe,
     }).then(() => setShown(null), report);
   return (
@@ -88,42 +83,10 @@ export function ComparePanel({ info }: { info: AppInfo }) {
           <MenuItem value="cooccurrence">co-occurrence</MenuItem>
           <MenuItem value="l0">L0 (active features)</MenuItem>
         </TextField>
-        <TextField
-          size="small"
-          label="Keep"
-          value={keep}
-          onChange={(e) => setKeep(e.target.value)}
-          error={keepError !== null}
-          helperText={keepError ?? 'share of the pool'}
-          sx={{ width: 130 }}
-        />
-        <TextField
-          size="small"
-          label="Held out"
-          value={heldOut}
-          onChange={(e) => setHeldOut(e.target.value)}
-          error={heldOutError !== null}
-          helperText={heldOutError ?? 'share for measuring'}
-          sx={{ width: 150 }}
-        />
-        <TextField
-          size="small"
-          label="Steps"
-          value={steps}
-          onChange={(e) => setSteps(e.target.value)}
-          error={'error' in stepsParsed}
-          helperText={countError(stepsParsed) ?? 'per SAE'}
-          sx={{ width: 120 }}
-        />
-        <TextField
-          size="small"
-          label="CE items"
-          value={ceItems}
-          onChange={(e) => setCeItems(e.target.value)}
-          error={'error' in ceParsed}
-          helperText={countError(ceParsed) ?? 'spliced runs'}
-          sx={{ width: 120 }}
-        />
+        <NumberField input={keep} label="Keep" hint="share of the pool" width={130} />
+        <NumberField input={heldOut} label="Held out" hint="share for measuring" width={150} />
+        <NumberField input={steps} label="Steps" hint="per SAE" width={120} />
+        <NumberField input={ceItems} label="CE items" hint="spliced runs" width={120} />
         <TextField
           select
           size="small"
@@ -192,20 +155,12 @@ function CompareResult({ result: r, params }: { result: DatasetComparison; param
         scale: m !== 'probe',
         ...(m === 'probe' ? { min: 0, max: 1 } : {}),
       })),
-      series: MEASURES.flatMap(([m, name], i) => [
-        {
-          type: 'bar',
-          name,
-          xAxisIndex: i,
-          yAxisIndex: i,
-          data: r.arms.map((a) => ({ value: estimate(a, m).value, itemStyle: { color: ARM_COLORS[a.arm] } })),
-        },
-        {
-          ...whiskers(r.arms.map((a, x) => [x, estimate(a, m).ci95[0], estimate(a, m).ci95[1]] as [number, number, number])),
-          xAxisIndex: i,
-          yAxisIndex: i,
-        },
-      ]),
+      series: MEASURES.flatMap(([m, name], i) =>
+        ciBars(
+          r.arms.map((a) => ({ ...estimate(a, m), color: ARM_COLORS[a.arm] })),
+          { name, axis: i },
+        ),
+      ),
     };
   }, [r]);
   return (

@@ -7,10 +7,10 @@ import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
 import { useReportError } from '../../hooks/useErrorReporter';
 import { useJobs } from '../../hooks/useJobs';
-import { countError, parseCount } from '../../lib/validate';
 import { Editable } from '../Editable';
+import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
-import { EChart, whiskers } from './EChart';
+import { ciBars, EChart } from './EChart';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
@@ -28,21 +28,20 @@ export function DiffPanel({ info }: { info: AppInfo }) {
   const [baseId, setBase] = useState<number | ''>('');
   const [tunedId, setTuned] = useState<number | ''>('');
   const [datasetId, setDataset] = useState<number | ''>('');
-  const [limit, setLimit] = useState('200');
-  const limitParsed = parseCount(limit, 1, 5000);
+  const limit = useNumberInput('200', { whole: true, min: 1, max: 5000 });
   const diffs = jobs.filter((j) => j.kind === 'model-diff');
   const done = diffs.filter((j) => j.state === 'succeeded');
   const [shownId, setShown] = useState<number | null>(null);
   const shown = done.find((j) => j.id === shownId) ?? done[0] ?? null;
   const result = shown ? jobResult(shown, 'model-diff') : null;
-  const ready = saeId !== '' && baseId !== '' && tunedId !== '' && datasetId !== '' && baseId !== tunedId && 'value' in limitParsed;
+  const ready = saeId !== '' && baseId !== '' && tunedId !== '' && datasetId !== '' && baseId !== tunedId && limit.value !== null;
   const start = () =>
     invoke('diffs.start', {
       saeId: Number(saeId),
       baseModelId: Number(baseId),
       tunedModelId: Number(tunedId),
       datasetId: Number(datasetId),
-      limit: 'value' in limitParsed ? limitParsed.value! : 200,
+      limit: limit.value ?? 200,
     }).then((job) => setShown(job.id), report);
   const select = (label: string, value: number | '', set: (v: number) => void, options: Array<[number, string]>) => (
     <TextField select size="small" label={label} value={value} onChange={(e) => set(Number(e.target.value))} sx={{ width: 230 }}>
@@ -86,15 +85,7 @@ export function DiffPanel({ info }: { info: AppInfo }) {
           setDataset,
           datasets.map((d) => [d.id, d.name]),
         )}
-        <TextField
-          size="small"
-          label="Items"
-          value={limit}
-          onChange={(e) => setLimit(e.target.value)}
-          error={!('value' in limitParsed)}
-          helperText={countError(limitParsed) ?? 'stratified by task'}
-          sx={{ width: 120 }}
-        />
+        <NumberField input={limit} label="Items" hint="stratified by task" width={120} />
         <Editable>
           <Button variant="contained" onClick={start} disabled={!ready}>
             Run diff
@@ -132,10 +123,10 @@ function DiffResultView({ r }: { r: ModelDiffResult }) {
       tooltip: { trigger: 'axis' },
       xAxis: { type: 'category', data: top.map((f) => `#${f.feature}`), name: 'feature', nameLocation: 'middle', nameGap: 28 },
       yAxis: { type: 'value', name: 'Δ mean activation' },
-      series: [
-        { type: 'bar', name: 'change', data: top.map((f) => f.meanChange.value), itemStyle: { color: '#3d5afe' } },
-        whiskers(top.map((f, i) => [i, f.meanChange.ci95[0], f.meanChange.ci95[1]])),
-      ],
+      series: ciBars(
+        top.map((f) => f.meanChange),
+        { name: 'change', color: '#3d5afe' },
+      ),
     }),
     [top],
   );

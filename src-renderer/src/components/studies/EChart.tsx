@@ -34,8 +34,11 @@ export function EChart({
   return <div ref={ref} role="img" aria-label={label} style={{ width: '100%', height }} data-testid={testId} />;
 }
 
-/** A custom series drawing 95% interval whiskers at [x, lower, upper] (x a category index or a value). */
-export function whiskers(data: Array<[number, number, number]>, color = '#263238') {
+/**
+ * A custom series drawing 95% interval whiskers at [x, lower, upper] (x a category index or a value);
+ * caps `cap` pixels each side, or 'band': 15% of a category's width.
+ */
+export function whiskers(data: Array<[number, number, number]>, color = '#263238', cap: number | 'band' = 4) {
   return {
     type: 'custom',
     data,
@@ -44,15 +47,48 @@ export function whiskers(data: Array<[number, number, number]>, color = '#263238
       const x = api.value(0);
       const [loX, loY] = api.coord([x, api.value(1)]) as [number, number];
       const [hiX, hiY] = api.coord([x, api.value(2)]) as [number, number];
+      const w = cap === 'band' ? (api.size!([1, 0]) as number[])[0]! * 0.15 : cap;
       const style = { stroke: color, lineWidth: 1.5 };
       return {
         type: 'group',
         children: [
           { type: 'line', shape: { x1: loX, y1: loY, x2: hiX, y2: hiY }, style },
-          { type: 'line', shape: { x1: loX - 4, y1: loY, x2: loX + 4, y2: loY }, style },
-          { type: 'line', shape: { x1: hiX - 4, y1: hiY, x2: hiX + 4, y2: hiY }, style },
+          { type: 'line', shape: { x1: loX - w, y1: loY, x2: loX + w, y2: loY }, style },
+          { type: 'line', shape: { x1: hiX - w, y1: hiY, x2: hiX + w, y2: hiY }, style },
         ],
       };
     },
   };
+}
+
+/** An estimate with its 95% interval, and the colour of its bar where bars differ. */
+export interface CiPoint {
+  value: number;
+  ci95: [number, number];
+  color?: string;
+}
+
+/**
+ * The two series of a bar chart with 95% whiskers, one bar per point in category order; `axis`
+ * places both on one grid of a chart with several.
+ */
+export function ciBars(points: CiPoint[], o: { name?: string; color?: string; axis?: number; cap?: number | 'band' } = {}) {
+  const axes = o.axis === undefined ? {} : { xAxisIndex: o.axis, yAxisIndex: o.axis };
+  return [
+    {
+      type: 'bar',
+      ...(o.name === undefined ? {} : { name: o.name }),
+      ...axes,
+      data: points.map((p) => (p.color === undefined ? p.value : { value: p.value, itemStyle: { color: p.color } })),
+      ...(o.color === undefined ? {} : { itemStyle: { color: o.color } }),
+    },
+    {
+      ...whiskers(
+        points.map((p, x) => [x, p.ci95[0], p.ci95[1]]),
+        undefined,
+        o.cap,
+      ),
+      ...axes,
+    },
+  ];
 }

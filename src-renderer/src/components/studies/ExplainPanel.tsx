@@ -6,9 +6,9 @@ import { useChannel } from '../../hooks/useChannel';
 import { useReportError } from '../../hooks/useErrorReporter';
 import { useJobs } from '../../hooks/useJobs';
 import { getAnnotator } from '../../lib/annotator';
-import { countError, parseCount } from '../../lib/validate';
 import { AnalysisSelect } from '../AnalysisSelect';
 import { Editable } from '../Editable';
+import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -22,8 +22,7 @@ export function ExplainPanel({ info }: { info: AppInfo }) {
   const [analysisId, setAnalysis] = useState<number | null>(null);
   const current = analyses.find((a) => a.id === analysisId) ?? analyses[0] ?? null;
   const [explainer, setExplainer] = useState<'ground-truth' | 'llm'>('ground-truth');
-  const [top, setTop] = useState('10');
-  const topParsed = parseCount(top, 1, 4096);
+  const top = useNumberInput('10', { whole: true, min: 1, max: 4096 });
   const list = useChannel('explanations.list', current ? { saeId: current.saeId } : null);
   const running = jobs.find((j) => j.kind === 'explain' && (j.state === 'running' || j.state === 'queued'));
   const failed = jobs.find((j) => j.kind === 'explain' && j.state === 'failed');
@@ -33,7 +32,7 @@ export function ExplainPanel({ info }: { info: AppInfo }) {
       analysisId: current.id,
       explainer,
       scorer: explainer === 'llm' ? 'endpoint' : 'predicate',
-      top: 'value' in topParsed ? topParsed.value! : 10,
+      top: top.value ?? 10,
     }).catch(report);
   return (
     <Stack spacing={2} data-testid="explain-panel">
@@ -57,17 +56,9 @@ export function ExplainPanel({ info }: { info: AppInfo }) {
             chat endpoint{endpoint ? '' : ' (set one in Settings)'}
           </MenuItem>
         </TextField>
-        <TextField
-          size="small"
-          label="Most active features"
-          value={top}
-          onChange={(e) => setTop(e.target.value)}
-          error={!('value' in topParsed)}
-          helperText={countError(topParsed) ?? ' '}
-          sx={{ width: 170 }}
-        />
+        <NumberField input={top} label="Most active features" hint=" " width={170} />
         <Editable>
-          <Button variant="contained" onClick={start} disabled={!current || !('value' in topParsed) || Boolean(running)}>
+          <Button variant="contained" onClick={start} disabled={!current || top.error !== null || Boolean(running)}>
             Explain features
           </Button>
         </Editable>

@@ -5,9 +5,9 @@ import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
 import { useReportError } from '../../hooks/useErrorReporter';
 import { useJobs } from '../../hooks/useJobs';
-import { numberError } from '../../lib/validate';
 import { AnalysisSelect } from '../AnalysisSelect';
 import { Editable } from '../Editable';
+import { NumberField, useNumberInput } from '../NumberField';
 import { EChart } from './EChart';
 
 type By = 'cross-modal' | 'cooccurrence' | 'l0' | 'random';
@@ -22,8 +22,7 @@ export function FilterPanel({ info }: { info: AppInfo }) {
   const [analysisId, setAnalysis] = useState<number | null>(null);
   const current = analyses.find((a) => a.id === analysisId) ?? analyses[0] ?? null;
   const [by, setBy] = useState<By>('cross-modal');
-  const [keep, setKeep] = useState('0.5');
-  const keepError = numberError(keep, 1e-9, 1);
+  const keep = useNumberInput('0.5', { positive: true, max: 1 });
   const filtered = jobs.filter((j) => j.kind === 'dataset-filter');
   const made = filtered.flatMap((j) => (j.state === 'succeeded' ? [(j.result as { datasetId: number }).datasetId] : []));
   const [shownId, setShown] = useState<number | null>(null);
@@ -32,7 +31,9 @@ export function FilterPanel({ info }: { info: AppInfo }) {
   const running = filtered.find((j) => j.state === 'running' || j.state === 'queued');
   const failed = filtered.find((j) => j.state === 'failed');
   const start = () =>
-    current && invoke('datasets.filter', { analysisId: current.id, by, keep: Number(keep) }).then(() => setShown(null), report);
+    current &&
+    keep.value !== null &&
+    invoke('datasets.filter', { analysisId: current.id, by, keep: keep.value }).then(() => setShown(null), report);
   const option = useMemo(() => {
     const items = filterReport.data?.items ?? [];
     if (items.length === 0) return null;
@@ -72,17 +73,9 @@ export function FilterPanel({ info }: { info: AppInfo }) {
           <MenuItem value="l0">L0 (active features)</MenuItem>
           <MenuItem value="random">random</MenuItem>
         </TextField>
-        <TextField
-          size="small"
-          label="Keep share"
-          value={keep}
-          onChange={(e) => setKeep(e.target.value)}
-          error={keepError !== null}
-          helperText={keepError ?? 'of the harvested items'}
-          sx={{ width: 150 }}
-        />
+        <NumberField input={keep} label="Keep share" hint="of the harvested items" width={150} />
         <Editable>
-          <Button variant="contained" onClick={start} disabled={!current || keepError !== null || Boolean(running)}>
+          <Button variant="contained" onClick={start} disabled={!current || keep.error !== null || Boolean(running)}>
             Filter dataset
           </Button>
         </Editable>

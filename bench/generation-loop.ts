@@ -30,7 +30,7 @@ const tf = await import('@huggingface/transformers');
 tf.env.allowRemoteModels = false;
 
 const root = process.cwd();
-const rounds = Number(process.argv[2] ?? 41);
+const rounds = Number(process.argv[2] ?? 61);
 const WARMUP = 2;
 const REPS = Number(process.env.BENCH_REPS ?? 1);
 const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 32);

@@ -67,6 +67,7 @@ const SORT_SQL: Record<z.infer<typeof featureSortSchema>, string> = {
 
 /** Example rows per INSERT statement (6 parameters each, well under SQLite's 32,766). */
 const EXAMPLES_PER_INSERT = 200;
+
 /** A feature's row of the features table with its label (status 'unlabelled' where there is none). */
 interface FeatureTableRow {
   feature: number;

@@ -13,13 +13,21 @@
  * One prompt for the batch and images whose token counts agree, so no row is padded: transformers.js's
  * model classes diverge from PyTorch on left-padded batches (measured on these exports: tokens differ
  * from the third step), while Ocular's loop matches PyTorch there (test/unit/vlm-pipeline.test.ts).
+ *
+ * LLaVA-OneVision: transformers.js maps it to LlavaForConditionalGeneration and has no anyres processor, so
+ * both sides take Ocular's anyres processor output (core/vlm/anyres.ts: all tiles as pixel_values, plus
+ * pack_index / pack_weight, the packing plan the exported vision graph applies). The one adapter: the class's
+ * generate() keeps only its forward_params of the inputs, so pack_index and pack_weight are appended to that
+ * list on the loaded model; its encode_image then feeds them to the vision session with pixel_values (it picks
+ * the session's declared inputs). Generate loop, merging and decoder calls are transformers.js's own, unchanged.
+ * Without the adapter the class fails with "Missing the following inputs: pack_index, pack_weight".
  *   npm run bench:generation [-- rounds]   (BENCH_FAMILIES=a,b for a subset; BENCH_REPS, BENCH_NEW_TOKENS)
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SessionPool } from '../src-main/core/runtime/session-pool';
 import { SESSION_OPTIONS } from '../src-main/core/runtime/session-options';
-import { type loadTransformers } from '../src-main/core/vlm/processor';
+import { loadProcessor, type loadTransformers } from '../src-main/core/vlm/processor';
 import { VlmPipeline, type VlmItem } from '../src-main/core/vlm/pipeline';
 import { processItem, visionFeeds } from '../src-main/core/vlm/process-items';
 
@@ -49,10 +57,22 @@ const SQUARE_SIZES: Array<[number, number]> = [
   [40, 40],
 ];
 
-/** One entry per family: transformers.js's model class and the image sizes of its batch (two items per size). */
+/** LLaVA-OneVision (32 px tiles): four sizes of one 2:1 aspect, all on the 1x2-tile pinpoint, so no row is padded. */
+const ONEVISION_SIZES: Array<[number, number]> = [
+  [64, 32],
+  [48, 24],
+  [56, 28],
+  [40, 20],
+];
+
+/**
+ * One entry per family: transformers.js's model class and the image sizes of its batch (two items per size);
+ * `forward` names the processor's extra inputs the class must carry to its vision encoder (see the header).
+ */
 interface BenchFamily {
   className: string;
   sizes: Array<[number, number]>;
+  forward?: string[];
 }
 const FAMILIES: Record<string, BenchFamily> = {
   llava: { className: 'LlavaForConditionalGeneration', sizes: SQUARE_SIZES },
@@ -61,6 +81,11 @@ const FAMILIES: Record<string, BenchFamily> = {
   qwen2_5_vl: { className: 'Qwen2_5_VLForConditionalGeneration', sizes: QWEN_SIZES },
   qwen3_vl: { className: 'Qwen3VLForConditionalGeneration', sizes: QWEN_SIZES },
   qwen3_5: { className: 'Qwen3_5ForConditionalGeneration', sizes: QWEN_SIZES },
+  llava_onevision: {
+    className: 'LlavaOnevisionForConditionalGeneration',
+    sizes: ONEVISION_SIZES,
+    forward: ['pack_index', 'pack_weight'],
+  },
 };
 /** BENCH_FAMILIES=qwen3_vl,qwen3_5 runs only those. */
 const only = process.env.BENCH_FAMILIES?.split(',');
@@ -78,12 +103,13 @@ function itemsOf(tf: Awaited<ReturnType<typeof loadTransformers>>, sizes: Array<
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const pool = new SessionPool({ hostEntry: path.join(root, 'out', 'node', 'session-host.mjs'), size: 2 });
-for (const [family, { className, sizes }] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
+for (const [family, { className, sizes, forward }] of Object.entries(FAMILIES).filter(([f]) => !only || only.includes(f))) {
   const dir = path.join(root, 'test', 'fixtures', 'vlm', `tiny-${family}`);
   const items = itemsOf(tf, sizes);
   const vlm = await VlmPipeline.load(dir, pool, 'cpu');
   tf.env.localModelPath = `${path.dirname(dir)}${path.sep}`;
-  const processor: any = await tf.AutoProcessor.from_pretrained(path.basename(dir), { local_files_only: true });
+  // Ocular's loader: transformers.js's AutoProcessor, plus the tokenizer where the processor comes without one (OneVision's).
+  const { processor } = await loadProcessor(dir);
   const model: any = await (tf as any)[className].from_pretrained(path.basename(dir), {
     local_files_only: true,
     dtype: 'fp32',
@@ -91,6 +117,10 @@ for (const [family, { className, sizes }] of Object.entries(FAMILIES).filter(([f
     // The pool's own session options (threads, spinning): the same settings on both sides.
     session_options: SESSION_OPTIONS,
   });
+  // The adapter (LLaVA-OneVision only): generate() keeps only the class's forward_params of its inputs, so
+  // extra processor outputs would be dropped before the vision encoder, which feeds it whatever of them its
+  // session declares. Listing them is the whole change; loop, merge and decoder calls stay transformers.js's.
+  if (forward) model.forward_params.push(...forward);
 
   const ours = async () => (await vlm.generate(items, { maxNewTokens: NEW })).outputs.map((o) => o.tokenIds);
   const theirs = async () => {
@@ -161,10 +191,3 @@ for (const [family, { className, sizes }] of Object.entries(FAMILIES).filter(([f
   await model.dispose?.();
 }
 await pool.close();
-// LLaVA-OneVision has no reference: transformers.js maps it to LlavaForConditionalGeneration, whose processor
-// makes one tile per image and whose vision call passes pixel_values only, so it cannot consume the anyres
-// inputs (pack_index / pack_weight) or produce the packed features; a ratio against it would compare other work.
-if (!only || only.includes('llava_onevision'))
-  console.log(
-    'ratio llava_onevision: not measured (transformers.js has no anyres processor; its model class cannot run the packing vision graph)',
-  );

@@ -43,6 +43,8 @@ export function decodeInto(buf: Buffer, count: number, dtype: ShardDtype, out: F
 /** readRows reads nearby rows together: up to this many rows between two asked for, and spans up to READ_SPAN rows. */
 const READ_GAP = 16;
 const READ_SPAN = 4096;
+/** Largest single read of readRange (the scratch buffer it reuses). */
+const RANGE_BYTES = 1 << 20;
 
 interface Shard {
   file: string;
@@ -92,23 +94,27 @@ export class ShardReader {
       const end = s.firstRow + s.rows;
       if (row >= from + count) break;
       if (end <= row || s.firstRow >= from + count) continue;
-      const n = Math.min(end, from + count) - row;
-      if (this.scratch.length < n * rowBytes) this.scratch = Buffer.alloc(n * rowBytes);
-      const buf = this.scratch.subarray(0, n * rowBytes);
+      const stop = Math.min(end, from + count);
       const fd = fs.openSync(path.join(this.workspaceDir, s.file), 'r');
       try {
-        let done = 0;
-        while (done < buf.length) {
-          const got = fs.readSync(fd, buf, done, buf.length - done, (row - s.firstRow) * rowBytes + done);
-          if (got === 0) throw new Error(`shard ${s.file} is shorter than its ${s.rows} rows`);
-          done += got;
+        // At most RANGE_BYTES per read, so the reused scratch stays small whatever the range.
+        while (row < stop) {
+          const n = Math.min(stop - row, Math.max(1, Math.floor(RANGE_BYTES / rowBytes)));
+          if (this.scratch.length < n * rowBytes) this.scratch = Buffer.alloc(n * rowBytes);
+          const buf = this.scratch.subarray(0, n * rowBytes);
+          let done = 0;
+          while (done < buf.length) {
+            const got = fs.readSync(fd, buf, done, buf.length - done, (row - s.firstRow) * rowBytes + done);
+            if (got === 0) throw new Error(`shard ${s.file} is shorter than its ${s.rows} rows`);
+            done += got;
+          }
+          decodeInto(buf, n * this.width, this.dtype, out, to, scale);
+          row += n;
+          to += n * this.width;
         }
       } finally {
         fs.closeSync(fd);
       }
-      decodeInto(buf, n * this.width, this.dtype, out, to, scale);
-      row += n;
-      to += n * this.width;
     }
     if (row !== from + count) throw new Error(`rows ${from}..${from + count} of ${this.tap} are not all in its shards`);
   }

@@ -8,7 +8,7 @@ import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
 import { POOL_METHODS, type PoolClient } from '../runtime/pool-client.js';
-import { compactFeeds, type WireTensor } from '../runtime/pool-protocol.js';
+import { type WireTensor } from '../runtime/pool-protocol.js';
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('job worker must run in a worker thread');
@@ -34,9 +34,11 @@ async function main(): Promise<void> {
         new Promise((resolve, reject) => {
           const callId = nextCall++;
           pending.set(callId, { resolve, reject });
-          // A run's feeds may be views into large buffers (chunks of a shard); send only the views.
-          if (method === 'run') args[1] = compactFeeds(args[1] as Record<string, WireTensor>);
-          post({ type: 'pool', callId, method, args });
+          // A run's feeds may be views into large buffers (chunks of a shard): send copies of the
+          // views and move (transfer) those copies, so no further copy of a chunk waits for GC here.
+          let transfer: ArrayBuffer[] = [];
+          if (method === 'run') [args[1], transfer] = ownedFeeds(args[1] as Record<string, WireTensor>);
+          port.postMessage({ type: 'pool', callId, method, args } satisfies FromWorker, transfer);
         }),
     ]),
   ) as unknown as PoolClient;
@@ -70,3 +72,15 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** Feeds whose data are fresh copies (safe to transfer: the caller's buffers stay intact), and those copies' buffers. */
+function ownedFeeds(feeds: Record<string, WireTensor>): [Record<string, WireTensor>, ArrayBuffer[]] {
+  const out: Record<string, WireTensor> = {};
+  const buffers: ArrayBuffer[] = [];
+  for (const [name, t] of Object.entries(feeds)) {
+    const data = t.data.slice() as WireTensor['data'];
+    buffers.push(data.buffer as ArrayBuffer);
+    out[name] = { ...t, data };
+  }
+  return [out, buffers];
+}

@@ -229,7 +229,10 @@ export class SessionPool extends EventEmitter<{
   private spawn(slot: number): Host {
     const child = fork(this.options.hostEntry, [], {
       serialization: 'advanced',
-      env: { ...process.env, ...this.options.env },
+      // glibc raises its mmap threshold after the first large free, so the 8 MB feed buffers this
+      // process receives per call then land in the heap and stay resident after being freed; a fixed
+      // 1 MB threshold keeps them mmapped and returned on free (bench:memory). Scoped to pool processes.
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '1048576', ...this.options.env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     const stderr = new OutputTail();

@@ -9,8 +9,12 @@ import type { RowSource } from '../harvest/shuffle-buffer.js';
 import { mulberry32 } from '../util/random.js';
 import { geometricMedian } from './init.js';
 
-/** Bytes read per block in a streaming pass. */
-const BLOCK_BYTES = 16 << 20;
+/**
+ * Bytes read per block in a streaming pass: small, since each pass's block stays in the job
+ * worker's heap for the whole run (bench:memory); the sums run in row order, so the block size
+ * does not change them.
+ */
+const BLOCK_BYTES = 2 << 20;
 
 /** Visit the source's rows block by block, as float32 times `scale`: fn(block, rows in it, first row). */
 export async function forEachBlock(

@@ -1,19 +1,6 @@
 import type { AppInfo, DatasetComparison } from '@contract/contract';
 import { jobResult } from '@contract/job-results';
-import {
-  Alert,
-  Button,
-  LinearProgress,
-  MenuItem,
-  Stack,
-  Table,
-  TableBody,
-  TableCell,
-  TableHead,
-  TableRow,
-  TextField,
-  Typography,
-} from '@mui/material';
+import { Button, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography } from '@mui/material';
 import { useMemo, useState } from 'react';
 import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
@@ -24,6 +11,7 @@ import { Editable } from '../Editable';
 import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
 import { ciBars, EChart } from './EChart';
+import { JobAlerts } from './JobAlerts';
 
 type By = 'cross-modal' | 'cooccurrence' | 'l0';
 const ARM_COLORS = { filtered: '#3d5afe', random: '#9e9e9e', all: '#00897b' } as const;
@@ -104,17 +92,7 @@ export function ComparePanel({ info }: { info: AppInfo }) {
           </Button>
         </Editable>
       </Stack>
-      {running && (
-        <Alert severity="info" data-testid="compare-running">
-          Comparing (job {running.id}): {running.message ?? ''}
-          <LinearProgress variant="determinate" value={running.progress * 100} aria-label={`Comparison job ${running.id} progress`} />
-        </Alert>
-      )}
-      {failed && !running && (
-        <Alert severity="error">
-          Comparison job {failed.id} failed: {failed.error}
-        </Alert>
-      )}
+      <JobAlerts running={running} failed={failed} doing="Comparing" noun="Comparison" testId="compare-running" progress />
       {done.length > 1 && (
         <TextField
           select

@@ -1,5 +1,5 @@
 import type { AppInfo, Explanation } from '@contract/contract';
-import { Alert, Button, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography } from '@mui/material';
+import { Button, MenuItem, Stack, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography } from '@mui/material';
 import { useState } from 'react';
 import { invoke } from '../../api/client';
 import { useChannel } from '../../hooks/useChannel';
@@ -10,6 +10,7 @@ import { AnalysisSelect } from '../AnalysisSelect';
 import { Editable } from '../Editable';
 import { NumberField, useNumberInput } from '../NumberField';
 import { ScrollTable } from '../ScrollTable';
+import { JobAlerts } from './JobAlerts';
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
@@ -63,16 +64,7 @@ export function ExplainPanel({ info }: { info: AppInfo }) {
           </Button>
         </Editable>
       </Stack>
-      {running && (
-        <Alert severity="info">
-          Explaining (job {running.id}): {running.message ?? ''}
-        </Alert>
-      )}
-      {failed && !running && (
-        <Alert severity="error">
-          Explain job {failed.id} failed: {failed.error}
-        </Alert>
-      )}
+      <JobAlerts running={running} failed={failed} doing="Explaining" noun="Explain" />
       {list.data && list.data.length > 0 && (
         <ScrollTable label="Explanation suggestions">
           <Table size="small" aria-label="Explanation suggestions">

@@ -9,6 +9,7 @@ import { AnalysisSelect } from '../AnalysisSelect';
 import { Editable } from '../Editable';
 import { NumberField, useNumberInput } from '../NumberField';
 import { EChart } from './EChart';
+import { JobAlerts } from './JobAlerts';
 
 type By = 'cross-modal' | 'cooccurrence' | 'l0' | 'random';
 const BINS = 20;
@@ -80,16 +81,7 @@ export function FilterPanel({ info }: { info: AppInfo }) {
           </Button>
         </Editable>
       </Stack>
-      {running && (
-        <Alert severity="info">
-          Filtering (job {running.id}): {running.message ?? ''}
-        </Alert>
-      )}
-      {failed && !running && (
-        <Alert severity="error">
-          Filter job {failed.id} failed: {failed.error}
-        </Alert>
-      )}
+      <JobAlerts running={running} failed={failed} doing="Filtering" noun="Filter" />
       {made.length > 0 && (
         <TextField
           select

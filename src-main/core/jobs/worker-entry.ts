@@ -8,7 +8,7 @@ import { JobCancelled } from './job-kind.js';
 import { findJobKind } from './registry.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-protocol.js';
 import { POOL_METHODS, type PoolClient } from '../runtime/pool-client.js';
-import { type WireTensor } from '../runtime/pool-protocol.js';
+import { ownedFeeds, type WireTensor } from '../runtime/pool-protocol.js';
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('job worker must run in a worker thread');
@@ -72,15 +72,3 @@ async function main(): Promise<void> {
 }
 
 void main();
-
-/** Feeds whose data are fresh copies (safe to transfer: the caller's buffers stay intact), and those copies' buffers. */
-function ownedFeeds(feeds: Record<string, WireTensor>): [Record<string, WireTensor>, ArrayBuffer[]] {
-  const out: Record<string, WireTensor> = {};
-  const buffers: ArrayBuffer[] = [];
-  for (const [name, t] of Object.entries(feeds)) {
-    const data = t.data.slice() as WireTensor['data'];
-    buffers.push(data.buffer as ArrayBuffer);
-    out[name] = { ...t, data };
-  }
-  return [out, buffers];
-}

@@ -68,3 +68,15 @@ export function compactFeeds(feeds: Record<string, WireTensor>): Record<string, 
     out[name] = t.data.byteLength < t.data.buffer.byteLength ? { ...t, data: t.data.slice() as WireTensor['data'] } : t;
   return out;
 }
+
+/** Feeds whose data are fresh copies (safe to transfer: the caller's buffers stay intact), and those copies' buffers. */
+export function ownedFeeds(feeds: Record<string, WireTensor>): [Record<string, WireTensor>, ArrayBuffer[]] {
+  const out: Record<string, WireTensor> = {};
+  const buffers: ArrayBuffer[] = [];
+  for (const [name, t] of Object.entries(feeds)) {
+    const data = t.data.slice() as WireTensor['data'];
+    buffers.push(data.buffer as ArrayBuffer);
+    out[name] = { ...t, data };
+  }
+  return [out, buffers];
+}
